@@ -1,0 +1,328 @@
+package dev.lattice.crdt;
+
+import dev.lattice.hlc.HlcTimestamp;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.SortedMap;
+import java.util.TreeMap;
+
+/**
+ * A replica of one document: named fields, each a CRDT of a declared type, and the set of mutations
+ * (dots) whose effects the replica holds.
+ *
+ * <p>A local mutation applies at once and returns a {@link DocumentDelta} stamped with the writing
+ * replica's next dot, to be sent to the other replicas. {@link #merge} applies a delta from
+ * anywhere; merging the same deltas in any order, any number of times, gives equal documents.
+ * {@link #deltaSince} returns exactly what a replica with a given version vector lacks.
+ *
+ * <p>Costs: a mutation or a merge costs time in proportion to the delta (hash lookups of its
+ * fields), never to the number of fields in the document; {@link #deltaSince}, {@link #fields()}
+ * and {@link #equals} walk the whole document.
+ *
+ * <p>A document is mutable and <b>not thread-safe</b>: confine each to one thread or serial
+ * executor (the server runs one writer per document). Values it hands out are immutable.
+ */
+public final class Document {
+
+  private final String id;
+  private final HashMap<String, FieldState> fields;
+  private final HashMap<ReplicaId, SeqRanges> context;
+
+  private Document(
+      String id, HashMap<String, FieldState> fields, HashMap<ReplicaId, SeqRanges> context) {
+    this.id = id;
+    this.fields = fields;
+    this.context = context;
+  }
+
+  /** A new, empty replica of the document {@code id}. */
+  public static Document create(String id) {
+    return new Document(Objects.requireNonNull(id, "id"), new HashMap<>(), new HashMap<>());
+  }
+
+  /**
+   * A replica holding a stored state, as a codec reads it back.
+   *
+   * @throws IllegalArgumentException if a field's touched vector names a dot outside {@code
+   *     context}
+   */
+  public static Document restore(String id, DotSet context, Map<String, FieldState> fields) {
+    DocumentDelta checked = DocumentDelta.of(context, fields);
+    Document doc = create(id);
+    doc.fields.putAll(checked.fields());
+    doc.context.putAll(context.byReplica());
+    return doc;
+  }
+
+  /** The document's id. */
+  public String id() {
+    return id;
+  }
+
+  /** The version vector: per replica, the gap-free prefix of its mutations this replica holds. */
+  public VersionVector versionVector() {
+    TreeMap<ReplicaId, Long> entries = new TreeMap<>();
+    context.forEach(
+        (replica, seqs) -> {
+          long prefix = seqs.contiguousPrefix();
+          if (prefix > 0) {
+            entries.put(replica, prefix);
+          }
+        });
+    return VersionVector.of(entries);
+  }
+
+  /** Every dot this replica holds, including those that arrived ahead of a gap. */
+  public DotSet context() {
+    return DotSet.ofRanges(context);
+  }
+
+  /** Whether this replica holds the effects of {@code dot}. */
+  public boolean contains(Dot dot) {
+    SeqRanges seqs = context.get(dot.replica());
+    return seqs != null && seqs.contains(dot.sequence());
+  }
+
+  /** The number of fields. */
+  public int fieldCount() {
+    return fields.size();
+  }
+
+  /** One field's state, if the field exists. */
+  public Optional<FieldState> field(String name) {
+    return Optional.ofNullable(fields.get(name));
+  }
+
+  /** One field's type, if the field exists. */
+  public Optional<CrdtType> typeOf(String name) {
+    FieldState field = fields.get(name);
+    return field == null ? Optional.empty() : Optional.of(field.type());
+  }
+
+  /** A sorted snapshot of all fields. Walks the whole document. */
+  public SortedMap<String, FieldState> fields() {
+    return Collections.unmodifiableSortedMap(new TreeMap<>(fields));
+  }
+
+  /**
+   * The value of a counter field (G-Counter or PN-Counter); 0 if the field does not exist.
+   *
+   * @throws FieldTypeMismatchException if the field is not a counter
+   */
+  public long counterValue(String name) {
+    FieldState field = fields.get(name);
+    if (field == null) {
+      return 0;
+    }
+    if (field.state() instanceof GCounter g) {
+      return g.value();
+    }
+    if (field.state() instanceof PNCounter pn) {
+      return pn.value();
+    }
+    throw new FieldTypeMismatchException(name, field.type(), CrdtType.PN_COUNTER);
+  }
+
+  /**
+   * The value of a register field; empty if the field does not exist or was never written.
+   *
+   * @throws FieldTypeMismatchException if the field is not a register
+   */
+  public Optional<Value> registerValue(String name) {
+    FieldState field = fields.get(name);
+    if (field == null) {
+      return Optional.empty();
+    }
+    if (field.state() instanceof LWWRegister register) {
+      return register.value();
+    }
+    throw new FieldTypeMismatchException(name, field.type(), CrdtType.LWW_REGISTER);
+  }
+
+  /** The sequence number {@code writer}'s next local mutation will take. */
+  public long nextSequence(ReplicaId writer) {
+    SeqRanges seqs = context.get(writer);
+    return seqs == null ? 1 : seqs.max() + 1;
+  }
+
+  /**
+   * Adds {@code amount} to the G-Counter {@code field}, creating it if absent.
+   *
+   * @throws IllegalArgumentException if {@code amount} is negative
+   * @throws ArithmeticException if the counter would overflow
+   * @throws FieldTypeMismatchException if the field exists with another type
+   */
+  public DocumentDelta incrementGCounter(ReplicaId writer, String field, long amount) {
+    GCounter current = (GCounter) stateFor(field, CrdtType.G_COUNTER);
+    return apply(writer, field, current.increment(writer, amount));
+  }
+
+  /**
+   * Adds {@code amount}, which may be negative, to the PN-Counter {@code field}, creating it if
+   * absent.
+   *
+   * @throws ArithmeticException if the counter's increments or decrements would overflow
+   * @throws FieldTypeMismatchException if the field exists with another type
+   */
+  public DocumentDelta addPNCounter(ReplicaId writer, String field, long amount) {
+    PNCounter current = (PNCounter) stateFor(field, CrdtType.PN_COUNTER);
+    return apply(writer, field, current.add(writer, amount));
+  }
+
+  /**
+   * Writes {@code value} to the register {@code field}, creating it if absent. {@code timestamp}
+   * comes from the writer's clock, which must have seen every timestamp merged into this document
+   * (see {@link DocumentDelta#maxTimestamp()}) for the write to win over them.
+   *
+   * @throws FieldTypeMismatchException if the field exists with another type
+   */
+  public DocumentDelta setRegister(
+      ReplicaId writer, String field, Value value, HlcTimestamp timestamp) {
+    LWWRegister current = (LWWRegister) stateFor(field, CrdtType.LWW_REGISTER);
+    return apply(writer, field, current.set(value, timestamp, writer));
+  }
+
+  private Crdt<?> stateFor(String name, CrdtType type) {
+    Objects.requireNonNull(name, "field name");
+    FieldState existing = fields.get(name);
+    if (existing == null) {
+      return type.empty();
+    }
+    if (existing.type() != type) {
+      throw new FieldTypeMismatchException(name, existing.type(), type);
+    }
+    return existing.state();
+  }
+
+  private DocumentDelta apply(ReplicaId writer, String name, Mutation<? extends Crdt<?>> mutation) {
+    Dot dot = new Dot(writer, nextSequence(writer));
+    VersionVector touched = VersionVector.empty().with(writer, dot.sequence());
+    FieldState existing = fields.get(name);
+    fields.put(
+        name,
+        new FieldState(
+            mutation.state(),
+            existing == null ? touched : existing.touched().with(writer, dot.sequence())));
+    addDot(writer, dot.sequence(), dot.sequence());
+    TreeMap<String, FieldState> deltaFields = new TreeMap<>();
+    deltaFields.put(name, new FieldState(mutation.delta(), touched));
+    return DocumentDelta.ofTrusted(DotSet.of(dot), deltaFields);
+  }
+
+  private void addDot(ReplicaId replica, long first, long last) {
+    SeqRanges seqs = context.get(replica);
+    context.put(replica, seqs == null ? SeqRanges.of(first, last) : seqs.add(first, last));
+  }
+
+  /**
+   * Joins a delta from any replica into this one. Nothing changes if the delta gives an existing
+   * field another type.
+   *
+   * @return the names of the fields whose state changed; empty for a delta already held
+   * @throws FieldTypeMismatchException if the delta gives an existing field another type
+   */
+  public Set<String> merge(DocumentDelta delta) {
+    // Check every field first so that a refused delta leaves no partial trace.
+    delta
+        .fields()
+        .forEach(
+            (name, field) -> {
+              FieldState mine = fields.get(name);
+              if (mine != null && mine.type() != field.type()) {
+                throw new FieldTypeMismatchException(name, mine.type(), field.type());
+              }
+            });
+    Set<String> changed = new HashSet<>();
+    delta
+        .fields()
+        .forEach(
+            (name, field) -> {
+              FieldState mine = fields.get(name);
+              if (mine == null) {
+                fields.put(name, field);
+                changed.add(name);
+              } else {
+                FieldState merged = mine.merge(name, field);
+                if (merged != mine) {
+                  fields.put(name, merged);
+                  if (!merged.state().equals(mine.state())) {
+                    changed.add(name);
+                  }
+                }
+              }
+            });
+    delta
+        .context()
+        .byReplica()
+        .forEach(
+            (replica, seqs) -> {
+              SeqRanges mine = context.get(replica);
+              context.put(replica, mine == null ? seqs : mine.union(seqs));
+            });
+    return Collections.unmodifiableSet(changed);
+  }
+
+  /**
+   * What a replica whose version vector is {@code vector} lacks: the dots of this replica that
+   * {@code vector} has not seen, and for each field the contributions of exactly the replicas whose
+   * latest change to it the vector has not seen. Everything, for an empty vector. Walks the whole
+   * document.
+   */
+  public DocumentDelta deltaSince(VersionVector vector) {
+    TreeMap<String, FieldState> out = new TreeMap<>();
+    fields.forEach(
+        (name, field) -> {
+          Map<ReplicaId, Long> unseen = new HashMap<>();
+          field
+              .touched()
+              .entries()
+              .forEach(
+                  (replica, seq) -> {
+                    if (seq > vector.get(replica)) {
+                      unseen.put(replica, seq);
+                    }
+                  });
+          if (unseen.isEmpty()) {
+            return;
+          }
+          Crdt<?> part =
+              unseen.size() == field.touched().entries().size()
+                  ? field.state()
+                  : field.state().contributionsOf(unseen::containsKey);
+          // An empty part still declares the field's type when the field holds nothing else.
+          if (!part.isEmpty() || field.state().isEmpty()) {
+            out.put(name, new FieldState(part, VersionVector.of(unseen)));
+          }
+        });
+    return DocumentDelta.ofTrusted(context().notIn(vector), out);
+  }
+
+  /** An independent copy of this replica. */
+  public Document copy() {
+    return new Document(id, new HashMap<>(fields), new HashMap<>(context));
+  }
+
+  /** Equal when id, fields and held dots are equal. Walks the whole document. */
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof Document other
+        && other.id.equals(id)
+        && other.fields.equals(fields)
+        && other.context.equals(context);
+  }
+
+  @Override
+  public int hashCode() {
+    return id.hashCode();
+  }
+
+  @Override
+  public String toString() {
+    return "Document[" + id + ", " + context() + ", " + fields() + "]";
+  }
+}

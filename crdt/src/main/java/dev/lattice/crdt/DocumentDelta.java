@@ -1,0 +1,151 @@
+package dev.lattice.crdt;
+
+import dev.lattice.hlc.HlcTimestamp;
+import java.util.Collections;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.SortedMap;
+import java.util.TreeMap;
+
+/**
+ * A delta of a document: the states of some fields and the set of mutations (dots) whose effects
+ * they carry. A local mutation yields a delta of one dot and one field; {@link Document#deltaSince}
+ * yields a delta-interval covering many. Deltas join like the states they carry, so they may be
+ * merged, batched and resent in any order, any number of times.
+ *
+ * <p>Well-formed by construction: every replica and sequence in a field's {@code touched} vector is
+ * a dot of the context. Fields are sorted by name, so equal deltas encode to equal bytes. Immutable
+ * and thread-safe.
+ */
+public final class DocumentDelta {
+
+  private static final DocumentDelta EMPTY =
+      new DocumentDelta(DotSet.empty(), Collections.emptySortedMap());
+
+  private final DotSet context;
+  private final SortedMap<String, FieldState> fields;
+
+  private DocumentDelta(DotSet context, SortedMap<String, FieldState> fields) {
+    this.context = context;
+    this.fields = fields;
+  }
+
+  /** The delta that carries nothing. */
+  public static DocumentDelta empty() {
+    return EMPTY;
+  }
+
+  /**
+   * The delta with this context and these fields.
+   *
+   * @throws IllegalArgumentException if a field's touched vector names a dot outside the context
+   */
+  public static DocumentDelta of(DotSet context, Map<String, FieldState> fields) {
+    Objects.requireNonNull(context, "context");
+    TreeMap<String, FieldState> copy = new TreeMap<>();
+    fields.forEach(
+        (name, field) -> {
+          Objects.requireNonNull(name, "field name");
+          Objects.requireNonNull(field, "field state");
+          field
+              .touched()
+              .entries()
+              .forEach(
+                  (replica, seq) -> {
+                    if (!context.contains(new Dot(replica, seq))) {
+                      throw new IllegalArgumentException(
+                          "field '"
+                              + name
+                              + "' was touched by "
+                              + replica
+                              + ":"
+                              + seq
+                              + ", which is not in the delta's context "
+                              + context);
+                    }
+                  });
+          copy.put(name, field);
+        });
+    if (context.isEmpty() && copy.isEmpty()) {
+      return EMPTY;
+    }
+    return new DocumentDelta(context, Collections.unmodifiableSortedMap(copy));
+  }
+
+  /** Trusted path for {@link Document}, which keeps the invariant itself. */
+  static DocumentDelta ofTrusted(DotSet context, SortedMap<String, FieldState> fields) {
+    return new DocumentDelta(context, Collections.unmodifiableSortedMap(fields));
+  }
+
+  /** The mutations whose effects this delta carries. */
+  public DotSet context() {
+    return context;
+  }
+
+  /** The field states, sorted by name; unmodifiable. */
+  public SortedMap<String, FieldState> fields() {
+    return fields;
+  }
+
+  /** Whether this delta carries nothing. */
+  public boolean isEmpty() {
+    return context.isEmpty() && fields.isEmpty();
+  }
+
+  /**
+   * The delta carrying what either carries.
+   *
+   * @throws FieldTypeMismatchException if the two give one field different types
+   */
+  public DocumentDelta join(DocumentDelta other) {
+    if (other.isEmpty()) {
+      return this;
+    }
+    if (isEmpty()) {
+      return other;
+    }
+    TreeMap<String, FieldState> merged = new TreeMap<>(fields);
+    other.fields.forEach(
+        (name, field) -> {
+          FieldState mine = merged.get(name);
+          merged.put(name, mine == null ? field : mine.merge(name, field));
+        });
+    return new DocumentDelta(
+        context.union(other.context), Collections.unmodifiableSortedMap(merged));
+  }
+
+  /**
+   * The greatest register timestamp in this delta. A replica feeds it to its clock on receipt, so
+   * that its next write orders after everything it has seen.
+   */
+  public Optional<HlcTimestamp> maxTimestamp() {
+    HlcTimestamp max = null;
+    for (FieldState field : fields.values()) {
+      if (field.state() instanceof LWWRegister register && register.timestamp().isPresent()) {
+        HlcTimestamp ts = register.timestamp().get();
+        if (max == null || ts.isAfter(max)) {
+          max = ts;
+        }
+      }
+    }
+    return Optional.ofNullable(max);
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof DocumentDelta other
+        && other.context.equals(context)
+        && other.fields.equals(fields);
+  }
+
+  @Override
+  public int hashCode() {
+    return 31 * context.hashCode() + fields.hashCode();
+  }
+
+  @Override
+  public String toString() {
+    return "DocumentDelta[" + context + ", " + fields + "]";
+  }
+}

@@ -1,0 +1,179 @@
+package dev.lattice.crdt;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.SortedMap;
+import java.util.TreeMap;
+
+/**
+ * A set of dots: the causal context of a delta, saying exactly which mutations' effects it carries.
+ * A single mutation's delta holds one dot; a catch-up delta holds ranges.
+ *
+ * <p>Stored per replica as sorted disjoint ranges, so {@code 1..1000000} costs two longs. Equal
+ * sets iterate and encode identically. Immutable and thread-safe.
+ */
+public final class DotSet {
+
+  private static final DotSet EMPTY = new DotSet(Collections.emptySortedMap());
+
+  private final SortedMap<ReplicaId, SeqRanges> byReplica;
+
+  private DotSet(SortedMap<ReplicaId, SeqRanges> byReplica) {
+    this.byReplica = byReplica;
+  }
+
+  /** The empty set. */
+  public static DotSet empty() {
+    return EMPTY;
+  }
+
+  /** The set holding just {@code dot}. */
+  public static DotSet of(Dot dot) {
+    TreeMap<ReplicaId, SeqRanges> map = new TreeMap<>();
+    map.put(dot.replica(), SeqRanges.of(dot.sequence(), dot.sequence()));
+    return new DotSet(Collections.unmodifiableSortedMap(map));
+  }
+
+  /** The set holding every dot of every range (ranges may overlap). */
+  public static DotSet of(Collection<DotRange> ranges) {
+    if (ranges.isEmpty()) {
+      return EMPTY;
+    }
+    TreeMap<ReplicaId, SeqRanges> map = new TreeMap<>();
+    for (DotRange r : ranges) {
+      map.merge(
+          r.replica(), SeqRanges.of(r.first(), r.last()), (a, b) -> a.add(b.first(0), b.last(0)));
+    }
+    return new DotSet(Collections.unmodifiableSortedMap(map));
+  }
+
+  /** The set of every dot a state with this version vector has seen. */
+  public static DotSet of(VersionVector vector) {
+    if (vector.isEmpty()) {
+      return EMPTY;
+    }
+    TreeMap<ReplicaId, SeqRanges> map = new TreeMap<>();
+    vector.entries().forEach((replica, seq) -> map.put(replica, SeqRanges.of(1, seq)));
+    return new DotSet(Collections.unmodifiableSortedMap(map));
+  }
+
+  static DotSet ofRanges(Map<ReplicaId, SeqRanges> ranges) {
+    TreeMap<ReplicaId, SeqRanges> map = new TreeMap<>();
+    ranges.forEach(
+        (replica, seqs) -> {
+          if (!seqs.isEmpty()) {
+            map.put(replica, seqs);
+          }
+        });
+    return map.isEmpty() ? EMPTY : new DotSet(Collections.unmodifiableSortedMap(map));
+  }
+
+  SortedMap<ReplicaId, SeqRanges> byReplica() {
+    return byReplica;
+  }
+
+  /** Whether the set holds no dot. */
+  public boolean isEmpty() {
+    return byReplica.isEmpty();
+  }
+
+  /** Whether the set holds {@code dot}. */
+  public boolean contains(Dot dot) {
+    SeqRanges seqs = byReplica.get(dot.replica());
+    return seqs != null && seqs.contains(dot.sequence());
+  }
+
+  /** Whether every dot of {@code other} is in this set. */
+  public boolean containsAll(DotSet other) {
+    for (Map.Entry<ReplicaId, SeqRanges> e : other.byReplica.entrySet()) {
+      SeqRanges mine = byReplica.get(e.getKey());
+      if (mine == null || !mine.containsAll(e.getValue())) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** The set of dots in either. */
+  public DotSet union(DotSet other) {
+    if (other.isEmpty()) {
+      return this;
+    }
+    if (isEmpty()) {
+      return other;
+    }
+    TreeMap<ReplicaId, SeqRanges> map = new TreeMap<>(byReplica);
+    other.byReplica.forEach((replica, seqs) -> map.merge(replica, seqs, SeqRanges::union));
+    return new DotSet(Collections.unmodifiableSortedMap(map));
+  }
+
+  /** The dots of this set that {@code vector} has not seen. */
+  public DotSet notIn(VersionVector vector) {
+    TreeMap<ReplicaId, SeqRanges> map = new TreeMap<>();
+    byReplica.forEach(
+        (replica, seqs) -> {
+          SeqRanges rest = seqs.above(vector.get(replica));
+          if (!rest.isEmpty()) {
+            map.put(replica, rest);
+          }
+        });
+    return map.isEmpty() ? EMPTY : new DotSet(Collections.unmodifiableSortedMap(map));
+  }
+
+  /** The ranges of this set, sorted by replica then sequence, disjoint and non-adjacent. */
+  public List<DotRange> ranges() {
+    List<DotRange> out = new ArrayList<>();
+    byReplica.forEach(
+        (replica, seqs) -> {
+          for (int i = 0; i < seqs.rangeCount(); i++) {
+            out.add(new DotRange(replica, seqs.first(i), seqs.last(i)));
+          }
+        });
+    return List.copyOf(out);
+  }
+
+  /** The dot, if this set holds exactly one. */
+  public Optional<Dot> singleDot() {
+    if (byReplica.size() != 1) {
+      return Optional.empty();
+    }
+    Map.Entry<ReplicaId, SeqRanges> e = byReplica.entrySet().iterator().next();
+    SeqRanges seqs = e.getValue();
+    if (seqs.rangeCount() != 1 || seqs.first(0) != seqs.last(0)) {
+      return Optional.empty();
+    }
+    return Optional.of(new Dot(e.getKey(), seqs.first(0)));
+  }
+
+  /** The largest vector all of whose dots this set holds (the gap-free prefixes). */
+  public VersionVector versionVector() {
+    TreeMap<ReplicaId, Long> entries = new TreeMap<>();
+    byReplica.forEach(
+        (replica, seqs) -> {
+          long prefix = seqs.contiguousPrefix();
+          if (prefix > 0) {
+            entries.put(replica, prefix);
+          }
+        });
+    return VersionVector.of(entries);
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof DotSet other && other.byReplica.equals(byReplica);
+  }
+
+  @Override
+  public int hashCode() {
+    return byReplica.hashCode();
+  }
+
+  @Override
+  public String toString() {
+    return ranges().toString();
+  }
+}

@@ -1,0 +1,149 @@
+package dev.lattice.crdt;
+
+import java.util.Arrays;
+
+/**
+ * An immutable set of positive sequence numbers, stored as sorted, disjoint, non-adjacent closed
+ * ranges. One replica's part of a {@link DotSet}: in the usual case it is the single range {@code
+ * 1..n}, and it only fragments while deltas arrive out of order.
+ */
+final class SeqRanges {
+
+  static final SeqRanges EMPTY = new SeqRanges(new long[0]);
+
+  /** first0, last0, first1, last1, ... ascending, with gaps of at least one between ranges. */
+  private final long[] bounds;
+
+  private SeqRanges(long[] bounds) {
+    this.bounds = bounds;
+  }
+
+  static SeqRanges of(long first, long last) {
+    return new SeqRanges(new long[] {first, last});
+  }
+
+  int rangeCount() {
+    return bounds.length / 2;
+  }
+
+  long first(int range) {
+    return bounds[2 * range];
+  }
+
+  long last(int range) {
+    return bounds[2 * range + 1];
+  }
+
+  boolean isEmpty() {
+    return bounds.length == 0;
+  }
+
+  /** The n such that 1..n is contained, 0 if 1 is missing. */
+  long contiguousPrefix() {
+    return bounds.length > 0 && bounds[0] == 1 ? bounds[1] : 0;
+  }
+
+  long max() {
+    return bounds.length == 0 ? 0 : bounds[bounds.length - 1];
+  }
+
+  boolean contains(long seq) {
+    // Few ranges in practice; binary search keeps fragmented replicas cheap too.
+    int lo = 0;
+    int hi = rangeCount() - 1;
+    while (lo <= hi) {
+      int mid = (lo + hi) >>> 1;
+      if (seq < first(mid)) {
+        hi = mid - 1;
+      } else if (seq > last(mid)) {
+        lo = mid + 1;
+      } else {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  boolean containsAll(SeqRanges other) {
+    for (int i = 0; i < other.rangeCount(); i++) {
+      if (!containsRange(other.first(i), other.last(i))) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private boolean containsRange(long first, long last) {
+    for (int i = 0; i < rangeCount(); i++) {
+      if (first(i) <= first && last <= last(i)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  SeqRanges add(long first, long last) {
+    if (containsRange(first, last)) {
+      return this;
+    }
+    long[] out = new long[bounds.length + 2];
+    int n = 0;
+    long newFirst = first;
+    long newLast = last;
+    int i = 0;
+    // Ranges entirely before the new one, not even adjacent.
+    while (i < rangeCount() && last(i) < newFirst - 1) {
+      out[n++] = first(i);
+      out[n++] = last(i);
+      i++;
+    }
+    // Ranges overlapping or adjacent: absorb them.
+    while (i < rangeCount() && first(i) <= newLast + 1) {
+      newFirst = Math.min(newFirst, first(i));
+      newLast = Math.max(newLast, last(i));
+      i++;
+    }
+    out[n++] = newFirst;
+    out[n++] = newLast;
+    while (i < rangeCount()) {
+      out[n++] = first(i);
+      out[n++] = last(i);
+      i++;
+    }
+    return new SeqRanges(n == out.length ? out : Arrays.copyOf(out, n));
+  }
+
+  SeqRanges union(SeqRanges other) {
+    SeqRanges result = this;
+    for (int i = 0; i < other.rangeCount(); i++) {
+      result = result.add(other.first(i), other.last(i));
+    }
+    return result;
+  }
+
+  /** The members strictly greater than {@code floor}. */
+  SeqRanges above(long floor) {
+    if (floor <= 0) {
+      return this;
+    }
+    long[] out = new long[bounds.length];
+    int n = 0;
+    for (int i = 0; i < rangeCount(); i++) {
+      if (last(i) > floor) {
+        out[n++] = Math.max(first(i), floor + 1);
+        out[n++] = last(i);
+      }
+    }
+    return n == 0 ? EMPTY : new SeqRanges(Arrays.copyOf(out, n));
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof SeqRanges other && Arrays.equals(bounds, other.bounds);
+  }
+
+  @Override
+  public int hashCode() {
+    return Arrays.hashCode(bounds);
+  }
+}

@@ -1,0 +1,105 @@
+package dev.lattice.architecture;
+
+import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.classes;
+import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
+
+import com.tngtech.archunit.core.domain.JavaClasses;
+import com.tngtech.archunit.core.importer.ClassFileImporter;
+import com.tngtech.archunit.core.importer.ImportOption;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Keeps the module arrows of DESIGN.md: hlc-clock <- crdt <- sync-protocol <- {sync-server,
+ * client-sdk}. Modules not yet built have no classes; the rules for them allow that, so they start
+ * guarding the moment the first class lands.
+ */
+class ArchitectureTest {
+
+  private static JavaClasses lattice;
+
+  @BeforeAll
+  static void importProductionClasses() {
+    lattice =
+        new ClassFileImporter()
+            .withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
+            .importPackages("dev.lattice");
+  }
+
+  @Test
+  void hlcClockDependsOnNothingButTheJdk() {
+    classes()
+        .that()
+        .resideInAPackage("dev.lattice.hlc..")
+        .should()
+        .onlyDependOnClassesThat()
+        .resideInAnyPackage("dev.lattice.hlc..", "java..")
+        .check(lattice);
+  }
+
+  @Test
+  void crdtDependsOnlyOnTheClockAndMessagePack() {
+    classes()
+        .that()
+        .resideInAPackage("dev.lattice.crdt..")
+        .should()
+        .onlyDependOnClassesThat()
+        .resideInAnyPackage("dev.lattice.crdt..", "dev.lattice.hlc..", "org.msgpack..", "java..")
+        .check(lattice);
+  }
+
+  @Test
+  void crdtTypesNeverTouchBytes() {
+    noClasses()
+        .that()
+        .resideInAPackage("dev.lattice.crdt")
+        .should()
+        .dependOnClassesThat()
+        .resideInAnyPackage("org.msgpack..", "dev.lattice.crdt.codec..")
+        .check(lattice);
+  }
+
+  @Test
+  void protocolKnowsNeitherServerNorClient() {
+    noClasses()
+        .that()
+        .resideInAPackage("dev.lattice.protocol..")
+        .should()
+        .dependOnClassesThat()
+        .resideInAnyPackage("dev.lattice.server..", "dev.lattice.client..")
+        .allowEmptyShould(true)
+        .check(lattice);
+  }
+
+  @Test
+  void serverAndClientDoNotDependOnEachOther() {
+    noClasses()
+        .that()
+        .resideInAPackage("dev.lattice.server..")
+        .should()
+        .dependOnClassesThat()
+        .resideInAPackage("dev.lattice.client..")
+        .allowEmptyShould(true)
+        .check(lattice);
+    noClasses()
+        .that()
+        .resideInAPackage("dev.lattice.client..")
+        .should()
+        .dependOnClassesThat()
+        .resideInAPackage("dev.lattice.server..")
+        .allowEmptyShould(true)
+        .check(lattice);
+  }
+
+  @Test
+  void lowerModulesNeverReachUp() {
+    noClasses()
+        .that()
+        .resideInAnyPackage("dev.lattice.hlc..", "dev.lattice.crdt..")
+        .should()
+        .dependOnClassesThat()
+        .resideInAnyPackage(
+            "dev.lattice.protocol..", "dev.lattice.server..", "dev.lattice.client..")
+        .check(lattice);
+  }
+}
