@@ -228,43 +228,43 @@ public final class Document {
    */
   public Set<String> merge(DocumentDelta delta) {
     // Check every field first so that a refused delta leaves no partial trace.
-    delta
-        .fields()
-        .forEach(
-            (name, field) -> {
-              FieldState mine = fields.get(name);
-              if (mine != null && mine.type() != field.type()) {
-                throw new FieldTypeMismatchException(name, mine.type(), field.type());
-              }
-            });
-    Set<String> changed = new HashSet<>();
-    delta
-        .fields()
-        .forEach(
-            (name, field) -> {
-              FieldState mine = fields.get(name);
-              if (mine == null) {
-                fields.put(name, field);
-                changed.add(name);
-              } else {
-                FieldState merged = mine.merge(name, field);
-                if (merged != mine) {
-                  fields.put(name, merged);
-                  if (!merged.state().equals(mine.state())) {
-                    changed.add(name);
-                  }
-                }
-              }
-            });
-    delta
-        .context()
-        .byReplica()
-        .forEach(
-            (replica, seqs) -> {
-              SeqRanges mine = context.get(replica);
-              context.put(replica, mine == null ? seqs : mine.union(seqs));
-            });
-    return Collections.unmodifiableSet(changed);
+    for (Map.Entry<String, FieldState> e : delta.fields().entrySet()) {
+      FieldState mine = fields.get(e.getKey());
+      if (mine != null && mine.type() != e.getValue().type()) {
+        throw new FieldTypeMismatchException(e.getKey(), mine.type(), e.getValue().type());
+      }
+    }
+    // Most deltas change one field: avoid a hash set until a second one changes.
+    String firstChanged = null;
+    Set<String> changed = null;
+    for (Map.Entry<String, FieldState> e : delta.fields().entrySet()) {
+      String name = e.getKey();
+      FieldState mine = fields.get(name);
+      FieldState merged = mine == null ? e.getValue() : mine.merge(name, e.getValue());
+      if (merged != mine) {
+        fields.put(name, merged);
+        // Joins return the receiver itself exactly when nothing grew.
+        if (mine == null || merged.state() != mine.state()) {
+          if (firstChanged == null) {
+            firstChanged = name;
+          } else {
+            if (changed == null) {
+              changed = new HashSet<>();
+              changed.add(firstChanged);
+            }
+            changed.add(name);
+          }
+        }
+      }
+    }
+    for (Map.Entry<ReplicaId, SeqRanges> e : delta.context().byReplica().entrySet()) {
+      SeqRanges mine = context.get(e.getKey());
+      context.put(e.getKey(), mine == null ? e.getValue() : mine.union(e.getValue()));
+    }
+    if (changed != null) {
+      return Collections.unmodifiableSet(changed);
+    }
+    return firstChanged == null ? Set.of() : Set.of(firstChanged);
   }
 
   /**
@@ -277,27 +277,19 @@ public final class Document {
     TreeMap<String, FieldState> out = new TreeMap<>();
     fields.forEach(
         (name, field) -> {
-          Map<ReplicaId, Long> unseen = new HashMap<>();
-          field
-              .touched()
-              .entries()
-              .forEach(
-                  (replica, seq) -> {
-                    if (seq > vector.get(replica)) {
-                      unseen.put(replica, seq);
-                    }
-                  });
+          VersionVector touched = field.touched();
+          VersionVector unseen = touched.filter(r -> touched.get(r) > vector.get(r));
           if (unseen.isEmpty()) {
             return;
           }
           Crdt<?> part =
-              unseen.size() == field.touched().entries().size()
+              unseen == touched
                   ? field.state()
-                  : field.state().contributionsOf(unseen::containsKey);
-          // An empty part still declares the field's type when the field holds nothing else.
-          if (!part.isEmpty() || field.state().isEmpty()) {
-            out.put(name, new FieldState(part, VersionVector.of(unseen)));
-          }
+                  : field.state().contributionsOf(r -> unseen.get(r) > 0);
+          // Ship the touched entries even when the part is empty (an overwritten register, a
+          // bare declaration): touched metadata then depends only on the dots held, so replicas
+          // holding the same dots are equal, and encode equally.
+          out.put(name, new FieldState(part, unseen));
         });
     return DocumentDelta.ofTrusted(context().notIn(vector), out);
   }

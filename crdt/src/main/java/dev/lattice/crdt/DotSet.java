@@ -1,6 +1,7 @@
 package dev.lattice.crdt;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collection;
 import java.util.Collections;
 import java.util.List;
@@ -43,11 +44,23 @@ public final class DotSet {
     if (ranges.isEmpty()) {
       return EMPTY;
     }
-    TreeMap<ReplicaId, SeqRanges> map = new TreeMap<>();
+    TreeMap<ReplicaId, long[]> bounds = new TreeMap<>();
+    TreeMap<ReplicaId, Integer> used = new TreeMap<>();
     for (DotRange r : ranges) {
-      map.merge(
-          r.replica(), SeqRanges.of(r.first(), r.last()), (a, b) -> a.add(b.first(0), b.last(0)));
+      int n = used.getOrDefault(r.replica(), 0);
+      long[] b = bounds.get(r.replica());
+      if (b == null || b.length < n + 2) {
+        b = b == null ? new long[2] : Arrays.copyOf(b, 2 * b.length);
+        bounds.put(r.replica(), b);
+      }
+      b[n] = r.first();
+      b[n + 1] = r.last();
+      used.put(r.replica(), n + 2);
     }
+    TreeMap<ReplicaId, SeqRanges> map = new TreeMap<>();
+    bounds.forEach(
+        (replica, b) ->
+            map.put(replica, SeqRanges.ofUnsorted(Arrays.copyOf(b, used.get(replica)))));
     return new DotSet(Collections.unmodifiableSortedMap(map));
   }
 

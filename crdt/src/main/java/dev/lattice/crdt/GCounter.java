@@ -1,10 +1,9 @@
 package dev.lattice.crdt;
 
-import java.util.Collections;
+import java.util.Arrays;
 import java.util.Map;
 import java.util.Objects;
 import java.util.SortedMap;
-import java.util.TreeMap;
 import java.util.function.Predicate;
 
 /**
@@ -16,12 +15,19 @@ import java.util.function.Predicate;
  */
 public final class GCounter implements Crdt<GCounter> {
 
-  private static final GCounter EMPTY = new GCounter(Collections.emptySortedMap());
+  private static final GCounter EMPTY = new GCounter(ReplicaLongs.EMPTY);
 
-  private final SortedMap<ReplicaId, Long> counts;
+  /** Interleaved (replica, count) pairs sorted by replica; see {@link ReplicaLongs}. */
+  private final long[] counts;
 
-  private GCounter(SortedMap<ReplicaId, Long> counts) {
+  private volatile SortedMap<ReplicaId, Long> view;
+
+  private GCounter(long[] counts) {
     this.counts = counts;
+  }
+
+  private static GCounter wrap(long[] counts) {
+    return counts.length == 0 ? EMPTY : new GCounter(counts);
   }
 
   /** The counter at zero. */
@@ -35,7 +41,6 @@ public final class GCounter implements Crdt<GCounter> {
    * @throws IllegalArgumentException if a count is negative
    */
   public static GCounter of(Map<ReplicaId, Long> counts) {
-    TreeMap<ReplicaId, Long> copy = new TreeMap<>();
     counts.forEach(
         (replica, count) -> {
           Objects.requireNonNull(replica, "replica");
@@ -43,11 +48,8 @@ public final class GCounter implements Crdt<GCounter> {
             throw new IllegalArgumentException(
                 "G-Counter count for " + replica + " must be >= 0, was " + count);
           }
-          if (count > 0) {
-            copy.put(replica, count);
-          }
         });
-    return copy.isEmpty() ? EMPTY : new GCounter(Collections.unmodifiableSortedMap(copy));
+    return wrap(ReplicaLongs.of(counts));
   }
 
   /**
@@ -63,29 +65,46 @@ public final class GCounter implements Crdt<GCounter> {
       throw new IllegalArgumentException(
           "G-Counter increment must be >= 0, was " + amount + " (use a PN-Counter to decrement)");
     }
-    long current = countOf(replica);
     long next;
     try {
-      next = Math.addExact(current, amount);
+      next = Math.addExact(countOf(replica), amount);
       Math.addExact(value(), amount);
     } catch (ArithmeticException e) {
       throw new ArithmeticException(
           "G-Counter overflow: value " + value() + " + " + amount + " does not fit in a long");
     }
-    GCounter delta =
-        new GCounter(Collections.unmodifiableSortedMap(new TreeMap<>(Map.of(replica, next))));
+    GCounter delta = wrap(ReplicaLongs.withMax(ReplicaLongs.EMPTY, replica.value(), next));
     return new Mutation<>(merge(delta), delta);
   }
 
   /** The count contributed by {@code replica}, 0 if none. */
   public long countOf(ReplicaId replica) {
-    Long count = counts.get(replica);
-    return count == null ? 0 : count;
+    return ReplicaLongs.get(counts, replica);
   }
 
-  /** Per-replica counts, sorted by replica id; unmodifiable. */
+  /** Per-replica counts, sorted by replica id; unmodifiable. Built on first use. */
   public SortedMap<ReplicaId, Long> counts() {
-    return counts;
+    SortedMap<ReplicaId, Long> v = view;
+    if (v == null) {
+      v = ReplicaLongs.toSortedMap(counts);
+      view = v;
+    }
+    return v;
+  }
+
+  /** The number of replicas with a non-zero count. */
+  public int replicaCount() {
+    return ReplicaLongs.size(counts);
+  }
+
+  /** The {@code i}-th replica in replica order, for {@code 0 <= i < replicaCount()}. */
+  public ReplicaId replicaAt(int i) {
+    return ReplicaLongs.replica(counts, i);
+  }
+
+  /** The count of the {@code i}-th replica in replica order. */
+  public long countAt(int i) {
+    return ReplicaLongs.value(counts, i);
   }
 
   /**
@@ -95,55 +114,31 @@ public final class GCounter implements Crdt<GCounter> {
    *     {@code Long.MAX_VALUE}
    */
   public long value() {
-    long sum = 0;
-    for (long count : counts.values()) {
-      try {
-        sum = Math.addExact(sum, count);
-      } catch (ArithmeticException e) {
-        throw new ArithmeticException("G-Counter value overflows a long: " + counts);
-      }
+    try {
+      return ReplicaLongs.sumExact(counts);
+    } catch (ArithmeticException e) {
+      throw new ArithmeticException("G-Counter value overflows a long: " + this);
     }
-    return sum;
   }
 
   @Override
   public GCounter merge(GCounter other) {
-    if (other.counts.isEmpty() || other == this) {
+    long[] merged = ReplicaLongs.merge(counts, other.counts);
+    if (merged == counts) {
       return this;
     }
-    if (counts.isEmpty()) {
-      return other;
-    }
-    TreeMap<ReplicaId, Long> merged = null;
-    for (Map.Entry<ReplicaId, Long> e : other.counts.entrySet()) {
-      if (e.getValue() > countOf(e.getKey())) {
-        if (merged == null) {
-          merged = new TreeMap<>(counts);
-        }
-        merged.put(e.getKey(), e.getValue());
-      }
-    }
-    return merged == null ? this : new GCounter(Collections.unmodifiableSortedMap(merged));
+    return merged == other.counts ? other : new GCounter(merged);
   }
 
   @Override
   public boolean isEmpty() {
-    return counts.isEmpty();
+    return counts.length == 0;
   }
 
   @Override
   public GCounter contributionsOf(Predicate<ReplicaId> replicas) {
-    TreeMap<ReplicaId, Long> kept = new TreeMap<>();
-    counts.forEach(
-        (replica, count) -> {
-          if (replicas.test(replica)) {
-            kept.put(replica, count);
-          }
-        });
-    if (kept.size() == counts.size()) {
-      return this;
-    }
-    return kept.isEmpty() ? EMPTY : new GCounter(Collections.unmodifiableSortedMap(kept));
+    long[] kept = ReplicaLongs.filter(counts, replicas);
+    return kept == counts ? this : wrap(kept);
   }
 
   @Override
@@ -153,16 +148,16 @@ public final class GCounter implements Crdt<GCounter> {
 
   @Override
   public boolean equals(Object o) {
-    return o instanceof GCounter other && other.counts.equals(counts);
+    return o instanceof GCounter other && Arrays.equals(other.counts, counts);
   }
 
   @Override
   public int hashCode() {
-    return counts.hashCode();
+    return Arrays.hashCode(counts);
   }
 
   @Override
   public String toString() {
-    return "GCounter" + counts;
+    return "GCounter{" + ReplicaLongs.toString(counts, "=") + "}";
   }
 }

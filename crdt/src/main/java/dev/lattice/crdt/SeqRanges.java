@@ -97,8 +97,8 @@ final class SeqRanges {
       out[n++] = last(i);
       i++;
     }
-    // Ranges overlapping or adjacent: absorb them.
-    while (i < rangeCount() && first(i) <= newLast + 1) {
+    // Ranges overlapping or adjacent: absorb them. (first - 1 cannot overflow; last + 1 could.)
+    while (i < rangeCount() && first(i) - 1 <= newLast) {
       newFirst = Math.min(newFirst, first(i));
       newLast = Math.max(newLast, last(i));
       i++;
@@ -114,11 +114,63 @@ final class SeqRanges {
   }
 
   SeqRanges union(SeqRanges other) {
-    SeqRanges result = this;
-    for (int i = 0; i < other.rangeCount(); i++) {
-      result = result.add(other.first(i), other.last(i));
+    if (other.isEmpty() || other == this) {
+      return this;
     }
-    return result;
+    if (isEmpty()) {
+      return other;
+    }
+    if (other.rangeCount() == 1) {
+      return add(other.first(0), other.last(0));
+    }
+    // Linear merge of two sorted range lists, so a delta of many ranges costs its size.
+    long[] merged = new long[bounds.length + other.bounds.length];
+    int i = 0;
+    int j = 0;
+    int n = 0;
+    while (i < rangeCount() || j < other.rangeCount()) {
+      boolean takeMine =
+          j == other.rangeCount() || (i < rangeCount() && first(i) <= other.first(j));
+      long f = takeMine ? first(i) : other.first(j);
+      long l = takeMine ? last(i++) : other.last(j++);
+      n = append(merged, n, f, l);
+    }
+    return fromBounds(merged, n);
+  }
+
+  /**
+   * Builds the set of the given ranges, which may overlap and come in any order, in O(n log n).
+   *
+   * @param firstsAndLasts first0, last0, first1, last1, ... each with 1 <= first <= last
+   */
+  static SeqRanges ofUnsorted(long[] firstsAndLasts) {
+    int count = firstsAndLasts.length / 2;
+    Integer[] order = new Integer[count];
+    for (int k = 0; k < count; k++) {
+      order[k] = k;
+    }
+    Arrays.sort(order, (a, b) -> Long.compare(firstsAndLasts[2 * a], firstsAndLasts[2 * b]));
+    long[] merged = new long[firstsAndLasts.length];
+    int n = 0;
+    for (int k : order) {
+      n = append(merged, n, firstsAndLasts[2 * k], firstsAndLasts[2 * k + 1]);
+    }
+    return fromBounds(merged, n);
+  }
+
+  /** Appends a range whose first is >= every first before it, coalescing with the last one. */
+  private static int append(long[] bounds, int n, long first, long last) {
+    if (n > 0 && first - 1 <= bounds[n - 1]) {
+      bounds[n - 1] = Math.max(bounds[n - 1], last);
+      return n;
+    }
+    bounds[n] = first;
+    bounds[n + 1] = last;
+    return n + 2;
+  }
+
+  private static SeqRanges fromBounds(long[] bounds, int n) {
+    return n == 0 ? EMPTY : new SeqRanges(n == bounds.length ? bounds : Arrays.copyOf(bounds, n));
   }
 
   /** The members strictly greater than {@code floor}. */

@@ -1,6 +1,5 @@
 package dev.lattice.crdt;
 
-import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.Iterator;
@@ -166,8 +165,23 @@ public sealed interface Value extends Comparable<Value>
 
   /** A string value. */
   record StringValue(String value) implements Value {
+    /**
+     * @throws IllegalArgumentException if {@code value} has an unpaired surrogate, which no UTF-8
+     *     encoding can carry
+     */
     public StringValue {
       Objects.requireNonNull(value, "value");
+      for (int i = 0; i < value.length(); i++) {
+        char c = value.charAt(i);
+        if (Character.isHighSurrogate(c)
+            && i + 1 < value.length()
+            && Character.isLowSurrogate(value.charAt(i + 1))) {
+          i++;
+        } else if (Character.isSurrogate(c)) {
+          throw new IllegalArgumentException(
+              "string value has an unpaired surrogate at index " + i + "; it is not valid Unicode");
+        }
+      }
     }
 
     @Override
@@ -177,10 +191,22 @@ public sealed interface Value extends Comparable<Value>
 
     @Override
     public int compareSameKind(Value other) {
-      // Order by UTF-8 bytes, as a client in any language would compare the encoded form.
-      return Arrays.compareUnsigned(
-          value.getBytes(StandardCharsets.UTF_8),
-          ((StringValue) other).value.getBytes(StandardCharsets.UTF_8));
+      // Code point order, which is the order of the UTF-8 bytes: what a client in any language
+      // gets by comparing the encoded form. (String.compareTo's UTF-16 order differs above U+FFFF.)
+      String a = value;
+      String b = ((StringValue) other).value;
+      int i = 0;
+      int j = 0;
+      while (i < a.length() && j < b.length()) {
+        int ca = a.codePointAt(i);
+        int cb = b.codePointAt(j);
+        if (ca != cb) {
+          return Integer.compare(ca, cb);
+        }
+        i += Character.charCount(ca);
+        j += Character.charCount(cb);
+      }
+      return Boolean.compare(i < a.length(), j < b.length());
     }
 
     @Override

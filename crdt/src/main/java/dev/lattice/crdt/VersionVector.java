@@ -1,12 +1,12 @@
 package dev.lattice.crdt;
 
 import java.util.ArrayList;
-import java.util.Collections;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.SortedMap;
-import java.util.TreeMap;
+import java.util.function.Predicate;
 
 /**
  * A version vector (causal context in its compact form): for each replica, the highest sequence
@@ -18,12 +18,19 @@ import java.util.TreeMap;
  */
 public final class VersionVector {
 
-  private static final VersionVector EMPTY = new VersionVector(Collections.emptySortedMap());
+  private static final VersionVector EMPTY = new VersionVector(ReplicaLongs.EMPTY);
 
-  private final SortedMap<ReplicaId, Long> entries;
+  /** Interleaved (replica, sequence) pairs sorted by replica; see {@link ReplicaLongs}. */
+  private final long[] entries;
 
-  private VersionVector(SortedMap<ReplicaId, Long> entries) {
+  private volatile SortedMap<ReplicaId, Long> view;
+
+  private VersionVector(long[] entries) {
     this.entries = entries;
+  }
+
+  private static VersionVector wrap(long[] entries) {
+    return entries.length == 0 ? EMPTY : new VersionVector(entries);
   }
 
   /** The vector of a replica that has seen nothing. */
@@ -37,7 +44,6 @@ public final class VersionVector {
    * @throws IllegalArgumentException if a sequence number is negative
    */
   public static VersionVector of(Map<ReplicaId, Long> entries) {
-    TreeMap<ReplicaId, Long> copy = new TreeMap<>();
     entries.forEach(
         (replica, seq) -> {
           Objects.requireNonNull(replica, "replica");
@@ -45,17 +51,13 @@ public final class VersionVector {
             throw new IllegalArgumentException(
                 "version vector entry for " + replica + " must be >= 0, was " + seq);
           }
-          if (seq > 0) {
-            copy.put(replica, seq);
-          }
         });
-    return copy.isEmpty() ? EMPTY : new VersionVector(Collections.unmodifiableSortedMap(copy));
+    return wrap(ReplicaLongs.of(entries));
   }
 
   /** The highest contiguous sequence number seen from {@code replica}, 0 if none. */
   public long get(ReplicaId replica) {
-    Long seq = entries.get(replica);
-    return seq == null ? 0 : seq;
+    return ReplicaLongs.get(entries, replica);
   }
 
   /** Whether this vector includes the dot. */
@@ -63,73 +65,60 @@ public final class VersionVector {
     return get(dot.replica()) >= dot.sequence();
   }
 
-  /** The entries, sorted by replica id; unmodifiable. */
+  /** The entries, sorted by replica id; unmodifiable. Built on first use. */
   public SortedMap<ReplicaId, Long> entries() {
-    return entries;
+    SortedMap<ReplicaId, Long> v = view;
+    if (v == null) {
+      v = ReplicaLongs.toSortedMap(entries);
+      view = v;
+    }
+    return v;
+  }
+
+  /** The number of replicas with an entry. */
+  public int size() {
+    return ReplicaLongs.size(entries);
+  }
+
+  /** The {@code i}-th replica in replica order, for {@code 0 <= i < size()}. */
+  public ReplicaId replicaAt(int i) {
+    return ReplicaLongs.replica(entries, i);
+  }
+
+  /** The sequence number of the {@code i}-th replica in replica order. */
+  public long sequenceAt(int i) {
+    return ReplicaLongs.value(entries, i);
   }
 
   /** Whether no replica has an entry. */
   public boolean isEmpty() {
-    return entries.isEmpty();
+    return entries.length == 0;
   }
 
   /** This vector with {@code replica}'s entry raised to at least {@code sequence}. */
   public VersionVector with(ReplicaId replica, long sequence) {
-    if (get(replica) >= sequence) {
-      return this;
-    }
-    TreeMap<ReplicaId, Long> copy = new TreeMap<>(entries);
-    copy.put(replica, sequence);
-    return new VersionVector(Collections.unmodifiableSortedMap(copy));
+    long[] raised = ReplicaLongs.withMax(entries, replica.value(), sequence);
+    return raised == entries ? this : new VersionVector(raised);
   }
 
   /** The pointwise maximum: the vector of a state that has seen what either has seen. */
   public VersionVector merge(VersionVector other) {
-    if (other.entries.isEmpty() || this == other) {
+    long[] merged = ReplicaLongs.merge(entries, other.entries);
+    if (merged == entries) {
       return this;
     }
-    if (entries.isEmpty()) {
-      return other;
-    }
-    if (compare(other) != Causality.BEFORE) {
-      if (compare(other) != Causality.CONCURRENT) {
-        return this;
-      }
-    } else {
-      return other;
-    }
-    TreeMap<ReplicaId, Long> merged = new TreeMap<>(entries);
-    other.entries.forEach((replica, seq) -> merged.merge(replica, seq, Math::max));
-    return new VersionVector(Collections.unmodifiableSortedMap(merged));
+    return merged == other.entries ? other : new VersionVector(merged);
   }
 
   /** How this vector relates to {@code other}. */
   public Causality compare(VersionVector other) {
-    boolean thisAhead = false;
-    boolean otherAhead = false;
-    for (Map.Entry<ReplicaId, Long> e : entries.entrySet()) {
-      long theirs = other.get(e.getKey());
-      if (e.getValue() > theirs) {
-        thisAhead = true;
-      } else if (e.getValue() < theirs) {
-        otherAhead = true;
-      }
-    }
-    if (!otherAhead) {
-      for (Map.Entry<ReplicaId, Long> e : other.entries.entrySet()) {
-        if (e.getValue() > get(e.getKey())) {
-          otherAhead = true;
-          break;
-        }
-      }
-    }
-    if (thisAhead && otherAhead) {
-      return Causality.CONCURRENT;
-    }
-    if (thisAhead) {
-      return Causality.AFTER;
-    }
-    return otherAhead ? Causality.BEFORE : Causality.EQUAL;
+    return ReplicaLongs.compare(entries, other.entries);
+  }
+
+  /** The entries of the replicas {@code keep} accepts. */
+  public VersionVector filter(Predicate<ReplicaId> keep) {
+    long[] kept = ReplicaLongs.filter(entries, keep);
+    return kept == entries ? this : wrap(kept);
   }
 
   /**
@@ -138,37 +127,30 @@ public final class VersionVector {
    */
   public List<DotRange> lacking(VersionVector other) {
     List<DotRange> missing = new ArrayList<>();
-    other.entries.forEach(
-        (replica, theirs) -> {
-          long mine = get(replica);
-          if (theirs > mine) {
-            missing.add(new DotRange(replica, mine + 1, theirs));
-          }
-        });
+    for (int i = 0; i < other.size(); i++) {
+      ReplicaId replica = other.replicaAt(i);
+      long theirs = other.sequenceAt(i);
+      long mine = get(replica);
+      if (theirs > mine) {
+        missing.add(new DotRange(replica, mine + 1, theirs));
+      }
+    }
     return List.copyOf(missing);
   }
 
   @Override
   public boolean equals(Object o) {
-    return o instanceof VersionVector other && other.entries.equals(entries);
+    return o instanceof VersionVector other && Arrays.equals(other.entries, entries);
   }
 
   @Override
   public int hashCode() {
-    return entries.hashCode();
+    return Arrays.hashCode(entries);
   }
 
   /** For example {@code [00000000000000a1:3, 00000000000000b2:7]}. */
   @Override
   public String toString() {
-    StringBuilder sb = new StringBuilder("[");
-    entries.forEach(
-        (replica, seq) -> {
-          if (sb.length() > 1) {
-            sb.append(", ");
-          }
-          sb.append(replica).append(':').append(seq);
-        });
-    return sb.append(']').toString();
+    return "[" + ReplicaLongs.toString(entries, ":") + "]";
   }
 }

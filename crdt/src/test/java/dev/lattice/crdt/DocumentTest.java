@@ -126,8 +126,25 @@ class DocumentTest {
 
     DocumentDelta delta = source.deltaSince(peerHasOnlyWinner);
 
-    assertThat(delta.fields()).isEmpty();
+    // Only the metadata of the lost write travels: no value, and the peer's winner stays.
+    FieldState carried = delta.fields().get("t");
+    assertThat(carried.state().isEmpty()).isTrue();
+    assertThat(carried.touched()).isEqualTo(VersionVector.of(Map.of(A, 1L)));
     assertThat(delta.context().ranges()).containsExactly(new DotRange(A, 1, 1));
+  }
+
+  @Test
+  void replicasHoldingTheSameDotsAreEqualAfterAntiEntropyAlone() {
+    Document a = Document.create("d");
+    Document b = Document.create("d");
+    a.setRegister(A, "owner", Value.of("a"), HlcTimestamp.of(0, 1));
+    b.setRegister(B, "owner", Value.of("b"), HlcTimestamp.of(0, 1));
+
+    a.merge(b.deltaSince(a.versionVector()));
+    b.merge(a.deltaSince(b.versionVector()));
+
+    assertThat(a).isEqualTo(b);
+    assertThat(a.registerValue("owner")).contains(Value.of("b"));
   }
 
   @Test
