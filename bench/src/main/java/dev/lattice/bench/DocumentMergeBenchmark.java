@@ -42,6 +42,9 @@ public class DocumentMergeBenchmark {
   @Param({"10", "1000000"})
   int fields;
 
+  @Param({"hot", "spread"})
+  String workload;
+
   private Document document;
   private DocumentDelta[] deltas;
   private int next;
@@ -63,7 +66,7 @@ public class DocumentMergeBenchmark {
     // The writer's own replica produces the deltas, exactly as a remote client would.
     Document source = Document.create("bench");
     for (int i = 0; i < BATCH; i++) {
-      int field = (int) ((i * 7_919L) % fields);
+      int field = workload.equals("hot") ? i % 10 : (int) ((i * 7_919L) % fields);
       deltas[i] = source.incrementGCounter(writer, "field-" + field, 1);
     }
     next = 0;
