@@ -60,6 +60,23 @@ class ArchitectureTest {
   }
 
   @Test
+  void protocolDependsOnlyOnTheCrdtLayerAndMessagePack() {
+    classes()
+        .that()
+        .resideInAPackage("dev.lattice.protocol..")
+        .should()
+        .onlyDependOnClassesThat()
+        .resideInAnyPackage(
+            "dev.lattice.protocol..",
+            "dev.lattice.crdt..",
+            "dev.lattice.hlc..",
+            "org.msgpack..",
+            "java..")
+        .allowEmptyShould(true)
+        .check(lattice);
+  }
+
+  @Test
   void protocolKnowsNeitherServerNorClient() {
     noClasses()
         .that()

@@ -1,0 +1,73 @@
+package dev.lattice.protocol;
+
+import java.util.Optional;
+
+/**
+ * The codes an {@link ErrorMessage} carries, with their wire values. A client must treat a code it
+ * does not know as a generic failure of the request it names: later minor revisions may add codes.
+ *
+ * <p>Immutable and thread-safe.
+ */
+public enum ErrorCode {
+  /** The frame is not a well-formed message of this protocol version. */
+  MALFORMED_MESSAGE(1, "the frame is not a well-formed message of the agreed protocol version"),
+  /** HELLO offered no protocol version the server speaks. */
+  UNSUPPORTED_VERSION(2, "no protocol version in common with the server"),
+  /** The credentials were missing, invalid or expired, or do not grant this document. */
+  UNAUTHORIZED(3, "credentials missing, invalid or not allowed this document"),
+  /** UPDATE, PRESENCE or UNSUBSCRIBE named a document the connection has not subscribed to. */
+  NOT_SUBSCRIBED(4, "the connection has not subscribed to this document"),
+  /** SUBSCRIBE would pass the server's maxDocumentsPerConnection. */
+  TOO_MANY_DOCUMENTS(5, "subscribing would pass maxDocumentsPerConnection"),
+  /** The update would give the document more than maxFieldsPerDocument fields. */
+  TOO_MANY_FIELDS(6, "the update would pass maxFieldsPerDocument"),
+  /** The connection sent updates faster than updatesPerSecond / updateBurst allow. */
+  RATE_LIMITED(7, "updates arrive faster than the rate limit allows; retry later"),
+  /** The update writes a field with a CRDT type other than the field's existing one. */
+  FIELD_TYPE_MISMATCH(8, "the update changes the CRDT type of an existing field"),
+  /** The update carries an HLC timestamp too far ahead of the server's clock. */
+  CLOCK_DRIFT(9, "a timestamp in the update is too far ahead of the server clock"),
+  /** The frame is larger than maxFrameBytes. */
+  FRAME_TOO_LARGE(10, "the frame is larger than maxFrameBytes"),
+  /** The presence value is larger than maxPresenceBytes. */
+  PRESENCE_TOO_LARGE(11, "the presence value is larger than maxPresenceBytes"),
+  /** The server failed; the request may be retried. */
+  INTERNAL(12, "the server failed; the request may be retried"),
+  /** A message other than HELLO arrived before HELLO. */
+  HELLO_REQUIRED(13, "a message other than HELLO arrived before HELLO"),
+  /** A request reused the id of a request still outstanding on this connection. */
+  DUPLICATE_REQUEST_ID(14, "the request id is already in use by an outstanding request");
+
+  private static final ErrorCode[] BY_CODE = new ErrorCode[15];
+
+  static {
+    for (ErrorCode c : values()) {
+      BY_CODE[c.code] = c;
+    }
+  }
+
+  private final int code;
+  private final String meaning;
+
+  ErrorCode(int code, String meaning) {
+    this.code = code;
+    this.meaning = meaning;
+  }
+
+  /** The value on the wire. */
+  public int code() {
+    return code;
+  }
+
+  /** One line saying what the code means. */
+  public String meaning() {
+    return meaning;
+  }
+
+  /** The code with wire value {@code code}, or empty for a code this version does not know. */
+  public static Optional<ErrorCode> fromCode(long code) {
+    return code >= 1 && code < BY_CODE.length
+        ? Optional.ofNullable(BY_CODE[(int) code])
+        : Optional.empty();
+  }
+}

@@ -1,0 +1,37 @@
+package dev.lattice.protocol;
+
+import static dev.lattice.protocol.Samples.CODEC;
+import static dev.lattice.protocol.Samples.hex;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.stream.Stream;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** The exact frames of the worked examples in docs/PROTOCOL.md. */
+class GoldenFramesTest {
+
+  static Stream<Arguments> goldens() {
+    return Samples.goldens().entrySet().stream().map(e -> Arguments.of(e.getKey(), e.getValue()));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("goldens")
+  void encodesToTheDocumentedBytes(String name, Samples.Golden golden) {
+    assertThat(hex(CODEC.encode(golden.message()))).isEqualTo(hex(golden.frame()));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("goldens")
+  void decodesTheDocumentedBytes(String name, Samples.Golden golden) {
+    assertThat(CODEC.decode(golden.frame())).isEqualTo(golden.message());
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("goldens")
+  void encodingIsDeterministic(String name, Samples.Golden golden) {
+    Message decoded = CODEC.decode(golden.frame());
+    assertThat(hex(CODEC.encode(decoded))).isEqualTo(hex(CODEC.encode(golden.message())));
+  }
+}
