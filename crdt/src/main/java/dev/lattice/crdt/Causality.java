@@ -1,6 +1,10 @@
 package dev.lattice.crdt;
 
-/** How two version vectors, and so the states they describe, relate causally. */
+/**
+ * How two version vectors, and so the states they describe, relate causally.
+ *
+ * <p>Immutable and thread-safe.
+ */
 public enum Causality {
   /** The first has seen strictly less than the second. */
   BEFORE,

@@ -23,6 +23,8 @@ import java.util.function.Predicate;
  * <p>Because of these laws, deltas may be merged in any order, any number of times. Types never
  * touch bytes: codecs live in {@code dev.lattice.crdt.codec}.
  *
+ * <p>Implementations are immutable values and therefore thread-safe.
+ *
  * @param <T> the implementing type
  */
 public interface Crdt<T extends Crdt<T>> {

@@ -1,6 +1,10 @@
 package dev.lattice.crdt;
 
-/** The CRDT type of a document field. A field's type is fixed once the field exists. */
+/**
+ * The CRDT type of a document field. A field's type is fixed once the field exists.
+ *
+ * <p>Immutable and thread-safe.
+ */
 public enum CrdtType {
   /** A grow-only counter: {@link GCounter}. */
   G_COUNTER(GCounter.class) {

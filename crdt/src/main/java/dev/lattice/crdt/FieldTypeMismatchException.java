@@ -3,6 +3,8 @@ package dev.lattice.crdt;
 /**
  * Thrown when a write or a delta would give an existing field another CRDT type. A field's type is
  * fixed once it exists; changing it silently would throw away every replica's data.
+ *
+ * <p>Immutable once thrown, and thread-safe.
  */
 public final class FieldTypeMismatchException extends IllegalArgumentException {
 

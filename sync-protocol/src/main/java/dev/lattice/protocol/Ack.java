@@ -5,6 +5,8 @@ package dev.lattice.protocol;
  * only once the update is durable in the server's store, so a client may then drop it from its
  * outbox; for an {@link Unsubscribe}, once no more fan-out of the document will follow.
  *
+ * <p>Immutable and thread-safe.
+ *
  * @param requestId the request's id
  * @param documentId the request's document
  */

@@ -8,6 +8,8 @@ import java.util.OptionalLong;
  * the connection as a whole is in trouble (often followed by a close). The code is kept as a number
  * so that codes added by later servers still arrive; {@link #errorCode()} maps the known ones.
  *
+ * <p>Immutable and thread-safe.
+ *
  * @param requestId the failed request's id, or empty
  * @param code an {@link ErrorCode} value, at least 1
  * @param message a human-readable explanation, for logs (possibly empty)

@@ -10,6 +10,8 @@ import java.util.Optional;
  *
  * <p>{@link #toString()} hides the credentials, so logging a message never leaks them.
  *
+ * <p>Immutable and thread-safe.
+ *
  * @param minVersion the lowest version the client speaks, at least 1
  * @param maxVersion the highest, at least {@code minVersion}
  * @param replicaId the client's replica id, which the server stamps on its presence

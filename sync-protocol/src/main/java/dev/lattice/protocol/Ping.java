@@ -7,6 +7,8 @@ import dev.lattice.hlc.HlcTimestamp;
  * lets the receiver see the sender's clock; the PONG's time lets the sender estimate the offset of
  * the responder's clock.
  *
+ * <p>Immutable and thread-safe.
+ *
  * @param nonce any value, echoed by the PONG
  * @param time the sender's HLC time when it sent the PING
  */

@@ -6,6 +6,8 @@ import dev.lattice.hlc.HlcTimestamp;
  * PONG, both ways: the answer to a {@link Ping}. The receiver of the PONG estimates the responder's
  * clock offset as {@code time - (pingSent + pongReceived) / 2} in physical milliseconds.
  *
+ * <p>Immutable and thread-safe.
+ *
  * @param nonce the PING's nonce
  * @param time the responder's HLC time when it answered
  */

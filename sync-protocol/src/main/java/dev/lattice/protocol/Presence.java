@@ -16,6 +16,8 @@ import java.util.Optional;
  * <p>On the wire an absent value is MessagePack nil, so the nil {@link Value} is not a presence
  * value of its own: {@code Optional.of(Value.nil())} is normalized to {@link Optional#empty()}.
  *
+ * <p>Immutable and thread-safe.
+ *
  * @param documentId the document
  * @param replicaId whose presence it is
  * @param ttlMillis how long it lives without renewal, at least 0

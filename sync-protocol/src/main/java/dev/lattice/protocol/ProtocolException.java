@@ -8,6 +8,8 @@ import java.util.Objects;
  * report to the peer (normally {@link ErrorCode#MALFORMED_MESSAGE}, or {@link
  * ErrorCode#FRAME_TOO_LARGE}), and a message saying what was expected, what arrived and where. A
  * {@code CodecException} from an embedded CRDT payload is its cause.
+ *
+ * <p>Immutable once thrown, and thread-safe.
  */
 public class ProtocolException extends RuntimeException {
 

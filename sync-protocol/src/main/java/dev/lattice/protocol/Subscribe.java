@@ -7,6 +7,8 @@ import dev.lattice.crdt.VersionVector;
  * what it holds; the server answers with {@link Sync} (or an {@link ErrorMessage} with the same
  * request id) and from then on fans out every UPDATE of the document to this connection.
  *
+ * <p>Immutable and thread-safe.
+ *
  * @param requestId positive, unique among this connection's outstanding requests
  * @param documentId the document, non-empty
  * @param vector what the client holds of the document (empty for a document it never saw)

@@ -9,6 +9,8 @@ import dev.lattice.crdt.VersionVector;
  * the client merges the delta, then sends as {@link Update}s whatever it holds that the server's
  * vector lacks. Both sides then hold the same state after one round trip.
  *
+ * <p>Immutable and thread-safe.
+ *
  * @param requestId the SUBSCRIBE's request id
  * @param documentId the document
  * @param delta what the client lacks (possibly empty)

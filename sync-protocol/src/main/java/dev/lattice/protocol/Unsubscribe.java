@@ -4,6 +4,8 @@ package dev.lattice.protocol;
  * UNSUBSCRIBE, client to server: stop following a document; answered with {@link Ack}. The
  * connection's presence on the document ends with it.
  *
+ * <p>Immutable and thread-safe.
+ *
  * @param requestId positive, unique among this connection's outstanding requests
  * @param documentId the document
  */

@@ -9,6 +9,8 @@ import java.util.OptionalLong;
  * ErrorMessage}); from the server it is a fan-out of someone else's change, has no request id and
  * is never acknowledged. Deltas are idempotent, so resending one is harmless.
  *
+ * <p>Immutable and thread-safe.
+ *
  * @param requestId the request id of a client's update; empty on server fan-out
  * @param documentId the document
  * @param delta the change

@@ -16,6 +16,8 @@ import java.util.TreeMap;
  * any name (the client then assumes nothing). The names of version 1 are the {@code LIMIT_*}
  * constants.
  *
+ * <p>Immutable and thread-safe.
+ *
  * @param version the protocol version chosen, at least 1
  * @param serverId the server's replica id
  * @param serverTime the server's HLC time when it sent WELCOME

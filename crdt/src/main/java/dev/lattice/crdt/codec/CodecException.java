@@ -9,6 +9,8 @@ package dev.lattice.crdt.codec;
  * <p>This is the only exception that decoding ({@link Codec#decode}, {@link Codec#read}) throws for
  * bad bytes; whatever the decoder met underneath (an I/O or MessagePack error, a type's factory
  * refusing a value) is its cause.
+ *
+ * <p>Immutable once thrown, and thread-safe.
  */
 public class CodecException extends RuntimeException {
 

@@ -8,6 +8,8 @@ package dev.lattice.crdt.codec;
  * <p>Tags are never reused: a new type takes a new tag, and an incompatible change to a type's body
  * takes a new {@link #FORMAT_VERSION}. Decoders refuse a tag or version they do not know with a
  * {@link CodecException} naming the expected and the received value.
+ *
+ * <p>Constants only; thread-safe.
  */
 public final class TypeTags {
 
