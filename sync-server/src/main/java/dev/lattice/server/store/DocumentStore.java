@@ -1,0 +1,75 @@
+package dev.lattice.server.store;
+
+import dev.lattice.crdt.Document;
+import dev.lattice.crdt.DocumentDelta;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * Where the server keeps documents durably: per document, a snapshot and the deltas appended since,
+ * folded into a new snapshot by compaction.
+ *
+ * <p>The contract every implementation keeps:
+ *
+ * <ul>
+ *   <li><b>Acknowledged means durable.</b> The future of {@link #append} completes normally only
+ *       once the delta survives a crash of the process (and, for stores on disk, of the machine);
+ *       an I/O failure fails the future, never drops the delta silently.
+ *   <li><b>Order.</b> Appends of one document become durable in the order {@link #append} was
+ *       called; a delta whose future completed is seen by every later {@link #load}.
+ *   <li><b>A failed load throws.</b> {@link #load} returns empty only for a document that was never
+ *       stored; unreadable data throws {@link StoreException}, so a caller never mistakes lost data
+ *       for a new, empty document and overwrites it.
+ *   <li><b>Compaction changes nothing visible.</b> {@link #load} returns an equal document before
+ *       and after {@link #compact}, whatever appends race with it.
+ * </ul>
+ *
+ * <p>Implementations are thread-safe. Futures may complete on the store's own committer thread:
+ * callers that do real work on completion should use the {@code *Async} stages.
+ */
+public interface DocumentStore extends AutoCloseable {
+
+  /**
+   * Appends {@code delta} to the document {@code documentId}, creating the document if it is new.
+   *
+   * @return a future that completes once the delta is durable, or fails with a {@link
+   *     StoreException} if it could not be made durable (or with {@link IllegalStateException} if
+   *     the store is closed)
+   */
+  CompletableFuture<Void> append(String documentId, DocumentDelta delta);
+
+  /**
+   * The stored document: its latest snapshot merged with every delta appended after it.
+   *
+   * @return empty if no delta was ever appended to {@code documentId}
+   * @throws StoreCorruptedException if stored bytes cannot be decoded
+   * @throws StoreException if the store cannot be read
+   */
+  Optional<Document> load(String documentId);
+
+  /** Whether anything was ever appended to {@code documentId}. */
+  boolean exists(String documentId);
+
+  /** The ids of every stored document, as a snapshot. */
+  Set<String> documentIds();
+
+  /**
+   * Folds the document's deltas into its snapshot: atomically writes the new snapshot and deletes
+   * exactly the deltas folded in. Appends racing with compaction are kept. Stores may also compact
+   * on their own.
+   *
+   * @throws StoreException if the store cannot be read or written
+   */
+  void compact(String documentId);
+
+  /** Counters since the store was opened. */
+  StoreStats stats();
+
+  /**
+   * Commits every pending append (completing its future), then releases the store's files. Appends
+   * after close fail. Idempotent.
+   */
+  @Override
+  void close();
+}

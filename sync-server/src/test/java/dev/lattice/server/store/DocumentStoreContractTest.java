@@ -1,0 +1,167 @@
+package dev.lattice.server.store;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.lattice.crdt.Document;
+import dev.lattice.crdt.DocumentDelta;
+import dev.lattice.crdt.Dot;
+import dev.lattice.crdt.ReplicaId;
+import dev.lattice.crdt.Value;
+import dev.lattice.hlc.HlcTimestamp;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The {@link DocumentStore} contract, run against every implementation. */
+abstract class DocumentStoreContractTest {
+
+  static final ReplicaId ALICE = ReplicaId.of(0x1111L);
+  static final ReplicaId BOB = ReplicaId.of(0x2222L);
+
+  @TempDir Path dir;
+  DocumentStore store;
+
+  abstract DocumentStore open(Path dir);
+
+  @BeforeEach
+  void openStore() {
+    store = open(dir);
+  }
+
+  @AfterEach
+  void closeStore() {
+    store.close();
+  }
+
+  static void await(CompletableFuture<?> f) throws Exception {
+    f.get(10, TimeUnit.SECONDS);
+  }
+
+  /** Deltas of two writers over three field types, and the document they merge into. */
+  static List<DocumentDelta> someDeltas(String id, int n) {
+    Document alice = Document.create(id);
+    Document bob = Document.create(id);
+    List<DocumentDelta> deltas = new ArrayList<>();
+    for (int i = 1; i <= n; i++) {
+      deltas.add(alice.incrementGCounter(ALICE, "clicks", i));
+      deltas.add(bob.addPNCounter(BOB, "balance", i % 2 == 0 ? i : -i));
+      deltas.add(bob.setRegister(BOB, "title", Value.of("v" + i), HlcTimestamp.of(1_000L + i, 0)));
+    }
+    return deltas;
+  }
+
+  static Document merged(String id, List<DocumentDelta> deltas) {
+    Document doc = Document.create(id);
+    deltas.forEach(doc::merge);
+    return doc;
+  }
+
+  @Test
+  void loadAfterAppendEqualsTheMergedDeltas() throws Exception {
+    List<DocumentDelta> deltas = someDeltas("doc-1", 20);
+    for (DocumentDelta d : deltas) {
+      await(store.append("doc-1", d));
+    }
+    assertThat(store.load("doc-1")).contains(merged("doc-1", deltas));
+  }
+
+  @Test
+  void unknownDocumentLoadsEmpty() {
+    assertThat(store.load("never-written")).isEmpty();
+    assertThat(store.exists("never-written")).isFalse();
+  }
+
+  @Test
+  void listsStoredDocuments() throws Exception {
+    await(store.append("a", someDeltas("a", 1).get(0)));
+    await(store.append("b/ü", someDeltas("b/ü", 1).get(0)));
+    assertThat(store.documentIds()).containsExactlyInAnyOrder("a", "b/ü");
+    assertThat(store.exists("a")).isTrue();
+  }
+
+  @Test
+  void documentsAreKeptApart() throws Exception {
+    List<DocumentDelta> a = someDeltas("a", 3);
+    List<DocumentDelta> ab = someDeltas("ab", 5);
+    for (DocumentDelta d : a) {
+      await(store.append("a", d));
+    }
+    for (DocumentDelta d : ab) {
+      await(store.append("ab", d));
+    }
+    assertThat(store.load("a")).contains(merged("a", a));
+    assertThat(store.load("ab")).contains(merged("ab", ab));
+  }
+
+  @Test
+  void compactionLeavesLoadUnchanged() throws Exception {
+    List<DocumentDelta> deltas = someDeltas("doc", 10);
+    for (DocumentDelta d : deltas.subList(0, 15)) {
+      await(store.append("doc", d));
+    }
+    store.compact("doc");
+    for (DocumentDelta d : deltas.subList(15, deltas.size())) {
+      await(store.append("doc", d));
+    }
+    assertThat(store.load("doc")).contains(merged("doc", deltas));
+    store.compact("doc");
+    store.compact("unknown");
+    assertThat(store.load("doc")).contains(merged("doc", deltas));
+    assertThat(store.load("unknown")).isEmpty();
+  }
+
+  @Test
+  void concurrentAppendersAreAllStored() throws Exception {
+    int writers = 8;
+    int perWriter = 50;
+    ExecutorService pool = Executors.newFixedThreadPool(writers);
+    try {
+      List<Future<?>> done = new ArrayList<>();
+      for (int w = 0; w < writers; w++) {
+        ReplicaId replica = ReplicaId.of(100 + w);
+        done.add(
+            pool.submit(
+                () -> {
+                  Document mine = Document.create("shared");
+                  List<CompletableFuture<Void>> acks = new ArrayList<>();
+                  for (int i = 0; i < perWriter; i++) {
+                    acks.add(store.append("shared", mine.incrementGCounter(replica, "n", 1)));
+                  }
+                  CompletableFuture.allOf(acks.toArray(CompletableFuture[]::new)).join();
+                  return null;
+                }));
+      }
+      for (Future<?> f : done) {
+        f.get(20, TimeUnit.SECONDS);
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+    Document loaded = store.load("shared").orElseThrow();
+    assertThat(loaded.counterValue("n")).isEqualTo(writers * perWriter);
+    for (int w = 0; w < writers; w++) {
+      assertThat(loaded.contains(new Dot(ReplicaId.of(100 + w), perWriter))).isTrue();
+    }
+  }
+
+  @Test
+  void appendAfterCloseFails() {
+    store.close();
+    CompletableFuture<Void> f = store.append("doc", someDeltas("doc", 1).get(0));
+    assertThatThrownBy(() -> f.get(10, TimeUnit.SECONDS))
+        .isInstanceOf(ExecutionException.class)
+        .hasCauseInstanceOf(IllegalStateException.class);
+    store.close(); // idempotent
+  }
+}

@@ -1,0 +1,11 @@
+package dev.lattice.server.store;
+
+import java.nio.file.Path;
+
+class InMemoryDocumentStoreTest extends DocumentStoreContractTest {
+
+  @Override
+  DocumentStore open(Path dir) {
+    return new InMemoryDocumentStore();
+  }
+}
