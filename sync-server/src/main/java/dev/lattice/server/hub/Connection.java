@@ -1,0 +1,26 @@
+package dev.lattice.server.hub;
+
+import dev.lattice.crdt.ReplicaId;
+import dev.lattice.protocol.Message;
+
+/**
+ * One client connection as the {@link Hub} sees it: who it is and where to push messages (fan-out
+ * updates, presence). Implemented by the server session; the transport behind it is not the hub's
+ * concern.
+ *
+ * <p>Implementations are thread-safe: the hub calls {@link #send} from its document executors.
+ */
+public interface Connection {
+
+  /** A server-unique id of this connection, for logs and presence. */
+  String id();
+
+  /** The replica id the client announced in HELLO. */
+  ReplicaId replicaId();
+
+  /**
+   * Queues {@code message} for the peer. Never blocks: a connection whose outgoing queue is full
+   * closes itself (the peer catches up on reconnect), so one slow reader never stalls a document.
+   */
+  void send(Message message);
+}
