@@ -1,0 +1,670 @@
+package dev.lattice.server.hub;
+
+import dev.lattice.crdt.CrdtType;
+import dev.lattice.crdt.Document;
+import dev.lattice.crdt.DocumentDelta;
+import dev.lattice.crdt.FieldState;
+import dev.lattice.crdt.FieldTypeMismatchException;
+import dev.lattice.crdt.Value;
+import dev.lattice.crdt.VersionVector;
+import dev.lattice.hlc.ClockDriftException;
+import dev.lattice.hlc.HlcTimestamp;
+import dev.lattice.hlc.HybridLogicalClock;
+import dev.lattice.protocol.ErrorCode;
+import dev.lattice.protocol.Message;
+import dev.lattice.protocol.Presence;
+import dev.lattice.protocol.Update;
+import dev.lattice.server.store.DocumentStore;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The {@link Hub}: live documents in memory, each behind its own {@link SerialExecutor} over one
+ * shared executor, made durable through a {@link DocumentStore}.
+ *
+ * <h2>Per document</h2>
+ *
+ * <p>Every access to a document's {@link Document}, its subscribers and their presences happens in
+ * a task on the document's serial executor, so merges, refusals, appends and fan-out follow one
+ * order. The store completes appends on its own thread; the hub chains each document's appends so
+ * that their completions are handled back on the serial executor one after the other, in merge
+ * order. So for each document: acks, and fan-out to the other subscribers, follow merge order, and
+ * an ack never precedes the durability of that delta or of any delta merged before it.
+ *
+ * <h2>Updates</h2>
+ *
+ * <p>A delta is refused, changing nothing, when the connection is not subscribed, when it would add
+ * fields beyond {@link HubConfig#maxFieldsPerDocument()}, when it gives an existing field another
+ * type (so the hub is the arbiter of concurrent field creation: the first type merged wins), or
+ * when its greatest timestamp is too far ahead of the server's clock. A delta whose dots the
+ * document already holds and which changes no field is a duplicate (a resend after a lost ack): it
+ * is not appended again, and its future completes once every append before it is durable.
+ *
+ * <p><b>Store failure.</b> When an append fails, the update's future fails with {@link
+ * ErrorCode#INTERNAL} and nothing is fanned out. The in-memory document keeps the merged delta
+ * (joins cannot be undone, and reloading would also drop other deltas still in flight). That is
+ * safe because the client keeps the unacknowledged delta in its outbox and resends it; to make sure
+ * the resend reaches the store, a document that ever saw a failed append stops treating deltas it
+ * holds as duplicates (they are appended again; the store merges, so duplicates are harmless), and
+ * a duplicate waiting behind the failed append fails too instead of being acknowledged. Subscribers
+ * that joined in between may have received the delta in their catch-up; their SDKs send back what
+ * the server lacks on their next subscribe, so the store converges either way.
+ *
+ * <h2>Memory</h2>
+ *
+ * <p>A document is loaded once, on its first subscribe (concurrent subscribers of a cold document
+ * queue behind that one load), and released when its last subscriber leaves and no append is
+ * pending: an append still in flight might not be visible to a reload yet. A failed load caches
+ * nothing, so the next subscribe tries again, and never creates an empty document in place of
+ * unreadable data. This is the seam for a weight-bounded cache (Caffeine, in an adapter outside
+ * this package): {@code LiveDocument#maybeRelease} is the one place that decides to drop a
+ * document, and {@code LiveDocument#ensureLoaded} the one place that loads it.
+ *
+ * <h2>Presence</h2>
+ *
+ * <p>Kept per (connection, document) with its expiry, at most {@link HubConfig#maxPresenceTtl()};
+ * set, renewed and cleared by {@link #presence}, stamped with the connection's replica id and
+ * fanned out to the other subscribers. Expiry (through the injected {@link HubScheduler}), an empty
+ * value, unsubscribe and disconnect announce {@link Presence#leave}. Right after a subscribe
+ * completes, the new subscriber is sent every live presence of the document (with its remaining
+ * TTL) from the document's executor; a session that needs SYNC on the wire before those, and before
+ * fan-out updates, sends SYNC from a non-async stage of the subscribe future.
+ *
+ * <p>{@link #unsubscribe} takes effect in the document's order: fan-out already queued for the
+ * connection may still arrive, so a session drops updates of documents it no longer follows.
+ *
+ * <p>Thread-safe. Connections are told apart by {@link Object#equals}.
+ */
+public final class DefaultHub implements Hub, AutoCloseable {
+
+  private static final System.Logger LOG = System.getLogger(DefaultHub.class.getName());
+
+  private final DocumentStore store;
+  private final Executor executor;
+  private final HubScheduler scheduler;
+  private final HybridLogicalClock clock;
+  private final int maxFields;
+  private final Duration maxPresenceTtl;
+  private final ExecutorService ownedExecutor;
+  private final ScheduledExecutorService ownedScheduler;
+
+  private final ConcurrentHashMap<String, LiveDocument> documents = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<Connection, ConnectionState> connections =
+      new ConcurrentHashMap<>();
+
+  private final AtomicLong subscriptions = new AtomicLong();
+  private final AtomicLong loads = new AtomicLong();
+  private final AtomicLong updatesMerged = new AtomicLong();
+  private final AtomicLong duplicateUpdates = new AtomicLong();
+  private final AtomicLong refusedUpdates = new AtomicLong();
+  private final AtomicLong appendFailures = new AtomicLong();
+  private final AtomicLong fanOutMessages = new AtomicLong();
+  private final AtomicLong presenceMessages = new AtomicLong();
+
+  /** A hub with {@code config}; creates the default executor and scheduler where none is given. */
+  public DefaultHub(HubConfig config) {
+    Objects.requireNonNull(config, "config");
+    this.store = config.store();
+    this.clock = config.clock();
+    this.maxFields = config.maxFieldsPerDocument();
+    this.maxPresenceTtl = config.maxPresenceTtl();
+    if (config.executor().isPresent()) {
+      this.executor = config.executor().get();
+      this.ownedExecutor = null;
+    } else {
+      this.ownedExecutor =
+          Executors.newFixedThreadPool(
+              Runtime.getRuntime().availableProcessors(), daemonThreads("lattice-hub-"));
+      this.executor = ownedExecutor;
+    }
+    if (config.scheduler().isPresent()) {
+      this.scheduler = config.scheduler().get();
+      this.ownedScheduler = null;
+    } else {
+      this.ownedScheduler =
+          Executors.newSingleThreadScheduledExecutor(daemonThreads("lattice-hub-timer-"));
+      this.scheduler = HubScheduler.of(ownedScheduler);
+    }
+  }
+
+  private static ThreadFactory daemonThreads(String prefix) {
+    AtomicInteger n = new AtomicInteger();
+    return r -> {
+      Thread t = new Thread(r, prefix + n.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    };
+  }
+
+  @Override
+  public CompletableFuture<SyncResult> subscribe(
+      Connection connection, String documentId, VersionVector clientVector) {
+    Objects.requireNonNull(connection, "connection");
+    Objects.requireNonNull(documentId, "documentId");
+    Objects.requireNonNull(clientVector, "clientVector");
+    ConnectionState state = connections.computeIfAbsent(connection, c -> new ConnectionState());
+    CompletableFuture<SyncResult> result = new CompletableFuture<>();
+    subscribe(state, connection, documentId, clientVector, result);
+    return result;
+  }
+
+  private void subscribe(
+      ConnectionState state,
+      Connection connection,
+      String documentId,
+      VersionVector clientVector,
+      CompletableFuture<SyncResult> result) {
+    LiveDocument live = documents.computeIfAbsent(documentId, LiveDocument::new);
+    dispatch(live, result, () -> live.subscribe(state, connection, clientVector, result));
+  }
+
+  @Override
+  public CompletableFuture<Void> update(
+      Connection connection, String documentId, DocumentDelta delta) {
+    Objects.requireNonNull(connection, "connection");
+    Objects.requireNonNull(documentId, "documentId");
+    Objects.requireNonNull(delta, "delta");
+    CompletableFuture<Void> result = new CompletableFuture<>();
+    LiveDocument live = documents.get(documentId);
+    if (live == null) {
+      refusedUpdates.incrementAndGet();
+      result.completeExceptionally(notSubscribed(documentId));
+      return result;
+    }
+    dispatch(live, result, () -> live.update(connection, delta, result));
+    return result;
+  }
+
+  @Override
+  public void unsubscribe(Connection connection, String documentId) {
+    Objects.requireNonNull(connection, "connection");
+    Objects.requireNonNull(documentId, "documentId");
+    LiveDocument live = documents.get(documentId);
+    if (live != null) {
+      executeQuietly(live, () -> live.unsubscribe(connection));
+    }
+  }
+
+  @Override
+  public void presence(
+      Connection connection, String documentId, Optional<Value> value, Duration ttl) {
+    Objects.requireNonNull(connection, "connection");
+    Objects.requireNonNull(documentId, "documentId");
+    Objects.requireNonNull(value, "value");
+    Objects.requireNonNull(ttl, "ttl");
+    if (ttl.isNegative()) {
+      throw new IllegalArgumentException("presence ttl must not be negative, was " + ttl);
+    }
+    // The subscription set is written by the document's tasks; reading it here answers the
+    // caller synchronously, as the contract asks. The task checks again, in the document's order.
+    ConnectionState state = connections.get(connection);
+    LiveDocument live = documents.get(documentId);
+    if (state == null || live == null || !state.documents.contains(documentId)) {
+      throw notSubscribed(documentId);
+    }
+    Duration capped = ttl.compareTo(maxPresenceTtl) > 0 ? maxPresenceTtl : ttl;
+    executeQuietly(live, () -> live.presence(connection, value, capped));
+  }
+
+  @Override
+  public void disconnect(Connection connection) {
+    Objects.requireNonNull(connection, "connection");
+    ConnectionState state = connections.remove(connection);
+    if (state == null) {
+      return;
+    }
+    // Pairs with LiveDocument#subscribe, which adds the id and then reads the flag: either that
+    // subscribe sees the flag and backs out, or this loop sees the id and unsubscribes it.
+    state.closed = true;
+    for (String documentId : state.documents) {
+      unsubscribe(connection, documentId);
+    }
+  }
+
+  /** A snapshot of the hub's counters. Thread-safe. */
+  public HubStats stats() {
+    return new HubStats(
+        documents.size(),
+        subscriptions.get(),
+        loads.get(),
+        updatesMerged.get(),
+        duplicateUpdates.get(),
+        refusedUpdates.get(),
+        appendFailures.get(),
+        fanOutMessages.get(),
+        presenceMessages.get());
+  }
+
+  /**
+   * Shuts down the executor and scheduler the hub created itself (injected ones are the caller's).
+   * Does not close the store, which the caller owns and should close after this to flush pending
+   * appends.
+   */
+  @Override
+  public void close() {
+    if (ownedScheduler != null) {
+      ownedScheduler.shutdownNow();
+    }
+    if (ownedExecutor != null) {
+      ownedExecutor.shutdown();
+    }
+  }
+
+  private static HubException notSubscribed(String documentId) {
+    return new HubException(
+        ErrorCode.NOT_SUBSCRIBED, "not subscribed to document '" + documentId + "'");
+  }
+
+  private static void dispatch(LiveDocument live, CompletableFuture<?> result, Runnable task) {
+    try {
+      live.serial.execute(task);
+    } catch (RejectedExecutionException e) {
+      result.completeExceptionally(
+          new HubException(ErrorCode.INTERNAL, "the hub is shutting down", e));
+    }
+  }
+
+  private static void executeQuietly(LiveDocument live, Runnable task) {
+    try {
+      live.serial.execute(task);
+    } catch (RejectedExecutionException e) {
+      LOG.log(System.Logger.Level.DEBUG, "hub shutting down; dropped a task of " + live.id);
+    }
+  }
+
+  /** What the hub knows about a connection across documents. */
+  private static final class ConnectionState {
+    /** Documents subscribed; written only by document tasks, read by presence and disconnect. */
+    final Set<String> documents = ConcurrentHashMap.newKeySet();
+
+    volatile boolean closed;
+  }
+
+  /** One subscriber of one document. Confined to the document's serial executor. */
+  private static final class Subscriber {
+    final Connection connection;
+    Presence presence;
+    long presenceExpiresAt;
+    long presenceGeneration;
+    HubScheduler.Cancellable expiry;
+
+    Subscriber(Connection connection) {
+      this.connection = connection;
+    }
+
+    void clearPresence() {
+      presence = null;
+      presenceGeneration++;
+      if (expiry != null) {
+        expiry.cancel();
+        expiry = null;
+      }
+    }
+  }
+
+  /**
+   * One live document and its subscribers. Every field but {@link #id} and {@link #serial} is
+   * confined to {@link #serial}: read and written only by its tasks.
+   */
+  private final class LiveDocument {
+    final String id;
+    final SerialExecutor serial;
+
+    /** Null until loaded, and again once released. */
+    Document doc;
+
+    /** Removed from the hub's map; tasks still queued here re-route or find no subscriber. */
+    boolean released;
+
+    /** The failure of this instance's load, shared by the subscribes that queued behind it. */
+    HubException loadFailure;
+
+    /** Ordered so fan-out goes out in subscription order, which makes tests reproducible. */
+    final Map<Connection, Subscriber> subscribers = new LinkedHashMap<>();
+
+    /** Completes once every append chained before it is handled; see {@link #chain}. */
+    CompletableFuture<Void> durableTail = CompletableFuture.completedFuture(null);
+
+    int pendingAppends;
+
+    /** Some append of this instance failed: in-memory state may be ahead of the store. */
+    boolean appendFailed;
+
+    LiveDocument(String id) {
+      this.id = id;
+      this.serial = new SerialExecutor(executor);
+    }
+
+    void subscribe(
+        ConnectionState state,
+        Connection connection,
+        VersionVector clientVector,
+        CompletableFuture<SyncResult> result) {
+      if (released) {
+        // Released between the lookup and this task: start over on a fresh instance.
+        DefaultHub.this.subscribe(state, connection, id, clientVector, result);
+        return;
+      }
+      if (!ensureLoaded(result)) {
+        return;
+      }
+      state.documents.add(id);
+      if (state.closed) {
+        state.documents.remove(id);
+        result.completeExceptionally(
+            new HubException(ErrorCode.INTERNAL, "the connection closed while subscribing"));
+        maybeRelease();
+        return;
+      }
+      if (subscribers.putIfAbsent(connection, new Subscriber(connection)) == null) {
+        subscriptions.incrementAndGet();
+      }
+      result.complete(new SyncResult(doc.deltaSince(clientVector), doc.versionVector()));
+      sendLivePresences(connection);
+    }
+
+    /** Loads the document if needed; on failure fails {@code result} and caches nothing. */
+    private boolean ensureLoaded(CompletableFuture<?> result) {
+      if (loadFailure != null) {
+        result.completeExceptionally(loadFailure);
+        return false;
+      }
+      if (doc != null) {
+        return true;
+      }
+      try {
+        Optional<Document> stored = store.load(id);
+        loads.incrementAndGet();
+        // Only a document the store says never existed starts empty (Hocuspocus #382).
+        doc = stored.orElseGet(() -> Document.create(id));
+        return true;
+      } catch (RuntimeException e) {
+        loadFailure =
+            new HubException(
+                ErrorCode.INTERNAL, "cannot load document '" + id + "': " + e.getMessage(), e);
+        // Out of the map at once, so the next subscribe loads afresh; the subscribes already
+        // queued here shared this load and share its failure.
+        documents.remove(id, this);
+        result.completeExceptionally(loadFailure);
+        return false;
+      }
+    }
+
+    void update(Connection connection, DocumentDelta delta, CompletableFuture<Void> result) {
+      if (released || doc == null || !subscribers.containsKey(connection)) {
+        refuse(result, notSubscribed(id));
+        return;
+      }
+      int added = 0;
+      FieldTypeMismatchException mismatch = null;
+      for (Map.Entry<String, FieldState> e : delta.fields().entrySet()) {
+        Optional<CrdtType> existing = doc.typeOf(e.getKey());
+        if (existing.isEmpty()) {
+          added++;
+        } else if (existing.get() != e.getValue().type() && mismatch == null) {
+          mismatch =
+              new FieldTypeMismatchException(e.getKey(), existing.get(), e.getValue().type());
+        }
+      }
+      if (added > 0 && (long) doc.fieldCount() + added > maxFields) {
+        refuse(
+            result,
+            new HubException(
+                ErrorCode.TOO_MANY_FIELDS,
+                "the update adds "
+                    + added
+                    + " fields to document '"
+                    + id
+                    + "', which has "
+                    + doc.fieldCount()
+                    + "; at most "
+                    + maxFields
+                    + " are allowed"));
+        return;
+      }
+      // Checked before the clock so that a refused delta does not even advance the clock.
+      if (mismatch != null) {
+        refuse(result, typeMismatch(mismatch));
+        return;
+      }
+      Optional<HlcTimestamp> max = delta.maxTimestamp();
+      if (max.isPresent()) {
+        try {
+          clock.update(max.get());
+        } catch (ClockDriftException e) {
+          refuse(result, new HubException(ErrorCode.CLOCK_DRIFT, e.getMessage(), e));
+          return;
+        }
+      }
+      boolean newDots = !doc.context().containsAll(delta.context());
+      Set<String> changed;
+      try {
+        changed = doc.merge(delta);
+      } catch (FieldTypeMismatchException e) {
+        // Unreachable after the check above, kept so a refusal never escapes as INTERNAL.
+        refuse(result, typeMismatch(e));
+        return;
+      }
+      boolean duplicate = !newDots && changed.isEmpty() && !appendFailed;
+      CompletableFuture<Void> appended;
+      if (duplicate) {
+        duplicateUpdates.incrementAndGet();
+        appended = CompletableFuture.completedFuture(null);
+      } else {
+        updatesMerged.incrementAndGet();
+        pendingAppends++;
+        appended = append(delta);
+      }
+      chain(appended, () -> durable(connection, delta, duplicate, appended, result));
+    }
+
+    private CompletableFuture<Void> append(DocumentDelta delta) {
+      try {
+        return store.append(id, delta);
+      } catch (RuntimeException e) {
+        return CompletableFuture.failedFuture(e);
+      }
+    }
+
+    /**
+     * Runs {@code then} on this document's executor once {@code appended} is done and every earlier
+     * link has run. The store promises call order for one document, but the hub does not rely on
+     * the order in which completion callbacks fire: each link waits for the previous one, so acks
+     * and fan-out keep merge order whatever thread completes the appends.
+     */
+    private void chain(CompletableFuture<Void> appended, Runnable then) {
+      CompletableFuture<Void> previous = durableTail;
+      CompletableFuture<Void> next = new CompletableFuture<>();
+      durableTail = next;
+      previous
+          .thenCompose(ignored -> appended.handle((ok, failure) -> null))
+          .whenComplete(
+              (ignored, never) -> {
+                try {
+                  serial.execute(
+                      () -> {
+                        try {
+                          then.run();
+                        } finally {
+                          next.complete(null);
+                        }
+                      });
+                } catch (RejectedExecutionException e) {
+                  next.complete(null);
+                  LOG.log(System.Logger.Level.WARNING, "hub shut down with appends in flight");
+                }
+              });
+    }
+
+    private void durable(
+        Connection sender,
+        DocumentDelta delta,
+        boolean duplicate,
+        CompletableFuture<Void> appended,
+        CompletableFuture<Void> result) {
+      if (!duplicate) {
+        pendingAppends--;
+      }
+      Throwable failure = appended.isCompletedExceptionally() ? failureOf(appended) : null;
+      if (failure != null) {
+        appendFailed = true;
+        appendFailures.incrementAndGet();
+        result.completeExceptionally(
+            new HubException(
+                ErrorCode.INTERNAL,
+                "could not make the update of document '" + id + "' durable; retry it",
+                failure));
+      } else if (duplicate && appendFailed) {
+        // The append of the original delta, ahead of this resend, failed: acking now would
+        // claim durability we do not have. The client retries; it is no duplicate then.
+        result.completeExceptionally(
+            new HubException(
+                ErrorCode.INTERNAL, "an earlier append of document '" + id + "' failed; retry"));
+      } else {
+        result.complete(null);
+        if (!duplicate) {
+          Update fanOut = Update.fanOut(id, delta);
+          for (Subscriber s : subscribers.values()) {
+            if (!s.connection.equals(sender) && send(s.connection, fanOut)) {
+              fanOutMessages.incrementAndGet();
+            }
+          }
+        }
+      }
+      maybeRelease();
+    }
+
+    void unsubscribe(Connection connection) {
+      ConnectionState state = connections.get(connection);
+      if (state != null) {
+        state.documents.remove(id);
+      }
+      Subscriber s = subscribers.remove(connection);
+      if (s != null) {
+        subscriptions.decrementAndGet();
+        if (s.presence != null) {
+          s.clearPresence();
+          announce(connection, Presence.leave(id, connection.replicaId()));
+        }
+      }
+      maybeRelease();
+    }
+
+    void presence(Connection connection, Optional<Value> value, Duration ttl) {
+      Subscriber s = subscribers.get(connection);
+      if (released || s == null) {
+        return; // unsubscribed since the caller's check; nothing to announce
+      }
+      boolean leaving = value.isEmpty() || value.get().equals(Value.nil());
+      if (leaving) {
+        if (s.presence != null) {
+          s.clearPresence();
+          announce(connection, Presence.leave(id, connection.replicaId()));
+        }
+        return;
+      }
+      s.clearPresence();
+      Presence p = new Presence(id, connection.replicaId(), ttl.toMillis(), value);
+      s.presence = p;
+      s.presenceExpiresAt = scheduler.nanoTime() + ttl.toNanos();
+      long generation = s.presenceGeneration;
+      // The timer only posts to this executor; the generation tells a stale timer (the presence
+      // was renewed or cleared since) from the live one, as cancel may lose the race.
+      s.expiry = scheduler.schedule(() -> executeQuietly(this, () -> expire(s, generation)), ttl);
+      announce(connection, p);
+    }
+
+    private void expire(Subscriber s, long generation) {
+      if (subscribers.get(s.connection) != s
+          || s.presence == null
+          || s.presenceGeneration != generation) {
+        return;
+      }
+      s.presence = null;
+      s.expiry = null;
+      s.presenceGeneration++;
+      announce(s.connection, Presence.leave(id, s.connection.replicaId()));
+    }
+
+    private void sendLivePresences(Connection newcomer) {
+      long now = scheduler.nanoTime();
+      for (Subscriber s : subscribers.values()) {
+        if (s.presence != null && !s.connection.equals(newcomer)) {
+          long remainingMillis = Math.max(0, (s.presenceExpiresAt - now) / 1_000_000);
+          Presence p = s.presence;
+          if (send(newcomer, new Presence(id, p.replicaId(), remainingMillis, p.value()))) {
+            presenceMessages.incrementAndGet();
+          }
+        }
+      }
+    }
+
+    private void announce(Connection from, Message message) {
+      for (Subscriber s : subscribers.values()) {
+        if (!s.connection.equals(from) && send(s.connection, message)) {
+          presenceMessages.incrementAndGet();
+        }
+      }
+    }
+
+    /**
+     * Drops the document from memory when nobody follows it and nothing is in flight: a pending
+     * append might not be visible to a reload yet. The one place a cache policy would hook in.
+     */
+    private void maybeRelease() {
+      if (!released && subscribers.isEmpty() && pendingAppends == 0) {
+        released = true;
+        doc = null;
+        documents.remove(id, this);
+      }
+    }
+
+    private void refuse(CompletableFuture<?> result, HubException e) {
+      refusedUpdates.incrementAndGet();
+      result.completeExceptionally(e);
+    }
+  }
+
+  private static HubException typeMismatch(FieldTypeMismatchException e) {
+    return new HubException(ErrorCode.FIELD_TYPE_MISMATCH, e.getMessage(), e);
+  }
+
+  private static Throwable failureOf(CompletableFuture<?> done) {
+    try {
+      done.join();
+      return null;
+    } catch (java.util.concurrent.CompletionException e) {
+      return e.getCause() != null ? e.getCause() : e;
+    } catch (java.util.concurrent.CancellationException e) {
+      return e;
+    }
+  }
+
+  /** Sends, isolating the document from a connection that throws: one bad peer stops no one. */
+  private static boolean send(Connection connection, Message message) {
+    try {
+      connection.send(message);
+      return true;
+    } catch (RuntimeException e) {
+      LOG.log(
+          System.Logger.Level.WARNING,
+          "sending to connection " + connection.id() + " failed; skipping it",
+          e);
+      return false;
+    }
+  }
+}

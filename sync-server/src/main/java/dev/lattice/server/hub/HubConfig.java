@@ -1,0 +1,168 @@
+package dev.lattice.server.hub;
+
+import dev.lattice.crdt.ReplicaId;
+import dev.lattice.hlc.HybridLogicalClock;
+import dev.lattice.server.store.DocumentStore;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.Executor;
+
+/**
+ * The settings of a {@link DefaultHub}: its store, threads, clock and limits. Built with {@link
+ * #builder}; setters fail fast with a message naming the bad value.
+ *
+ * <p>Immutable and thread-safe (the objects it holds are shared, not copied).
+ */
+public final class HubConfig {
+
+  /** Default {@link Builder#maxFieldsPerDocument}: 10,000. */
+  public static final int DEFAULT_MAX_FIELDS_PER_DOCUMENT = 10_000;
+
+  /** Default {@link Builder#maxPresenceTtl}: 60 seconds. */
+  public static final Duration DEFAULT_MAX_PRESENCE_TTL = Duration.ofSeconds(60);
+
+  private final DocumentStore store;
+  private final ReplicaId serverReplicaId;
+  private final Executor executor;
+  private final HubScheduler scheduler;
+  private final HybridLogicalClock clock;
+  private final int maxFieldsPerDocument;
+  private final Duration maxPresenceTtl;
+
+  private HubConfig(Builder b) {
+    this.store = b.store;
+    this.serverReplicaId = b.serverReplicaId;
+    this.executor = b.executor;
+    this.scheduler = b.scheduler;
+    this.clock = b.clock != null ? b.clock : new HybridLogicalClock();
+    this.maxFieldsPerDocument = b.maxFieldsPerDocument;
+    this.maxPresenceTtl = b.maxPresenceTtl;
+  }
+
+  /** A builder over the store the hub makes deltas durable in and the server's replica id. */
+  public static Builder builder(DocumentStore store, ReplicaId serverReplicaId) {
+    return new Builder(store, serverReplicaId);
+  }
+
+  /** The durable store. */
+  public DocumentStore store() {
+    return store;
+  }
+
+  /** The server's own replica id (the origin of its writes, for replication). */
+  public ReplicaId serverReplicaId() {
+    return serverReplicaId;
+  }
+
+  /** The executor for document work; empty means the hub creates (and owns) a fixed pool. */
+  public Optional<Executor> executor() {
+    return Optional.ofNullable(executor);
+  }
+
+  /** The scheduler for presence expiry; empty means the hub creates (and owns) one thread. */
+  public Optional<HubScheduler> scheduler() {
+    return Optional.ofNullable(scheduler);
+  }
+
+  /** The server's clock: every accepted delta's greatest timestamp is fed to it. */
+  public HybridLogicalClock clock() {
+    return clock;
+  }
+
+  /** The most fields a document may have; an update adding fields beyond it is refused. */
+  public int maxFieldsPerDocument() {
+    return maxFieldsPerDocument;
+  }
+
+  /** The longest presence TTL honoured; longer ones are cut to it. */
+  public Duration maxPresenceTtl() {
+    return maxPresenceTtl;
+  }
+
+  @Override
+  public String toString() {
+    return "HubConfig[store="
+        + store.getClass().getSimpleName()
+        + ", serverReplicaId="
+        + serverReplicaId
+        + ", maxFieldsPerDocument="
+        + maxFieldsPerDocument
+        + ", maxPresenceTtl="
+        + maxPresenceTtl
+        + "]";
+  }
+
+  /** Builds a {@link HubConfig}. Not thread-safe; use from one thread. */
+  public static final class Builder {
+    private final DocumentStore store;
+    private final ReplicaId serverReplicaId;
+    private Executor executor;
+    private HubScheduler scheduler;
+    private HybridLogicalClock clock;
+    private int maxFieldsPerDocument = DEFAULT_MAX_FIELDS_PER_DOCUMENT;
+    private Duration maxPresenceTtl = DEFAULT_MAX_PRESENCE_TTL;
+
+    private Builder(DocumentStore store, ReplicaId serverReplicaId) {
+      this.store = Objects.requireNonNull(store, "store must not be null");
+      this.serverReplicaId =
+          Objects.requireNonNull(serverReplicaId, "serverReplicaId must not be null");
+    }
+
+    /**
+     * The executor document work runs on (each document's tasks still run one at a time). Default:
+     * a fixed pool of one daemon thread per processor, shut down by {@link DefaultHub#close()}.
+     */
+    public Builder executor(Executor executor) {
+      this.executor = Objects.requireNonNull(executor, "executor must not be null");
+      return this;
+    }
+
+    /**
+     * The scheduler for presence expiry. Default: one daemon thread and {@link System#nanoTime()},
+     * shut down by {@link DefaultHub#close()}.
+     */
+    public Builder scheduler(HubScheduler scheduler) {
+      this.scheduler = Objects.requireNonNull(scheduler, "scheduler must not be null");
+      return this;
+    }
+
+    /** The server's clock. Default: a new {@link HybridLogicalClock} on the system clock. */
+    public Builder clock(HybridLogicalClock clock) {
+      this.clock = Objects.requireNonNull(clock, "clock must not be null");
+      return this;
+    }
+
+    /**
+     * The most fields a document may have, at least 1. Default 10,000.
+     *
+     * @throws IllegalArgumentException if {@code max < 1}
+     */
+    public Builder maxFieldsPerDocument(int max) {
+      if (max < 1) {
+        throw new IllegalArgumentException("maxFieldsPerDocument must be at least 1, was " + max);
+      }
+      this.maxFieldsPerDocument = max;
+      return this;
+    }
+
+    /**
+     * The longest presence TTL honoured, positive. Default 60 seconds.
+     *
+     * @throws IllegalArgumentException if {@code ttl} is zero or negative
+     */
+    public Builder maxPresenceTtl(Duration ttl) {
+      Objects.requireNonNull(ttl, "maxPresenceTtl must not be null");
+      if (ttl.isZero() || ttl.isNegative()) {
+        throw new IllegalArgumentException("maxPresenceTtl must be positive, was " + ttl);
+      }
+      this.maxPresenceTtl = ttl;
+      return this;
+    }
+
+    /** The configuration. */
+    public HubConfig build() {
+      return new HubConfig(this);
+    }
+  }
+}

@@ -1,0 +1,29 @@
+package dev.lattice.server.hub;
+
+/**
+ * Counters of a {@link DefaultHub}, for metrics. Counts are since the hub was created; {@code
+ * documentsLive} and {@code subscriptions} are current values. A snapshot: the fields are read one
+ * by one, not atomically together.
+ *
+ * <p>Immutable and thread-safe.
+ *
+ * @param documentsLive documents held in memory (loaded or loading)
+ * @param subscriptions current (connection, document) subscriptions
+ * @param loads documents loaded from the store
+ * @param updatesMerged updates that brought something new and were appended to the store
+ * @param duplicateUpdates updates already held, acknowledged without a second append
+ * @param refusedUpdates updates refused (not subscribed, too many fields, type mismatch, drift)
+ * @param appendFailures appends the store failed
+ * @param fanOutMessages updates sent to other subscribers
+ * @param presenceMessages presence messages sent (announcements, leaves, catch-up)
+ */
+public record HubStats(
+    int documentsLive,
+    long subscriptions,
+    long loads,
+    long updatesMerged,
+    long duplicateUpdates,
+    long refusedUpdates,
+    long appendFailures,
+    long fanOutMessages,
+    long presenceMessages) {}
