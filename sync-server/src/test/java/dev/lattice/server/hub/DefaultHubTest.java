@@ -1,0 +1,541 @@
+package dev.lattice.server.hub;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.lattice.crdt.Document;
+import dev.lattice.crdt.DocumentDelta;
+import dev.lattice.crdt.ReplicaId;
+import dev.lattice.crdt.Value;
+import dev.lattice.crdt.VersionVector;
+import dev.lattice.hlc.HlcTimestamp;
+import dev.lattice.hlc.HybridLogicalClock;
+import dev.lattice.protocol.ErrorCode;
+import dev.lattice.protocol.Presence;
+import dev.lattice.protocol.Update;
+import dev.lattice.server.store.DocumentStore;
+import dev.lattice.server.store.InMemoryDocumentStore;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+class DefaultHubTest {
+
+  private static final String DOC = "doc";
+  private static final long NOW_MILLIS = 1_700_000_000_000L;
+  private static final Duration TIMEOUT = Duration.ofSeconds(10);
+
+  private final ManualScheduler scheduler = new ManualScheduler();
+  private final HybridLogicalClock clock =
+      new HybridLogicalClock(() -> NOW_MILLIS, Duration.ofSeconds(60));
+  private final List<ExecutorService> pools = new ArrayList<>();
+
+  private final TestConnection alice = new TestConnection("alice", 0xA);
+  private final TestConnection bob = new TestConnection("bob", 0xB);
+  private final TestConnection carol = new TestConnection("carol", 0xC);
+
+  @AfterEach
+  void shutDownPools() {
+    pools.forEach(ExecutorService::shutdownNow);
+  }
+
+  /** A hub running document work inline on the calling thread: every step is deterministic. */
+  private DefaultHub hub(DocumentStore store) {
+    return hub(HubConfig.builder(store, ReplicaId.of(1)).executor(Runnable::run));
+  }
+
+  private DefaultHub hub(HubConfig.Builder builder) {
+    return new DefaultHub(builder.scheduler(scheduler).clock(clock).build());
+  }
+
+  private static DocumentDelta increment(Document local, TestConnection c, String field) {
+    return local.incrementGCounter(c.replicaId(), field, 1);
+  }
+
+  private static Hub.SyncResult join(CompletableFuture<Hub.SyncResult> f) {
+    return f.orTimeout(TIMEOUT.toSeconds(), TimeUnit.SECONDS).join();
+  }
+
+  private static ErrorCode codeOf(CompletableFuture<?> f) {
+    assertThat(f).isCompletedExceptionally();
+    try {
+      f.join();
+      throw new AssertionError("expected failure");
+    } catch (CompletionException e) {
+      assertThat(e.getCause()).isInstanceOf(HubException.class);
+      return ((HubException) e.getCause()).code();
+    }
+  }
+
+  private static Document replay(Document base, DocumentDelta delta) {
+    Document copy = base.copy();
+    copy.merge(delta);
+    return copy;
+  }
+
+  @Test
+  void updateCompletesAndFansOutOnlyOnceDurableAndNeverToTheSender() {
+    ControllableStore store = new ControllableStore();
+    DefaultHub hub = hub(store);
+    join(hub.subscribe(alice, DOC, VersionVector.empty()));
+    join(hub.subscribe(bob, DOC, VersionVector.empty()));
+    DocumentDelta delta = increment(Document.create(DOC), alice, "n");
+
+    CompletableFuture<Void> ack = hub.update(alice, DOC, delta);
+
+    assertThat(store.appends()).hasSize(1);
+    assertThat(ack).isNotDone();
+    assertThat(bob.updates()).isEmpty();
+
+    store.completeAppend(0);
+
+    assertThat(ack).isCompletedWithValue(null);
+    assertThat(bob.updates()).containsExactly(Update.fanOut(DOC, delta));
+    assertThat(alice.updates()).isEmpty();
+    assertThat(hub.stats().fanOutMessages()).isEqualTo(1);
+  }
+
+  @Test
+  void acksAndFanOutKeepMergeOrderWhenAppendsCompleteOutOfOrder() {
+    ControllableStore store = new ControllableStore();
+    DefaultHub hub = hub(store);
+    join(hub.subscribe(alice, DOC, VersionVector.empty()));
+    join(hub.subscribe(bob, DOC, VersionVector.empty()));
+    Document local = Document.create(DOC);
+    DocumentDelta d1 = increment(local, alice, "n");
+    DocumentDelta d2 = increment(local, alice, "n");
+    DocumentDelta d3 = increment(local, alice, "n");
+    CompletableFuture<Void> a1 = hub.update(alice, DOC, d1);
+    CompletableFuture<Void> a2 = hub.update(alice, DOC, d2);
+    CompletableFuture<Void> a3 = hub.update(alice, DOC, d3);
+
+    store.completeAppend(2);
+    assertThat(List.of(a1, a2, a3)).noneMatch(CompletableFuture::isDone);
+    assertThat(bob.updates()).isEmpty();
+
+    store.completeAppend(0);
+    assertThat(a1).isDone();
+    assertThat(a2).isNotDone();
+    assertThat(a3).isNotDone();
+    assertThat(bob.updates()).extracting(Update::delta).containsExactly(d1);
+
+    store.completeAppend(1);
+    assertThat(a2).isDone();
+    assertThat(a3).isDone();
+    assertThat(bob.updates()).extracting(Update::delta).containsExactly(d1, d2, d3);
+  }
+
+  @Test
+  void subscribeReturnsExactlyWhatTheClientLacks() {
+    DefaultHub hub = hub(new InMemoryDocumentStore());
+    join(hub.subscribe(alice, DOC, VersionVector.empty()));
+    Document aliceDoc = Document.create(DOC);
+    for (int i = 0; i < 3; i++) {
+      hub.update(alice, DOC, increment(aliceDoc, alice, "n")).join();
+    }
+
+    Hub.SyncResult everything = join(hub.subscribe(bob, DOC, VersionVector.empty()));
+    assertThat(replay(Document.create(DOC), everything.missing())).isEqualTo(aliceDoc);
+    assertThat(everything.serverVector()).isEqualTo(aliceDoc.versionVector());
+
+    Hub.SyncResult nothing = join(hub.subscribe(carol, DOC, aliceDoc.versionVector()));
+    assertThat(nothing.missing().isEmpty()).isTrue();
+    assertThat(nothing.serverVector()).isEqualTo(aliceDoc.versionVector());
+  }
+
+  @Test
+  void lateJoinerCatchesUpOnWhatItMissedWhileOffline() {
+    DefaultHub hub = hub(new InMemoryDocumentStore());
+    join(hub.subscribe(alice, DOC, VersionVector.empty()));
+    Document aliceDoc = Document.create(DOC);
+    hub.update(alice, DOC, increment(aliceDoc, alice, "n")).join();
+    Document carolDoc = aliceDoc.copy(); // carol saw the first update, then went offline
+    hub.update(alice, DOC, increment(aliceDoc, alice, "n")).join();
+    hub.update(alice, DOC, increment(aliceDoc, alice, "other")).join();
+
+    Hub.SyncResult sync = join(hub.subscribe(carol, DOC, carolDoc.versionVector()));
+
+    assertThat(sync.missing().context().ranges()).hasSize(1);
+    carolDoc.merge(sync.missing());
+    assertThat(carolDoc).isEqualTo(aliceDoc);
+    assertThat(carolDoc.counterValue("n")).isEqualTo(2);
+  }
+
+  @Test
+  void refusesUpdateFromAConnectionNotSubscribed() {
+    ControllableStore store = new ControllableStore();
+    DefaultHub hub = hub(store);
+    DocumentDelta delta = increment(Document.create(DOC), alice, "n");
+
+    assertThat(codeOf(hub.update(alice, DOC, delta))).isEqualTo(ErrorCode.NOT_SUBSCRIBED);
+    join(hub.subscribe(bob, DOC, VersionVector.empty()));
+    assertThat(codeOf(hub.update(alice, DOC, delta))).isEqualTo(ErrorCode.NOT_SUBSCRIBED);
+
+    assertThat(store.appends()).isEmpty();
+    assertThat(join(hub.subscribe(carol, DOC, VersionVector.empty())).serverVector().isEmpty())
+        .isTrue();
+    assertThat(hub.stats().refusedUpdates()).isEqualTo(2);
+  }
+
+  @Test
+  void firstTypeOfAFieldWinsAndTheOtherIsRefusedChangingNothing() {
+    InMemoryDocumentStore store = new InMemoryDocumentStore();
+    DefaultHub hub = hub(store);
+    join(hub.subscribe(alice, DOC, VersionVector.empty()));
+    join(hub.subscribe(bob, DOC, VersionVector.empty()));
+    Document aliceDoc = Document.create(DOC);
+    DocumentDelta counter = increment(aliceDoc, alice, "x");
+    DocumentDelta register =
+        Document.create(DOC)
+            .setRegister(bob.replicaId(), "x", Value.of("hi"), HlcTimestamp.of(NOW_MILLIS, 0));
+
+    hub.update(alice, DOC, counter).join();
+    CompletableFuture<Void> refused = hub.update(bob, DOC, register);
+
+    assertThat(codeOf(refused)).isEqualTo(ErrorCode.FIELD_TYPE_MISMATCH);
+    Hub.SyncResult state = join(hub.subscribe(carol, DOC, VersionVector.empty()));
+    assertThat(replay(Document.create(DOC), state.missing())).isEqualTo(aliceDoc);
+    assertThat(store.load(DOC)).contains(aliceDoc);
+    assertThat(alice.updates()).isEmpty();
+  }
+
+  @Test
+  void refusesUpdateAddingFieldsBeyondTheLimit() {
+    ControllableStore store = new ControllableStore();
+    DefaultHub hub =
+        hub(
+            HubConfig.builder(store, ReplicaId.of(1))
+                .executor(Runnable::run)
+                .maxFieldsPerDocument(2));
+    join(hub.subscribe(alice, DOC, VersionVector.empty()));
+    Document local = Document.create(DOC);
+    hub.update(alice, DOC, increment(local, alice, "a"));
+    hub.update(alice, DOC, increment(local, alice, "b"));
+    DocumentDelta third = increment(local, alice, "c");
+
+    assertThat(codeOf(hub.update(alice, DOC, third))).isEqualTo(ErrorCode.TOO_MANY_FIELDS);
+    assertThat(store.appends()).hasSize(2);
+    assertThat(hub.update(alice, DOC, increment(local, alice, "a"))).isNotDone();
+    assertThat(store.appends()).hasSize(3);
+    Hub.SyncResult state = join(hub.subscribe(bob, DOC, VersionVector.empty()));
+    assertThat(state.missing().fields()).containsOnlyKeys("a", "b");
+  }
+
+  @Test
+  void refusesTimestampTooFarAheadWithoutTouchingClockOrDocument() {
+    ControllableStore store = new ControllableStore();
+    DefaultHub hub = hub(store);
+    join(hub.subscribe(alice, DOC, VersionVector.empty()));
+    HlcTimestamp before = clock.peek();
+    DocumentDelta future =
+        Document.create(DOC)
+            .setRegister(
+                alice.replicaId(),
+                "title",
+                Value.of("t"),
+                HlcTimestamp.of(NOW_MILLIS + 3_600_000, 0));
+
+    assertThat(codeOf(hub.update(alice, DOC, future))).isEqualTo(ErrorCode.CLOCK_DRIFT);
+    assertThat(clock.peek()).isEqualTo(before);
+    assertThat(store.appends()).isEmpty();
+    assertThat(join(hub.subscribe(bob, DOC, VersionVector.empty())).missing().isEmpty()).isTrue();
+  }
+
+  @Test
+  void acceptedTimestampAdvancesTheServerClock() {
+    DefaultHub hub = hub(new InMemoryDocumentStore());
+    join(hub.subscribe(alice, DOC, VersionVector.empty()));
+    HlcTimestamp ts = HlcTimestamp.of(NOW_MILLIS + 5_000, 7);
+    DocumentDelta delta =
+        Document.create(DOC).setRegister(alice.replicaId(), "title", Value.of("t"), ts);
+
+    hub.update(alice, DOC, delta).join();
+
+    assertThat(clock.peek().isAfter(ts)).isTrue();
+  }
+
+  @Test
+  void duplicateUpdateIsNotAppendedAgainButAckedAfterTheOriginalIsDurable() {
+    ControllableStore store = new ControllableStore();
+    DefaultHub hub = hub(store);
+    join(hub.subscribe(alice, DOC, VersionVector.empty()));
+    join(hub.subscribe(bob, DOC, VersionVector.empty()));
+    DocumentDelta delta = increment(Document.create(DOC), alice, "n");
+
+    CompletableFuture<Void> first = hub.update(alice, DOC, delta);
+    CompletableFuture<Void> resend = hub.update(alice, DOC, delta);
+
+    assertThat(store.appends()).hasSize(1);
+    assertThat(resend).isNotDone();
+    store.completeAppend(0);
+    assertThat(first).isCompletedWithValue(null);
+    assertThat(resend).isCompletedWithValue(null);
+    assertThat(hub.update(alice, DOC, delta)).isCompletedWithValue(null);
+    assertThat(store.appends()).hasSize(1);
+    assertThat(bob.updates()).hasSize(1);
+    assertThat(hub.stats().duplicateUpdates()).isEqualTo(2);
+  }
+
+  @Test
+  void concurrentSubscribersOfAColdDocumentShareOneLoad() throws Exception {
+    ControllableStore store = new ControllableStore();
+    CountDownLatch gate = new CountDownLatch(1);
+    store.holdLoads(gate);
+    ExecutorService pool = Executors.newFixedThreadPool(4);
+    pools.add(pool);
+    DefaultHub hub = hub(HubConfig.builder(store, ReplicaId.of(1)).executor(pool));
+    ExecutorService callers = Executors.newFixedThreadPool(8);
+    pools.add(callers);
+    CountDownLatch called = new CountDownLatch(8);
+    List<CompletableFuture<CompletableFuture<Hub.SyncResult>>> calls = new ArrayList<>();
+    for (int i = 0; i < 8; i++) {
+      TestConnection c = new TestConnection("c" + i, 100 + i);
+      calls.add(
+          CompletableFuture.supplyAsync(
+              () -> {
+                CompletableFuture<Hub.SyncResult> f = hub.subscribe(c, DOC, VersionVector.empty());
+                called.countDown();
+                return f;
+              },
+              callers));
+    }
+    assertThat(called.await(10, TimeUnit.SECONDS)).isTrue();
+    gate.countDown();
+
+    for (var call : calls) {
+      join(call.get(10, TimeUnit.SECONDS));
+    }
+    assertThat(store.loadCalls()).isEqualTo(1);
+    assertThat(hub.stats().subscriptions()).isEqualTo(8);
+    assertThat(hub.stats().documentsLive()).isEqualTo(1);
+  }
+
+  @Test
+  void failedLoadFailsTheSubscribeWithInternalAndTheNextSubscribeLoadsAgain() {
+    ControllableStore store = new ControllableStore();
+    Document stored = Document.create(DOC);
+    stored.incrementGCounter(ReplicaId.of(0x99), "n", 5);
+    store.setStored(stored);
+    store.failNextLoads(1);
+    DefaultHub hub = hub(store);
+
+    CompletableFuture<Hub.SyncResult> failed = hub.subscribe(alice, DOC, VersionVector.empty());
+
+    assertThat(codeOf(failed)).isEqualTo(ErrorCode.INTERNAL);
+    assertThat(hub.stats().documentsLive()).isZero();
+    assertThat(codeOf(hub.update(alice, DOC, increment(Document.create(DOC), alice, "n"))))
+        .isEqualTo(ErrorCode.NOT_SUBSCRIBED);
+    assertThat(store.appends()).isEmpty();
+
+    Hub.SyncResult retried = join(hub.subscribe(alice, DOC, VersionVector.empty()));
+    assertThat(store.loadCalls()).isEqualTo(2);
+    assertThat(replay(Document.create(DOC), retried.missing()).counterValue("n")).isEqualTo(5);
+  }
+
+  @Test
+  void failedAppendFailsWithInternalAndTheResendIsAppendedAgain() {
+    ControllableStore store = new ControllableStore();
+    DefaultHub hub = hub(store);
+    join(hub.subscribe(alice, DOC, VersionVector.empty()));
+    join(hub.subscribe(bob, DOC, VersionVector.empty()));
+    DocumentDelta delta = increment(Document.create(DOC), alice, "n");
+
+    CompletableFuture<Void> first = hub.update(alice, DOC, delta);
+    CompletableFuture<Void> queuedResend = hub.update(alice, DOC, delta);
+    store.failAppend(0);
+
+    assertThat(codeOf(first)).isEqualTo(ErrorCode.INTERNAL);
+    // The resend queued behind the failed append must not be acked as if it were durable.
+    assertThat(codeOf(queuedResend)).isEqualTo(ErrorCode.INTERNAL);
+    assertThat(bob.updates()).isEmpty();
+
+    CompletableFuture<Void> retry = hub.update(alice, DOC, delta);
+    assertThat(store.appends()).hasSize(2);
+    store.completeAppend(1);
+    assertThat(retry).isCompletedWithValue(null);
+    assertThat(bob.updates()).extracting(Update::delta).containsExactly(delta);
+    assertThat(hub.stats().appendFailures()).isEqualTo(1);
+  }
+
+  @Test
+  void releasesADocumentWhenTheLastSubscriberLeavesAndNoAppendIsPending() {
+    ControllableStore store = new ControllableStore();
+    DefaultHub hub = hub(store);
+    join(hub.subscribe(alice, DOC, VersionVector.empty()));
+    CompletableFuture<Void> ack =
+        hub.update(alice, DOC, increment(Document.create(DOC), alice, "n"));
+
+    hub.disconnect(alice);
+    assertThat(hub.stats().documentsLive()).isEqualTo(1); // the append is still in flight
+    store.completeAppend(0);
+
+    assertThat(ack).isCompletedWithValue(null);
+    assertThat(hub.stats().documentsLive()).isZero();
+    assertThat(hub.stats().subscriptions()).isZero();
+    join(hub.subscribe(bob, DOC, VersionVector.empty()));
+    assertThat(store.loadCalls()).isEqualTo(2);
+  }
+
+  @Test
+  void unsubscribedConnectionGetsNoMoreFanOut() {
+    DefaultHub hub = hub(new InMemoryDocumentStore());
+    join(hub.subscribe(alice, DOC, VersionVector.empty()));
+    join(hub.subscribe(bob, DOC, VersionVector.empty()));
+    Document local = Document.create(DOC);
+    hub.update(alice, DOC, increment(local, alice, "n")).join();
+
+    hub.unsubscribe(bob, DOC);
+    hub.update(alice, DOC, increment(local, alice, "n")).join();
+
+    assertThat(bob.updates()).hasSize(1);
+    assertThat(codeOf(hub.update(bob, DOC, increment(Document.create(DOC), bob, "n"))))
+        .isEqualTo(ErrorCode.NOT_SUBSCRIBED);
+  }
+
+  @Test
+  void connectionThatThrowsOnSendDoesNotStopFanOutToOthers() {
+    DefaultHub hub = hub(new InMemoryDocumentStore());
+    Connection broken =
+        new Connection() {
+          @Override
+          public String id() {
+            return "broken";
+          }
+
+          @Override
+          public ReplicaId replicaId() {
+            return ReplicaId.of(0xD);
+          }
+
+          @Override
+          public void send(dev.lattice.protocol.Message message) {
+            throw new IllegalStateException("socket gone");
+          }
+        };
+    join(hub.subscribe(alice, DOC, VersionVector.empty()));
+    join(hub.subscribe(broken, DOC, VersionVector.empty()));
+    join(hub.subscribe(bob, DOC, VersionVector.empty()));
+
+    hub.update(alice, DOC, increment(Document.create(DOC), alice, "n")).join();
+
+    assertThat(bob.updates()).hasSize(1);
+  }
+
+  @Test
+  void presenceIsAnnouncedRenewedAndExpires() {
+    DefaultHub hub = hub(new InMemoryDocumentStore());
+    join(hub.subscribe(alice, DOC, VersionVector.empty()));
+    join(hub.subscribe(bob, DOC, VersionVector.empty()));
+    Optional<Value> cursor = Optional.of(Value.of(5));
+
+    hub.presence(alice, DOC, cursor, Duration.ofSeconds(30));
+    assertThat(bob.presences())
+        .containsExactly(new Presence(DOC, alice.replicaId(), 30_000, cursor));
+    assertThat(alice.presences()).isEmpty();
+
+    scheduler.advance(Duration.ofSeconds(20));
+    hub.presence(alice, DOC, cursor, Duration.ofSeconds(30)); // renewed: expires at 50 s
+    scheduler.advance(Duration.ofSeconds(15)); // 35 s: the first TTL has passed
+    assertThat(bob.presences()).hasSize(2).noneMatch(Presence::isLeave);
+
+    scheduler.advance(Duration.ofSeconds(15)); // 50 s
+    assertThat(bob.presences()).hasSize(3);
+    assertThat(bob.presences().get(2)).isEqualTo(Presence.leave(DOC, alice.replicaId()));
+    scheduler.advance(Duration.ofMinutes(5));
+    assertThat(bob.presences()).hasSize(3);
+  }
+
+  @Test
+  void emptyPresenceValueAnnouncesLeaveAndCancelsExpiry() {
+    DefaultHub hub = hub(new InMemoryDocumentStore());
+    join(hub.subscribe(alice, DOC, VersionVector.empty()));
+    join(hub.subscribe(bob, DOC, VersionVector.empty()));
+
+    hub.presence(alice, DOC, Optional.of(Value.of("typing")), Duration.ofSeconds(10));
+    hub.presence(alice, DOC, Optional.empty(), Duration.ZERO);
+    scheduler.advance(Duration.ofMinutes(1));
+
+    assertThat(bob.presences()).hasSize(2);
+    assertThat(bob.presences().get(1)).isEqualTo(Presence.leave(DOC, alice.replicaId()));
+  }
+
+  @Test
+  void disconnectAndUnsubscribeAnnounceLeave() {
+    DefaultHub hub = hub(new InMemoryDocumentStore());
+    join(hub.subscribe(alice, DOC, VersionVector.empty()));
+    join(hub.subscribe(bob, DOC, VersionVector.empty()));
+    join(hub.subscribe(carol, DOC, VersionVector.empty()));
+    hub.presence(alice, DOC, Optional.of(Value.of(1)), Duration.ofSeconds(30));
+    hub.presence(bob, DOC, Optional.of(Value.of(2)), Duration.ofSeconds(30));
+
+    hub.disconnect(alice);
+    hub.unsubscribe(bob, DOC);
+    scheduler.advance(Duration.ofMinutes(1)); // timers of departed presences are inert
+
+    assertThat(carol.presences())
+        .extracting(Presence::replicaId, Presence::isLeave)
+        .containsExactly(
+            org.assertj.core.groups.Tuple.tuple(alice.replicaId(), false),
+            org.assertj.core.groups.Tuple.tuple(bob.replicaId(), false),
+            org.assertj.core.groups.Tuple.tuple(alice.replicaId(), true),
+            org.assertj.core.groups.Tuple.tuple(bob.replicaId(), true));
+  }
+
+  @Test
+  void lateSubscriberReceivesLivePresencesWithRemainingTtl() {
+    DefaultHub hub = hub(new InMemoryDocumentStore());
+    join(hub.subscribe(alice, DOC, VersionVector.empty()));
+    join(hub.subscribe(bob, DOC, VersionVector.empty()));
+    Optional<Value> name = Optional.of(Value.of("Alice"));
+    hub.presence(alice, DOC, name, Duration.ofSeconds(30));
+    hub.presence(bob, DOC, Optional.of(Value.of("Bob")), Duration.ofSeconds(5));
+    scheduler.advance(Duration.ofSeconds(10)); // bob's expired
+
+    join(hub.subscribe(carol, DOC, VersionVector.empty()));
+
+    assertThat(carol.presences())
+        .containsExactly(new Presence(DOC, alice.replicaId(), 20_000, name));
+  }
+
+  @Test
+  void presenceRequiresSubscriptionAndTtlIsCapped() {
+    DefaultHub hub =
+        hub(
+            HubConfig.builder(new InMemoryDocumentStore(), ReplicaId.of(1))
+                .executor(Runnable::run)
+                .maxPresenceTtl(Duration.ofSeconds(10)));
+    Optional<Value> v = Optional.of(Value.of(1));
+
+    assertThatThrownBy(() -> hub.presence(alice, DOC, v, Duration.ofSeconds(1)))
+        .isInstanceOfSatisfying(
+            HubException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.NOT_SUBSCRIBED));
+
+    join(hub.subscribe(alice, DOC, VersionVector.empty()));
+    join(hub.subscribe(bob, DOC, VersionVector.empty()));
+    hub.presence(alice, DOC, v, Duration.ofHours(1));
+    assertThat(bob.presences()).extracting(Presence::ttlMillis).containsExactly(10_000L);
+    scheduler.advance(Duration.ofSeconds(10));
+    assertThat(bob.presences()).last().matches(Presence::isLeave);
+  }
+
+  @Test
+  void builderRejectsBadLimitsNamingTheValue() {
+    HubConfig.Builder b = HubConfig.builder(new InMemoryDocumentStore(), ReplicaId.of(1));
+    assertThatThrownBy(() -> b.maxFieldsPerDocument(0))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("was 0");
+    assertThatThrownBy(() -> b.maxPresenceTtl(Duration.ofSeconds(-1)))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("PT-1S");
+    assertThat(b.build().maxFieldsPerDocument()).isEqualTo(10_000);
+  }
+}
