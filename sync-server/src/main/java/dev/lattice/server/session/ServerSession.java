@@ -295,6 +295,11 @@ public final class ServerSession implements Connection {
     }
     replicaId = hello.replicaId();
     phase = Phase.OPEN;
+    // Before WELCOME the timer waited for the full timeout; from now on it PINGs at half.
+    if (idleTimer != null) {
+      idleTimer.cancel();
+    }
+    scheduleIdleCheck(config.idleTimeout().toNanos() / 2);
     send(Welcome.of(version.getAsInt(), serverId, clock.now(), config.limitsMap(), id));
   }
 
