@@ -1,0 +1,633 @@
+package dev.lattice.server.session;
+
+import dev.lattice.crdt.ReplicaId;
+import dev.lattice.crdt.Value;
+import dev.lattice.crdt.codec.CrdtCodecs;
+import dev.lattice.hlc.HybridLogicalClock;
+import dev.lattice.protocol.Ack;
+import dev.lattice.protocol.CloseCodes;
+import dev.lattice.protocol.ErrorCode;
+import dev.lattice.protocol.ErrorMessage;
+import dev.lattice.protocol.Hello;
+import dev.lattice.protocol.Message;
+import dev.lattice.protocol.MessageCodec;
+import dev.lattice.protocol.Ping;
+import dev.lattice.protocol.Pong;
+import dev.lattice.protocol.Presence;
+import dev.lattice.protocol.ProtocolException;
+import dev.lattice.protocol.ProtocolVersion;
+import dev.lattice.protocol.Subscribe;
+import dev.lattice.protocol.Sync;
+import dev.lattice.protocol.Unsubscribe;
+import dev.lattice.protocol.Update;
+import dev.lattice.protocol.Welcome;
+import dev.lattice.server.hub.Connection;
+import dev.lattice.server.hub.Hub;
+import dev.lattice.server.hub.HubException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.OptionalLong;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.function.LongSupplier;
+import java.util.function.Supplier;
+
+/**
+ * The server side of one client connection, as a state machine without I/O (docs/PROTOCOL.md): it
+ * takes frames ({@link #onFrame}, {@link #onText}), the end of the connection ({@link #onClosed})
+ * and timer callbacks in; it hands frames and a close to its {@link SessionTransport}, requests to
+ * the {@link Hub}, and timers to its {@link SessionScheduler}. Created by {@link SessionFactory}.
+ *
+ * <p>What it enforces: HELLO first, version negotiation, authentication, documents per connection,
+ * the UPDATE rate (a token bucket; {@link SessionConfig#rateLimitCloseThreshold()} refusals in a
+ * row close with 4005), presence size and TTL cap, unique outstanding request ids, and the idle
+ * timeout (a PING at half of it, close 4004 at the full). Replies to UPDATEs (ACK or ERROR) leave
+ * in the order of the UPDATEs, whatever order the hub completes them in.
+ *
+ * <p>Thread-safety: every input (a frame, a hub future completing, a timer firing, the close) is a
+ * task on one {@link SerialExecutor}, which runs them one at a time, in order, on the calling
+ * thread; all session state is confined to it, so it needs no lock. Hub calls are made from those
+ * tasks but no lock is held across them, so a hub that completes futures inline or calls {@link
+ * #send} from any thread cannot deadlock with the session. Output goes through one small lock that
+ * guards only the closed flag and {@link SessionTransport#sendFrame}, which never blocks. {@link
+ * #send}, {@link #id} and {@link #replicaId} may be called from any thread.
+ */
+public final class ServerSession implements Connection {
+
+  private static final System.Logger LOG = System.getLogger(ServerSession.class.getName());
+  private static final int MAX_CLOSE_REASON_BYTES = 123;
+  private static final int MAX_ERROR_TEXT_CHARS = 1024;
+
+  private enum Phase {
+    AWAITING_HELLO,
+    OPEN,
+    CLOSED
+  }
+
+  private final String id;
+  private final SessionTransport transport;
+  private final Hub hub;
+  private final SessionConfig config;
+  private final Authenticator authenticator;
+  private final HybridLogicalClock clock;
+  private final ReplicaId serverId;
+  private final LongSupplier nanoTime;
+  private final SessionScheduler scheduler;
+  private final MessageCodec codec;
+  private final CrdtCodecs crdtCodecs;
+  private final SerialExecutor serial;
+
+  // Set once, on the serial executor, before the hub first sees this connection.
+  private volatile ReplicaId replicaId;
+
+  // ---- state confined to the serial executor
+  private Phase phase = Phase.AWAITING_HELLO;
+  private final Set<String> subscribed = new HashSet<>(); // subscribed or subscribing
+  private final Set<String> confirmed = new HashSet<>(); // a subscribe succeeded
+  private final Map<String, Integer> subscribing = new HashMap<>(); // outstanding SUBSCRIBEs
+  private final Set<Long> outstanding = new HashSet<>(); // request ids awaiting the hub
+  private final ArrayDeque<PendingReply> updateReplies = new ArrayDeque<>();
+  private final TokenBucket updateBucket;
+  private int rateLimitedInARow;
+  private long lastReceivedNanos;
+  private boolean idlePingSent;
+  private long pingNonce;
+  private SessionScheduler.Cancellable idleTimer;
+  private boolean disconnected;
+
+  // ---- output: guarded by outLock
+  private final Object outLock = new Object();
+  private volatile boolean outClosed;
+
+  ServerSession(
+      String id,
+      SessionTransport transport,
+      Hub hub,
+      SessionConfig config,
+      Authenticator authenticator,
+      HybridLogicalClock clock,
+      ReplicaId serverId,
+      LongSupplier nanoTime,
+      SessionScheduler scheduler) {
+    this.id = id;
+    this.transport = transport;
+    this.hub = hub;
+    this.config = config;
+    this.authenticator = authenticator;
+    this.clock = clock;
+    this.serverId = serverId;
+    this.nanoTime = nanoTime;
+    this.scheduler = scheduler;
+    this.codec = MessageCodec.create(config.protocolLimits());
+    this.crdtCodecs = CrdtCodecs.create(config.protocolLimits().codecLimits());
+    this.serial = new SerialExecutor((thread, e) -> internalFailure(e));
+    long now = nanoTime.getAsLong();
+    this.updateBucket = new TokenBucket(config.updatesPerSecond(), config.updateBurst(), now);
+    this.lastReceivedNanos = now;
+  }
+
+  /** Starts the idle timer; called once by the factory, after construction. */
+  void start() {
+    serial.execute(() -> scheduleIdleCheck(config.idleTimeout().toNanos()));
+  }
+
+  // ------------------------------------------------------------------ Connection
+
+  @Override
+  public String id() {
+    return id;
+  }
+
+  /** The client's replica id; {@code null} until HELLO was accepted. */
+  @Override
+  public ReplicaId replicaId() {
+    return replicaId;
+  }
+
+  /**
+   * Encodes {@code message} and hands it to the transport; drops it silently once the session is
+   * closed. A message that cannot be encoded within the limits closes the session with 1011 (the
+   * client reconnects and catches up). Thread-safe, never blocks.
+   */
+  @Override
+  public void send(Message message) {
+    if (outClosed) {
+      return;
+    }
+    byte[] frame;
+    try {
+      frame = codec.encode(message);
+    } catch (IllegalArgumentException e) {
+      LOG.log(System.Logger.Level.WARNING, "session " + id + ": cannot encode " + message, e);
+      serial.execute(() -> close(CloseCodes.INTERNAL_ERROR, "could not encode a message"));
+      return;
+    }
+    synchronized (outLock) {
+      if (!outClosed) {
+        transport.sendFrame(frame);
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ inputs
+
+  /** One binary frame from the client. Call from one thread at a time, in arrival order. */
+  public void onFrame(byte[] frame) {
+    serial.execute(() -> receive(frame));
+  }
+
+  /** A text frame from the client: not part of the protocol, closes with 4000. */
+  public void onText() {
+    serial.execute(
+        () -> {
+          if (phase != Phase.CLOSED) {
+            close(CloseCodes.MALFORMED_FRAME, "text frames are not part of the protocol");
+          }
+        });
+  }
+
+  /**
+   * The connection ended, whoever closed it. Disconnects from the hub (once, however often this is
+   * called); later output is dropped.
+   */
+  public void onClosed() {
+    serial.execute(
+        () -> {
+          phase = Phase.CLOSED;
+          shutDown();
+        });
+  }
+
+  // ------------------------------------------------------------------ dispatch
+
+  private void receive(byte[] frame) {
+    if (phase == Phase.CLOSED) {
+      return;
+    }
+    lastReceivedNanos = nanoTime.getAsLong();
+    idlePingSent = false;
+    Message message;
+    try {
+      message = codec.decode(frame);
+    } catch (ProtocolException e) {
+      if (e.code() == ErrorCode.FRAME_TOO_LARGE) {
+        refuse(OptionalLong.empty(), e.code(), e.getMessage(), CloseCodes.TOO_BIG);
+      } else {
+        refuse(OptionalLong.empty(), e.code(), e.getMessage(), CloseCodes.MALFORMED_FRAME);
+      }
+      return;
+    }
+    if (message instanceof Hello hello) {
+      onHello(hello);
+      return;
+    }
+    if (phase == Phase.AWAITING_HELLO) {
+      refuse(
+          OptionalLong.empty(),
+          ErrorCode.HELLO_REQUIRED,
+          "expected HELLO first, got " + message.messageType(),
+          CloseCodes.MALFORMED_FRAME);
+      return;
+    }
+    if (message instanceof Subscribe subscribe) {
+      onSubscribe(subscribe);
+    } else if (message instanceof Update update) {
+      onUpdate(update);
+    } else if (message instanceof Unsubscribe unsubscribe) {
+      onUnsubscribe(unsubscribe);
+    } else if (message instanceof Presence presence) {
+      onPresence(presence);
+    } else if (message instanceof Ping ping) {
+      send(new Pong(ping.nonce(), clock.now()));
+    } else if (message instanceof Pong) {
+      // Liveness only: receiving it already reset the idle timer.
+    } else {
+      refuse(
+          OptionalLong.empty(),
+          ErrorCode.MALFORMED_MESSAGE,
+          message.messageType() + " is sent by the server only",
+          CloseCodes.MALFORMED_FRAME);
+    }
+  }
+
+  // ------------------------------------------------------------------ handshake
+
+  private void onHello(Hello hello) {
+    if (phase == Phase.OPEN) {
+      refuse(
+          OptionalLong.empty(),
+          ErrorCode.MALFORMED_MESSAGE,
+          "a second HELLO on the connection",
+          CloseCodes.MALFORMED_FRAME);
+      return;
+    }
+    OptionalInt version = ProtocolVersion.negotiate(hello.minVersion(), hello.maxVersion());
+    if (version.isEmpty()) {
+      refuse(
+          OptionalLong.empty(),
+          ErrorCode.UNSUPPORTED_VERSION,
+          "the client speaks versions "
+              + hello.minVersion()
+              + " to "
+              + hello.maxVersion()
+              + ", the server "
+              + ProtocolVersion.MIN
+              + " to "
+              + ProtocolVersion.MAX,
+          CloseCodes.UNSUPPORTED_VERSION);
+      return;
+    }
+    if (!authenticator.authenticate(hello.credentials(), hello.replicaId())) {
+      refuse(
+          OptionalLong.empty(),
+          ErrorCode.UNAUTHORIZED,
+          "credentials refused",
+          CloseCodes.UNAUTHORIZED);
+      return;
+    }
+    replicaId = hello.replicaId();
+    phase = Phase.OPEN;
+    // Before WELCOME the timer waited for the full timeout; from now on it PINGs at half.
+    if (idleTimer != null) {
+      idleTimer.cancel();
+    }
+    scheduleIdleCheck(config.idleTimeout().toNanos() / 2);
+    send(Welcome.of(version.getAsInt(), serverId, clock.now(), config.limitsMap(), id));
+  }
+
+  // ------------------------------------------------------------------ documents
+
+  private void onSubscribe(Subscribe subscribe) {
+    long requestId = subscribe.requestId();
+    String documentId = subscribe.documentId();
+    if (outstanding.contains(requestId)) {
+      send(duplicate(requestId));
+      return;
+    }
+    if (!subscribed.contains(documentId)
+        && subscribed.size() >= config.maxDocumentsPerConnection()) {
+      send(
+          error(
+              OptionalLong.of(requestId),
+              ErrorCode.TOO_MANY_DOCUMENTS,
+              "the connection already has "
+                  + subscribed.size()
+                  + " documents (maxDocumentsPerConnection)"));
+      return;
+    }
+    subscribed.add(documentId);
+    subscribing.merge(documentId, 1, Integer::sum);
+    outstanding.add(requestId);
+    callHub(() -> hub.subscribe(this, documentId, subscribe.vector()))
+        .whenComplete(
+            (result, failure) ->
+                serial.execute(() -> subscribed(requestId, documentId, result, failure)));
+  }
+
+  private void subscribed(
+      long requestId, String documentId, Hub.SyncResult result, Throwable failure) {
+    outstanding.remove(requestId);
+    int left = subscribing.merge(documentId, -1, Integer::sum);
+    if (left == 0) {
+      subscribing.remove(documentId);
+    }
+    if (phase == Phase.CLOSED) {
+      if (failure == null && disconnected) {
+        // The hub took the subscription after our disconnect: hand it back.
+        hubQuietly(() -> hub.unsubscribe(this, documentId));
+      }
+      return;
+    }
+    if (failure == null) {
+      if (subscribed.contains(documentId)) {
+        confirmed.add(documentId);
+      }
+      send(new Sync(requestId, documentId, result.missing(), result.serverVector()));
+    } else {
+      if (left == 0 && !confirmed.contains(documentId)) {
+        subscribed.remove(documentId);
+      }
+      send(errorFor(requestId, failure));
+    }
+  }
+
+  private void onUnsubscribe(Unsubscribe unsubscribe) {
+    long requestId = unsubscribe.requestId();
+    String documentId = unsubscribe.documentId();
+    if (outstanding.contains(requestId)) {
+      send(duplicate(requestId));
+      return;
+    }
+    if (!subscribed.remove(documentId)) {
+      send(notSubscribed(OptionalLong.of(requestId), documentId));
+      return;
+    }
+    confirmed.remove(documentId);
+    try {
+      hub.unsubscribe(this, documentId);
+    } catch (RuntimeException e) {
+      send(errorFor(requestId, e));
+      return;
+    }
+    send(new Ack(requestId, documentId));
+  }
+
+  private void onUpdate(Update update) {
+    if (update.requestId().isEmpty()) {
+      refuse(
+          OptionalLong.empty(),
+          ErrorCode.MALFORMED_MESSAGE,
+          "UPDATE.requestId: a client's UPDATE needs a request id, got nil",
+          CloseCodes.MALFORMED_FRAME);
+      return;
+    }
+    long requestId = update.requestId().getAsLong();
+    String documentId = update.documentId();
+    PendingReply reply = new PendingReply();
+    updateReplies.add(reply);
+    if (outstanding.contains(requestId)) {
+      reply.complete(duplicate(requestId));
+    } else if (!subscribed.contains(documentId)) {
+      reply.complete(notSubscribed(OptionalLong.of(requestId), documentId));
+    } else if (!updateBucket.tryAcquire(nanoTime.getAsLong())) {
+      if (++rateLimitedInARow >= config.rateLimitCloseThreshold()) {
+        close(CloseCodes.RATE_LIMITED, rateLimitedInARow + " updates in a row over the rate limit");
+        return;
+      }
+      reply.complete(
+          error(
+              OptionalLong.of(requestId),
+              ErrorCode.RATE_LIMITED,
+              "over "
+                  + config.updatesPerSecond()
+                  + " updates/s (burst "
+                  + config.updateBurst()
+                  + "); retry later"));
+    } else {
+      rateLimitedInARow = 0;
+      outstanding.add(requestId);
+      callHub(() -> hub.update(this, documentId, update.delta()))
+          .whenComplete(
+              (ignored, failure) ->
+                  serial.execute(
+                      () -> {
+                        outstanding.remove(requestId);
+                        reply.complete(
+                            failure == null
+                                ? new Ack(requestId, documentId)
+                                : errorFor(requestId, failure));
+                        flushUpdateReplies();
+                      }));
+    }
+    flushUpdateReplies();
+  }
+
+  /**
+   * Sends the completed replies at the head of the queue: UPDATE replies leave in request order.
+   */
+  private void flushUpdateReplies() {
+    while (!updateReplies.isEmpty() && updateReplies.peek().message != null) {
+      send(updateReplies.poll().message);
+    }
+  }
+
+  private void onPresence(Presence presence) {
+    String documentId = presence.documentId();
+    if (!subscribed.contains(documentId)) {
+      send(notSubscribed(OptionalLong.empty(), documentId));
+      return;
+    }
+    Optional<Value> value = presence.value();
+    if (value.isPresent()) {
+      // The raw value, as on the wire: the payload without its three header bytes.
+      int bytes = crdtCodecs.value().encode(value.get()).length - 3;
+      if (bytes > config.maxPresenceBytes()) {
+        send(
+            error(
+                OptionalLong.empty(),
+                ErrorCode.PRESENCE_TOO_LARGE,
+                "presence value of "
+                    + bytes
+                    + " bytes for document "
+                    + documentId
+                    + ", at most "
+                    + config.maxPresenceBytes()
+                    + " (maxPresenceBytes)"));
+        return;
+      }
+    }
+    Duration ttl =
+        Duration.ofMillis(Math.min(presence.ttlMillis(), config.presenceTtl().toMillis()));
+    try {
+      hub.presence(this, documentId, value, ttl);
+    } catch (RuntimeException e) {
+      send(errorFor(OptionalLong.empty(), e));
+    }
+  }
+
+  // ------------------------------------------------------------------ idle timeout
+
+  private void scheduleIdleCheck(long delayNanos) {
+    idleTimer = scheduler.schedule(() -> serial.execute(this::idleCheck), Math.max(0, delayNanos));
+  }
+
+  private void idleCheck() {
+    if (phase == Phase.CLOSED) {
+      return;
+    }
+    long timeout = config.idleTimeout().toNanos();
+    long idle = nanoTime.getAsLong() - lastReceivedNanos;
+    if (idle >= timeout) {
+      close(CloseCodes.IDLE_TIMEOUT, "no frame for " + config.idleTimeout().toMillis() + " ms");
+      return;
+    }
+    // Before WELCOME the server sends nothing but the refusal, so no PING then.
+    if (phase == Phase.OPEN && !idlePingSent && idle >= timeout / 2) {
+      idlePingSent = true;
+      send(new Ping(++pingNonce, clock.now()));
+    }
+    long next = idlePingSent || phase != Phase.OPEN ? timeout : timeout / 2;
+    scheduleIdleCheck(next - idle);
+  }
+
+  // ------------------------------------------------------------------ closing
+
+  /** Sends ERROR (requestId, code, text), then closes with {@code closeCode}. */
+  private void refuse(OptionalLong requestId, ErrorCode code, String text, int closeCode) {
+    send(error(requestId, code, text));
+    close(closeCode, code.name() + ": " + text);
+  }
+
+  private void close(int code, String reason) {
+    if (phase == Phase.CLOSED && outClosed) {
+      return;
+    }
+    phase = Phase.CLOSED;
+    boolean wasOpen;
+    synchronized (outLock) {
+      wasOpen = !outClosed;
+      outClosed = true;
+    }
+    if (wasOpen) {
+      transport.close(code, truncateUtf8(reason, MAX_CLOSE_REASON_BYTES));
+    }
+    shutDown();
+  }
+
+  /** Stops timers and output and, once, tells the hub; after this only late replies arrive. */
+  private void shutDown() {
+    synchronized (outLock) {
+      outClosed = true;
+    }
+    if (idleTimer != null) {
+      idleTimer.cancel();
+      idleTimer = null;
+    }
+    updateReplies.clear();
+    if (replicaId != null && !disconnected) {
+      disconnected = true;
+      hubQuietly(() -> hub.disconnect(this));
+    }
+  }
+
+  private void internalFailure(Throwable e) {
+    LOG.log(System.Logger.Level.ERROR, "session " + id + " failed", e);
+    close(CloseCodes.INTERNAL_ERROR, "internal error");
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  private <T> CompletableFuture<T> callHub(Supplier<CompletableFuture<T>> call) {
+    try {
+      CompletableFuture<T> future = call.get();
+      return future != null
+          ? future
+          : CompletableFuture.failedFuture(new NullPointerException("the hub returned null"));
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+  }
+
+  private void hubQuietly(Runnable call) {
+    try {
+      call.run();
+    } catch (RuntimeException e) {
+      LOG.log(System.Logger.Level.WARNING, "session " + id + ": hub call failed", e);
+    }
+  }
+
+  private ErrorMessage errorFor(long requestId, Throwable failure) {
+    return errorFor(OptionalLong.of(requestId), failure);
+  }
+
+  private ErrorMessage errorFor(OptionalLong requestId, Throwable failure) {
+    Throwable cause = failure;
+    while ((cause instanceof CompletionException || cause instanceof ExecutionException)
+        && cause.getCause() != null) {
+      cause = cause.getCause();
+    }
+    if (cause instanceof HubException hubException) {
+      return error(requestId, hubException.code(), String.valueOf(hubException.getMessage()));
+    }
+    LOG.log(System.Logger.Level.ERROR, "session " + id + ": hub failed a request", cause);
+    return error(requestId, ErrorCode.INTERNAL, "the server failed; the request may be retried");
+  }
+
+  private static ErrorMessage duplicate(long requestId) {
+    return error(
+        OptionalLong.of(requestId),
+        ErrorCode.DUPLICATE_REQUEST_ID,
+        "request id " + requestId + " is in use by an outstanding request");
+  }
+
+  private static ErrorMessage notSubscribed(OptionalLong requestId, String documentId) {
+    return error(requestId, ErrorCode.NOT_SUBSCRIBED, "not subscribed to document " + documentId);
+  }
+
+  private static ErrorMessage error(OptionalLong requestId, ErrorCode code, String text) {
+    String message =
+        text.length() <= MAX_ERROR_TEXT_CHARS ? text : text.substring(0, MAX_ERROR_TEXT_CHARS);
+    return ErrorMessage.of(requestId, code, message);
+  }
+
+  /** The longest prefix of {@code text} whose UTF-8 form fits {@code maxBytes}. */
+  static String truncateUtf8(String text, int maxBytes) {
+    if (text.getBytes(StandardCharsets.UTF_8).length <= maxBytes) {
+      return text;
+    }
+    int bytes = 0;
+    int end = 0;
+    while (end < text.length()) {
+      int cp = text.codePointAt(end);
+      int size = new String(Character.toChars(cp)).getBytes(StandardCharsets.UTF_8).length;
+      if (bytes + size > maxBytes) {
+        break;
+      }
+      bytes += size;
+      end += Character.charCount(cp);
+    }
+    return text.substring(0, end);
+  }
+
+  @Override
+  public String toString() {
+    return "ServerSession[" + id + ", replica " + replicaId + "]";
+  }
+
+  /** The reply to one UPDATE, in request order; {@code message} is null until it is known. */
+  private static final class PendingReply {
+    private Message message;
+
+    void complete(Message reply) {
+      this.message = reply;
+    }
+  }
+}

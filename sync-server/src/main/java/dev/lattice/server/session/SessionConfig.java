@@ -1,0 +1,217 @@
+package dev.lattice.server.session;
+
+import dev.lattice.protocol.ProtocolLimits;
+import dev.lattice.protocol.Welcome;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.SortedMap;
+import java.util.TreeMap;
+
+/**
+ * The policy limits one {@link ServerSession} enforces, and the codec limits it decodes with. The
+ * limits that concern the client are advertised in WELCOME ({@link #limitsMap()}).
+ *
+ * <p>Immutable and thread-safe; one instance is shared by every session of a server.
+ */
+public final class SessionConfig {
+
+  private static final SessionConfig DEFAULTS = builder().build();
+
+  private final int maxDocumentsPerConnection;
+  private final int updatesPerSecond;
+  private final int updateBurst;
+  private final int rateLimitCloseThreshold;
+  private final Duration idleTimeout;
+  private final Duration presenceTtl;
+  private final int maxPresenceBytes;
+  private final ProtocolLimits protocolLimits;
+
+  private SessionConfig(Builder b) {
+    this.maxDocumentsPerConnection = b.maxDocumentsPerConnection;
+    this.updatesPerSecond = b.updatesPerSecond;
+    this.updateBurst = b.updateBurst;
+    this.rateLimitCloseThreshold = b.rateLimitCloseThreshold;
+    this.idleTimeout = b.idleTimeout;
+    this.presenceTtl = b.presenceTtl;
+    this.maxPresenceBytes = b.maxPresenceBytes;
+    this.protocolLimits = b.protocolLimits;
+  }
+
+  /** The defaults: 100 documents, 100 updates/s with bursts of 200, 30 s idle and presence TTL. */
+  public static SessionConfig defaults() {
+    return DEFAULTS;
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  public Builder toBuilder() {
+    return new Builder()
+        .maxDocumentsPerConnection(maxDocumentsPerConnection)
+        .updatesPerSecond(updatesPerSecond)
+        .updateBurst(updateBurst)
+        .rateLimitCloseThreshold(rateLimitCloseThreshold)
+        .idleTimeout(idleTimeout)
+        .presenceTtl(presenceTtl)
+        .maxPresenceBytes(maxPresenceBytes)
+        .protocolLimits(protocolLimits);
+  }
+
+  /** Most documents one connection may have subscribed (or be subscribing) at once. */
+  public int maxDocumentsPerConnection() {
+    return maxDocumentsPerConnection;
+  }
+
+  /** Sustained UPDATE rate per connection: the token bucket's refill per second. */
+  public int updatesPerSecond() {
+    return updatesPerSecond;
+  }
+
+  /** UPDATEs a connection may send at once: the token bucket's capacity. */
+  public int updateBurst() {
+    return updateBurst;
+  }
+
+  /**
+   * How many UPDATEs in a row may be refused with RATE_LIMITED before the session closes with 4005;
+   * any accepted UPDATE resets the count.
+   */
+  public int rateLimitCloseThreshold() {
+    return rateLimitCloseThreshold;
+  }
+
+  /** The session closes (4004) after this long without an incoming frame; it PINGs at half. */
+  public Duration idleTimeout() {
+    return idleTimeout;
+  }
+
+  /** The longest presence TTL honoured; longer ones are capped to it. */
+  public Duration presenceTtl() {
+    return presenceTtl;
+  }
+
+  /** Largest presence value, in bytes of its raw MessagePack encoding. */
+  public int maxPresenceBytes() {
+    return maxPresenceBytes;
+  }
+
+  /** The limits frames are decoded and encoded with. */
+  public ProtocolLimits protocolLimits() {
+    return protocolLimits;
+  }
+
+  /** The limits advertised in WELCOME, by their protocol names. */
+  public SortedMap<String, Long> limitsMap() {
+    TreeMap<String, Long> limits = new TreeMap<>();
+    limits.put(Welcome.LIMIT_MAX_FRAME_BYTES, (long) protocolLimits.maxFrameBytes());
+    limits.put(Welcome.LIMIT_MAX_DOCUMENTS_PER_CONNECTION, (long) maxDocumentsPerConnection);
+    limits.put(Welcome.LIMIT_UPDATES_PER_SECOND, (long) updatesPerSecond);
+    limits.put(Welcome.LIMIT_UPDATE_BURST, (long) updateBurst);
+    limits.put(Welcome.LIMIT_IDLE_TIMEOUT_MILLIS, idleTimeout.toMillis());
+    limits.put(Welcome.LIMIT_MAX_PRESENCE_BYTES, (long) maxPresenceBytes);
+    limits.put(Welcome.LIMIT_PRESENCE_TTL_MILLIS, presenceTtl.toMillis());
+    return limits;
+  }
+
+  @Override
+  public String toString() {
+    return "SessionConfig[maxDocumentsPerConnection="
+        + maxDocumentsPerConnection
+        + ", updatesPerSecond="
+        + updatesPerSecond
+        + ", updateBurst="
+        + updateBurst
+        + ", rateLimitCloseThreshold="
+        + rateLimitCloseThreshold
+        + ", idleTimeout="
+        + idleTimeout
+        + ", presenceTtl="
+        + presenceTtl
+        + ", maxPresenceBytes="
+        + maxPresenceBytes
+        + ", protocolLimits="
+        + protocolLimits
+        + "]";
+  }
+
+  /** Builds a {@link SessionConfig}; every setter refuses a bad value at once, naming it. */
+  public static final class Builder {
+
+    private static final int MAX_RATE = 1_000_000;
+    private static final Duration MAX_DURATION = Duration.ofDays(1);
+
+    private int maxDocumentsPerConnection = 100;
+    private int updatesPerSecond = 100;
+    private int updateBurst = 200;
+    private int rateLimitCloseThreshold = 1000;
+    private Duration idleTimeout = Duration.ofSeconds(30);
+    private Duration presenceTtl = Duration.ofSeconds(30);
+    private int maxPresenceBytes = 4096;
+    private ProtocolLimits protocolLimits = ProtocolLimits.defaults();
+
+    private Builder() {}
+
+    public Builder maxDocumentsPerConnection(int documents) {
+      this.maxDocumentsPerConnection = between("maxDocumentsPerConnection", documents, 1, 1 << 20);
+      return this;
+    }
+
+    public Builder updatesPerSecond(int updates) {
+      this.updatesPerSecond = between("updatesPerSecond", updates, 1, MAX_RATE);
+      return this;
+    }
+
+    public Builder updateBurst(int updates) {
+      this.updateBurst = between("updateBurst", updates, 1, MAX_RATE);
+      return this;
+    }
+
+    public Builder rateLimitCloseThreshold(int refusals) {
+      this.rateLimitCloseThreshold =
+          between("rateLimitCloseThreshold", refusals, 1, Integer.MAX_VALUE);
+      return this;
+    }
+
+    public Builder idleTimeout(Duration timeout) {
+      this.idleTimeout = duration("idleTimeout", timeout, Duration.ofMillis(2));
+      return this;
+    }
+
+    public Builder presenceTtl(Duration ttl) {
+      this.presenceTtl = duration("presenceTtl", ttl, Duration.ofMillis(1));
+      return this;
+    }
+
+    public Builder maxPresenceBytes(int bytes) {
+      this.maxPresenceBytes = between("maxPresenceBytes", bytes, 0, Integer.MAX_VALUE);
+      return this;
+    }
+
+    public Builder protocolLimits(ProtocolLimits limits) {
+      this.protocolLimits = Objects.requireNonNull(limits, "protocolLimits");
+      return this;
+    }
+
+    public SessionConfig build() {
+      return new SessionConfig(this);
+    }
+
+    private static int between(String name, int value, int min, int max) {
+      if (value < min || value > max) {
+        throw new IllegalArgumentException(
+            name + " must be in [" + min + ", " + max + "], was " + value);
+      }
+      return value;
+    }
+
+    private static Duration duration(String name, Duration value, Duration min) {
+      Objects.requireNonNull(value, name);
+      if (value.compareTo(min) < 0 || value.compareTo(MAX_DURATION) > 0) {
+        throw new IllegalArgumentException(
+            name + " must be in [" + min + ", " + MAX_DURATION + "], was " + value);
+      }
+      return value;
+    }
+  }
+}

@@ -1,0 +1,132 @@
+package dev.lattice.server.session;
+
+import dev.lattice.crdt.ReplicaId;
+import dev.lattice.hlc.HybridLogicalClock;
+import dev.lattice.server.hub.Hub;
+import java.util.Objects;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
+
+/**
+ * Opens {@link ServerSession}s that share one server's hub, configuration, authenticator, clock and
+ * timers. Session ids are {@code s-<n>}, unique within the factory (one per server).
+ *
+ * <p>Immutable apart from its id counter; thread-safe.
+ */
+public final class SessionFactory {
+
+  private final Hub hub;
+  private final SessionConfig config;
+  private final Authenticator authenticator;
+  private final HybridLogicalClock clock;
+  private final ReplicaId serverId;
+  private final LongSupplier nanoTime;
+  private final SessionScheduler scheduler;
+  private final AtomicLong nextId = new AtomicLong(1);
+
+  private SessionFactory(Builder b) {
+    this.hub = required(b.hub, "hub");
+    this.clock = required(b.clock, "clock");
+    this.serverId = required(b.serverId, "serverId");
+    this.scheduler = required(b.scheduler, "scheduler");
+    this.config = b.config;
+    this.authenticator = b.authenticator;
+    this.nanoTime = b.nanoTime;
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** The configuration every session of this factory enforces. */
+  public SessionConfig config() {
+    return config;
+  }
+
+  /**
+   * A new session writing to {@code transport}, its idle timer started. The caller then feeds it
+   * the connection's frames and, at the end, {@link ServerSession#onClosed()}.
+   */
+  public ServerSession open(SessionTransport transport) {
+    Objects.requireNonNull(transport, "transport");
+    ServerSession session =
+        new ServerSession(
+            "s-" + nextId.getAndIncrement(),
+            transport,
+            hub,
+            config,
+            authenticator,
+            clock,
+            serverId,
+            nanoTime,
+            scheduler);
+    session.start();
+    return session;
+  }
+
+  private static <T> T required(T value, String name) {
+    if (value == null) {
+      throw new IllegalStateException("SessionFactory needs a " + name + "; none was set");
+    }
+    return value;
+  }
+
+  /**
+   * Builds a {@link SessionFactory}. Required: hub, clock, serverId, scheduler. Defaults: {@link
+   * SessionConfig#defaults()}, {@link Authenticator#allowAll()}, {@link System#nanoTime()}.
+   */
+  public static final class Builder {
+
+    private Hub hub;
+    private SessionConfig config = SessionConfig.defaults();
+    private Authenticator authenticator = Authenticator.allowAll();
+    private HybridLogicalClock clock;
+    private ReplicaId serverId;
+    private LongSupplier nanoTime = System::nanoTime;
+    private SessionScheduler scheduler;
+
+    private Builder() {}
+
+    public Builder hub(Hub hub) {
+      this.hub = Objects.requireNonNull(hub, "hub");
+      return this;
+    }
+
+    public Builder config(SessionConfig config) {
+      this.config = Objects.requireNonNull(config, "config");
+      return this;
+    }
+
+    public Builder authenticator(Authenticator authenticator) {
+      this.authenticator = Objects.requireNonNull(authenticator, "authenticator");
+      return this;
+    }
+
+    /** The server's one HLC: WELCOME and PONG carry its time. */
+    public Builder clock(HybridLogicalClock clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /** The server's replica id, sent in WELCOME. */
+    public Builder serverId(ReplicaId serverId) {
+      this.serverId = Objects.requireNonNull(serverId, "serverId");
+      return this;
+    }
+
+    /** A monotonic nanosecond clock for the idle timeout and the rate limit. */
+    public Builder nanoTime(LongSupplier nanoTime) {
+      this.nanoTime = Objects.requireNonNull(nanoTime, "nanoTime");
+      return this;
+    }
+
+    public Builder scheduler(SessionScheduler scheduler) {
+      this.scheduler = Objects.requireNonNull(scheduler, "scheduler");
+      return this;
+    }
+
+    public SessionFactory build() {
+      return new SessionFactory(this);
+    }
+  }
+}
