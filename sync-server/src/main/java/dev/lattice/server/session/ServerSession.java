@@ -53,7 +53,7 @@ import java.util.function.Supplier;
  * in the order of the UPDATEs, whatever order the hub completes them in.
  *
  * <p>Thread-safety: every input (a frame, a hub future completing, a timer firing, the close) is a
- * task on one {@link SerialExecutor}, which runs them one at a time, in order, on the calling
+ * task on one {@link InlineSerialExecutor}, which runs them one at a time, in order, on the calling
  * thread; all session state is confined to it, so it needs no lock. Hub calls are made from those
  * tasks but no lock is held across them, so a hub that completes futures inline or calls {@link
  * #send} from any thread cannot deadlock with the session. Output goes through one small lock that
@@ -83,7 +83,7 @@ public final class ServerSession implements Connection {
   private final SessionScheduler scheduler;
   private final MessageCodec codec;
   private final CrdtCodecs crdtCodecs;
-  private final SerialExecutor serial;
+  private final InlineSerialExecutor serial;
 
   // Set once, on the serial executor, before the hub first sees this connection.
   private volatile ReplicaId replicaId;
@@ -128,7 +128,7 @@ public final class ServerSession implements Connection {
     this.scheduler = scheduler;
     this.codec = MessageCodec.create(config.protocolLimits());
     this.crdtCodecs = CrdtCodecs.create(config.protocolLimits().codecLimits());
-    this.serial = new SerialExecutor((thread, e) -> internalFailure(e));
+    this.serial = new InlineSerialExecutor((thread, e) -> internalFailure(e));
     long now = nanoTime.getAsLong();
     this.updateBucket = new TokenBucket(config.updatesPerSecond(), config.updateBurst(), now);
     this.lastReceivedNanos = now;

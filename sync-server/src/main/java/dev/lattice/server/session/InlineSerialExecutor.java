@@ -13,13 +13,13 @@ import java.util.concurrent.atomic.AtomicBoolean;
  *
  * <p>Thread-safe. Never blocks a submitter on another's task: a submitter either drains or leaves.
  */
-final class SerialExecutor implements Executor {
+final class InlineSerialExecutor implements Executor {
 
   private final Queue<Runnable> tasks = new ConcurrentLinkedQueue<>();
   private final AtomicBoolean draining = new AtomicBoolean();
   private final Thread.UncaughtExceptionHandler onFailure;
 
-  SerialExecutor(Thread.UncaughtExceptionHandler onFailure) {
+  InlineSerialExecutor(Thread.UncaughtExceptionHandler onFailure) {
     this.onFailure = onFailure;
   }
 
