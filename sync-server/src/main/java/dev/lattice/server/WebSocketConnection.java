@@ -19,7 +19,8 @@ import org.eclipse.jetty.websocket.api.Session;
  * ServerSession} and implements the session's {@link SessionTransport}.
  *
  * <p><b>Reads</b> are demand-driven: one frame is demanded at open and one more after each frame
- * (binary, text, ping, pong) has been handed to the session, which never blocks.
+ * (binary, text, ping, pong) has been handed to the session, which never blocks. PINGs are answered
+ * here: Jetty leaves that to a listener that receives them.
  *
  * <p><b>Writes</b> use {@link Session#sendBinary} with a completion callback; the bytes queued but
  * not yet written are counted. A frame that would take the queue past {@code maxQueuedBytes} while
@@ -99,7 +100,12 @@ public final class WebSocketConnection implements Session.Listener, SessionTrans
 
   @Override
   public void onWebSocketPing(ByteBuffer payload) {
-    demand(); // Jetty answers the PING itself
+    // A listener that handles PINGs answers them itself: Jetty sends no PONG then.
+    Session s = socket;
+    if (s != null) {
+      s.sendPong(payload, Callback.NOOP);
+    }
+    demand();
   }
 
   @Override

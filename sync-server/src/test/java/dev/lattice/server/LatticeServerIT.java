@@ -16,6 +16,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -110,6 +111,16 @@ class LatticeServerIT {
     assertThat(bad.awaitClose()).isEqualTo(CloseCodes.MALFORMED_FRAME);
 
     assertThat(good.increment("likes", 1)).isEqualTo(new Ack(2, "board"));
+  }
+
+  @Test
+  void pingsAreAnsweredAndFramesStillFlowAfterThem() throws Exception {
+    LatticeServer server = inMemoryServer();
+    RawClient client = client(server, 0xa);
+    client.ping();
+    assertThat(client.pongs.poll(RawClient.TIMEOUT_SECONDS, TimeUnit.SECONDS)).isEqualTo(1);
+    client.subscribe();
+    assertThat(client.increment("likes", 1)).isEqualTo(new Ack(2, "board"));
   }
 
   @Test

@@ -38,6 +38,7 @@ final class RawClient implements WebSocket.Listener, AutoCloseable {
   final ReplicaId replica;
   final Document doc;
   final BlockingQueue<Message> inbox = new LinkedBlockingQueue<>();
+  final BlockingQueue<Integer> pongs = new LinkedBlockingQueue<>();
   final CompletableFuture<Integer> closeCode = new CompletableFuture<>();
   private final ByteArrayOutputStream partial = new ByteArrayOutputStream();
   private final WebSocket socket;
@@ -76,6 +77,10 @@ final class RawClient implements WebSocket.Listener, AutoCloseable {
 
   void sendText(String text) throws Exception {
     socket.sendText(text, true).get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+  }
+
+  void ping() throws Exception {
+    socket.sendPing(ByteBuffer.wrap(new byte[] {1})).get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
   }
 
   /** The next message, which must be a {@code type}; skips nothing. */
@@ -126,6 +131,13 @@ final class RawClient implements WebSocket.Listener, AutoCloseable {
       inbox.add(CODEC.decode(partial.toByteArray()));
       partial.reset();
     }
+    webSocket.request(1);
+    return null;
+  }
+
+  @Override
+  public CompletionStage<?> onPong(WebSocket webSocket, ByteBuffer message) {
+    pongs.add(message.remaining());
     webSocket.request(1);
     return null;
   }
