@@ -1,0 +1,134 @@
+package dev.lattice.server;
+
+import dev.lattice.crdt.Document;
+import dev.lattice.crdt.FieldState;
+import dev.lattice.crdt.GCounter;
+import dev.lattice.crdt.LWWRegister;
+import dev.lattice.crdt.PNCounter;
+import dev.lattice.crdt.Value;
+import java.util.Base64;
+import java.util.Map;
+
+/**
+ * Renders a document's current values as JSON for {@code GET /v1/docs/{id}}:
+ *
+ * <pre>{"id": "board", "fields": {"likes": {"type": "G_COUNTER", "value": 7}, ...}}</pre>
+ *
+ * <p>Counters render as their value; a register as its {@link Value} (null if never written): nil
+ * as null, booleans, integers, finite floats as JSON numbers and NaN/Infinity/-Infinity as strings,
+ * strings, binary as a base64 string, arrays, maps whose keys are all strings as objects and other
+ * maps as an array of {@code [key, value]} pairs. Stateless; thread-safe.
+ */
+final class DocumentJson {
+
+  private DocumentJson() {}
+
+  static String render(Document document) {
+    StringBuilder out = new StringBuilder(128);
+    out.append("{\"id\":");
+    string(out, document.id());
+    out.append(",\"fields\":{");
+    boolean first = true;
+    for (Map.Entry<String, FieldState> field : document.fields().entrySet()) {
+      if (!first) {
+        out.append(',');
+      }
+      first = false;
+      string(out, field.getKey());
+      out.append(":{\"type\":");
+      string(out, field.getValue().type().name());
+      out.append(",\"value\":");
+      Object state = field.getValue().state();
+      if (state instanceof GCounter g) {
+        out.append(g.value());
+      } else if (state instanceof PNCounter pn) {
+        out.append(pn.value());
+      } else if (state instanceof LWWRegister register) {
+        register.value().ifPresentOrElse(v -> value(out, v), () -> out.append("null"));
+      } else {
+        out.append("null");
+      }
+      out.append('}');
+    }
+    return out.append("}}").toString();
+  }
+
+  static void value(StringBuilder out, Value value) {
+    if (value instanceof Value.NilValue) {
+      out.append("null");
+    } else if (value instanceof Value.BooleanValue b) {
+      out.append(b.value());
+    } else if (value instanceof Value.IntegerValue i) {
+      out.append(i.value());
+    } else if (value instanceof Value.FloatValue f) {
+      double d = f.value();
+      if (Double.isNaN(d) || Double.isInfinite(d)) {
+        string(out, Double.toString(d));
+      } else {
+        out.append(d);
+      }
+    } else if (value instanceof Value.StringValue s) {
+      string(out, s.value());
+    } else if (value instanceof Value.BinaryValue bin) {
+      string(out, Base64.getEncoder().encodeToString(bin.bytes()));
+    } else if (value instanceof Value.ArrayValue array) {
+      out.append('[');
+      for (int i = 0; i < array.elements().size(); i++) {
+        if (i > 0) {
+          out.append(',');
+        }
+        value(out, array.elements().get(i));
+      }
+      out.append(']');
+    } else if (value instanceof Value.MapValue map) {
+      boolean stringKeys =
+          map.entries().keySet().stream().allMatch(k -> k instanceof Value.StringValue);
+      out.append(stringKeys ? '{' : '[');
+      boolean first = true;
+      for (Map.Entry<Value, Value> e : map.entries().entrySet()) {
+        if (!first) {
+          out.append(',');
+        }
+        first = false;
+        if (stringKeys) {
+          string(out, ((Value.StringValue) e.getKey()).value());
+          out.append(':');
+          value(out, e.getValue());
+        } else {
+          out.append('[');
+          value(out, e.getKey());
+          out.append(',');
+          value(out, e.getValue());
+          out.append(']');
+        }
+      }
+      out.append(stringKeys ? '}' : ']');
+    } else {
+      throw new IllegalArgumentException("unknown value kind: " + value);
+    }
+  }
+
+  static void string(StringBuilder out, String s) {
+    out.append('"');
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      switch (c) {
+        case '"' -> out.append("\\\"");
+        case '\\' -> out.append("\\\\");
+        case '\n' -> out.append("\\n");
+        case '\r' -> out.append("\\r");
+        case '\t' -> out.append("\\t");
+        case '\b' -> out.append("\\b");
+        case '\f' -> out.append("\\f");
+        default -> {
+          if (c < 0x20 || c == '\u2028' || c == '\u2029') {
+            out.append(String.format("\\u%04x", (int) c));
+          } else {
+            out.append(c);
+          }
+        }
+      }
+    }
+    out.append('"');
+  }
+}

@@ -1,0 +1,77 @@
+package dev.lattice.server;
+
+import dev.lattice.crdt.Document;
+import java.util.Optional;
+import java.util.function.BooleanSupplier;
+import java.util.function.Function;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.http.HttpMethod;
+import org.eclipse.jetty.http.HttpStatus;
+import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.util.Callback;
+
+/**
+ * The plain HTTP endpoints beside the WebSocket: {@code GET /healthz} (200 "ok" while the process
+ * serves), {@code GET /readyz} (200 "ready" when started and the store is open, else 503) and
+ * {@code GET /v1/docs/{id}} (the document as JSON, see {@link DocumentJson}; 404 if it does not
+ * exist). Other paths are 404, other methods 405. Blocking (a document load may read the disk).
+ */
+final class HttpEndpoints extends Handler.Abstract {
+
+  static final String DOCS_PREFIX = "/v1/docs/";
+
+  private final BooleanSupplier ready;
+  private final Function<String, Optional<Document>> documents;
+
+  HttpEndpoints(BooleanSupplier ready, Function<String, Optional<Document>> documents) {
+    this.ready = ready;
+    this.documents = documents;
+  }
+
+  @Override
+  public boolean handle(Request request, Response response, Callback callback) {
+    String path = Request.getPathInContext(request);
+    boolean known =
+        path.equals("/healthz")
+            || path.equals("/readyz")
+            || (path.startsWith(DOCS_PREFIX) && path.length() > DOCS_PREFIX.length());
+    if (!known) {
+      Response.writeError(request, response, callback, HttpStatus.NOT_FOUND_404);
+      return true;
+    }
+    if (!HttpMethod.GET.is(request.getMethod())) {
+      Response.writeError(request, response, callback, HttpStatus.METHOD_NOT_ALLOWED_405);
+      return true;
+    }
+    if (path.equals("/healthz")) {
+      text(response, callback, HttpStatus.OK_200, "ok");
+    } else if (path.equals("/readyz")) {
+      if (ready.getAsBoolean()) {
+        text(response, callback, HttpStatus.OK_200, "ready");
+      } else {
+        text(response, callback, HttpStatus.SERVICE_UNAVAILABLE_503, "not ready");
+      }
+    } else {
+      String id = path.substring(DOCS_PREFIX.length());
+      Optional<Document> document = documents.apply(id);
+      if (document.isEmpty()) {
+        Response.writeError(
+            request, response, callback, HttpStatus.NOT_FOUND_404, "no document " + id);
+      } else {
+        response.setStatus(HttpStatus.OK_200);
+        response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json; charset=utf-8");
+        Content.Sink.write(response, true, DocumentJson.render(document.get()), callback);
+      }
+    }
+    return true;
+  }
+
+  private static void text(Response response, Callback callback, int status, String body) {
+    response.setStatus(status);
+    response.getHeaders().put(HttpHeader.CONTENT_TYPE, "text/plain; charset=utf-8");
+    Content.Sink.write(response, true, body, callback);
+  }
+}

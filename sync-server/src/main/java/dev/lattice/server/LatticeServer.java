@@ -1,0 +1,406 @@
+package dev.lattice.server;
+
+import dev.lattice.crdt.Document;
+import dev.lattice.crdt.ReplicaId;
+import dev.lattice.hlc.HybridLogicalClock;
+import dev.lattice.server.hub.DefaultHub;
+import dev.lattice.server.hub.HubConfig;
+import dev.lattice.server.session.SessionConfig;
+import dev.lattice.server.session.SessionFactory;
+import dev.lattice.server.session.SessionScheduler;
+import dev.lattice.server.store.DocumentStore;
+import dev.lattice.server.store.EmbeddedStoreConfig;
+import dev.lattice.server.store.InMemoryDocumentStore;
+import dev.lattice.server.store.RocksDbDocumentStore;
+import java.net.URI;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.eclipse.jetty.http.HttpStatus;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.util.thread.QueuedThreadPool;
+import org.eclipse.jetty.websocket.server.WebSocketUpgradeHandler;
+
+/**
+ * The Lattice sync server: a Jetty 12 WebSocket endpoint at {@code /v1/sync} (docs/PROTOCOL.md)
+ * over the document hub and a store, with plain HTTP beside it ({@code /healthz}, {@code /readyz},
+ * {@code /v1/docs/{id}}).
+ *
+ * <pre>{@code
+ * try (LatticeServer server = LatticeServer.builder().port(0).inMemory(true).build().start()) {
+ *   URI uri = server.uri(); // ws://0.0.0.0:<port>/v1/sync
+ * }
+ * }</pre>
+ *
+ * <p><b>Frame size.</b> Jetty's maximum binary message and frame size are set to the session's
+ * {@code maxFrameBytes} (advertised in WELCOME): a larger frame is refused by Jetty, which closes
+ * the connection with 1009 (TOO_BIG) before the session sees it. Text frames close with 4000.
+ *
+ * <p><b>Slow consumers.</b> Each connection counts the bytes handed to Jetty and not yet written;
+ * when another frame would take that past {@link Builder#maxOutgoingBytesPerConnection} while
+ * frames are still waiting, the connection is closed with 4003 (SLOW_CONSUMER) rather than buffered
+ * without bound, and cut if the peer does not read up to the close within a few seconds.
+ *
+ * <p><b>Shutdown.</b> {@link #close()} stops accepting upgrades ({@code /readyz} turns 503), closes
+ * every connection with 1001 "server shutting down" (waiting briefly for the closes), stops Jetty,
+ * then closes the hub and the store, which flushes pending commits.
+ *
+ * <p>Thread-safe; {@link #start()} and {@link #close()} are meant to be called once each.
+ */
+public final class LatticeServer implements AutoCloseable {
+
+  /** The WebSocket path. */
+  public static final String SYNC_PATH = "/v1/sync";
+
+  private static final Duration SHUTDOWN_WAIT = Duration.ofSeconds(3);
+
+  private final String bindAddress;
+  private final int requestedPort;
+  private final Path dataDirectory;
+  private final boolean inMemory;
+  private final SessionConfig sessionConfig;
+  private final int maxFieldsPerDocument;
+  private final ReplicaId replicaId;
+  private final long maxOutgoingBytesPerConnection;
+
+  private final Set<WebSocketConnection> connections = ConcurrentHashMap.newKeySet();
+  private final Object lifecycle = new Object();
+  private volatile boolean accepting;
+  private boolean started;
+  private boolean closed;
+  private DocumentStore store;
+  private DefaultHub hub;
+  private ScheduledExecutorService timer;
+  private Server jetty;
+  private ServerConnector connector;
+
+  private LatticeServer(Builder b) {
+    this.bindAddress = b.bindAddress;
+    this.requestedPort = b.port;
+    this.dataDirectory = b.dataDirectory;
+    this.inMemory = b.inMemory;
+    this.sessionConfig = b.sessionConfig;
+    this.maxFieldsPerDocument = b.maxFieldsPerDocument;
+    this.replicaId = b.replicaId != null ? b.replicaId : randomReplicaId();
+    this.maxOutgoingBytesPerConnection = b.maxOutgoingBytesPerConnection;
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  private static ReplicaId randomReplicaId() {
+    return ReplicaId.of(new SecureRandom().nextLong());
+  }
+
+  /**
+   * Opens the store, starts the hub and binds the port. Prints nothing.
+   *
+   * @return this server
+   * @throws IllegalStateException if already started or closed, or if Jetty cannot start (the port
+   *     is taken, for example); whatever was opened is closed again
+   */
+  public LatticeServer start() {
+    synchronized (lifecycle) {
+      if (started || closed) {
+        throw new IllegalStateException("LatticeServer.start() may be called once, before close()");
+      }
+      started = true;
+      try {
+        store =
+            inMemory
+                ? new InMemoryDocumentStore()
+                : RocksDbDocumentStore.open(
+                    EmbeddedStoreConfig.builder().dataDirectory(dataDirectory).build());
+        HybridLogicalClock clock = new HybridLogicalClock();
+        hub =
+            new DefaultHub(
+                HubConfig.builder(store, replicaId)
+                    .clock(clock)
+                    .maxFieldsPerDocument(maxFieldsPerDocument)
+                    .build());
+        timer = Executors.newSingleThreadScheduledExecutor(daemonThread("lattice-session-timer"));
+        SessionFactory sessions =
+            SessionFactory.builder()
+                .hub(hub)
+                .config(sessionConfig)
+                .clock(clock)
+                .serverId(replicaId)
+                .scheduler(SessionScheduler.of(timer))
+                .build();
+        jetty = newJetty(sessions);
+        jetty.start();
+        accepting = true;
+        return this;
+      } catch (Exception e) {
+        closeQuietly();
+        throw new IllegalStateException(
+            "could not start the Lattice server on " + bindAddress + ":" + requestedPort, e);
+      }
+    }
+  }
+
+  private Server newJetty(SessionFactory sessions) {
+    QueuedThreadPool threads = new QueuedThreadPool();
+    threads.setName("lattice-http");
+    Server server = new Server(threads);
+    connector = new ServerConnector(server);
+    connector.setHost(bindAddress);
+    connector.setPort(requestedPort);
+    server.addConnector(connector);
+    long maxFrame = sessionConfig.protocolLimits().maxFrameBytes();
+    WebSocketUpgradeHandler websocket =
+        WebSocketUpgradeHandler.from(
+            server,
+            container -> {
+              container.setMaxBinaryMessageSize(maxFrame);
+              container.setMaxFrameSize(maxFrame);
+              container.setMaxTextMessageSize(maxFrame);
+              // The session's own idle timeout (PING, then 4004) fires first.
+              container.setIdleTimeout(sessionConfig.idleTimeout().plusSeconds(10));
+              container.addMapping(
+                  SYNC_PATH,
+                  (request, response, callback) -> {
+                    if (!accepting) {
+                      Response.writeError(
+                          request,
+                          response,
+                          callback,
+                          HttpStatus.SERVICE_UNAVAILABLE_503,
+                          "server shutting down");
+                      return null;
+                    }
+                    return new WebSocketConnection(
+                        sessions, maxOutgoingBytesPerConnection, connections, timer);
+                  });
+            });
+    websocket.setHandler(new HttpEndpoints(this::isReady, this::document));
+    server.setHandler(websocket);
+    return server;
+  }
+
+  private static java.util.concurrent.ThreadFactory daemonThread(String name) {
+    return r -> {
+      Thread t = new Thread(r, name);
+      t.setDaemon(true);
+      return t;
+    };
+  }
+
+  /** Whether the server is started, accepting connections, and its store open. */
+  public boolean isReady() {
+    return accepting;
+  }
+
+  /**
+   * The port bound: the configured one, or the ephemeral one chosen for port 0.
+   *
+   * @throws IllegalStateException before {@link #start()}
+   */
+  public int port() {
+    ServerConnector c = connector;
+    if (c == null) {
+      throw new IllegalStateException("the server is not started");
+    }
+    return c.getLocalPort();
+  }
+
+  /** {@code ws://host:port/v1/sync}; the host is the bind address ("localhost" for 0.0.0.0). */
+  public URI uri() {
+    String host =
+        "0.0.0.0".equals(bindAddress) || "::".equals(bindAddress) ? "localhost" : bindAddress;
+    return URI.create("ws://" + host + ":" + port() + SYNC_PATH);
+  }
+
+  /** The server's replica id, sent in WELCOME. */
+  public ReplicaId replicaId() {
+    return replicaId;
+  }
+
+  /**
+   * A document's durable state, as the store holds it (every acknowledged update included), or
+   * empty if it does not exist. Loads from the store; for server-side reads such as {@code
+   * /v1/docs/{id}}.
+   *
+   * @throws IllegalStateException before {@link #start()}
+   */
+  public Optional<Document> document(String id) {
+    Objects.requireNonNull(id, "id");
+    DocumentStore s = store;
+    if (s == null) {
+      throw new IllegalStateException("the server is not started");
+    }
+    return s.load(id);
+  }
+
+  /**
+   * Shuts down gracefully: stops accepting upgrades, closes every connection with 1001 "server
+   * shutting down" (waiting up to 3 s for them to end), stops Jetty, then closes the hub and the
+   * store (flushing pending commits). Idempotent.
+   */
+  @Override
+  public void close() {
+    synchronized (lifecycle) {
+      if (closed) {
+        return;
+      }
+      closed = true;
+      accepting = false;
+      List<CompletableFuture<Void>> ends = new ArrayList<>();
+      for (WebSocketConnection connection : connections) {
+        connection.shutDown();
+        ends.add(connection.ended());
+      }
+      try {
+        CompletableFuture.allOf(ends.toArray(CompletableFuture[]::new))
+            .get(SHUTDOWN_WAIT.toMillis(), TimeUnit.MILLISECONDS);
+      } catch (TimeoutException | java.util.concurrent.ExecutionException e) {
+        // Connections that did not end in time are cut by Jetty's stop below.
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      closeQuietly();
+    }
+  }
+
+  private void closeQuietly() {
+    RuntimeException failure = null;
+    if (jetty != null) {
+      try {
+        jetty.stop();
+      } catch (Exception e) {
+        failure = new IllegalStateException("could not stop Jetty", e);
+      }
+    }
+    if (hub != null) {
+      hub.close();
+    }
+    if (store != null) {
+      try {
+        store.close();
+      } catch (RuntimeException e) {
+        if (failure == null) {
+          failure = e;
+        } else {
+          failure.addSuppressed(e);
+        }
+      }
+    }
+    if (timer != null) {
+      timer.shutdownNow();
+    }
+    if (failure != null) {
+      throw failure;
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "LatticeServer["
+        + bindAddress
+        + ":"
+        + requestedPort
+        + (inMemory ? ", in memory" : ", " + dataDirectory)
+        + "]";
+  }
+
+  /**
+   * Builds a {@link LatticeServer}. Defaults: bind 0.0.0.0, port 7070, data directory {@code
+   * ./lattice-data}, embedded (durable) store, {@link SessionConfig#defaults()}, 10,000 fields per
+   * document, a random replica id, 4 MiB queued per connection. Setters fail fast on bad values.
+   */
+  public static final class Builder {
+    private String bindAddress = "0.0.0.0";
+    private int port = 7070;
+    private Path dataDirectory = EmbeddedStoreConfig.DEFAULT_DATA_DIRECTORY;
+    private boolean inMemory;
+    private SessionConfig sessionConfig = SessionConfig.defaults();
+    private int maxFieldsPerDocument = HubConfig.DEFAULT_MAX_FIELDS_PER_DOCUMENT;
+    private ReplicaId replicaId;
+    private long maxOutgoingBytesPerConnection = 4L * 1024 * 1024;
+
+    private Builder() {}
+
+    /** The address to listen on; default 0.0.0.0 (all interfaces). */
+    public Builder bindAddress(String bindAddress) {
+      Objects.requireNonNull(bindAddress, "bindAddress");
+      if (bindAddress.isBlank()) {
+        throw new IllegalArgumentException("bindAddress must not be blank");
+      }
+      this.bindAddress = bindAddress;
+      return this;
+    }
+
+    /** The port, 0 to 65535; 0 picks an ephemeral port (see {@link LatticeServer#port()}). */
+    public Builder port(int port) {
+      if (port < 0 || port > 65_535) {
+        throw new IllegalArgumentException("port must be within 0..65535, was " + port);
+      }
+      this.port = port;
+      return this;
+    }
+
+    /** Where the embedded store keeps its files; default {@code ./lattice-data}. */
+    public Builder dataDirectory(Path dataDirectory) {
+      this.dataDirectory = Objects.requireNonNull(dataDirectory, "dataDirectory");
+      return this;
+    }
+
+    /** Keep documents in memory only (lost at close) instead of the embedded store. */
+    public Builder inMemory(boolean inMemory) {
+      this.inMemory = inMemory;
+      return this;
+    }
+
+    /** The limits every session enforces; also sets Jetty's frame size limit. */
+    public Builder sessionConfig(SessionConfig sessionConfig) {
+      this.sessionConfig = Objects.requireNonNull(sessionConfig, "sessionConfig");
+      return this;
+    }
+
+    /** The most fields a document may have, at least 1; default 10,000. */
+    public Builder maxFieldsPerDocument(int max) {
+      if (max < 1) {
+        throw new IllegalArgumentException("maxFieldsPerDocument must be at least 1, was " + max);
+      }
+      this.maxFieldsPerDocument = max;
+      return this;
+    }
+
+    /** The server's replica id; default random. */
+    public Builder replicaId(ReplicaId replicaId) {
+      this.replicaId = Objects.requireNonNull(replicaId, "replicaId");
+      return this;
+    }
+
+    /**
+     * Bytes a connection may have queued for sending before it is closed with 4003; default 4 MiB.
+     */
+    public Builder maxOutgoingBytesPerConnection(long bytes) {
+      if (bytes < 1) {
+        throw new IllegalArgumentException(
+            "maxOutgoingBytesPerConnection must be at least 1, was " + bytes);
+      }
+      this.maxOutgoingBytesPerConnection = bytes;
+      return this;
+    }
+
+    /** The server, not started. */
+    public LatticeServer build() {
+      return new LatticeServer(this);
+    }
+  }
+}

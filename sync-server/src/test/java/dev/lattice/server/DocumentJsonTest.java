@@ -1,0 +1,64 @@
+package dev.lattice.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.lattice.crdt.Document;
+import dev.lattice.crdt.ReplicaId;
+import dev.lattice.crdt.Value;
+import dev.lattice.hlc.HybridLogicalClock;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class DocumentJsonTest {
+
+  private static String json(Value value) {
+    StringBuilder out = new StringBuilder();
+    DocumentJson.value(out, value);
+    return out.toString();
+  }
+
+  @Test
+  void rendersScalars() {
+    assertThat(json(Value.nil())).isEqualTo("null");
+    assertThat(json(Value.of(true))).isEqualTo("true");
+    assertThat(json(Value.of(-42))).isEqualTo("-42");
+    assertThat(json(Value.of(1.5))).isEqualTo("1.5");
+    assertThat(json(Value.of("a\"b\\c\n\u0001"))).isEqualTo("\"a\\\"b\\\\c\\n\\u0001\"");
+  }
+
+  @Test
+  void rendersNonFiniteFloatsAsStrings() {
+    assertThat(json(Value.of(Double.NaN))).isEqualTo("\"NaN\"");
+    assertThat(json(Value.of(Double.POSITIVE_INFINITY))).isEqualTo("\"Infinity\"");
+    assertThat(json(Value.of(Double.NEGATIVE_INFINITY))).isEqualTo("\"-Infinity\"");
+  }
+
+  @Test
+  void rendersBinaryAsBase64() {
+    assertThat(json(Value.of(new byte[] {1, 2, 3}))).isEqualTo("\"AQID\"");
+  }
+
+  @Test
+  void rendersArraysAndMaps() {
+    assertThat(json(Value.array(Value.of(1), Value.of("x")))).isEqualTo("[1,\"x\"]");
+    assertThat(json(Value.map(Map.of(Value.of("b"), Value.of(2), Value.of("a"), Value.of(1)))))
+        .isEqualTo("{\"a\":1,\"b\":2}");
+    assertThat(json(Value.map(Map.of(Value.of(1), Value.of("one"))))).isEqualTo("[[1,\"one\"]]");
+  }
+
+  @Test
+  void rendersADocumentsFieldsInNameOrder() {
+    ReplicaId r = ReplicaId.of(7);
+    Document doc = Document.create("d");
+    doc.incrementGCounter(r, "likes", 3);
+    doc.addPNCounter(r, "balance", -2);
+    doc.setRegister(r, "title", Value.of("T"), new HybridLogicalClock().now());
+
+    assertThat(DocumentJson.render(doc))
+        .isEqualTo(
+            "{\"id\":\"d\",\"fields\":{"
+                + "\"balance\":{\"type\":\"PN_COUNTER\",\"value\":-2},"
+                + "\"likes\":{\"type\":\"G_COUNTER\",\"value\":3},"
+                + "\"title\":{\"type\":\"LWW_REGISTER\",\"value\":\"T\"}}}");
+  }
+}

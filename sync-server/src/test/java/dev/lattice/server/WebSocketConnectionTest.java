@@ -1,0 +1,150 @@
+package dev.lattice.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.lattice.crdt.ReplicaId;
+import dev.lattice.hlc.HybridLogicalClock;
+import dev.lattice.protocol.CloseCodes;
+import dev.lattice.server.hub.DefaultHub;
+import dev.lattice.server.hub.HubConfig;
+import dev.lattice.server.session.SessionFactory;
+import dev.lattice.server.session.SessionScheduler;
+import dev.lattice.server.store.InMemoryDocumentStore;
+import java.lang.reflect.Proxy;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import org.eclipse.jetty.websocket.api.Callback;
+import org.eclipse.jetty.websocket.api.Session;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** The adapter's outgoing byte bound, against a recording Jetty session that never writes. */
+class WebSocketConnectionTest {
+
+  private static final long MAX_QUEUED = 100;
+
+  private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor();
+  private final DefaultHub hub =
+      new DefaultHub(
+          HubConfig.builder(new InMemoryDocumentStore(), ReplicaId.of(0x5e))
+              .executor(Runnable::run)
+              .build());
+  private final SessionFactory sessions =
+      SessionFactory.builder()
+          .hub(hub)
+          .clock(new HybridLogicalClock())
+          .serverId(ReplicaId.of(0x5e))
+          .scheduler(SessionScheduler.of(timer))
+          .build();
+  private final Set<WebSocketConnection> open = ConcurrentHashMap.newKeySet();
+  private final List<Callback> pendingSends = new ArrayList<>();
+  private final List<Integer> closes = new ArrayList<>();
+  private int demands;
+
+  private final Session socket =
+      (Session)
+          Proxy.newProxyInstance(
+              Session.class.getClassLoader(),
+              new Class<?>[] {Session.class},
+              (proxy, method, args) -> {
+                switch (method.getName()) {
+                  case "sendBinary" -> pendingSends.add((Callback) args[1]);
+                  case "close" -> {
+                    if (args != null && args.length == 3) {
+                      closes.add((Integer) args[0]);
+                    }
+                  }
+                  case "demand" -> demands++;
+                  case "isOpen" -> {
+                    return true;
+                  }
+                  case "hashCode" -> {
+                    return System.identityHashCode(proxy);
+                  }
+                  case "equals" -> {
+                    return proxy == args[0];
+                  }
+                  case "toString" -> {
+                    return "RecordingSession";
+                  }
+                  default -> {}
+                }
+                return null;
+              });
+
+  private final WebSocketConnection connection =
+      new WebSocketConnection(sessions, MAX_QUEUED, open, timer);
+
+  @AfterEach
+  void stop() {
+    timer.shutdownNow();
+    hub.close();
+  }
+
+  @Test
+  void demandsOneFrameAtOpenAndOneAfterEachFrame() {
+    connection.onWebSocketOpen(socket);
+    assertThat(demands).isEqualTo(1);
+    assertThat(open).containsExactly(connection);
+
+    connection.onWebSocketBinary(ByteBuffer.wrap(new byte[] {(byte) 0xc1}), Callback.NOOP);
+    assertThat(demands).isEqualTo(2);
+    assertThat(closes).containsExactly(CloseCodes.MALFORMED_FRAME);
+  }
+
+  @Test
+  void closesWithSlowConsumerWhenQueuedBytesPassTheBound() {
+    connection.onWebSocketOpen(socket);
+
+    connection.sendFrame(new byte[60]);
+    assertThat(connection.queuedBytes()).isEqualTo(60);
+    connection.sendFrame(new byte[60]);
+
+    assertThat(pendingSends).hasSize(1);
+    assertThat(closes).containsExactly(CloseCodes.SLOW_CONSUMER);
+    assertThat(connection.queuedBytes()).isEqualTo(60);
+
+    pendingSends.get(0).succeed();
+    assertThat(connection.queuedBytes()).isZero();
+    connection.sendFrame(new byte[10]);
+    assertThat(pendingSends).as("nothing is sent after the close").hasSize(1);
+  }
+
+  @Test
+  void completedSendsFreeTheirBytesWhetherTheySucceedOrFail() {
+    connection.onWebSocketOpen(socket);
+
+    connection.sendFrame(new byte[60]);
+    pendingSends.get(0).succeed();
+    connection.sendFrame(new byte[60]);
+    pendingSends.get(1).fail(new RuntimeException("write failed"));
+    connection.sendFrame(new byte[90]);
+
+    assertThat(pendingSends).hasSize(3);
+    assertThat(closes).isEmpty();
+    assertThat(connection.queuedBytes()).isEqualTo(90);
+  }
+
+  @Test
+  void aSingleFrameLargerThanTheBoundIsSentWhenNothingIsQueued() {
+    connection.onWebSocketOpen(socket);
+
+    connection.sendFrame(new byte[500]);
+
+    assertThat(pendingSends).hasSize(1);
+    assertThat(closes).isEmpty();
+  }
+
+  @Test
+  void theEndOfTheConnectionLeavesTheOpenSet() {
+    connection.onWebSocketOpen(socket);
+    connection.onWebSocketClose(1000, "bye");
+    assertThat(open).isEmpty();
+    assertThat(connection.ended()).isDone();
+  }
+}
