@@ -89,6 +89,22 @@ class ArchitectureTest {
   }
 
   @Test
+  void serverLogicKnowsNoTransportNorCacheNorRedis() {
+    // DESIGN: the session, hub and stores are driven directly by tests and simulations; Jetty
+    // lives only in the adapter package dev.lattice.server itself.
+    noClasses()
+        .that()
+        .resideInAnyPackage(
+            "dev.lattice.server.session..",
+            "dev.lattice.server.hub..",
+            "dev.lattice.server.store..")
+        .should()
+        .dependOnClassesThat()
+        .resideInAnyPackage("org.eclipse.jetty..", "com.github.benmanes.caffeine..", "io.lettuce..")
+        .check(lattice);
+  }
+
+  @Test
   void serverAndClientDoNotDependOnEachOther() {
     noClasses()
         .that()
