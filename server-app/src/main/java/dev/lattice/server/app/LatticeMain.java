@@ -1,0 +1,341 @@
+package dev.lattice.server.app;
+
+import dev.lattice.protocol.ProtocolLimits;
+import dev.lattice.server.LatticeServer;
+import dev.lattice.server.session.SessionConfig;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.ArgSpec;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code java -jar lattice-server.jar}: starts a {@link LatticeServer} from command-line flags,
+ * each of which may also come from an environment variable ({@code --data-dir} from {@code
+ * LATTICE_DATA_DIR}, and so on; a flag beats its variable). Runs until SIGTERM or Ctrl-C, then
+ * shuts the server down gracefully.
+ *
+ * <p>Parsing is separate from running: {@link #parse} turns arguments and an environment into
+ * {@link ServerOptions} without starting anything, and {@link #start} starts a server and returns
+ * the {@link Running} handle whose {@link Running#shutdown()} the shutdown hook calls.
+ */
+@Command(
+    name = "lattice-server",
+    mixinStandardHelpOptions = true,
+    versionProvider = LatticeMain.Version.class,
+    sortOptions = false,
+    usageHelpAutoWidth = true,
+    description = {
+      "Runs the Lattice sync server: WebSocket at ws://HOST:PORT/v1/sync, health at"
+          + " http://HOST:PORT/healthz and /readyz.",
+      "Every option can also be set by the environment variable shown; a flag beats its variable.",
+      "Stops gracefully on SIGTERM or Ctrl-C.",
+      ""
+    },
+    exitCodeListHeading = "%nExit codes:%n",
+    exitCodeList = {"0:stopped normally", "1:could not start", "2:bad option (usage error)"})
+public final class LatticeMain implements Callable<Integer> {
+
+  private static final Logger log = LoggerFactory.getLogger(LatticeMain.class);
+
+  /** Prefix of every option's environment variable: {@code --data-dir} is LATTICE_DATA_DIR. */
+  static final String ENV_PREFIX = "LATTICE_";
+
+  @Spec CommandSpec spec;
+
+  @Option(
+      names = "--port",
+      paramLabel = "PORT",
+      defaultValue = "7070",
+      description = "TCP port, 0 for an ephemeral one. Env LATTICE_PORT; default ${DEFAULT-VALUE}.")
+  int port;
+
+  @Option(
+      names = "--bind",
+      paramLabel = "ADDRESS",
+      defaultValue = "0.0.0.0",
+      description = "Address to listen on. Env LATTICE_BIND; default ${DEFAULT-VALUE}.")
+  String bind;
+
+  @Option(
+      names = "--data-dir",
+      paramLabel = "DIR",
+      defaultValue = "lattice-data",
+      description =
+          "Directory of the embedded (RocksDB) store; created if missing."
+              + " Env LATTICE_DATA_DIR; default ${DEFAULT-VALUE}.")
+  Path dataDir;
+
+  @Option(
+      names = "--in-memory",
+      defaultValue = "false",
+      description =
+          "Keep documents in memory only (lost at shutdown) instead of the embedded store."
+              + " Env LATTICE_IN_MEMORY=true.")
+  boolean inMemory;
+
+  @Option(
+      names = "--max-frame-bytes",
+      paramLabel = "BYTES",
+      defaultValue = "1048576",
+      description =
+          "Largest WebSocket frame accepted (larger ones close with 1009)."
+              + " Env LATTICE_MAX_FRAME_BYTES; default ${DEFAULT-VALUE}.")
+  int maxFrameBytes;
+
+  @Option(
+      names = "--max-documents-per-connection",
+      paramLabel = "N",
+      defaultValue = "100",
+      description =
+          "Documents one connection may subscribe at once."
+              + " Env LATTICE_MAX_DOCUMENTS_PER_CONNECTION; default ${DEFAULT-VALUE}.")
+  int maxDocumentsPerConnection;
+
+  @Option(
+      names = "--max-fields-per-document",
+      paramLabel = "N",
+      defaultValue = "10000",
+      description =
+          "Most fields a document may hold."
+              + " Env LATTICE_MAX_FIELDS_PER_DOCUMENT; default ${DEFAULT-VALUE}.")
+  int maxFieldsPerDocument;
+
+  @Option(
+      names = "--updates-per-second",
+      paramLabel = "N",
+      defaultValue = "100",
+      description =
+          "Sustained UPDATE rate per connection."
+              + " Env LATTICE_UPDATES_PER_SECOND; default ${DEFAULT-VALUE}.")
+  int updatesPerSecond;
+
+  @Option(
+      names = "--update-burst",
+      paramLabel = "N",
+      defaultValue = "200",
+      description =
+          "UPDATEs a connection may send at once (token bucket size)."
+              + " Env LATTICE_UPDATE_BURST; default ${DEFAULT-VALUE}.")
+  int updateBurst;
+
+  @Option(
+      names = "--idle-timeout",
+      paramLabel = "DURATION",
+      defaultValue = "30s",
+      converter = DurationConverter.class,
+      description =
+          "Close a connection silent this long (it is PINGed at half): 500ms, 30s, 5m, 1h or"
+              + " ISO-8601 like PT30S. Env LATTICE_IDLE_TIMEOUT; default ${DEFAULT-VALUE}.")
+  Duration idleTimeout;
+
+  @Option(
+      names = "--max-outgoing-bytes",
+      paramLabel = "BYTES",
+      defaultValue = "4194304",
+      description =
+          "Bytes queued for one slow connection before it is closed with 4003."
+              + " Env LATTICE_MAX_OUTGOING_BYTES; default ${DEFAULT-VALUE}.")
+  long maxOutgoingBytes;
+
+  private volatile Running running;
+
+  /** Entry point of the runnable jar. */
+  public static void main(String[] args) {
+    System.exit(commandLine(System.getenv()).execute(args));
+  }
+
+  /**
+   * The command, reading option defaults from {@code env} (for tests: any map; for the jar: the
+   * process environment).
+   */
+  static CommandLine commandLine(Map<String, String> env) {
+    CommandLine cmd = new CommandLine(new LatticeMain());
+    cmd.setDefaultValueProvider(new EnvironmentDefaults(env));
+    return cmd;
+  }
+
+  /**
+   * Parses arguments and environment into options, starting nothing.
+   *
+   * @throws ParameterException on a bad or unknown option or value
+   */
+  static ServerOptions parse(Map<String, String> env, String... args) {
+    CommandLine cmd = commandLine(env);
+    cmd.parseArgs(args);
+    return cmd.<LatticeMain>getCommand().options();
+  }
+
+  /** The parsed options, validated as the server will; a bad value is a usage error. */
+  ServerOptions options() {
+    try {
+      SessionConfig session =
+          SessionConfig.builder()
+              .protocolLimits(ProtocolLimits.builder().maxFrameBytes(maxFrameBytes).build())
+              .maxDocumentsPerConnection(maxDocumentsPerConnection)
+              .updatesPerSecond(updatesPerSecond)
+              .updateBurst(updateBurst)
+              .idleTimeout(idleTimeout)
+              .build();
+      ServerOptions options =
+          new ServerOptions(
+              bind,
+              port,
+              dataDir.toAbsolutePath().normalize(),
+              inMemory,
+              session,
+              maxFieldsPerDocument,
+              maxOutgoingBytes);
+      options.toBuilder(); // the builder's own checks (port range, positive bounds)
+      return options;
+    } catch (IllegalArgumentException e) {
+      throw new ParameterException(spec.commandLine(), "Invalid option: " + e.getMessage(), e);
+    }
+  }
+
+  @Override
+  public Integer call() throws InterruptedException {
+    ServerOptions options = options();
+    Running run;
+    try {
+      run = start(options);
+    } catch (IllegalStateException e) {
+      log.error("Lattice server did not start: {}", e.getMessage(), e.getCause());
+      return 1;
+    }
+    running = run;
+    Thread hook = new Thread(run::shutdown, "lattice-shutdown");
+    Runtime.getRuntime().addShutdownHook(hook);
+    run.awaitStopped();
+    try {
+      Runtime.getRuntime().removeShutdownHook(hook);
+    } catch (IllegalStateException alreadyShuttingDown) {
+      // The hook itself stopped us.
+    }
+    return 0;
+  }
+
+  /** The running server once {@link #call()} has started it, else null. */
+  Running running() {
+    return running;
+  }
+
+  /** Starts a server from the options and logs where it listens and where its data lives. */
+  static Running start(ServerOptions options) {
+    LatticeServer server = options.toBuilder().build().start();
+    String ws = server.uri().toString();
+    String http = ws.replaceFirst("^ws://", "http://").replace(LatticeServer.SYNC_PATH, "/healthz");
+    log.info(
+        "Lattice server listening on {} (health: {}), {}",
+        ws,
+        http,
+        options.inMemory()
+            ? "documents in memory only (lost at shutdown)"
+            : "data in " + options.dataDirectory());
+    return new Running(server);
+  }
+
+  /** A started server and the one way to stop it, shared by the shutdown hook and tests. */
+  static final class Running {
+    private final LatticeServer server;
+    private final CountDownLatch stopped = new CountDownLatch(1);
+
+    Running(LatticeServer server) {
+      this.server = Objects.requireNonNull(server);
+    }
+
+    LatticeServer server() {
+      return server;
+    }
+
+    /** Graceful shutdown (see {@link LatticeServer#close()}); idempotent. */
+    void shutdown() {
+      if (stopped.getCount() == 0) {
+        return;
+      }
+      log.info("Lattice server shutting down: closing connections, flushing the store");
+      try {
+        server.close();
+        log.info("Lattice server stopped");
+      } catch (RuntimeException e) {
+        log.error("Lattice server shutdown failed", e);
+      } finally {
+        stopped.countDown();
+      }
+    }
+
+    void awaitStopped() throws InterruptedException {
+      stopped.await();
+    }
+
+    boolean isStopped() {
+      return stopped.getCount() == 0;
+    }
+  }
+
+  /** Defaults from LATTICE_* variables: {@code --data-dir} reads LATTICE_DATA_DIR. */
+  static final class EnvironmentDefaults implements CommandLine.IDefaultValueProvider {
+    private final Map<String, String> env;
+
+    EnvironmentDefaults(Map<String, String> env) {
+      this.env = Map.copyOf(env);
+    }
+
+    @Override
+    public String defaultValue(ArgSpec arg) {
+      if (!(arg instanceof OptionSpec option) || option.usageHelp() || option.versionHelp()) {
+        return null;
+      }
+      String value = env.get(variable(option.longestName()));
+      return value == null || value.isBlank() ? null : value.trim();
+    }
+
+    static String variable(String optionName) {
+      return ENV_PREFIX + optionName.replaceFirst("^-+", "").replace('-', '_').toUpperCase();
+    }
+  }
+
+  /** 500ms, 30s, 5m, 1h, 2d, or ISO-8601 (PT30S). */
+  static final class DurationConverter implements CommandLine.ITypeConverter<Duration> {
+    @Override
+    public Duration convert(String text) {
+      String t = text.trim();
+      if (t.toUpperCase().startsWith("P")) {
+        return Duration.parse(t);
+      }
+      var m = java.util.regex.Pattern.compile("(\\d+)(ms|s|m|h|d)").matcher(t);
+      if (!m.matches()) {
+        throw new CommandLine.TypeConversionException(
+            "'" + text + "' is not a duration (examples: 500ms, 30s, 5m, 1h, PT30S)");
+      }
+      long n = Long.parseLong(m.group(1));
+      return switch (m.group(2)) {
+        case "ms" -> Duration.ofMillis(n);
+        case "s" -> Duration.ofSeconds(n);
+        case "m" -> Duration.ofMinutes(n);
+        case "h" -> Duration.ofHours(n);
+        default -> Duration.ofDays(n);
+      };
+    }
+  }
+
+  /** The jar manifest's Implementation-Version, or "development build". */
+  static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+      String v = LatticeMain.class.getPackage().getImplementationVersion();
+      return new String[] {"lattice-server " + (v != null ? v : "(development build)")};
+    }
+  }
+}

@@ -1,0 +1,32 @@
+package dev.lattice.server.app;
+
+import dev.lattice.server.LatticeServer;
+import dev.lattice.server.session.SessionConfig;
+import java.nio.file.Path;
+
+/**
+ * The server's settings as parsed from flags and environment: what {@link LatticeMain} starts.
+ *
+ * @param dataDirectory absolute; unused when {@code inMemory}
+ */
+record ServerOptions(
+    String bindAddress,
+    int port,
+    Path dataDirectory,
+    boolean inMemory,
+    SessionConfig sessionConfig,
+    int maxFieldsPerDocument,
+    long maxOutgoingBytes) {
+
+  /** A builder for the server these options describe; its setters re-check every value. */
+  LatticeServer.Builder toBuilder() {
+    return LatticeServer.builder()
+        .bindAddress(bindAddress)
+        .port(port)
+        .dataDirectory(dataDirectory)
+        .inMemory(inMemory)
+        .sessionConfig(sessionConfig)
+        .maxFieldsPerDocument(maxFieldsPerDocument)
+        .maxOutgoingBytesPerConnection(maxOutgoingBytes);
+  }
+}

@@ -1,0 +1,86 @@
+package dev.lattice.server.app;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.net.ConnectException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import picocli.CommandLine;
+
+/** Runs the whole command in process, on loopback and an ephemeral port, then stops it. */
+class LatticeMainRunTest {
+
+  private final HttpClient http =
+      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+  @Test
+  @Timeout(60)
+  void commandServesHealthzAndStopsOnTheShutdownPath() throws Exception {
+    CommandLine cmd = LatticeMain.commandLine(Map.of("LATTICE_PORT", "7070"));
+    LatticeMain main = cmd.getCommand();
+    CompletableFuture<Integer> exit =
+        CompletableFuture.supplyAsync(
+            () -> cmd.execute("--port", "0", "--bind", "127.0.0.1", "--in-memory"));
+
+    LatticeMain.Running running = awaitRunning(main, exit);
+    int port = running.server().port();
+    assertThat(port).isPositive().isNotEqualTo(7070);
+    assertThat(running.server().uri()).hasToString("ws://127.0.0.1:" + port + "/v1/sync");
+    assertThat(get(port, "/healthz").statusCode()).isEqualTo(200);
+    assertThat(get(port, "/readyz").statusCode()).isEqualTo(200);
+
+    running.shutdown(); // what the SIGTERM hook runs
+
+    assertThat(exit.get(30, TimeUnit.SECONDS)).isZero();
+    assertThat(running.isStopped()).isTrue();
+    assertThat(running.server().isReady()).isFalse();
+    assertThatThrownBy(() -> get(port, "/healthz")).isInstanceOf(ConnectException.class);
+    running.shutdown(); // idempotent, as a second signal would be
+  }
+
+  @Test
+  @Timeout(60)
+  void aTakenPortExitsWith1() throws Exception {
+    LatticeMain.Running first =
+        LatticeMain.start(
+            LatticeMain.parse(Map.of(), "--port=0", "--bind=127.0.0.1", "--in-memory"));
+    try {
+      int taken = first.server().port();
+      int code =
+          LatticeMain.commandLine(Map.of())
+              .execute("--port", String.valueOf(taken), "--bind", "127.0.0.1", "--in-memory");
+      assertThat(code).isEqualTo(1);
+    } finally {
+      first.shutdown();
+    }
+  }
+
+  private static LatticeMain.Running awaitRunning(LatticeMain main, CompletableFuture<Integer> exit)
+      throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (main.running() == null) {
+      assertThat(exit).as("the command ended early").isNotDone();
+      assertThat(System.nanoTime()).as("server start").isLessThan(deadline);
+      Thread.sleep(20);
+    }
+    return main.running();
+  }
+
+  private HttpResponse<String> get(int port, String path) throws IOException, InterruptedException {
+    return http.send(
+        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+            .timeout(Duration.ofSeconds(5))
+            .build(),
+        HttpResponse.BodyHandlers.ofString());
+  }
+}

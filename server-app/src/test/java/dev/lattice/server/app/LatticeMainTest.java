@@ -1,0 +1,197 @@
+package dev.lattice.server.app;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.lattice.server.session.SessionConfig;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+import picocli.CommandLine.ParameterException;
+
+class LatticeMainTest {
+
+  private static final List<String> OPTIONS =
+      List.of(
+          "--port",
+          "--bind",
+          "--data-dir",
+          "--in-memory",
+          "--max-frame-bytes",
+          "--max-documents-per-connection",
+          "--max-fields-per-document",
+          "--updates-per-second",
+          "--update-burst",
+          "--idle-timeout",
+          "--max-outgoing-bytes");
+
+  @Test
+  void defaultsMatchTheServerDefaults() {
+    ServerOptions o = LatticeMain.parse(Map.of());
+    SessionConfig d = SessionConfig.defaults();
+
+    assertThat(o.port()).isEqualTo(7070);
+    assertThat(o.bindAddress()).isEqualTo("0.0.0.0");
+    assertThat(o.dataDirectory()).isEqualTo(Path.of("lattice-data").toAbsolutePath());
+    assertThat(o.inMemory()).isFalse();
+    assertThat(o.sessionConfig().protocolLimits().maxFrameBytes())
+        .isEqualTo(d.protocolLimits().maxFrameBytes());
+    assertThat(o.sessionConfig().maxDocumentsPerConnection())
+        .isEqualTo(d.maxDocumentsPerConnection());
+    assertThat(o.sessionConfig().updatesPerSecond()).isEqualTo(d.updatesPerSecond());
+    assertThat(o.sessionConfig().updateBurst()).isEqualTo(d.updateBurst());
+    assertThat(o.sessionConfig().idleTimeout()).isEqualTo(d.idleTimeout());
+    assertThat(o.maxFieldsPerDocument()).isEqualTo(10_000);
+    assertThat(o.maxOutgoingBytes()).isEqualTo(4L * 1024 * 1024);
+  }
+
+  @Test
+  void everyFlagIsParsed() {
+    ServerOptions o =
+        LatticeMain.parse(
+            Map.of(),
+            "--port=9000",
+            "--bind=127.0.0.1",
+            "--data-dir=/tmp/lattice-x",
+            "--in-memory",
+            "--max-frame-bytes=2048",
+            "--max-documents-per-connection=7",
+            "--max-fields-per-document=50",
+            "--updates-per-second=11",
+            "--update-burst=22",
+            "--idle-timeout=PT45S",
+            "--max-outgoing-bytes=65536");
+
+    assertThat(o.port()).isEqualTo(9000);
+    assertThat(o.bindAddress()).isEqualTo("127.0.0.1");
+    assertThat(o.dataDirectory()).isEqualTo(Path.of("/tmp/lattice-x"));
+    assertThat(o.inMemory()).isTrue();
+    assertThat(o.sessionConfig().protocolLimits().maxFrameBytes()).isEqualTo(2048);
+    assertThat(o.sessionConfig().maxDocumentsPerConnection()).isEqualTo(7);
+    assertThat(o.maxFieldsPerDocument()).isEqualTo(50);
+    assertThat(o.sessionConfig().updatesPerSecond()).isEqualTo(11);
+    assertThat(o.sessionConfig().updateBurst()).isEqualTo(22);
+    assertThat(o.sessionConfig().idleTimeout()).isEqualTo(Duration.ofSeconds(45));
+    assertThat(o.maxOutgoingBytes()).isEqualTo(65536);
+  }
+
+  @Test
+  void environmentVariablesSupplyDefaults() {
+    ServerOptions o =
+        LatticeMain.parse(
+            Map.ofEntries(
+                Map.entry("LATTICE_PORT", "9100"),
+                Map.entry("LATTICE_BIND", "127.0.0.2"),
+                Map.entry("LATTICE_DATA_DIR", "/var/lib/lattice"),
+                Map.entry("LATTICE_IN_MEMORY", "true"),
+                Map.entry("LATTICE_MAX_FRAME_BYTES", "4096"),
+                Map.entry("LATTICE_MAX_DOCUMENTS_PER_CONNECTION", "8"),
+                Map.entry("LATTICE_MAX_FIELDS_PER_DOCUMENT", "60"),
+                Map.entry("LATTICE_UPDATES_PER_SECOND", "12"),
+                Map.entry("LATTICE_UPDATE_BURST", "24"),
+                Map.entry("LATTICE_IDLE_TIMEOUT", "2m"),
+                Map.entry("LATTICE_MAX_OUTGOING_BYTES", "1000")));
+
+    assertThat(o.port()).isEqualTo(9100);
+    assertThat(o.bindAddress()).isEqualTo("127.0.0.2");
+    assertThat(o.dataDirectory()).isEqualTo(Path.of("/var/lib/lattice"));
+    assertThat(o.inMemory()).isTrue();
+    assertThat(o.sessionConfig().protocolLimits().maxFrameBytes()).isEqualTo(4096);
+    assertThat(o.sessionConfig().maxDocumentsPerConnection()).isEqualTo(8);
+    assertThat(o.maxFieldsPerDocument()).isEqualTo(60);
+    assertThat(o.sessionConfig().updatesPerSecond()).isEqualTo(12);
+    assertThat(o.sessionConfig().updateBurst()).isEqualTo(24);
+    assertThat(o.sessionConfig().idleTimeout()).isEqualTo(Duration.ofMinutes(2));
+    assertThat(o.maxOutgoingBytes()).isEqualTo(1000);
+  }
+
+  @Test
+  void aFlagBeatsItsEnvironmentVariable() {
+    ServerOptions o =
+        LatticeMain.parse(
+            Map.of("LATTICE_PORT", "9100", "LATTICE_IDLE_TIMEOUT", "2m"),
+            "--port",
+            "9200",
+            "--idle-timeout",
+            "500ms");
+
+    assertThat(o.port()).isEqualTo(9200);
+    assertThat(o.sessionConfig().idleTimeout()).isEqualTo(Duration.ofMillis(500));
+  }
+
+  @Test
+  void unrelatedOrBlankVariablesAreIgnored() {
+    ServerOptions o = LatticeMain.parse(Map.of("PORT", "1", "LATTICE_BIND", " "));
+
+    assertThat(o.port()).isEqualTo(7070);
+    assertThat(o.bindAddress()).isEqualTo("0.0.0.0");
+  }
+
+  @Test
+  void badValuesAreUsageErrorsWithExitCode2() {
+    assertUsageError(Map.of(), "--port=abc", "Invalid value");
+    assertUsageError(Map.of(), "--port=70000", "port must be within 0..65535");
+    assertUsageError(Map.of(), "--idle-timeout=soon", "is not a duration");
+    assertUsageError(Map.of(), "--update-burst=0", "updateBurst");
+    assertUsageError(Map.of(), "--no-such-flag", "Unknown option");
+    assertUsageError(Map.of("LATTICE_PORT", "x"), "--in-memory", "Invalid value");
+  }
+
+  @Test
+  void parseRefusesBadValuesWithoutStartingAnything() {
+    assertThatThrownBy(() -> LatticeMain.parse(Map.of(), "--max-frame-bytes=1"))
+        .isInstanceOf(ParameterException.class)
+        .hasMessageContaining("maxFrameBytes");
+  }
+
+  @Test
+  void helpListsEveryOptionAndItsVariable() {
+    StringWriter out = new StringWriter();
+    CommandLine cmd = LatticeMain.commandLine(Map.of());
+    cmd.setOut(new PrintWriter(out));
+
+    assertThat(cmd.execute("--help")).isZero();
+    for (String option : OPTIONS) {
+      assertThat(out.toString())
+          .contains(option)
+          .contains(LatticeMain.EnvironmentDefaults.variable(option));
+    }
+    assertThat(out.toString()).contains("--version", "default 7070", "LATTICE_DATA_DIR");
+  }
+
+  @Test
+  void versionPrints() {
+    StringWriter out = new StringWriter();
+    CommandLine cmd = LatticeMain.commandLine(Map.of());
+    cmd.setOut(new PrintWriter(out));
+
+    assertThat(cmd.execute("--version")).isZero();
+    assertThat(out.toString()).startsWith("lattice-server ");
+  }
+
+  @Test
+  void durationsAcceptShortAndIsoForms() {
+    var c = new LatticeMain.DurationConverter();
+    assertThat(c.convert("30s")).isEqualTo(Duration.ofSeconds(30));
+    assertThat(c.convert("5m")).isEqualTo(Duration.ofMinutes(5));
+    assertThat(c.convert("1h")).isEqualTo(Duration.ofHours(1));
+    assertThat(c.convert("1d")).isEqualTo(Duration.ofDays(1));
+    assertThat(c.convert("250ms")).isEqualTo(Duration.ofMillis(250));
+    assertThat(c.convert("pt1m30s")).isEqualTo(Duration.ofSeconds(90));
+  }
+
+  private static void assertUsageError(Map<String, String> env, String arg, String message) {
+    StringWriter err = new StringWriter();
+    CommandLine cmd = LatticeMain.commandLine(env);
+    cmd.setErr(new PrintWriter(err));
+    cmd.setOut(new PrintWriter(new StringWriter()));
+
+    assertThat(cmd.execute(arg)).as(arg).isEqualTo(2);
+    assertThat(err.toString()).as(arg).contains(message).contains("Usage: lattice-server");
+  }
+}
