@@ -58,15 +58,21 @@ final class HttpEndpoints extends Handler.Abstract {
       String id = path.substring(DOCS_PREFIX.length());
       Optional<Document> document = documents.apply(id);
       if (document.isEmpty()) {
-        Response.writeError(
-            request, response, callback, HttpStatus.NOT_FOUND_404, "no document " + id);
+        // A JSON API answers in JSON, not with Jetty's HTML error page.
+        StringBuilder body = new StringBuilder("{\"error\":");
+        DocumentJson.string(body, "no document " + id);
+        json(response, callback, HttpStatus.NOT_FOUND_404, body.append('}').toString());
       } else {
-        response.setStatus(HttpStatus.OK_200);
-        response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json; charset=utf-8");
-        Content.Sink.write(response, true, DocumentJson.render(document.get()), callback);
+        json(response, callback, HttpStatus.OK_200, DocumentJson.render(document.get()));
       }
     }
     return true;
+  }
+
+  private static void json(Response response, Callback callback, int status, String body) {
+    response.setStatus(status);
+    response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json; charset=utf-8");
+    Content.Sink.write(response, true, body, callback);
   }
 
   private static void text(Response response, Callback callback, int status, String body) {

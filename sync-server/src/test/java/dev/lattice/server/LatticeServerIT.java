@@ -163,7 +163,9 @@ class LatticeServerIT {
                 + "\"meta\":{\"type\":\"LWW_REGISTER\",\"value\":{\"n\":1.5}},"
                 + "\"title\":{\"type\":\"LWW_REGISTER\",\"value\":\"Roadmap \\\"Q3\\\"\"}}}");
 
-    assertThat(get(server, "/v1/docs/nothing-here").statusCode()).isEqualTo(404);
+    HttpResponse<String> missing = get(server, "/v1/docs/nothing-here");
+    assertThat(missing.statusCode()).isEqualTo(404);
+    assertThat(missing.body()).isEqualTo("{\"error\":\"no document nothing-here\"}");
     assertThat(get(server, "/elsewhere").statusCode()).isEqualTo(404);
   }
 
