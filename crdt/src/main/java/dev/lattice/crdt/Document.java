@@ -66,20 +66,20 @@ public final class Document {
 
   /** The version vector: per replica, the gap-free prefix of its mutations this replica holds. */
   public VersionVector versionVector() {
-    TreeMap<ReplicaId, Long> entries = new TreeMap<>();
-    context.forEach(
-        (replica, seqs) -> {
-          long prefix = seqs.contiguousPrefix();
-          if (prefix > 0) {
-            entries.put(replica, prefix);
-          }
-        });
-    return VersionVector.of(entries);
+    return DotSet.prefixes(context);
   }
 
   /** Every dot this replica holds, including those that arrived ahead of a gap. */
   public DotSet context() {
     return DotSet.ofRanges(context);
+  }
+
+  /**
+   * Whether this replica holds the effects of every dot of {@code dots}: a delta whose context
+   * passes this adds nothing. Costs the size of {@code dots}, not of the document.
+   */
+  public boolean containsAll(DotSet dots) {
+    return DotSet.containsAll(context, dots);
   }
 
   /** Whether this replica holds the effects of {@code dot}. */

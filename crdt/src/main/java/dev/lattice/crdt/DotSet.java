@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -102,8 +103,13 @@ public final class DotSet {
 
   /** Whether every dot of {@code other} is in this set. */
   public boolean containsAll(DotSet other) {
-    for (Map.Entry<ReplicaId, SeqRanges> e : other.byReplica.entrySet()) {
-      SeqRanges mine = byReplica.get(e.getKey());
+    return containsAll(byReplica, other);
+  }
+
+  /** Whether the per-replica ranges {@code held} include every dot of {@code dots}. */
+  static boolean containsAll(Map<ReplicaId, SeqRanges> held, DotSet dots) {
+    for (Map.Entry<ReplicaId, SeqRanges> e : dots.byReplica.entrySet()) {
+      SeqRanges mine = held.get(e.getKey());
       if (mine == null || !mine.containsAll(e.getValue())) {
         return false;
       }
@@ -164,8 +170,13 @@ public final class DotSet {
 
   /** The largest vector all of whose dots this set holds (the gap-free prefixes). */
   public VersionVector versionVector() {
-    TreeMap<ReplicaId, Long> entries = new TreeMap<>();
-    byReplica.forEach(
+    return prefixes(byReplica);
+  }
+
+  /** The gap-free prefix of each replica's ranges, as a version vector. */
+  static VersionVector prefixes(Map<ReplicaId, SeqRanges> ranges) {
+    Map<ReplicaId, Long> entries = new HashMap<>();
+    ranges.forEach(
         (replica, seqs) -> {
           long prefix = seqs.contiguousPrefix();
           if (prefix > 0) {

@@ -88,29 +88,18 @@ final class SeqRanges {
     }
     long[] out = new long[bounds.length + 2];
     int n = 0;
-    long newFirst = first;
-    long newLast = last;
-    int i = 0;
-    // Ranges entirely before the new one, not even adjacent.
-    while (i < rangeCount() && last(i) < newFirst - 1) {
-      out[n++] = first(i);
-      out[n++] = last(i);
-      i++;
+    boolean placed = false;
+    for (int i = 0; i < rangeCount(); i++) {
+      if (!placed && first <= first(i)) {
+        n = append(out, n, first, last);
+        placed = true;
+      }
+      n = append(out, n, first(i), last(i));
     }
-    // Ranges overlapping or adjacent: absorb them. (first - 1 cannot overflow; last + 1 could.)
-    while (i < rangeCount() && first(i) - 1 <= newLast) {
-      newFirst = Math.min(newFirst, first(i));
-      newLast = Math.max(newLast, last(i));
-      i++;
+    if (!placed) {
+      n = append(out, n, first, last);
     }
-    out[n++] = newFirst;
-    out[n++] = newLast;
-    while (i < rangeCount()) {
-      out[n++] = first(i);
-      out[n++] = last(i);
-      i++;
-    }
-    return new SeqRanges(n == out.length ? out : Arrays.copyOf(out, n));
+    return fromBounds(out, n);
   }
 
   SeqRanges union(SeqRanges other) {
