@@ -450,7 +450,7 @@ public final class DefaultHub implements Hub, AutoCloseable {
           return;
         }
       }
-      boolean newDots = !doc.context().containsAll(delta.context());
+      boolean newDots = !doc.containsAll(delta.context());
       Set<String> changed;
       try {
         changed = doc.merge(delta);
