@@ -1,0 +1,76 @@
+package dev.lattice.client;
+
+import dev.lattice.crdt.Document;
+import dev.lattice.crdt.DocumentDelta;
+import dev.lattice.crdt.ReplicaId;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * What a client keeps so that it survives its process: its replica id, and per document the local
+ * replica and the outbox of edits the server has not acknowledged. Two implementations: in memory
+ * (no state directory: a restart starts afresh with a new replica id) and on disk (a state
+ * directory: a client killed and restarted offline loses no edit).
+ *
+ * <p>The one rule that keeps replica ids safe: a dot this replica ever wrote must stay in the
+ * stored state for as long as the replica id is used. So an outbox entry is forgotten only by
+ * {@link #checkpoint}, which stores a replica holding its effects first; otherwise a restart would
+ * hand out the same sequence number again for a different edit, which every peer would take for a
+ * duplicate and drop.
+ *
+ * <p>Implementations are thread-safe; the client calls them from its own threads, never from a
+ * listener.
+ */
+interface LocalState extends AutoCloseable {
+
+  /** This client's replica id: the stored one, or a fresh one when there is no stored state. */
+  ReplicaId replicaId();
+
+  /**
+   * The stored state of a document: the last checkpointed replica with every outbox entry merged
+   * in, and the outbox entries in append order. Empty if nothing was ever stored for the document.
+   *
+   * @throws LocalStateException if the stored state exists but cannot be read
+   */
+  Optional<StoredDocument> load(String documentId);
+
+  /**
+   * Appends a local edit to the document's outbox. Durable when this returns (with a state
+   * directory: forced to disk), so an edit the application saw applied survives a crash.
+   *
+   * @param entryId greater than every entry id appended before for this document
+   * @throws LocalStateException if the edit cannot be stored
+   */
+  void appendOutbox(String documentId, OutboxEntry entry);
+
+  /**
+   * Stores {@code replica} as the document's state and then forgets the outbox entries {@code done}
+   * (acknowledged, or rejected by the server), whose effects {@code replica} holds. Entries not in
+   * {@code done} stay. Atomic with respect to crashes: afterwards either the old state and outbox
+   * or the new ones are found.
+   *
+   * @throws LocalStateException if the state cannot be stored (the outbox is then unchanged)
+   */
+  void checkpoint(String documentId, Document replica, Set<Long> done);
+
+  /** Releases files and locks. Idempotent. */
+  @Override
+  void close();
+
+  /** An edit waiting for the server's acknowledgement. */
+  record OutboxEntry(long entryId, DocumentDelta delta) {
+    public OutboxEntry {
+      Objects.requireNonNull(delta, "delta");
+    }
+  }
+
+  /** A document as stored: its replica (outbox included) and its outbox. */
+  record StoredDocument(Document replica, List<OutboxEntry> outbox) {
+    public StoredDocument {
+      Objects.requireNonNull(replica, "replica");
+      outbox = List.copyOf(outbox);
+    }
+  }
+}
