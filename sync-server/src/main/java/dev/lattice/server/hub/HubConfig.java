@@ -29,6 +29,8 @@ public final class HubConfig {
   private final HybridLogicalClock clock;
   private final int maxFieldsPerDocument;
   private final Duration maxPresenceTtl;
+  private final DocumentCache cache;
+  private final HubObserver observer;
 
   private HubConfig(Builder b) {
     this.store = b.store;
@@ -38,6 +40,8 @@ public final class HubConfig {
     this.clock = b.clock != null ? b.clock : new HybridLogicalClock();
     this.maxFieldsPerDocument = b.maxFieldsPerDocument;
     this.maxPresenceTtl = b.maxPresenceTtl;
+    this.cache = b.cache;
+    this.observer = b.observer;
   }
 
   /** A builder over the store the hub makes deltas durable in and the server's replica id. */
@@ -80,6 +84,16 @@ public final class HubConfig {
     return maxPresenceTtl;
   }
 
+  /** Where documents nobody subscribes to are kept; default {@link DocumentCache#none()}. */
+  public DocumentCache cache() {
+    return cache;
+  }
+
+  /** Told merge, append and fan-out timings; default {@link HubObserver#NONE}. */
+  public HubObserver observer() {
+    return observer;
+  }
+
   @Override
   public String toString() {
     return "HubConfig[store="
@@ -102,6 +116,8 @@ public final class HubConfig {
     private HybridLogicalClock clock;
     private int maxFieldsPerDocument = DEFAULT_MAX_FIELDS_PER_DOCUMENT;
     private Duration maxPresenceTtl = DEFAULT_MAX_PRESENCE_TTL;
+    private DocumentCache cache = DocumentCache.none();
+    private HubObserver observer = HubObserver.NONE;
 
     private Builder(DocumentStore store, ReplicaId serverReplicaId) {
       this.store = Objects.requireNonNull(store, "store must not be null");
@@ -157,6 +173,18 @@ public final class HubConfig {
         throw new IllegalArgumentException("maxPresenceTtl must be positive, was " + ttl);
       }
       this.maxPresenceTtl = ttl;
+      return this;
+    }
+
+    /** Where documents nobody subscribes to are kept between subscriptions. Default: nowhere. */
+    public Builder cache(DocumentCache cache) {
+      this.cache = Objects.requireNonNull(cache, "cache must not be null");
+      return this;
+    }
+
+    /** Told merge, append and fan-out timings, for metrics. Default: nobody. */
+    public Builder observer(HubObserver observer) {
+      this.observer = Objects.requireNonNull(observer, "observer must not be null");
       return this;
     }
 
