@@ -36,6 +36,7 @@ import java.util.OptionalLong;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
@@ -93,6 +94,14 @@ public final class ServerSession implements Connection {
   private final Set<String> subscribed = new HashSet<>(); // subscribed or subscribing
   private final Set<String> confirmed = new HashSet<>(); // a subscribe succeeded
   private final Map<String, Integer> subscribing = new HashMap<>(); // outstanding SUBSCRIBEs
+
+  /**
+   * A copy of {@link #subscribed} that {@link #send} reads from hub threads: fan-out and presence
+   * the hub queued before it saw an UNSUBSCRIBE are dropped instead of reaching a client that no
+   * longer follows the document.
+   */
+  private final Set<String> following = ConcurrentHashMap.newKeySet();
+
   private final Set<Long> outstanding = new HashSet<>(); // request ids awaiting the hub
   private final ArrayDeque<PendingReply> updateReplies = new ArrayDeque<>();
   private final TokenBucket updateBucket;
@@ -102,6 +111,8 @@ public final class ServerSession implements Connection {
   private long pingNonce;
   private SessionScheduler.Cancellable idleTimer;
   private boolean disconnected;
+
+  private final SessionObserver observer;
 
   // ---- output: guarded by outLock
   private final Object outLock = new Object();
@@ -116,8 +127,10 @@ public final class ServerSession implements Connection {
       HybridLogicalClock clock,
       ReplicaId serverId,
       LongSupplier nanoTime,
-      SessionScheduler scheduler) {
+      SessionScheduler scheduler,
+      SessionObserver observer) {
     this.id = id;
+    this.observer = observer;
     this.transport = transport;
     this.hub = hub;
     this.config = config;
@@ -159,7 +172,7 @@ public final class ServerSession implements Connection {
    */
   @Override
   public void send(Message message) {
-    if (outClosed) {
+    if (outClosed || !followed(message)) {
       return;
     }
     byte[] frame;
@@ -173,14 +186,30 @@ public final class ServerSession implements Connection {
     synchronized (outLock) {
       if (!outClosed) {
         transport.sendFrame(frame);
+        observer.frameSent(frame.length);
+        if (message instanceof ErrorMessage error) {
+          observer.errorSent(error.code());
+        }
       }
     }
+  }
+
+  /** False for fan-out and presence of a document this session no longer follows. */
+  private boolean followed(Message message) {
+    if (message instanceof Update update && update.requestId().isEmpty()) {
+      return following.contains(update.documentId());
+    }
+    if (message instanceof Presence presence) {
+      return following.contains(presence.documentId());
+    }
+    return true;
   }
 
   // ------------------------------------------------------------------ inputs
 
   /** One binary frame from the client. Call from one thread at a time, in arrival order. */
   public void onFrame(byte[] frame) {
+    observer.frameReceived(frame.length);
     serial.execute(() -> receive(frame));
   }
 
@@ -324,6 +353,7 @@ public final class ServerSession implements Connection {
       return;
     }
     subscribed.add(documentId);
+    following.add(documentId);
     subscribing.merge(documentId, 1, Integer::sum);
     outstanding.add(requestId);
     callHub(() -> hub.subscribe(this, documentId, subscribe.vector()))
@@ -354,6 +384,7 @@ public final class ServerSession implements Connection {
     } else {
       if (left == 0 && !confirmed.contains(documentId)) {
         subscribed.remove(documentId);
+        following.remove(documentId);
       }
       send(errorFor(requestId, failure));
     }
@@ -370,6 +401,7 @@ public final class ServerSession implements Connection {
       send(notSubscribed(OptionalLong.of(requestId), documentId));
       return;
     }
+    following.remove(documentId);
     confirmed.remove(documentId);
     try {
       hub.unsubscribe(this, documentId);
@@ -517,6 +549,7 @@ public final class ServerSession implements Connection {
       outClosed = true;
     }
     if (wasOpen) {
+      observer.closedByServer(code);
       transport.close(code, truncateUtf8(reason, MAX_CLOSE_REASON_BYTES));
     }
     shutDown();
