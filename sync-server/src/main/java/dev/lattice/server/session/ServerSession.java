@@ -1,11 +1,13 @@
 package dev.lattice.server.session;
 
+import dev.lattice.crdt.DocumentDelta;
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.Value;
 import dev.lattice.crdt.codec.CrdtCodecs;
 import dev.lattice.hlc.HybridLogicalClock;
 import dev.lattice.protocol.Ack;
 import dev.lattice.protocol.CloseCodes;
+import dev.lattice.protocol.DeltaChunks;
 import dev.lattice.protocol.ErrorCode;
 import dev.lattice.protocol.ErrorMessage;
 import dev.lattice.protocol.Hello;
@@ -27,8 +29,10 @@ import dev.lattice.server.hub.HubException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
@@ -175,9 +179,9 @@ public final class ServerSession implements Connection {
     if (outClosed || !followed(message)) {
       return;
     }
-    byte[] frame;
+    List<byte[]> frames;
     try {
-      frame = codec.encode(message);
+      frames = encode(message);
     } catch (IllegalArgumentException e) {
       LOG.log(System.Logger.Level.WARNING, "session " + id + ": cannot encode " + message, e);
       serial.execute(() -> close(CloseCodes.INTERNAL_ERROR, "could not encode a message"));
@@ -185,12 +189,54 @@ public final class ServerSession implements Connection {
     }
     synchronized (outLock) {
       if (!outClosed) {
-        transport.sendFrame(frame);
-        observer.frameSent(frame.length);
+        for (byte[] frame : frames) {
+          transport.sendFrame(frame);
+          observer.frameSent(frame.length);
+        }
         if (message instanceof ErrorMessage error) {
           observer.errorSent(error.code());
         }
       }
+    }
+  }
+
+  /**
+   * One frame, or, for a SYNC or fan-out UPDATE too large for {@code maxFrameBytes} (a big
+   * document's catch-up, a large server-side edit), its delta in parts sent as fan-out UPDATEs
+   * followed by the SYNC or UPDATE carrying only the whole context: frames arrive in order, so the
+   * client claims the context only once it holds every part (see {@link DeltaChunks}).
+   */
+  private List<byte[]> encode(Message message) {
+    try {
+      return List.of(codec.encode(message));
+    } catch (IllegalArgumentException tooLarge) {
+      String documentId;
+      DocumentDelta delta;
+      if (message instanceof Sync sync) {
+        documentId = sync.documentId();
+        delta = sync.delta();
+      } else if (message instanceof Update update && update.requestId().isEmpty()) {
+        documentId = update.documentId();
+        delta = update.delta();
+      } else {
+        throw tooLarge;
+      }
+      DeltaChunks.Split split =
+          DeltaChunks.forUpdates(documentId, delta, config.protocolLimits().maxFrameBytes());
+      if (split.whole()) {
+        throw tooLarge;
+      }
+      List<byte[]> frames = new ArrayList<>(split.parts().size() + 1);
+      for (DocumentDelta part : split.parts()) {
+        frames.add(codec.encode(Update.fanOut(documentId, part)));
+      }
+      DocumentDelta context = DocumentDelta.of(split.context(), Map.of());
+      frames.add(
+          codec.encode(
+              message instanceof Sync sync
+                  ? new Sync(sync.requestId(), documentId, context, sync.vector())
+                  : Update.fanOut(documentId, context)));
+      return frames;
     }
   }
 
