@@ -145,6 +145,9 @@ public final class LatticeServer implements AutoCloseable {
                     .maxFieldsPerDocument(maxFieldsPerDocument)
                     .cache(cache)
                     .observer(metrics)
+                    // Room in a frame for the UPDATE, the field's timestamp and touched vector.
+                    .maxEditFieldBytes(
+                        Math.max(1, sessionConfig.protocolLimits().maxFrameBytes() - 512))
                     .build());
         metrics.bind(hub, store, connections, cache);
         timer = Executors.newSingleThreadScheduledExecutor(daemonThread("lattice-session-timer"));

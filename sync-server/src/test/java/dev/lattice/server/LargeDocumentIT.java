@@ -99,6 +99,16 @@ class LargeDocumentIT {
   }
 
   @Test
+  void aServerSideFieldNoFrameCanCarryIsRefusedBeforeAnythingChanges() {
+    LatticeServer server = server();
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> server.edit("big", e -> e.set("huge", Value.of("x".repeat(MAX_FRAME)))))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("'huge'");
+    assertThat(server.document("big")).isEmpty();
+  }
+
+  @Test
   void aServerSideEditLargerThanAFrameReachesSubscribersInParts() throws Exception {
     LatticeServer server = server();
     RawClient alice = client(server, 0xa);

@@ -103,6 +103,7 @@ public final class DefaultHub implements Hub, AutoCloseable {
   private final int maxFields;
   private final Duration maxPresenceTtl;
   private final ReplicaId serverReplica;
+  private final int maxFieldBytes;
   private final DocumentCache cache;
   private final HubObserver observer;
   private final ExecutorService ownedExecutor;
@@ -130,6 +131,7 @@ public final class DefaultHub implements Hub, AutoCloseable {
     this.maxFields = config.maxFieldsPerDocument();
     this.maxPresenceTtl = config.maxPresenceTtl();
     this.serverReplica = config.serverReplicaId();
+    this.maxFieldBytes = config.maxEditFieldBytes();
     this.cache = config.cache();
     this.observer = config.observer();
     if (config.executor().isPresent()) {
@@ -204,7 +206,7 @@ public final class DefaultHub implements Hub, AutoCloseable {
   public CompletableFuture<DocumentDelta> edit(String documentId, Consumer<DocumentEdit> edits) {
     Objects.requireNonNull(documentId, "documentId");
     Objects.requireNonNull(edits, "edits");
-    DocumentEdit edit = new DocumentEdit();
+    DocumentEdit edit = new DocumentEdit(maxFieldBytes);
     edits.accept(edit);
     long received = System.nanoTime();
     CompletableFuture<DocumentDelta> result = new CompletableFuture<>();

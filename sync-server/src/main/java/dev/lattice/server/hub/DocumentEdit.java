@@ -2,6 +2,8 @@ package dev.lattice.server.hub;
 
 import dev.lattice.crdt.CrdtType;
 import dev.lattice.crdt.Value;
+import dev.lattice.crdt.codec.CrdtCodecs;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -27,7 +29,12 @@ public final class DocumentEdit {
   private final List<Op> ops = new ArrayList<>();
   private final Map<String, CrdtType> types = new HashMap<>();
 
-  DocumentEdit() {}
+  private final int maxFieldBytes;
+
+  /** An edit whose field name and value, encoded, may take at most {@code maxFieldBytes}. */
+  DocumentEdit(int maxFieldBytes) {
+    this.maxFieldBytes = maxFieldBytes;
+  }
 
   /**
    * Adds {@code amount} to the G-Counter {@code field}, creating it if absent.
@@ -56,10 +63,26 @@ public final class DocumentEdit {
   /**
    * Writes {@code value} to the register {@code field}, stamped with the server's clock.
    *
-   * @throws IllegalArgumentException if this edit already gives {@code field} another type
+   * @throws IllegalArgumentException if this edit already gives {@code field} another type, or the
+   *     field name and value are too large to reach clients in one frame
    */
   public DocumentEdit set(String field, Value value) {
     Objects.requireNonNull(value, "value");
+    Objects.requireNonNull(field, "field");
+    long bytes =
+        (long) field.getBytes(StandardCharsets.UTF_8).length
+            + CrdtCodecs.defaults().value().encode(value).length;
+    if (bytes > maxFieldBytes) {
+      // Every subscriber would be sent it; a field no frame can carry would break them all.
+      throw new IllegalArgumentException(
+          "field '"
+              + field
+              + "' with this value takes "
+              + bytes
+              + " bytes; a field must fit one frame, at most "
+              + maxFieldBytes
+              + " bytes");
+    }
     return add(new Op(field, CrdtType.LWW_REGISTER, 0, value));
   }
 

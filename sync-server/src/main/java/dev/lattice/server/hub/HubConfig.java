@@ -30,6 +30,7 @@ public final class HubConfig {
   private final int maxFieldsPerDocument;
   private final Duration maxPresenceTtl;
   private final DocumentCache cache;
+  private final int maxEditFieldBytes;
   private final HubObserver observer;
 
   private HubConfig(Builder b) {
@@ -41,6 +42,7 @@ public final class HubConfig {
     this.maxFieldsPerDocument = b.maxFieldsPerDocument;
     this.maxPresenceTtl = b.maxPresenceTtl;
     this.cache = b.cache;
+    this.maxEditFieldBytes = b.maxEditFieldBytes;
     this.observer = b.observer;
   }
 
@@ -89,6 +91,14 @@ public final class HubConfig {
     return cache;
   }
 
+  /**
+   * The most bytes a field name and register value of a server-side edit may take, encoded, so that
+   * the field reaches clients in one frame; default {@link Integer#MAX_VALUE}.
+   */
+  public int maxEditFieldBytes() {
+    return maxEditFieldBytes;
+  }
+
   /** Told merge, append and fan-out timings; default {@link HubObserver#NONE}. */
   public HubObserver observer() {
     return observer;
@@ -118,6 +128,7 @@ public final class HubConfig {
     private Duration maxPresenceTtl = DEFAULT_MAX_PRESENCE_TTL;
     private DocumentCache cache = DocumentCache.none();
     private HubObserver observer = HubObserver.NONE;
+    private int maxEditFieldBytes = Integer.MAX_VALUE;
 
     private Builder(DocumentStore store, ReplicaId serverReplicaId) {
       this.store = Objects.requireNonNull(store, "store must not be null");
@@ -185,6 +196,20 @@ public final class HubConfig {
     /** Told merge, append and fan-out timings, for metrics. Default: nobody. */
     public Builder observer(HubObserver observer) {
       this.observer = Objects.requireNonNull(observer, "observer must not be null");
+      return this;
+    }
+
+    /**
+     * The most bytes a field name and register value of a server-side edit may take, encoded; the
+     * server sets it below its frame limit. Default: no bound.
+     *
+     * @throws IllegalArgumentException if {@code bytes < 1}
+     */
+    public Builder maxEditFieldBytes(int bytes) {
+      if (bytes < 1) {
+        throw new IllegalArgumentException("maxEditFieldBytes must be at least 1, was " + bytes);
+      }
+      this.maxEditFieldBytes = bytes;
       return this;
     }
 
