@@ -7,6 +7,7 @@ import dev.lattice.hlc.HybridLogicalClock;
 import dev.lattice.server.hub.DefaultHub;
 import dev.lattice.server.hub.DocumentEdit;
 import dev.lattice.server.hub.HubConfig;
+import dev.lattice.server.session.Authenticator;
 import dev.lattice.server.session.SessionConfig;
 import dev.lattice.server.session.SessionFactory;
 import dev.lattice.server.session.SessionScheduler;
@@ -84,6 +85,7 @@ public final class LatticeServer implements AutoCloseable {
   private final ReplicaId replicaId;
   private final long maxOutgoingBytesPerConnection;
   private final long cacheMaxBytes;
+  private final Authenticator authenticator;
   private final ServerMetrics metrics = new ServerMetrics();
 
   private final Set<WebSocketConnection> connections = ConcurrentHashMap.newKeySet();
@@ -107,6 +109,7 @@ public final class LatticeServer implements AutoCloseable {
     this.replicaId = b.replicaId != null ? b.replicaId : randomReplicaId();
     this.maxOutgoingBytesPerConnection = b.maxOutgoingBytesPerConnection;
     this.cacheMaxBytes = b.cacheMaxBytes;
+    this.authenticator = b.authenticator;
   }
 
   public static Builder builder() {
@@ -159,6 +162,7 @@ public final class LatticeServer implements AutoCloseable {
                 .serverId(replicaId)
                 .scheduler(SessionScheduler.of(timer))
                 .observer(metrics)
+                .authenticator(authenticator)
                 .build();
         jetty = newJetty(sessions);
         jetty.start();
@@ -384,6 +388,7 @@ public final class LatticeServer implements AutoCloseable {
     private ReplicaId replicaId;
     private long maxOutgoingBytesPerConnection = 4L * 1024 * 1024;
     private long cacheMaxBytes = DEFAULT_CACHE_MAX_BYTES;
+    private Authenticator authenticator = Authenticator.allowAll();
 
     private Builder() {}
 
@@ -461,6 +466,15 @@ public final class LatticeServer implements AutoCloseable {
         throw new IllegalArgumentException("cacheMaxBytes must not be negative, was " + bytes);
       }
       this.cacheMaxBytes = bytes;
+      return this;
+    }
+
+    /**
+     * Decides from HELLO's credentials and replica id whether a client may open a session; a
+     * refusal is answered with ERROR UNAUTHORIZED and close 4002. Default: everyone is let in.
+     */
+    public Builder authenticator(Authenticator authenticator) {
+      this.authenticator = Objects.requireNonNull(authenticator, "authenticator");
       return this;
     }
 

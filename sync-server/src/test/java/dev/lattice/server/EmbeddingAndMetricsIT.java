@@ -17,6 +17,7 @@ import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
@@ -111,6 +112,26 @@ class EmbeddingAndMetricsIT {
         .isInstanceOfSatisfying(
             HubException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.FIELD_TYPE_MISMATCH));
     assertThat(server.document("board").orElseThrow().counterValue("views")).isEqualTo(1);
+  }
+
+  @Test
+  void anAuthenticatorRefusesHelloWith4002AndLetsOthersIn() throws Exception {
+    LatticeServer server =
+        start(
+            LatticeServer.builder()
+                .inMemory(true)
+                .authenticator(
+                    (credentials, replica) -> credentials.equals(Optional.of("s3cret"))));
+    RawClient intruder = RawClient.connect(server.uri(), 0xe, "board");
+    open.add(intruder);
+    intruder.send(dev.lattice.protocol.Hello.of(intruder.replica, "guess", "it"));
+    assertThat(intruder.take(ErrorMessage.class).code()).isEqualTo(ErrorCode.UNAUTHORIZED.code());
+    assertThat(intruder.awaitClose()).isEqualTo(dev.lattice.protocol.CloseCodes.UNAUTHORIZED);
+
+    RawClient member = RawClient.connect(server.uri(), 0xa, "board");
+    open.add(member);
+    member.send(dev.lattice.protocol.Hello.of(member.replica, "s3cret", "it"));
+    assertThat(member.take(dev.lattice.protocol.Welcome.class)).isNotNull();
   }
 
   @Test
