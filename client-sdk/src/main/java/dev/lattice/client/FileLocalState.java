@@ -2,6 +2,7 @@ package dev.lattice.client;
 
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
+import dev.lattice.crdt.DotSet;
 import dev.lattice.crdt.FieldTypeMismatchException;
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.codec.CodecException;
@@ -271,6 +272,13 @@ final class FileLocalState implements LocalState {
     synchronized (doc) {
       ensureOpen();
       doc.scan();
+      if (!replica.containsAll(doc.storedContext())) {
+        throw new IllegalArgumentException(
+            "checkpoint of document '"
+                + documentId
+                + "' got a replica lacking dots of the stored one; a stored dot must never be"
+                + " forgotten while the replica id is in use");
+      }
       List<Record> kept = new ArrayList<>(doc.records.size());
       for (Record record : doc.records) {
         if (!done.contains(record.entryId)) {
@@ -285,7 +293,7 @@ final class FileLocalState implements LocalState {
         }
       }
       byte[] payload = codecs.document().encode(replica);
-      doc.writeSnapshot(payload);
+      doc.writeSnapshot(payload, replica.context());
       if (kept.size() < doc.records.size()) {
         doc.rewriteOutbox(kept);
       }
@@ -535,6 +543,9 @@ final class FileLocalState implements LocalState {
     boolean hasLastEntryId;
     long lastEntryId;
 
+    /** The dots of the stored snapshot, once read or written; a checkpoint must keep them all. */
+    DotSet snapshotContext;
+
     DocumentFiles(String documentId, byte[] idUtf8) {
       this.documentId = documentId;
       this.idUtf8 = idUtf8;
@@ -753,8 +764,21 @@ final class FileLocalState implements LocalState {
       }
     }
 
+    DotSet storedContext() {
+      if (snapshotContext == null) {
+        readSnapshot();
+      }
+      return snapshotContext;
+    }
+
     /** The stored replica, or null if there is none. */
     Document readSnapshot() {
+      Document replica = decodeSnapshot();
+      snapshotContext = replica == null ? DotSet.empty() : replica.context();
+      return replica;
+    }
+
+    private Document decodeSnapshot() {
       byte[] bytes;
       try (FileChannel ch = FileChannel.open(snapshot, StandardOpenOption.READ)) {
         long size = ch.size();
@@ -860,7 +884,7 @@ final class FileLocalState implements LocalState {
       noteEntryId(entryId);
     }
 
-    void writeSnapshot(byte[] payload) {
+    void writeSnapshot(byte[] payload, DotSet context) {
       ByteBuffer header = ByteBuffer.allocate(SNAPSHOT_HEADER_BYTES);
       CRC32C crc = new CRC32C();
       crc.update(payload);
@@ -883,7 +907,9 @@ final class FileLocalState implements LocalState {
             StandardCopyOption.ATOMIC_MOVE,
             StandardCopyOption.REPLACE_EXISTING);
         forceDirectory(documentsDir);
+        snapshotContext = context;
       } catch (IOException e) {
+        snapshotContext = null; // the rename may have happened: read the file again
         deleteQuietly(snapshotTemp);
         throw new LocalStateException(
             "cannot store the replica in " + snapshot + " (disk full?): " + e, e);

@@ -201,6 +201,27 @@ class FileLocalStateTest {
   }
 
   @Test
+  void checkpointRefusesAReplicaThatLostStoredDots() {
+    Editor editor;
+    try (FileLocalState state = FileLocalState.open(dir)) {
+      editor = new Editor(state.replicaId(), DOC);
+      editor.increment(state);
+      editor.increment(state);
+      state.checkpoint(DOC, editor.replica.copy(), Set.of(1L, 2L));
+      // A stale or fresh replica would drop dots 1 and 2, so sequence numbers could be reused.
+      assertThatThrownBy(() -> state.checkpoint(DOC, Document.create(DOC), Set.of()))
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("lacking dots of the stored one");
+    }
+    // Also after a restart, before any load: the stored dots come from the file.
+    try (FileLocalState state = FileLocalState.open(dir)) {
+      assertThatThrownBy(() -> state.checkpoint(DOC, Document.create(DOC), Set.of()))
+          .isInstanceOf(IllegalArgumentException.class);
+      assertThat(state.load(DOC).orElseThrow().replica()).isEqualTo(editor.replica);
+    }
+  }
+
+  @Test
   void entryIdsMustIncrease() {
     try (FileLocalState state = FileLocalState.open(dir)) {
       Editor editor = new Editor(state.replicaId(), DOC);
