@@ -55,9 +55,10 @@ import java.util.zip.CRC32C;
  *       big-endian. Appended to and forced; replaced (by atomic rename) only at a checkpoint.
  * </ul>
  *
- * File names come from a hash, never from the id itself, so any id (slashes, {@code ".."}, reserved
- * device names, any length) is a safe name, and ids differing only in case do not collide on
- * case-insensitive file systems.
+ * <p>File names come from a hash, never from the id itself, so any id (slashes, {@code ".."},
+ * reserved device names, any length) is a safe name, and ids differing only in case do not collide
+ * on case-insensitive file systems. Ids must be non-empty (as in the protocol) and well-formed
+ * Unicode: a lone surrogate has no UTF-8 form, so two such ids would share files.
  *
  * <p>Crashes: an append is forced before it returns; a record torn by a crash mid-append (short, or
  * failing its CRC, with no intact record after it) is dropped and truncated away on the next use,
@@ -65,7 +66,13 @@ import java.util.zip.CRC32C;
  * second; a crash between the two leaves the new snapshot and the old outbox, which load merges to
  * the same replica (merging is idempotent), with the {@code done} entries still listed. Every other
  * damage (a bad snapshot or header, a bad record with intact ones after it) is refused with a
- * {@link LocalStateException} that names the file and says how to recover.
+ * {@link LocalStateException} that names the file and says how to recover. Temporary files that a
+ * crash left behind are deleted at {@link #open}. A checkpoint refuses a replica that lacks a dot
+ * of the stored snapshot or of a {@code done} entry, since forgetting a dot lets a restarted client
+ * hand out its sequence number again.
+ *
+ * <p>One client per directory relies on the operating system's file locks, which some network file
+ * systems do not honour.
  *
  * <p>Costs: an append writes one record and forces it (one {@code fdatasync}); the log channel of
  * every document used stays open until {@link #close}. A checkpoint forces four times (snapshot,
