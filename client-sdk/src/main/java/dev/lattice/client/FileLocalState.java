@@ -101,6 +101,9 @@ final class FileLocalState implements LocalState {
   private static final boolean WINDOWS =
       System.getProperty("os.name", "").toLowerCase(java.util.Locale.ROOT).startsWith("windows");
 
+  /** The real paths of the directories that FileLocalStates of this process hold. */
+  private static final Set<Path> HELD_BY_THIS_PROCESS = ConcurrentHashMap.newKeySet();
+
   private final Path directory;
   private final Path documentsDir;
   private final FileChannel lockChannel;
@@ -136,12 +139,41 @@ final class FileLocalState implements LocalState {
    */
   static FileLocalState open(Path directory) {
     Objects.requireNonNull(directory, "directory");
-    Path dir = directory.toAbsolutePath();
+    Path dir;
     try {
-      Files.createDirectories(dir);
+      Files.createDirectories(directory);
+      dir = directory.toRealPath();
     } catch (IOException e) {
-      throw new LocalStateException("cannot create the state directory " + dir + ": " + e, e);
+      throw new LocalStateException(
+          "cannot create the state directory " + directory.toAbsolutePath() + ": " + e, e);
     }
+    // Checked before any channel to the lock file is opened: closing such a channel, even one
+    // whose lock attempt failed, drops every lock this process holds on the file (POSIX).
+    if (!HELD_BY_THIS_PROCESS.add(dir)) {
+      throw inUse(dir);
+    }
+    boolean opened = false;
+    try {
+      FileLocalState state = lockAndOpen(dir);
+      opened = true;
+      return state;
+    } finally {
+      if (!opened) {
+        HELD_BY_THIS_PROCESS.remove(dir);
+      }
+    }
+  }
+
+  private static LocalStateException inUse(Path dir) {
+    return new LocalStateException(
+        "the state directory "
+            + dir
+            + " is in use: another client holds its lock file "
+            + dir.resolve(LOCK_FILE)
+            + "; close that client first, or give this one its own state directory");
+  }
+
+  private static FileLocalState lockAndOpen(Path dir) {
     Path lockFile = dir.resolve(LOCK_FILE);
     FileChannel lockChannel;
     try {
@@ -153,19 +185,14 @@ final class FileLocalState implements LocalState {
     try {
       lock = lockChannel.tryLock();
     } catch (OverlappingFileLockException e) {
-      lock = null; // held by another FileLocalState of this JVM
+      lock = null; // this process locked the file by other means
     } catch (IOException e) {
       closeQuietly(lockChannel);
       throw new LocalStateException("cannot lock " + lockFile + ": " + e, e);
     }
     if (lock == null) {
       closeQuietly(lockChannel);
-      throw new LocalStateException(
-          "the state directory "
-              + dir
-              + " is in use: another client holds its lock file "
-              + lockFile
-              + "; close that client first, or give this one its own state directory");
+      throw inUse(dir);
     }
     try {
       Path docs = dir.resolve(DOCUMENTS_DIR);
@@ -188,7 +215,7 @@ final class FileLocalState implements LocalState {
     }
   }
 
-  /** The state directory, absolute. */
+  /** The state directory, as a real path. */
   Path directory() {
     return directory;
   }
@@ -336,6 +363,7 @@ final class FileLocalState implements LocalState {
     } catch (IOException e) {
       failure = addFailure(failure, "cannot close " + directory.resolve(LOCK_FILE), e);
     }
+    HELD_BY_THIS_PROCESS.remove(directory);
     if (failure != null) {
       throw failure;
     }

@@ -47,8 +47,16 @@ public final class FileLocalStateCrashChild {
     watcher.setDaemon(true);
     watcher.start();
 
-    boolean checkpoints = args[0].equals("checkpoint");
     PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
+    if (args[0].equals("probe")) {
+      try (FileLocalState state = FileLocalState.open(Path.of(args[1]))) {
+        out.println("opened " + state.replicaId());
+      } catch (LocalStateException e) {
+        out.println("refused " + e.getMessage());
+      }
+      return;
+    }
+    boolean checkpoints = args[0].equals("checkpoint");
     FileLocalState state = FileLocalState.open(Path.of(args[1]));
     ReplicaId me = state.replicaId();
     Document replica = Document.create(DOCUMENT);

@@ -144,6 +144,27 @@ class FileLocalStateCrashIT {
   }
 
   @Test
+  @Timeout(value = 60, unit = TimeUnit.SECONDS)
+  void aRefusedSecondOpenInThisProcessKeepsOtherProcessesOut() throws Exception {
+    Path stateDir = tmp.resolve("state");
+    try (FileLocalState holder = FileLocalState.open(stateDir)) {
+      assertThatThrownBy(() -> FileLocalState.open(stateDir))
+          .isInstanceOf(LocalStateException.class)
+          .hasMessageContaining("another client holds");
+      // POSIX drops a process's locks on a file when any channel to it closes; the refused open
+      // must not have opened (and closed) one.
+      try (Child probe = new Child("probe", stateDir, tmp.resolve("stderr-probe.txt"))) {
+        assertThat(probe.next()).startsWith("refused ").contains("another client holds");
+        probe.kill();
+      }
+    }
+    try (Child probe = new Child("probe", stateDir, tmp.resolve("stderr-probe2.txt"))) {
+      assertThat(probe.next()).startsWith("opened ");
+      probe.kill();
+    }
+  }
+
+  @Test
   @Timeout(value = 120, unit = TimeUnit.SECONDS)
   void killDuringCheckpointsLeavesALoadableStateWithEveryUndoneEntry() throws Exception {
     Path stateDir = tmp.resolve("state");
