@@ -335,6 +335,33 @@ class FileLocalStateTest {
   }
 
   @Test
+  void tornTailFailingItsCrcIsDroppedAndTruncated() throws IOException {
+    Editor[] editor = new Editor[1];
+    long[] sizes = fourEntries(editor);
+    // The size reached the disk, the last bytes did not: full length, wrong content.
+    byte[] bytes = Files.readAllBytes(outboxOf(DOC));
+    bytes[bytes.length - 1] ^= 0x5a;
+    bytes[bytes.length - 2] ^= 0x5a;
+    Files.write(outboxOf(DOC), bytes);
+    assertTornTailDropped(editor[0], sizes[0]);
+  }
+
+  @Test
+  void damagedOutboxHeaderIsRefused() throws IOException {
+    Editor[] editor = new Editor[1];
+    fourEntries(editor);
+    byte[] bytes = Files.readAllBytes(outboxOf(DOC));
+    bytes[17] ^= 0x01; // in the document id
+    Files.write(outboxOf(DOC), bytes);
+    try (FileLocalState state = FileLocalState.open(dir)) {
+      assertThatThrownBy(() -> state.load(DOC))
+          .isInstanceOf(LocalStateException.class)
+          .hasMessageContaining(outboxOf(DOC).toString())
+          .hasMessageContaining("header");
+    }
+  }
+
+  @Test
   void tornTailOfZerosIsDroppedAndTruncated() throws IOException {
     Editor[] editor = new Editor[1];
     long[] sizes = fourEntries(editor);
