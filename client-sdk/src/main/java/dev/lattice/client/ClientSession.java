@@ -134,7 +134,8 @@ final class ClientSession {
   private long nextNonce = 1;
   private int attempt;
   private int retryAttempt;
-  private long retryHoldUntilNanos = Long.MIN_VALUE;
+  private boolean holding;
+  private long retryHoldUntilNanos;
   private int updatesInFlight;
   private long helloSentNanos;
   private long helloSentWall;
@@ -348,7 +349,7 @@ final class ClientSession {
     phase = Phase.ONLINE;
     attempt = 0;
     retryAttempt = 0;
-    retryHoldUntilNanos = Long.MIN_VALUE;
+    holding = false;
     statusSink.accept(ConnectionStatus.of(State.ONLINE, "session " + welcome.sessionId(), 0));
     schedulePing(Math.max(1, pingEvery));
     schedulePresenceRenewal();
@@ -500,6 +501,7 @@ final class ClientSession {
   private void holdRetries() {
     long delay = config.backoff().delayMillis(retryAttempt);
     retryAttempt = Math.min(retryAttempt + 1, 30);
+    holding = true;
     retryHoldUntilNanos = nanoTime.getAsLong() + delay * 1_000_000L;
   }
 
@@ -515,10 +517,11 @@ final class ClientSession {
       return;
     }
     long now = nanoTime.getAsLong();
-    if (now - retryHoldUntilNanos < 0) {
+    if (holding && now - retryHoldUntilNanos < 0) {
       schedulePump(holdMillis() + 1);
       return;
     }
+    holding = false;
     boolean progress = true;
     while (progress && updatesInFlight < config.maxUpdatesInFlight()) {
       progress = false;
