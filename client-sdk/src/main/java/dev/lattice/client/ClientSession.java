@@ -684,10 +684,19 @@ final class ClientSession {
               if (phase != Phase.ONLINE) {
                 return;
               }
+              long now = nanoTime.getAsLong();
+              for (long[] sent : pings.values()) {
+                if (now - sent[0] > 2 * everyMillis * 1_000_000L) {
+                  // A connection that answers no PING for two rounds is dead even if TCP has
+                  // not noticed (a pulled cable, a sleeping laptop): drop it and reconnect.
+                  long gen = generation;
+                  transport.close(gen, CloseCodes.GOING_AWAY, "no PONG");
+                  onClosed(gen, ABNORMAL, "no PONG for " + 2 * everyMillis + " ms");
+                  return;
+                }
+              }
               long nonce = nextNonce++;
-              pings.put(nonce, new long[] {nanoTime.getAsLong(), clockSync.wallMillis()});
-              // Unanswered pings of a live connection must not pile up.
-              pings.keySet().removeIf(n -> n < nonce - 16);
+              pings.put(nonce, new long[] {now, clockSync.wallMillis()});
               transport.send(generation, new Ping(nonce, clock.now()));
               schedulePing(everyMillis);
             },

@@ -453,4 +453,32 @@ class ClientSessionTest {
     assertThat(transport.drain(Update.class)).isEmpty();
     assertThat(statuses.get(statuses.size() - 1).state()).isEqualTo(State.OFFLINE);
   }
+
+  @Test
+  void aConnectionThatAnswersNoPingIsDroppedAndReplaced() {
+    online();
+    // The idle timeout of 30 s gives a PING every 10 s; none is answered.
+    scheduler.advanceMillis(10_000);
+    assertThat(transport.drain(Ping.class)).hasSize(1);
+    scheduler.advanceMillis(20_000);
+    assertThat(transport.closes).hasSize(0);
+    scheduler.advanceMillis(10_000);
+    assertThat(transport.closes).hasSize(1);
+    ConnectionStatus last = statuses.get(statuses.size() - 1);
+    assertThat(last.state()).isEqualTo(State.CONNECTING);
+    assertThat(last.reason().orElseThrow()).contains("no PONG");
+    scheduler.advanceMillis(1_000);
+    assertThat(transport.connects).hasSize(2);
+  }
+
+  @Test
+  void answeredPingsKeepTheConnection() {
+    online();
+    for (int i = 0; i < 5; i++) {
+      Ping ping = pingAfter(10_000);
+      session.onMessage(gen(), new Pong(ping.nonce(), HlcTimestamp.of(wall.millis, 0)));
+    }
+    assertThat(transport.closes).isEmpty();
+    assertThat(transport.connects).hasSize(1);
+  }
 }
