@@ -93,7 +93,8 @@ public final class LatticeDocument {
    * acknowledged by the server (durable there). It completes exceptionally with {@link
    * UpdateRejectedException} if the server refused one of them, and with {@link
    * IllegalStateException} if the client closes first. It does not time out by itself: while the
-   * client is offline it waits.
+   * client is offline it waits. It completes on the callback executor, so do not block on it from
+   * that executor (for Swing: do not call {@code flush().get()} on the event dispatch thread).
    */
   public CompletableFuture<Void> flush() {
     return state.flush();

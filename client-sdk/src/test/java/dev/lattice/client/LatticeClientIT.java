@@ -247,7 +247,6 @@ class LatticeClientIT {
     get(b.flush());
     awaitValue(a, () -> a.counter("last").value(), 1L);
     CompletableFuture<Void> drained = new CompletableFuture<>();
-    a.onChange(e -> {});
     // Events are delivered in order on one executor: a local edit's event comes after all above.
     try (Registration r = a.onFieldChange("marker", e -> drained.complete(null))) {
       a.counter("marker").increment(1);
@@ -309,5 +308,69 @@ class LatticeClientIT {
     assertThatThrownBy(() -> doc.counter("n").increment(1))
         .isInstanceOf(IllegalStateException.class);
     assertThatThrownBy(() -> client.open("other")).isInstanceOf(IllegalStateException.class);
+  }
+
+  @Test
+  void presenceIsSeenByTheOthersWithJoinAndLeave() throws Exception {
+    LatticeServer server = server(0, false);
+    LatticeClient aClient = client(server.uri());
+    LatticeDocument a = aClient.open("room");
+    LatticeDocument b = client(server.uri()).open("room");
+    java.util.concurrent.BlockingQueue<PresenceEvent> seenByB =
+        new java.util.concurrent.LinkedBlockingQueue<>();
+    b.onPresence(seenByB::add);
+
+    a.setPresence(Value.of("cursor at 5"));
+    PresenceEvent join = seenByB.poll(Awaits.TIMEOUT_SECONDS, TimeUnit.SECONDS);
+    assertThat(join).isNotNull();
+    assertThat(join.kind()).isEqualTo(PresenceEvent.Kind.JOIN);
+    assertThat(join.replicaId()).isEqualTo(aClient.replicaId());
+    assertThat(join.value()).contains(Value.of("cursor at 5"));
+    assertThat(b.presences()).containsEntry(aClient.replicaId(), Value.of("cursor at 5"));
+
+    a.clearPresence();
+    PresenceEvent leave = seenByB.poll(Awaits.TIMEOUT_SECONDS, TimeUnit.SECONDS);
+    assertThat(leave).isNotNull();
+    assertThat(leave.kind()).isEqualTo(PresenceEvent.Kind.LEAVE);
+    assertThat(b.presences()).isEmpty();
+  }
+
+  @Test
+  void editsFromManyThreadsAllArrive() throws Exception {
+    LatticeServer server = server(0, false);
+    LatticeDocument writer = client(server.uri()).open("busy");
+    LatticeDocument reader = client(server.uri()).open("busy");
+    int threads = 4;
+    int perThread = 250;
+    java.util.concurrent.ExecutorService pool =
+        java.util.concurrent.Executors.newFixedThreadPool(threads);
+    try {
+      List<java.util.concurrent.Future<?>> done = new ArrayList<>();
+      for (int t = 0; t < threads; t++) {
+        int id = t;
+        done.add(
+            pool.submit(
+                () -> {
+                  for (int i = 0; i < perThread; i++) {
+                    writer.counter("total").increment(1);
+                    writer.register("last-" + id).set(Value.of(i));
+                  }
+                }));
+      }
+      for (java.util.concurrent.Future<?> f : done) {
+        f.get(Awaits.TIMEOUT_SECONDS, TimeUnit.SECONDS);
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+    assertThat(writer.counter("total").value()).isEqualTo(threads * perThread);
+    get(writer.flush());
+    assertThat(writer.pendingChanges()).isZero();
+    awaitValue(reader, () -> reader.counter("total").value(), (long) threads * perThread);
+    for (int t = 0; t < threads; t++) {
+      int id = t;
+      awaitValue(
+          reader, () -> reader.register("last-" + id).get(), Optional.of(Value.of(perThread - 1)));
+    }
   }
 }
