@@ -481,4 +481,34 @@ class ClientSessionTest {
     assertThat(transport.closes).isEmpty();
     assertThat(transport.connects).hasSize(1);
   }
+
+  @Test
+  void aCatchUpLargerThanAFrameIsSplitIntoFramesThatTogetherCarryItAll() {
+    Map<String, Long> smallFrames = new java.util.HashMap<>(limits(1000, 1000));
+    smallFrames.put(Welcome.LIMIT_MAX_FRAME_BYTES, 300L);
+    online(smallFrames, VersionVector.empty());
+    for (int i = 0; i < 20; i++) {
+      int n = i;
+      doc.edit(
+          "field-" + i,
+          d -> d.setRegister(ME, "field-" + n, Value.of("v".repeat(40)), clock.now()));
+      session.kick();
+      for (Update u : transport.drain(Update.class)) {
+        session.onMessage(gen(), new Ack(u.requestId().getAsLong(), "d"));
+      }
+    }
+    assertThat(doc.pendingChanges()).isZero();
+
+    reconnectAfter(CloseCodes.GOING_AWAY);
+    online(smallFrames, VersionVector.empty());
+    List<Update> pieces = transport.drain(Update.class);
+    assertThat(pieces.size()).isGreaterThan(1);
+    dev.lattice.protocol.MessageCodec codec = dev.lattice.protocol.MessageCodec.defaults();
+    DocumentDelta joined = DocumentDelta.empty();
+    for (Update piece : pieces) {
+      assertThat(codec.encode(piece).length).isLessThanOrEqualTo(300);
+      joined = joined.join(piece.delta());
+    }
+    assertThat(joined).isEqualTo(doc.catchUp(VersionVector.empty()));
+  }
 }

@@ -373,4 +373,56 @@ class LatticeClientIT {
           reader, () -> reader.register("last-" + id).get(), Optional.of(Value.of(perThread - 1)));
     }
   }
+
+  private LatticeServer smallFrameServer() {
+    LatticeServer server =
+        LatticeServer.builder()
+            .bindAddress("127.0.0.1")
+            .port(0)
+            .inMemory(true)
+            .sessionConfig(
+                dev.lattice.server.session.SessionConfig.builder()
+                    .protocolLimits(
+                        dev.lattice.protocol.ProtocolLimits.builder().maxFrameBytes(4096).build())
+                    .updatesPerSecond(20)
+                    .updateBurst(5)
+                    .build())
+            .build()
+            .start();
+    closeables.add(server);
+    return server;
+  }
+
+  @Test
+  void anEditThatCannotFitAFrameIsRefusedLocallyWithNothingApplied() throws Exception {
+    LatticeServer server = smallFrameServer();
+    LatticeClient client = client(server.uri());
+    awaitState(client, State.ONLINE);
+    LatticeDocument doc = client.open("big");
+    assertThatThrownBy(() -> doc.register("blob").set(Value.of("x".repeat(10_000))))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("maxFrameBytes");
+    assertThat(doc.register("blob").get()).isEmpty();
+    assertThat(doc.pendingChanges()).isZero();
+    doc.register("blob").set(Value.of("x".repeat(1_000)));
+    get(doc.flush());
+  }
+
+  @Test
+  void coalescedUpdatesStayUnderTheServersFrameLimitAndRate() throws Exception {
+    LatticeServer server = smallFrameServer();
+    LatticeClient writerClient = client(server.uri());
+    awaitState(writerClient, State.ONLINE);
+    LatticeDocument writer = writerClient.open("many");
+    List<UpdateRejectedException> rejected = new CopyOnWriteArrayList<>();
+    writer.onRejected(rejected::add);
+    // Twenty 1500-byte values: two fit a 4 KiB frame, so about ten UPDATEs, past the burst of 5.
+    for (int i = 0; i < 20; i++) {
+      writer.register("f" + i).set(Value.of(Integer.toString(i).repeat(1_500 / (i < 10 ? 1 : 2))));
+    }
+    get(writer.flush());
+    assertThat(rejected).isEmpty();
+    assertThat(writerClient.connectionState().state()).isEqualTo(State.ONLINE);
+    assertThat(server.document("many").orElseThrow().fieldCount()).isEqualTo(20);
+  }
 }
