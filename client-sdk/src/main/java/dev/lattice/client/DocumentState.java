@@ -34,9 +34,8 @@ import java.util.function.Function;
  * <p>Two replicas are kept: {@code replica} (what the application sees: everything received plus
  * every local edit) and {@code base} (everything received plus the local edits the server
  * acknowledged). Always {@code replica = base ⊔ outbox}. The base is what lets a refused edit be
- * undone: the replica is rebuilt from the base and the edits still pending. After a restart from
- * stored state the base starts equal to the stored replica, so an edit refused after a restart
- * cannot be undone locally (it stays visible until overwritten); that is a known gap.
+ * undone: the replica is rebuilt from the base and the edits still pending. Checkpoints store the
+ * base (the outbox is stored beside it), so this holds across restarts too.
  *
  * <p>Thread-safe: every method synchronizes on the instance. Edits come from application threads,
  * merges, acks and refusals from the session thread. Listener calls are handed to {@link Callbacks}
@@ -86,12 +85,13 @@ final class DocumentState {
     this.callbacks = callbacks;
     Optional<LocalState.StoredDocument> stored = localState.load(id);
     if (stored.isPresent()) {
-      replica = stored.get().replica().copy();
-      base = replica.copy();
+      // Checkpoints store the base, so a restarted client can still undo a refused edit.
+      base = stored.get().checkpoint().copy();
       for (OutboxEntry entry : stored.get().outbox()) {
         outbox.put(entry.entryId(), entry);
         lastEntryId = Math.max(lastEntryId, entry.entryId());
       }
+      rebuildReplica();
       // A restarted client must never write below its own earlier writes (nor anyone's it saw).
       replica
           .deltaSince(dev.lattice.crdt.VersionVector.empty())
@@ -396,7 +396,7 @@ final class DocumentState {
 
   private void checkpoint(Set<Long> done) {
     try {
-      localState.checkpoint(id, replica, done);
+      localState.checkpoint(id, base, done);
     } catch (RuntimeException e) {
       // The entries stay in the stored outbox and are resent after a restart: harmless.
       LOG.log(Level.WARNING, "document '" + id + "': could not checkpoint the local state", e);

@@ -3,7 +3,6 @@ package dev.lattice.client;
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
 import dev.lattice.crdt.DotSet;
-import dev.lattice.crdt.FieldTypeMismatchException;
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.codec.CodecException;
 import dev.lattice.crdt.codec.CrdtCodecs;
@@ -231,32 +230,18 @@ final class FileLocalState implements LocalState {
     synchronized (doc) {
       ensureOpen();
       doc.scan();
-      Document replica = doc.readSnapshot();
-      if (replica == null && doc.records.isEmpty()) {
+      Document checkpoint = doc.readSnapshot();
+      if (checkpoint == null && doc.records.isEmpty()) {
         return Optional.empty();
       }
-      if (replica == null) {
-        replica = Document.create(documentId);
+      if (checkpoint == null) {
+        checkpoint = Document.create(documentId);
       }
       List<OutboxEntry> outbox = new ArrayList<>(doc.records.size());
       for (Record record : doc.records) {
-        DocumentDelta delta = doc.readDelta(record);
-        try {
-          replica.merge(delta);
-        } catch (FieldTypeMismatchException e) {
-          throw corrupt(
-              directory,
-              doc.outbox,
-              "the outbox entry "
-                  + record.entryId
-                  + " does not merge into the stored replica ("
-                  + e.getMessage()
-                  + ")",
-              e);
-        }
-        outbox.add(new OutboxEntry(record.entryId, delta));
+        outbox.add(new OutboxEntry(record.entryId, doc.readDelta(record)));
       }
-      return Optional.of(new StoredDocument(replica, outbox));
+      return Optional.of(new StoredDocument(checkpoint, outbox));
     }
   }
 

@@ -394,16 +394,14 @@ public final class LatticeClient implements AutoCloseable {
       if (serverUri == null) {
         throw new IllegalStateException("serverUri is required");
       }
-      LocalState state;
-      if (stateDirectory == null) {
-        state = new MemoryLocalState();
-      } else {
-        // TODO(lead, when merging sdk-state): state = FileLocalState.open(stateDirectory);
-        throw new UnsupportedOperationException(
-            "stateDirectory is not supported yet (FileLocalState.open lands with the sdk-state"
-                + " branch); leave it unset for an in-memory client");
+      LocalState state =
+          stateDirectory == null ? new MemoryLocalState() : FileLocalState.open(stateDirectory);
+      try {
+        return new LatticeClient(this, state);
+      } catch (RuntimeException e) {
+        state.close();
+        throw e;
       }
-      return new LatticeClient(this, state);
     }
   }
 }

@@ -2,8 +2,10 @@ package dev.lattice.client;
 
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
+import dev.lattice.crdt.FieldTypeMismatchException;
 import dev.lattice.crdt.ReplicaId;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
@@ -29,8 +31,8 @@ interface LocalState extends AutoCloseable {
   ReplicaId replicaId();
 
   /**
-   * The stored state of a document: the last checkpointed replica with every outbox entry merged
-   * in, and the outbox entries in append order. Empty if nothing was ever stored for the document.
+   * The stored state of a document: the last checkpointed replica and the outbox entries in append
+   * order. Empty if nothing was ever stored for the document.
    *
    * @throws LocalStateException if the stored state exists but cannot be read
    */
@@ -66,11 +68,33 @@ interface LocalState extends AutoCloseable {
     }
   }
 
-  /** A document as stored: its replica (outbox included) and its outbox. */
-  record StoredDocument(Document replica, List<OutboxEntry> outbox) {
+  /**
+   * A document as stored: the replica of its last checkpoint and the outbox entries since.
+   *
+   * @param checkpoint what {@link #checkpoint} last stored (an empty document if it never ran):
+   *     everything received and acknowledged, without the outbox
+   */
+  record StoredDocument(Document checkpoint, List<OutboxEntry> outbox) {
     public StoredDocument {
-      Objects.requireNonNull(replica, "replica");
+      Objects.requireNonNull(checkpoint, "checkpoint");
       outbox = List.copyOf(outbox);
+    }
+
+    /**
+     * A new replica: the checkpoint with every outbox entry merged in. An entry that gives a field
+     * another type than the checkpoint (a local edit made before the server's type arrived, which
+     * the server will refuse) contributes only its dots, as the live client shows it.
+     */
+    public Document replica() {
+      Document replica = checkpoint.copy();
+      for (OutboxEntry entry : outbox) {
+        try {
+          replica.merge(entry.delta());
+        } catch (FieldTypeMismatchException e) {
+          replica.merge(DocumentDelta.of(entry.delta().context(), Map.of()));
+        }
+      }
+      return replica;
     }
   }
 }

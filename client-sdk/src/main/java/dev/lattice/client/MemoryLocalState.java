@@ -46,9 +46,6 @@ final class MemoryLocalState implements LocalState {
       return Optional.empty();
     }
     Document copy = replica == null ? Document.create(documentId) : replica.copy();
-    for (OutboxEntry entry : outbox) {
-      copy.merge(entry.delta());
-    }
     return Optional.of(new StoredDocument(copy, outbox));
   }
 
