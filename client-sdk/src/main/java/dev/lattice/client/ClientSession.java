@@ -3,15 +3,14 @@ package dev.lattice.client;
 import dev.lattice.client.ConnectionStatus.State;
 import dev.lattice.client.LocalState.OutboxEntry;
 import dev.lattice.crdt.DocumentDelta;
-import dev.lattice.crdt.DotRange;
 import dev.lattice.crdt.DotSet;
-import dev.lattice.crdt.FieldState;
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.Value;
 import dev.lattice.hlc.ClockDriftException;
 import dev.lattice.hlc.HybridLogicalClock;
 import dev.lattice.protocol.Ack;
 import dev.lattice.protocol.CloseCodes;
+import dev.lattice.protocol.DeltaChunks;
 import dev.lattice.protocol.ErrorCode;
 import dev.lattice.protocol.ErrorMessage;
 import dev.lattice.protocol.Hello;
@@ -35,7 +34,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.TreeMap;
 import java.util.function.Consumer;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
@@ -101,6 +99,18 @@ final class ClientSession {
 
     /** Catch-up pieces waiting to be sent (before the outbox). */
     final List<DocumentDelta> catchUp = new ArrayList<>();
+
+    /**
+     * The whole context of a catch-up sent in parts, announced only once every part is acknowledged
+     * (docs/PROTOCOL.md, "Deltas larger than one frame"); null when there is none.
+     */
+    DotSet catchUpContext;
+
+    /** Catch-up pieces sent and not yet answered. */
+    int catchUpInFlight;
+
+    /** A catch-up part was refused for good: its context must never be claimed. */
+    boolean catchUpRefused;
 
     SessionDoc(DocumentState state) {
       this.state = state;
@@ -386,7 +396,14 @@ final class ClientSession {
     doc.phase = DocPhase.SYNCED;
     DocumentDelta lacking = doc.state.catchUp(sync.vector());
     if (!lacking.isEmpty()) {
-      doc.catchUp.addAll(split(sync.documentId(), lacking));
+      try {
+        DeltaChunks.Split split = DeltaChunks.forUpdates(sync.documentId(), lacking, maxFrameBytes);
+        doc.catchUp.addAll(split.parts());
+        doc.catchUpContext = split.whole() ? null : split.context();
+      } catch (IllegalArgumentException e) {
+        // A field no frame can carry: the server cannot take it from us, nor could anyone.
+        LOG.log(Level.WARNING, "document '" + sync.documentId() + "': " + e.getMessage());
+      }
     }
     sendPresence(doc, false);
     pump();
@@ -416,6 +433,9 @@ final class ClientSession {
     if (doc != null && request.kind() == Request.Kind.UPDATE) {
       doc.inFlight.removeAll(request.entryIds());
       doc.state.acknowledged(request.entryIds());
+    }
+    if (doc != null && request.kind() == Request.Kind.CATCH_UP) {
+      doc.catchUpInFlight--;
     }
     pump();
   }
@@ -479,11 +499,13 @@ final class ClientSession {
         if (doc == null) {
           return;
         }
+        doc.catchUpInFlight--;
         if (retryable) {
           doc.catchUp.add(0, request.delta());
           holdRetries();
         } else {
           LOG.log(Level.WARNING, "catch-up refused: " + failure.getMessage());
+          doc.catchUpRefused = true;
           doc.state.report(failure);
         }
       }
@@ -530,6 +552,15 @@ final class ClientSession {
           continue;
         }
         DocumentDelta catchUp = doc.catchUp.isEmpty() ? null : doc.catchUp.get(0);
+        if (catchUp == null
+            && doc.catchUpContext != null
+            && doc.catchUpInFlight == 0
+            && !doc.catchUpRefused) {
+          // Every part is acknowledged: now the server may claim the whole context.
+          catchUp = DocumentDelta.of(doc.catchUpContext, Map.of());
+          doc.catchUp.add(catchUp);
+          doc.catchUpContext = null;
+        }
         List<OutboxEntry> batch = catchUp == null ? batch(doc) : List.of();
         if (catchUp == null && batch.isEmpty()) {
           continue;
@@ -543,6 +574,7 @@ final class ClientSession {
         progress = true;
         if (catchUp != null) {
           doc.catchUp.remove(0);
+          doc.catchUpInFlight++;
           requests.put(
               requestId, new Request(doc.state.id, Request.Kind.CATCH_UP, List.of(), catchUp));
           transport.send(generation, Update.request(requestId, doc.state.id, catchUp));
@@ -598,31 +630,6 @@ final class ClientSession {
 
   private int frameBytes(String documentId, DocumentDelta delta) {
     return codec.encode(Update.request(Long.MAX_VALUE, documentId, delta)).length;
-  }
-
-  /**
-   * Splits a catch-up delta into pieces that fit a frame, by fields. Every piece but the last
-   * carries only the dots its fields were touched by; the last carries the whole context, so the
-   * server's vector is complete once all arrived.
-   */
-  List<DocumentDelta> split(String documentId, DocumentDelta delta) {
-    if (frameBytes(documentId, delta) <= maxFrameBytes || delta.fields().size() <= 1) {
-      return List.of(delta);
-    }
-    List<String> names = new ArrayList<>(delta.fields().keySet());
-    TreeMap<String, FieldState> first = new TreeMap<>();
-    TreeMap<String, FieldState> rest = new TreeMap<>();
-    for (int i = 0; i < names.size(); i++) {
-      (i < names.size() / 2 ? first : rest).put(names.get(i), delta.fields().get(names.get(i)));
-    }
-    List<DotRange> touched = new ArrayList<>();
-    first
-        .values()
-        .forEach(f -> f.touched().entries().forEach((r, s) -> touched.add(new DotRange(r, s, s))));
-    List<DocumentDelta> out = new ArrayList<>();
-    out.addAll(split(documentId, DocumentDelta.of(DotSet.of(touched), first)));
-    out.addAll(split(documentId, DocumentDelta.of(delta.context(), rest)));
-    return out;
   }
 
   private void schedulePump(long delayMillis) {
@@ -731,6 +738,9 @@ final class ClientSession {
       doc.phase = DocPhase.UNSUBSCRIBED;
       doc.inFlight.clear();
       doc.catchUp.clear();
+      doc.catchUpContext = null;
+      doc.catchUpInFlight = 0;
+      doc.catchUpRefused = false;
       doc.state.forgetOthers();
     }
     nextRequestId = 1;
