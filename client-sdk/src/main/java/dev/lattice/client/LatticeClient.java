@@ -3,6 +3,7 @@ package dev.lattice.client;
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.hlc.HybridLogicalClock;
 import dev.lattice.protocol.MessageCodec;
+import dev.lattice.protocol.ProtocolLimits;
 import java.lang.System.Logger;
 import java.lang.System.Logger.Level;
 import java.net.URI;
@@ -53,6 +54,13 @@ import java.util.random.RandomGenerator;
  */
 public final class LatticeClient implements AutoCloseable {
 
+  /**
+   * Reads frames up to 64 MiB: a server may advertise (and send) frames larger than the protocol's
+   * 1 MiB default. What the client sends stays within the server's advertised limit.
+   */
+  private static final MessageCodec INCOMING_CODEC =
+      MessageCodec.create(ProtocolLimits.builder().maxFrameBytes(64 * 1024 * 1024).build());
+
   private static final Logger LOG = System.getLogger(LatticeClient.class.getName());
   private static final long CLOSE_WAIT_SECONDS = 5;
 
@@ -86,7 +94,7 @@ public final class LatticeClient implements AutoCloseable {
     sessionThread = Executors.newSingleThreadScheduledExecutor(daemon("lattice-client-session"));
     transport =
         new JdkWebSocketTransport(
-            b.serverUri, HttpClient.newHttpClient(), MessageCodec.defaults(), sessionThread);
+            b.serverUri, HttpClient.newHttpClient(), INCOMING_CODEC, sessionThread);
     session =
         new ClientSession(
             new ClientSession.Config(
