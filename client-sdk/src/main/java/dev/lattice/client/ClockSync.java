@@ -2,6 +2,7 @@ package dev.lattice.client;
 
 import java.time.Clock;
 import java.util.ArrayDeque;
+import java.util.function.LongConsumer;
 
 /**
  * The estimated offset of the server's clock from this machine's wall clock, NTP style: each
@@ -17,12 +18,29 @@ final class ClockSync {
   /** Samples kept: old enough ones age out, so a drifting wall clock is followed. */
   static final int WINDOW = 8;
 
+  /** How far the estimate must move before it is saved again. */
+  static final long SAVE_THRESHOLD_MILLIS = 1_000;
+
   private final Clock wallClock;
+  private final LongConsumer save;
   private final ArrayDeque<long[]> samples = new ArrayDeque<>();
   private volatile long offsetMillis;
+  private long savedMillis;
 
   ClockSync(Clock wallClock) {
+    this(wallClock, 0, offset -> {});
+  }
+
+  /**
+   * @param initialOffsetMillis the offset to use until the first sample (the last one saved, so a
+   *     client that starts offline still corrects its timestamps)
+   * @param save told a new estimate once it moved more than a second from the last one told
+   */
+  ClockSync(Clock wallClock, long initialOffsetMillis, LongConsumer save) {
     this.wallClock = wallClock;
+    this.save = save;
+    this.offsetMillis = initialOffsetMillis;
+    this.savedMillis = initialOffsetMillis;
   }
 
   /** Wall-clock epoch milliseconds. */
@@ -61,5 +79,9 @@ final class ClockSync {
       }
     }
     offsetMillis = best[1];
+    if (Math.abs(offsetMillis - savedMillis) > SAVE_THRESHOLD_MILLIS) {
+      savedMillis = offsetMillis;
+      save.accept(offsetMillis);
+    }
   }
 }

@@ -29,6 +29,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Pattern;
@@ -43,6 +44,8 @@ import java.util.zip.CRC32C;
  * <ul>
  *   <li>{@code lock}: held with a {@link FileLock} for the object's lifetime, so one client process
  *       at a time uses the directory.
+ *   <li>{@code clock-offset}: the last measured offset of the server's clock in milliseconds, as
+ *       decimal text; replaced by atomic rename, not forced (a hint).
  *   <li>{@code replica-id}: the replica id as 16 hexadecimal digits and a newline. Written once
  *       (temporary file, force, atomic rename, force the directory) before it is first handed out.
  *   <li>{@code documents/<sha-256 of the id's UTF-8 bytes, hex>.snapshot}: the last checkpointed
@@ -83,7 +86,13 @@ import java.util.zip.CRC32C;
 final class FileLocalState implements LocalState {
 
   static final String LOCK_FILE = "lock";
+  private static final System.Logger LOG = System.getLogger(FileLocalState.class.getName());
+
   static final String REPLICA_ID_FILE = "replica-id";
+
+  /** The last measured offset of the server's clock, in milliseconds, as decimal text. */
+  static final String CLOCK_OFFSET_FILE = "clock-offset";
+
   static final String DOCUMENTS_DIR = "documents";
   static final String SNAPSHOT_SUFFIX = ".snapshot";
   static final String OUTBOX_SUFFIX = ".outbox";
@@ -362,6 +371,39 @@ final class FileLocalState implements LocalState {
     }
     failure.addSuppressed(next);
     return failure;
+  }
+
+  @Override
+  public OptionalLong clockOffsetMillis() {
+    try {
+      String text = Files.readString(directory.resolve(CLOCK_OFFSET_FILE), StandardCharsets.UTF_8);
+      return OptionalLong.of(Long.parseLong(text.strip()));
+    } catch (java.nio.file.NoSuchFileException e) {
+      return OptionalLong.empty();
+    } catch (IOException | NumberFormatException e) {
+      LOG.log(
+          System.Logger.Level.WARNING,
+          "ignoring the unreadable clock offset in " + directory.resolve(CLOCK_OFFSET_FILE),
+          e);
+      return OptionalLong.empty();
+    }
+  }
+
+  @Override
+  public synchronized void saveClockOffsetMillis(long offsetMillis) {
+    ensureOpen();
+    Path temp = directory.resolve(CLOCK_OFFSET_FILE + TEMP_SUFFIX);
+    try {
+      Files.writeString(temp, offsetMillis + "\n", StandardCharsets.UTF_8);
+      Files.move(
+          temp,
+          directory.resolve(CLOCK_OFFSET_FILE),
+          StandardCopyOption.ATOMIC_MOVE,
+          StandardCopyOption.REPLACE_EXISTING);
+    } catch (IOException e) {
+      throw new LocalStateException(
+          "cannot save the clock offset in " + directory.resolve(CLOCK_OFFSET_FILE), e);
+    }
   }
 
   private void ensureOpen() {

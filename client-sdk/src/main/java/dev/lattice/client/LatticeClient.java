@@ -82,7 +82,17 @@ public final class LatticeClient implements AutoCloseable {
   private LatticeClient(Builder b, LocalState localState) {
     this.localState = localState;
     this.replicaId = localState.replicaId();
-    ClockSync clockSync = new ClockSync(b.clock);
+    ClockSync clockSync =
+        new ClockSync(
+            b.clock,
+            localState.clockOffsetMillis().orElse(0),
+            offset -> {
+              try {
+                localState.saveClockOffsetMillis(offset);
+              } catch (RuntimeException e) {
+                LOG.log(Level.WARNING, "could not save the clock offset", e);
+              }
+            });
     this.clock = new HybridLogicalClock(clockSync::correctedMillis, b.maxClockDrift);
     if (b.callbackExecutor == null) {
       ownCallbackExecutor = Executors.newSingleThreadExecutor(daemon("lattice-client-callbacks"));

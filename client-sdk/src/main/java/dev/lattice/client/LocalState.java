@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.Set;
 
 /**
@@ -56,6 +57,21 @@ interface LocalState extends AutoCloseable {
    * @throws LocalStateException if the state cannot be stored (the outbox is then unchanged)
    */
   void checkpoint(String documentId, Document replica, Set<Long> done);
+
+  /**
+   * The offset of the server's clock from this machine's wall clock, as last saved: a client that
+   * starts offline corrects its timestamps with it until it can measure afresh. Empty if never
+   * saved or unreadable (a hint, never a reason to fail).
+   */
+  OptionalLong clockOffsetMillis();
+
+  /**
+   * Saves the clock offset, replacing the previous one. Atomic but not forced: losing the latest
+   * value to a power cut only means the older one is used.
+   *
+   * @throws LocalStateException if it cannot be written
+   */
+  void saveClockOffsetMillis(long offsetMillis);
 
   /** Releases files and locks. Idempotent. */
   @Override

@@ -7,6 +7,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.Set;
 
 /**
@@ -35,6 +36,19 @@ final class MemoryLocalState implements LocalState {
   @Override
   public ReplicaId replicaId() {
     return replicaId;
+  }
+
+  private OptionalLong clockOffset = OptionalLong.empty();
+
+  @Override
+  public synchronized OptionalLong clockOffsetMillis() {
+    return clockOffset;
+  }
+
+  @Override
+  public synchronized void saveClockOffsetMillis(long offsetMillis) {
+    checkOpen();
+    clockOffset = OptionalLong.of(offsetMillis);
   }
 
   @Override

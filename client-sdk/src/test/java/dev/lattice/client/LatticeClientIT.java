@@ -203,6 +203,36 @@ class LatticeClientIT {
         s, () -> s.register("status").get(), Optional.of(Value.of("later, from a correct clock")));
   }
 
+  @Test
+  void aClientWithAWrongClockThatStartsOfflineCorrectsWithTheOffsetItSaved(@TempDir Path state)
+      throws Exception {
+    Clock ahead = Clock.offset(Clock.systemUTC(), Duration.ofMinutes(10));
+    LatticeServer first = server(0, false);
+    int port = first.port();
+    try (LatticeClient once =
+        LatticeClient.builder().serverUri(first.uri()).clock(ahead).stateDirectory(state).build()) {
+      awaitState(once, State.ONLINE); // WELCOME measured the offset, and it was saved
+    }
+    first.close();
+
+    // Restarted with the server down: its first edits happen before any measurement.
+    LatticeClient restarted =
+        client(LatticeClient.builder().serverUri(uri(port)).clock(ahead).stateDirectory(state));
+    LatticeDocument doc = restarted.open("clock");
+    doc.register("status").set(Value.of("typed offline on a fast clock"));
+    assertThat(Math.abs(timestampOf(doc, "status").physicalMillis() - System.currentTimeMillis()))
+        .as("physical time of the offline write, corrected by the saved offset")
+        .isLessThan(Duration.ofSeconds(30).toMillis());
+    List<UpdateRejectedException> refused = new java.util.concurrent.CopyOnWriteArrayList<>();
+    doc.onRejected(refused::add);
+
+    LatticeServer second = server(port, false);
+    get(doc.flush()); // not refused for drift
+    assertThat(refused).isEmpty();
+    assertThat(second.document("clock").orElseThrow().registerValue("status"))
+        .contains(Value.of("typed offline on a fast clock"));
+  }
+
   private static HlcTimestamp timestampOf(LatticeDocument doc, String field) {
     LWWRegister register = (LWWRegister) doc.snapshot().field(field).orElseThrow().state();
     return register.timestamp().orElseThrow();
