@@ -63,6 +63,13 @@ final class DocumentState {
   private final Set<Long> solo = new HashSet<>();
 
   private final List<FlushWaiter> flushWaiters = new ArrayList<>();
+
+  /** Entries acknowledged or refused since the last checkpoint. */
+  private final Set<Long> uncheckpointed = new HashSet<>();
+
+  /** Acknowledged entries that trigger a checkpoint while the outbox is still busy. */
+  static final int CHECKPOINT_EVERY = 256;
+
   private boolean closed;
 
   private Optional<Value> myPresence = Optional.empty();
@@ -333,6 +340,9 @@ final class DocumentState {
 
   /** The client is closing: fail the flushes still waiting. */
   synchronized void close() {
+    if (!closed) {
+      checkpointNow();
+    }
     closed = true;
     IllegalStateException failure =
         new IllegalStateException(
@@ -394,9 +404,26 @@ final class DocumentState {
     }
   }
 
+  /**
+   * Records {@code done} for the next checkpoint, and takes it when the outbox has drained or
+   * enough entries are waiting. A checkpoint rewrites the whole stored replica, so one per ack
+   * would make a busy client of a large document write it again and again; entries acknowledged but
+   * not yet checkpointed are only resent after a crash, which is harmless.
+   */
   private void checkpoint(Set<Long> done) {
+    uncheckpointed.addAll(done);
+    if (outbox.isEmpty() || uncheckpointed.size() >= CHECKPOINT_EVERY) {
+      checkpointNow();
+    }
+  }
+
+  private void checkpointNow() {
+    if (uncheckpointed.isEmpty()) {
+      return;
+    }
     try {
-      localState.checkpoint(id, base, done);
+      localState.checkpoint(id, base, uncheckpointed);
+      uncheckpointed.clear();
     } catch (RuntimeException e) {
       // The entries stay in the stored outbox and are resent after a restart: harmless.
       LOG.log(Level.WARNING, "document '" + id + "': could not checkpoint the local state", e);
