@@ -22,6 +22,7 @@ import dev.lattice.protocol.Presence;
 import dev.lattice.protocol.ProtocolLimits;
 import dev.lattice.protocol.Subscribe;
 import dev.lattice.protocol.Sync;
+import dev.lattice.protocol.Unsubscribe;
 import dev.lattice.protocol.Update;
 import dev.lattice.protocol.Welcome;
 import java.lang.System.Logger;
@@ -122,7 +123,8 @@ final class ClientSession {
     enum Kind {
       SUBSCRIBE,
       UPDATE,
-      CATCH_UP
+      CATCH_UP,
+      UNSUBSCRIBE
     }
   }
 
@@ -199,6 +201,23 @@ final class ClientSession {
     SessionDoc doc = docs.computeIfAbsent(state.id, id -> new SessionDoc(state));
     if (phase == Phase.ONLINE && doc.phase == DocPhase.UNSUBSCRIBED) {
       subscribe(doc);
+    }
+  }
+
+  /**
+   * Stops following a document: UNSUBSCRIBE if subscribed, and its requests in flight are forgotten
+   * (their acks change nothing; unacknowledged entries stay in the stored outbox and go out again
+   * when the document is reopened).
+   */
+  void closeDocument(String documentId) {
+    SessionDoc doc = docs.remove(documentId);
+    if (doc == null) {
+      return;
+    }
+    if (phase == Phase.ONLINE && doc.phase != DocPhase.UNSUBSCRIBED) {
+      long requestId = nextRequestId++;
+      requests.put(requestId, new Request(documentId, Request.Kind.UNSUBSCRIBE, List.of(), null));
+      transport.send(generation, new Unsubscribe(requestId, documentId));
     }
   }
 
@@ -426,7 +445,7 @@ final class ClientSession {
       return;
     }
     SessionDoc doc = docs.get(request.documentId());
-    if (request.kind() != Request.Kind.SUBSCRIBE) {
+    if (request.kind() == Request.Kind.UPDATE || request.kind() == Request.Kind.CATCH_UP) {
       updatesInFlight--;
       retryAttempt = 0;
     }
@@ -509,6 +528,7 @@ final class ClientSession {
           doc.state.report(failure);
         }
       }
+      case UNSUBSCRIBE -> LOG.log(Level.DEBUG, "unsubscribe refused: " + failure.getMessage());
       default -> throw new AssertionError(request.kind());
     }
     pump();

@@ -142,7 +142,8 @@ final class DocumentState {
    */
   synchronized void edit(String field, Function<Document, DocumentDelta> mutation) {
     if (closed) {
-      throw new IllegalStateException("the Lattice client is closed; document '" + id + "'");
+      throw new IllegalStateException(
+          "document '" + id + "' is closed (or its Lattice client is); open it again to edit");
     }
     DocumentDelta delta = mutation.apply(replica);
     OutboxEntry entry = new OutboxEntry(lastEntryId + 1, delta);

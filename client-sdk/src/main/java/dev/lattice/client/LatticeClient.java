@@ -162,6 +162,35 @@ public final class LatticeClient implements AutoCloseable {
   }
 
   /**
+   * Closes one document (see {@link LatticeDocument#close()}); waits for the session thread so that
+   * reopening it loads what this one stored.
+   */
+  void close(LatticeDocument doc) {
+    if (!documents.remove(doc.id(), doc)) {
+      return;
+    }
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    try {
+      sessionThread.execute(
+          () -> {
+            try {
+              session.closeDocument(doc.id());
+              doc.state().close();
+            } finally {
+              done.complete(null);
+            }
+          });
+      done.get(CLOSE_WAIT_SECONDS, TimeUnit.SECONDS);
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      doc.state().close(); // the client closed meanwhile; its close covered the session
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (ExecutionException | TimeoutException e) {
+      LOG.log(Level.WARNING, "document '" + doc.id() + "' did not close cleanly", e);
+    }
+  }
+
+  /**
    * A future that completes when every local change of every open document made before the call is
    * acknowledged by the server; exceptionally if the server refused one of them (see {@link
    * LatticeDocument#flush()}).

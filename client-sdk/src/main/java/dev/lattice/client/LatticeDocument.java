@@ -132,6 +132,17 @@ public final class LatticeDocument {
     return state.presenceListeners.add(listener);
   }
 
+  /**
+   * Stops following the document: the server stops sending its changes (UNSUBSCRIBE), presence
+   * ends, pending {@link #flush()} futures fail, and this handle refuses edits. Unacknowledged
+   * changes stay in the outbox and are sent when the document is opened again (with a state
+   * directory, even after a restart). Frees a slot of the server's documents-per-connection limit.
+   * Idempotent; {@link LatticeClient#open} afterwards gives a new handle.
+   */
+  public void close() {
+    client.close(this);
+  }
+
   @Override
   public String toString() {
     return "LatticeDocument[" + state.id + ", pending " + state.pendingChanges() + "]";

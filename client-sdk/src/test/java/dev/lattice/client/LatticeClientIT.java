@@ -12,6 +12,7 @@ import dev.lattice.crdt.Value;
 import dev.lattice.hlc.HlcTimestamp;
 import dev.lattice.protocol.ErrorCode;
 import dev.lattice.server.LatticeServer;
+import dev.lattice.server.session.SessionConfig;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -231,6 +232,41 @@ class LatticeClientIT {
     assertThat(refused).isEmpty();
     assertThat(second.document("clock").orElseThrow().registerValue("status"))
         .contains(Value.of("typed offline on a fast clock"));
+  }
+
+  @Test
+  void aClosedDocumentStopsFollowingFreesItsSlotAndKeepsItsOutboxForTheNextOpen() throws Exception {
+    SessionConfig oneDocument = SessionConfig.builder().maxDocumentsPerConnection(1).build();
+    LatticeServer server =
+        LatticeServer.builder()
+            .bindAddress("127.0.0.1")
+            .port(0)
+            .inMemory(true)
+            .sessionConfig(oneDocument)
+            .build()
+            .start();
+    closeables.add(server);
+    LatticeClient client = client(server.uri());
+    LatticeDocument first = client.open("first");
+    first.counter("n").increment(1);
+    get(first.flush());
+    first.counter("n").increment(1); // may or may not reach the server before the close
+
+    first.close();
+    assertThatThrownBy(() -> first.counter("n").increment(1))
+        .isInstanceOf(IllegalStateException.class);
+    // The slot is free: a second document subscribes on the same connection.
+    LatticeDocument second = client.open("second");
+    second.counter("m").increment(5);
+    get(second.flush());
+    assertThat(server.document("second").orElseThrow().counterValue("m")).isEqualTo(5);
+
+    second.close();
+    LatticeDocument again = client.open("first");
+    assertThat(again).isNotSameAs(first);
+    assertThat(again.counter("n").value()).isEqualTo(2);
+    get(again.flush());
+    assertThat(server.document("first").orElseThrow().counterValue("n")).isEqualTo(2);
   }
 
   private static HlcTimestamp timestampOf(LatticeDocument doc, String field) {
