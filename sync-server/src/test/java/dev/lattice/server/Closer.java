@@ -7,7 +7,7 @@ import java.util.Deque;
  * Closes what a test opened, last opened first, even when one close fails (the first failure is
  * thrown with the others suppressed). Not thread-safe: one per test, used by the test thread.
  */
-final class Closer implements AutoCloseable {
+final class Closer {
 
   private final Deque<AutoCloseable> open = new ArrayDeque<>();
 
@@ -16,8 +16,8 @@ final class Closer implements AutoCloseable {
     return closeable;
   }
 
-  @Override
-  public void close() throws Exception {
+  /** Closes everything added, last first. */
+  void closeAll() throws Exception {
     Exception failure = null;
     while (!open.isEmpty()) {
       try {

@@ -56,7 +56,7 @@ class ConvergenceIT {
 
   @AfterEach
   void closeAll() throws Exception {
-    closer.close();
+    closer.closeAll();
   }
 
   private LatticeServer server() {

@@ -27,7 +27,7 @@ class PresenceIT {
 
   @AfterEach
   void closeAll() throws Exception {
-    closer.close();
+    closer.closeAll();
   }
 
   private LatticeServer server(SessionConfig config) {

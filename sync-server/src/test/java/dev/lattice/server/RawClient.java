@@ -32,6 +32,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Predicate;
 
 /**
  * A raw-protocol test client over the JDK's WebSocket: binary frames encoded with {@link
@@ -183,6 +184,11 @@ final class RawClient implements WebSocket.Listener, AutoCloseable {
         held.add(message);
       }
     }
+  }
+
+  /** Whether a message matching {@code test} was held while waiting for something else. */
+  boolean holds(Predicate<Message> test) {
+    return held.stream().anyMatch(test);
   }
 
   /** Sends {@code delta} as an UPDATE request and returns its request id; waits for nothing. */
