@@ -5,8 +5,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.Value;
+import dev.lattice.hlc.HlcTimestamp;
 import dev.lattice.protocol.Ack;
 import dev.lattice.protocol.CloseCodes;
+import dev.lattice.protocol.Ping;
+import dev.lattice.protocol.Pong;
 import dev.lattice.protocol.Welcome;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -121,6 +124,16 @@ class LatticeServerIT {
     assertThat(client.pongs.poll(RawClient.TIMEOUT_SECONDS, TimeUnit.SECONDS)).isEqualTo(1);
     client.subscribe();
     assertThat(client.increment("likes", 1)).isEqualTo(new Ack(2, "board"));
+  }
+
+  @Test
+  void aProtocolPingIsAnsweredWithAPongOfTheSameNonce() throws Exception {
+    LatticeServer server = inMemoryServer();
+    RawClient client = client(server, 0xa);
+    client.send(new Ping(-42, client.clock.now()));
+    Pong pong = client.take(Pong.class);
+    assertThat(pong.nonce()).isEqualTo(-42);
+    assertThat(pong.time()).isGreaterThan(HlcTimestamp.ZERO);
   }
 
   @Test

@@ -16,6 +16,7 @@ import dev.lattice.protocol.Hello;
 import dev.lattice.protocol.Message;
 import dev.lattice.protocol.MessageCodec;
 import dev.lattice.protocol.Ping;
+import dev.lattice.protocol.Pong;
 import dev.lattice.protocol.Presence;
 import dev.lattice.protocol.ProtocolLimits;
 import dev.lattice.protocol.Subscribe;
@@ -276,8 +277,10 @@ class LimitsIT {
     List<Long> ackedSeqs = new ArrayList<>();
     List<Long> refusedSeqs = new ArrayList<>();
     for (long[] update : sent) {
-      Message reply = alice.awaitReply(update[0]);
-      if (reply instanceof Ack) {
+      // Refusals are known at once and acks only after the store, yet replies keep request order.
+      Message reply = alice.next();
+      if (reply instanceof Ack ack) {
+        assertThat(ack.requestId()).as("replies in request order").isEqualTo(update[0]);
         ackedSeqs.add(update[1]);
       } else {
         assertError(reply, update[0], ErrorCode.RATE_LIMITED);
@@ -341,6 +344,23 @@ class LimitsIT {
   }
 
   @Test
+  void answeringThePingsKeepsTheConnectionOpen() throws Exception {
+    // Generous against a stalled test thread: the PONG must only arrive within half of it.
+    LatticeServer server =
+        server(SessionConfig.builder().idleTimeout(Duration.ofMillis(1_000)).build());
+    RawClient client = client(server, 0xa);
+
+    Ping first = client.take(Ping.class);
+    client.send(new Pong(first.nonce(), client.clock.now()));
+    // Without the reset by that PONG the server would close with 4004 instead of pinging again.
+    Ping second = client.take(Ping.class);
+    assertThat(second.nonce()).isNotEqualTo(first.nonce());
+    client.send(new Pong(second.nonce(), client.clock.now()));
+    client.subscribe();
+    assertThat(client.closeCode).isNotDone();
+  }
+
+  @Test
   void aConnectionThatNeverSaysHelloIsClosedWith4004() throws Exception {
     LatticeServer server =
         server(SessionConfig.builder().idleTimeout(Duration.ofMillis(300)).build());
@@ -396,12 +416,14 @@ class LimitsIT {
     RawClient alice = subscribed(server, 0xa);
     RawClient bob = subscribed(server, 0xb);
 
-    alice.send(new Presence(DOC, alice.replica, 30_000, Optional.of(Value.of("y".repeat(100)))));
+    // A raw str of n < 32 bytes encodes in n + 1: 17 bytes is one over, 16 is at the limit.
+    Value over = Value.of("y".repeat(16));
+    alice.send(new Presence(DOC, alice.replica, 30_000, Optional.of(over)));
     assertError(alice.take(ErrorMessage.class), OptionalLong.empty(), ErrorCode.PRESENCE_TOO_LARGE);
 
-    Value small = Value.of("hi");
-    alice.send(new Presence(DOC, alice.replica, 30_000, Optional.of(small)));
-    assertThat(bob.take(Presence.class).value()).as("bob's first presence").contains(small);
+    Value atLimit = Value.of("y".repeat(15));
+    alice.send(new Presence(DOC, alice.replica, 30_000, Optional.of(atLimit)));
+    assertThat(bob.take(Presence.class).value()).as("bob's first presence").contains(atLimit);
   }
 
   // ------------------------------------------------------------------ protocol refusals
