@@ -183,6 +183,26 @@ class LatticeServerIT {
   }
 
   @Test
+  void documentIdsThatNeedPercentEncodingAreServedOverHttp() throws Exception {
+    LatticeServer server = inMemoryServer();
+    Map<String, String> paths =
+        Map.of(
+            "hello world", "hello%20world",
+            "x?y", "x%3Fy",
+            "über", "%C3%BCber",
+            "a+b", "a+b",
+            "a/b", "a/b");
+    for (Map.Entry<String, String> e : paths.entrySet()) {
+      RawClient client = track(RawClient.hello(server.uri(), 0xa, e.getKey()));
+      client.subscribe();
+      client.increment("n", 1);
+      HttpResponse<String> doc = get(server, "/v1/docs/" + e.getValue());
+      assertThat(doc.statusCode()).as("GET for id '%s'", e.getKey()).isEqualTo(200);
+      assertThat(doc.body()).isEqualTo(DocumentJson.render(server.document(e.getKey()).get()));
+    }
+  }
+
+  @Test
   void closeSendsGoingAwayToConnectedClients() throws Exception {
     LatticeServer server = inMemoryServer();
     RawClient alice = client(server, 0xa);
