@@ -129,6 +129,28 @@ class LimitsIT {
     assertThat(other.increment("likes", 1)).isEqualTo(new Ack(2, DOC));
   }
 
+  @Test
+  void theFrameLimitCountsTheWholeMessageNotItsFragments() throws Exception {
+    int limit = 4096;
+    LatticeServer server =
+        server(
+            SessionConfig.builder()
+                .protocolLimits(ProtocolLimits.builder().maxFrameBytes(limit).build())
+                .build());
+    RawClient client = subscribed(server, 0xa);
+
+    // Fragments are reassembled into one frame (PROTOCOL.md section 1)...
+    byte[] atLimit = registerUpdateFrame(client, limit);
+    client.sendFragmented(atLimit, limit / 2);
+    assertThat(client.take(Ack.class).requestId()).isEqualTo(client.takeRequestId());
+
+    // ...and two fragments under the limit that add up to more than it are refused.
+    byte[] overLimit = registerUpdateFrame(client, limit + 1);
+    client.sendFragmented(overLimit, limit / 2);
+    assertThat(client.awaitClose()).isEqualTo(CloseCodes.TOO_BIG);
+    assertThat(server.document(DOC).orElseThrow().versionVector().get(client.replica)).isEqualTo(1);
+  }
+
   /**
    * An UPDATE frame of exactly {@code size} bytes writing a string to register "blob" as the
    * client's next dot; the string's length is searched so the whole frame has that size.

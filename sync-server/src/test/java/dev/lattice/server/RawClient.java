@@ -111,6 +111,14 @@ final class RawClient implements WebSocket.Listener, AutoCloseable {
     socket.sendBinary(ByteBuffer.wrap(frame), true).get(TIMEOUT_SECONDS, SECONDS);
   }
 
+  /** Sends {@code frame} as a WebSocket message of two fragments, split at {@code at}. */
+  void sendFragmented(byte[] frame, int at) throws Exception {
+    socket.sendBinary(ByteBuffer.wrap(frame, 0, at), false).get(TIMEOUT_SECONDS, SECONDS);
+    socket
+        .sendBinary(ByteBuffer.wrap(frame, at, frame.length - at), true)
+        .get(TIMEOUT_SECONDS, SECONDS);
+  }
+
   void sendText(String text) throws Exception {
     socket.sendText(text, true).get(TIMEOUT_SECONDS, SECONDS);
   }
