@@ -25,8 +25,10 @@ import java.net.http.HttpClient;
 import java.net.http.WebSocket;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Deque;
 import java.util.Iterator;
+import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -192,6 +194,18 @@ final class RawClient implements WebSocket.Listener, AutoCloseable {
         held.add(message);
       }
     }
+  }
+
+  /**
+   * Every message held or still in the inbox, in arrival order, once the connection has ended
+   * (after that nothing more arrives). Waits for the end up to the timeout.
+   */
+  List<Message> drainAfterEnd() throws Exception {
+    closeCode.handle((code, error) -> null).get(TIMEOUT_SECONDS, SECONDS);
+    List<Message> all = new ArrayList<>(held);
+    held.clear();
+    inbox.drainTo(all);
+    return all;
   }
 
   /** Whether a message matching {@code test} was held while waiting for something else. */
