@@ -10,6 +10,7 @@ import dev.lattice.protocol.Ack;
 import dev.lattice.protocol.CloseCodes;
 import dev.lattice.protocol.Ping;
 import dev.lattice.protocol.Pong;
+import dev.lattice.protocol.Sync;
 import dev.lattice.protocol.Welcome;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -17,6 +18,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -134,6 +136,18 @@ class LatticeServerIT {
     Pong pong = client.take(Pong.class);
     assertThat(pong.nonce()).isEqualTo(-42);
     assertThat(pong.time()).isGreaterThan(HlcTimestamp.ZERO);
+  }
+
+  @Test
+  void unknownTrailingFieldsAreIgnored() throws Exception {
+    LatticeServer server = inMemoryServer();
+    RawClient client = track(RawClient.connect(server.uri(), 0xa, "board"));
+    // HELLO [1, 1, 1, 0x0a, nil, nil] and SUBSCRIBE [3, 1, "board", [5, 1, {}]], each with an
+    // extra trailing field a later minor revision might add (PROTOCOL.md section 2).
+    client.sendRaw(HexFormat.of().parseHex("970101010ac0c081a17801"));
+    assertThat(client.take(Welcome.class).version()).isEqualTo(1);
+    client.sendRaw(HexFormat.of().parseHex("950301a5626f61726493050180c3"));
+    assertThat(client.take(Sync.class).requestId()).isEqualTo(1);
   }
 
   @Test
