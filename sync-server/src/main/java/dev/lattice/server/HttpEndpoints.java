@@ -13,6 +13,7 @@ import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.URIUtil;
 
 /**
  * The plain HTTP endpoints beside the WebSocket: {@code GET /healthz} (200 "ok" while the process
@@ -70,7 +71,8 @@ final class HttpEndpoints extends Handler.Abstract {
       response.getHeaders().put(HttpHeader.CONTENT_TYPE, PROMETHEUS_TEXT);
       Content.Sink.write(response, true, metrics.get(), callback);
     } else {
-      String id = path.substring(DOCS_PREFIX.length());
+      // The path in context keeps characters such as a space or '?' percent-encoded.
+      String id = URIUtil.decodePath(path.substring(DOCS_PREFIX.length()));
       Optional<Document> document = documents.apply(id);
       if (document.isEmpty()) {
         // A JSON API answers in JSON, not with Jetty's HTML error page.

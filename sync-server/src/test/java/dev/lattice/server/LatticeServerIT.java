@@ -5,8 +5,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.Value;
+import dev.lattice.hlc.HlcTimestamp;
 import dev.lattice.protocol.Ack;
 import dev.lattice.protocol.CloseCodes;
+import dev.lattice.protocol.Ping;
+import dev.lattice.protocol.Pong;
+import dev.lattice.protocol.Sync;
 import dev.lattice.protocol.Welcome;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -14,6 +18,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -124,6 +129,28 @@ class LatticeServerIT {
   }
 
   @Test
+  void aProtocolPingIsAnsweredWithAPongOfTheSameNonce() throws Exception {
+    LatticeServer server = inMemoryServer();
+    RawClient client = client(server, 0xa);
+    client.send(new Ping(-42, client.clock.now()));
+    Pong pong = client.take(Pong.class);
+    assertThat(pong.nonce()).isEqualTo(-42);
+    assertThat(pong.time()).isGreaterThan(HlcTimestamp.ZERO);
+  }
+
+  @Test
+  void unknownTrailingFieldsAreIgnored() throws Exception {
+    LatticeServer server = inMemoryServer();
+    RawClient client = track(RawClient.connect(server.uri(), 0xa, "board"));
+    // HELLO [1, 1, 1, 0x0a, nil, nil] and SUBSCRIBE [3, 1, "board", [5, 1, {}]], each with an
+    // extra trailing field a later minor revision might add (PROTOCOL.md section 2).
+    client.sendRaw(HexFormat.of().parseHex("970101010ac0c081a17801"));
+    assertThat(client.take(Welcome.class).version()).isEqualTo(1);
+    client.sendRaw(HexFormat.of().parseHex("950301a5626f61726493050180c3"));
+    assertThat(client.take(Sync.class).requestId()).isEqualTo(1);
+  }
+
+  @Test
   void aTextFrameClosesWith4000() throws Exception {
     LatticeServer server = inMemoryServer();
     RawClient client = client(server, 0xa);
@@ -167,6 +194,26 @@ class LatticeServerIT {
     assertThat(missing.statusCode()).isEqualTo(404);
     assertThat(missing.body()).isEqualTo("{\"error\":\"no document nothing-here\"}");
     assertThat(get(server, "/elsewhere").statusCode()).isEqualTo(404);
+  }
+
+  @Test
+  void documentIdsThatNeedPercentEncodingAreServedOverHttp() throws Exception {
+    LatticeServer server = inMemoryServer();
+    Map<String, String> paths =
+        Map.of(
+            "hello world", "hello%20world",
+            "x?y", "x%3Fy",
+            "über", "%C3%BCber",
+            "a+b", "a+b",
+            "a/b", "a/b");
+    for (Map.Entry<String, String> e : paths.entrySet()) {
+      RawClient client = track(RawClient.hello(server.uri(), 0xa, e.getKey()));
+      client.subscribe();
+      client.increment("n", 1);
+      HttpResponse<String> doc = get(server, "/v1/docs/" + e.getValue());
+      assertThat(doc.statusCode()).as("GET for id '%s'", e.getKey()).isEqualTo(200);
+      assertThat(doc.body()).isEqualTo(DocumentJson.render(server.document(e.getKey()).get()));
+    }
   }
 
   @Test
