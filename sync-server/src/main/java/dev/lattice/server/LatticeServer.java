@@ -4,6 +4,7 @@ import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.hlc.HybridLogicalClock;
+import dev.lattice.protocol.Welcome;
 import dev.lattice.server.hub.DefaultHub;
 import dev.lattice.server.hub.DocumentEdit;
 import dev.lattice.server.hub.HubConfig;
@@ -163,6 +164,7 @@ public final class LatticeServer implements AutoCloseable {
                 .scheduler(SessionScheduler.of(timer))
                 .observer(metrics)
                 .authenticator(authenticator)
+                .advertise(Welcome.LIMIT_MAX_FIELDS_PER_DOCUMENT, maxFieldsPerDocument)
                 .build();
         jetty = newJetty(sessions);
         jetty.start();

@@ -75,6 +75,8 @@ class LatticeServerIT {
     Welcome welcome = client.take(Welcome.class);
     assertThat(welcome.serverId()).isEqualTo(SERVER);
     assertThat(welcome.limits()).containsEntry(Welcome.LIMIT_MAX_FRAME_BYTES, 1_048_576L);
+    // Enforced by the hub, advertised by the session so clients can learn it.
+    assertThat(welcome.limits()).containsEntry(Welcome.LIMIT_MAX_FIELDS_PER_DOCUMENT, 10_000L);
     assertThat(server.uri().toString()).endsWith("/v1/sync").startsWith("ws://127.0.0.1:");
   }
 

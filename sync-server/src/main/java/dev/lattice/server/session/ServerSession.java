@@ -38,6 +38,7 @@ import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.OptionalLong;
 import java.util.Set;
+import java.util.SortedMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
@@ -117,6 +118,7 @@ public final class ServerSession implements Connection {
   private boolean disconnected;
 
   private final SessionObserver observer;
+  private final SortedMap<String, Long> welcomeLimits;
 
   // ---- output: guarded by outLock
   private final Object outLock = new Object();
@@ -132,9 +134,11 @@ public final class ServerSession implements Connection {
       ReplicaId serverId,
       LongSupplier nanoTime,
       SessionScheduler scheduler,
-      SessionObserver observer) {
+      SessionObserver observer,
+      SortedMap<String, Long> welcomeLimits) {
     this.id = id;
     this.observer = observer;
+    this.welcomeLimits = welcomeLimits;
     this.transport = transport;
     this.hub = hub;
     this.config = config;
@@ -375,7 +379,7 @@ public final class ServerSession implements Connection {
       idleTimer.cancel();
     }
     scheduleIdleCheck(config.idleTimeout().toNanos() / 2);
-    send(Welcome.of(version.getAsInt(), serverId, clock.now(), config.limitsMap(), id));
+    send(Welcome.of(version.getAsInt(), serverId, clock.now(), welcomeLimits, id));
   }
 
   // ------------------------------------------------------------------ documents

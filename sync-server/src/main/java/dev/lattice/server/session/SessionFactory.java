@@ -3,7 +3,10 @@ package dev.lattice.server.session;
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.hlc.HybridLogicalClock;
 import dev.lattice.server.hub.Hub;
+import java.util.Collections;
 import java.util.Objects;
+import java.util.SortedMap;
+import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
 
@@ -23,6 +26,7 @@ public final class SessionFactory {
   private final LongSupplier nanoTime;
   private final SessionScheduler scheduler;
   private final SessionObserver observer;
+  private final SortedMap<String, Long> welcomeLimits;
   private final AtomicLong nextId = new AtomicLong(1);
 
   private SessionFactory(Builder b) {
@@ -34,6 +38,9 @@ public final class SessionFactory {
     this.authenticator = b.authenticator;
     this.nanoTime = b.nanoTime;
     this.observer = b.observer;
+    TreeMap<String, Long> limits = new TreeMap<>(b.config.limitsMap());
+    limits.putAll(b.advertised);
+    this.welcomeLimits = Collections.unmodifiableSortedMap(limits);
   }
 
   public static Builder builder() {
@@ -62,7 +69,8 @@ public final class SessionFactory {
             serverId,
             nanoTime,
             scheduler,
-            observer);
+            observer,
+            welcomeLimits);
     session.start();
     return session;
   }
@@ -89,8 +97,18 @@ public final class SessionFactory {
     private LongSupplier nanoTime = System::nanoTime;
     private SessionScheduler scheduler;
     private SessionObserver observer = SessionObserver.NONE;
+    private final TreeMap<String, Long> advertised = new TreeMap<>();
 
     private Builder() {}
+
+    /**
+     * Adds a limit to WELCOME that another layer enforces (the hub's {@code maxFieldsPerDocument}),
+     * so clients learn it; the session's own limits come from its config.
+     */
+    public Builder advertise(String limit, long value) {
+      advertised.put(Objects.requireNonNull(limit, "limit"), value);
+      return this;
+    }
 
     public Builder hub(Hub hub) {
       this.hub = Objects.requireNonNull(hub, "hub");
