@@ -1,0 +1,65 @@
+package dev.lattice.load;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+
+/** Smoke runs with tiny counts: they check the bookkeeping, never the speed. */
+class FanoutScenarioTest {
+
+  private static final Duration TIMEOUT = Duration.ofSeconds(10);
+
+  @Test
+  void everySubscriberReceivesEveryUpdateOnce() throws Exception {
+    try (Target target = Target.inProcess(true)) {
+      FanoutScenario.Result r =
+          FanoutScenario.run(
+              target.uri(),
+              new FanoutScenario.Config(
+                  5, 1000, 50, Duration.ofSeconds(30), Duration.ZERO, TIMEOUT));
+
+      assertThat(r.stopReason()).isEqualTo("count");
+      assertThat(r.sent()).isEqualTo(50);
+      assertThat(r.acked()).isEqualTo(50);
+      assertThat(r.deliveries()).isEqualTo(250).isEqualTo(r.expectedDeliveries());
+      assertThat(r.subscribersShort()).isZero();
+      assertThat(r.latency().count()).isEqualTo(250);
+      // Sender and receivers share one clock: a delivery cannot precede its send.
+      assertThat(r.latency().p50()).isPositive();
+      assertThat(r.ok()).isTrue();
+    }
+  }
+
+  @Test
+  void warmUpDeliveriesAreAwaitedButNotMeasured() throws Exception {
+    try (Target target = Target.inProcess(true)) {
+      FanoutScenario.Result r =
+          FanoutScenario.run(
+              target.uri(),
+              new FanoutScenario.Config(
+                  3, 500, 20, Duration.ofSeconds(30), Duration.ofMillis(100), TIMEOUT));
+
+      assertThat(r.deliveries()).isEqualTo(60);
+      assertThat(r.latency().count()).isEqualTo(60);
+      assertThat(r.ok()).isTrue();
+    }
+  }
+
+  @Test
+  void stopsSendingAtTheTimeBound() throws Exception {
+    try (Target target = Target.inProcess(true)) {
+      FanoutScenario.Result r =
+          FanoutScenario.run(
+              target.uri(),
+              new FanoutScenario.Config(
+                  2, 20, 1_000_000, Duration.ofMillis(300), Duration.ZERO, TIMEOUT));
+
+      assertThat(r.stopReason()).isEqualTo("time");
+      // 20/s for 0.3 s: sends are due at 0, 50, ..., 250 ms.
+      assertThat(r.sent()).isEqualTo(6);
+      assertThat(r.deliveries()).isEqualTo(12);
+      assertThat(r.ok()).isTrue();
+    }
+  }
+}
