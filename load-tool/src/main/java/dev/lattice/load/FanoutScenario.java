@@ -183,14 +183,16 @@ final class FanoutScenario {
           LatencySummary.of(Samples.concat(all)),
           stopReason);
     } finally {
+      List<ProtocolConnection> connections = new ArrayList<>();
       if (writer.connection != null) {
-        writer.connection.close();
+        connections.add(writer.connection);
       }
       for (Subscriber s : subscribers) {
         if (s.connection != null) {
-          s.connection.close();
+          connections.add(s.connection);
         }
       }
+      ProtocolConnection.closeAll(connections);
     }
   }
 

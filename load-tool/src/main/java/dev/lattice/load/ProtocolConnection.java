@@ -18,6 +18,8 @@ import java.net.http.HttpClient;
 import java.net.http.WebSocket;
 import java.nio.ByteBuffer;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -45,6 +47,9 @@ final class ProtocolConnection implements WebSocket.Listener, AutoCloseable {
   }
 
   private static final MessageCodec CODEC = MessageCodec.defaults();
+
+  /** The longest wait for the server's closes when a run ends. */
+  static final Duration CLOSE_WAIT = Duration.ofSeconds(2);
 
   private final Receiver receiver;
   private final Duration timeout;
@@ -242,20 +247,38 @@ final class ProtocolConnection implements WebSocket.Listener, AutoCloseable {
   /** Closes with 1000, waiting briefly for the server's close, then drops the connection. */
   @Override
   public void close() {
-    WebSocket s = socket;
-    if (s == null) {
-      return;
-    }
-    if (!s.isOutputClosed() && !closed.isDone()) {
-      try {
-        s.sendClose(WebSocket.NORMAL_CLOSURE, "done").get(1, TimeUnit.SECONDS);
-        closed.get(1, TimeUnit.SECONDS);
-      } catch (ExecutionException | TimeoutException | RuntimeException e) {
-        // Abort below either way: the run is over.
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
+    closeAll(List.of(this));
+  }
+
+  /**
+   * Closes every connection with 1000 at once, waits at most {@link #CLOSE_WAIT} in all for the
+   * server's closes, then drops them: closing 100 subscribers costs one wait, not 100.
+   */
+  static void closeAll(Iterable<ProtocolConnection> connections) {
+    List<CompletableFuture<?>> closing = new ArrayList<>();
+    for (ProtocolConnection c : connections) {
+      WebSocket s = c.socket;
+      if (s != null && !s.isOutputClosed() && !c.closed.isDone()) {
+        try {
+          s.sendClose(WebSocket.NORMAL_CLOSURE, "done");
+          closing.add(c.closed);
+        } catch (RuntimeException e) {
+          // Dropped below either way: the run is over.
+        }
       }
     }
-    s.abort();
+    try {
+      CompletableFuture.allOf(closing.toArray(CompletableFuture[]::new))
+          .get(CLOSE_WAIT.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (ExecutionException | TimeoutException e) {
+      // Some did not close cleanly in time; they are aborted below.
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    for (ProtocolConnection c : connections) {
+      if (c.socket != null) {
+        c.socket.abort();
+      }
+    }
   }
 }

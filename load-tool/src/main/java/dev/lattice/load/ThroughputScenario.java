@@ -183,11 +183,8 @@ final class ThroughputScenario {
           counter,
           measured.stopReason);
     } finally {
-      for (Writer w : writers) {
-        if (w.connection != null) {
-          w.connection.close();
-        }
-      }
+      ProtocolConnection.closeAll(
+          writers.stream().map(w -> w.connection).filter(Objects::nonNull).toList());
     }
   }
 

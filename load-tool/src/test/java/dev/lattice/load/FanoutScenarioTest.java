@@ -62,4 +62,21 @@ class FanoutScenarioTest {
       assertThat(r.ok()).isTrue();
     }
   }
+
+  @Test
+  void aMissingOrDuplicatedDeliveryFailsTheRun() {
+    FanoutScenario.Config c =
+        new FanoutScenario.Config(2, 10, 5, Duration.ofSeconds(1), Duration.ZERO, TIMEOUT);
+    assertThat(result(c, 5, 10, 0).ok()).isTrue();
+    assertThat(result(c, 5, 9, 1).ok()).isFalse();
+    // 10 in total but split 4 and 6: each subscriber is checked, not just the sum.
+    assertThat(result(c, 5, 10, 2).ok()).isFalse();
+    assertThat(result(c, 4, 10, 0).ok()).as("an update not acknowledged").isFalse();
+  }
+
+  private static FanoutScenario.Result result(
+      FanoutScenario.Config c, long acked, long deliveries, int subscribersOff) {
+    return new FanoutScenario.Result(
+        c, 5, acked, deliveries, subscribersOff, 1.0, LatencySummary.EMPTY, "count");
+  }
 }
