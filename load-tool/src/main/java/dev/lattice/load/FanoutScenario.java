@@ -140,6 +140,9 @@ final class FanoutScenario {
         subscribers.add(s);
         s.connection = ProtocolConnection.open(http, uri, ReplicaId.random(), s, config.timeout());
         s.connection.subscribe(1, documentId);
+        // A subscriber that is closed mid-run will never catch up: fail the run at once.
+        ProtocolConnection c = s.connection;
+        c.closed().whenComplete((code, error) -> deliveries.lost(c.state()));
       }
       writer.connection =
           ProtocolConnection.open(http, uri, writer.replica, writer, config.timeout());
@@ -205,6 +208,14 @@ final class FanoutScenario {
 
     private long warmup; // guarded by this
     private long measured; // guarded by this
+    private String lost; // guarded by this: how the first subscriber connection ended, or null
+
+    synchronized void lost(String state) {
+      if (lost == null) {
+        lost = state;
+      }
+      notifyAll();
+    }
 
     synchronized void add(Kind kind) {
       if (kind == Kind.WARMUP) {
@@ -219,6 +230,9 @@ final class FanoutScenario {
         throws InterruptedException {
       long deadline = System.nanoTime() + timeout.toNanos();
       while ((kind == Kind.WARMUP ? warmup : measured) < target) {
+        if (lost != null) {
+          throw new LoadException("a subscriber's connection ended during the run: " + lost);
+        }
         long left = deadline - System.nanoTime();
         if (left <= 0) {
           long closed = subs.stream().filter(s -> s.connection.closed().isDone()).count();

@@ -121,7 +121,8 @@ final class ProtocolConnection implements WebSocket.Listener, AutoCloseable {
             .sendBinary(ByteBuffer.wrap(frame), true)
             .get(timeout.toMillis(), TimeUnit.MILLISECONDS);
       } catch (ExecutionException | TimeoutException e) {
-        throw new LoadException("could not send " + message.messageType() + ": " + e, e);
+        throw new LoadException(
+            "could not send " + message.messageType() + " (connection " + state() + "): " + e, e);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         throw new LoadException("interrupted while sending", e);

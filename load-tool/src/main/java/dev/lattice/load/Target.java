@@ -7,6 +7,7 @@ import java.io.UncheckedIOException;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Comparator;
 import java.util.Objects;
 import java.util.stream.Stream;
@@ -55,6 +56,11 @@ final class Target implements AutoCloseable {
    * fresh temporary directory.
    */
   static Target inProcess(boolean inMemory) {
+    return inProcess(inMemory, SessionConfig.defaults().idleTimeout());
+  }
+
+  /** As {@link #inProcess(boolean)}, with the server's idle timeout (tests use a short one). */
+  static Target inProcess(boolean inMemory, Duration idleTimeout) {
     Path dir = null;
     LatticeServer server = null;
     try {
@@ -67,6 +73,7 @@ final class Target implements AutoCloseable {
                   SessionConfig.defaults().toBuilder()
                       .updatesPerSecond(RAISED_RATE)
                       .updateBurst(RAISED_RATE)
+                      .idleTimeout(idleTimeout)
                       .build());
       if (!inMemory) {
         dir = Files.createTempDirectory("lattice-load-");

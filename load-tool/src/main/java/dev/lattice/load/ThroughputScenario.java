@@ -152,6 +152,8 @@ final class ThroughputScenario {
         Writer w = new Writer(documentId, config.window());
         w.connection = ProtocolConnection.open(http, uri, w.replica, w, config.timeout());
         writers.add(w);
+        // Unblock a sender waiting for ACKs that will never come, so the run fails at once.
+        w.connection.closed().whenComplete((code, error) -> w.lost());
         w.connection.subscribe(1, documentId);
       }
       long warmupAcked = 0;
@@ -262,6 +264,7 @@ final class ThroughputScenario {
     final AtomicReference<String> firstError = new AtomicReference<>();
     final Samples latencies = new Samples(); // receive thread only, read after a drain
     volatile boolean recording;
+    volatile boolean lost;
     ProtocolConnection connection;
     long nextRequest = 2; // 1 was the SUBSCRIBE; sender thread only
     long sentInPhase; // sender thread only, read after join
@@ -274,9 +277,27 @@ final class ThroughputScenario {
       this.sentAt = new AtomicLongArray(window);
     }
 
+    /** The connection ended: wake the sender, which then fails the run. */
+    void lost() {
+      lost = true;
+      permits.release(window);
+    }
+
+    private void checkOpen() {
+      if (lost) {
+        throw new LoadException(
+            "the connection of "
+                + documentId
+                + " ended during the run ("
+                + connection.state()
+                + ")");
+      }
+    }
+
     void pump(AtomicLong remaining, long deadline, Duration timeout) throws InterruptedException {
       sentInPhase = 0;
       while (System.nanoTime() - deadline < 0 && remaining.getAndDecrement() > 0) {
+        checkOpen();
         if (!permits.tryAcquire(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
           throw new LoadException(
               "no ACK within "
@@ -289,6 +310,7 @@ final class ThroughputScenario {
                   + connection.state()
                   + ")");
         }
+        checkOpen();
         long request = nextRequest++;
         DocumentDelta delta = doc.incrementGCounter(replica, FIELD, 1);
         // Requests are consecutive and at most `window` are outstanding, so a slot is reused only
@@ -311,6 +333,7 @@ final class ThroughputScenario {
                 + ")");
       }
       permits.release(window);
+      checkOpen();
     }
 
     private int slot(long request) {

@@ -64,6 +64,22 @@ class FanoutScenarioTest {
   }
 
   @Test
+  void subscribersThatOnlyListenAnswerThePingsAndStaySubscribed() throws Exception {
+    // The server PINGs a connection silent for half its idle timeout and closes it (4004) at the
+    // full timeout; a subscriber sends nothing after SUBSCRIBE, so only its PONGs keep it open.
+    // 20 updates at 20/s take about 1 s, several idle timeouts of 200 ms.
+    try (Target target = Target.inProcess(true, Duration.ofMillis(200))) {
+      FanoutScenario.Result r =
+          FanoutScenario.run(
+              target.uri(),
+              new FanoutScenario.Config(2, 20, 20, Duration.ofSeconds(30), Duration.ZERO, TIMEOUT));
+
+      assertThat(r.deliveries()).isEqualTo(40);
+      assertThat(r.ok()).isTrue();
+    }
+  }
+
+  @Test
   void aMissingOrDuplicatedDeliveryFailsTheRun() {
     FanoutScenario.Config c =
         new FanoutScenario.Config(2, 10, 5, Duration.ofSeconds(1), Duration.ZERO, TIMEOUT);

@@ -1,7 +1,10 @@
 package dev.lattice.load;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.lattice.server.LatticeServer;
+import dev.lattice.server.session.SessionConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -83,6 +86,35 @@ class ThroughputScenarioTest {
       assertThat(r.serverCounter()).isEqualTo(400);
     }
     assertThat(Files.exists(dir)).isFalse();
+  }
+
+  @Test
+  void aServerThatClosesTheConnectionFailsTheRunAtOnce() {
+    // A remote server keeps its own limits: here 1 update/s, and a close (4005) after 5 refusals
+    // in a row. The run must stop with that reason, not wait out its 30 s or its ACK timeout.
+    SessionConfig strict =
+        SessionConfig.defaults().toBuilder()
+            .updatesPerSecond(1)
+            .updateBurst(1)
+            .rateLimitCloseThreshold(5)
+            .build();
+    try (LatticeServer server =
+        LatticeServer.builder()
+            .bindAddress("127.0.0.1")
+            .port(0)
+            .inMemory(true)
+            .sessionConfig(strict)
+            .build()
+            .start()) {
+      assertThatThrownBy(
+              () ->
+                  ThroughputScenario.run(
+                      server.uri(),
+                      new ThroughputScenario.Config(
+                          1, false, 8, 10_000, LONG, Duration.ZERO, Duration.ofSeconds(20))))
+          .isInstanceOf(LoadException.class)
+          .hasMessageContaining("4005");
+    }
   }
 
   @Test
