@@ -129,9 +129,12 @@ final class ThroughputScenario {
       return serverCounter >= totalAcked() && serverCounter <= warmupAcked + sent;
     }
 
-    /** Every sent update answered and the counter right. */
+    /**
+     * Every sent update acknowledged and the counter right. Refusals fail the run: figures from a
+     * server that was refusing (RATE_LIMITED, say) do not measure what it can acknowledge.
+     */
     boolean ok() {
-      return acked + errors == sent && counterVerified();
+      return errors == 0 && acked == sent && counterVerified();
     }
   }
 
