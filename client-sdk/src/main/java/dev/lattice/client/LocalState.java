@@ -2,10 +2,13 @@ package dev.lattice.client;
 
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
+import dev.lattice.crdt.FieldTypeMismatchException;
 import dev.lattice.crdt.ReplicaId;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.Set;
 
 /**
@@ -29,8 +32,8 @@ interface LocalState extends AutoCloseable {
   ReplicaId replicaId();
 
   /**
-   * The stored state of a document: the last checkpointed replica with every outbox entry merged
-   * in, and the outbox entries in append order. Empty if nothing was ever stored for the document.
+   * The stored state of a document: the last checkpointed replica and the outbox entries in append
+   * order. Empty if nothing was ever stored for the document.
    *
    * @throws LocalStateException if the stored state exists but cannot be read
    */
@@ -55,6 +58,21 @@ interface LocalState extends AutoCloseable {
    */
   void checkpoint(String documentId, Document replica, Set<Long> done);
 
+  /**
+   * The offset of the server's clock from this machine's wall clock, as last saved: a client that
+   * starts offline corrects its timestamps with it until it can measure afresh. Empty if never
+   * saved or unreadable (a hint, never a reason to fail).
+   */
+  OptionalLong clockOffsetMillis();
+
+  /**
+   * Saves the clock offset, replacing the previous one. Atomic but not forced: losing the latest
+   * value to a power cut only means the older one is used.
+   *
+   * @throws LocalStateException if it cannot be written
+   */
+  void saveClockOffsetMillis(long offsetMillis);
+
   /** Releases files and locks. Idempotent. */
   @Override
   void close();
@@ -66,11 +84,33 @@ interface LocalState extends AutoCloseable {
     }
   }
 
-  /** A document as stored: its replica (outbox included) and its outbox. */
-  record StoredDocument(Document replica, List<OutboxEntry> outbox) {
+  /**
+   * A document as stored: the replica of its last checkpoint and the outbox entries since.
+   *
+   * @param checkpoint what {@link #checkpoint} last stored (an empty document if it never ran):
+   *     everything received and acknowledged, without the outbox
+   */
+  record StoredDocument(Document checkpoint, List<OutboxEntry> outbox) {
     public StoredDocument {
-      Objects.requireNonNull(replica, "replica");
+      Objects.requireNonNull(checkpoint, "checkpoint");
       outbox = List.copyOf(outbox);
+    }
+
+    /**
+     * A new replica: the checkpoint with every outbox entry merged in. An entry that gives a field
+     * another type than the checkpoint (a local edit made before the server's type arrived, which
+     * the server will refuse) contributes only its dots, as the live client shows it.
+     */
+    public Document replica() {
+      Document replica = checkpoint.copy();
+      for (OutboxEntry entry : outbox) {
+        try {
+          replica.merge(entry.delta());
+        } catch (FieldTypeMismatchException e) {
+          replica.merge(DocumentDelta.of(entry.delta().context(), Map.of()));
+        }
+      }
+      return replica;
     }
   }
 }

@@ -4,6 +4,7 @@ import dev.lattice.crdt.Document;
 import java.util.Optional;
 import java.util.function.BooleanSupplier;
 import java.util.function.Function;
+import java.util.function.Supplier;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.HttpMethod;
 import org.eclipse.jetty.http.HttpStatus;
@@ -16,19 +17,28 @@ import org.eclipse.jetty.util.Callback;
 /**
  * The plain HTTP endpoints beside the WebSocket: {@code GET /healthz} (200 "ok" while the process
  * serves), {@code GET /readyz} (200 "ready" when started and the store is open, else 503) and
- * {@code GET /v1/docs/{id}} (the document as JSON, see {@link DocumentJson}; 404 if it does not
- * exist). Other paths are 404, other methods 405. Blocking (a document load may read the disk).
+ * {@code GET /metrics} (Prometheus text format) and {@code GET /v1/docs/{id}} (the document as
+ * JSON, see {@link DocumentJson}; 404 if it does not exist). Other paths are 404, other methods
+ * 405. Blocking (a document load may read the disk).
  */
 final class HttpEndpoints extends Handler.Abstract {
 
   static final String DOCS_PREFIX = "/v1/docs/";
 
+  /** The Prometheus text exposition format, version 0.0.4. */
+  static final String PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8";
+
   private final BooleanSupplier ready;
   private final Function<String, Optional<Document>> documents;
+  private final Supplier<String> metrics;
 
-  HttpEndpoints(BooleanSupplier ready, Function<String, Optional<Document>> documents) {
+  HttpEndpoints(
+      BooleanSupplier ready,
+      Function<String, Optional<Document>> documents,
+      Supplier<String> metrics) {
     this.ready = ready;
     this.documents = documents;
+    this.metrics = metrics;
   }
 
   @Override
@@ -37,6 +47,7 @@ final class HttpEndpoints extends Handler.Abstract {
     boolean known =
         path.equals("/healthz")
             || path.equals("/readyz")
+            || path.equals("/metrics")
             || (path.startsWith(DOCS_PREFIX) && path.length() > DOCS_PREFIX.length());
     if (!known) {
       Response.writeError(request, response, callback, HttpStatus.NOT_FOUND_404);
@@ -54,6 +65,10 @@ final class HttpEndpoints extends Handler.Abstract {
       } else {
         text(response, callback, HttpStatus.SERVICE_UNAVAILABLE_503, "not ready");
       }
+    } else if (path.equals("/metrics")) {
+      response.setStatus(HttpStatus.OK_200);
+      response.getHeaders().put(HttpHeader.CONTENT_TYPE, PROMETHEUS_TEXT);
+      Content.Sink.write(response, true, metrics.get(), callback);
     } else {
       String id = path.substring(DOCS_PREFIX.length());
       Optional<Document> document = documents.apply(id);

@@ -1,10 +1,13 @@
 package dev.lattice.server;
 
 import dev.lattice.crdt.Document;
+import dev.lattice.crdt.DocumentDelta;
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.hlc.HybridLogicalClock;
 import dev.lattice.server.hub.DefaultHub;
+import dev.lattice.server.hub.DocumentEdit;
 import dev.lattice.server.hub.HubConfig;
+import dev.lattice.server.session.Authenticator;
 import dev.lattice.server.session.SessionConfig;
 import dev.lattice.server.session.SessionFactory;
 import dev.lattice.server.session.SessionScheduler;
@@ -12,6 +15,7 @@ import dev.lattice.server.store.DocumentStore;
 import dev.lattice.server.store.EmbeddedStoreConfig;
 import dev.lattice.server.store.InMemoryDocumentStore;
 import dev.lattice.server.store.RocksDbDocumentStore;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.net.URI;
 import java.nio.file.Path;
 import java.security.SecureRandom;
@@ -27,6 +31,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
 import org.eclipse.jetty.http.HttpStatus;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.server.Server;
@@ -37,7 +42,8 @@ import org.eclipse.jetty.websocket.server.WebSocketUpgradeHandler;
 /**
  * The Lattice sync server: a Jetty 12 WebSocket endpoint at {@code /v1/sync} (docs/PROTOCOL.md)
  * over the document hub and a store, with plain HTTP beside it ({@code /healthz}, {@code /readyz},
- * {@code /v1/docs/{id}}).
+ * {@code /metrics}, {@code /v1/docs/{id}}). Server-side code changes documents with {@link #edit}
+ * and reads them with {@link #document}.
  *
  * <pre>{@code
  * try (LatticeServer server = LatticeServer.builder().port(0).inMemory(true).build().start()) {
@@ -67,6 +73,9 @@ public final class LatticeServer implements AutoCloseable {
 
   private static final Duration SHUTDOWN_WAIT = Duration.ofSeconds(3);
 
+  /** The default bound of the idle-document cache, in approximate heap bytes: 64 MiB. */
+  public static final long DEFAULT_CACHE_MAX_BYTES = 64L * 1024 * 1024;
+
   private final String bindAddress;
   private final int requestedPort;
   private final Path dataDirectory;
@@ -75,6 +84,9 @@ public final class LatticeServer implements AutoCloseable {
   private final int maxFieldsPerDocument;
   private final ReplicaId replicaId;
   private final long maxOutgoingBytesPerConnection;
+  private final long cacheMaxBytes;
+  private final Authenticator authenticator;
+  private final ServerMetrics metrics = new ServerMetrics();
 
   private final Set<WebSocketConnection> connections = ConcurrentHashMap.newKeySet();
   private final Object lifecycle = new Object();
@@ -96,6 +108,8 @@ public final class LatticeServer implements AutoCloseable {
     this.maxFieldsPerDocument = b.maxFieldsPerDocument;
     this.replicaId = b.replicaId != null ? b.replicaId : randomReplicaId();
     this.maxOutgoingBytesPerConnection = b.maxOutgoingBytesPerConnection;
+    this.cacheMaxBytes = b.cacheMaxBytes;
+    this.authenticator = b.authenticator;
   }
 
   public static Builder builder() {
@@ -126,12 +140,19 @@ public final class LatticeServer implements AutoCloseable {
                 : RocksDbDocumentStore.open(
                     EmbeddedStoreConfig.builder().dataDirectory(dataDirectory).build());
         HybridLogicalClock clock = new HybridLogicalClock();
+        CaffeineDocumentCache cache = new CaffeineDocumentCache(cacheMaxBytes);
         hub =
             new DefaultHub(
                 HubConfig.builder(store, replicaId)
                     .clock(clock)
                     .maxFieldsPerDocument(maxFieldsPerDocument)
+                    .cache(cache)
+                    .observer(metrics)
+                    // Room in a frame for the UPDATE, the field's timestamp and touched vector.
+                    .maxEditFieldBytes(
+                        Math.max(1, sessionConfig.protocolLimits().maxFrameBytes() - 512))
                     .build());
+        metrics.bind(hub, store, connections, cache);
         timer = Executors.newSingleThreadScheduledExecutor(daemonThread("lattice-session-timer"));
         SessionFactory sessions =
             SessionFactory.builder()
@@ -140,6 +161,8 @@ public final class LatticeServer implements AutoCloseable {
                 .clock(clock)
                 .serverId(replicaId)
                 .scheduler(SessionScheduler.of(timer))
+                .observer(metrics)
+                .authenticator(authenticator)
                 .build();
         jetty = newJetty(sessions);
         jetty.start();
@@ -187,7 +210,7 @@ public final class LatticeServer implements AutoCloseable {
                         sessions, maxOutgoingBytesPerConnection, connections, timer);
                   });
             });
-    websocket.setHandler(new HttpEndpoints(this::isReady, this::document));
+    websocket.setHandler(new HttpEndpoints(this::isReady, this::document, metrics::scrape));
     server.setHandler(websocket);
     return server;
   }
@@ -244,6 +267,38 @@ public final class LatticeServer implements AutoCloseable {
       throw new IllegalStateException("the server is not started");
     }
     return s.load(id);
+  }
+
+  /**
+   * Changes a document from server-side code, with the same checks, durability and fan-out as a
+   * client's update: the change is one update of the server's replica, sent to every subscriber
+   * once durable. {@code edits} runs on the calling thread to collect the change.
+   *
+   * <pre>{@code
+   * server.edit("board-1", e -> e.increment("views", 1).set("title", Value.of("Q3"))).join();
+   * }</pre>
+   *
+   * @return completes with the applied delta once it is durable and sent; fails with {@link
+   *     dev.lattice.server.hub.HubException} ({@code FIELD_TYPE_MISMATCH}, {@code TOO_MANY_FIELDS},
+   *     {@code INTERNAL}) and nothing changed
+   * @throws IllegalStateException before {@link #start()} or after {@link #close()}
+   */
+  public CompletableFuture<DocumentDelta> edit(String documentId, Consumer<DocumentEdit> edits) {
+    Objects.requireNonNull(documentId, "documentId");
+    Objects.requireNonNull(edits, "edits");
+    DefaultHub h = hub;
+    if (h == null || closed) {
+      throw new IllegalStateException("the server is not running");
+    }
+    return h.edit(documentId, edits);
+  }
+
+  /**
+   * The server's meters (also served at {@code /metrics}), for embedders that export them elsewhere
+   * or add their own.
+   */
+  public MeterRegistry meterRegistry() {
+    return metrics.registry();
   }
 
   /**
@@ -320,7 +375,8 @@ public final class LatticeServer implements AutoCloseable {
   /**
    * Builds a {@link LatticeServer}. Defaults: bind 0.0.0.0, port 7070, data directory {@code
    * ./lattice-data}, embedded (durable) store, {@link SessionConfig#defaults()}, 10,000 fields per
-   * document, a random replica id, 4 MiB queued per connection. Setters fail fast on bad values.
+   * document, a random replica id, 4 MiB queued per connection, a 64 MiB idle-document cache.
+   * Setters fail fast on bad values.
    */
   public static final class Builder {
     private String bindAddress = "0.0.0.0";
@@ -331,6 +387,8 @@ public final class LatticeServer implements AutoCloseable {
     private int maxFieldsPerDocument = HubConfig.DEFAULT_MAX_FIELDS_PER_DOCUMENT;
     private ReplicaId replicaId;
     private long maxOutgoingBytesPerConnection = 4L * 1024 * 1024;
+    private long cacheMaxBytes = DEFAULT_CACHE_MAX_BYTES;
+    private Authenticator authenticator = Authenticator.allowAll();
 
     private Builder() {}
 
@@ -395,6 +453,28 @@ public final class LatticeServer implements AutoCloseable {
             "maxOutgoingBytesPerConnection must be at least 1, was " + bytes);
       }
       this.maxOutgoingBytesPerConnection = bytes;
+      return this;
+    }
+
+    /**
+     * Approximate heap bytes of idle documents (no subscriber) kept in memory so the next
+     * subscriber need not reload them; 0 keeps none. Subscribed documents are always in memory and
+     * not counted here. Default 64 MiB.
+     */
+    public Builder cacheMaxBytes(long bytes) {
+      if (bytes < 0) {
+        throw new IllegalArgumentException("cacheMaxBytes must not be negative, was " + bytes);
+      }
+      this.cacheMaxBytes = bytes;
+      return this;
+    }
+
+    /**
+     * Decides from HELLO's credentials and replica id whether a client may open a session; a
+     * refusal is answered with ERROR UNAUTHORIZED and close 4002. Default: everyone is let in.
+     */
+    public Builder authenticator(Authenticator authenticator) {
+      this.authenticator = Objects.requireNonNull(authenticator, "authenticator");
       return this;
     }
 

@@ -91,11 +91,24 @@ final class RawClient implements WebSocket.Listener, AutoCloseable {
     return type.cast(message);
   }
 
+  /**
+   * Subscribes and merges the catch-up: the SYNC, and before it the fan-out UPDATEs that carry the
+   * parts of a catch-up too large for one frame.
+   */
   Sync subscribe() throws Exception {
     send(new Subscribe(nextRequest++, doc.id(), doc.versionVector()));
-    Sync sync = take(Sync.class);
-    doc.merge(sync.delta());
-    return sync;
+    while (true) {
+      Message message = inbox.poll(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+      assertThat(message).as("a SYNC within %d s", TIMEOUT_SECONDS).isNotNull();
+      if (message instanceof Update part && part.requestId().isEmpty()) {
+        doc.merge(part.delta());
+        continue;
+      }
+      assertThat(message).isInstanceOf(Sync.class);
+      Sync sync = (Sync) message;
+      doc.merge(sync.delta());
+      return sync;
+    }
   }
 
   Ack increment(String field, long amount) throws Exception {

@@ -79,10 +79,12 @@ public final class LatticeMain implements Callable<Integer> {
 
   @Option(
       names = "--in-memory",
+      arity = "0..1",
+      paramLabel = "true|false",
       defaultValue = "false",
       description =
-          "Keep documents in memory only (lost at shutdown) instead of the embedded store."
-              + " Env LATTICE_IN_MEMORY=true.")
+          "Keep documents in memory only (lost at shutdown) instead of the embedded store;"
+              + " --in-memory=false overrides LATTICE_IN_MEMORY=true. Env LATTICE_IN_MEMORY.")
   boolean inMemory;
 
   @Option(
@@ -149,6 +151,15 @@ public final class LatticeMain implements Callable<Integer> {
               + " Env LATTICE_MAX_OUTGOING_BYTES; default ${DEFAULT-VALUE}.")
   long maxOutgoingBytes;
 
+  @Option(
+      names = "--cache-max-bytes",
+      paramLabel = "BYTES",
+      defaultValue = "67108864",
+      description =
+          "Approximate heap bytes of idle documents kept in memory (0 keeps none)."
+              + " Env LATTICE_CACHE_MAX_BYTES; default ${DEFAULT-VALUE}.")
+  long cacheMaxBytes;
+
   private volatile Running running;
 
   /** Entry point of the runnable jar. */
@@ -196,7 +207,8 @@ public final class LatticeMain implements Callable<Integer> {
               inMemory,
               session,
               maxFieldsPerDocument,
-              maxOutgoingBytes);
+              maxOutgoingBytes,
+              cacheMaxBytes);
       options.toBuilder(); // the builder's own checks (port range, positive bounds)
       return options;
     } catch (IllegalArgumentException e) {
@@ -235,10 +247,11 @@ public final class LatticeMain implements Callable<Integer> {
   static Running start(ServerOptions options) {
     LatticeServer server = options.toBuilder().build().start();
     String ws = server.uri().toString();
-    String http = ws.replaceFirst("^ws://", "http://").replace(LatticeServer.SYNC_PATH, "/healthz");
+    String http = ws.replaceFirst("^ws://", "http://").replace(LatticeServer.SYNC_PATH, "");
     log.info(
-        "Lattice server listening on {} (health: {}), {}",
+        "Lattice server listening on {} (health: {}/healthz, metrics: {}/metrics), {}",
         ws,
+        http,
         http,
         options.inMemory()
             ? "documents in memory only (lost at shutdown)"

@@ -16,7 +16,8 @@ record ServerOptions(
     boolean inMemory,
     SessionConfig sessionConfig,
     int maxFieldsPerDocument,
-    long maxOutgoingBytes) {
+    long maxOutgoingBytes,
+    long cacheMaxBytes) {
 
   /** A builder for the server these options describe; its setters re-check every value. */
   LatticeServer.Builder toBuilder() {
@@ -27,6 +28,7 @@ record ServerOptions(
         .inMemory(inMemory)
         .sessionConfig(sessionConfig)
         .maxFieldsPerDocument(maxFieldsPerDocument)
-        .maxOutgoingBytesPerConnection(maxOutgoingBytes);
+        .maxOutgoingBytesPerConnection(maxOutgoingBytes)
+        .cacheMaxBytes(cacheMaxBytes);
   }
 }

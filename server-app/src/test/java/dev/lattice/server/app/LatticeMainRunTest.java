@@ -38,6 +38,7 @@ class LatticeMainRunTest {
     assertThat(running.server().uri()).hasToString("ws://127.0.0.1:" + port + "/v1/sync");
     assertThat(get(port, "/healthz").statusCode()).isEqualTo(200);
     assertThat(get(port, "/readyz").statusCode()).isEqualTo(200);
+    assertThat(get(port, "/metrics").body()).contains("lattice_connections 0.0");
 
     running.shutdown(); // what the SIGTERM hook runs
 

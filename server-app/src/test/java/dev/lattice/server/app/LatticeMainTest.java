@@ -28,7 +28,8 @@ class LatticeMainTest {
           "--updates-per-second",
           "--update-burst",
           "--idle-timeout",
-          "--max-outgoing-bytes");
+          "--max-outgoing-bytes",
+          "--cache-max-bytes");
 
   @Test
   void defaultsMatchTheServerDefaults() {
@@ -95,7 +96,8 @@ class LatticeMainTest {
                 Map.entry("LATTICE_UPDATES_PER_SECOND", "12"),
                 Map.entry("LATTICE_UPDATE_BURST", "24"),
                 Map.entry("LATTICE_IDLE_TIMEOUT", "2m"),
-                Map.entry("LATTICE_MAX_OUTGOING_BYTES", "1000")));
+                Map.entry("LATTICE_MAX_OUTGOING_BYTES", "1000"),
+                Map.entry("LATTICE_CACHE_MAX_BYTES", "0")));
 
     assertThat(o.port()).isEqualTo(9100);
     assertThat(o.bindAddress()).isEqualTo("127.0.0.2");
@@ -108,6 +110,17 @@ class LatticeMainTest {
     assertThat(o.sessionConfig().updateBurst()).isEqualTo(24);
     assertThat(o.sessionConfig().idleTimeout()).isEqualTo(Duration.ofMinutes(2));
     assertThat(o.maxOutgoingBytes()).isEqualTo(1000);
+    assertThat(o.cacheMaxBytes()).isZero();
+  }
+
+  @Test
+  void inMemoryFalseOverridesTheEnvironment() {
+    assertThat(
+            LatticeMain.parse(Map.of("LATTICE_IN_MEMORY", "true"), "--in-memory=false").inMemory())
+        .isFalse();
+    assertThat(LatticeMain.parse(Map.of(), "--in-memory").inMemory()).isTrue();
+    assertThat(LatticeMain.parse(Map.of()).inMemory()).isFalse();
+    assertThat(LatticeMain.parse(Map.of()).cacheMaxBytes()).isEqualTo(64L * 1024 * 1024);
   }
 
   @Test

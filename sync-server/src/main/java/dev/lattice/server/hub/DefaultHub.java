@@ -5,6 +5,7 @@ import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
 import dev.lattice.crdt.FieldState;
 import dev.lattice.crdt.FieldTypeMismatchException;
+import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.Value;
 import dev.lattice.crdt.VersionVector;
 import dev.lattice.hlc.ClockDriftException;
@@ -16,6 +17,7 @@ import dev.lattice.protocol.Presence;
 import dev.lattice.protocol.Update;
 import dev.lattice.server.store.DocumentStore;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
@@ -31,6 +33,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 
 /**
  * The {@link Hub}: live documents in memory, each behind its own {@link SerialExecutor} over one
@@ -99,6 +102,10 @@ public final class DefaultHub implements Hub, AutoCloseable {
   private final HybridLogicalClock clock;
   private final int maxFields;
   private final Duration maxPresenceTtl;
+  private final ReplicaId serverReplica;
+  private final int maxFieldBytes;
+  private final DocumentCache cache;
+  private final HubObserver observer;
   private final ExecutorService ownedExecutor;
   private final ScheduledExecutorService ownedScheduler;
 
@@ -114,6 +121,7 @@ public final class DefaultHub implements Hub, AutoCloseable {
   private final AtomicLong appendFailures = new AtomicLong();
   private final AtomicLong fanOutMessages = new AtomicLong();
   private final AtomicLong presenceMessages = new AtomicLong();
+  private final AtomicLong cacheHits = new AtomicLong();
 
   /** A hub with {@code config}; creates the default executor and scheduler where none is given. */
   public DefaultHub(HubConfig config) {
@@ -122,6 +130,10 @@ public final class DefaultHub implements Hub, AutoCloseable {
     this.clock = config.clock();
     this.maxFields = config.maxFieldsPerDocument();
     this.maxPresenceTtl = config.maxPresenceTtl();
+    this.serverReplica = config.serverReplicaId();
+    this.maxFieldBytes = config.maxEditFieldBytes();
+    this.cache = config.cache();
+    this.observer = config.observer();
     if (config.executor().isPresent()) {
       this.executor = config.executor().get();
       this.ownedExecutor = null;
@@ -178,6 +190,7 @@ public final class DefaultHub implements Hub, AutoCloseable {
     Objects.requireNonNull(connection, "connection");
     Objects.requireNonNull(documentId, "documentId");
     Objects.requireNonNull(delta, "delta");
+    long received = System.nanoTime();
     CompletableFuture<Void> result = new CompletableFuture<>();
     LiveDocument live = documents.get(documentId);
     if (live == null) {
@@ -185,8 +198,29 @@ public final class DefaultHub implements Hub, AutoCloseable {
       result.completeExceptionally(notSubscribed(documentId));
       return result;
     }
-    dispatch(live, result, () -> live.update(connection, delta, result));
+    dispatch(live, result, () -> live.update(connection, delta, result, received));
     return result;
+  }
+
+  @Override
+  public CompletableFuture<DocumentDelta> edit(String documentId, Consumer<DocumentEdit> edits) {
+    Objects.requireNonNull(documentId, "documentId");
+    Objects.requireNonNull(edits, "edits");
+    DocumentEdit edit = new DocumentEdit(maxFieldBytes);
+    edits.accept(edit);
+    long received = System.nanoTime();
+    CompletableFuture<DocumentDelta> result = new CompletableFuture<>();
+    edit(documentId, edit, result, received);
+    return result;
+  }
+
+  private void edit(
+      String documentId,
+      DocumentEdit edit,
+      CompletableFuture<DocumentDelta> result,
+      long received) {
+    LiveDocument live = documents.computeIfAbsent(documentId, LiveDocument::new);
+    dispatch(live, result, () -> live.edit(edit, result, received));
   }
 
   @Override
@@ -246,7 +280,8 @@ public final class DefaultHub implements Hub, AutoCloseable {
         refusedUpdates.get(),
         appendFailures.get(),
         fanOutMessages.get(),
-        presenceMessages.get());
+        presenceMessages.get(),
+        cacheHits.get());
   }
 
   /**
@@ -386,6 +421,12 @@ public final class DefaultHub implements Hub, AutoCloseable {
       if (doc != null) {
         return true;
       }
+      Optional<Document> cached = cache.take(id);
+      if (cached.isPresent()) {
+        cacheHits.incrementAndGet();
+        doc = cached.get();
+        return true;
+      }
       try {
         Optional<Document> stored = store.load(id);
         loads.incrementAndGet();
@@ -404,7 +445,9 @@ public final class DefaultHub implements Hub, AutoCloseable {
       }
     }
 
-    void update(Connection connection, DocumentDelta delta, CompletableFuture<Void> result) {
+    void update(
+        Connection connection, DocumentDelta delta, CompletableFuture<Void> result, long received) {
+      long started = System.nanoTime();
       if (released || doc == null || !subscribers.containsKey(connection)) {
         refuse(result, notSubscribed(id));
         return;
@@ -421,19 +464,7 @@ public final class DefaultHub implements Hub, AutoCloseable {
         }
       }
       if (added > 0 && (long) doc.fieldCount() + added > maxFields) {
-        refuse(
-            result,
-            new HubException(
-                ErrorCode.TOO_MANY_FIELDS,
-                "the update adds "
-                    + added
-                    + " fields to document '"
-                    + id
-                    + "', which has "
-                    + doc.fieldCount()
-                    + "; at most "
-                    + maxFields
-                    + " are allowed"));
+        refuse(result, tooManyFields(added));
         return;
       }
       // Checked before the clock so that a refused delta does not even advance the clock.
@@ -450,15 +481,31 @@ public final class DefaultHub implements Hub, AutoCloseable {
           return;
         }
       }
+      accept(connection, delta, result, null, started, received);
+    }
+
+    /**
+     * Merges a checked delta, appends it unless it is a duplicate, and chains its acknowledgement
+     * and fan-out behind every earlier append of the document.
+     */
+    private <T> void accept(
+        Connection sender,
+        DocumentDelta delta,
+        CompletableFuture<T> result,
+        T value,
+        long started,
+        long received) {
       boolean newDots = !doc.containsAll(delta.context());
       Set<String> changed;
       try {
         changed = doc.merge(delta);
       } catch (FieldTypeMismatchException e) {
-        // Unreachable after the check above, kept so a refusal never escapes as INTERNAL.
+        // Unreachable after the caller's checks, kept so a refusal never escapes as INTERNAL.
         refuse(result, typeMismatch(e));
+        maybeRelease();
         return;
       }
+      observer.merged(System.nanoTime() - started);
       boolean duplicate = !newDots && changed.isEmpty() && !appendFailed;
       CompletableFuture<Void> appended;
       if (duplicate) {
@@ -469,12 +516,100 @@ public final class DefaultHub implements Hub, AutoCloseable {
         pendingAppends++;
         appended = append(delta);
       }
-      chain(appended, () -> durable(connection, delta, duplicate, appended, result));
+      chain(appended, () -> durable(sender, delta, duplicate, appended, result, value, received));
+    }
+
+    void edit(DocumentEdit edit, CompletableFuture<DocumentDelta> result, long received) {
+      if (released) {
+        DefaultHub.this.edit(id, edit, result, received);
+        return;
+      }
+      if (!ensureLoaded(result)) {
+        return;
+      }
+      long started = System.nanoTime();
+      int added = 0;
+      for (Map.Entry<String, CrdtType> e : edit.types().entrySet()) {
+        Optional<CrdtType> existing = doc.typeOf(e.getKey());
+        if (existing.isEmpty()) {
+          added++;
+        } else if (existing.get() != e.getValue()) {
+          refuse(
+              result,
+              typeMismatch(
+                  new FieldTypeMismatchException(e.getKey(), existing.get(), e.getValue())));
+          maybeRelease();
+          return;
+        }
+      }
+      if (added > 0 && (long) doc.fieldCount() + added > maxFields) {
+        refuse(result, tooManyFields(added));
+        maybeRelease();
+        return;
+      }
+      DocumentDelta delta;
+      try {
+        delta = serverDelta(edit);
+      } catch (ArithmeticException e) {
+        refusedUpdates.incrementAndGet();
+        result.completeExceptionally(e);
+        maybeRelease();
+        return;
+      }
+      if (delta.fields().isEmpty()) {
+        result.complete(delta);
+        maybeRelease();
+        return;
+      }
+      accept(null, delta, result, delta, started, received);
+    }
+
+    /**
+     * The edit as one delta of the server's replica, made on a scratch replica that holds the
+     * document's dots and only the fields the edit touches: an edit that fails half way (a counter
+     * overflow) leaves the live document untouched, and the delta then takes the path of a client's
+     * update.
+     */
+    private DocumentDelta serverDelta(DocumentEdit edit) {
+      Map<String, FieldState> touched = new HashMap<>();
+      for (String field : edit.types().keySet()) {
+        doc.field(field).ifPresent(f -> touched.put(field, f));
+      }
+      Document scratch = Document.restore(id, doc.context(), touched);
+      DocumentDelta joined = DocumentDelta.empty();
+      for (DocumentEdit.Op op : edit.ops()) {
+        DocumentDelta step =
+            switch (op.type()) {
+              case G_COUNTER -> scratch.incrementGCounter(serverReplica, op.field(), op.amount());
+              case PN_COUNTER -> scratch.addPNCounter(serverReplica, op.field(), op.amount());
+              case LWW_REGISTER ->
+                  scratch.setRegister(serverReplica, op.field(), op.value(), clock.now());
+            };
+        joined = joined.join(step);
+      }
+      return joined;
+    }
+
+    private HubException tooManyFields(int added) {
+      return new HubException(
+          ErrorCode.TOO_MANY_FIELDS,
+          "the update adds "
+              + added
+              + " fields to document '"
+              + id
+              + "', which has "
+              + doc.fieldCount()
+              + "; at most "
+              + maxFields
+              + " are allowed");
     }
 
     private CompletableFuture<Void> append(DocumentDelta delta) {
+      long handedOver = System.nanoTime();
       try {
-        return store.append(id, delta);
+        CompletableFuture<Void> appended = store.append(id, delta);
+        appended.thenRun(() -> observer.appended(System.nanoTime() - handedOver));
+        return appended;
       } catch (RuntimeException e) {
         return CompletableFuture.failedFuture(e);
       }
@@ -510,12 +645,14 @@ public final class DefaultHub implements Hub, AutoCloseable {
               });
     }
 
-    private void durable(
+    private <T> void durable(
         Connection sender,
         DocumentDelta delta,
         boolean duplicate,
         CompletableFuture<Void> appended,
-        CompletableFuture<Void> result) {
+        CompletableFuture<T> result,
+        T value,
+        long received) {
       if (!duplicate) {
         pendingAppends--;
       }
@@ -535,13 +672,18 @@ public final class DefaultHub implements Hub, AutoCloseable {
             new HubException(
                 ErrorCode.INTERNAL, "an earlier append of document '" + id + "' failed; retry"));
       } else {
-        result.complete(null);
+        result.complete(value);
         if (!duplicate) {
           Update fanOut = Update.fanOut(id, delta);
+          int recipients = 0;
           for (Subscriber s : subscribers.values()) {
             if (!s.connection.equals(sender) && send(s.connection, fanOut)) {
-              fanOutMessages.incrementAndGet();
+              recipients++;
             }
+          }
+          fanOutMessages.addAndGet(recipients);
+          if (recipients > 0) {
+            observer.fannedOut(recipients, System.nanoTime() - received);
           }
         }
       }
@@ -628,6 +770,12 @@ public final class DefaultHub implements Hub, AutoCloseable {
     private void maybeRelease() {
       if (!released && subscribers.isEmpty() && pendingAppends == 0) {
         released = true;
+        // After a failed append the live state may be ahead of the store; only the store's
+        // version may be reloaded, so such a document is not cached. Cached before it leaves the
+        // map, so a subscribe that starts over on a fresh instance finds it.
+        if (doc != null && !appendFailed) {
+          cache.put(doc);
+        }
         doc = null;
         documents.remove(id, this);
       }

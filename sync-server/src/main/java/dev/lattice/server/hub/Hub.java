@@ -6,6 +6,7 @@ import dev.lattice.crdt.VersionVector;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
 
 /**
  * The document layer of the server: owns the live documents, merges deltas into them, makes them
@@ -43,6 +44,19 @@ public interface Hub {
    *     delta changes nothing.
    */
   CompletableFuture<Void> update(Connection connection, String documentId, DocumentDelta delta);
+
+  /**
+   * Applies a change made by server-side code (not a client) to the document, as an update of the
+   * server's own replica: loaded if it is not live, checked like a client's update (field types,
+   * field count), merged, made durable and then sent to every subscriber. {@code edits} runs on the
+   * calling thread to collect the change, before the hub touches the document.
+   *
+   * @return completes with the delta applied once it is durable and handed to every subscriber;
+   *     fails with {@link HubException} ({@code FIELD_TYPE_MISMATCH}, {@code TOO_MANY_FIELDS}, or
+   *     {@code INTERNAL} when the store fails). A refused edit changes nothing; an empty edit
+   *     completes with an empty delta.
+   */
+  CompletableFuture<DocumentDelta> edit(String documentId, Consumer<DocumentEdit> edits);
 
   /** Stops sending the document's updates to {@code connection} and clears its presence there. */
   void unsubscribe(Connection connection, String documentId);

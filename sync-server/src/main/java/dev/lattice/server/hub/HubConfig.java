@@ -29,6 +29,9 @@ public final class HubConfig {
   private final HybridLogicalClock clock;
   private final int maxFieldsPerDocument;
   private final Duration maxPresenceTtl;
+  private final DocumentCache cache;
+  private final int maxEditFieldBytes;
+  private final HubObserver observer;
 
   private HubConfig(Builder b) {
     this.store = b.store;
@@ -38,6 +41,9 @@ public final class HubConfig {
     this.clock = b.clock != null ? b.clock : new HybridLogicalClock();
     this.maxFieldsPerDocument = b.maxFieldsPerDocument;
     this.maxPresenceTtl = b.maxPresenceTtl;
+    this.cache = b.cache;
+    this.maxEditFieldBytes = b.maxEditFieldBytes;
+    this.observer = b.observer;
   }
 
   /** A builder over the store the hub makes deltas durable in and the server's replica id. */
@@ -80,6 +86,24 @@ public final class HubConfig {
     return maxPresenceTtl;
   }
 
+  /** Where documents nobody subscribes to are kept; default {@link DocumentCache#none()}. */
+  public DocumentCache cache() {
+    return cache;
+  }
+
+  /**
+   * The most bytes a field name and register value of a server-side edit may take, encoded, so that
+   * the field reaches clients in one frame; default {@link Integer#MAX_VALUE}.
+   */
+  public int maxEditFieldBytes() {
+    return maxEditFieldBytes;
+  }
+
+  /** Told merge, append and fan-out timings; default {@link HubObserver#NONE}. */
+  public HubObserver observer() {
+    return observer;
+  }
+
   @Override
   public String toString() {
     return "HubConfig[store="
@@ -102,6 +126,9 @@ public final class HubConfig {
     private HybridLogicalClock clock;
     private int maxFieldsPerDocument = DEFAULT_MAX_FIELDS_PER_DOCUMENT;
     private Duration maxPresenceTtl = DEFAULT_MAX_PRESENCE_TTL;
+    private DocumentCache cache = DocumentCache.none();
+    private HubObserver observer = HubObserver.NONE;
+    private int maxEditFieldBytes = Integer.MAX_VALUE;
 
     private Builder(DocumentStore store, ReplicaId serverReplicaId) {
       this.store = Objects.requireNonNull(store, "store must not be null");
@@ -157,6 +184,32 @@ public final class HubConfig {
         throw new IllegalArgumentException("maxPresenceTtl must be positive, was " + ttl);
       }
       this.maxPresenceTtl = ttl;
+      return this;
+    }
+
+    /** Where documents nobody subscribes to are kept between subscriptions. Default: nowhere. */
+    public Builder cache(DocumentCache cache) {
+      this.cache = Objects.requireNonNull(cache, "cache must not be null");
+      return this;
+    }
+
+    /** Told merge, append and fan-out timings, for metrics. Default: nobody. */
+    public Builder observer(HubObserver observer) {
+      this.observer = Objects.requireNonNull(observer, "observer must not be null");
+      return this;
+    }
+
+    /**
+     * The most bytes a field name and register value of a server-side edit may take, encoded; the
+     * server sets it below its frame limit. Default: no bound.
+     *
+     * @throws IllegalArgumentException if {@code bytes < 1}
+     */
+    public Builder maxEditFieldBytes(int bytes) {
+      if (bytes < 1) {
+        throw new IllegalArgumentException("maxEditFieldBytes must be at least 1, was " + bytes);
+      }
+      this.maxEditFieldBytes = bytes;
       return this;
     }
 

@@ -16,6 +16,7 @@ package dev.lattice.server.hub;
  * @param appendFailures appends the store failed
  * @param fanOutMessages updates sent to other subscribers
  * @param presenceMessages presence messages sent (announcements, leaves, catch-up)
+ * @param cacheHits documents taken from the {@link DocumentCache} instead of loaded from the store
  */
 public record HubStats(
     int documentsLive,
@@ -26,4 +27,5 @@ public record HubStats(
     long refusedUpdates,
     long appendFailures,
     long fanOutMessages,
-    long presenceMessages) {}
+    long presenceMessages,
+    long cacheHits) {}

@@ -1,11 +1,13 @@
 package dev.lattice.server.session;
 
+import dev.lattice.crdt.DocumentDelta;
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.Value;
 import dev.lattice.crdt.codec.CrdtCodecs;
 import dev.lattice.hlc.HybridLogicalClock;
 import dev.lattice.protocol.Ack;
 import dev.lattice.protocol.CloseCodes;
+import dev.lattice.protocol.DeltaChunks;
 import dev.lattice.protocol.ErrorCode;
 import dev.lattice.protocol.ErrorMessage;
 import dev.lattice.protocol.Hello;
@@ -27,8 +29,10 @@ import dev.lattice.server.hub.HubException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
@@ -36,6 +40,7 @@ import java.util.OptionalLong;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
@@ -93,6 +98,14 @@ public final class ServerSession implements Connection {
   private final Set<String> subscribed = new HashSet<>(); // subscribed or subscribing
   private final Set<String> confirmed = new HashSet<>(); // a subscribe succeeded
   private final Map<String, Integer> subscribing = new HashMap<>(); // outstanding SUBSCRIBEs
+
+  /**
+   * A copy of {@link #subscribed} that {@link #send} reads from hub threads: fan-out and presence
+   * the hub queued before it saw an UNSUBSCRIBE are dropped instead of reaching a client that no
+   * longer follows the document.
+   */
+  private final Set<String> following = ConcurrentHashMap.newKeySet();
+
   private final Set<Long> outstanding = new HashSet<>(); // request ids awaiting the hub
   private final ArrayDeque<PendingReply> updateReplies = new ArrayDeque<>();
   private final TokenBucket updateBucket;
@@ -102,6 +115,8 @@ public final class ServerSession implements Connection {
   private long pingNonce;
   private SessionScheduler.Cancellable idleTimer;
   private boolean disconnected;
+
+  private final SessionObserver observer;
 
   // ---- output: guarded by outLock
   private final Object outLock = new Object();
@@ -116,8 +131,10 @@ public final class ServerSession implements Connection {
       HybridLogicalClock clock,
       ReplicaId serverId,
       LongSupplier nanoTime,
-      SessionScheduler scheduler) {
+      SessionScheduler scheduler,
+      SessionObserver observer) {
     this.id = id;
+    this.observer = observer;
     this.transport = transport;
     this.hub = hub;
     this.config = config;
@@ -159,12 +176,12 @@ public final class ServerSession implements Connection {
    */
   @Override
   public void send(Message message) {
-    if (outClosed) {
+    if (outClosed || !followed(message)) {
       return;
     }
-    byte[] frame;
+    List<byte[]> frames;
     try {
-      frame = codec.encode(message);
+      frames = encode(message);
     } catch (IllegalArgumentException e) {
       LOG.log(System.Logger.Level.WARNING, "session " + id + ": cannot encode " + message, e);
       serial.execute(() -> close(CloseCodes.INTERNAL_ERROR, "could not encode a message"));
@@ -172,15 +189,73 @@ public final class ServerSession implements Connection {
     }
     synchronized (outLock) {
       if (!outClosed) {
-        transport.sendFrame(frame);
+        for (byte[] frame : frames) {
+          transport.sendFrame(frame);
+          observer.frameSent(frame.length);
+        }
+        if (message instanceof ErrorMessage error) {
+          observer.errorSent(error.code());
+        }
       }
     }
+  }
+
+  /**
+   * One frame, or, for a SYNC or fan-out UPDATE too large for {@code maxFrameBytes} (a big
+   * document's catch-up, a large server-side edit), its delta in parts sent as fan-out UPDATEs
+   * followed by the SYNC or UPDATE carrying only the whole context: frames arrive in order, so the
+   * client claims the context only once it holds every part (see {@link DeltaChunks}).
+   */
+  private List<byte[]> encode(Message message) {
+    try {
+      return List.of(codec.encode(message));
+    } catch (IllegalArgumentException tooLarge) {
+      String documentId;
+      DocumentDelta delta;
+      if (message instanceof Sync sync) {
+        documentId = sync.documentId();
+        delta = sync.delta();
+      } else if (message instanceof Update update && update.requestId().isEmpty()) {
+        documentId = update.documentId();
+        delta = update.delta();
+      } else {
+        throw tooLarge;
+      }
+      DeltaChunks.Split split =
+          DeltaChunks.forUpdates(documentId, delta, config.protocolLimits().maxFrameBytes());
+      if (split.whole()) {
+        throw tooLarge;
+      }
+      List<byte[]> frames = new ArrayList<>(split.parts().size() + 1);
+      for (DocumentDelta part : split.parts()) {
+        frames.add(codec.encode(Update.fanOut(documentId, part)));
+      }
+      DocumentDelta context = DocumentDelta.of(split.context(), Map.of());
+      frames.add(
+          codec.encode(
+              message instanceof Sync sync
+                  ? new Sync(sync.requestId(), documentId, context, sync.vector())
+                  : Update.fanOut(documentId, context)));
+      return frames;
+    }
+  }
+
+  /** False for fan-out and presence of a document this session no longer follows. */
+  private boolean followed(Message message) {
+    if (message instanceof Update update && update.requestId().isEmpty()) {
+      return following.contains(update.documentId());
+    }
+    if (message instanceof Presence presence) {
+      return following.contains(presence.documentId());
+    }
+    return true;
   }
 
   // ------------------------------------------------------------------ inputs
 
   /** One binary frame from the client. Call from one thread at a time, in arrival order. */
   public void onFrame(byte[] frame) {
+    observer.frameReceived(frame.length);
     serial.execute(() -> receive(frame));
   }
 
@@ -324,6 +399,7 @@ public final class ServerSession implements Connection {
       return;
     }
     subscribed.add(documentId);
+    following.add(documentId);
     subscribing.merge(documentId, 1, Integer::sum);
     outstanding.add(requestId);
     callHub(() -> hub.subscribe(this, documentId, subscribe.vector()))
@@ -354,6 +430,7 @@ public final class ServerSession implements Connection {
     } else {
       if (left == 0 && !confirmed.contains(documentId)) {
         subscribed.remove(documentId);
+        following.remove(documentId);
       }
       send(errorFor(requestId, failure));
     }
@@ -370,6 +447,7 @@ public final class ServerSession implements Connection {
       send(notSubscribed(OptionalLong.of(requestId), documentId));
       return;
     }
+    following.remove(documentId);
     confirmed.remove(documentId);
     try {
       hub.unsubscribe(this, documentId);
@@ -517,6 +595,7 @@ public final class ServerSession implements Connection {
       outClosed = true;
     }
     if (wasOpen) {
+      observer.closedByServer(code);
       transport.close(code, truncateUtf8(reason, MAX_CLOSE_REASON_BYTES));
     }
     shutDown();

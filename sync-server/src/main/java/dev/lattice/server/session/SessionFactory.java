@@ -22,6 +22,7 @@ public final class SessionFactory {
   private final ReplicaId serverId;
   private final LongSupplier nanoTime;
   private final SessionScheduler scheduler;
+  private final SessionObserver observer;
   private final AtomicLong nextId = new AtomicLong(1);
 
   private SessionFactory(Builder b) {
@@ -32,6 +33,7 @@ public final class SessionFactory {
     this.config = b.config;
     this.authenticator = b.authenticator;
     this.nanoTime = b.nanoTime;
+    this.observer = b.observer;
   }
 
   public static Builder builder() {
@@ -59,7 +61,8 @@ public final class SessionFactory {
             clock,
             serverId,
             nanoTime,
-            scheduler);
+            scheduler,
+            observer);
     session.start();
     return session;
   }
@@ -73,7 +76,8 @@ public final class SessionFactory {
 
   /**
    * Builds a {@link SessionFactory}. Required: hub, clock, serverId, scheduler. Defaults: {@link
-   * SessionConfig#defaults()}, {@link Authenticator#allowAll()}, {@link System#nanoTime()}.
+   * SessionConfig#defaults()}, {@link Authenticator#allowAll()}, {@link System#nanoTime()}, {@link
+   * SessionObserver#NONE}.
    */
   public static final class Builder {
 
@@ -84,6 +88,7 @@ public final class SessionFactory {
     private ReplicaId serverId;
     private LongSupplier nanoTime = System::nanoTime;
     private SessionScheduler scheduler;
+    private SessionObserver observer = SessionObserver.NONE;
 
     private Builder() {}
 
@@ -122,6 +127,12 @@ public final class SessionFactory {
 
     public Builder scheduler(SessionScheduler scheduler) {
       this.scheduler = Objects.requireNonNull(scheduler, "scheduler");
+      return this;
+    }
+
+    /** Told frame sizes, errors and closes of every session, for metrics. Default: nobody. */
+    public Builder observer(SessionObserver observer) {
+      this.observer = Objects.requireNonNull(observer, "observer");
       return this;
     }
 

@@ -4,6 +4,7 @@ import dev.lattice.crdt.DocumentDelta;
 import dev.lattice.crdt.Value;
 import dev.lattice.crdt.VersionVector;
 import dev.lattice.server.hub.Connection;
+import dev.lattice.server.hub.DocumentEdit;
 import dev.lattice.server.hub.Hub;
 import dev.lattice.server.hub.HubException;
 import java.time.Duration;
@@ -11,6 +12,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
 
 /** A hub that records every call and whose futures the test completes by hand. */
 final class FakeHub implements Hub {
@@ -51,6 +53,12 @@ final class FakeHub implements Hub {
     CompletableFuture<Void> future = new CompletableFuture<>();
     updates.add(new UpdateCall(connection, documentId, delta, future));
     return future;
+  }
+
+  /** Sessions never edit on the server's behalf; a call here is a bug in the session. */
+  @Override
+  public CompletableFuture<DocumentDelta> edit(String documentId, Consumer<DocumentEdit> edits) {
+    throw new AssertionError("a session called Hub.edit for " + documentId);
   }
 
   @Override

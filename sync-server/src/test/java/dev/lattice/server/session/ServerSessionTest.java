@@ -483,6 +483,66 @@ class ServerSessionTest {
   }
 
   @Test
+  void dropsFanOutAndPresenceTheHubQueuedBeforeItSawTheUnsubscribe() {
+    open();
+    handshake();
+    subscribe(1, "d");
+    subscribe(2, "e");
+    feed(new Unsubscribe(3, "d"));
+    transport.drain();
+
+    Update lateFanOut = Update.fanOut("d", DocumentDelta.empty());
+    session.send(lateFanOut);
+    session.send(Presence.leave("d", ReplicaId.of(7)));
+    Update followed = Update.fanOut("e", DocumentDelta.empty());
+    session.send(followed);
+
+    assertThat(transport.drain()).containsExactly(followed);
+  }
+
+  @Test
+  void observerSeesFrameSizesErrorsAndTheCloseCode() {
+    List<String> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
+    open(
+        b ->
+            b.observer(
+                new SessionObserver() {
+                  @Override
+                  public void frameReceived(int bytes) {
+                    seen.add("in:" + bytes);
+                  }
+
+                  @Override
+                  public void frameSent(int bytes) {
+                    seen.add("out:" + bytes);
+                  }
+
+                  @Override
+                  public void errorSent(int code) {
+                    seen.add("error:" + code);
+                  }
+
+                  @Override
+                  public void closedByServer(int closeCode) {
+                    seen.add("close:" + closeCode);
+                  }
+                }));
+    byte[] hello = CODEC.encode(Hello.of(CLIENT, "secret", "test/1"));
+    session.onFrame(hello);
+    byte[] welcome = transport.frames.get(0);
+    session.onFrame(new byte[] {(byte) 0xc1});
+
+    assertThat(seen)
+        .containsExactly(
+            "in:" + hello.length,
+            "out:" + welcome.length,
+            "in:1",
+            "out:" + transport.frames.get(1).length,
+            "error:" + ErrorCode.MALFORMED_MESSAGE.code(),
+            "close:" + dev.lattice.protocol.CloseCodes.MALFORMED_FRAME);
+  }
+
+  @Test
   void forwardsPresenceWithTheConnectionsReplicaAndACappedTtl() {
     open();
     handshake();

@@ -1,0 +1,67 @@
+package dev.lattice.client;
+
+import dev.lattice.crdt.CrdtType;
+import dev.lattice.crdt.Document;
+
+/**
+ * A grow-only counter field (G-Counter) of a {@link LatticeDocument}: every replica's increments
+ * add up, concurrent ones included.
+ *
+ * <p>Thread-safe; reads are local and immediate, {@link #increment} applies locally at once and
+ * queues the change for the server.
+ */
+public final class CounterField {
+
+  private final LatticeDocument document;
+  private final String name;
+
+  CounterField(LatticeDocument document, String name) {
+    this.document = document;
+    this.name = name;
+  }
+
+  /** The field's name. */
+  public String name() {
+    return name;
+  }
+
+  /**
+   * Adds {@code amount}.
+   *
+   * @throws IllegalArgumentException if {@code amount} is negative
+   * @throws ArithmeticException if the counter would overflow (nothing applied)
+   * @throws dev.lattice.crdt.FieldTypeMismatchException if the field exists with another type
+   * @throws LocalStateException if the edit cannot be stored (nothing applied)
+   * @throws IllegalStateException if the client is closed
+   */
+  public void increment(long amount) {
+    if (amount < 0) {
+      throw new IllegalArgumentException(
+          "a G-Counter only grows; increment of '" + name + "' by " + amount + " refused");
+    }
+    document.edit(
+        name,
+        CrdtType.G_COUNTER,
+        0,
+        (Document d) -> d.incrementGCounter(document.me(), name, amount));
+  }
+
+  /** Adds one. */
+  public void increment() {
+    increment(1);
+  }
+
+  /**
+   * The current value; 0 for a field nobody wrote.
+   *
+   * @throws dev.lattice.crdt.FieldTypeMismatchException if the field exists with another type
+   */
+  public long value() {
+    return document.state().counterValue(name);
+  }
+
+  @Override
+  public String toString() {
+    return "CounterField[" + name + "=" + value() + "]";
+  }
+}

@@ -1,0 +1,191 @@
+package dev.lattice.client;
+
+import dev.lattice.crdt.CrdtType;
+import dev.lattice.crdt.Document;
+import dev.lattice.crdt.DocumentDelta;
+import dev.lattice.crdt.ReplicaId;
+import dev.lattice.crdt.Value;
+import dev.lattice.hlc.HybridLogicalClock;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
+import java.util.function.Function;
+
+/**
+ * A handle to the live local replica of one document, from {@link LatticeClient#open}. Reads are
+ * local and immediate; edits apply to the local replica at once, are stored in the outbox before
+ * the edit call returns, and reach the server when the client is online. Changes from other
+ * replicas merge in as they arrive.
+ *
+ * <p>Thread-safe: any thread may read, edit and register listeners. Listeners run on the client's
+ * callback executor, in the order the changes applied, never on a network thread.
+ */
+public final class LatticeDocument {
+
+  private final LatticeClient client;
+  private final DocumentState state;
+
+  LatticeDocument(LatticeClient client, DocumentState state) {
+    this.client = client;
+    this.state = state;
+  }
+
+  /** The document's id. */
+  public String id() {
+    return state.id;
+  }
+
+  /** The grow-only counter field {@code name} (created by its first increment). */
+  public CounterField counter(String name) {
+    return new CounterField(this, checkName(name));
+  }
+
+  /** The up-and-down counter field {@code name} (created by its first change). */
+  public PNCounterField pnCounter(String name) {
+    return new PNCounterField(this, checkName(name));
+  }
+
+  /** The last-writer-wins register field {@code name} (created by its first write). */
+  public RegisterField register(String name) {
+    return new RegisterField(this, checkName(name));
+  }
+
+  /** A copy of the whole local replica, for reading many fields at one instant. */
+  public Document snapshot() {
+    return state.snapshot();
+  }
+
+  /** Calls {@code listener} for every change of the document, local or remote. */
+  public Registration onChange(Consumer<? super ChangeEvent> listener) {
+    return state.changeListeners.add(listener);
+  }
+
+  /** Calls {@code listener} for every change that touches the field {@code field}. */
+  public Registration onFieldChange(String field, Consumer<? super ChangeEvent> listener) {
+    Objects.requireNonNull(field, "field");
+    Objects.requireNonNull(listener, "listener");
+    return state.changeListeners.add(
+        event -> {
+          if (event.fields().contains(field)) {
+            listener.accept(event);
+          }
+        });
+  }
+
+  /**
+   * Calls {@code listener} when the server refuses one of this document's changes for good (the
+   * change is then undone locally and leaves the outbox), or refuses to serve the document.
+   */
+  public Registration onRejected(Consumer<? super UpdateRejectedException> listener) {
+    return state.rejectedListeners.add(listener);
+  }
+
+  /** Local changes the server has not acknowledged yet. */
+  public int pendingChanges() {
+    return state.pendingChanges();
+  }
+
+  /**
+   * A future that completes when every local change of this document made before the call is
+   * acknowledged by the server (durable there). It completes exceptionally with {@link
+   * UpdateRejectedException} if the server refused one of them, and with {@link
+   * IllegalStateException} if the client closes first. It does not time out by itself: while the
+   * client is offline it waits. It completes on the callback executor, so do not block on it from
+   * that executor (for Swing: do not call {@code flush().get()} on the event dispatch thread).
+   */
+  public CompletableFuture<Void> flush() {
+    return state.flush();
+  }
+
+  /**
+   * Sets this client's presence on the document (a cursor, a name), shown to the document's other
+   * subscribers; renewed automatically while the client is online, and sent again after a
+   * reconnect.
+   *
+   * @throws IllegalArgumentException if {@code value} is nil (use {@link #clearPresence()})
+   */
+  public void setPresence(Value value) {
+    Objects.requireNonNull(value, "value");
+    if (value.equals(Value.nil())) {
+      throw new IllegalArgumentException("a presence value cannot be nil; use clearPresence()");
+    }
+    state.setMyPresence(Optional.of(value));
+    client.presenceChanged(state.id);
+  }
+
+  /** Clears this client's presence; the others see it leave. */
+  public void clearPresence() {
+    state.setMyPresence(Optional.empty());
+    client.presenceChanged(state.id);
+  }
+
+  /** The presences of the other replicas on this document that this client sees now. */
+  public Map<ReplicaId, Value> presences() {
+    return state.others();
+  }
+
+  /** Calls {@code listener} when another replica's presence appears, changes or ends. */
+  public Registration onPresence(Consumer<? super PresenceEvent> listener) {
+    return state.presenceListeners.add(listener);
+  }
+
+  @Override
+  public String toString() {
+    return "LatticeDocument[" + state.id + ", pending " + state.pendingChanges() + "]";
+  }
+
+  // ------------------------------------------------------------------ for the field handles
+
+  DocumentState state() {
+    return state;
+  }
+
+  ReplicaId me() {
+    return client.replicaId();
+  }
+
+  HybridLogicalClock clock() {
+    return client.clock();
+  }
+
+  /**
+   * Applies an edit after checking that its change can fit one frame; stored in the outbox before
+   * this returns.
+   */
+  void edit(
+      String field, CrdtType type, int payloadBytes, Function<Document, DocumentDelta> mutation) {
+    long frame =
+        (long) payloadBytes
+            + field.getBytes(StandardCharsets.UTF_8).length
+            + state.id.getBytes(StandardCharsets.UTF_8).length
+            + DocumentState.UPDATE_OVERHEAD_BYTES;
+    int limit = client.maxFrameBytes();
+    if (frame > limit) {
+      throw new IllegalArgumentException(
+          "a change of "
+              + type
+              + " field '"
+              + field
+              + "' of document '"
+              + state.id
+              + "' would take about "
+              + frame
+              + " bytes on the wire, over the server's limit of "
+              + limit
+              + " (maxFrameBytes); nothing was applied");
+    }
+    state.edit(field, mutation);
+    client.kick();
+  }
+
+  private static String checkName(String name) {
+    Objects.requireNonNull(name, "field name");
+    if (name.isEmpty()) {
+      throw new IllegalArgumentException("a field name must not be empty");
+    }
+    return name;
+  }
+}

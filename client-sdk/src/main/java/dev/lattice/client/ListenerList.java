@@ -1,0 +1,27 @@
+package dev.lattice.client;
+
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
+
+/**
+ * Registered listeners of one kind. Thread-safe (copy on write: listeners change rarely, events are
+ * frequent).
+ */
+final class ListenerList<E> {
+
+  private final CopyOnWriteArrayList<Consumer<? super E>> listeners = new CopyOnWriteArrayList<>();
+
+  Registration add(Consumer<? super E> listener) {
+    Objects.requireNonNull(listener, "listener");
+    // A wrapper per registration, so that registering one lambda twice gives two registrations.
+    Consumer<? super E> entry = listener::accept;
+    listeners.add(entry);
+    return () -> listeners.remove(entry);
+  }
+
+  List<Consumer<? super E>> snapshot() {
+    return listeners;
+  }
+}

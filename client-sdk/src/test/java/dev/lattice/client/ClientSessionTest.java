@@ -1,0 +1,537 @@
+package dev.lattice.client;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.lattice.client.ConnectionStatus.State;
+import dev.lattice.crdt.DocumentDelta;
+import dev.lattice.crdt.ReplicaId;
+import dev.lattice.crdt.Value;
+import dev.lattice.crdt.VersionVector;
+import dev.lattice.hlc.HlcTimestamp;
+import dev.lattice.hlc.HybridLogicalClock;
+import dev.lattice.protocol.Ack;
+import dev.lattice.protocol.CloseCodes;
+import dev.lattice.protocol.ErrorCode;
+import dev.lattice.protocol.ErrorMessage;
+import dev.lattice.protocol.Hello;
+import dev.lattice.protocol.Ping;
+import dev.lattice.protocol.Pong;
+import dev.lattice.protocol.Presence;
+import dev.lattice.protocol.Subscribe;
+import dev.lattice.protocol.Sync;
+import dev.lattice.protocol.Update;
+import dev.lattice.protocol.Welcome;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.Test;
+
+/** The session state machine, fed messages and a manual clock: no sockets, no threads. */
+class ClientSessionTest {
+
+  private static final ReplicaId ME = ReplicaId.of(1);
+  private static final ReplicaId OTHER = ReplicaId.of(2);
+  private static final ReplicaId SERVER = ReplicaId.of(99);
+  private static final long SEED = 3;
+  private static final long WALL_START = 1_700_000_000_000L;
+
+  /** A wall clock the test sets. */
+  private static final class WallClock extends Clock {
+    long millis = WALL_START;
+
+    @Override
+    public java.time.ZoneId getZone() {
+      return ZoneOffset.UTC;
+    }
+
+    @Override
+    public Clock withZone(java.time.ZoneId zone) {
+      return this;
+    }
+
+    @Override
+    public Instant instant() {
+      return Instant.ofEpochMilli(millis);
+    }
+  }
+
+  private final ManualScheduler scheduler = new ManualScheduler();
+  private final RecordingTransport transport = new RecordingTransport();
+  private final WallClock wall = new WallClock();
+  private final ClockSync clockSync = new ClockSync(wall);
+  private final HybridLogicalClock clock =
+      new HybridLogicalClock(clockSync::correctedMillis, Duration.ofSeconds(60));
+  private final List<ConnectionStatus> statuses = new ArrayList<>();
+  private final Callbacks callbacks = new Callbacks(Runnable::run);
+  private final MemoryLocalState local = new MemoryLocalState(ME);
+  private final DocumentState doc = new DocumentState("d", ME, local, clock, callbacks);
+  private ClientSession session = session(8);
+
+  private ClientSession session(int maxInFlight) {
+    return new ClientSession(
+        new ClientSession.Config(
+            () -> "token",
+            "test",
+            new Backoff(Duration.ofMillis(100), Duration.ofMillis(1000), new Random(SEED)),
+            maxInFlight,
+            256,
+            15_000,
+            30_000),
+        ME,
+        transport,
+        scheduler,
+        scheduler::nanoTime,
+        clockSync,
+        clock,
+        statuses::add);
+  }
+
+  private static Map<String, Long> limits(long perSecond, long burst) {
+    return Map.of(
+        Welcome.LIMIT_UPDATES_PER_SECOND, perSecond,
+        Welcome.LIMIT_UPDATE_BURST, burst,
+        Welcome.LIMIT_IDLE_TIMEOUT_MILLIS, 30_000L,
+        Welcome.LIMIT_PRESENCE_TTL_MILLIS, 10_000L,
+        Welcome.LIMIT_MAX_FRAME_BYTES, 1_048_576L);
+  }
+
+  private long gen() {
+    return transport.lastGeneration();
+  }
+
+  /** Connects (or reconnects), says HELLO, gets WELCOME and answers the SUBSCRIBE with SYNC. */
+  private void online(Map<String, Long> limits, VersionVector serverVector) {
+    session.open(doc);
+    session.start();
+    session.onOpen(gen());
+    assertThat(transport.drain(Hello.class)).hasSize(1);
+    session.onMessage(
+        gen(), Welcome.of(1, SERVER, HlcTimestamp.of(wall.millis, 0), limits, "s" + gen()));
+    Subscribe subscribe = transport.drain(Subscribe.class).get(0);
+    session.onMessage(
+        gen(), new Sync(subscribe.requestId(), "d", DocumentDelta.empty(), serverVector));
+  }
+
+  private void online() {
+    online(limits(1000, 1000), VersionVector.empty());
+  }
+
+  private void increment(String field) {
+    doc.edit(field, d -> d.incrementGCounter(ME, field, 1));
+    session.kick();
+  }
+
+  private void reconnectAfter(int closeCode) {
+    session.onClosed(gen(), closeCode, "test");
+    scheduler.advanceMillis(1_000);
+  }
+
+  @Test
+  void handshakeSendsHelloWithCredentialsThenSubscribesWithTheLocalVector() {
+    increment("n");
+    session.open(doc);
+    session.start();
+    assertThat(statuses).extracting(ConnectionStatus::state).containsExactly(State.CONNECTING);
+    session.onOpen(gen());
+    Hello hello = transport.drain(Hello.class).get(0);
+    assertThat(hello.credentials()).contains("token");
+    assertThat(hello.replicaId()).isEqualTo(ME);
+
+    session.onMessage(
+        gen(), Welcome.of(1, SERVER, HlcTimestamp.of(wall.millis, 0), limits(10, 10), "s"));
+    assertThat(statuses.get(statuses.size() - 1).state()).isEqualTo(State.ONLINE);
+    Subscribe subscribe = transport.drain(Subscribe.class).get(0);
+    assertThat(subscribe.vector().get(ME)).isEqualTo(1);
+  }
+
+  @Test
+  void queuedEditsAreCoalescedIntoOneUpdateAndOneAckSettlesThemAll() throws Exception {
+    increment("a");
+    increment("b");
+    increment("a");
+    CompletableFuture<Void> flushed = doc.flush();
+    online();
+    List<Update> updates = transport.drain(Update.class);
+    assertThat(updates).hasSize(1);
+    assertThat(updates.get(0).delta().context().versionVector().get(ME)).isEqualTo(3);
+    assertThat(updates.get(0).delta().fields()).containsOnlyKeys("a", "b");
+    assertThat(flushed).isNotDone();
+
+    session.onMessage(gen(), new Ack(updates.get(0).requestId().getAsLong(), "d"));
+    assertThat(flushed).isCompleted();
+    assertThat(doc.pendingChanges()).isZero();
+    assertThat(local.load("d").orElseThrow().outbox()).isEmpty();
+  }
+
+  @Test
+  void unacknowledgedEditsAreResentAfterAReconnect() {
+    online();
+    increment("n");
+    Update first = transport.drain(Update.class).get(0);
+    reconnectAfter(ClientSession.ABNORMAL);
+    online();
+    Update resent = transport.drain(Update.class).get(0);
+    assertThat(resent.delta()).isEqualTo(first.delta());
+    session.onMessage(gen(), new Ack(resent.requestId().getAsLong(), "d"));
+    assertThat(doc.pendingChanges()).isZero();
+  }
+
+  @Test
+  void catchUpSendsWhatTheServersVectorLacks() {
+    online();
+    increment("n");
+    Update update = transport.drain(Update.class).get(0);
+    session.onMessage(gen(), new Ack(update.requestId().getAsLong(), "d"));
+    assertThat(doc.pendingChanges()).isZero();
+
+    // The server comes back without our acknowledged edit (say, restored from an old backup).
+    reconnectAfter(CloseCodes.GOING_AWAY);
+    online(limits(1000, 1000), VersionVector.empty());
+    List<Update> catchUp = transport.drain(Update.class);
+    assertThat(catchUp).hasSize(1);
+    assertThat(catchUp.get(0).delta().fields()).containsOnlyKeys("n");
+    assertThat(catchUp.get(0).delta().context().versionVector().get(ME)).isEqualTo(1);
+  }
+
+  @Test
+  void nothingIsSentToAServerThatHoldsEverything() {
+    online();
+    increment("n");
+    Update update = transport.drain(Update.class).get(0);
+    session.onMessage(gen(), new Ack(update.requestId().getAsLong(), "d"));
+    reconnectAfter(CloseCodes.GOING_AWAY);
+    online(limits(1000, 1000), doc.versionVector());
+    assertThat(transport.drain(Update.class)).isEmpty();
+  }
+
+  @Test
+  void sendsArePacedByTheServersRateLimit() {
+    online(limits(1, 1), VersionVector.empty());
+    increment("a");
+    assertThat(transport.drain(Update.class)).hasSize(1);
+    increment("b");
+    assertThat(transport.drain(Update.class)).as("no token left").isEmpty();
+    scheduler.advanceMillis(500);
+    assertThat(transport.drain(Update.class)).isEmpty();
+    scheduler.advanceMillis(500);
+    assertThat(transport.drain(Update.class)).hasSize(1);
+  }
+
+  @Test
+  void updatesInFlightAreBounded() {
+    session = session(2);
+    online();
+    increment("a");
+    increment("b");
+    increment("c");
+    List<Update> sent = transport.drain(Update.class);
+    assertThat(sent).hasSize(2);
+    session.onMessage(gen(), new Ack(sent.get(0).requestId().getAsLong(), "d"));
+    assertThat(transport.drain(Update.class)).hasSize(1);
+  }
+
+  @Test
+  void refusedCredentialsGoOfflineWithTheReasonAndStopRetrying() {
+    session.open(doc);
+    session.start();
+    session.onOpen(gen());
+    session.onMessage(
+        gen(), ErrorMessage.of(OptionalLong.empty(), ErrorCode.UNAUTHORIZED, "bad token"));
+    long timersBefore = scheduler.pending();
+    session.onClosed(gen(), CloseCodes.UNAUTHORIZED, "");
+    ConnectionStatus last = statuses.get(statuses.size() - 1);
+    assertThat(last.state()).isEqualTo(State.OFFLINE);
+    assertThat(last.closeCode()).hasValue(CloseCodes.UNAUTHORIZED);
+    assertThat(last.reason().orElseThrow()).contains("UNAUTHORIZED").contains("bad token");
+    assertThat(scheduler.pending()).isEqualTo(timersBefore);
+    scheduler.advanceMillis(60_000);
+    assertThat(transport.connects).hasSize(1);
+  }
+
+  @Test
+  void unsupportedVersionAlsoStopsRetrying() {
+    session.open(doc);
+    session.start();
+    session.onClosed(gen(), CloseCodes.UNSUPPORTED_VERSION, "upgrade");
+    scheduler.advanceMillis(60_000);
+    assertThat(transport.connects).hasSize(1);
+    assertThat(statuses.get(statuses.size() - 1).state()).isEqualTo(State.OFFLINE);
+  }
+
+  @Test
+  void retryableClosesReconnectAfterFullJitterDelaysThatResetOnWelcome() {
+    Backoff expected =
+        new Backoff(Duration.ofMillis(100), Duration.ofMillis(1000), new Random(SEED));
+    session.open(doc);
+    session.start();
+    int[] codes = {
+      CloseCodes.TRY_AGAIN_LATER,
+      CloseCodes.RATE_LIMITED,
+      CloseCodes.SLOW_CONSUMER,
+      CloseCodes.GOING_AWAY,
+      ClientSession.ABNORMAL
+    };
+    for (int attempt = 0; attempt < codes.length; attempt++) {
+      scheduler.delays.clear();
+      session.onClosed(gen(), codes[attempt], "retry me");
+      assertThat(statuses.get(statuses.size() - 1).state()).isEqualTo(State.CONNECTING);
+      assertThat(scheduler.delays).containsExactly(expected.delayMillis(attempt));
+      scheduler.advanceMillis(1_000);
+      assertThat(transport.connects).hasSize(attempt + 2);
+    }
+    // A WELCOME resets the attempts: the next delay is drawn from [0, base] again.
+    session.onOpen(gen());
+    session.onMessage(
+        gen(), Welcome.of(1, SERVER, HlcTimestamp.of(wall.millis, 0), limits(10, 10), "s"));
+    scheduler.delays.clear();
+    session.onClosed(gen(), CloseCodes.GOING_AWAY, "restart");
+    assertThat(scheduler.delays).containsExactly(expected.delayMillis(0));
+  }
+
+  @Test
+  void aRefusedEditIsReportedUndoneAndLeavesTheOutbox() {
+    online();
+    List<UpdateRejectedException> rejected = new ArrayList<>();
+    List<ChangeEvent> changes = new ArrayList<>();
+    doc.rejectedListeners.add(rejected::add);
+    doc.changeListeners.add(changes::add);
+    doc.edit("x", d -> d.setRegister(ME, "x", Value.of("v"), clock.now()));
+    session.kick();
+    CompletableFuture<Void> flushed = doc.flush();
+    Update update = transport.drain(Update.class).get(0);
+
+    session.onMessage(
+        gen(),
+        ErrorMessage.of(
+            update.requestId(), ErrorCode.FIELD_TYPE_MISMATCH, "field 'x' is a G_COUNTER"));
+    assertThat(rejected).hasSize(1);
+    assertThat(rejected.get(0).errorCode()).contains(ErrorCode.FIELD_TYPE_MISMATCH);
+    assertThat(rejected.get(0).serverMessage()).isEqualTo("field 'x' is a G_COUNTER");
+    assertThat(flushed).isCompletedExceptionally();
+    assertThat(doc.registerValue("x")).isEmpty();
+    assertThat(changes)
+        .extracting(ChangeEvent::origin)
+        .containsExactly(ChangeEvent.Origin.LOCAL, ChangeEvent.Origin.REMOTE);
+
+    // Its sequence number stays used: an empty change tells the server so, then all is settled.
+    Update empty = transport.drain(Update.class).get(0);
+    assertThat(empty.delta().fields()).isEmpty();
+    assertThat(empty.delta().context()).isEqualTo(update.delta().context());
+    session.onMessage(gen(), new Ack(empty.requestId().getAsLong(), "d"));
+    assertThat(doc.pendingChanges()).isZero();
+    assertThat(local.load("d").orElseThrow().outbox()).isEmpty();
+  }
+
+  @Test
+  void aRefusedBatchIsRetriedEntryByEntrySoOnlyTheBadOneIsLost() {
+    doc.edit("x", d -> d.setRegister(ME, "x", Value.of("bad"), clock.now()));
+    doc.edit("ok", d -> d.incrementGCounter(ME, "ok", 1));
+    online();
+    Update batch = transport.drain(Update.class).get(0);
+    assertThat(batch.delta().fields()).containsOnlyKeys("x", "ok");
+    session.onMessage(
+        gen(), ErrorMessage.of(batch.requestId(), ErrorCode.FIELD_TYPE_MISMATCH, "x"));
+
+    List<Update> solo = transport.drain(Update.class);
+    assertThat(solo).hasSize(2);
+    assertThat(solo.get(0).delta().fields()).containsOnlyKeys("x");
+    assertThat(solo.get(1).delta().fields()).containsOnlyKeys("ok");
+    session.onMessage(
+        gen(), ErrorMessage.of(solo.get(0).requestId(), ErrorCode.FIELD_TYPE_MISMATCH, "x"));
+    session.onMessage(gen(), new Ack(solo.get(1).requestId().getAsLong(), "d"));
+    assertThat(doc.counterValue("ok")).isEqualTo(1);
+    assertThat(doc.registerValue("x")).isEmpty();
+  }
+
+  @Test
+  void aRetryableErrorKeepsTheEditAndRetriesAfterABackoff() {
+    online();
+    increment("n");
+    Update update = transport.drain(Update.class).get(0);
+    session.onMessage(gen(), ErrorMessage.of(update.requestId(), ErrorCode.RATE_LIMITED, "slow"));
+    assertThat(doc.pendingChanges()).isEqualTo(1);
+    scheduler.advanceMillis(101);
+    Update retried = transport.drain(Update.class).get(0);
+    assertThat(retried.delta()).isEqualTo(update.delta());
+  }
+
+  @Test
+  void theClockIsCorrectedByTheSmallestRoundTripSample() {
+    // This machine's wall clock is ten minutes behind the server's.
+    long serverAhead = Duration.ofMinutes(10).toMillis();
+    session.open(doc);
+    session.start();
+    session.onOpen(gen());
+    transport.drain(Hello.class);
+    scheduler.advanceMillis(200);
+    wall.millis += 200;
+    // WELCOME after a 200 ms round trip, stamped at the server's midpoint.
+    session.onMessage(
+        gen(),
+        Welcome.of(
+            1, SERVER, HlcTimestamp.of(wall.millis - 100 + serverAhead, 0), limits(10, 10), "s"));
+    assertThat(clockSync.offsetMillis()).isEqualTo(serverAhead);
+    assertThat(clock.now().physicalMillis()).isEqualTo(wall.millis + serverAhead);
+
+    // A PING answered in 10 ms says the offset is 5 ms more: better sample, taken.
+    Ping ping = pingAfter(10_000);
+    wall.millis += 10;
+    scheduler.advanceMillis(10);
+    session.onMessage(
+        gen(), new Pong(ping.nonce(), HlcTimestamp.of(wall.millis - 5 + serverAhead + 5, 0)));
+    assertThat(clockSync.offsetMillis()).isEqualTo(serverAhead + 5);
+
+    // One answered in 100 ms with a wild offset: worse sample, ignored.
+    Ping slow = pingAfter(10_000);
+    wall.millis += 100;
+    scheduler.advanceMillis(100);
+    session.onMessage(
+        gen(), new Pong(slow.nonce(), HlcTimestamp.of(wall.millis + serverAhead + 900, 0)));
+    assertThat(clockSync.offsetMillis()).isEqualTo(serverAhead + 5);
+  }
+
+  private Ping pingAfter(long millis) {
+    transport.drain(Ping.class);
+    wall.millis += millis;
+    scheduler.advanceMillis(millis);
+    List<Ping> pings = transport.drain(Ping.class);
+    assertThat(pings).isNotEmpty();
+    return pings.get(pings.size() - 1);
+  }
+
+  @Test
+  void answersTheServersPingWithItsNonce() {
+    online();
+    session.onMessage(gen(), new Ping(77, HlcTimestamp.of(wall.millis, 0)));
+    assertThat(transport.drain(Pong.class)).extracting(Pong::nonce).containsExactly(77L);
+  }
+
+  @Test
+  void presenceIsSentRenewedAndOthersAreFollowed() {
+    online();
+    doc.setMyPresence(Optional.of(Value.of("cursor 5")));
+    session.presenceChanged("d");
+    Presence mine = transport.drain(Presence.class).get(0);
+    assertThat(mine.ttlMillis()).isEqualTo(10_000);
+    assertThat(mine.value()).contains(Value.of("cursor 5"));
+    scheduler.advanceMillis(5_000);
+    assertThat(transport.drain(Presence.class)).as("renewed at half the TTL").hasSize(1);
+
+    List<PresenceEvent> events = new ArrayList<>();
+    doc.presenceListeners.add(events::add);
+    session.onMessage(gen(), new Presence("d", OTHER, 10_000, Optional.of(Value.of(1))));
+    session.onMessage(gen(), new Presence("d", OTHER, 10_000, Optional.of(Value.of(2))));
+    assertThat(doc.others()).containsEntry(OTHER, Value.of(2));
+    session.onClosed(gen(), ClientSession.ABNORMAL, "cut");
+    assertThat(doc.others()).isEmpty();
+    assertThat(events)
+        .extracting(PresenceEvent::kind)
+        .containsExactly(
+            PresenceEvent.Kind.JOIN, PresenceEvent.Kind.UPDATE, PresenceEvent.Kind.LEAVE);
+
+    // After the reconnect the presence is announced again.
+    scheduler.advanceMillis(1_000);
+    transport.sent.clear();
+    online();
+    assertThat(transport.drain(Presence.class)).hasSize(1);
+  }
+
+  @Test
+  void closeSendsNothingMoreAndClosesWithNormal() {
+    online();
+    session.close();
+    increment("n");
+    assertThat(transport.closes).containsExactly(CloseCodes.NORMAL);
+    assertThat(transport.drain(Update.class)).isEmpty();
+    assertThat(statuses.get(statuses.size() - 1).state()).isEqualTo(State.OFFLINE);
+  }
+
+  @Test
+  void aConnectionThatAnswersNoPingIsDroppedAndReplaced() {
+    online();
+    // The idle timeout of 30 s gives a PING every 10 s; none is answered.
+    scheduler.advanceMillis(10_000);
+    assertThat(transport.drain(Ping.class)).hasSize(1);
+    scheduler.advanceMillis(20_000);
+    assertThat(transport.closes).hasSize(0);
+    scheduler.advanceMillis(10_000);
+    assertThat(transport.closes).hasSize(1);
+    ConnectionStatus last = statuses.get(statuses.size() - 1);
+    assertThat(last.state()).isEqualTo(State.CONNECTING);
+    assertThat(last.reason().orElseThrow()).contains("no PONG");
+    scheduler.advanceMillis(1_000);
+    assertThat(transport.connects).hasSize(2);
+  }
+
+  @Test
+  void answeredPingsKeepTheConnection() {
+    online();
+    for (int i = 0; i < 5; i++) {
+      Ping ping = pingAfter(10_000);
+      session.onMessage(gen(), new Pong(ping.nonce(), HlcTimestamp.of(wall.millis, 0)));
+    }
+    assertThat(transport.closes).isEmpty();
+    assertThat(transport.connects).hasSize(1);
+  }
+
+  @Test
+  void aCatchUpLargerThanAFrameIsSplitIntoFramesThatTogetherCarryItAll() {
+    Map<String, Long> smallFrames = new java.util.HashMap<>(limits(1000, 1000));
+    smallFrames.put(Welcome.LIMIT_MAX_FRAME_BYTES, 300L);
+    online(smallFrames, VersionVector.empty());
+    for (int i = 0; i < 20; i++) {
+      int n = i;
+      doc.edit(
+          "field-" + i,
+          d -> d.setRegister(ME, "field-" + n, Value.of("v".repeat(40)), clock.now()));
+      session.kick();
+      for (Update u : transport.drain(Update.class)) {
+        session.onMessage(gen(), new Ack(u.requestId().getAsLong(), "d"));
+      }
+    }
+    assertThat(doc.pendingChanges()).isZero();
+
+    reconnectAfter(CloseCodes.GOING_AWAY);
+    online(smallFrames, VersionVector.empty());
+    dev.lattice.protocol.MessageCodec codec = dev.lattice.protocol.MessageCodec.defaults();
+    DocumentDelta whole = doc.catchUp(VersionVector.empty());
+    DocumentDelta joined = DocumentDelta.empty();
+    int parts = 0;
+    Update contextOnly = null;
+    // Acknowledge whatever is sent, round after round (the in-flight bound holds some back),
+    // until nothing more comes.
+    for (List<Update> round = transport.drain(Update.class);
+        !round.isEmpty();
+        round = transport.drain(Update.class)) {
+      for (Update piece : round) {
+        assertThat(codec.encode(piece).length).isLessThanOrEqualTo(300);
+        assertThat(contextOnly).as("nothing after the context").isNull();
+        if (piece.delta().fields().isEmpty()) {
+          // The context comes alone, once every part before it was acknowledged.
+          assertThat(round).hasSize(1);
+          contextOnly = piece;
+        } else {
+          // No part claims the whole context: a server that got only some must not seem
+          // complete.
+          assertThat(piece.delta().context()).isNotEqualTo(whole.context());
+          joined = joined.join(piece.delta());
+          parts++;
+        }
+        session.onMessage(gen(), new Ack(piece.requestId().getAsLong(), "d"));
+      }
+      scheduler.advanceMillis(1_000); // refill the rate bucket, fire the pump timer
+      session.kick();
+    }
+    assertThat(parts).isGreaterThan(1);
+    assertThat(contextOnly).isNotNull();
+    assertThat(joined.join(contextOnly.delta())).isEqualTo(whole);
+  }
+}

@@ -1,0 +1,146 @@
+package dev.lattice.protocol;
+
+import dev.lattice.crdt.DocumentDelta;
+import dev.lattice.crdt.DotRange;
+import dev.lattice.crdt.DotSet;
+import dev.lattice.crdt.FieldState;
+import dev.lattice.crdt.ReplicaId;
+import dev.lattice.crdt.codec.CrdtCodecs;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.TreeMap;
+
+/**
+ * Splits a delta too large for one frame (a long-offline client's catch-up, a big document's SYNC)
+ * into parts that each fit an UPDATE frame, without ever letting a receiver claim a dot whose
+ * effects it lacks.
+ *
+ * <p>A delta's context says which dots it holds, and a receiver's version vector follows the
+ * gap-free prefix of the dots it merged; a catch-up for that vector leaves out every field whose
+ * latest contributions the vector covers. So a part must not carry the whole context: a receiver
+ * that got only the first part would claim dots of fields in later parts and never be sent them.
+ * Each part's context therefore holds exactly the latest dot of each replica that touched one of
+ * its fields (what {@link DocumentDelta#of} requires, and effects the part carries). A receiver of
+ * some parts holds at worst gaps, which only make the next catch-up send more. The rest of the
+ * context (earlier dots, now folded into those states) is announced only once every part has been
+ * merged: by the server in the final SYNC of the same connection (frames arrive in order), by a
+ * client in a last UPDATE sent after every part was acknowledged (an earlier part might be refused
+ * and retried).
+ *
+ * <p>Stateless and thread-safe.
+ */
+public final class DeltaChunks {
+
+  /** Bytes an UPDATE frame spends around its delta and document id, generously rounded up. */
+  static final int UPDATE_OVERHEAD_BYTES = 32;
+
+  private static final CrdtCodecs CODECS = CrdtCodecs.defaults();
+
+  private DeltaChunks() {}
+
+  /**
+   * A delta cut into parts.
+   *
+   * @param parts each fits the budget; merged in any order they give the delta's fields
+   * @param context the delta's whole context, to announce once every part is merged; empty when the
+   *     delta fitted whole (then {@code parts} is the delta itself)
+   */
+  public record Split(List<DocumentDelta> parts, DotSet context) {
+    public Split {
+      parts = List.copyOf(parts);
+      Objects.requireNonNull(context, "context");
+    }
+
+    /** Whether the delta fitted one frame unchanged. */
+    public boolean whole() {
+      return context.isEmpty();
+    }
+  }
+
+  /**
+   * Splits {@code delta} so that each part, sent as an UPDATE of {@code documentId}, is a frame of
+   * at most {@code maxFrameBytes}.
+   *
+   * @throws IllegalArgumentException if one field alone does not fit a frame: nothing can carry it
+   */
+  public static Split forUpdates(String documentId, DocumentDelta delta, int maxFrameBytes) {
+    int idBytes = documentId.getBytes(StandardCharsets.UTF_8).length;
+    return split(delta, maxFrameBytes - idBytes - UPDATE_OVERHEAD_BYTES);
+  }
+
+  /**
+   * Splits {@code delta} into parts whose encoded size is at most {@code maxDeltaBytes}.
+   *
+   * @throws IllegalArgumentException if one field alone is larger than {@code maxDeltaBytes}
+   */
+  public static Split split(DocumentDelta delta, int maxDeltaBytes) {
+    Objects.requireNonNull(delta, "delta");
+    if (maxDeltaBytes < 1) {
+      throw new IllegalArgumentException("no room for a delta in " + maxDeltaBytes + " bytes");
+    }
+    if (CODECS.documentDelta().encode(delta).length <= maxDeltaBytes) {
+      return new Split(List.of(delta), DotSet.empty());
+    }
+    // Greedy packing on each field's size alone, padded for what a field costs in the general
+    // form (its touched vector; a lone single-dot field encodes compactly), then checked: a part
+    // that still does not fit is halved until it does.
+    List<DocumentDelta> parts = new ArrayList<>();
+    TreeMap<String, FieldState> current = new TreeMap<>();
+    long currentBytes = 0;
+    for (Map.Entry<String, FieldState> e : delta.fields().entrySet()) {
+      long bytes =
+          CODECS.documentDelta().encode(part(Map.of(e.getKey(), e.getValue()))).length
+              + 8
+              + 20L * e.getValue().touched().size();
+      if (!current.isEmpty() && currentBytes + bytes > maxDeltaBytes) {
+        addFitting(parts, current, maxDeltaBytes);
+        current = new TreeMap<>();
+        currentBytes = 0;
+      }
+      current.put(e.getKey(), e.getValue());
+      currentBytes += bytes;
+    }
+    if (!current.isEmpty()) {
+      addFitting(parts, current, maxDeltaBytes);
+    }
+    return new Split(parts, delta.context());
+  }
+
+  /** Adds the fields as one part if it fits, else as halves, each checked the same way. */
+  private static void addFitting(
+      List<DocumentDelta> parts, TreeMap<String, FieldState> fields, int maxDeltaBytes) {
+    DocumentDelta part = part(fields);
+    int bytes = CODECS.documentDelta().encode(part).length;
+    if (bytes <= maxDeltaBytes) {
+      parts.add(part);
+      return;
+    }
+    if (fields.size() == 1) {
+      throw new IllegalArgumentException(
+          "field '"
+              + fields.firstKey()
+              + "' alone encodes to "
+              + bytes
+              + " bytes, more than the "
+              + maxDeltaBytes
+              + " a frame has room for");
+    }
+    String middle = new ArrayList<>(fields.keySet()).get(fields.size() / 2);
+    addFitting(parts, new TreeMap<>(fields.headMap(middle)), maxDeltaBytes);
+    addFitting(parts, new TreeMap<>(fields.tailMap(middle)), maxDeltaBytes);
+  }
+
+  /** The fields with a context of exactly the latest dot of each replica that touched them. */
+  private static DocumentDelta part(Map<String, FieldState> fields) {
+    List<DotRange> dots = new ArrayList<>();
+    for (FieldState field : fields.values()) {
+      for (Map.Entry<ReplicaId, Long> t : field.touched().entries().entrySet()) {
+        dots.add(new DotRange(t.getKey(), t.getValue(), t.getValue()));
+      }
+    }
+    return DocumentDelta.of(DotSet.of(dots), fields);
+  }
+}

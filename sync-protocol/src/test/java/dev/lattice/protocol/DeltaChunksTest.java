@@ -1,0 +1,119 @@
+package dev.lattice.protocol;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.lattice.crdt.Document;
+import dev.lattice.crdt.DocumentDelta;
+import dev.lattice.crdt.ReplicaId;
+import dev.lattice.crdt.Value;
+import dev.lattice.crdt.VersionVector;
+import dev.lattice.crdt.codec.CrdtCodecs;
+import dev.lattice.hlc.HlcTimestamp;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+class DeltaChunksTest {
+
+  private static final CrdtCodecs CODECS = CrdtCodecs.defaults();
+
+  /**
+   * A document written by several replicas, with fields written many times each, so that most dots
+   * are not the latest contribution to their field: the case that makes whole-context parts unsafe.
+   */
+  private static Document busyDocument(long seed, int fields, int writes) {
+    Random random = new Random(seed);
+    Document doc = Document.create("d");
+    for (int i = 0; i < writes; i++) {
+      ReplicaId writer = ReplicaId.of(1 + random.nextInt(4));
+      int f = random.nextInt(fields);
+      if (f % 3 == 0) {
+        doc.incrementGCounter(writer, "counter-" + f, 1 + random.nextInt(5));
+      } else if (f % 3 == 1) {
+        doc.addPNCounter(writer, "pn-" + f, random.nextInt(11) - 5);
+      } else {
+        doc.setRegister(
+            writer,
+            "title-" + f,
+            Value.of("value " + random.nextInt(1_000_000) + " ".repeat(random.nextInt(40))),
+            HlcTimestamp.of(1_700_000_000_000L + i, 0));
+      }
+    }
+    return doc;
+  }
+
+  @Test
+  void aDeltaThatFitsIsOnePartUnchanged() {
+    DocumentDelta delta = busyDocument(1, 5, 20).deltaSince(VersionVector.empty());
+    DeltaChunks.Split split = DeltaChunks.split(delta, 1 << 20);
+
+    assertThat(split.whole()).isTrue();
+    assertThat(split.parts()).containsExactly(delta);
+  }
+
+  @Test
+  void everyPartFitsAndAllPartsThenTheContextRebuildTheDocument() {
+    for (long seed = 1; seed <= 20; seed++) {
+      Document source = busyDocument(seed, 60, 600);
+      DocumentDelta delta = source.deltaSince(VersionVector.empty());
+      int budget = 400 + (int) (seed * 37);
+
+      DeltaChunks.Split split = DeltaChunks.split(delta, budget);
+
+      assertThat(split.whole()).isFalse();
+      assertThat(split.parts()).hasSizeGreaterThan(1);
+      Document receiver = Document.create("d");
+      for (DocumentDelta part : split.parts()) {
+        assertThat(CODECS.documentDelta().encode(part).length).isLessThanOrEqualTo(budget);
+        receiver.merge(part);
+      }
+      receiver.merge(DocumentDelta.of(split.context(), java.util.Map.of()));
+      assertThat(receiver).as("seed %d", seed).isEqualTo(source);
+    }
+  }
+
+  @Test
+  void aReceiverOfOnlySomePartsNeverClaimsWhatItLacks() {
+    for (long seed = 1; seed <= 20; seed++) {
+      Document source = busyDocument(seed, 40, 400);
+      DeltaChunks.Split split = DeltaChunks.split(source.deltaSince(VersionVector.empty()), 500);
+      for (int received = 0; received < split.parts().size(); received++) {
+        Document receiver = Document.create("d");
+        for (int i = 0; i < received; i++) {
+          receiver.merge(split.parts().get(i));
+        }
+        // The connection dropped; the next catch-up is driven by what the receiver claims.
+        receiver.merge(source.deltaSince(receiver.versionVector()));
+        assertThat(receiver).as("seed %d after %d parts", seed, received).isEqualTo(source);
+      }
+    }
+  }
+
+  @Test
+  void forUpdatesLeavesRoomForTheFrameAroundTheDelta() {
+    Document source = busyDocument(7, 60, 600);
+    DocumentDelta delta = source.deltaSince(VersionVector.empty());
+    int maxFrame = 2_000;
+    MessageCodec codec =
+        MessageCodec.create(ProtocolLimits.builder().maxFrameBytes(maxFrame).build());
+
+    DeltaChunks.Split split = DeltaChunks.forUpdates("a-document-id", delta, maxFrame);
+
+    for (DocumentDelta part : split.parts()) {
+      assertThat(codec.encode(Update.request(Long.MAX_VALUE, "a-document-id", part)).length)
+          .isLessThanOrEqualTo(maxFrame);
+    }
+  }
+
+  @Test
+  void aFieldTooLargeForAnyFrameIsRefusedByName() {
+    Document doc = Document.create("d");
+    doc.setRegister(
+        ReplicaId.of(1), "huge", Value.of("x".repeat(5_000)), HlcTimestamp.of(1_000, 0));
+    doc.incrementGCounter(ReplicaId.of(1), "small", 1);
+
+    assertThatThrownBy(() -> DeltaChunks.split(doc.deltaSince(VersionVector.empty()), 1_000))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("'huge'");
+  }
+}
