@@ -1,0 +1,287 @@
+package dev.lattice.load;
+
+import java.io.PrintWriter;
+import java.net.URI;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import picocli.CommandLine;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code java -jar lattice-load.jar throughput|fanout [options]}: drives a Lattice server over the
+ * raw protocol and prints a table and one JSON line of figures. The server is either one already
+ * running ({@code --uri}) or one started in this process ({@code --embedded}, {@code --in-memory}).
+ * Every phase is bounded by a count and a time and every wait by a timeout, so the tool always
+ * exits.
+ *
+ * <p>Exit codes: 0 the run completed and its checks passed, 1 the run failed or a check failed, 2
+ * bad option.
+ */
+@Command(
+    name = "lattice-load",
+    mixinStandardHelpOptions = true,
+    versionProvider = LoadMain.Version.class,
+    subcommands = {LoadMain.Throughput.class, LoadMain.Fanout.class},
+    description = {
+      "Measures a Lattice server: acknowledged updates per second (throughput) and fan-out"
+          + " latency (fanout). See docs/BENCHMARKS.md."
+    },
+    exitCodeListHeading = "%nExit codes:%n",
+    exitCodeList = {"0:run completed, checks passed", "1:run or check failed", "2:bad option"})
+public final class LoadMain implements Runnable {
+
+  @Spec CommandLine.Model.CommandSpec spec;
+
+  /** Entry point of the runnable jar. */
+  public static void main(String[] args) {
+    System.exit(commandLine().execute(args));
+  }
+
+  static CommandLine commandLine() {
+    return new CommandLine(new LoadMain());
+  }
+
+  @Override
+  public void run() {
+    throw new CommandLine.ParameterException(
+        spec.commandLine(), "name a scenario: throughput or fanout");
+  }
+
+  /** Which server to load: exactly one of the three. */
+  static final class TargetChoice {
+    @Option(
+        names = "--uri",
+        paramLabel = "URI",
+        description = "A running server, e.g. ws://localhost:7070/v1/sync (its limits apply).")
+    URI uri;
+
+    @Option(
+        names = "--embedded",
+        description =
+            "Start a server in this process on the embedded RocksDB store (temporary directory,"
+                + " deleted afterwards).")
+    boolean embedded;
+
+    @Option(names = "--in-memory", description = "Start a server in this process, in memory.")
+    boolean inMemory;
+
+    /** Starts or names the server; a bad {@code --uri} is a usage error. */
+    Target open(CommandLine.Model.CommandSpec spec) {
+      if (uri != null) {
+        try {
+          return Target.remote(uri);
+        } catch (IllegalArgumentException e) {
+          throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+        }
+      }
+      return Target.inProcess(inMemory);
+    }
+  }
+
+  /** Options every scenario has. */
+  static final class Common {
+    @ArgGroup(exclusive = true, multiplicity = "1", heading = "Server (one of):%n")
+    TargetChoice target;
+
+    @Option(
+        names = "--warmup",
+        paramLabel = "DURATION",
+        defaultValue = "5s",
+        converter = DurationConverter.class,
+        description = "Unmeasured warm-up first (0s for none); default ${DEFAULT-VALUE}.")
+    Duration warmup;
+
+    @Option(
+        names = "--duration",
+        paramLabel = "DURATION",
+        defaultValue = "30s",
+        converter = DurationConverter.class,
+        description = "Longest measured phase; default ${DEFAULT-VALUE}.")
+    Duration duration;
+
+    @Option(
+        names = "--timeout",
+        paramLabel = "DURATION",
+        defaultValue = "10s",
+        converter = DurationConverter.class,
+        description =
+            "Longest wait for any one answer (WELCOME, SYNC, ACK, deliveries after the last send)"
+                + " before the run fails; default ${DEFAULT-VALUE}.")
+    Duration timeout;
+  }
+
+  @Command(
+      name = "throughput",
+      mixinStandardHelpOptions = true,
+      sortOptions = false,
+      description = {
+        "C connections each keep W G-Counter increments in flight until N are acknowledged or the"
+            + " duration passes. Reports acknowledged updates/s and ACK latency, then checks that"
+            + " the server's counter equals the acknowledged count."
+      })
+  static final class Throughput implements Callable<Integer> {
+    @Spec CommandLine.Model.CommandSpec spec;
+    @Mixin Common common = new Common();
+
+    @Option(
+        names = {"-c", "--connections"},
+        paramLabel = "C",
+        defaultValue = "8",
+        description = "Connections; default ${DEFAULT-VALUE}.")
+    int connections;
+
+    @Option(
+        names = {"-w", "--window"},
+        paramLabel = "W",
+        defaultValue = "32",
+        description = "Updates in flight per connection; default ${DEFAULT-VALUE}.")
+    int window;
+
+    @Option(
+        names = {"-n", "--updates"},
+        paramLabel = "N",
+        defaultValue = "200000",
+        description = "Measured updates in total; default ${DEFAULT-VALUE}.")
+    long updates;
+
+    @Option(
+        names = "--shared-document",
+        description = "All connections write one document (default: one document each).")
+    boolean shared;
+
+    @Override
+    public Integer call() throws Exception {
+      ThroughputScenario.Config config = config(spec, this);
+      PrintWriter out = spec.commandLine().getOut();
+      try (Target target = common.target.open(spec)) {
+        out.println("lattice-load throughput: " + target.description());
+        out.flush();
+        ThroughputScenario.Result r = ThroughputScenario.run(target.uri(), config);
+        Report.throughput(out, r);
+        return r.ok() ? 0 : 1;
+      } catch (LoadException e) {
+        spec.commandLine().getErr().println("lattice-load: the run failed: " + e.getMessage());
+        return 1;
+      }
+    }
+
+    private static ThroughputScenario.Config config(
+        CommandLine.Model.CommandSpec spec, Throughput t) {
+      try {
+        return new ThroughputScenario.Config(
+            t.connections,
+            t.shared,
+            t.window,
+            t.updates,
+            t.common.duration,
+            t.common.warmup,
+            t.common.timeout);
+      } catch (IllegalArgumentException e) {
+        throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+      }
+    }
+  }
+
+  @Command(
+      name = "fanout",
+      mixinStandardHelpOptions = true,
+      sortOptions = false,
+      description = {
+        "S subscribers of one document; one writer sends register updates holding their send time"
+            + " at a fixed rate. Reports send-to-delivery latency over all deliveries and checks"
+            + " that every subscriber received every update."
+      })
+  static final class Fanout implements Callable<Integer> {
+    @Spec CommandLine.Model.CommandSpec spec;
+    @Mixin Common common = new Common();
+
+    @Option(
+        names = {"-s", "--subscribers"},
+        paramLabel = "S",
+        defaultValue = "100",
+        description = "Subscribers; default ${DEFAULT-VALUE}.")
+    int subscribers;
+
+    @Option(
+        names = {"-r", "--rate"},
+        paramLabel = "PER_SECOND",
+        defaultValue = "200",
+        description = "Updates sent per second; default ${DEFAULT-VALUE}.")
+    int rate;
+
+    @Option(
+        names = {"-n", "--updates"},
+        paramLabel = "N",
+        defaultValue = "2000",
+        description = "Measured updates; default ${DEFAULT-VALUE}.")
+    long updates;
+
+    @Override
+    public Integer call() throws Exception {
+      FanoutScenario.Config config;
+      try {
+        config =
+            new FanoutScenario.Config(
+                subscribers, rate, updates, common.duration, common.warmup, common.timeout);
+      } catch (IllegalArgumentException e) {
+        throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+      }
+      PrintWriter out = spec.commandLine().getOut();
+      try (Target target = common.target.open(spec)) {
+        out.println("lattice-load fanout: " + target.description());
+        out.flush();
+        FanoutScenario.Result r = FanoutScenario.run(target.uri(), config);
+        Report.fanout(out, r);
+        return r.ok() ? 0 : 1;
+      } catch (LoadException e) {
+        spec.commandLine().getErr().println("lattice-load: the run failed: " + e.getMessage());
+        return 1;
+      }
+    }
+  }
+
+  /** 500ms, 30s, 5m, 1h, or ISO-8601 (PT30S). */
+  static final class DurationConverter implements CommandLine.ITypeConverter<Duration> {
+    private static final Pattern SHORT = Pattern.compile("(\\d+)(ms|s|m|h)");
+
+    @Override
+    public Duration convert(String text) {
+      String t = text.trim();
+      try {
+        if (t.toUpperCase(Locale.ROOT).startsWith("P")) {
+          return Duration.parse(t);
+        }
+      } catch (java.time.format.DateTimeParseException e) {
+        // fall through to the message below
+      }
+      Matcher m = SHORT.matcher(t);
+      if (!m.matches()) {
+        throw new CommandLine.TypeConversionException(
+            "'" + text + "' is not a duration (examples: 500ms, 30s, 5m, 1h, PT30S)");
+      }
+      long n = Long.parseLong(m.group(1));
+      return switch (m.group(2)) {
+        case "ms" -> Duration.ofMillis(n);
+        case "s" -> Duration.ofSeconds(n);
+        case "m" -> Duration.ofMinutes(n);
+        default -> Duration.ofHours(n);
+      };
+    }
+  }
+
+  /** The jar manifest's Implementation-Version. */
+  static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+      String v = LoadMain.class.getPackage().getImplementationVersion();
+      return new String[] {"lattice-load " + (v != null ? v : "(development build)")};
+    }
+  }
+}

@@ -1,0 +1,285 @@
+package dev.lattice.load;
+
+import dev.lattice.crdt.ReplicaId;
+import dev.lattice.crdt.VersionVector;
+import dev.lattice.hlc.HybridLogicalClock;
+import dev.lattice.protocol.ErrorMessage;
+import dev.lattice.protocol.Hello;
+import dev.lattice.protocol.Message;
+import dev.lattice.protocol.MessageCodec;
+import dev.lattice.protocol.Ping;
+import dev.lattice.protocol.Pong;
+import dev.lattice.protocol.Subscribe;
+import dev.lattice.protocol.Sync;
+import dev.lattice.protocol.Welcome;
+import java.io.ByteArrayOutputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.WebSocket;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * One raw-protocol connection (docs/PROTOCOL.md) over the JDK's {@link WebSocket}: binary frames
+ * encoded with {@link MessageCodec}. It does the handshake (HELLO, WELCOME), answers SUBSCRIBE with
+ * the SYNC it waits for, answers the server's PINGs (so an idle subscriber is not closed with 4004)
+ * and hands every other message to its {@link Receiver}, stamped with {@link System#nanoTime()} as
+ * the last byte of the frame arrived.
+ *
+ * <p>Thread-safety: {@link #send} may be called from any thread (sends are serialised, as the JDK
+ * WebSocket allows one pending send at a time); the receiver is called on the WebSocket's receive
+ * thread, one message at a time, in arrival order.
+ */
+final class ProtocolConnection implements WebSocket.Listener, AutoCloseable {
+
+  /** Gets every message the connection does not handle itself. */
+  interface Receiver {
+    void onMessage(Message message, long receivedNanos);
+  }
+
+  private static final MessageCodec CODEC = MessageCodec.defaults();
+
+  /** The longest wait for the server's closes when a run ends. */
+  static final Duration CLOSE_WAIT = Duration.ofSeconds(2);
+
+  private final Receiver receiver;
+  private final Duration timeout;
+  private final HybridLogicalClock clock = new HybridLogicalClock();
+  private final CompletableFuture<Welcome> welcome = new CompletableFuture<>();
+  private final CompletableFuture<Integer> closed = new CompletableFuture<>();
+  private final Map<Long, CompletableFuture<Sync>> subscribing = new ConcurrentHashMap<>();
+  private final ByteArrayOutputStream partial = new ByteArrayOutputStream();
+  private final Object sendLock = new Object();
+  private volatile WebSocket socket;
+
+  private ProtocolConnection(Receiver receiver, Duration timeout) {
+    this.receiver = receiver;
+    this.timeout = timeout;
+  }
+
+  /**
+   * Connects, says HELLO as {@code replica} and waits for WELCOME.
+   *
+   * @throws LoadException if that does not happen within {@code timeout}
+   */
+  static ProtocolConnection open(
+      HttpClient http, URI uri, ReplicaId replica, Receiver receiver, Duration timeout) {
+    ProtocolConnection c = new ProtocolConnection(receiver, timeout);
+    try {
+      c.socket =
+          http.newWebSocketBuilder()
+              .connectTimeout(timeout)
+              .buildAsync(uri, c)
+              .get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+      c.send(Hello.of(replica, null, "lattice-load"));
+      c.await(c.welcome, "WELCOME");
+      return c;
+    } catch (ExecutionException | TimeoutException e) {
+      c.close();
+      throw new LoadException("could not connect to " + uri + ": " + e, e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      c.close();
+      throw new LoadException("interrupted while connecting to " + uri, e);
+    } catch (RuntimeException e) {
+      c.close();
+      throw e;
+    }
+  }
+
+  /**
+   * Subscribes to {@code documentId} with an empty vector and waits for the SYNC.
+   *
+   * @throws LoadException on an ERROR, a close, or no SYNC within the timeout
+   */
+  Sync subscribe(long requestId, String documentId) {
+    CompletableFuture<Sync> sync = new CompletableFuture<>();
+    subscribing.put(requestId, sync);
+    send(new Subscribe(requestId, documentId, VersionVector.empty()));
+    return await(sync, "SYNC for '" + documentId + "'");
+  }
+
+  /**
+   * Sends one message; returns once the WebSocket has taken the frame.
+   *
+   * @throws LoadException if the send fails or does not complete within the timeout
+   */
+  void send(Message message) {
+    byte[] frame = CODEC.encode(message);
+    synchronized (sendLock) {
+      try {
+        socket
+            .sendBinary(ByteBuffer.wrap(frame), true)
+            .get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+      } catch (ExecutionException | TimeoutException e) {
+        throw new LoadException(
+            "could not send " + message.messageType() + " (connection " + state() + "): " + e, e);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new LoadException("interrupted while sending", e);
+      }
+    }
+  }
+
+  /** Completes with the close code when the connection ends (exceptionally on a network error). */
+  CompletableFuture<Integer> closed() {
+    return closed;
+  }
+
+  /** A description of how the connection ended, or "open". */
+  String state() {
+    if (!closed.isDone()) {
+      return "open";
+    }
+    try {
+      return "closed with " + closed.getNow(-1);
+    } catch (RuntimeException e) {
+      return "failed: " + e.getCause();
+    }
+  }
+
+  private <T> T await(CompletableFuture<T> future, String what) {
+    try {
+      return future.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (ExecutionException e) {
+      throw new LoadException("no " + what + ": " + e.getCause().getMessage(), e.getCause());
+    } catch (TimeoutException e) {
+      throw new LoadException("no " + what + " within " + timeout + " (" + state() + ")", e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new LoadException("interrupted while waiting for " + what, e);
+    }
+  }
+
+  @Override
+  public void onOpen(WebSocket webSocket) {
+    socket = webSocket;
+    webSocket.request(1);
+  }
+
+  @Override
+  public CompletionStage<?> onBinary(WebSocket webSocket, ByteBuffer data, boolean last) {
+    long now = System.nanoTime();
+    if (last && partial.size() == 0) {
+      byte[] bytes = new byte[data.remaining()];
+      data.get(bytes);
+      dispatch(bytes, now);
+    } else {
+      byte[] bytes = new byte[data.remaining()];
+      data.get(bytes);
+      partial.writeBytes(bytes);
+      if (last) {
+        dispatch(partial.toByteArray(), now);
+        partial.reset();
+      }
+    }
+    webSocket.request(1);
+    return null;
+  }
+
+  private void dispatch(byte[] frame, long receivedNanos) {
+    Message message;
+    try {
+      message = CODEC.decode(frame);
+    } catch (RuntimeException e) {
+      fail(new LoadException("undecodable frame from the server: " + e.getMessage(), e));
+      return;
+    }
+    if (message instanceof Welcome w) {
+      welcome.complete(w);
+    } else if (message instanceof Sync s && subscribing.containsKey(s.requestId())) {
+      subscribing.remove(s.requestId()).complete(s);
+    } else if (message instanceof ErrorMessage e
+        && e.requestId().isPresent()
+        && subscribing.containsKey(e.requestId().getAsLong())) {
+      subscribing
+          .remove(e.requestId().getAsLong())
+          .completeExceptionally(new LoadException("ERROR " + e.code() + ": " + e.message()));
+    } else if (message instanceof Ping ping) {
+      try {
+        send(new Pong(ping.nonce(), clock.now()));
+      } catch (LoadException ex) {
+        fail(ex);
+      }
+    } else if (message instanceof ErrorMessage e && e.requestId().isEmpty() && !welcome.isDone()) {
+      welcome.completeExceptionally(new LoadException("ERROR " + e.code() + ": " + e.message()));
+    } else {
+      receiver.onMessage(message, receivedNanos);
+    }
+  }
+
+  @Override
+  public CompletionStage<?> onText(WebSocket webSocket, CharSequence data, boolean last) {
+    fail(new LoadException("the server sent a text frame"));
+    webSocket.request(1);
+    return null;
+  }
+
+  @Override
+  public CompletionStage<?> onClose(WebSocket webSocket, int statusCode, String reason) {
+    closed.complete(statusCode);
+    LoadException gone =
+        new LoadException("connection closed with " + statusCode + " '" + reason + "'");
+    welcome.completeExceptionally(gone);
+    subscribing.values().forEach(f -> f.completeExceptionally(gone));
+    return null;
+  }
+
+  @Override
+  public void onError(WebSocket webSocket, Throwable error) {
+    fail(error);
+  }
+
+  private void fail(Throwable error) {
+    closed.completeExceptionally(error);
+    welcome.completeExceptionally(error);
+    subscribing.values().forEach(f -> f.completeExceptionally(error));
+  }
+
+  /** Closes with 1000, waiting briefly for the server's close, then drops the connection. */
+  @Override
+  public void close() {
+    closeAll(List.of(this));
+  }
+
+  /**
+   * Closes every connection with 1000 at once, waits at most {@link #CLOSE_WAIT} in all for the
+   * server's closes, then drops them: closing 100 subscribers costs one wait, not 100.
+   */
+  static void closeAll(Iterable<ProtocolConnection> connections) {
+    List<CompletableFuture<?>> closing = new ArrayList<>();
+    for (ProtocolConnection c : connections) {
+      WebSocket s = c.socket;
+      if (s != null && !s.isOutputClosed() && !c.closed.isDone()) {
+        try {
+          s.sendClose(WebSocket.NORMAL_CLOSURE, "done");
+          closing.add(c.closed);
+        } catch (RuntimeException e) {
+          // Dropped below either way: the run is over.
+        }
+      }
+    }
+    try {
+      CompletableFuture.allOf(closing.toArray(CompletableFuture[]::new))
+          .get(CLOSE_WAIT.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (ExecutionException | TimeoutException e) {
+      // Some did not close cleanly in time; they are aborted below.
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    for (ProtocolConnection c : connections) {
+      if (c.socket != null) {
+        c.socket.abort();
+      }
+    }
+  }
+}
