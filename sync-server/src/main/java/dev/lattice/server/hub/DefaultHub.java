@@ -700,7 +700,7 @@ public final class DefaultHub implements Hub, AutoCloseable {
         subscriptions.decrementAndGet();
         if (s.presence != null) {
           s.clearPresence();
-          announce(connection, Presence.leave(id, connection.replicaId()));
+          announceGone(connection);
         }
       }
       maybeRelease();
@@ -715,7 +715,7 @@ public final class DefaultHub implements Hub, AutoCloseable {
       if (leaving) {
         if (s.presence != null) {
           s.clearPresence();
-          announce(connection, Presence.leave(id, connection.replicaId()));
+          announceGone(connection);
         }
         return;
       }
@@ -739,7 +739,40 @@ public final class DefaultHub implements Hub, AutoCloseable {
       s.presence = null;
       s.expiry = null;
       s.presenceGeneration++;
-      announce(s.connection, Presence.leave(id, s.connection.replicaId()));
+      announceGone(s.connection);
+    }
+
+    /**
+     * Announces that {@code gone}'s presence ended. Presence is keyed by replica id, and one
+     * replica may have two connections for a moment (a client reconnecting before the server
+     * noticed the old socket die): if another connection of the same replica still holds a live
+     * presence, the others are sent that one instead of a leave, which would make them drop a live
+     * presence.
+     */
+    private void announceGone(Connection gone) {
+      long now = scheduler.nanoTime();
+      for (Subscriber s : subscribers.values()) {
+        if (!s.connection.equals(gone)
+            && s.presence != null
+            && s.connection.replicaId().equals(gone.replicaId())) {
+          long remainingMillis = Math.max(0, (s.presenceExpiresAt - now) / 1_000_000);
+          Presence p = s.presence;
+          announce(s.connection, new Presence(id, p.replicaId(), remainingMillis, p.value()), gone);
+          return;
+        }
+      }
+      announce(gone, Presence.leave(id, gone.replicaId()));
+    }
+
+    /** Sends {@code message} to every subscriber but {@code from} and {@code alsoSkip}. */
+    private void announce(Connection from, Message message, Connection alsoSkip) {
+      for (Subscriber s : subscribers.values()) {
+        if (!s.connection.equals(from)
+            && !s.connection.equals(alsoSkip)
+            && send(s.connection, message)) {
+          presenceMessages.incrementAndGet();
+        }
+      }
     }
 
     private void sendLivePresences(Connection newcomer) {

@@ -491,6 +491,28 @@ class DefaultHubTest {
   }
 
   @Test
+  void aReplicaReconnectedOnANewConnectionKeepsItsPresenceWhenTheOldOneGoes() {
+    DefaultHub hub = hub(new InMemoryDocumentStore());
+    TestConnection aliceOld = new TestConnection("alice-old", 0xA);
+    TestConnection aliceNew = new TestConnection("alice-new", 0xA);
+    join(hub.subscribe(aliceOld, DOC, VersionVector.empty()));
+    join(hub.subscribe(carol, DOC, VersionVector.empty()));
+    hub.presence(aliceOld, DOC, Optional.of(Value.of("old")), Duration.ofSeconds(30));
+    join(hub.subscribe(aliceNew, DOC, VersionVector.empty()));
+    hub.presence(aliceNew, DOC, Optional.of(Value.of("new")), Duration.ofSeconds(30));
+
+    hub.disconnect(aliceOld); // the server notices the dead socket late
+
+    Presence last = carol.presences().get(carol.presences().size() - 1);
+    assertThat(last.isLeave()).isFalse();
+    assertThat(last.replicaId()).isEqualTo(aliceNew.replicaId());
+    assertThat(last.value()).contains(Value.of("new"));
+
+    hub.disconnect(aliceNew);
+    assertThat(carol.presences().get(carol.presences().size() - 1).isLeave()).isTrue();
+  }
+
+  @Test
   void lateSubscriberReceivesLivePresencesWithRemainingTtl() {
     DefaultHub hub = hub(new InMemoryDocumentStore());
     join(hub.subscribe(alice, DOC, VersionVector.empty()));
