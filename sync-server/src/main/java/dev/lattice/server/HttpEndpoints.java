@@ -44,7 +44,8 @@ final class HttpEndpoints extends Handler.Abstract {
 
   @Override
   public boolean handle(Request request, Response response, Callback callback) {
-    String path = Request.getPathInContext(request);
+    // The raw (still encoded) path: a decoded one cannot tell an id's %2F from a separator.
+    String path = request.getHttpURI().getPath();
     boolean known =
         path.equals("/healthz")
             || path.equals("/readyz")

@@ -34,6 +34,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 import org.eclipse.jetty.http.HttpStatus;
+import org.eclipse.jetty.http.UriCompliance;
+import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
@@ -182,7 +185,16 @@ public final class LatticeServer implements AutoCloseable {
     QueuedThreadPool threads = new QueuedThreadPool();
     threads.setName("lattice-http");
     Server server = new Server(threads);
-    connector = new ServerConnector(server);
+    HttpConfiguration http = new HttpConfiguration();
+    // Document ids are arbitrary strings: GET /v1/docs/{id} must take %2F and %25 in an id, which
+    // Jetty's default compliance refuses as ambiguous. HttpEndpoints reads the raw path itself.
+    http.setUriCompliance(
+        UriCompliance.DEFAULT.with(
+            "lattice-document-ids",
+            UriCompliance.Violation.AMBIGUOUS_PATH_SEPARATOR,
+            UriCompliance.Violation.AMBIGUOUS_PATH_ENCODING));
+    http.setSendServerVersion(false);
+    connector = new ServerConnector(server, new HttpConnectionFactory(http));
     connector.setHost(bindAddress);
     connector.setPort(requestedPort);
     server.addConnector(connector);

@@ -207,7 +207,9 @@ class LatticeServerIT {
             "x?y", "x%3Fy",
             "über", "%C3%BCber",
             "a+b", "a+b",
-            "a/b", "a/b");
+            "a/b", "a/b",
+            "c/d", "c%2Fd",
+            "100%", "100%25");
     for (Map.Entry<String, String> e : paths.entrySet()) {
       RawClient client = track(RawClient.hello(server.uri(), 0xa, e.getKey()));
       client.subscribe();
