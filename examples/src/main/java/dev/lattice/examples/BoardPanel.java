@@ -67,6 +67,7 @@ public final class BoardPanel extends JPanel {
   private final JButton minusButton = new JButton("-1");
   private final JTextField titleField = new JTextField(24);
   private final JLabel statusLabel = new JLabel();
+  private final JLabel reasonLabel = new JLabel(" ");
   private final JLabel pendingLabel = new JLabel();
   private final JLabel presenceLabel = new JLabel();
   private final JLabel messageLabel = new JLabel(" ");
@@ -158,6 +159,10 @@ public final class BoardPanel extends JPanel {
     return statusLabel;
   }
 
+  JLabel reasonLabel() {
+    return reasonLabel;
+  }
+
   JLabel pendingLabel() {
     return pendingLabel;
   }
@@ -244,11 +249,12 @@ public final class BoardPanel extends JPanel {
   }
 
   private void showStatus(ConnectionStatus status) {
-    String text = status.state().name();
-    if (status.state() != ConnectionStatus.State.ONLINE && status.reason().isPresent()) {
-      text += " (" + status.reason().get() + ")";
-    }
-    statusLabel.setText(text);
+    statusLabel.setText(status.state().name());
+    // The reason can be long (a close code and an exception): its own line, whole in the tooltip.
+    String reason =
+        status.state() == ConnectionStatus.State.ONLINE ? "" : status.reason().orElse("");
+    reasonLabel.setText(reason.isEmpty() ? " " : reason);
+    reasonLabel.setToolTipText(reason.isEmpty() ? null : reason);
     statusLabel.setForeground(
         switch (status.state()) {
           case ONLINE -> ONLINE;
@@ -301,6 +307,8 @@ public final class BoardPanel extends JPanel {
     counterLabel.setFont(counterLabel.getFont().deriveFont(Font.BOLD, 40f));
     statusLabel.setFont(statusLabel.getFont().deriveFont(Font.BOLD));
     messageLabel.setForeground(OFFLINE);
+    reasonLabel.setFont(reasonLabel.getFont().deriveFont(Font.PLAIN, 11f));
+    reasonLabel.setForeground(Color.DARK_GRAY);
     titleField.setToolTipText("Enter or leaving the field shares the title");
 
     JLabel heading = new JLabel(name);
@@ -319,11 +327,12 @@ public final class BoardPanel extends JPanel {
 
     add(new JLabel("Connection"), cell(0, 4, 1));
     add(statusLabel, cell(1, 4, 2));
-    add(new JLabel("Outbox"), cell(0, 5, 1));
-    add(pendingLabel, cell(1, 5, 2));
-    add(new JLabel("Presence"), cell(0, 6, 1));
-    add(presenceLabel, cell(1, 6, 2));
-    add(messageLabel, cell(0, 7, 3));
+    add(reasonLabel, cell(1, 5, 2));
+    add(new JLabel("Outbox"), cell(0, 6, 1));
+    add(pendingLabel, cell(1, 6, 2));
+    add(new JLabel("Presence"), cell(0, 7, 1));
+    add(presenceLabel, cell(1, 7, 2));
+    add(messageLabel, cell(0, 8, 3));
   }
 
   private static GridBagConstraints cell(int x, int y, int width) {
@@ -341,7 +350,7 @@ public final class BoardPanel extends JPanel {
   /** Adds {@code control} (such as a server toggle) under the board. */
   public void addControl(JComponent control) {
     requireEdt();
-    GridBagConstraints c = cell(0, 8 + controls++, 3);
+    GridBagConstraints c = cell(0, 9 + controls++, 3);
     add(control, c);
     revalidate();
   }

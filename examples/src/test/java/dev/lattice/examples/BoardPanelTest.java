@@ -9,6 +9,7 @@ import dev.lattice.client.LatticeClient;
 import dev.lattice.client.LatticeDocument;
 import dev.lattice.crdt.Value;
 import dev.lattice.server.LatticeServer;
+import java.awt.Color;
 import java.awt.GraphicsEnvironment;
 import java.net.URI;
 import java.nio.file.Path;
@@ -122,19 +123,23 @@ class BoardPanelTest {
   void theStateLabelShowsOnlineThenReconnectingWithTheReasonWhenTheServerStops() throws Exception {
     Board a = board("window 1", server.uri());
     awaitStatus(a, "ONLINE");
-    assertThat(call(() -> a.panel.statusLabel().getForeground()))
-        .isNotEqualTo(call(() -> a.panel.messageLabel().getForeground()));
+    Color online = call(() -> a.panel.statusLabel().getForeground());
+    assertThat(call(() -> a.panel.reasonLabel().getText())).isBlank();
 
     server.close();
     until(
         a.client,
         a.document,
         () -> {
-          String text = a.panel.statusLabel().getText();
-          return text.startsWith("CONNECTING (") || text.startsWith("OFFLINE (");
+          String state = a.panel.statusLabel().getText();
+          return (state.equals("CONNECTING") || state.equals("OFFLINE"))
+              && !a.panel.reasonLabel().getText().isBlank();
         },
-        () -> a.panel.statusLabel().getText(),
-        "the state label shows CONNECTING or OFFLINE with a reason");
+        () -> a.panel.statusLabel().getText() + " / " + a.panel.reasonLabel().getText(),
+        "the state label shows CONNECTING or OFFLINE, and a reason");
+    // The server said why it closed (1001, shutting down) or the reconnect said why it failed.
+    assertThat(call(() -> a.panel.reasonLabel().getText())).matches(".*(1001|1006).*");
+    assertThat(call(() -> a.panel.statusLabel().getForeground())).isNotEqualTo(online);
   }
 
   @Test
