@@ -3,6 +3,7 @@ package dev.lattice.examples;
 import dev.lattice.client.LatticeClient;
 import java.awt.BorderLayout;
 import java.awt.EventQueue;
+import java.awt.GraphicsEnvironment;
 import java.awt.event.WindowAdapter;
 import java.awt.event.WindowEvent;
 import java.io.IOException;
@@ -70,6 +71,14 @@ public final class SharedBoardApp {
     }
     if (options.help()) {
       Options.usage(System.out);
+      return;
+    }
+    if (GraphicsEnvironment.isHeadless()) {
+      // Said before anything starts, instead of a HeadlessException from the first JFrame.
+      System.err.println(
+          "shared board: no display (headless JVM or no DISPLAY set); on a machine without one,"
+              + " try: xvfb-run -a java -jar examples/target/lattice-examples.jar");
+      System.exit(1);
       return;
     }
     SharedBoardApp app = new SharedBoardApp();
