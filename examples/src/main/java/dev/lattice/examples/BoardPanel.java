@@ -177,19 +177,21 @@ public final class BoardPanel extends JPanel {
 
   // ------------------------------------------------------------------ behaviour
 
-  private void edit(Runnable change) {
+  /** Applies {@code change}; false, with the reason shown, if it was refused (nothing applied). */
+  private boolean edit(Runnable change) {
     try {
       change.run();
       showMessage(" ");
     } catch (RuntimeException e) {
-      // A field of another type, a full disk, a closed client: nothing was applied; say why.
+      // A field of another type, a title too large for a frame, a closed client: say why.
       showMessage(e.getMessage());
-      return;
+      return false;
     }
     showPending();
     // No event marks an acknowledgement: the flush completing (on the EDT) is the moment the
     // count drops. It waits while offline and completes after the reconnect's catch-up.
     document.flush().whenComplete((ok, failure) -> showPending());
+    return true;
   }
 
   private void commitTitle() {
@@ -198,8 +200,10 @@ public final class BoardPanel extends JPanel {
       shownTitle = text;
       return;
     }
-    edit(() -> title.set(Value.of(text)));
-    shownTitle = text;
+    if (edit(() -> title.set(Value.of(text)))) {
+      shownTitle = text;
+    }
+    // Refused: the text stays in the field, next to the reason, for the user to fix.
   }
 
   private void changed(ChangeEvent event) {

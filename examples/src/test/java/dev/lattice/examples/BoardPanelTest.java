@@ -177,6 +177,27 @@ class BoardPanelTest {
   }
 
   @Test
+  void aCounterOfAnotherTypeIsReportedAndNothingIsApplied() throws Exception {
+    // Another program made "counter" a grow-only counter: the board's PN-Counter edits must be
+    // refused with the reason shown, not applied, and nothing queued.
+    LatticeClient other = client(server.uri());
+    LatticeDocument otherDoc = other.open(DOC);
+    otherDoc.counter(BoardPanel.COUNTER_FIELD).increment(5);
+    otherDoc.flush().get(EdtAwaits.TIMEOUT_SECONDS, TimeUnit.SECONDS);
+    Board a = board("window 1", server.uri());
+    // The SDK reads any counter's value through a PN-Counter handle; only writes check the type.
+    awaitCounter(a, "5");
+
+    run(() -> a.panel.plusButton().doClick());
+    assertThat(call(() -> a.panel.messageLabel().getText()))
+        .contains(BoardPanel.COUNTER_FIELD)
+        .containsIgnoringCase("type");
+    assertThat(call(() -> a.panel.pendingLabel().getText())).isEqualTo("0 changes pending");
+    assertThat(call(() -> a.panel.counterLabel().getText())).isEqualTo("5");
+    assertThat(a.document.counter(BoardPanel.COUNTER_FIELD).value()).isEqualTo(5);
+  }
+
+  @Test
   void buildingAPanelOffTheEventDispatchThreadIsRefused() {
     LatticeClient client = client(server.uri());
     LatticeDocument doc = client.open(DOC);
