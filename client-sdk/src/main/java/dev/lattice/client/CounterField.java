@@ -52,9 +52,10 @@ public final class CounterField {
   }
 
   /**
-   * The current value; 0 for a field nobody wrote.
+   * The current value; 0 for a field nobody wrote. Reads either kind of counter (only writes insist
+   * on this handle's type).
    *
-   * @throws dev.lattice.crdt.FieldTypeMismatchException if the field exists with another type
+   * @throws dev.lattice.crdt.FieldTypeMismatchException if the field is a register
    */
   public long value() {
     return document.state().counterValue(name);
