@@ -22,6 +22,7 @@ import dev.lattice.protocol.Presence;
 import dev.lattice.protocol.ProtocolLimits;
 import dev.lattice.protocol.Subscribe;
 import dev.lattice.protocol.Sync;
+import dev.lattice.protocol.TokenBucket;
 import dev.lattice.protocol.Unsubscribe;
 import dev.lattice.protocol.Update;
 import dev.lattice.protocol.Welcome;
@@ -155,7 +156,7 @@ final class ClientSession {
   private String lastErrorText;
 
   private volatile int maxFrameBytes = ProtocolLimits.defaults().maxFrameBytes();
-  private SessionTokenBucket bucket;
+  private TokenBucket bucket;
   private long presenceTtlMillis;
   private ClientScheduler.Cancellable reconnectTimer;
   private ClientScheduler.Cancellable pingTimer;
@@ -367,7 +368,7 @@ final class ClientSession {
                     (long) ProtocolLimits.defaults().maxFrameBytes()));
     long perSecond = Math.max(1, limits.getOrDefault(Welcome.LIMIT_UPDATES_PER_SECOND, 100L));
     long burst = Math.max(1, limits.getOrDefault(Welcome.LIMIT_UPDATE_BURST, perSecond));
-    bucket = new SessionTokenBucket(perSecond, burst, now);
+    bucket = new TokenBucket(perSecond, burst, now);
     presenceTtlMillis =
         Math.min(
             config.presenceTtlMillis(),

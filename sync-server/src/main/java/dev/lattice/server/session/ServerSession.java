@@ -20,6 +20,7 @@ import dev.lattice.protocol.ProtocolException;
 import dev.lattice.protocol.ProtocolVersion;
 import dev.lattice.protocol.Subscribe;
 import dev.lattice.protocol.Sync;
+import dev.lattice.protocol.TokenBucket;
 import dev.lattice.protocol.Unsubscribe;
 import dev.lattice.protocol.Update;
 import dev.lattice.protocol.Welcome;
