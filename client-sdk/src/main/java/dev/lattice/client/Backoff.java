@@ -48,4 +48,13 @@ final class Backoff {
   long delayMillis(int attempt) {
     return random.nextLong(ceilingMillis(attempt) + 1);
   }
+
+  /**
+   * A delay after the server asked to come back later (4005 RATE_LIMITED, 4006 TRY_AGAIN_LATER): at
+   * least four times the base, plus the jittered delay, within the cap. Full jitter alone may draw
+   * a delay near zero, which would hit an overloaded server again at once.
+   */
+  long laterDelayMillis(int attempt) {
+    return Math.min(capMillis, ceilingMillis(2) + delayMillis(attempt));
+  }
 }

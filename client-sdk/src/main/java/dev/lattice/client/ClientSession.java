@@ -292,7 +292,9 @@ final class ClientSession {
       return;
     }
     phase = Phase.WAITING;
-    long delay = config.backoff().delayMillis(attempt);
+    boolean later = code == CloseCodes.TRY_AGAIN_LATER || code == CloseCodes.RATE_LIMITED;
+    long delay =
+        later ? config.backoff().laterDelayMillis(attempt) : config.backoff().delayMillis(attempt);
     attempt = Math.min(attempt + 1, 30);
     LOG.log(
         wasOnline ? Level.INFO : Level.DEBUG,

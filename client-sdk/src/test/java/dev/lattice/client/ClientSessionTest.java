@@ -283,7 +283,15 @@ class ClientSessionTest {
       scheduler.delays.clear();
       session.onClosed(gen(), codes[attempt], "retry me");
       assertThat(statuses.get(statuses.size() - 1).state()).isEqualTo(State.CONNECTING);
-      assertThat(scheduler.delays).containsExactly(expected.delayMillis(attempt));
+      boolean later =
+          codes[attempt] == CloseCodes.TRY_AGAIN_LATER || codes[attempt] == CloseCodes.RATE_LIMITED;
+      // Asked to come back later, the client waits at least four times the base.
+      assertThat(scheduler.delays)
+          .containsExactly(
+              later ? expected.laterDelayMillis(attempt) : expected.delayMillis(attempt));
+      if (later) {
+        assertThat(scheduler.delays.get(0)).isGreaterThanOrEqualTo(400);
+      }
       scheduler.advanceMillis(1_000);
       assertThat(transport.connects).hasSize(attempt + 2);
     }
