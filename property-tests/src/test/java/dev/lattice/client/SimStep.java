@@ -8,8 +8,11 @@ package dev.lattice.client;
  */
 sealed interface SimStep {
 
-  /** Fields by index: two G-Counters, a PN-Counter and two LWW-Registers. */
-  String[] FIELDS = {"g0", "g1", "p0", "r0", "r1"};
+  /**
+   * Fields by index, their type by initial: G-Counters, PN-Counters and LWW-Registers; enough of
+   * them that a document outgrows a small frame.
+   */
+  String[] FIELDS = {"g0", "g1", "g2", "g3", "p0", "p1", "p2", "r0", "r1", "r2", "r3"};
 
   /** A local edit: G-Counter increment, PN-Counter add or register set, by the field's type. */
   record Edit(int client, int document, int field, int amount) implements SimStep {
@@ -76,6 +79,29 @@ sealed interface SimStep {
       return "server restarts (" + kind + ")";
     }
   }
+
+  /**
+   * The client's process dies and starts again over the same local state (as with a state
+   * directory): same replica id, outbox and checkpoint; presence and connection gone. The server
+   * sees the socket reset, or keeps a half-open session until its idle timeout.
+   */
+  record RestartClient(int client, boolean serverNotices) implements SimStep {
+    @Override
+    public String toString() {
+      return "c" + client + " restarts" + (serverNotices ? "" : " (server does not notice)");
+    }
+  }
+
+  /** A server-side edit ({@code LatticeServer.edit}): the server increments its own counter. */
+  record ServerEdit(int document, int amount) implements SimStep {
+    @Override
+    public String toString() {
+      return "server edits d" + document + "." + SERVER_FIELD + " (" + amount + ")";
+    }
+  }
+
+  /** The G-Counter only the server writes. */
+  String SERVER_FIELD = "s0";
 
   /** Time jumps forward, running every timer that falls due (pings, idle timeouts, backoff). */
   record Advance(long millis) implements SimStep {

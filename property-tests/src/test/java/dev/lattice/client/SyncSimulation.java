@@ -2,6 +2,7 @@ package dev.lattice.client;
 
 import dev.lattice.crdt.CrdtType;
 import dev.lattice.crdt.Document;
+import dev.lattice.crdt.DocumentDelta;
 import dev.lattice.crdt.DotSet;
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.Value;
@@ -13,6 +14,7 @@ import dev.lattice.protocol.ErrorMessage;
 import dev.lattice.protocol.Message;
 import dev.lattice.protocol.MessageCodec;
 import dev.lattice.protocol.Presence;
+import dev.lattice.protocol.ProtocolLimits;
 import dev.lattice.protocol.Subscribe;
 import dev.lattice.protocol.Sync;
 import dev.lattice.protocol.Update;
@@ -20,6 +22,7 @@ import dev.lattice.server.hub.DefaultHub;
 import dev.lattice.server.hub.HubConfig;
 import dev.lattice.server.hub.HubScheduler;
 import dev.lattice.server.session.ServerSession;
+import dev.lattice.server.session.SessionConfig;
 import dev.lattice.server.session.SessionFactory;
 import dev.lattice.server.session.SessionTransport;
 import java.time.Clock;
@@ -50,21 +53,36 @@ import java.util.concurrent.CompletableFuture;
  *
  * <p>Faults: connections dropped with frames in flight (the server noticing at once or only at its
  * idle timeout), server restarts (graceful, crash, or a crash the clients notice only by unanswered
- * PINGs) over the same store, delivery interleavings across connections, appends held back by the
- * store, and time jumps that fire pings, idle timeouts, backoff and presence expiry. After the
- * faulty schedule, {@link #heal} delivers everything and runs time until the system is quiescent;
- * {@link #problems} then compares every replica with the store and with the ground truth of the
- * edits made.
+ * PINGs) over the same store with a fresh server replica id, client restarts over their kept local
+ * state, delivery interleavings across connections, appends held back by the store, and time jumps
+ * that fire pings, idle timeouts, backoff and presence expiry; server-side edits ({@code hub.edit})
+ * write beside the clients. After the faulty schedule, {@link #heal} delivers everything and runs
+ * time until the system is quiescent; {@link #problems} then compares every replica with the store
+ * and with the ground truth of the edits made.
  *
  * <p>Not thread-safe: one run, one thread.
  */
 final class SyncSimulation {
 
-  /** What is fixed for a run besides its steps. */
-  record Setup(int clients, int documents, long seed, List<Integer> skewMillis) {}
+  /**
+   * What is fixed for a run besides its steps.
+   *
+   * @param maxFrameBytes the server's frame limit: small ones split catch-ups and SYNCs into parts
+   */
+  record Setup(
+      int clients, int documents, long seed, List<Integer> skewMillis, int maxFrameBytes) {}
 
   static final long EPOCH_MILLIS = 1_700_000_000_000L;
-  static final ReplicaId SERVER_ID = ReplicaId.of(0x5e5e);
+
+  /**
+   * Server replica ids: a fresh one per start, as LatticeServer takes by default. Not optional: a
+   * crash loses merged deltas that were not yet durable, and SYNC may already have shown one to a
+   * client; a restarted server with the same id would hand out that dot again for another edit,
+   * which the client then drops as held (the simulation finds this within seconds if the id is
+   * kept: an acknowledged server edit missing on a client for good).
+   */
+  private static final long SERVER_IDS = 0x5e5e_0000L;
+
   private static final MessageCodec CODEC = MessageCodec.defaults();
   private static final Duration MAX_DRIFT = HybridLogicalClock.DEFAULT_MAX_DRIFT;
   private static final int MAX_HEAL_STEPS = 20_000;
@@ -82,12 +100,17 @@ final class SyncSimulation {
   private final Map<String, Integer> counts = new TreeMap<>();
 
   private Server server;
+  private long registerWrites;
   private List<CompletableFuture<Void>> flushes = List.of();
 
   // Ground truth: what every replica must hold in the end.
   private final Map<String, Long> expectedCounters = new TreeMap<>(); // "doc.field" -> sum
   private final Map<String, Write> expectedRegisters = new TreeMap<>(); // "doc.field" -> winner
   private final Map<String, Optional<Value>> expectedPresence = new TreeMap<>(); // "doc/client"
+  // A server edit lost in a crash before it was durable may come back (a client got it in a SYNC
+  // and sends it back in its catch-up) or not: only the range is known.
+  private final Map<String, Long> serverAcknowledged = new TreeMap<>(); // doc -> sum
+  private final Map<String, Long> serverAttempted = new TreeMap<>(); // doc -> sum
 
   private record Write(HlcTimestamp timestamp, ReplicaId writer, Value value) {
     boolean beats(Write other) {
@@ -103,7 +126,7 @@ final class SyncSimulation {
     }
     server = new Server(0);
     for (int i = 0; i < setup.clients(); i++) {
-      clients.add(new SimClient(i, setup.skewMillis().get(i), setup.seed() + i));
+      clients.add(new SimClient(i, new MemoryLocalState(ReplicaId.of(i + 1)), 0));
     }
     for (SimClient c : clients) {
       c.open(documentIds.get(0));
@@ -144,6 +167,10 @@ final class SyncSimulation {
       drop(client(d.client()), d.serverNotices());
     } else if (step instanceof SimStep.Restart r) {
       restart(r.kind());
+    } else if (step instanceof SimStep.RestartClient r) {
+      restartClient(Math.floorMod(r.client(), clients.size()), r.serverNotices());
+    } else if (step instanceof SimStep.ServerEdit e) {
+      serverEdit(documentIds.get(e.document() % documentIds.size()), Math.floorMod(e.amount(), 6));
     } else if (step instanceof SimStep.Advance a) {
       time.advance(a.millis() * 1_000_000L);
     } else {
@@ -171,7 +198,9 @@ final class SyncSimulation {
         expectedCounters.merge(key, amount, Long::sum);
       }
       case LWW_REGISTER -> {
-        Value value = Value.of(c.index * 1_000_000L + ++c.writes);
+        // Unique across clients and their restarts, so a wrong winner cannot pass for the right
+        // one.
+        Value value = Value.of(c.index * 1_000_000L + ++registerWrites);
         HlcTimestamp[] stamp = new HlcTimestamp[1];
         state.edit(
             field,
@@ -287,6 +316,57 @@ final class SyncSimulation {
     count("restart " + kind);
   }
 
+  private void restartClient(int index, boolean serverNotices) {
+    SimClient old = clients.get(index);
+    time.cancelOwnedBy(old);
+    Link link = old.link;
+    if (link != null && link.state == LinkState.CONNECTING) {
+      link.state = LinkState.CLOSED;
+    } else if (link != null && link.state == LinkState.OPEN) {
+      int lost = link.toServer.size() + link.toClient.size();
+      if (lost > 0) {
+        count("frames lost in flight", lost);
+      }
+      link.sever();
+      if (link.serverOpen) {
+        if (serverNotices) {
+          link.serverOpen = false;
+          link.session.onClosed();
+        } else {
+          count("half-open server session");
+        }
+      }
+    }
+    if (link != null) {
+      link.clientOpen = false; // the process that used it is gone
+    }
+    SimClient fresh = new SimClient(index, old.local, old.restarts + 1);
+    clients.set(index, fresh);
+    for (String doc : old.docs.keySet()) {
+      fresh.open(doc);
+      expectedPresence.remove(doc + "/" + index);
+    }
+    fresh.session.start();
+    log("c" + index + " restarted");
+    count("client restart");
+  }
+
+  private void serverEdit(String doc, long amount) {
+    serverAttempted.merge(doc, amount, Long::sum);
+    server
+        .hub
+        .edit(doc, e -> e.increment(SimStep.SERVER_FIELD, amount))
+        .whenComplete(
+            (delta, failure) -> {
+              if (failure == null) {
+                serverAcknowledged.merge(doc, amount, Long::sum);
+              } else {
+                log("server edit of " + doc + " failed: " + failure);
+              }
+            });
+    count("server edit");
+  }
+
   // ------------------------------------------------------------------ healing
 
   /**
@@ -361,6 +441,11 @@ final class SyncSimulation {
         }
       }
     }
+    Integer failures = counts.get("server closes " + CloseCodes.name(CloseCodes.INTERNAL_ERROR));
+    if (failures != null) {
+      // The client recovers by reconnecting, but the server failed (or could not encode a frame).
+      out.add("the server closed " + failures + " connections with 1011");
+    }
     if (store.pendingAppends() > 0) {
       out.add(store.pendingAppends() + " appends not durable");
     }
@@ -420,6 +505,24 @@ final class SyncSimulation {
   }
 
   private void checkAgainstTruth(String who, String doc, Document replica, List<String> out) {
+    long acknowledged = serverAcknowledged.getOrDefault(doc, 0L);
+    long attempted = serverAttempted.getOrDefault(doc, 0L);
+    long server = replica.counterValue(SimStep.SERVER_FIELD);
+    if (server < acknowledged || server > attempted) {
+      out.add(
+          who
+              + ": "
+              + doc
+              + "."
+              + SimStep.SERVER_FIELD
+              + " = "
+              + server
+              + ", outside [acknowledged "
+              + acknowledged
+              + ", attempted "
+              + attempted
+              + "]");
+    }
     for (String field : SimStep.FIELDS) {
       String key = doc + "." + field;
       if (typeOf(field) == CrdtType.LWW_REGISTER) {
@@ -474,6 +577,11 @@ final class SyncSimulation {
     counts.merge(what, n, Integer::sum);
   }
 
+  /** The last frame of a delta sent in parts: the whole context, no fields (see DeltaChunks). */
+  private static boolean claimsContextOnly(DocumentDelta delta) {
+    return delta.fields().isEmpty() && !delta.context().isEmpty();
+  }
+
   static String describe(Message m) {
     if (m instanceof Update u) {
       return "UPDATE"
@@ -513,12 +621,13 @@ final class SyncSimulation {
 
     Server(int epoch) {
       this.epoch = epoch;
+      ReplicaId id = ReplicaId.of(SERVER_IDS + epoch);
       HybridLogicalClock clock =
           new HybridLogicalClock(() -> EPOCH_MILLIS + time.elapsedMillis(), MAX_DRIFT);
       Server owner = this;
       hub =
           new DefaultHub(
-              HubConfig.builder(store, SERVER_ID)
+              HubConfig.builder(store, id)
                   .executor(Runnable::run)
                   .scheduler(
                       new HubScheduler() {
@@ -538,7 +647,12 @@ final class SyncSimulation {
           SessionFactory.builder()
               .hub(hub)
               .clock(clock)
-              .serverId(SERVER_ID)
+              .serverId(id)
+              .config(
+                  SessionConfig.builder()
+                      .protocolLimits(
+                          ProtocolLimits.builder().maxFrameBytes(setup.maxFrameBytes()).build())
+                      .build())
               .nanoTime(time::nanoTime)
               .scheduler((task, delayNanos) -> time.schedule(owner, delayNanos, task)::cancel)
               .build();
@@ -637,7 +751,18 @@ final class SyncSimulation {
         c.session.onClosed(generation, frame.code(), frame.reason());
       } else {
         Message message = CODEC.decode(frame.bytes());
-        log(this + " -> c" + client + ": " + describe(message));
+        log(
+            this
+                + " -> c"
+                + client
+                + ": "
+                + describe(message)
+                + " ("
+                + frame.bytes().length
+                + " B)");
+        if (message instanceof Sync sync && claimsContextOnly(sync.delta())) {
+          count("SYNC in parts");
+        }
         c.session.onMessage(generation, message);
       }
     }
@@ -652,6 +777,9 @@ final class SyncSimulation {
     void clientSends(Message message) {
       if (state == LinkState.OPEN && clientOpen && !severed) {
         log("c" + client + " -> " + this + ": " + describe(message));
+        if (message instanceof Update u && claimsContextOnly(u.delta())) {
+          count("catch-up in parts");
+        }
         if (message instanceof Update u) {
           // Dots sent before on any connection: an outbox entry or catch-up going out again.
           if (!clients.get(client).sent.add(u.delta().context())) {
@@ -756,14 +884,26 @@ final class SyncSimulation {
     final Map<String, DocumentState> docs = new TreeMap<>();
     ConnectionStatus status;
     Link link;
-    long writes;
     final Set<DotSet> sent = new HashSet<>();
 
-    SimClient(int index, long skewMillis, long seed) {
+    final int restarts;
+
+    /**
+     * Client {@code index} in its {@code restarts}-th process over {@code local}, which outlives
+     * processes as a state directory would.
+     */
+    SimClient(int index, MemoryLocalState local, int restarts) {
       this.index = index;
-      this.id = ReplicaId.of(index + 1);
-      this.local = new MemoryLocalState(id);
-      this.clockSync = new ClockSync(new SkewedClock(skewMillis));
+      this.local = local;
+      this.restarts = restarts;
+      this.id = local.replicaId();
+      long seed = setup.seed() + index + 1_000L * restarts;
+      // As LatticeClient: start from the saved clock offset, save new estimates.
+      this.clockSync =
+          new ClockSync(
+              new SkewedClock(setup.skewMillis().get(index)),
+              local.clockOffsetMillis().orElse(0),
+              local::saveClockOffsetMillis);
       this.clock = new HybridLogicalClock(clockSync::correctedMillis, MAX_DRIFT);
       this.session =
           new ClientSession(
