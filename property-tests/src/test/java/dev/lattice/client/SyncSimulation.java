@@ -558,7 +558,11 @@ final class SyncSimulation {
   String report(int lines) {
     StringBuilder sb = new StringBuilder();
     sb.append(setup).append('\n');
-    sb.append("... trace (last ").append(lines).append(" of ").append(trace.size()).append("):\n");
+    sb.append("... trace (last ")
+        .append(Math.min(lines, trace.size()))
+        .append(" of ")
+        .append(trace.size())
+        .append("):\n");
     for (String line : trace.subList(Math.max(0, trace.size() - lines), trace.size())) {
       sb.append("  ").append(line).append('\n');
     }
