@@ -10,6 +10,7 @@ import dev.lattice.hlc.HlcTimestamp;
 import dev.lattice.hlc.HybridLogicalClock;
 import dev.lattice.protocol.Ack;
 import dev.lattice.protocol.CloseCodes;
+import dev.lattice.protocol.ErrorCode;
 import dev.lattice.protocol.ErrorMessage;
 import dev.lattice.protocol.Message;
 import dev.lattice.protocol.MessageCodec;
@@ -68,9 +69,16 @@ final class SyncSimulation {
    * What is fixed for a run besides its steps.
    *
    * @param maxFrameBytes the server's frame limit: small ones split catch-ups and SYNCs into parts
+   * @param tightRate whether the server allows only 3 updates a second (burst 2) and closes after 3
+   *     refusals in a row, so the client must pace its sends to the advertised rate
    */
   record Setup(
-      int clients, int documents, long seed, List<Integer> skewMillis, int maxFrameBytes) {}
+      int clients,
+      int documents,
+      long seed,
+      List<Integer> skewMillis,
+      int maxFrameBytes,
+      boolean tightRate) {}
 
   static final long EPOCH_MILLIS = 1_700_000_000_000L;
 
@@ -647,16 +655,19 @@ final class SyncSimulation {
                       })
                   .clock(clock)
                   .build());
+      SessionConfig.Builder config =
+          SessionConfig.builder()
+              .protocolLimits(
+                  ProtocolLimits.builder().maxFrameBytes(setup.maxFrameBytes()).build());
+      if (setup.tightRate()) {
+        config.updatesPerSecond(3).updateBurst(2).rateLimitCloseThreshold(3);
+      }
       sessions =
           SessionFactory.builder()
               .hub(hub)
               .clock(clock)
               .serverId(id)
-              .config(
-                  SessionConfig.builder()
-                      .protocolLimits(
-                          ProtocolLimits.builder().maxFrameBytes(setup.maxFrameBytes()).build())
-                      .build())
+              .config(config.build())
               .nanoTime(time::nanoTime)
               .scheduler((task, delayNanos) -> time.schedule(owner, delayNanos, task)::cancel)
               .build();
@@ -766,6 +777,13 @@ final class SyncSimulation {
                 + " B)");
         if (message instanceof Sync sync && claimsContextOnly(sync.delta())) {
           count("SYNC in parts");
+        }
+        if (message instanceof ErrorMessage error
+            && error.errorCode().equals(Optional.of(ErrorCode.RATE_LIMITED))) {
+          // Not a problem: the client paces to its own copy of the server's bucket, which runs
+          // ahead of the server's by the transit time of the UPDATEs that emptied it, and it
+          // retries a refusal after a backoff.
+          count("refused over the rate");
         }
         c.session.onMessage(generation, message);
       }

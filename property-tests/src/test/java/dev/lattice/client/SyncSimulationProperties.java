@@ -79,10 +79,13 @@ class SyncSimulationProperties {
       @ForAll long seed,
       @ForAll @Size(4) List<@IntRange(min = -3000, max = 3000) Integer> skewMillis,
       @ForAll("frameLimits") int maxFrameBytes,
+      @ForAll boolean tightRate,
       @ForAll("schedules") List<SimStep> steps) {
     SyncSimulation sim =
         assertConverges(
-            new SyncSimulation.Setup(clients, documents, seed, skewMillis, maxFrameBytes), steps);
+            new SyncSimulation.Setup(
+                clients, documents, seed, skewMillis, maxFrameBytes, tightRate),
+            steps);
     Map<String, Integer> counts = sim.counts();
     COVERAGE.keySet().forEach(k -> Statistics.label(k).collect(counts.containsKey(k)));
     COVERAGE.forEach(
@@ -101,7 +104,7 @@ class SyncSimulationProperties {
       @ForAll("frameLimits") int maxFrameBytes,
       @ForAll("schedules") List<SimStep> steps) {
     SyncSimulation.Setup setup =
-        new SyncSimulation.Setup(clients, 2, seed, skewMillis, maxFrameBytes);
+        new SyncSimulation.Setup(clients, 2, seed, skewMillis, maxFrameBytes, true);
     String first = assertConverges(setup, steps).report(Integer.MAX_VALUE);
     String second = assertConverges(setup, steps).report(Integer.MAX_VALUE);
     assertThat(second).isEqualTo(first);
@@ -111,7 +114,7 @@ class SyncSimulationProperties {
   @Example
   void aServerThatDiesSilentlyDuringTheHandshakeIsLeftBehind() {
     assertConverges(
-        new SyncSimulation.Setup(2, 1, 0, List.of(0, 0, 0, 0), DEFAULT_FRAME),
+        new SyncSimulation.Setup(2, 1, 0, List.of(0, 0, 0, 0), DEFAULT_FRAME, false),
         List.of(new SimStep.Deliver(0), new SimStep.Restart(RestartKind.SILENT_CRASH)));
   }
 
@@ -130,7 +133,8 @@ class SyncSimulationProperties {
       }
     }
     SyncSimulation sim =
-        assertConverges(new SyncSimulation.Setup(4, 1, 0, List.of(0, 0, 0, 0), SMALL_FRAME), steps);
+        assertConverges(
+            new SyncSimulation.Setup(4, 1, 0, List.of(0, 0, 0, 0), SMALL_FRAME, false), steps);
     assertThat(sim.counts()).as(sim.report(100)).containsKey("SYNC in parts");
   }
 
