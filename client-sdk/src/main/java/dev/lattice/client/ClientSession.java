@@ -271,6 +271,18 @@ final class ClientSession {
       credentials = null;
     }
     transport.send(gen, Hello.of(me, credentials, config.clientName()));
+    // PINGs only start after WELCOME, so without this a server that dies silently after the
+    // socket opened (no RST, no close) would leave the session waiting for WELCOME forever.
+    long timeout = 2 * config.pingIntervalMillis();
+    pingTimer =
+        scheduler.schedule(
+            () -> {
+              if (gen == generation && phase == Phase.HANDSHAKE) {
+                transport.close(gen, CloseCodes.GOING_AWAY, "no WELCOME");
+                onClosed(gen, ABNORMAL, "no WELCOME within " + timeout + " ms");
+              }
+            },
+            timeout);
   }
 
   void onClosed(long gen, int code, String reason) {
@@ -378,6 +390,9 @@ final class ClientSession {
     long idle = limits.getOrDefault(Welcome.LIMIT_IDLE_TIMEOUT_MILLIS, 0L);
     long pingEvery =
         idle > 0 ? Math.min(config.pingIntervalMillis(), idle / 3) : config.pingIntervalMillis();
+    if (pingTimer != null) {
+      pingTimer.cancel(); // the handshake timeout
+    }
     phase = Phase.ONLINE;
     attempt = 0;
     retryAttempt = 0;

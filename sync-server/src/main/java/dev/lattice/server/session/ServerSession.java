@@ -229,7 +229,13 @@ public final class ServerSession implements Connection {
       DeltaChunks.Split split =
           DeltaChunks.forUpdates(documentId, delta, config.protocolLimits().maxFrameBytes());
       if (split.whole()) {
-        throw tooLarge;
+        if (!(message instanceof Sync) || delta.isEmpty()) {
+          throw tooLarge;
+        }
+        // The delta fits an UPDATE frame but not a SYNC, which carries the server's vector too:
+        // send it whole as one part, then the SYNC with only the context. Closing instead would
+        // make the client reconnect into the same SYNC forever.
+        split = new DeltaChunks.Split(List.of(delta), delta.context());
       }
       List<byte[]> frames = new ArrayList<>(split.parts().size() + 1);
       for (DocumentDelta part : split.parts()) {

@@ -1,7 +1,9 @@
 package dev.lattice.server.session;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.Value;
@@ -29,6 +31,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.Random;
@@ -262,6 +265,51 @@ class ServerSessionTest {
     VersionVector server = VersionVector.empty().with(SERVER, 7);
     hub.subscribes.get(0).future().complete(new Hub.SyncResult(DocumentDelta.empty(), server));
     assertThat(transport.drain()).containsExactly(new Sync(1, "d", DocumentDelta.empty(), server));
+  }
+
+  @Test
+  void aSyncThatFitsOnlyWithoutItsVectorIsSentInPartsInsteadOfClosing() {
+    // Found by SyncSimulationProperties in property-tests: the split decided on the UPDATE budget
+    // alone, called such a delta "whole", and the session closed with 1011; the client then
+    // reconnected into the same SYNC forever.
+    int limit = 512;
+    MessageCodec limited =
+        MessageCodec.create(ProtocolLimits.builder().maxFrameBytes(limit).build());
+    openWith(
+        SessionConfig.builder()
+            .protocolLimits(ProtocolLimits.builder().maxFrameBytes(limit).build())
+            .build());
+    handshake();
+    feed(new Subscribe(1, "d", VersionVector.empty()));
+    // The largest document whose delta still fits one UPDATE frame of the limit.
+    Document doc = Document.create("d");
+    DocumentDelta delta = DocumentDelta.empty();
+    for (int i = 1; ; i++) {
+      Document grown = doc.copy();
+      grown.incrementGCounter(ReplicaId.of(i), "f" + i, i);
+      DocumentDelta bigger = grown.deltaSince(VersionVector.empty());
+      if (limited.encode(Update.fanOut("d", bigger)).length > limit - 32) {
+        break;
+      }
+      doc = grown;
+      delta = bigger;
+    }
+    VersionVector vector = VersionVector.empty();
+    for (int i = 1; i <= 20; i++) {
+      vector = vector.with(ReplicaId.of(1_000 + i), 1_000_000L * i);
+    }
+    Sync whole = new Sync(1, "d", delta, vector);
+    assertThatThrownBy(() -> limited.encode(whole)).isInstanceOf(IllegalArgumentException.class);
+
+    hub.subscribes.get(0).future().complete(new Hub.SyncResult(delta, vector));
+
+    assertThat(transport.closed()).isFalse();
+    List<Message> sent = transport.drain();
+    assertThat(sent).hasSize(2);
+    assertThat(sent.get(0)).isEqualTo(Update.fanOut("d", delta));
+    assertThat(sent.get(1))
+        .isEqualTo(new Sync(1, "d", DocumentDelta.of(delta.context(), Map.of()), vector));
+    assertThat(transport.frames).allSatisfy(f -> assertThat(f.length).isLessThanOrEqualTo(limit));
   }
 
   @Test
