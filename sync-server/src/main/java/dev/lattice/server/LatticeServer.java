@@ -452,7 +452,14 @@ public final class LatticeServer implements AutoCloseable {
       return this;
     }
 
-    /** The server's replica id; default random. */
+    /**
+     * The server's replica id, which stamps server-side {@link LatticeServer#edit edits}; default a
+     * fresh random id at every start, and that is what a durable server should use. A fixed id
+     * across restarts is unsafe after a crash: an edit merged in memory and already shown to a
+     * client in a catch-up but not yet durable is lost, the restarted server gives its sequence
+     * number to a different edit, and that client takes the new edit for one it holds. For tests
+     * (and in-memory servers) that need a known id.
+     */
     public Builder replicaId(ReplicaId replicaId) {
       this.replicaId = Objects.requireNonNull(replicaId, "replicaId");
       return this;
