@@ -382,7 +382,10 @@ final class ClientSession {
                     (long) ProtocolLimits.defaults().maxFrameBytes()));
     long perSecond = Math.max(1, limits.getOrDefault(Welcome.LIMIT_UPDATES_PER_SECOND, 100L));
     long burst = Math.max(1, limits.getOrDefault(Welcome.LIMIT_UPDATE_BURST, perSecond));
-    bucket = new TokenBucket(perSecond, burst, now);
+    // One token of the server's burst is kept in reserve: the server counts arrivals, not sends,
+    // so updates that left on time can land early after a delay bunched them up; the spare
+    // token absorbs that instead of a RATE_LIMITED round trip.
+    bucket = new TokenBucket(perSecond, Math.max(1, burst - 1), now);
     presenceTtlMillis =
         Math.min(
             config.presenceTtlMillis(),

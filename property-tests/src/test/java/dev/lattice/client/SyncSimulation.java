@@ -780,9 +780,9 @@ final class SyncSimulation {
         }
         if (message instanceof ErrorMessage error
             && error.errorCode().equals(Optional.of(ErrorCode.RATE_LIMITED))) {
-          // Not a problem: the client paces to its own copy of the server's bucket, which runs
-          // ahead of the server's by the transit time of the UPDATEs that emptied it, and it
-          // retries a refusal after a backoff.
+          // Not a problem: the client paces to its own copy of the server's bucket (one token
+          // short, to absorb transit-time bunching), which can still run ahead of the server's,
+          // and it retries a refusal after a backoff.
           count("refused over the rate");
         }
         c.session.onMessage(generation, message);
