@@ -75,6 +75,22 @@ class EmbeddingAndMetricsIT {
     return Double.parseDouble(m.group(1));
   }
 
+  private void awaitSample(LatticeServer server, String series, double expected) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(RawClient.TIMEOUT_SECONDS);
+    double seen;
+    while ((seen = sampleOrNaN(get(server, "/metrics"), series)) != expected
+        && System.nanoTime() < deadline) {
+      Thread.onSpinWait();
+    }
+    assertThat(seen).as(series).isEqualTo(expected);
+  }
+
+  /** Like {@link #sample}, NaN while the series does not exist yet (meters appear lazily). */
+  private static double sampleOrNaN(String page, String series) {
+    Matcher m = Pattern.compile("(?m)^" + Pattern.quote(series) + " ([0-9.eE+-]+)$").matcher(page);
+    return m.find() ? Double.parseDouble(m.group(1)) : Double.NaN;
+  }
+
   @Test
   void aServerSideEditIsDurableAndReachesEverySubscriber(@TempDir Path data) throws Exception {
     LatticeServer server = start(LatticeServer.builder().dataDirectory(data));
@@ -158,17 +174,18 @@ class EmbeddingAndMetricsIT {
                 .incrementGCounter(alice.replica, "n", 1)));
     assertThat(alice.take(ErrorMessage.class).code()).isEqualTo(ErrorCode.NOT_SUBSCRIBED.code());
 
+    // Metrics are updated by the threads doing the work, a moment after the peer may have seen
+    // its answer: wait for each value (with a deadline) rather than read one snapshot.
+    awaitSample(server, "lattice_connections", 2);
+    awaitSample(server, "lattice_updates_in_total{result=\"merged\"}", 1);
+    awaitSample(server, "lattice_updates_out_total", 1);
+    awaitSample(server, "lattice_errors_total{code=\"NOT_SUBSCRIBED\"}", 1);
+    awaitSample(server, "lattice_merge_seconds_count", 1);
+    awaitSample(server, "lattice_fanout_seconds_count", 1);
+    awaitSample(server, "lattice_store_commit_seconds_count", 1);
     String page = get(server, "/metrics");
-
-    assertThat(sample(page, "lattice_connections")).isEqualTo(2);
-    assertThat(sample(page, "lattice_updates_in_total{result=\"merged\"}")).isEqualTo(1);
-    assertThat(sample(page, "lattice_updates_out_total")).isEqualTo(1);
     assertThat(sample(page, "lattice_received_bytes_total")).isPositive();
     assertThat(sample(page, "lattice_sent_bytes_total")).isPositive();
-    assertThat(sample(page, "lattice_errors_total{code=\"NOT_SUBSCRIBED\"}")).isEqualTo(1);
-    assertThat(sample(page, "lattice_merge_seconds_count")).isEqualTo(1);
-    assertThat(sample(page, "lattice_fanout_seconds_count")).isEqualTo(1);
-    assertThat(sample(page, "lattice_store_commit_seconds_count")).isEqualTo(1);
     assertThat(page).contains("lattice_fanout_seconds_bucket{le=");
     assertThat(page).contains("jvm_memory_used_bytes");
   }

@@ -194,12 +194,13 @@ public final class ServerSession implements Connection {
     }
     synchronized (outLock) {
       if (!outClosed) {
-        for (byte[] frame : frames) {
-          transport.sendFrame(frame);
-          observer.frameSent(frame.length);
-        }
+        // Counted before the hand-off: once the peer has the frame, the metrics already show it.
         if (message instanceof ErrorMessage error) {
           observer.errorSent(error.code());
+        }
+        for (byte[] frame : frames) {
+          observer.frameSent(frame.length);
+          transport.sendFrame(frame);
         }
       }
     }

@@ -585,8 +585,8 @@ class ServerSessionTest {
             "in:" + hello.length,
             "out:" + welcome.length,
             "in:1",
-            "out:" + transport.frames.get(1).length,
             "error:" + ErrorCode.MALFORMED_MESSAGE.code(),
+            "out:" + transport.frames.get(1).length,
             "close:" + dev.lattice.protocol.CloseCodes.MALFORMED_FRAME);
   }
 
