@@ -34,6 +34,7 @@ import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
+import java.util.function.Function;
 
 /**
  * The {@link Hub}: live documents in memory, each behind its own {@link SerialExecutor} over one
@@ -341,6 +342,12 @@ public final class DefaultHub implements Hub, AutoCloseable {
       this.connection = connection;
     }
 
+    /** The live presence with the TTL it has left at {@code nowNanos}, for a newcomer. */
+    Presence livePresence(String documentId, long nowNanos) {
+      long remainingMillis = Math.max(0, (presenceExpiresAt - nowNanos) / 1_000_000);
+      return new Presence(documentId, presence.replicaId(), remainingMillis, presence.value());
+    }
+
     void clearPresence() {
       presence = null;
       presenceGeneration++;
@@ -452,24 +459,10 @@ public final class DefaultHub implements Hub, AutoCloseable {
         refuse(result, notSubscribed(id));
         return;
       }
-      int added = 0;
-      FieldTypeMismatchException mismatch = null;
-      for (Map.Entry<String, FieldState> e : delta.fields().entrySet()) {
-        Optional<CrdtType> existing = doc.typeOf(e.getKey());
-        if (existing.isEmpty()) {
-          added++;
-        } else if (existing.get() != e.getValue().type() && mismatch == null) {
-          mismatch =
-              new FieldTypeMismatchException(e.getKey(), existing.get(), e.getValue().type());
-        }
-      }
-      if (added > 0 && (long) doc.fieldCount() + added > maxFields) {
-        refuse(result, tooManyFields(added));
-        return;
-      }
       // Checked before the clock so that a refused delta does not even advance the clock.
-      if (mismatch != null) {
-        refuse(result, typeMismatch(mismatch));
+      HubException refusal = fieldRefusal(delta.fields(), FieldState::type);
+      if (refusal != null) {
+        refuse(result, refusal);
         return;
       }
       Optional<HlcTimestamp> max = delta.maxTimestamp();
@@ -528,22 +521,9 @@ public final class DefaultHub implements Hub, AutoCloseable {
         return;
       }
       long started = System.nanoTime();
-      int added = 0;
-      for (Map.Entry<String, CrdtType> e : edit.types().entrySet()) {
-        Optional<CrdtType> existing = doc.typeOf(e.getKey());
-        if (existing.isEmpty()) {
-          added++;
-        } else if (existing.get() != e.getValue()) {
-          refuse(
-              result,
-              typeMismatch(
-                  new FieldTypeMismatchException(e.getKey(), existing.get(), e.getValue())));
-          maybeRelease();
-          return;
-        }
-      }
-      if (added > 0 && (long) doc.fieldCount() + added > maxFields) {
-        refuse(result, tooManyFields(added));
+      HubException refusal = fieldRefusal(edit.types(), type -> type);
+      if (refusal != null) {
+        refuse(result, refusal);
         maybeRelease();
         return;
       }
@@ -588,6 +568,29 @@ public final class DefaultHub implements Hub, AutoCloseable {
         joined = joined.join(step);
       }
       return joined;
+    }
+
+    /**
+     * Why fields of these types may not be merged into the document, or null if they may: too many
+     * new fields ({@code TOO_MANY_FIELDS}) first, then an existing field given another type ({@code
+     * FIELD_TYPE_MISMATCH}: the server arbitrates, the first type wins).
+     */
+    private <V> HubException fieldRefusal(Map<String, V> fields, Function<V, CrdtType> typeOf) {
+      int added = 0;
+      FieldTypeMismatchException mismatch = null;
+      for (Map.Entry<String, V> e : fields.entrySet()) {
+        Optional<CrdtType> existing = doc.typeOf(e.getKey());
+        CrdtType type = typeOf.apply(e.getValue());
+        if (existing.isEmpty()) {
+          added++;
+        } else if (existing.get() != type && mismatch == null) {
+          mismatch = new FieldTypeMismatchException(e.getKey(), existing.get(), type);
+        }
+      }
+      if (added > 0 && (long) doc.fieldCount() + added > maxFields) {
+        return tooManyFields(added);
+      }
+      return mismatch == null ? null : typeMismatch(mismatch);
     }
 
     private HubException tooManyFields(int added) {
@@ -755,9 +758,7 @@ public final class DefaultHub implements Hub, AutoCloseable {
         if (!s.connection.equals(gone)
             && s.presence != null
             && s.connection.replicaId().equals(gone.replicaId())) {
-          long remainingMillis = Math.max(0, (s.presenceExpiresAt - now) / 1_000_000);
-          Presence p = s.presence;
-          announce(s.connection, new Presence(id, p.replicaId(), remainingMillis, p.value()), gone);
+          announce(s.connection, s.livePresence(id, now), gone);
           return;
         }
       }
@@ -778,22 +779,16 @@ public final class DefaultHub implements Hub, AutoCloseable {
     private void sendLivePresences(Connection newcomer) {
       long now = scheduler.nanoTime();
       for (Subscriber s : subscribers.values()) {
-        if (s.presence != null && !s.connection.equals(newcomer)) {
-          long remainingMillis = Math.max(0, (s.presenceExpiresAt - now) / 1_000_000);
-          Presence p = s.presence;
-          if (send(newcomer, new Presence(id, p.replicaId(), remainingMillis, p.value()))) {
-            presenceMessages.incrementAndGet();
-          }
+        if (s.presence != null
+            && !s.connection.equals(newcomer)
+            && send(newcomer, s.livePresence(id, now))) {
+          presenceMessages.incrementAndGet();
         }
       }
     }
 
     private void announce(Connection from, Message message) {
-      for (Subscriber s : subscribers.values()) {
-        if (!s.connection.equals(from) && send(s.connection, message)) {
-          presenceMessages.incrementAndGet();
-        }
-      }
+      announce(from, message, from);
     }
 
     /**
