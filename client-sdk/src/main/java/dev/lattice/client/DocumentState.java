@@ -368,16 +368,7 @@ final class DocumentState {
   }
 
   private void rebuildReplica() {
-    Document rebuilt = base.copy();
-    for (OutboxEntry entry : outbox.values()) {
-      try {
-        rebuilt.merge(entry.delta());
-      } catch (FieldTypeMismatchException e) {
-        // The server will refuse this entry; until then it stays queued but out of sight.
-        rebuilt.merge(DocumentDelta.of(entry.delta().context(), Map.of()));
-      }
-    }
-    replica = rebuilt;
+    replica = LocalState.replay(base, outbox.values());
   }
 
   /** Merges {@code delta} into {@code doc}, replacing any field it gives another type. */

@@ -169,24 +169,40 @@ public final class LatticeClient implements AutoCloseable {
     if (!documents.remove(doc.id(), doc)) {
       return;
     }
-    CompletableFuture<Void> done = new CompletableFuture<>();
     try {
-      sessionThread.execute(
+      onSessionThreadAndWait(
           () -> {
-            try {
-              session.closeDocument(doc.id());
-              doc.state().close();
-            } finally {
-              done.complete(null);
-            }
-          });
-      done.get(CLOSE_WAIT_SECONDS, TimeUnit.SECONDS);
+            session.closeDocument(doc.id());
+            doc.state().close();
+          },
+          "document '" + doc.id() + "' did not close cleanly");
     } catch (java.util.concurrent.RejectedExecutionException e) {
       doc.state().close(); // the client closed meanwhile; its close covered the session
+    }
+  }
+
+  /**
+   * Runs {@code task} on the session thread and waits for it, up to {@link #CLOSE_WAIT_SECONDS}; a
+   * failure or timeout is logged with {@code failureText}.
+   *
+   * @throws java.util.concurrent.RejectedExecutionException if the session thread has stopped
+   */
+  private void onSessionThreadAndWait(Runnable task, String failureText) {
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    sessionThread.execute(
+        () -> {
+          try {
+            task.run();
+          } finally {
+            done.complete(null);
+          }
+        });
+    try {
+      done.get(CLOSE_WAIT_SECONDS, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     } catch (ExecutionException | TimeoutException e) {
-      LOG.log(Level.WARNING, "document '" + doc.id() + "' did not close cleanly", e);
+      LOG.log(Level.WARNING, failureText, e);
     }
   }
 
@@ -223,20 +239,9 @@ public final class LatticeClient implements AutoCloseable {
     if (!closed.compareAndSet(false, true)) {
       return;
     }
-    CompletableFuture<Void> done = new CompletableFuture<>();
     try {
-      sessionThread.execute(
-          () -> {
-            try {
-              session.close();
-            } finally {
-              done.complete(null);
-            }
-          });
-      done.get(CLOSE_WAIT_SECONDS, TimeUnit.SECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    } catch (ExecutionException | TimeoutException | RuntimeException e) {
+      onSessionThreadAndWait(session::close, "the Lattice client session did not close cleanly");
+    } catch (RuntimeException e) {
       LOG.log(Level.WARNING, "the Lattice client session did not close cleanly", e);
     }
     sessionThread.shutdown();

@@ -96,21 +96,26 @@ interface LocalState extends AutoCloseable {
       outbox = List.copyOf(outbox);
     }
 
-    /**
-     * A new replica: the checkpoint with every outbox entry merged in. An entry that gives a field
-     * another type than the checkpoint (a local edit made before the server's type arrived, which
-     * the server will refuse) contributes only its dots, as the live client shows it.
-     */
+    /** A new replica: the checkpoint with every outbox entry merged in (see {@link #replay}). */
     public Document replica() {
-      Document replica = checkpoint.copy();
-      for (OutboxEntry entry : outbox) {
-        try {
-          replica.merge(entry.delta());
-        } catch (FieldTypeMismatchException e) {
-          replica.merge(DocumentDelta.of(entry.delta().context(), Map.of()));
-        }
-      }
-      return replica;
+      return replay(checkpoint, outbox);
     }
+  }
+
+  /**
+   * A copy of {@code base} with {@code entries} merged in order. An entry that gives a field
+   * another type than {@code base} (a local edit made before the server's type arrived, which the
+   * server will refuse) contributes only its dots: it stays queued but out of sight.
+   */
+  static Document replay(Document base, Iterable<OutboxEntry> entries) {
+    Document replica = base.copy();
+    for (OutboxEntry entry : entries) {
+      try {
+        replica.merge(entry.delta());
+      } catch (FieldTypeMismatchException e) {
+        replica.merge(DocumentDelta.of(entry.delta().context(), Map.of()));
+      }
+    }
+    return replica;
   }
 }
