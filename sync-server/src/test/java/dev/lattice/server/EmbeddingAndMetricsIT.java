@@ -70,9 +70,9 @@ class EmbeddingAndMetricsIT {
 
   /** The value of one sample line of a Prometheus text page, e.g. {@code lattice_connections}. */
   private static double sample(String page, String series) {
-    Matcher m = Pattern.compile("(?m)^" + Pattern.quote(series) + " ([0-9.eE+-]+)$").matcher(page);
-    assertThat(m.find()).as("series %s in%n%s", series, page).isTrue();
-    return Double.parseDouble(m.group(1));
+    double value = sampleOrNaN(page, series);
+    assertThat(value).as("series %s in%n%s", series, page).isNotNaN();
+    return value;
   }
 
   private void awaitSample(LatticeServer server, String series, double expected) throws Exception {
