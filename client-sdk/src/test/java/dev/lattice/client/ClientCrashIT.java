@@ -4,14 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.lattice.crdt.Value;
 import dev.lattice.server.LatticeServer;
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
 import java.net.ServerSocket;
 import java.net.URI;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -35,59 +30,28 @@ class ClientCrashIT {
       nowhere = URI.create("ws://127.0.0.1:" + probe.getLocalPort() + "/v1/sync");
     } // closed: connections are refused, so nothing is ever acknowledged
 
-    Path stderr = tmp.resolve("child.err");
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    Process child =
-        new ProcessBuilder(
-                java,
-                "-cp",
-                System.getProperty("java.class.path"),
-                ClientCrashChild.class.getName(),
-                nowhere.toString(),
-                state.toString(),
-                "100000")
-            .redirectError(stderr.toFile())
-            .start();
-    LinkedBlockingQueue<String> lines = new LinkedBlockingQueue<>();
-    Thread reader =
-        new Thread(
-            () -> {
-              try (BufferedReader in =
-                  new BufferedReader(
-                      new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))) {
-                for (String line; (line = in.readLine()) != null; ) {
-                  lines.add(line);
-                }
-              } catch (java.io.IOException e) {
-                // killed
-              }
-              lines.add("<eof>");
-            },
-            "client-crash-reader");
-    reader.setDaemon(true);
-    reader.start();
-
     String replica;
     long printed = 0;
-    try {
-      String first = lines.poll(TIMEOUT_SECONDS, TimeUnit.SECONDS);
-      assertThat(first).as("child stderr: %s", Files.readString(stderr)).startsWith("REPLICA ");
+    try (ChildJvm child =
+        new ChildJvm(
+            ClientCrashChild.class,
+            tmp.resolve("child.err"),
+            nowhere.toString(),
+            state.toString(),
+            "100000")) {
+      String first = child.next();
+      assertThat(first).startsWith("REPLICA ");
       replica = first.substring("REPLICA ".length());
       // Let it make a few dozen edits, then kill it in the middle of its loop.
       while (printed < 40) {
-        String line = lines.poll(TIMEOUT_SECONDS, TimeUnit.SECONDS);
-        assertThat(line).as("child stderr: %s", Files.readString(stderr)).startsWith("EDIT ");
+        String line = child.next();
+        assertThat(line).startsWith("EDIT ");
         printed = Long.parseLong(line.substring(5));
       }
-    } finally {
-      child.destroyForcibly();
-      assertThat(child.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS)).isTrue();
-    }
-    for (String line = lines.poll(TIMEOUT_SECONDS, TimeUnit.SECONDS);
-        line != null && !line.equals("<eof>");
-        line = lines.poll(TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
-      if (line.startsWith("EDIT ")) {
-        printed = Long.parseLong(line.substring(5));
+      for (String line : child.kill()) {
+        if (line.startsWith("EDIT ")) {
+          printed = Long.parseLong(line.substring(5));
+        }
       }
     }
 

@@ -7,15 +7,9 @@ import dev.lattice.client.LocalState.OutboxEntry;
 import dev.lattice.client.LocalState.StoredDocument;
 import dev.lattice.crdt.Dot;
 import dev.lattice.crdt.ReplicaId;
-import java.io.BufferedReader;
-import java.io.IOException;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -28,83 +22,6 @@ import org.junit.jupiter.api.io.TempDir;
 class FileLocalStateCrashIT {
 
   @TempDir Path tmp;
-
-  /** A child JVM and the lines it printed, read by a thread of its own until its stdout closes. */
-  private static final class Child implements AutoCloseable {
-    final Process process;
-    final Path stderr;
-    final LinkedBlockingQueue<String> lines = new LinkedBlockingQueue<>();
-    final List<String> seen = new ArrayList<>();
-    final Thread reader;
-
-    Child(String mode, Path stateDir, Path stderr) throws IOException {
-      this.stderr = stderr;
-      String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-      this.process =
-          new ProcessBuilder(
-                  java,
-                  "-XX:TieredStopAtLevel=1",
-                  "-cp",
-                  System.getProperty("java.class.path"),
-                  FileLocalStateCrashChild.class.getName(),
-                  mode,
-                  stateDir.toString())
-              .redirectError(stderr.toFile())
-              .start();
-      this.reader =
-          new Thread(
-              () -> {
-                try (BufferedReader in =
-                    new BufferedReader(
-                        new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
-                  for (String line; (line = in.readLine()) != null; ) {
-                    lines.add(line);
-                  }
-                } catch (IOException e) {
-                  lines.add("error reading child: " + e);
-                }
-                lines.add("<eof>");
-              },
-              "crash-child-reader");
-      reader.setDaemon(true);
-      reader.start();
-    }
-
-    /** The next line, failing after a timeout or at the child's end. */
-    String next() throws Exception {
-      String line = lines.poll(60, TimeUnit.SECONDS);
-      assertThat(line)
-          .as("child's next line (child stderr: %s)", Files.readString(stderr))
-          .isNotNull()
-          .isNotEqualTo("<eof>")
-          .doesNotStartWith("error");
-      seen.add(line);
-      return line;
-    }
-
-    /** Reads until {@code count} lines starting with {@code prefix} have been seen. */
-    void awaitLines(String prefix, int count) throws Exception {
-      while (seen.stream().filter(l -> l.startsWith(prefix)).count() < count) {
-        assertThat(next()).as("child still running").isNotEqualTo("finished");
-      }
-    }
-
-    /** Kills the child and collects what it printed before it died. */
-    List<String> kill() throws Exception {
-      process.destroyForcibly();
-      assertThat(process.waitFor(30, TimeUnit.SECONDS)).as("child exited").isTrue();
-      reader.join(TimeUnit.SECONDS.toMillis(30));
-      for (String line; (line = lines.poll()) != null && !line.equals("<eof>"); ) {
-        seen.add(line);
-      }
-      return seen;
-    }
-
-    @Override
-    public void close() {
-      process.destroyForcibly();
-    }
-  }
 
   private static List<Long> numbers(List<String> lines, String prefix) {
     return lines.stream()
@@ -119,7 +36,12 @@ class FileLocalStateCrashIT {
     Path stateDir = tmp.resolve("state");
     List<String> lines;
     ReplicaId replicaId;
-    try (Child child = new Child("append", stateDir, tmp.resolve("stderr.txt"))) {
+    try (ChildJvm child =
+        new ChildJvm(
+            FileLocalStateCrashChild.class,
+            tmp.resolve("stderr.txt"),
+            "append",
+            stateDir.toString())) {
       replicaId = ReplicaId.parse(child.next().substring("ready ".length()));
       // The child holds the directory: another process cannot have it.
       assertThatThrownBy(() -> FileLocalState.open(stateDir))
@@ -153,12 +75,22 @@ class FileLocalStateCrashIT {
           .hasMessageContaining("another client holds");
       // POSIX drops a process's locks on a file when any channel to it closes; the refused open
       // must not have opened (and closed) one.
-      try (Child probe = new Child("probe", stateDir, tmp.resolve("stderr-probe.txt"))) {
+      try (ChildJvm probe =
+          new ChildJvm(
+              FileLocalStateCrashChild.class,
+              tmp.resolve("stderr-probe.txt"),
+              "probe",
+              stateDir.toString())) {
         assertThat(probe.next()).startsWith("refused ").contains("another client holds");
         probe.kill();
       }
     }
-    try (Child probe = new Child("probe", stateDir, tmp.resolve("stderr-probe2.txt"))) {
+    try (ChildJvm probe =
+        new ChildJvm(
+            FileLocalStateCrashChild.class,
+            tmp.resolve("stderr-probe2.txt"),
+            "probe",
+            stateDir.toString())) {
       assertThat(probe.next()).startsWith("opened ");
       probe.kill();
     }
@@ -173,8 +105,12 @@ class FileLocalStateCrashIT {
     ReplicaId replicaId = null;
     for (int round = 0; round < 3; round++) {
       List<String> lines;
-      try (Child child =
-          new Child("checkpoint", stateDir, tmp.resolve("stderr-" + round + ".txt"))) {
+      try (ChildJvm child =
+          new ChildJvm(
+              FileLocalStateCrashChild.class,
+              tmp.resolve("stderr-" + round + ".txt"),
+              "checkpoint",
+              stateDir.toString())) {
         ReplicaId id = ReplicaId.parse(child.next().substring("ready ".length()));
         if (replicaId != null) {
           assertThat(id).as("replica id kept across crashes").isEqualTo(replicaId);
