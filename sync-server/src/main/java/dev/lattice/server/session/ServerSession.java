@@ -229,20 +229,17 @@ public final class ServerSession implements Connection {
       }
       DeltaChunks.Split split =
           DeltaChunks.forUpdates(documentId, delta, config.protocolLimits().maxFrameBytes());
-      if (split.whole()) {
-        if (!(message instanceof Sync) || delta.isEmpty()) {
-          throw tooLarge;
-        }
-        // The delta fits an UPDATE frame but not a SYNC, which carries the server's vector too:
-        // send it whole as one part, then the SYNC with only the context. Closing instead would
-        // make the client reconnect into the same SYNC forever.
-        split = new DeltaChunks.Split(List.of(delta), delta.context());
+      // A delta that fits an UPDATE frame whole but not a SYNC (which carries the server's vector
+      // too) goes as that one part: closing instead would make the client reconnect into the
+      // same SYNC forever.
+      if (split.whole() && (message instanceof Update || delta.isEmpty())) {
+        throw tooLarge;
       }
       List<byte[]> frames = new ArrayList<>(split.parts().size() + 1);
       for (DocumentDelta part : split.parts()) {
         frames.add(codec.encode(Update.fanOut(documentId, part)));
       }
-      DocumentDelta context = DocumentDelta.of(split.context(), Map.of());
+      DocumentDelta context = DocumentDelta.of(delta.context(), Map.of());
       frames.add(
           codec.encode(
               message instanceof Sync sync
