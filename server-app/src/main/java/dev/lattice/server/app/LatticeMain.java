@@ -160,6 +160,15 @@ public final class LatticeMain implements Callable<Integer> {
               + " Env LATTICE_CACHE_MAX_BYTES; default ${DEFAULT-VALUE}.")
   long cacheMaxBytes;
 
+  @Option(
+      names = "--max-threads",
+      paramLabel = "N",
+      defaultValue = "0",
+      description =
+          "Most threads for connections (Jetty's pool), at least 8; 0 = 4 per core, at least 8."
+              + " Env LATTICE_MAX_THREADS; default ${DEFAULT-VALUE}.")
+  int maxThreads;
+
   private volatile Running running;
 
   /** Entry point of the runnable jar. */
@@ -208,7 +217,8 @@ public final class LatticeMain implements Callable<Integer> {
               session,
               maxFieldsPerDocument,
               maxOutgoingBytes,
-              cacheMaxBytes);
+              cacheMaxBytes,
+              maxThreads);
       options.toBuilder(); // the builder's own checks (port range, positive bounds)
       return options;
     } catch (IllegalArgumentException e) {

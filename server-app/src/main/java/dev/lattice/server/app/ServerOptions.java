@@ -8,6 +8,7 @@ import java.nio.file.Path;
  * The server's settings as parsed from flags and environment: what {@link LatticeMain} starts.
  *
  * @param dataDirectory absolute; unused when {@code inMemory}
+ * @param maxThreads Jetty's pool size; 0 for the server's default
  */
 record ServerOptions(
     String bindAddress,
@@ -17,7 +18,8 @@ record ServerOptions(
     SessionConfig sessionConfig,
     int maxFieldsPerDocument,
     long maxOutgoingBytes,
-    long cacheMaxBytes) {
+    long cacheMaxBytes,
+    int maxThreads) {
 
   /** A builder for the server these options describe; its setters re-check every value. */
   LatticeServer.Builder toBuilder() {
@@ -29,6 +31,7 @@ record ServerOptions(
         .sessionConfig(sessionConfig)
         .maxFieldsPerDocument(maxFieldsPerDocument)
         .maxOutgoingBytesPerConnection(maxOutgoingBytes)
-        .cacheMaxBytes(cacheMaxBytes);
+        .cacheMaxBytes(cacheMaxBytes)
+        .maxThreads(maxThreads == 0 ? LatticeServer.Builder.defaultMaxThreads() : maxThreads);
   }
 }

@@ -29,7 +29,8 @@ class LatticeMainTest {
           "--update-burst",
           "--idle-timeout",
           "--max-outgoing-bytes",
-          "--cache-max-bytes");
+          "--cache-max-bytes",
+          "--max-threads");
 
   @Test
   void defaultsMatchTheServerDefaults() {
@@ -97,7 +98,8 @@ class LatticeMainTest {
                 Map.entry("LATTICE_UPDATE_BURST", "24"),
                 Map.entry("LATTICE_IDLE_TIMEOUT", "2m"),
                 Map.entry("LATTICE_MAX_OUTGOING_BYTES", "1000"),
-                Map.entry("LATTICE_CACHE_MAX_BYTES", "0")));
+                Map.entry("LATTICE_CACHE_MAX_BYTES", "0"),
+                Map.entry("LATTICE_MAX_THREADS", "12")));
 
     assertThat(o.port()).isEqualTo(9100);
     assertThat(o.bindAddress()).isEqualTo("127.0.0.2");
@@ -111,6 +113,7 @@ class LatticeMainTest {
     assertThat(o.sessionConfig().idleTimeout()).isEqualTo(Duration.ofMinutes(2));
     assertThat(o.maxOutgoingBytes()).isEqualTo(1000);
     assertThat(o.cacheMaxBytes()).isZero();
+    assertThat(o.maxThreads()).isEqualTo(12);
   }
 
   @Test

@@ -23,4 +23,14 @@ public interface Connection {
    * closes itself (the peer catches up on reconnect), so one slow reader never stalls a document.
    */
   void send(Message message);
+
+  /**
+   * Queues one round's fan-out UPDATE, whose frames every subscriber of the round shares (see
+   * {@link FanOut}); the same rules as {@link #send} apply. The default sends {@link
+   * FanOut#update()}, encoding it again; a connection that encodes frames should take them from
+   * {@link FanOut#frames} instead.
+   */
+  default void sendFanOut(FanOut fanOut) {
+    send(fanOut.update());
+  }
 }

@@ -17,8 +17,10 @@ import dev.lattice.protocol.Presence;
 import dev.lattice.protocol.Update;
 import dev.lattice.server.store.DocumentStore;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
@@ -44,10 +46,22 @@ import java.util.function.Function;
  *
  * <p>Every access to a document's {@link Document}, its subscribers and their presences happens in
  * a task on the document's serial executor, so merges, refusals, appends and fan-out follow one
- * order. The store completes appends on its own thread; the hub chains each document's appends so
- * that their completions are handled back on the serial executor one after the other, in merge
- * order. So for each document: acks, and fan-out to the other subscribers, follow merge order, and
- * an ack never precedes the durability of that delta or of any delta merged before it.
+ * order.
+ *
+ * <h2>Rounds: the fan-out pipeline</h2>
+ *
+ * <p>An accepted update is merged at once, then joins the document's open round. A round closes
+ * when no round of the document is in flight, in a task queued behind the work already waiting, so
+ * every update that arrived while the document was busy (merging, or waiting for the store's
+ * commit) rides in it: one joined delta goes to the store in one append, and once it is durable
+ * each update of the round is acknowledged and the joined delta is fanned out once, as one {@link
+ * FanOut} whose frame is encoded once and shared by every subscriber. A round has at most one
+ * append in flight per document, so acks and fan-out follow merge order, and an ack never precedes
+ * the durability of its delta or of any delta merged before it. Under light load a round holds one
+ * update and this is the plain path; under load it is group commit and Hocuspocus-style update
+ * merging in one. A subscriber that sent every update of a round is not sent the round; when
+ * several connections contributed, each receives the whole joined delta, its own changes included
+ * (merging them again changes nothing).
  *
  * <h2>Updates</h2>
  *
@@ -56,17 +70,18 @@ import java.util.function.Function;
  * type (so the hub is the arbiter of concurrent field creation: the first type merged wins), or
  * when its greatest timestamp is too far ahead of the server's clock. A delta whose dots the
  * document already holds and which changes no field is a duplicate (a resend after a lost ack): it
- * is not appended again, and its future completes once every append before it is durable.
+ * is not appended again, and its future completes with its round, once every append before it is
+ * durable.
  *
- * <p><b>Store failure.</b> When an append fails, the update's future fails with {@link
- * ErrorCode#INTERNAL} and nothing is fanned out. The in-memory document keeps the merged delta
- * (joins cannot be undone, and reloading would also drop other deltas still in flight). That is
- * safe because the client keeps the unacknowledged delta in its outbox and resends it; to make sure
- * the resend reaches the store, a document that ever saw a failed append stops treating deltas it
- * holds as duplicates (they are appended again; the store merges, so duplicates are harmless), and
- * a duplicate waiting behind the failed append fails too instead of being acknowledged. Subscribers
- * that joined in between may have received the delta in their catch-up; their SDKs send back what
- * the server lacks on their next subscribe, so the store converges either way.
+ * <p><b>Store failure.</b> When a round's append fails, the future of every update in it fails with
+ * {@link ErrorCode#INTERNAL} and nothing is fanned out. The in-memory document keeps the merged
+ * delta (joins cannot be undone, and reloading would also drop other deltas still in flight). That
+ * is safe because the client keeps the unacknowledged delta in its outbox and resends it; to make
+ * sure the resend reaches the store, a document that ever saw a failed append stops treating deltas
+ * it holds as duplicates (they are appended again; the store merges, so duplicates are harmless),
+ * and a duplicate waiting behind the failed append fails too instead of being acknowledged.
+ * Subscribers that joined in between may have received the delta in their catch-up; their SDKs send
+ * back what the server lacks on their next subscribe, so the store converges either way.
  *
  * <h2>Memory</h2>
  *
@@ -378,10 +393,14 @@ public final class DefaultHub implements Hub, AutoCloseable {
     /** Ordered so fan-out goes out in subscription order, which makes tests reproducible. */
     final Map<Connection, Subscriber> subscribers = new LinkedHashMap<>();
 
-    /** Completes once every append chained before it is handled; see {@link #chain}. */
-    CompletableFuture<Void> durableTail = CompletableFuture.completedFuture(null);
+    /** Updates merged since {@link #inFlight} left, waiting to go to the store as one; or null. */
+    Round open;
 
-    int pendingAppends;
+    /** The round the store is making durable; at most one per document, or null. */
+    Round inFlight;
+
+    /** A task that closes {@link #open} is queued on the serial executor. */
+    boolean closeQueued;
 
     /** Some append of this instance failed: in-memory state may be ahead of the store. */
     boolean appendFailed;
@@ -478,8 +497,9 @@ public final class DefaultHub implements Hub, AutoCloseable {
     }
 
     /**
-     * Merges a checked delta, appends it unless it is a duplicate, and chains its acknowledgement
-     * and fan-out behind every earlier append of the document.
+     * Merges a checked delta and puts it in the open round: appended with the rest of the round
+     * unless it is a duplicate, acknowledged once the round (and so every round before it) is
+     * durable.
      */
     private <T> void accept(
         Connection sender,
@@ -500,16 +520,16 @@ public final class DefaultHub implements Hub, AutoCloseable {
       }
       observer.merged(System.nanoTime() - started);
       boolean duplicate = !newDots && changed.isEmpty() && !appendFailed;
-      CompletableFuture<Void> appended;
       if (duplicate) {
         duplicateUpdates.incrementAndGet();
-        appended = CompletableFuture.completedFuture(null);
       } else {
         updatesMerged.incrementAndGet();
-        pendingAppends++;
-        appended = append(delta);
       }
-      chain(appended, () -> durable(sender, delta, duplicate, appended, result, value, received));
+      if (open == null) {
+        open = new Round();
+      }
+      open.add(sender, duplicate ? null : delta, new Waiter<>(result, value, duplicate, received));
+      maybeCloseRound();
     }
 
     void edit(DocumentEdit edit, CompletableFuture<DocumentDelta> result, long received) {
@@ -619,78 +639,105 @@ public final class DefaultHub implements Hub, AutoCloseable {
     }
 
     /**
-     * Runs {@code then} on this document's executor once {@code appended} is done and every earlier
-     * link has run. The store promises call order for one document, but the hub does not rely on
-     * the order in which completion callbacks fire: each link waits for the previous one, so acks
-     * and fan-out keep merge order whatever thread completes the appends.
+     * Queues the closing of the open round when none is in flight. Queued rather than done now, so
+     * that updates already waiting on the serial executor join the round first: what arrives while
+     * the document is busy (merging, or waiting for the store) goes out as one append and one
+     * fan-out frame.
      */
-    private void chain(CompletableFuture<Void> appended, Runnable then) {
-      CompletableFuture<Void> previous = durableTail;
-      CompletableFuture<Void> next = new CompletableFuture<>();
-      durableTail = next;
-      previous
-          .thenCompose(ignored -> appended.handle((ok, failure) -> null))
-          .whenComplete(
-              (ignored, never) -> {
-                try {
-                  serial.execute(
-                      () -> {
-                        try {
-                          then.run();
-                        } finally {
-                          next.complete(null);
-                        }
-                      });
-                } catch (RejectedExecutionException e) {
-                  next.complete(null);
-                  LOG.log(System.Logger.Level.WARNING, "hub shut down with appends in flight");
-                }
-              });
+    private void maybeCloseRound() {
+      if (open != null && inFlight == null && !closeQueued) {
+        closeQueued = true;
+        try {
+          serial.execute(this::closeRound);
+        } catch (RejectedExecutionException e) {
+          closeQueued = false;
+          Round r = open;
+          open = null;
+          r.failAll(new HubException(ErrorCode.INTERNAL, "the hub is shutting down", e));
+        }
+      }
     }
 
-    private <T> void durable(
-        Connection sender,
-        DocumentDelta delta,
-        boolean duplicate,
-        CompletableFuture<Void> appended,
-        CompletableFuture<T> result,
-        T value,
-        long received) {
-      if (!duplicate) {
-        pendingAppends--;
+    /** Hands the open round to the store; its completion comes back on the serial executor. */
+    private void closeRound() {
+      closeQueued = false;
+      Round r = open;
+      if (r == null || inFlight != null) {
+        return;
       }
-      Throwable failure = appended.isCompletedExceptionally() ? failureOf(appended) : null;
+      open = null;
+      inFlight = r;
+      CompletableFuture<Void> appended =
+          r.joined == null ? CompletableFuture.completedFuture(null) : append(r.joined);
+      appended.whenComplete(
+          (ignored, failure) -> {
+            try {
+              serial.execute(() -> roundDone(r, failure));
+            } catch (RejectedExecutionException e) {
+              LOG.log(System.Logger.Level.WARNING, "hub shut down with appends in flight");
+              r.failAll(new HubException(ErrorCode.INTERNAL, "the hub is shutting down", e));
+            }
+          });
+    }
+
+    /**
+     * The store answered for round {@code r}: acknowledges (or fails) each of its updates, fans its
+     * joined delta out once, and lets the next round go.
+     */
+    private void roundDone(Round r, Throwable failure) {
+      inFlight = null;
       if (failure != null) {
         appendFailed = true;
         appendFailures.incrementAndGet();
-        result.completeExceptionally(
+        r.failAll(
             new HubException(
                 ErrorCode.INTERNAL,
                 "could not make the update of document '" + id + "' durable; retry it",
-                failure));
-      } else if (duplicate && appendFailed) {
-        // The append of the original delta, ahead of this resend, failed: acking now would
-        // claim durability we do not have. The client retries; it is no duplicate then.
-        result.completeExceptionally(
-            new HubException(
-                ErrorCode.INTERNAL, "an earlier append of document '" + id + "' failed; retry"));
+                unwrap(failure)));
       } else {
-        result.complete(value);
-        if (!duplicate) {
-          Update fanOut = Update.fanOut(id, delta);
-          int recipients = 0;
-          for (Subscriber s : subscribers.values()) {
-            if (!s.connection.equals(sender) && send(s.connection, fanOut)) {
-              recipients++;
-            }
+        for (Waiter<?> w : r.waiters) {
+          if (w.duplicate && appendFailed) {
+            // An append ahead of this resend failed: acking now would claim durability we do not
+            // have. The client retries; it is no duplicate then.
+            w.result.completeExceptionally(
+                new HubException(
+                    ErrorCode.INTERNAL,
+                    "an earlier append of document '" + id + "' failed; retry"));
+          } else {
+            w.complete();
           }
-          fanOutMessages.addAndGet(recipients);
-          if (recipients > 0) {
-            observer.fannedOut(recipients, System.nanoTime() - received);
+        }
+        if (r.joined != null) {
+          fanOut(r);
+        }
+      }
+      maybeCloseRound();
+      maybeRelease();
+    }
+
+    /**
+     * Sends the round's joined delta to every subscriber, encoded once. A subscriber that is the
+     * round's only sender is skipped (it has every change of the round); when several connections
+     * contributed, each gets the whole round, its own updates included, which merge as no-ops.
+     */
+    private void fanOut(Round r) {
+      FanOut message = new FanOut(Update.fanOut(id, r.joined));
+      int recipients = 0;
+      for (Subscriber s : subscribers.values()) {
+        if ((r.severalSenders || !s.connection.equals(r.sender))
+            && sendFanOut(s.connection, message)) {
+          recipients++;
+        }
+      }
+      fanOutMessages.addAndGet(recipients);
+      if (recipients > 0) {
+        long now = System.nanoTime();
+        for (Waiter<?> w : r.waiters) {
+          if (!w.duplicate) {
+            observer.fannedOut(recipients, now - w.received);
           }
         }
       }
-      maybeRelease();
     }
 
     void unsubscribe(Connection connection) {
@@ -796,7 +843,7 @@ public final class DefaultHub implements Hub, AutoCloseable {
      * append might not be visible to a reload yet. The one place a cache policy would hook in.
      */
     private void maybeRelease() {
-      if (!released && subscribers.isEmpty() && pendingAppends == 0) {
+      if (!released && subscribers.isEmpty() && open == null && inFlight == null) {
         released = true;
         // After a failed append the live state may be ahead of the store; only the store's
         // version may be reloaded, so such a document is not cached. Cached before it leaves the
@@ -819,21 +866,74 @@ public final class DefaultHub implements Hub, AutoCloseable {
     return new HubException(ErrorCode.FIELD_TYPE_MISMATCH, e.getMessage(), e);
   }
 
-  private static Throwable failureOf(CompletableFuture<?> done) {
-    try {
-      done.join();
-      return null;
-    } catch (java.util.concurrent.CompletionException e) {
-      return e.getCause() != null ? e.getCause() : e;
-    } catch (java.util.concurrent.CancellationException e) {
-      return e;
+  private static Throwable unwrap(Throwable failure) {
+    return failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null
+        ? failure.getCause()
+        : failure;
+  }
+
+  /**
+   * The updates merged into a document while the round before was in flight: appended as one joined
+   * delta, acknowledged one by one, fanned out as one UPDATE. Confined to the document's serial
+   * executor.
+   */
+  private static final class Round {
+    /** The join of the round's new deltas; null while it has only duplicates. */
+    DocumentDelta joined;
+
+    /** The connection of the round's first new delta (null for a server edit). */
+    Connection sender;
+
+    /** New deltas came from more than one connection (or from a connection and an edit). */
+    boolean severalSenders;
+
+    final List<Waiter<?>> waiters = new ArrayList<>(4);
+
+    void add(Connection from, DocumentDelta delta, Waiter<?> waiter) {
+      waiters.add(waiter);
+      if (delta == null) {
+        return;
+      }
+      if (joined == null) {
+        joined = delta;
+        sender = from;
+      } else {
+        joined = joined.join(delta);
+        if (!Objects.equals(sender, from)) {
+          severalSenders = true;
+        }
+      }
+    }
+
+    void failAll(HubException e) {
+      for (Waiter<?> w : waiters) {
+        w.result.completeExceptionally(e);
+      }
     }
   }
 
-  /** Sends, isolating the document from a connection that throws: one bad peer stops no one. */
+  /** One update of a round: its future, the value it completes with, and when it arrived. */
+  private record Waiter<T>(CompletableFuture<T> result, T value, boolean duplicate, long received) {
+    void complete() {
+      result.complete(value);
+    }
+  }
+
+  /** {@link #send} for a round's shared fan-out. */
+  private static boolean sendFanOut(Connection connection, FanOut message) {
+    return isolated(connection, c -> c.sendFanOut(message));
+  }
+
   private static boolean send(Connection connection, Message message) {
+    return isolated(connection, c -> c.send(message));
+  }
+
+  /**
+   * Runs a send, isolating the document from a connection that throws: one bad peer stops no one.
+   */
+  private static boolean isolated(Connection connection, Consumer<Connection> send) {
     try {
-      connection.send(message);
+      send.accept(connection);
       return true;
     } catch (RuntimeException e) {
       LOG.log(

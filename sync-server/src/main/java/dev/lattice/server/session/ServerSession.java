@@ -25,6 +25,7 @@ import dev.lattice.protocol.Unsubscribe;
 import dev.lattice.protocol.Update;
 import dev.lattice.protocol.Welcome;
 import dev.lattice.server.hub.Connection;
+import dev.lattice.server.hub.FanOut;
 import dev.lattice.server.hub.Hub;
 import dev.lattice.server.hub.HubException;
 import java.nio.charset.StandardCharsets;
@@ -136,7 +137,8 @@ public final class ServerSession implements Connection {
       LongSupplier nanoTime,
       SessionScheduler scheduler,
       SessionObserver observer,
-      SortedMap<String, Long> welcomeLimits) {
+      SortedMap<String, Long> welcomeLimits,
+      MessageCodec codec) {
     this.id = id;
     this.observer = observer;
     this.welcomeLimits = welcomeLimits;
@@ -148,7 +150,7 @@ public final class ServerSession implements Connection {
     this.serverId = serverId;
     this.nanoTime = nanoTime;
     this.scheduler = scheduler;
-    this.codec = MessageCodec.create(config.protocolLimits());
+    this.codec = codec;
     this.crdtCodecs = CrdtCodecs.create(config.protocolLimits().codecLimits());
     this.serial = new InlineSerialExecutor((thread, e) -> internalFailure(e));
     long now = nanoTime.getAsLong();
@@ -188,10 +190,39 @@ public final class ServerSession implements Connection {
     try {
       frames = encode(message);
     } catch (IllegalArgumentException e) {
-      LOG.log(System.Logger.Level.WARNING, "session " + id + ": cannot encode " + message, e);
-      serial.execute(() -> close(CloseCodes.INTERNAL_ERROR, "could not encode a message"));
+      cannotEncode(message, e);
       return;
     }
+    emit(message, frames);
+  }
+
+  /**
+   * {@link #send} for a round's fan-out: the frames are encoded by the first session that asks and
+   * shared by every session of the factory (they share {@link #codec} and the limits), so a round
+   * costs one encode however many subscribers it reaches.
+   */
+  @Override
+  public void sendFanOut(FanOut fanOut) {
+    Update update = fanOut.update();
+    if (outClosed || !following.contains(update.documentId())) {
+      return;
+    }
+    List<byte[]> frames;
+    try {
+      frames = fanOut.frames(codec, this::encode);
+    } catch (IllegalArgumentException e) {
+      cannotEncode(update, e);
+      return;
+    }
+    emit(update, frames);
+  }
+
+  private void cannotEncode(Message message, IllegalArgumentException e) {
+    LOG.log(System.Logger.Level.WARNING, "session " + id + ": cannot encode " + message, e);
+    serial.execute(() -> close(CloseCodes.INTERNAL_ERROR, "could not encode a message"));
+  }
+
+  private void emit(Message message, List<byte[]> frames) {
     synchronized (outLock) {
       if (!outClosed) {
         // Counted before the hand-off: once the peer has the frame, the metrics already show it.

@@ -2,6 +2,7 @@ package dev.lattice.server.session;
 
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.hlc.HybridLogicalClock;
+import dev.lattice.protocol.MessageCodec;
 import dev.lattice.server.hub.Hub;
 import java.util.Collections;
 import java.util.Objects;
@@ -27,6 +28,13 @@ public final class SessionFactory {
   private final SessionScheduler scheduler;
   private final SessionObserver observer;
   private final SortedMap<String, Long> welcomeLimits;
+
+  /**
+   * Shared by every session: it is stateless, and sharing it is what lets sessions share a round's
+   * encoded fan-out frames (see {@link dev.lattice.server.hub.FanOut}).
+   */
+  private final MessageCodec codec;
+
   private final AtomicLong nextId = new AtomicLong(1);
 
   private SessionFactory(Builder b) {
@@ -41,6 +49,7 @@ public final class SessionFactory {
     TreeMap<String, Long> limits = new TreeMap<>(b.config.limitsMap());
     limits.putAll(b.advertised);
     this.welcomeLimits = Collections.unmodifiableSortedMap(limits);
+    this.codec = MessageCodec.create(config.protocolLimits());
   }
 
   public static Builder builder() {
@@ -70,7 +79,8 @@ public final class SessionFactory {
             nanoTime,
             scheduler,
             observer,
-            welcomeLimits);
+            welcomeLimits,
+            codec);
     session.start();
     return session;
   }

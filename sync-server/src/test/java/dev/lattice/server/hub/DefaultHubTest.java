@@ -105,7 +105,56 @@ class DefaultHubTest {
   }
 
   @Test
-  void acksAndFanOutKeepMergeOrderWhenAppendsCompleteOutOfOrder() {
+  void updatesArrivingWhileARoundIsInFlightGoOutAsOneAppendAndOneFanOut() {
+    ControllableStore store = new ControllableStore();
+    DefaultHub hub = hub(store);
+    join(hub.subscribe(alice, DOC, VersionVector.empty()));
+    join(hub.subscribe(bob, DOC, VersionVector.empty()));
+    join(hub.subscribe(carol, DOC, VersionVector.empty()));
+    Document aliceLocal = Document.create(DOC);
+    Document bobLocal = Document.create(DOC);
+    DocumentDelta a1 = increment(aliceLocal, alice, "n");
+    DocumentDelta a2 = increment(aliceLocal, alice, "n");
+    DocumentDelta b1 = increment(bobLocal, bob, "n");
+    DocumentDelta a3 = increment(aliceLocal, alice, "n");
+
+    CompletableFuture<Void> ack1 = hub.update(alice, DOC, a1);
+    CompletableFuture<Void> ack2 = hub.update(alice, DOC, a2);
+    CompletableFuture<Void> ackB = hub.update(bob, DOC, b1);
+    CompletableFuture<Void> ack3 = hub.update(alice, DOC, a3);
+
+    // The first round went to the store alone; the rest wait for it, merged but not appended.
+    assertThat(store.appends())
+        .extracting(ControllableStore.PendingAppend::delta)
+        .containsExactly(a1);
+    assertThat(List.of(ack1, ack2, ackB, ack3)).noneMatch(CompletableFuture::isDone);
+
+    store.completeAppend(0);
+    assertThat(ack1).isCompletedWithValue(null);
+    assertThat(List.of(ack2, ackB, ack3)).noneMatch(CompletableFuture::isDone);
+    DocumentDelta round2 = a2.join(b1).join(a3);
+    assertThat(store.appends())
+        .extracting(ControllableStore.PendingAppend::delta)
+        .containsExactly(a1, round2);
+    // Alice alone sent the first round: the others get it, she does not.
+    assertThat(bob.updates()).extracting(Update::delta).containsExactly(a1);
+    assertThat(carol.updates()).extracting(Update::delta).containsExactly(a1);
+    assertThat(alice.updates()).isEmpty();
+
+    store.completeAppend(1);
+    assertThat(List.of(ack2, ackB, ack3))
+        .allMatch(f -> f.isDone() && !f.isCompletedExceptionally());
+    // Two senders in the second round: everyone gets the one joined delta, its own part included.
+    assertThat(alice.updates()).extracting(Update::delta).containsExactly(round2);
+    assertThat(bob.updates()).extracting(Update::delta).containsExactly(a1, round2);
+    assertThat(carol.updates()).extracting(Update::delta).containsExactly(a1, round2);
+    assertThat(hub.stats().updatesMerged()).isEqualTo(4);
+    assertThat(hub.stats().fanOutMessages()).isEqualTo(5);
+    assertThat(store.appends()).hasSize(2);
+  }
+
+  @Test
+  void aFailedRoundFailsEveryUpdateInItAndFansOutNothing() {
     ControllableStore store = new ControllableStore();
     DefaultHub hub = hub(store);
     join(hub.subscribe(alice, DOC, VersionVector.empty()));
@@ -114,24 +163,18 @@ class DefaultHubTest {
     DocumentDelta d1 = increment(local, alice, "n");
     DocumentDelta d2 = increment(local, alice, "n");
     DocumentDelta d3 = increment(local, alice, "n");
-    CompletableFuture<Void> a1 = hub.update(alice, DOC, d1);
-    CompletableFuture<Void> a2 = hub.update(alice, DOC, d2);
-    CompletableFuture<Void> a3 = hub.update(alice, DOC, d3);
-
-    store.completeAppend(2);
-    assertThat(List.of(a1, a2, a3)).noneMatch(CompletableFuture::isDone);
-    assertThat(bob.updates()).isEmpty();
-
+    CompletableFuture<Void> ack1 = hub.update(alice, DOC, d1);
+    CompletableFuture<Void> ack2 = hub.update(alice, DOC, d2);
+    CompletableFuture<Void> ack3 = hub.update(alice, DOC, d3);
     store.completeAppend(0);
-    assertThat(a1).isDone();
-    assertThat(a2).isNotDone();
-    assertThat(a3).isNotDone();
-    assertThat(bob.updates()).extracting(Update::delta).containsExactly(d1);
 
-    store.completeAppend(1);
-    assertThat(a2).isDone();
-    assertThat(a3).isDone();
-    assertThat(bob.updates()).extracting(Update::delta).containsExactly(d1, d2, d3);
+    store.failAppend(1);
+
+    assertThat(ack1).isCompletedWithValue(null);
+    assertThat(codeOf(ack2)).isEqualTo(ErrorCode.INTERNAL);
+    assertThat(codeOf(ack3)).isEqualTo(ErrorCode.INTERNAL);
+    assertThat(bob.updates()).extracting(Update::delta).containsExactly(d1);
+    assertThat(hub.stats().appendFailures()).isEqualTo(1);
   }
 
   @Test
@@ -223,11 +266,14 @@ class DefaultHubTest {
     DocumentDelta third = increment(local, alice, "c");
 
     assertThat(codeOf(hub.update(alice, DOC, third))).isEqualTo(ErrorCode.TOO_MANY_FIELDS);
-    assertThat(store.appends()).hasSize(2);
     assertThat(hub.update(alice, DOC, increment(local, alice, "a"))).isNotDone();
-    assertThat(store.appends()).hasSize(3);
     Hub.SyncResult state = join(hub.subscribe(bob, DOC, VersionVector.empty()));
     assertThat(state.missing().fields()).containsOnlyKeys("a", "b");
+    store.completeAppend(0);
+    // The refused delta is in neither the first round ("a") nor the second ("b", then "a" again).
+    assertThat(store.appends()).hasSize(2);
+    assertThat(store.appends())
+        .allSatisfy(a -> assertThat(a.delta().fields()).doesNotContainKey("c"));
   }
 
   @Test

@@ -154,6 +154,27 @@ class SessionHubIntegrationTest {
   }
 
   @Test
+  void aRoundIsEncodedOnceAndEverySubscriberGetsTheSameFrame() {
+    Client alice = new Client(0xa);
+    Client bob = new Client(0xb);
+    Client carol = new Client(0xc);
+    alice.subscribe();
+    bob.subscribe();
+    carol.subscribe();
+
+    alice.increment("likes", 1);
+
+    byte[] toBob = bob.transport.frames.get(bob.transport.frames.size() - 1);
+    byte[] toCarol = carol.transport.frames.get(carol.transport.frames.size() - 1);
+    assertThat(toCarol).isSameAs(toBob);
+    assertThat(CODEC.decode(toBob)).isInstanceOf(Update.class);
+    assertThat(bob.receive()).hasSize(1);
+    assertThat(carol.receive()).hasSize(1);
+    assertThat(bob.doc.counterValue("likes")).isEqualTo(1);
+    assertThat(alice.receive()).isEmpty();
+  }
+
+  @Test
   void everyAcknowledgedUpdateIsInTheStoreAndALateJoinerCatchesUpInOneSync() {
     Client alice = new Client(0xa);
     alice.subscribe();
