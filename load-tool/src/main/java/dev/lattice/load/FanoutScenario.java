@@ -2,8 +2,7 @@ package dev.lattice.load;
 
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
-import dev.lattice.crdt.FieldState;
-import dev.lattice.crdt.LWWRegister;
+import dev.lattice.crdt.DotRange;
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.Value;
 import dev.lattice.hlc.HybridLogicalClock;
@@ -16,7 +15,9 @@ import java.net.http.HttpClient;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -136,7 +137,7 @@ final class FanoutScenario {
     Writer writer = new Writer(documentId);
     try {
       for (int i = 0; i < config.subscribers(); i++) {
-        Subscriber s = new Subscriber(deliveries);
+        Subscriber s = new Subscriber(deliveries, writer);
         subscribers.add(s);
         s.connection = ProtocolConnection.open(http, uri, ReplicaId.random(), s, config.timeout());
         s.connection.subscribe(1, documentId);
@@ -253,14 +254,22 @@ final class FanoutScenario {
     }
   }
 
-  /** Records the latency of every measured delivery; runs on its connection's receive thread. */
+  /**
+   * Records the latency of every measured delivery; runs on its connection's receive thread. The
+   * server may join several of the writer's updates into one fan-out (a register then carries only
+   * the latest value), so an update counts as delivered when a fan-out's dots include its sequence
+   * number, and its latency is measured from the time the writer recorded for that number.
+   */
   private static final class Subscriber implements ProtocolConnection.Receiver {
     final Deliveries deliveries;
+    final Writer writer;
     final Samples latencies = new Samples();
+    long lastSequence; // receive thread only
     ProtocolConnection connection;
 
-    Subscriber(Deliveries deliveries) {
+    Subscriber(Deliveries deliveries, Writer writer) {
       this.deliveries = deliveries;
+      this.writer = writer;
     }
 
     @Override
@@ -268,16 +277,22 @@ final class FanoutScenario {
       if (!(message instanceof Update update)) {
         return;
       }
-      FieldState measured = update.delta().fields().get(FIELD);
-      if (measured != null && measured.state() instanceof LWWRegister register) {
-        Value value = register.value().orElseThrow();
-        long sentAt = ((Value.IntegerValue) value).value();
-        synchronized (deliveries) {
-          latencies.add(receivedNanos - sentAt);
-          deliveries.add(Deliveries.Kind.MEASURED);
+      for (DotRange range : update.delta().context().ranges()) {
+        if (!range.replica().equals(writer.replica)) {
+          continue;
         }
-      } else if (update.delta().fields().containsKey(WARMUP_FIELD)) {
-        deliveries.add(Deliveries.Kind.WARMUP);
+        for (long seq = Math.max(range.first(), lastSequence + 1); seq <= range.last(); seq++) {
+          Long sentAt = writer.measuredSentAt.get(seq);
+          if (sentAt != null) {
+            synchronized (deliveries) {
+              latencies.add(receivedNanos - sentAt);
+              deliveries.add(Deliveries.Kind.MEASURED);
+            }
+          } else {
+            deliveries.add(Deliveries.Kind.WARMUP);
+          }
+        }
+        lastSequence = Math.max(lastSequence, range.last());
       }
     }
   }
@@ -291,6 +306,10 @@ final class FanoutScenario {
     final Semaphore inFlight = new Semaphore(MAX_IN_FLIGHT);
     final AtomicLong acked = new AtomicLong();
     final AtomicReference<String> firstError = new AtomicReference<>();
+
+    /** Send time of each measured update, by its sequence number; written before the send. */
+    final Map<Long, Long> measuredSentAt = new ConcurrentHashMap<>();
+
     long ackedBeforeMeasuring;
     ProtocolConnection connection;
     long nextRequest = 2; // 1 was the SUBSCRIBE
@@ -335,6 +354,9 @@ final class FanoutScenario {
         }
         long sentAt = System.nanoTime();
         DocumentDelta delta = doc.setRegister(replica, field, Value.of(sentAt), clock.now());
+        if (FIELD.equals(field)) {
+          measuredSentAt.put(delta.context().singleDot().orElseThrow().sequence(), sentAt);
+        }
         connection.send(Update.request(nextRequest++, documentId, delta));
         sent++;
       }
