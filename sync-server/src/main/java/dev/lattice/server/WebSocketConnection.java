@@ -19,8 +19,11 @@ import org.eclipse.jetty.websocket.api.Session;
  * ServerSession} and implements the session's {@link SessionTransport}.
  *
  * <p><b>Reads</b> are demand-driven: one frame is demanded at open and one more after each frame
- * (binary, text, ping, pong) has been handed to the session, which never blocks. PINGs are answered
- * here: Jetty leaves that to a listener that receives them.
+ * (binary, text, ping, pong) has been handed to the session, which never blocks, unless the session
+ * paused reading ({@link #pauseReading}: too many of its UPDATEs await the store); the owed demand
+ * is then made by {@link #resumeReading}, so a client that outruns the store is held back by TCP,
+ * not by queues in the server. PINGs are answered here: Jetty leaves that to a listener that
+ * receives them.
  *
  * <p><b>Writes</b> use {@link Session#sendBinary} with a completion callback; the bytes queued but
  * not yet written are counted. A frame that would take the queue past {@code maxQueuedBytes} while
@@ -48,6 +51,8 @@ public final class WebSocketConnection implements Session.Listener, SessionTrans
   private final ScheduledExecutorService timer;
   private final AtomicLong queuedBytes = new AtomicLong();
   private final AtomicBoolean closing = new AtomicBoolean();
+  private final AtomicBoolean readingPaused = new AtomicBoolean();
+  private final AtomicBoolean demandOwed = new AtomicBoolean();
   private final CompletableFuture<Void> ended = new CompletableFuture<>();
   private volatile Session socket;
   private volatile ServerSession session;
@@ -124,14 +129,36 @@ public final class WebSocketConnection implements Session.Listener, SessionTrans
   }
 
   /**
-   * Demands the next frame, also after our close frame went out: the peer's close reply must be
-   * read for Jetty to end the connection.
+   * Demands the next frame unless reading is paused, also after our close frame went out: the
+   * peer's close reply must be read for Jetty to end the connection. Each side sets its own flag
+   * before it looks at the other's, and whoever clears {@link #demandOwed} demands, so a resume
+   * racing with a frame is never lost and Jetty is never asked twice for one frame.
    */
   private void demand() {
-    Session s = socket;
-    if (s != null && !ended.isDone()) {
-      s.demand();
+    demandOwed.set(true);
+    if (!readingPaused.get() || closing.get()) {
+      demandNow();
     }
+  }
+
+  private void demandNow() {
+    if (demandOwed.compareAndSet(true, false)) {
+      Session s = socket;
+      if (s != null && !ended.isDone()) {
+        s.demand();
+      }
+    }
+  }
+
+  @Override
+  public void pauseReading() {
+    readingPaused.set(true);
+  }
+
+  @Override
+  public void resumeReading() {
+    readingPaused.set(false);
+    demandNow();
   }
 
   private void onEnded() {

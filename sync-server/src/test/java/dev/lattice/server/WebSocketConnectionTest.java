@@ -98,6 +98,23 @@ class WebSocketConnectionTest {
   }
 
   @Test
+  void aPausedConnectionDemandsNoFrameUntilItIsResumedAndThenExactlyOne() {
+    connection.onWebSocketOpen(socket);
+    connection.pauseReading();
+
+    connection.onWebSocketPong(ByteBuffer.allocate(0));
+    assertThat(demands).isEqualTo(1);
+
+    connection.resumeReading();
+    assertThat(demands).isEqualTo(2);
+    connection.resumeReading();
+    assertThat(demands).isEqualTo(2);
+
+    connection.onWebSocketPong(ByteBuffer.allocate(0));
+    assertThat(demands).isEqualTo(3);
+  }
+
+  @Test
   void closesWithSlowConsumerWhenQueuedBytesPassTheBound() {
     connection.onWebSocketOpen(socket);
 

@@ -57,8 +57,10 @@ import java.util.function.Supplier;
  * <p>What it enforces: HELLO first, version negotiation, authentication, documents per connection,
  * the UPDATE rate (a token bucket; {@link SessionConfig#rateLimitCloseThreshold()} refusals in a
  * row close with 4005), presence size and TTL cap, unique outstanding request ids, and the idle
- * timeout (a PING at half of it, close 4004 at the full). Replies to UPDATEs (ACK or ERROR) leave
- * in the order of the UPDATEs, whatever order the hub completes them in.
+ * timeout (a PING at half of it, close 4004 at the full), and back-pressure: with {@link
+ * SessionConfig#maxPendingUpdates()} UPDATEs awaiting replies it asks the transport to stop reading
+ * until half are answered. Replies to UPDATEs (ACK or ERROR) leave in the order of the UPDATEs,
+ * whatever order the hub completes them in.
  *
  * <p>Thread-safety: every input (a frame, a hub future completing, a timer firing, the close) is a
  * task on one {@link InlineSerialExecutor}, which runs them one at a time, in order, on the calling
@@ -111,6 +113,7 @@ public final class ServerSession implements Connection {
 
   private final Set<Long> outstanding = new HashSet<>(); // request ids awaiting the hub
   private final ArrayDeque<PendingReply> updateReplies = new ArrayDeque<>();
+  private boolean readingPaused;
   private final TokenBucket updateBucket;
   private int rateLimitedInARow;
   private long lastReceivedNanos;
@@ -546,14 +549,26 @@ public final class ServerSession implements Connection {
                       }));
     }
     flushUpdateReplies();
+    if (!readingPaused && updateReplies.size() >= config.maxPendingUpdates()) {
+      readingPaused = true;
+      transport.pauseReading();
+    }
   }
 
   /**
    * Sends the completed replies at the head of the queue: UPDATE replies leave in request order.
+   * Reading resumes once at most half of {@link SessionConfig#maxPendingUpdates()} are pending, so
+   * a paused connection is not woken for every single reply.
    */
   private void flushUpdateReplies() {
     while (!updateReplies.isEmpty() && updateReplies.peek().message != null) {
       send(updateReplies.poll().message);
+    }
+    if (readingPaused
+        && phase != Phase.CLOSED
+        && updateReplies.size() <= config.maxPendingUpdates() / 2) {
+      readingPaused = false;
+      transport.resumeReading();
     }
   }
 

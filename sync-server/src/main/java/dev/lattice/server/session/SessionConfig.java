@@ -24,6 +24,7 @@ public final class SessionConfig {
   private final Duration idleTimeout;
   private final Duration presenceTtl;
   private final int maxPresenceBytes;
+  private final int maxPendingUpdates;
   private final ProtocolLimits protocolLimits;
 
   private SessionConfig(Builder b) {
@@ -34,6 +35,7 @@ public final class SessionConfig {
     this.idleTimeout = b.idleTimeout;
     this.presenceTtl = b.presenceTtl;
     this.maxPresenceBytes = b.maxPresenceBytes;
+    this.maxPendingUpdates = b.maxPendingUpdates;
     this.protocolLimits = b.protocolLimits;
   }
 
@@ -55,6 +57,7 @@ public final class SessionConfig {
         .idleTimeout(idleTimeout)
         .presenceTtl(presenceTtl)
         .maxPresenceBytes(maxPresenceBytes)
+        .maxPendingUpdates(maxPendingUpdates)
         .protocolLimits(protocolLimits);
   }
 
@@ -96,6 +99,16 @@ public final class SessionConfig {
     return maxPresenceBytes;
   }
 
+  /**
+   * UPDATEs of one connection that may await their reply (the hub is merging them or the store is
+   * making them durable) before the server stops reading the connection; it reads again once half
+   * of them are answered. Back-pressure from the store to the socket: a client that sends faster
+   * than the store commits is slowed down by TCP instead of queueing without bound in the server.
+   */
+  public int maxPendingUpdates() {
+    return maxPendingUpdates;
+  }
+
   /** The limits frames are decoded and encoded with. */
   public ProtocolLimits protocolLimits() {
     return protocolLimits;
@@ -130,6 +143,8 @@ public final class SessionConfig {
         + presenceTtl
         + ", maxPresenceBytes="
         + maxPresenceBytes
+        + ", maxPendingUpdates="
+        + maxPendingUpdates
         + ", protocolLimits="
         + protocolLimits
         + "]";
@@ -148,6 +163,7 @@ public final class SessionConfig {
     private Duration idleTimeout = Duration.ofSeconds(30);
     private Duration presenceTtl = Duration.ofSeconds(30);
     private int maxPresenceBytes = 4096;
+    private int maxPendingUpdates = 256;
     private ProtocolLimits protocolLimits = ProtocolLimits.defaults();
 
     private Builder() {}
@@ -185,6 +201,12 @@ public final class SessionConfig {
 
     public Builder maxPresenceBytes(int bytes) {
       this.maxPresenceBytes = between("maxPresenceBytes", bytes, 0, Integer.MAX_VALUE);
+      return this;
+    }
+
+    /** See {@link SessionConfig#maxPendingUpdates()}; default 256, at least 2. */
+    public Builder maxPendingUpdates(int updates) {
+      this.maxPendingUpdates = between("maxPendingUpdates", updates, 2, 1 << 20);
       return this;
     }
 

@@ -23,4 +23,15 @@ public interface SessionTransport {
    * ServerSession#onClosed()}, which it may do before this method returns.
    */
   void close(int code, String reason);
+
+  /**
+   * Stop reading frames from the peer until {@link #resumeReading()}: the session has {@link
+   * SessionConfig#maxPendingUpdates()} UPDATEs awaiting replies. A frame already read may still
+   * arrive. Called from the session's executor, possibly while another thread is in {@link
+   * #sendFrame}; pause and resume calls alternate, starting with a pause. The default reads on.
+   */
+  default void pauseReading() {}
+
+  /** Read frames again after {@link #pauseReading()}. Same threading as {@link #pauseReading}. */
+  default void resumeReading() {}
 }

@@ -10,6 +10,10 @@ final class RecordingTransport implements SessionTransport {
 
   final List<byte[]> frames = new ArrayList<>();
   int closeCount;
+
+  /** Pause and resume calls, in order: true for a pause. */
+  final List<Boolean> readingChanges = new ArrayList<>();
+
   Integer closeCode;
   String closeReason;
   private int read;
@@ -27,6 +31,16 @@ final class RecordingTransport implements SessionTransport {
     closeCount++;
     closeCode = code;
     closeReason = reason;
+  }
+
+  @Override
+  public void pauseReading() {
+    readingChanges.add(true);
+  }
+
+  @Override
+  public void resumeReading() {
+    readingChanges.add(false);
   }
 
   /** Every message sent so far, decoded. */

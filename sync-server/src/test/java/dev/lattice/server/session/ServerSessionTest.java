@@ -434,6 +434,30 @@ class ServerSessionTest {
   }
 
   @Test
+  void stopsReadingWhileTooManyUpdatesAwaitTheHubAndReadsAgainAtHalf() {
+    openWith(SessionConfig.builder().maxPendingUpdates(4).updateBurst(100).build());
+    handshake();
+    subscribe(1, "d");
+    for (long id = 2; id <= 4; id++) {
+      feed(update(id, "d"));
+    }
+    assertThat(transport.readingChanges).isEmpty();
+
+    feed(update(5, "d"));
+    assertThat(transport.readingChanges).containsExactly(true);
+
+    // The first reply frees one of four: still above half, still paused.
+    hub.updates.get(0).future().complete(null);
+    assertThat(transport.readingChanges).containsExactly(true);
+    // Replies leave in request order, so a later one completing first frees nothing yet.
+    hub.updates.get(2).future().complete(null);
+    assertThat(transport.readingChanges).containsExactly(true);
+    hub.updates.get(1).future().complete(null);
+    assertThat(transport.readingChanges).containsExactly(true, false);
+    assertThat(transport.drain()).hasSize(3).allMatch(Ack.class::isInstance);
+  }
+
+  @Test
   void refusesAnUpdateForADocumentNotSubscribed() {
     open();
     handshake();
