@@ -77,6 +77,9 @@ public final class LatticeServer implements AutoCloseable {
 
   private static final Duration SHUTDOWN_WAIT = Duration.ofSeconds(3);
 
+  /** The default of {@link Builder#minRoundInterval}: 1 ms. */
+  public static final Duration DEFAULT_MIN_ROUND_INTERVAL = Duration.ofMillis(1);
+
   /** The default bound of the idle-document cache, in approximate heap bytes: 64 MiB. */
   public static final long DEFAULT_CACHE_MAX_BYTES = 64L * 1024 * 1024;
 
@@ -90,6 +93,7 @@ public final class LatticeServer implements AutoCloseable {
   private final long maxOutgoingBytesPerConnection;
   private final long cacheMaxBytes;
   private final int maxThreads;
+  private final Duration minRoundInterval;
   private final Authenticator authenticator;
   private final ServerMetrics metrics = new ServerMetrics();
 
@@ -115,6 +119,7 @@ public final class LatticeServer implements AutoCloseable {
     this.maxOutgoingBytesPerConnection = b.maxOutgoingBytesPerConnection;
     this.cacheMaxBytes = b.cacheMaxBytes;
     this.maxThreads = b.maxThreads;
+    this.minRoundInterval = b.minRoundInterval;
     this.authenticator = b.authenticator;
   }
 
@@ -154,6 +159,7 @@ public final class LatticeServer implements AutoCloseable {
                     .maxFieldsPerDocument(maxFieldsPerDocument)
                     .cache(cache)
                     .observer(metrics)
+                    .minRoundInterval(minRoundInterval)
                     // Room in a frame for the UPDATE, the field's timestamp and touched vector.
                     .maxEditFieldBytes(
                         Math.max(1, sessionConfig.protocolLimits().maxFrameBytes() - 512))
@@ -408,6 +414,7 @@ public final class LatticeServer implements AutoCloseable {
     private long maxOutgoingBytesPerConnection = 4L * 1024 * 1024;
     private long cacheMaxBytes = DEFAULT_CACHE_MAX_BYTES;
     private int maxThreads = defaultMaxThreads();
+    private Duration minRoundInterval = DEFAULT_MIN_ROUND_INTERVAL;
     private Authenticator authenticator = Authenticator.allowAll();
 
     private Builder() {}
@@ -422,6 +429,18 @@ public final class LatticeServer implements AutoCloseable {
         throw new IllegalArgumentException("maxThreads must be at least 8, was " + maxThreads);
       }
       this.maxThreads = maxThreads;
+      return this;
+    }
+
+    /**
+     * The least time between two fan-out rounds of one document (see {@link
+     * HubConfig.Builder#minRoundInterval}): a document busier than that sends fewer, larger frames,
+     * at up to this much extra latency; a quieter one is not delayed. Default 1 ms; zero starts
+     * each round as soon as the previous one is durable.
+     */
+    public Builder minRoundInterval(Duration interval) {
+      HubConfig.builder(new InMemoryDocumentStore(), ReplicaId.of(0)).minRoundInterval(interval);
+      this.minRoundInterval = interval;
       return this;
     }
 

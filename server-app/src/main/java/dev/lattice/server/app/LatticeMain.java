@@ -169,6 +169,17 @@ public final class LatticeMain implements Callable<Integer> {
               + " Env LATTICE_MAX_THREADS; default ${DEFAULT-VALUE}.")
   int maxThreads;
 
+  @Option(
+      names = "--min-round-interval",
+      paramLabel = "DURATION",
+      defaultValue = "1ms",
+      converter = DurationConverter.class,
+      description =
+          "Least time between two fan-out rounds of one document: a busier document sends fewer,"
+              + " larger frames; 0 sends each round at once. Env LATTICE_MIN_ROUND_INTERVAL;"
+              + " default ${DEFAULT-VALUE}.")
+  Duration minRoundInterval;
+
   private volatile Running running;
 
   /** Entry point of the runnable jar. */
@@ -218,7 +229,8 @@ public final class LatticeMain implements Callable<Integer> {
               maxFieldsPerDocument,
               maxOutgoingBytes,
               cacheMaxBytes,
-              maxThreads);
+              maxThreads,
+              minRoundInterval);
       options.toBuilder(); // the builder's own checks (port range, positive bounds)
       return options;
     } catch (IllegalArgumentException e) {
@@ -329,7 +341,7 @@ public final class LatticeMain implements Callable<Integer> {
     }
   }
 
-  /** 500ms, 30s, 5m, 1h, 2d, or ISO-8601 (PT30S). */
+  /** 250us, 500ms, 30s, 5m, 1h, 2d, 0, or ISO-8601 (PT30S). */
   static final class DurationConverter implements CommandLine.ITypeConverter<Duration> {
     @Override
     public Duration convert(String text) {
@@ -337,13 +349,17 @@ public final class LatticeMain implements Callable<Integer> {
       if (t.toUpperCase().startsWith("P")) {
         return Duration.parse(t);
       }
-      var m = java.util.regex.Pattern.compile("(\\d+)(ms|s|m|h|d)").matcher(t);
+      if (t.equals("0")) {
+        return Duration.ZERO;
+      }
+      var m = java.util.regex.Pattern.compile("(\\d+)(us|ms|s|m|h|d)").matcher(t);
       if (!m.matches()) {
         throw new CommandLine.TypeConversionException(
-            "'" + text + "' is not a duration (examples: 500ms, 30s, 5m, 1h, PT30S)");
+            "'" + text + "' is not a duration (examples: 250us, 500ms, 30s, 5m, 1h, PT30S)");
       }
       long n = Long.parseLong(m.group(1));
       return switch (m.group(2)) {
+        case "us" -> Duration.ofNanos(Math.multiplyExact(n, 1000));
         case "ms" -> Duration.ofMillis(n);
         case "s" -> Duration.ofSeconds(n);
         case "m" -> Duration.ofMinutes(n);

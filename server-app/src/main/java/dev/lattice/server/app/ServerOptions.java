@@ -3,12 +3,14 @@ package dev.lattice.server.app;
 import dev.lattice.server.LatticeServer;
 import dev.lattice.server.session.SessionConfig;
 import java.nio.file.Path;
+import java.time.Duration;
 
 /**
  * The server's settings as parsed from flags and environment: what {@link LatticeMain} starts.
  *
  * @param dataDirectory absolute; unused when {@code inMemory}
  * @param maxThreads Jetty's pool size; 0 for the server's default
+ * @param minRoundInterval least time between two fan-out rounds of one document
  */
 record ServerOptions(
     String bindAddress,
@@ -19,7 +21,8 @@ record ServerOptions(
     int maxFieldsPerDocument,
     long maxOutgoingBytes,
     long cacheMaxBytes,
-    int maxThreads) {
+    int maxThreads,
+    Duration minRoundInterval) {
 
   /** A builder for the server these options describe; its setters re-check every value. */
   LatticeServer.Builder toBuilder() {
@@ -32,6 +35,7 @@ record ServerOptions(
         .maxFieldsPerDocument(maxFieldsPerDocument)
         .maxOutgoingBytesPerConnection(maxOutgoingBytes)
         .cacheMaxBytes(cacheMaxBytes)
-        .maxThreads(maxThreads == 0 ? LatticeServer.Builder.defaultMaxThreads() : maxThreads);
+        .maxThreads(maxThreads == 0 ? LatticeServer.Builder.defaultMaxThreads() : maxThreads)
+        .minRoundInterval(minRoundInterval);
   }
 }

@@ -30,7 +30,8 @@ class LatticeMainTest {
           "--idle-timeout",
           "--max-outgoing-bytes",
           "--cache-max-bytes",
-          "--max-threads");
+          "--max-threads",
+          "--min-round-interval");
 
   @Test
   void defaultsMatchTheServerDefaults() {
@@ -99,7 +100,8 @@ class LatticeMainTest {
                 Map.entry("LATTICE_IDLE_TIMEOUT", "2m"),
                 Map.entry("LATTICE_MAX_OUTGOING_BYTES", "1000"),
                 Map.entry("LATTICE_CACHE_MAX_BYTES", "0"),
-                Map.entry("LATTICE_MAX_THREADS", "12")));
+                Map.entry("LATTICE_MAX_THREADS", "12"),
+                Map.entry("LATTICE_MIN_ROUND_INTERVAL", "250us")));
 
     assertThat(o.port()).isEqualTo(9100);
     assertThat(o.bindAddress()).isEqualTo("127.0.0.2");
@@ -114,6 +116,7 @@ class LatticeMainTest {
     assertThat(o.maxOutgoingBytes()).isEqualTo(1000);
     assertThat(o.cacheMaxBytes()).isZero();
     assertThat(o.maxThreads()).isEqualTo(12);
+    assertThat(o.minRoundInterval()).isEqualTo(Duration.ofNanos(250_000));
   }
 
   @Test
@@ -198,6 +201,8 @@ class LatticeMainTest {
     assertThat(c.convert("1h")).isEqualTo(Duration.ofHours(1));
     assertThat(c.convert("1d")).isEqualTo(Duration.ofDays(1));
     assertThat(c.convert("250ms")).isEqualTo(Duration.ofMillis(250));
+    assertThat(c.convert("250us")).isEqualTo(Duration.ofNanos(250_000));
+    assertThat(c.convert("0")).isEqualTo(Duration.ZERO);
     assertThat(c.convert("pt1m30s")).isEqualTo(Duration.ofSeconds(90));
   }
 

@@ -32,6 +32,7 @@ public final class HubConfig {
   private final DocumentCache cache;
   private final int maxEditFieldBytes;
   private final HubObserver observer;
+  private final Duration minRoundInterval;
 
   private HubConfig(Builder b) {
     this.store = b.store;
@@ -44,6 +45,7 @@ public final class HubConfig {
     this.cache = b.cache;
     this.maxEditFieldBytes = b.maxEditFieldBytes;
     this.observer = b.observer;
+    this.minRoundInterval = b.minRoundInterval;
   }
 
   /** A builder over the store the hub makes deltas durable in and the server's replica id. */
@@ -104,6 +106,14 @@ public final class HubConfig {
     return observer;
   }
 
+  /**
+   * The least time between the starts of two rounds of one document; default zero. See {@link
+   * Builder#minRoundInterval}.
+   */
+  public Duration minRoundInterval() {
+    return minRoundInterval;
+  }
+
   @Override
   public String toString() {
     return "HubConfig[store="
@@ -114,6 +124,8 @@ public final class HubConfig {
         + maxFieldsPerDocument
         + ", maxPresenceTtl="
         + maxPresenceTtl
+        + ", minRoundInterval="
+        + minRoundInterval
         + "]";
   }
 
@@ -123,6 +135,7 @@ public final class HubConfig {
     private final ReplicaId serverReplicaId;
     private Executor executor;
     private HubScheduler scheduler;
+    private Duration minRoundInterval = Duration.ZERO;
     private HybridLogicalClock clock;
     private int maxFieldsPerDocument = DEFAULT_MAX_FIELDS_PER_DOCUMENT;
     private Duration maxPresenceTtl = DEFAULT_MAX_PRESENCE_TTL;
@@ -210,6 +223,26 @@ public final class HubConfig {
         throw new IllegalArgumentException("maxEditFieldBytes must be at least 1, was " + bytes);
       }
       this.maxEditFieldBytes = bytes;
+      return this;
+    }
+
+    /**
+     * The least time between the starts of two rounds of one document. A round that would start
+     * sooner after the previous one waits for the rest of the interval, gathering what arrives
+     * meanwhile. A document busier than one round per interval thus sends fewer, larger fan-out
+     * frames (the socket write per subscriber per round is what a hot document costs most), at up
+     * to one interval of extra latency; a quieter one is not delayed at all. Default zero: a round
+     * starts as soon as the one before is durable.
+     *
+     * @throws IllegalArgumentException if negative or over one second
+     */
+    public Builder minRoundInterval(Duration interval) {
+      Objects.requireNonNull(interval, "minRoundInterval must not be null");
+      if (interval.isNegative() || interval.compareTo(Duration.ofSeconds(1)) > 0) {
+        throw new IllegalArgumentException(
+            "minRoundInterval must be within 0 and 1 s, was " + interval);
+      }
+      this.minRoundInterval = interval;
       return this;
     }
 

@@ -154,6 +154,59 @@ class DefaultHubTest {
   }
 
   @Test
+  void aRoundStartingWithinTheIntervalOfTheLastWaitsAndGathersWhatArrivesMeanwhile() {
+    ControllableStore store = new ControllableStore();
+    DefaultHub hub =
+        hub(
+            HubConfig.builder(store, ReplicaId.of(1))
+                .executor(Runnable::run)
+                .minRoundInterval(Duration.ofMillis(1)));
+    join(hub.subscribe(alice, DOC, VersionVector.empty()));
+    join(hub.subscribe(bob, DOC, VersionVector.empty()));
+    Document local = Document.create(DOC);
+    DocumentDelta d1 = increment(local, alice, "n");
+    DocumentDelta d2 = increment(local, alice, "n");
+    DocumentDelta d3 = increment(local, alice, "n");
+
+    // A quiet document: the first round starts at once.
+    hub.update(alice, DOC, d1);
+    assertThat(store.appends()).hasSize(1);
+    store.completeAppend(0);
+    assertThat(bob.updates()).extracting(Update::delta).containsExactly(d1);
+
+    // The next round is due 1 ms after the first started: it waits, and d3 rides along.
+    CompletableFuture<Void> ack2 = hub.update(alice, DOC, d2);
+    scheduler.advance(Duration.ofNanos(400_000));
+    CompletableFuture<Void> ack3 = hub.update(alice, DOC, d3);
+    assertThat(store.appends()).hasSize(1);
+    scheduler.advance(Duration.ofNanos(600_000));
+    assertThat(store.appends())
+        .extracting(ControllableStore.PendingAppend::delta)
+        .containsExactly(d1, d2.join(d3));
+    store.completeAppend(1);
+    assertThat(ack2).isCompletedWithValue(null);
+    assertThat(ack3).isCompletedWithValue(null);
+    assertThat(bob.updates()).extracting(Update::delta).containsExactly(d1, d2.join(d3));
+
+    // Long after the last round, a new one starts at once again.
+    scheduler.advance(Duration.ofMillis(5));
+    hub.update(alice, DOC, increment(local, alice, "n"));
+    assertThat(store.appends()).hasSize(3);
+  }
+
+  @Test
+  void minRoundIntervalMustBeWithinZeroAndOneSecond() {
+    HubConfig.Builder b = HubConfig.builder(new InMemoryDocumentStore(), ReplicaId.of(1));
+    assertThatThrownBy(() -> b.minRoundInterval(Duration.ofNanos(-1)))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("minRoundInterval");
+    assertThatThrownBy(() -> b.minRoundInterval(Duration.ofMillis(1001)))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("PT1.001S");
+    assertThat(b.minRoundInterval(Duration.ZERO).build().minRoundInterval()).isZero();
+  }
+
+  @Test
   void aFailedRoundFailsEveryUpdateInItAndFansOutNothing() {
     ControllableStore store = new ControllableStore();
     DefaultHub hub = hub(store);
