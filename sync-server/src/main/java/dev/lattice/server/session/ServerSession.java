@@ -148,8 +148,8 @@ public final class ServerSession implements Connection {
     this.serverId = serverId;
     this.nanoTime = nanoTime;
     this.scheduler = scheduler;
-    this.codec = MessageCodec.create(config.protocolLimits());
-    this.crdtCodecs = CrdtCodecs.create(config.protocolLimits().codecLimits());
+    this.codec = config.codec();
+    this.crdtCodecs = config.crdtCodecs();
     this.serial = new InlineSerialExecutor((thread, e) -> internalFailure(e));
     long now = nanoTime.getAsLong();
     this.updateBucket = new TokenBucket(config.updatesPerSecond(), config.updateBurst(), now);
