@@ -42,7 +42,6 @@ import java.util.Set;
 import java.util.SortedMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
@@ -96,21 +95,27 @@ public final class ServerSession implements Connection {
   private volatile ReplicaId replicaId;
 
   // ---- state confined to the serial executor
+  // The collections are made when first needed, and the transient ones dropped again once empty:
+  // an idle connection is most of a server's connections, and eagerly made sets, maps and a deque
+  // cost each one about 1 KiB of heap holding nothing.
   private Phase phase = Phase.AWAITING_HELLO;
-  private final Set<String> subscribed = new HashSet<>(); // subscribed or subscribing
-  private final Set<String> confirmed = new HashSet<>(); // a subscribe succeeded
-  private final Map<String, Integer> subscribing = new HashMap<>(); // outstanding SUBSCRIBEs
+  private Set<String> subscribed; // subscribed or subscribing; null while none
+  private Set<String> confirmed; // a subscribe succeeded; null while none
+  private Map<String, Integer> subscribing; // outstanding SUBSCRIBEs; null while none
 
   /**
    * A copy of {@link #subscribed} that {@link #send} reads from hub threads: fan-out and presence
    * the hub queued before it saw an UNSUBSCRIBE are dropped instead of reaching a client that no
-   * longer follows the document.
+   * longer follows the document. An immutable set, replaced (only on the serial executor) when a
+   * document is followed or left: that is rare, and a set of one document is a few bytes where a
+   * concurrent set was about 200.
    */
-  private final Set<String> following = ConcurrentHashMap.newKeySet();
+  private volatile Set<String> following = Set.of();
 
-  private final Set<Long> outstanding = new HashSet<>(); // request ids awaiting the hub
-  private final ArrayDeque<PendingReply> updateReplies = new ArrayDeque<>();
-  private final TokenBucket updateBucket;
+  private Set<Long> outstanding; // request ids awaiting the hub; null while none
+  private ArrayDeque<PendingReply> updateReplies; // null while none is pending
+  // Made, full, at the first UPDATE: the state a bucket made at connect would be in by then.
+  private TokenBucket updateBucket;
   private int rateLimitedInARow;
   private long lastReceivedNanos;
   private boolean idlePingSent;
@@ -151,9 +156,7 @@ public final class ServerSession implements Connection {
     this.codec = config.codec();
     this.crdtCodecs = config.crdtCodecs();
     this.serial = new InlineSerialExecutor((thread, e) -> internalFailure(e));
-    long now = nanoTime.getAsLong();
-    this.updateBucket = new TokenBucket(config.updatesPerSecond(), config.updateBurst(), now);
-    this.lastReceivedNanos = now;
+    this.lastReceivedNanos = nanoTime.getAsLong();
   }
 
   /** Starts the idle timer; called once by the factory, after construction. */
@@ -392,25 +395,31 @@ public final class ServerSession implements Connection {
   private void onSubscribe(Subscribe subscribe) {
     long requestId = subscribe.requestId();
     String documentId = subscribe.documentId();
-    if (outstanding.contains(requestId)) {
+    if (isOutstanding(requestId)) {
       send(duplicate(requestId));
       return;
     }
-    if (!subscribed.contains(documentId)
-        && subscribed.size() >= config.maxDocumentsPerConnection()) {
+    int documents = subscribed == null ? 0 : subscribed.size();
+    if (!isSubscribed(documentId) && documents >= config.maxDocumentsPerConnection()) {
       send(
           error(
               OptionalLong.of(requestId),
               ErrorCode.TOO_MANY_DOCUMENTS,
               "the connection already has "
-                  + subscribed.size()
+                  + documents
                   + " documents (maxDocumentsPerConnection)"));
       return;
     }
+    if (subscribed == null) {
+      subscribed = new HashSet<>(2);
+    }
     subscribed.add(documentId);
-    following.add(documentId);
+    follow(documentId);
+    if (subscribing == null) {
+      subscribing = new HashMap<>(2);
+    }
     subscribing.merge(documentId, 1, Integer::sum);
-    outstanding.add(requestId);
+    addOutstanding(requestId);
     callHub(() -> hub.subscribe(this, documentId, subscribe.vector()))
         .whenComplete(
             (result, failure) ->
@@ -419,10 +428,13 @@ public final class ServerSession implements Connection {
 
   private void subscribed(
       long requestId, String documentId, Hub.SyncResult result, Throwable failure) {
-    outstanding.remove(requestId);
+    removeOutstanding(requestId);
     int left = subscribing.merge(documentId, -1, Integer::sum);
     if (left == 0) {
       subscribing.remove(documentId);
+      if (subscribing.isEmpty()) {
+        subscribing = null;
+      }
     }
     if (phase == Phase.CLOSED) {
       if (failure == null && disconnected) {
@@ -432,14 +444,17 @@ public final class ServerSession implements Connection {
       return;
     }
     if (failure == null) {
-      if (subscribed.contains(documentId)) {
+      if (isSubscribed(documentId)) {
+        if (confirmed == null) {
+          confirmed = new HashSet<>(2);
+        }
         confirmed.add(documentId);
       }
       send(new Sync(requestId, documentId, result.missing(), result.serverVector()));
     } else {
-      if (left == 0 && !confirmed.contains(documentId)) {
-        subscribed.remove(documentId);
-        following.remove(documentId);
+      if (left == 0 && !(confirmed != null && confirmed.contains(documentId))) {
+        subscribed = removed(subscribed, documentId);
+        unfollow(documentId);
       }
       send(errorFor(requestId, failure));
     }
@@ -448,16 +463,17 @@ public final class ServerSession implements Connection {
   private void onUnsubscribe(Unsubscribe unsubscribe) {
     long requestId = unsubscribe.requestId();
     String documentId = unsubscribe.documentId();
-    if (outstanding.contains(requestId)) {
+    if (isOutstanding(requestId)) {
       send(duplicate(requestId));
       return;
     }
-    if (!subscribed.remove(documentId)) {
+    if (!isSubscribed(documentId)) {
       send(notSubscribed(OptionalLong.of(requestId), documentId));
       return;
     }
-    following.remove(documentId);
-    confirmed.remove(documentId);
+    subscribed = removed(subscribed, documentId);
+    unfollow(documentId);
+    confirmed = removed(confirmed, documentId);
     try {
       hub.unsubscribe(this, documentId);
     } catch (RuntimeException e) {
@@ -479,12 +495,15 @@ public final class ServerSession implements Connection {
     long requestId = update.requestId().getAsLong();
     String documentId = update.documentId();
     PendingReply reply = new PendingReply();
+    if (updateReplies == null) {
+      updateReplies = new ArrayDeque<>(4);
+    }
     updateReplies.add(reply);
-    if (outstanding.contains(requestId)) {
+    if (isOutstanding(requestId)) {
       reply.complete(duplicate(requestId));
-    } else if (!subscribed.contains(documentId)) {
+    } else if (!isSubscribed(documentId)) {
       reply.complete(notSubscribed(OptionalLong.of(requestId), documentId));
-    } else if (!updateBucket.tryAcquire(nanoTime.getAsLong())) {
+    } else if (!updateBucket().tryAcquire(nanoTime.getAsLong())) {
       if (++rateLimitedInARow >= config.rateLimitCloseThreshold()) {
         close(CloseCodes.RATE_LIMITED, rateLimitedInARow + " updates in a row over the rate limit");
         return;
@@ -500,13 +519,13 @@ public final class ServerSession implements Connection {
                   + "); retry later"));
     } else {
       rateLimitedInARow = 0;
-      outstanding.add(requestId);
+      addOutstanding(requestId);
       callHub(() -> hub.update(this, documentId, update.delta()))
           .whenComplete(
               (ignored, failure) ->
                   serial.execute(
                       () -> {
-                        outstanding.remove(requestId);
+                        removeOutstanding(requestId);
                         reply.complete(
                             failure == null
                                 ? new Ack(requestId, documentId)
@@ -521,14 +540,27 @@ public final class ServerSession implements Connection {
    * Sends the completed replies at the head of the queue: UPDATE replies leave in request order.
    */
   private void flushUpdateReplies() {
-    while (!updateReplies.isEmpty() && updateReplies.peek().message != null) {
+    while (updateReplies != null
+        && !updateReplies.isEmpty()
+        && updateReplies.peek().message != null) {
       send(updateReplies.poll().message);
     }
+    if (updateReplies != null && updateReplies.isEmpty()) {
+      updateReplies = null;
+    }
+  }
+
+  private TokenBucket updateBucket() {
+    if (updateBucket == null) {
+      updateBucket =
+          new TokenBucket(config.updatesPerSecond(), config.updateBurst(), nanoTime.getAsLong());
+    }
+    return updateBucket;
   }
 
   private void onPresence(Presence presence) {
     String documentId = presence.documentId();
-    if (!subscribed.contains(documentId)) {
+    if (!isSubscribed(documentId)) {
       send(notSubscribed(OptionalLong.empty(), documentId));
       return;
     }
@@ -619,7 +651,7 @@ public final class ServerSession implements Connection {
       idleTimer.cancel();
       idleTimer = null;
     }
-    updateReplies.clear();
+    updateReplies = null;
     if (replicaId != null && !disconnected) {
       disconnected = true;
       hubQuietly(() -> hub.disconnect(this));
@@ -632,6 +664,50 @@ public final class ServerSession implements Connection {
   }
 
   // ------------------------------------------------------------------ helpers
+
+  private boolean isSubscribed(String documentId) {
+    return subscribed != null && subscribed.contains(documentId);
+  }
+
+  private boolean isOutstanding(long requestId) {
+    return outstanding != null && outstanding.contains(requestId);
+  }
+
+  private void addOutstanding(long requestId) {
+    if (outstanding == null) {
+      outstanding = new HashSet<>(2);
+    }
+    outstanding.add(requestId);
+  }
+
+  private void removeOutstanding(long requestId) {
+    outstanding = removed(outstanding, requestId);
+  }
+
+  /** {@code set} without {@code value}; null once empty, so an emptied set is not kept. */
+  private static <T> Set<T> removed(Set<T> set, T value) {
+    if (set == null || !set.remove(value)) {
+      return set;
+    }
+    return set.isEmpty() ? null : set;
+  }
+
+  /** Adds to {@link #following}: a new immutable set, published to hub threads at once. */
+  private void follow(String documentId) {
+    if (!following.contains(documentId)) {
+      Set<String> next = new HashSet<>(following);
+      next.add(documentId);
+      following = Set.copyOf(next);
+    }
+  }
+
+  private void unfollow(String documentId) {
+    if (following.contains(documentId)) {
+      Set<String> next = new HashSet<>(following);
+      next.remove(documentId);
+      following = Set.copyOf(next);
+    }
+  }
 
   private <T> CompletableFuture<T> callHub(Supplier<CompletableFuture<T>> call) {
     try {

@@ -531,6 +531,33 @@ class ServerSessionTest {
   }
 
   @Test
+  void aConnectionThatLeftEveryDocumentSubscribesAgainAsIfNew() {
+    // The session drops its per-document sets once empty; coming back must find no stale state.
+    open(b -> b.config(SessionConfig.builder().maxDocumentsPerConnection(1).build()));
+    handshake();
+    feed(new Subscribe(1, "d", VersionVector.empty()));
+    hub.subscribes.get(0).future().completeExceptionally(new HubException(ErrorCode.INTERNAL, "x"));
+    transport.drain();
+    subscribe(2, "d");
+    feed(update(3, "d"));
+    hub.updates.get(0).future().complete(null);
+    assertThat(transport.drain()).containsExactly(new Ack(3, "d"));
+    feed(new Unsubscribe(4, "d"));
+    assertThat(transport.drain()).containsExactly(new Ack(4, "d"));
+
+    session.send(Update.fanOut("d", DocumentDelta.empty()));
+    feed(update(5, "d"));
+    assertError(transport.drain().get(0), OptionalLong.of(5), ErrorCode.NOT_SUBSCRIBED);
+
+    subscribe(6, "e"); // the one-document limit counts from zero again
+    Update fanOut = Update.fanOut("e", DocumentDelta.empty());
+    session.send(fanOut);
+    assertThat(transport.drain()).containsExactly(fanOut);
+    feed(new Subscribe(7, "d", VersionVector.empty()));
+    assertError(transport.drain().get(0), OptionalLong.of(7), ErrorCode.TOO_MANY_DOCUMENTS);
+  }
+
+  @Test
   void dropsFanOutAndPresenceTheHubQueuedBeforeItSawTheUnsubscribe() {
     open();
     handshake();
