@@ -209,8 +209,11 @@ public final class LatticeServer implements AutoCloseable {
               container.setMaxBinaryMessageSize(maxFrame);
               container.setMaxFrameSize(maxFrame);
               container.setMaxTextMessageSize(maxFrame);
-              // The session's own idle timeout (PING, then 4004) fires first.
-              container.setIdleTimeout(sessionConfig.idleTimeout().plusSeconds(10));
+              // No Jetty idle timeout: every WebSocket has a session whose idle timer (PING, then
+              // 4004) closes it, and a close the peer never answers is cut after
+              // WebSocketConnection's grace. Jetty's timeout was a second timer per connection
+              // (a scheduled task each, re-armed every timeout) that never fired first.
+              container.setIdleTimeout(Duration.ZERO);
               container.addMapping(
                   SYNC_PATH,
                   (request, response, callback) -> {
