@@ -99,16 +99,15 @@ public final class ServerSession implements Connection {
   // an idle connection is most of a server's connections, and eagerly made sets, maps and a deque
   // cost each one about 1 KiB of heap holding nothing.
   private Phase phase = Phase.AWAITING_HELLO;
-  private Set<String> subscribed; // subscribed or subscribing; null while none
-  private Set<String> confirmed; // a subscribe succeeded; null while none
+  private Set<String> confirmed = Set.of(); // a subscribe succeeded; immutable, replaced
   private Map<String, Integer> subscribing; // outstanding SUBSCRIBEs; null while none
 
   /**
-   * A copy of {@link #subscribed} that {@link #send} reads from hub threads: fan-out and presence
-   * the hub queued before it saw an UNSUBSCRIBE are dropped instead of reaching a client that no
-   * longer follows the document. An immutable set, replaced (only on the serial executor) when a
-   * document is followed or left: that is rare, and a set of one document is a few bytes where a
-   * concurrent set was about 200.
+   * The documents subscribed or being subscribed. {@link #send} reads it from hub threads too:
+   * fan-out and presence the hub queued before it saw an UNSUBSCRIBE are dropped instead of
+   * reaching a client that no longer follows the document. An immutable set, replaced (only on the
+   * serial executor) when a document is followed or left: that is rare, and a set of one document
+   * costs a few bytes where a HashSet and a concurrent copy of it cost about 300.
    */
   private volatile Set<String> following = Set.of();
 
@@ -399,7 +398,7 @@ public final class ServerSession implements Connection {
       send(duplicate(requestId));
       return;
     }
-    int documents = subscribed == null ? 0 : subscribed.size();
+    int documents = following.size();
     if (!isSubscribed(documentId) && documents >= config.maxDocumentsPerConnection()) {
       send(
           error(
@@ -410,11 +409,7 @@ public final class ServerSession implements Connection {
                   + " documents (maxDocumentsPerConnection)"));
       return;
     }
-    if (subscribed == null) {
-      subscribed = new HashSet<>(2);
-    }
-    subscribed.add(documentId);
-    follow(documentId);
+    following = with(following, documentId);
     if (subscribing == null) {
       subscribing = new HashMap<>(2);
     }
@@ -445,16 +440,12 @@ public final class ServerSession implements Connection {
     }
     if (failure == null) {
       if (isSubscribed(documentId)) {
-        if (confirmed == null) {
-          confirmed = new HashSet<>(2);
-        }
-        confirmed.add(documentId);
+        confirmed = with(confirmed, documentId);
       }
       send(new Sync(requestId, documentId, result.missing(), result.serverVector()));
     } else {
-      if (left == 0 && !(confirmed != null && confirmed.contains(documentId))) {
-        subscribed = removed(subscribed, documentId);
-        unfollow(documentId);
+      if (left == 0 && !confirmed.contains(documentId)) {
+        following = without(following, documentId);
       }
       send(errorFor(requestId, failure));
     }
@@ -471,9 +462,8 @@ public final class ServerSession implements Connection {
       send(notSubscribed(OptionalLong.of(requestId), documentId));
       return;
     }
-    subscribed = removed(subscribed, documentId);
-    unfollow(documentId);
-    confirmed = removed(confirmed, documentId);
+    following = without(following, documentId);
+    confirmed = without(confirmed, documentId);
     try {
       hub.unsubscribe(this, documentId);
     } catch (RuntimeException e) {
@@ -666,7 +656,7 @@ public final class ServerSession implements Connection {
   // ------------------------------------------------------------------ helpers
 
   private boolean isSubscribed(String documentId) {
-    return subscribed != null && subscribed.contains(documentId);
+    return following.contains(documentId);
   }
 
   private boolean isOutstanding(long requestId) {
@@ -692,21 +682,24 @@ public final class ServerSession implements Connection {
     return set.isEmpty() ? null : set;
   }
 
-  /** Adds to {@link #following}: a new immutable set, published to hub threads at once. */
-  private void follow(String documentId) {
-    if (!following.contains(documentId)) {
-      Set<String> next = new HashSet<>(following);
-      next.add(documentId);
-      following = Set.copyOf(next);
+  /** The immutable {@code set} with {@code value}: {@code set} itself if it has it already. */
+  private static Set<String> with(Set<String> set, String value) {
+    if (set.contains(value)) {
+      return set;
     }
+    Set<String> next = new HashSet<>(set);
+    next.add(value);
+    return Set.copyOf(next);
   }
 
-  private void unfollow(String documentId) {
-    if (following.contains(documentId)) {
-      Set<String> next = new HashSet<>(following);
-      next.remove(documentId);
-      following = Set.copyOf(next);
+  /** The immutable {@code set} without {@code value}. */
+  private static Set<String> without(Set<String> set, String value) {
+    if (!set.contains(value)) {
+      return set;
     }
+    Set<String> next = new HashSet<>(set);
+    next.remove(value);
+    return Set.copyOf(next);
   }
 
   private <T> CompletableFuture<T> callHub(Supplier<CompletableFuture<T>> call) {
