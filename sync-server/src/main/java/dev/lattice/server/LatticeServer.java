@@ -11,7 +11,7 @@ import dev.lattice.server.hub.HubConfig;
 import dev.lattice.server.session.Authenticator;
 import dev.lattice.server.session.SessionConfig;
 import dev.lattice.server.session.SessionFactory;
-import dev.lattice.server.session.SessionScheduler;
+import dev.lattice.server.session.SessionTimerWheel;
 import dev.lattice.server.store.DocumentStore;
 import dev.lattice.server.store.EmbeddedStoreConfig;
 import dev.lattice.server.store.InMemoryDocumentStore;
@@ -105,6 +105,7 @@ public final class LatticeServer implements AutoCloseable {
   private DocumentStore store;
   private DefaultHub hub;
   private ScheduledExecutorService timer;
+  private SessionTimerWheel sessionTimers;
   private Server jetty;
   private ServerConnector connector;
 
@@ -165,14 +166,16 @@ public final class LatticeServer implements AutoCloseable {
                         Math.max(1, sessionConfig.protocolLimits().maxFrameBytes() - 512))
                     .build());
         metrics.bind(hub, store, connections, cache);
-        timer = Executors.newSingleThreadScheduledExecutor(daemonThread("lattice-session-timer"));
+        timer = Executors.newSingleThreadScheduledExecutor(daemonThread("lattice-close-timer"));
+        sessionTimers =
+            SessionTimerWheel.start(sessionTimerTick(sessionConfig), "lattice-session-timer");
         SessionFactory sessions =
             SessionFactory.builder()
                 .hub(hub)
                 .config(sessionConfig)
                 .clock(clock)
                 .serverId(replicaId)
-                .scheduler(SessionScheduler.of(timer))
+                .scheduler(sessionTimers)
                 .observer(metrics)
                 .authenticator(authenticator)
                 .advertise(Welcome.LIMIT_MAX_FIELDS_PER_DOCUMENT, maxFieldsPerDocument)
@@ -217,8 +220,11 @@ public final class LatticeServer implements AutoCloseable {
               container.setMaxBinaryMessageSize(maxFrame);
               container.setMaxFrameSize(maxFrame);
               container.setMaxTextMessageSize(maxFrame);
-              // The session's own idle timeout (PING, then 4004) fires first.
-              container.setIdleTimeout(sessionConfig.idleTimeout().plusSeconds(10));
+              // No Jetty idle timeout: every WebSocket has a session whose idle timer (PING, then
+              // 4004) closes it, and a close the peer never answers is cut after
+              // WebSocketConnection's grace. Jetty's timeout was a second timer per connection
+              // (a scheduled task each, re-armed every timeout) that never fired first.
+              container.setIdleTimeout(Duration.ZERO);
               container.addMapping(
                   SYNC_PATH,
                   (request, response, callback) -> {
@@ -238,6 +244,19 @@ public final class LatticeServer implements AutoCloseable {
     websocket.setHandler(new HttpEndpoints(this::isReady, this::document, metrics::scrape));
     server.setHandler(websocket);
     return server;
+  }
+
+  /**
+   * The session timers' granularity: a thirtieth of the idle timeout, at most 1 s (1 s for the
+   * default 30 s). A PING or an idle close may come up to one tick late; the coarser the tick, the
+   * more of the idle sessions' timers fall due together and run in one wake-up of the timer thread.
+   */
+  static Duration sessionTimerTick(SessionConfig config) {
+    Duration tick = config.idleTimeout().dividedBy(30);
+    if (tick.compareTo(Duration.ofSeconds(1)) > 0) {
+      return Duration.ofSeconds(1);
+    }
+    return tick.isZero() ? Duration.ofNanos(1) : tick;
   }
 
   private static java.util.concurrent.ThreadFactory daemonThread(String name) {
@@ -378,6 +397,9 @@ public final class LatticeServer implements AutoCloseable {
           failure.addSuppressed(e);
         }
       }
+    }
+    if (sessionTimers != null) {
+      sessionTimers.close();
     }
     if (timer != null) {
       timer.shutdownNow();

@@ -9,8 +9,8 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
+import java.util.concurrent.atomic.AtomicLongFieldUpdater;
 import org.eclipse.jetty.websocket.api.Callback;
 import org.eclipse.jetty.websocket.api.Session;
 
@@ -18,12 +18,14 @@ import org.eclipse.jetty.websocket.api.Session;
  * The thin Jetty adapter for one WebSocket connection: it feeds the connection's frames to a {@link
  * ServerSession} and implements the session's {@link SessionTransport}.
  *
- * <p><b>Reads</b> are demand-driven: one frame is demanded at open and one more after each frame
- * (binary, text, ping, pong) has been handed to the session, which never blocks, unless the session
- * paused reading ({@link #pauseReading}: too many of its UPDATEs await the store); the owed demand
- * is then made by {@link #resumeReading}, so a client that outruns the store is held back by TCP,
- * not by queues in the server. PINGs are answered here: Jetty leaves that to a listener that
- * receives them.
+ * <p><b>Reads</b> are demand-driven: one frame is demanded at open and one more after each binary
+ * or text frame has been handed to the session, which never blocks, unless the session paused
+ * reading ({@link #pauseReading}: too many of its UPDATEs await the store); the owed demand is then
+ * made by {@link #resumeReading}, so a client that outruns the store is held back by TCP, not by
+ * queues in the server. WebSocket PINGs and PONGs are left to Jetty, which answers a PING and
+ * demands the next frame itself for a listener without {@code onWebSocketPing}/{@code
+ * onWebSocketPong}; not having them also spares the two method handles Jetty would bind to every
+ * connection.
  *
  * <p><b>Writes</b> use {@link Session#sendBinary} with a completion callback; the bytes queued but
  * not yet written are counted. A frame that would take the queue past {@code maxQueuedBytes} while
@@ -34,7 +36,7 @@ import org.eclipse.jetty.websocket.api.Session;
  *
  * <p>Thread-safety: Jetty delivers events one at a time; {@link #sendFrame} and {@link #close} may
  * come from any thread (never two at once, per {@link SessionTransport}); {@link #shutDown} from
- * the server's closing thread. State is atomics and volatiles.
+ * the server's closing thread. State is volatiles, updated atomically through field updaters.
  *
  * <p>Public only because Jetty invokes listener methods through public method handles (a
  * package-private endpoint fails the upgrade with 500); its constructor is package-private and it
@@ -49,10 +51,19 @@ public final class WebSocketConnection implements Session.Listener, SessionTrans
   private final long maxQueuedBytes;
   private final Set<WebSocketConnection> open;
   private final ScheduledExecutorService timer;
-  private final AtomicLong queuedBytes = new AtomicLong();
-  private final AtomicBoolean closing = new AtomicBoolean();
-  private final AtomicBoolean readingPaused = new AtomicBoolean();
-  private final AtomicBoolean demandOwed = new AtomicBoolean();
+  // Field updaters rather than AtomicLong/AtomicBoolean objects: two objects fewer (40 B) on
+  // every connection, most of which are idle.
+  private static final AtomicLongFieldUpdater<WebSocketConnection> QUEUED_BYTES =
+      AtomicLongFieldUpdater.newUpdater(WebSocketConnection.class, "queuedBytes");
+  private static final AtomicIntegerFieldUpdater<WebSocketConnection> CLOSING =
+      AtomicIntegerFieldUpdater.newUpdater(WebSocketConnection.class, "closing");
+  private static final AtomicIntegerFieldUpdater<WebSocketConnection> DEMAND_OWED =
+      AtomicIntegerFieldUpdater.newUpdater(WebSocketConnection.class, "demandOwed");
+
+  private volatile long queuedBytes;
+  private volatile int closing; // 0, then 1 once closing
+  private volatile boolean readingPaused;
+  private volatile int demandOwed; // 1 while a frame's demand waits for resumeReading
   private final CompletableFuture<Void> ended = new CompletableFuture<>();
   private volatile Session socket;
   private volatile ServerSession session;
@@ -75,7 +86,7 @@ public final class WebSocketConnection implements Session.Listener, SessionTrans
 
   /** Bytes handed to Jetty and not yet written (or failed). */
   long queuedBytes() {
-    return queuedBytes.get();
+    return queuedBytes;
   }
 
   // ------------------------------------------------------------------ Jetty events
@@ -104,21 +115,6 @@ public final class WebSocketConnection implements Session.Listener, SessionTrans
   }
 
   @Override
-  public void onWebSocketPing(ByteBuffer payload) {
-    // A listener that handles PINGs answers them itself: Jetty sends no PONG then.
-    Session s = socket;
-    if (s != null) {
-      s.sendPong(payload, Callback.NOOP);
-    }
-    demand();
-  }
-
-  @Override
-  public void onWebSocketPong(ByteBuffer payload) {
-    demand();
-  }
-
-  @Override
   public void onWebSocketError(Throwable cause) {
     onEnded();
   }
@@ -135,14 +131,14 @@ public final class WebSocketConnection implements Session.Listener, SessionTrans
    * racing with a frame is never lost and Jetty is never asked twice for one frame.
    */
   private void demand() {
-    demandOwed.set(true);
-    if (!readingPaused.get() || closing.get()) {
+    demandOwed = 1;
+    if (!readingPaused || closing != 0) {
       demandNow();
     }
   }
 
   private void demandNow() {
-    if (demandOwed.compareAndSet(true, false)) {
+    if (DEMAND_OWED.compareAndSet(this, 1, 0)) {
       Session s = socket;
       if (s != null && !ended.isDone()) {
         s.demand();
@@ -152,18 +148,18 @@ public final class WebSocketConnection implements Session.Listener, SessionTrans
 
   @Override
   public void pauseReading() {
-    readingPaused.set(true);
+    readingPaused = true;
   }
 
   @Override
   public void resumeReading() {
-    readingPaused.set(false);
+    readingPaused = false;
     demandNow();
   }
 
   private void onEnded() {
     open.remove(this);
-    closing.set(true);
+    closing = 1;
     ServerSession s = session;
     if (s != null) {
       s.onClosed();
@@ -175,20 +171,22 @@ public final class WebSocketConnection implements Session.Listener, SessionTrans
 
   @Override
   public void sendFrame(byte[] frame) {
-    if (closing.get()) {
+    if (closing != 0) {
       return;
     }
     long length = frame.length;
-    long queued = queuedBytes.addAndGet(length);
+    long queued = QUEUED_BYTES.addAndGet(this, length);
     if (queued > maxQueuedBytes && queued > length) {
-      queuedBytes.addAndGet(-length);
+      QUEUED_BYTES.addAndGet(this, -length);
       closeAndTell(
           CloseCodes.SLOW_CONSUMER, "slow consumer: more than " + maxQueuedBytes + " bytes queued");
       return;
     }
     socket.sendBinary(
         ByteBuffer.wrap(frame),
-        Callback.from(() -> queuedBytes.addAndGet(-length), e -> queuedBytes.addAndGet(-length)));
+        Callback.from(
+            () -> QUEUED_BYTES.addAndGet(this, -length),
+            e -> QUEUED_BYTES.addAndGet(this, -length)));
   }
 
   @Override
@@ -212,7 +210,7 @@ public final class WebSocketConnection implements Session.Listener, SessionTrans
   }
 
   private boolean closeSocket(int code, String reason) {
-    if (!closing.compareAndSet(false, true)) {
+    if (!CLOSING.compareAndSet(this, 0, 1)) {
       return false;
     }
     Session s = socket;

@@ -3,8 +3,12 @@ package dev.lattice.server;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.lattice.crdt.ReplicaId;
+import dev.lattice.hlc.HlcTimestamp;
 import dev.lattice.hlc.HybridLogicalClock;
 import dev.lattice.protocol.CloseCodes;
+import dev.lattice.protocol.Hello;
+import dev.lattice.protocol.MessageCodec;
+import dev.lattice.protocol.Pong;
 import dev.lattice.server.hub.DefaultHub;
 import dev.lattice.server.hub.HubConfig;
 import dev.lattice.server.session.SessionFactory;
@@ -97,12 +101,16 @@ class WebSocketConnectionTest {
     assertThat(closes).containsExactly(CloseCodes.MALFORMED_FRAME);
   }
 
+  private static byte[] hello() {
+    return MessageCodec.defaults().encode(Hello.of(ReplicaId.of(7), null, "test"));
+  }
+
   @Test
   void aPausedConnectionDemandsNoFrameUntilItIsResumedAndThenExactlyOne() {
     connection.onWebSocketOpen(socket);
     connection.pauseReading();
 
-    connection.onWebSocketPong(ByteBuffer.allocate(0));
+    connection.onWebSocketBinary(ByteBuffer.wrap(hello()), Callback.NOOP);
     assertThat(demands).isEqualTo(1);
 
     connection.resumeReading();
@@ -110,8 +118,11 @@ class WebSocketConnectionTest {
     connection.resumeReading();
     assertThat(demands).isEqualTo(2);
 
-    connection.onWebSocketPong(ByteBuffer.allocate(0));
+    connection.onWebSocketBinary(
+        ByteBuffer.wrap(MessageCodec.defaults().encode(new Pong(1, HlcTimestamp.of(1, 0)))),
+        Callback.NOOP);
     assertThat(demands).isEqualTo(3);
+    assertThat(closes).isEmpty();
   }
 
   @Test

@@ -43,7 +43,6 @@ import java.util.Set;
 import java.util.SortedMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
@@ -99,22 +98,27 @@ public final class ServerSession implements Connection {
   private volatile ReplicaId replicaId;
 
   // ---- state confined to the serial executor
+  // The collections are made when first needed, and the transient ones dropped again once empty:
+  // an idle connection is most of a server's connections, and eagerly made sets, maps and a deque
+  // cost each one about 1 KiB of heap holding nothing.
   private Phase phase = Phase.AWAITING_HELLO;
-  private final Set<String> subscribed = new HashSet<>(); // subscribed or subscribing
-  private final Set<String> confirmed = new HashSet<>(); // a subscribe succeeded
-  private final Map<String, Integer> subscribing = new HashMap<>(); // outstanding SUBSCRIBEs
+  private Set<String> confirmed = Set.of(); // a subscribe succeeded; immutable, replaced
+  private Map<String, Integer> subscribing; // outstanding SUBSCRIBEs; null while none
 
   /**
-   * A copy of {@link #subscribed} that {@link #send} reads from hub threads: fan-out and presence
-   * the hub queued before it saw an UNSUBSCRIBE are dropped instead of reaching a client that no
-   * longer follows the document.
+   * The documents subscribed or being subscribed. {@link #send} reads it from hub threads too:
+   * fan-out and presence the hub queued before it saw an UNSUBSCRIBE are dropped instead of
+   * reaching a client that no longer follows the document. An immutable set, replaced (only on the
+   * serial executor) when a document is followed or left: that is rare, and a set of one document
+   * costs a few bytes where a HashSet and a concurrent copy of it cost about 300.
    */
-  private final Set<String> following = ConcurrentHashMap.newKeySet();
+  private volatile Set<String> following = Set.of();
 
-  private final Set<Long> outstanding = new HashSet<>(); // request ids awaiting the hub
-  private final ArrayDeque<PendingReply> updateReplies = new ArrayDeque<>();
+  private Set<Long> outstanding; // request ids awaiting the hub; null while none
+  private ArrayDeque<PendingReply> updateReplies; // null while none is pending
   private boolean readingPaused;
-  private final TokenBucket updateBucket;
+  // Made, full, at the first UPDATE: the state a bucket made at connect would be in by then.
+  private TokenBucket updateBucket;
   private int rateLimitedInARow;
   private long lastReceivedNanos;
   private boolean idlePingSent;
@@ -140,8 +144,7 @@ public final class ServerSession implements Connection {
       LongSupplier nanoTime,
       SessionScheduler scheduler,
       SessionObserver observer,
-      SortedMap<String, Long> welcomeLimits,
-      MessageCodec codec) {
+      SortedMap<String, Long> welcomeLimits) {
     this.id = id;
     this.observer = observer;
     this.welcomeLimits = welcomeLimits;
@@ -153,12 +156,10 @@ public final class ServerSession implements Connection {
     this.serverId = serverId;
     this.nanoTime = nanoTime;
     this.scheduler = scheduler;
-    this.codec = codec;
-    this.crdtCodecs = CrdtCodecs.create(config.protocolLimits().codecLimits());
+    this.codec = config.codec();
+    this.crdtCodecs = config.crdtCodecs();
     this.serial = new InlineSerialExecutor((thread, e) -> internalFailure(e));
-    long now = nanoTime.getAsLong();
-    this.updateBucket = new TokenBucket(config.updatesPerSecond(), config.updateBurst(), now);
-    this.lastReceivedNanos = now;
+    this.lastReceivedNanos = nanoTime.getAsLong();
   }
 
   /** Starts the idle timer; called once by the factory, after construction. */
@@ -201,8 +202,8 @@ public final class ServerSession implements Connection {
 
   /**
    * {@link #send} for a round's fan-out: the frames are encoded by the first session that asks and
-   * shared by every session of the factory (they share {@link #codec} and the limits), so a round
-   * costs one encode however many subscribers it reaches.
+   * shared by every session of the config (they share its {@link SessionConfig#codec()} and
+   * limits), so a round costs one encode however many subscribers it reaches.
    */
   @Override
   public void sendFanOut(FanOut fanOut) {
@@ -426,25 +427,27 @@ public final class ServerSession implements Connection {
   private void onSubscribe(Subscribe subscribe) {
     long requestId = subscribe.requestId();
     String documentId = subscribe.documentId();
-    if (outstanding.contains(requestId)) {
+    if (isOutstanding(requestId)) {
       send(duplicate(requestId));
       return;
     }
-    if (!subscribed.contains(documentId)
-        && subscribed.size() >= config.maxDocumentsPerConnection()) {
+    int documents = following.size();
+    if (!isSubscribed(documentId) && documents >= config.maxDocumentsPerConnection()) {
       send(
           error(
               OptionalLong.of(requestId),
               ErrorCode.TOO_MANY_DOCUMENTS,
               "the connection already has "
-                  + subscribed.size()
+                  + documents
                   + " documents (maxDocumentsPerConnection)"));
       return;
     }
-    subscribed.add(documentId);
-    following.add(documentId);
+    following = with(following, documentId);
+    if (subscribing == null) {
+      subscribing = new HashMap<>(2);
+    }
     subscribing.merge(documentId, 1, Integer::sum);
-    outstanding.add(requestId);
+    addOutstanding(requestId);
     callHub(() -> hub.subscribe(this, documentId, subscribe.vector()))
         .whenComplete(
             (result, failure) ->
@@ -453,10 +456,13 @@ public final class ServerSession implements Connection {
 
   private void subscribed(
       long requestId, String documentId, Hub.SyncResult result, Throwable failure) {
-    outstanding.remove(requestId);
+    removeOutstanding(requestId);
     int left = subscribing.merge(documentId, -1, Integer::sum);
     if (left == 0) {
       subscribing.remove(documentId);
+      if (subscribing.isEmpty()) {
+        subscribing = null;
+      }
     }
     if (phase == Phase.CLOSED) {
       if (failure == null && disconnected) {
@@ -466,14 +472,13 @@ public final class ServerSession implements Connection {
       return;
     }
     if (failure == null) {
-      if (subscribed.contains(documentId)) {
-        confirmed.add(documentId);
+      if (isSubscribed(documentId)) {
+        confirmed = with(confirmed, documentId);
       }
       send(new Sync(requestId, documentId, result.missing(), result.serverVector()));
     } else {
       if (left == 0 && !confirmed.contains(documentId)) {
-        subscribed.remove(documentId);
-        following.remove(documentId);
+        following = without(following, documentId);
       }
       send(errorFor(requestId, failure));
     }
@@ -482,16 +487,16 @@ public final class ServerSession implements Connection {
   private void onUnsubscribe(Unsubscribe unsubscribe) {
     long requestId = unsubscribe.requestId();
     String documentId = unsubscribe.documentId();
-    if (outstanding.contains(requestId)) {
+    if (isOutstanding(requestId)) {
       send(duplicate(requestId));
       return;
     }
-    if (!subscribed.remove(documentId)) {
+    if (!isSubscribed(documentId)) {
       send(notSubscribed(OptionalLong.of(requestId), documentId));
       return;
     }
-    following.remove(documentId);
-    confirmed.remove(documentId);
+    following = without(following, documentId);
+    confirmed = without(confirmed, documentId);
     try {
       hub.unsubscribe(this, documentId);
     } catch (RuntimeException e) {
@@ -513,12 +518,15 @@ public final class ServerSession implements Connection {
     long requestId = update.requestId().getAsLong();
     String documentId = update.documentId();
     PendingReply reply = new PendingReply();
+    if (updateReplies == null) {
+      updateReplies = new ArrayDeque<>(4);
+    }
     updateReplies.add(reply);
-    if (outstanding.contains(requestId)) {
+    if (isOutstanding(requestId)) {
       reply.complete(duplicate(requestId));
-    } else if (!subscribed.contains(documentId)) {
+    } else if (!isSubscribed(documentId)) {
       reply.complete(notSubscribed(OptionalLong.of(requestId), documentId));
-    } else if (!updateBucket.tryAcquire(nanoTime.getAsLong())) {
+    } else if (!updateBucket().tryAcquire(nanoTime.getAsLong())) {
       if (++rateLimitedInARow >= config.rateLimitCloseThreshold()) {
         close(CloseCodes.RATE_LIMITED, rateLimitedInARow + " updates in a row over the rate limit");
         return;
@@ -534,13 +542,13 @@ public final class ServerSession implements Connection {
                   + "); retry later"));
     } else {
       rateLimitedInARow = 0;
-      outstanding.add(requestId);
+      addOutstanding(requestId);
       callHub(() -> hub.update(this, documentId, update.delta()))
           .whenComplete(
               (ignored, failure) ->
                   serial.execute(
                       () -> {
-                        outstanding.remove(requestId);
+                        removeOutstanding(requestId);
                         reply.complete(
                             failure == null
                                 ? new Ack(requestId, documentId)
@@ -549,7 +557,9 @@ public final class ServerSession implements Connection {
                       }));
     }
     flushUpdateReplies();
-    if (!readingPaused && updateReplies.size() >= config.maxPendingUpdates()) {
+    if (!readingPaused
+        && updateReplies != null
+        && updateReplies.size() >= config.maxPendingUpdates()) {
       readingPaused = true;
       transport.pauseReading();
     }
@@ -561,20 +571,32 @@ public final class ServerSession implements Connection {
    * a paused connection is not woken for every single reply.
    */
   private void flushUpdateReplies() {
-    while (!updateReplies.isEmpty() && updateReplies.peek().message != null) {
+    while (updateReplies != null
+        && !updateReplies.isEmpty()
+        && updateReplies.peek().message != null) {
       send(updateReplies.poll().message);
     }
-    if (readingPaused
-        && phase != Phase.CLOSED
-        && updateReplies.size() <= config.maxPendingUpdates() / 2) {
+    int pending = updateReplies == null ? 0 : updateReplies.size();
+    if (readingPaused && phase != Phase.CLOSED && pending <= config.maxPendingUpdates() / 2) {
       readingPaused = false;
       transport.resumeReading();
     }
+    if (updateReplies != null && updateReplies.isEmpty()) {
+      updateReplies = null;
+    }
+  }
+
+  private TokenBucket updateBucket() {
+    if (updateBucket == null) {
+      updateBucket =
+          new TokenBucket(config.updatesPerSecond(), config.updateBurst(), nanoTime.getAsLong());
+    }
+    return updateBucket;
   }
 
   private void onPresence(Presence presence) {
     String documentId = presence.documentId();
-    if (!subscribed.contains(documentId)) {
+    if (!isSubscribed(documentId)) {
       send(notSubscribed(OptionalLong.empty(), documentId));
       return;
     }
@@ -665,7 +687,7 @@ public final class ServerSession implements Connection {
       idleTimer.cancel();
       idleTimer = null;
     }
-    updateReplies.clear();
+    updateReplies = null;
     if (replicaId != null && !disconnected) {
       disconnected = true;
       hubQuietly(() -> hub.disconnect(this));
@@ -678,6 +700,53 @@ public final class ServerSession implements Connection {
   }
 
   // ------------------------------------------------------------------ helpers
+
+  private boolean isSubscribed(String documentId) {
+    return following.contains(documentId);
+  }
+
+  private boolean isOutstanding(long requestId) {
+    return outstanding != null && outstanding.contains(requestId);
+  }
+
+  private void addOutstanding(long requestId) {
+    if (outstanding == null) {
+      outstanding = new HashSet<>(2);
+    }
+    outstanding.add(requestId);
+  }
+
+  private void removeOutstanding(long requestId) {
+    outstanding = removed(outstanding, requestId);
+  }
+
+  /** {@code set} without {@code value}; null once empty, so an emptied set is not kept. */
+  private static <T> Set<T> removed(Set<T> set, T value) {
+    if (set == null || !set.remove(value)) {
+      return set;
+    }
+    return set.isEmpty() ? null : set;
+  }
+
+  /** The immutable {@code set} with {@code value}: {@code set} itself if it has it already. */
+  private static Set<String> with(Set<String> set, String value) {
+    if (set.contains(value)) {
+      return set;
+    }
+    Set<String> next = new HashSet<>(set);
+    next.add(value);
+    return Set.copyOf(next);
+  }
+
+  /** The immutable {@code set} without {@code value}. */
+  private static Set<String> without(Set<String> set, String value) {
+    if (!set.contains(value)) {
+      return set;
+    }
+    Set<String> next = new HashSet<>(set);
+    next.remove(value);
+    return Set.copyOf(next);
+  }
 
   private <T> CompletableFuture<T> callHub(Supplier<CompletableFuture<T>> call) {
     try {

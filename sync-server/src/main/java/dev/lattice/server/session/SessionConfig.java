@@ -1,5 +1,7 @@
 package dev.lattice.server.session;
 
+import dev.lattice.crdt.codec.CrdtCodecs;
+import dev.lattice.protocol.MessageCodec;
 import dev.lattice.protocol.ProtocolLimits;
 import dev.lattice.protocol.Welcome;
 import java.time.Duration;
@@ -11,7 +13,8 @@ import java.util.TreeMap;
  * The policy limits one {@link ServerSession} enforces, and the codec limits it decodes with. The
  * limits that concern the client are advertised in WELCOME ({@link #limitsMap()}).
  *
- * <p>Immutable and thread-safe; one instance is shared by every session of a server.
+ * <p>Immutable and thread-safe; one instance is shared by every session of a server, and so are the
+ * codecs it builds from its limits ({@link #codec()}, {@link #crdtCodecs()}).
  */
 public final class SessionConfig {
 
@@ -27,6 +30,14 @@ public final class SessionConfig {
   private final int maxPendingUpdates;
   private final ProtocolLimits protocolLimits;
 
+  /*
+   * Built once per configuration, not per session: the codecs are stateless and thread-safe, and a
+   * set of them (eight CRDT codecs with their writers and error-message prefixes) cost each idle
+   * connection about 2 KiB of heap when every session made its own.
+   */
+  private final MessageCodec codec;
+  private final CrdtCodecs crdtCodecs;
+
   private SessionConfig(Builder b) {
     this.maxDocumentsPerConnection = b.maxDocumentsPerConnection;
     this.updatesPerSecond = b.updatesPerSecond;
@@ -37,6 +48,8 @@ public final class SessionConfig {
     this.maxPresenceBytes = b.maxPresenceBytes;
     this.maxPendingUpdates = b.maxPendingUpdates;
     this.protocolLimits = b.protocolLimits;
+    this.codec = MessageCodec.create(protocolLimits);
+    this.crdtCodecs = CrdtCodecs.create(protocolLimits.codecLimits());
   }
 
   /** The defaults: 100 documents, 100 updates/s with bursts of 200, 30 s idle and presence TTL. */
@@ -112,6 +125,16 @@ public final class SessionConfig {
   /** The limits frames are decoded and encoded with. */
   public ProtocolLimits protocolLimits() {
     return protocolLimits;
+  }
+
+  /** The frame codec of {@link #protocolLimits()}, shared by every session of this config. */
+  public MessageCodec codec() {
+    return codec;
+  }
+
+  /** The CRDT codecs of {@link #protocolLimits()}' codec limits, shared like {@link #codec()}. */
+  public CrdtCodecs crdtCodecs() {
+    return crdtCodecs;
   }
 
   /** The limits advertised in WELCOME, by their protocol names. */

@@ -2,7 +2,6 @@ package dev.lattice.server.session;
 
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.hlc.HybridLogicalClock;
-import dev.lattice.protocol.MessageCodec;
 import dev.lattice.server.hub.Hub;
 import java.util.Collections;
 import java.util.Objects;
@@ -29,12 +28,6 @@ public final class SessionFactory {
   private final SessionObserver observer;
   private final SortedMap<String, Long> welcomeLimits;
 
-  /**
-   * Shared by every session: it is stateless, and sharing it is what lets sessions share a round's
-   * encoded fan-out frames (see {@link dev.lattice.server.hub.FanOut}).
-   */
-  private final MessageCodec codec;
-
   private final AtomicLong nextId = new AtomicLong(1);
 
   private SessionFactory(Builder b) {
@@ -49,7 +42,6 @@ public final class SessionFactory {
     TreeMap<String, Long> limits = new TreeMap<>(b.config.limitsMap());
     limits.putAll(b.advertised);
     this.welcomeLimits = Collections.unmodifiableSortedMap(limits);
-    this.codec = MessageCodec.create(config.protocolLimits());
   }
 
   public static Builder builder() {
@@ -79,8 +71,7 @@ public final class SessionFactory {
             nanoTime,
             scheduler,
             observer,
-            welcomeLimits,
-            codec);
+            welcomeLimits);
     session.start();
     return session;
   }

@@ -14,7 +14,11 @@ import java.util.concurrent.TimeUnit;
 @FunctionalInterface
 public interface SessionScheduler {
 
-  /** Runs {@code task} once, {@code delayNanos} (at least 0) from now, unless cancelled first. */
+  /**
+   * Runs {@code task} once, {@code delayNanos} (at least 0) from now, unless cancelled first. Never
+   * early; a coarse implementation ({@link SessionTimerWheel}) may run it up to its granularity
+   * late.
+   */
   Cancellable schedule(Runnable task, long delayNanos);
 
   /** A scheduled task that can still be cancelled. */

@@ -555,6 +555,33 @@ class ServerSessionTest {
   }
 
   @Test
+  void aConnectionThatLeftEveryDocumentSubscribesAgainAsIfNew() {
+    // The session drops its per-document sets once empty; coming back must find no stale state.
+    open(b -> b.config(SessionConfig.builder().maxDocumentsPerConnection(1).build()));
+    handshake();
+    feed(new Subscribe(1, "d", VersionVector.empty()));
+    hub.subscribes.get(0).future().completeExceptionally(new HubException(ErrorCode.INTERNAL, "x"));
+    transport.drain();
+    subscribe(2, "d");
+    feed(update(3, "d"));
+    hub.updates.get(0).future().complete(null);
+    assertThat(transport.drain()).containsExactly(new Ack(3, "d"));
+    feed(new Unsubscribe(4, "d"));
+    assertThat(transport.drain()).containsExactly(new Ack(4, "d"));
+
+    session.send(Update.fanOut("d", DocumentDelta.empty()));
+    feed(update(5, "d"));
+    assertError(transport.drain().get(0), OptionalLong.of(5), ErrorCode.NOT_SUBSCRIBED);
+
+    subscribe(6, "e"); // the one-document limit counts from zero again
+    Update fanOut = Update.fanOut("e", DocumentDelta.empty());
+    session.send(fanOut);
+    assertThat(transport.drain()).containsExactly(fanOut);
+    feed(new Subscribe(7, "d", VersionVector.empty()));
+    assertError(transport.drain().get(0), OptionalLong.of(7), ErrorCode.TOO_MANY_DOCUMENTS);
+  }
+
+  @Test
   void dropsFanOutAndPresenceTheHubQueuedBeforeItSawTheUnsubscribe() {
     open();
     handshake();
@@ -711,6 +738,53 @@ class ServerSessionTest {
     assertThat(transport.closed()).isFalse();
     time.advance(Duration.ofSeconds(1));
     assertThat(transport.closeCode).isEqualTo(CloseCodes.IDLE_TIMEOUT);
+  }
+
+  @Test
+  void onTheSharedTimerWheelPingsAndClosesAtMostOneTickLateNeverEarly() {
+    // The server's scheduler: one wheel of 1 s ticks for every session, driven here by hand.
+    SessionTimerWheel wheel = new SessionTimerWheel(TimeUnit.SECONDS.toNanos(1), 64, time);
+    Consumer<Duration> advance =
+        d -> {
+          time.advance(d);
+          wheel.advance(time.getAsLong());
+        };
+    advance.accept(Duration.ofMillis(300)); // off the tick grid: HELLO at 0.3 s
+    open(b -> b.scheduler(wheel));
+    handshake();
+
+    advance.accept(Duration.ofMillis(14_999)); // 15.299 s: the PING is due, its tick is not
+    assertThat(transport.drain()).isEmpty();
+    advance.accept(Duration.ofMillis(700)); // 15.999 s
+    assertThat(transport.drain()).isEmpty();
+    advance.accept(Duration.ofMillis(1)); // 16 s, the first tick at or after 15.3 s
+    assertThat(transport.drain()).singleElement().isInstanceOf(Ping.class);
+
+    advance.accept(Duration.ofMillis(14_999)); // 30.999 s: due at 30.3 s, its tick is 31 s
+    assertThat(transport.closed()).isFalse();
+    advance.accept(Duration.ofMillis(1));
+    assertThat(transport.closeCode).isEqualTo(CloseCodes.IDLE_TIMEOUT);
+    assertThat(hub.disconnects).containsExactly(session);
+    assertThat(wheel.size()).isZero();
+  }
+
+  @Test
+  void aSessionKeepsOneTimerArmedOnTheWheelHoweverOftenItIsRearmed() {
+    SessionTimerWheel wheel = new SessionTimerWheel(TimeUnit.SECONDS.toNanos(1), 64, time);
+    open(b -> b.scheduler(wheel));
+    assertThat(wheel.size()).isEqualTo(1); // the wait for HELLO
+    handshake();
+    assertThat(wheel.size()).isEqualTo(1); // replaced, not added: the HELLO timer left at once
+    for (int i = 0; i < 5; i++) {
+      time.advance(Duration.ofSeconds(15));
+      wheel.advance(time.getAsLong());
+      assertThat(transport.drain()).singleElement().isInstanceOf(Ping.class);
+      feed(new Pong(i, clock.peek()));
+      assertThat(wheel.size()).isEqualTo(1);
+    }
+
+    session.onClosed();
+    assertThat(wheel.size()).isZero();
   }
 
   @Test

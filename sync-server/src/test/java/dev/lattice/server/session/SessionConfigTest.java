@@ -3,6 +3,7 @@ package dev.lattice.server.session;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.lattice.protocol.ProtocolLimits;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 
@@ -43,5 +44,18 @@ class SessionConfigTest {
         .hasMessageContaining("idleTimeout");
     assertThatThrownBy(() -> SessionConfig.builder().maxPresenceBytes(-1))
         .hasMessageContaining("maxPresenceBytes");
+  }
+
+  @Test
+  void buildsItsCodecsOnceFromItsOwnLimits() {
+    ProtocolLimits limits = ProtocolLimits.builder().maxFrameBytes(4096).build();
+    SessionConfig config = SessionConfig.builder().protocolLimits(limits).build();
+
+    assertThat(config.codec().limits()).isEqualTo(limits);
+    assertThat(config.crdtCodecs().limits()).isSameAs(limits.codecLimits());
+    // Every session of the config gets these very instances: one set per server, not per
+    // connection.
+    assertThat(config.codec()).isSameAs(config.codec());
+    assertThat(config.crdtCodecs()).isSameAs(config.crdtCodecs());
   }
 }
