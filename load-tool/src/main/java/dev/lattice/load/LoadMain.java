@@ -3,6 +3,7 @@ package dev.lattice.load;
 import java.io.PrintWriter;
 import java.net.URI;
 import java.time.Duration;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.regex.Matcher;
@@ -28,10 +29,12 @@ import picocli.CommandLine.Spec;
     name = "lattice-load",
     mixinStandardHelpOptions = true,
     versionProvider = LoadMain.Version.class,
-    subcommands = {LoadMain.Throughput.class, LoadMain.Fanout.class},
+    subcommands = {LoadMain.Workload.class, LoadMain.Throughput.class, LoadMain.Fanout.class},
     description = {
-      "Measures a Lattice server: acknowledged updates per second (throughput) and fan-out"
-          + " latency (fanout). See docs/BENCHMARKS.md."
+      "Measures a Lattice server. Scenarios: workload (the default when none is named: N clients"
+          + " incrementing their own counters in D documents; fan-out and ACK latency, acked"
+          + " updates/s, convergence), throughput (acknowledged updates per second) and fanout"
+          + " (one writer, S subscribers). See docs/BENCHMARKS.md."
     },
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {"0:run completed, checks passed", "1:run or check failed", "2:bad option"})
@@ -39,9 +42,30 @@ public final class LoadMain implements Runnable {
 
   @Spec CommandLine.Model.CommandSpec spec;
 
+  /** The scenario that runs when none is named. */
+  static final String DEFAULT_SCENARIO = "workload";
+
   /** Entry point of the runnable jar. */
   public static void main(String[] args) {
-    System.exit(commandLine().execute(args));
+    System.exit(commandLine().execute(withDefaultScenario(args)));
+  }
+
+  /**
+   * {@code args} with {@value #DEFAULT_SCENARIO} put first when they name no scenario: no
+   * arguments, or options only ({@code --in-memory}). {@code --help} and {@code --version} alone
+   * stay the tool's own.
+   */
+  static String[] withDefaultScenario(String[] args) {
+    if (args.length > 0 && !args[0].startsWith("-")) {
+      return args; // a scenario (or a mistyped one, which picocli names)
+    }
+    if (args.length == 1 && List.of("-h", "--help", "-V", "--version").contains(args[0])) {
+      return args;
+    }
+    String[] withScenario = new String[args.length + 1];
+    withScenario[0] = DEFAULT_SCENARIO;
+    System.arraycopy(args, 0, withScenario, 1, args.length);
+    return withScenario;
   }
 
   static CommandLine commandLine() {
@@ -51,7 +75,7 @@ public final class LoadMain implements Runnable {
   @Override
   public void run() {
     throw new CommandLine.ParameterException(
-        spec.commandLine(), "name a scenario: throughput or fanout");
+        spec.commandLine(), "name a scenario: workload, throughput or fanout");
   }
 
   /** Which server to load: exactly one of the three. */
@@ -244,6 +268,117 @@ public final class LoadMain implements Runnable {
         spec.commandLine().getErr().println("lattice-load: the run failed: " + e.getMessage());
         return 1;
       }
+    }
+  }
+
+  @Command(
+      name = "workload",
+      mixinStandardHelpOptions = true,
+      sortOptions = false,
+      description = {
+        "The default scenario. N clients; client g joins document g mod D and increments its own"
+            + " G-Counter field K times, one UPDATE each, open loop at R updates/s per client or"
+            + " closed loop (R = 0: next update on ACK). Reports acked updates/s, fan-out latency"
+            + " (until the last other member of the document observed the update) and ACK"
+            + " latency, and checks that every client ends with every document's exact total."
+      })
+  static final class Workload implements Callable<Integer> {
+    @Spec CommandLine.Model.CommandSpec spec;
+
+    @ArgGroup(exclusive = true, multiplicity = "1", heading = "Server (one of):%n")
+    TargetChoice target;
+
+    @Option(
+        names = "--clients",
+        paramLabel = "N",
+        defaultValue = "100",
+        description = "Clients (one connection each); default ${DEFAULT-VALUE}.")
+    int clients;
+
+    @Option(
+        names = "--docs",
+        paramLabel = "D",
+        defaultValue = "1",
+        description = "Documents; client g joins g mod D; default ${DEFAULT-VALUE}.")
+    int docs;
+
+    @Option(
+        names = "--updates",
+        paramLabel = "K",
+        defaultValue = "100",
+        description = "Increments per client; default ${DEFAULT-VALUE}.")
+    int updates;
+
+    @Option(
+        names = "--rate",
+        paramLabel = "R",
+        defaultValue = "0",
+        description =
+            "Updates/s per client, open loop (sends on schedule, never waits for ACKs); 0 for a"
+                + " closed loop; default ${DEFAULT-VALUE}.")
+    double rate;
+
+    @Option(
+        names = "--warmup-updates",
+        paramLabel = "W",
+        defaultValue = "50",
+        description =
+            "Closed-loop warm-up updates per client on separate documents, not measured (0 for"
+                + " none); default ${DEFAULT-VALUE}.")
+    int warmupUpdates;
+
+    @Option(
+        names = "--timeout",
+        paramLabel = "DURATION",
+        defaultValue = "60s",
+        converter = DurationConverter.class,
+        description =
+            "Time the measured phase may take beyond its schedule (open loop: K/R) before the run"
+                + " fails; waits for WELCOME and SYNC take this but at least 10s; default"
+                + " ${DEFAULT-VALUE}.")
+    Duration timeout;
+
+    @Option(names = "--json", paramLabel = "FILE", description = "Also write the JSON here.")
+    java.nio.file.Path json;
+
+    @Override
+    public Integer call() throws Exception {
+      WorkloadScenario.Config config;
+      try {
+        config = new WorkloadScenario.Config(clients, docs, updates, rate, warmupUpdates, timeout);
+      } catch (IllegalArgumentException e) {
+        throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+      }
+      PrintWriter out = spec.commandLine().getOut();
+      try (Target t = target.open(spec)) {
+        out.println("lattice-load workload: " + t.description());
+        if (warmupUpdates > 0) {
+          out.printf(
+              Locale.ROOT,
+              "warming up: %d clients x %d updates, closed loop, separate documents%n",
+              clients,
+              warmupUpdates);
+        }
+        out.flush();
+        WorkloadScenario.Result r = WorkloadScenario.run(List.of(t.uri()), config);
+        String line = Report.workload(out, r);
+        writeJson(json, line);
+        return r.ok() ? 0 : 1;
+      } catch (LoadException e) {
+        spec.commandLine().getErr().println("lattice-load: the run failed: " + e.getMessage());
+        return 1;
+      }
+    }
+  }
+
+  /** Writes {@code json} and a newline to {@code file} when one was asked for. */
+  static void writeJson(java.nio.file.Path file, String json) throws java.io.IOException {
+    if (file != null) {
+      java.nio.file.Path parent = file.toAbsolutePath().getParent();
+      if (parent != null) {
+        java.nio.file.Files.createDirectories(parent);
+      }
+      java.nio.file.Files.writeString(file, json + System.lineSeparator());
     }
   }
 

@@ -1,7 +1,11 @@
 package dev.lattice.load;
 
 import java.io.PrintWriter;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import org.HdrHistogram.Histogram;
 
 /**
  * Prints a scenario's result as a small table for people and one {@code RESULT {...}} JSON line for
@@ -126,5 +130,202 @@ final class Report {
         r.stopReason(),
         r.ok());
     out.flush();
+  }
+
+  /** The percentiles the workload reports, in percent. */
+  static final double[] WORKLOAD_PERCENTILES = {50, 90, 99, 99.9};
+
+  /** Prints the workload's summary table and RESULT line; returns the JSON (for {@code --json}). */
+  static String workload(PrintWriter out, WorkloadScenario.Result r) {
+    WorkloadScenario.Config c = r.config();
+    if (r.warmupUpdates() > 0) {
+      out.printf(
+          Locale.ROOT,
+          "warm-up done: %d clients x %d updates, closed loop, on separate documents (%.2f s),"
+              + " not measured%n",
+          c.clients(),
+          r.warmupUpdates(),
+          r.warmupSeconds());
+    } else {
+      out.println("warm-up: none (--warmup-updates 0); the JIT may still be cold");
+    }
+    out.printf(
+        Locale.ROOT,
+        "clients %d, documents %d, updates %d per client, %s, %d server(s)%n",
+        c.clients(),
+        c.docs(),
+        c.updates(),
+        c.openLoop()
+            ? String.format(
+                Locale.ROOT,
+                "open loop at %s/s per client (offered %s updates/s)",
+                number(c.rate()),
+                number(c.offeredPerSecond()))
+            : "closed loop (next update on ACK)",
+        r.servers());
+    out.printf(
+        Locale.ROOT,
+        "acked %,d/%,d in %.3f s = %.0f updates/s; fan-out deliveries %,d carrying %,d/%,d"
+            + " observations%n",
+        r.acked(),
+        r.expectedUpdates(),
+        r.seconds(),
+        r.ackedPerSecond(),
+        r.deliveries(),
+        r.observed(),
+        r.expectedObserved());
+    out.printf(
+        Locale.ROOT,
+        "%-16s %10s %10s %10s %10s %10s %10s%n",
+        "latency (ms)",
+        "count",
+        "p50",
+        "p90",
+        "p99",
+        "p99.9",
+        "max");
+    row(out, "fan-out (last)", r.fanout());
+    row(out, "ack", r.ack());
+    out.printf(
+        Locale.ROOT,
+        "wire bytes client->server per update: %.1f (encoded UPDATE frame + 6-byte WebSocket"
+            + " client header and mask; TCP/IP headers not counted)%n",
+        r.wireBytesPerUpdate());
+    out.printf(Locale.ROOT, "load average: start %s, end %s%n", r.loadStart(), r.loadEnd());
+    List<String> why = WorkloadScenario.describe(r);
+    out.println(
+        r.ok()
+            ? "convergence: every client ended with members x K on its document: OK"
+            : "FAILED: " + String.join("; ", why));
+    String json = json(workloadFields(r));
+    out.println("RESULT " + json);
+    out.flush();
+    return json;
+  }
+
+  private static void row(PrintWriter out, String name, Histogram h) {
+    out.printf(
+        Locale.ROOT,
+        "%-16s %10d %10s %10s %10s %10s %10s%n",
+        name,
+        h.getTotalCount(),
+        LatencySummary.millis(at(h, 50)),
+        LatencySummary.millis(at(h, 90)),
+        LatencySummary.millis(at(h, 99)),
+        LatencySummary.millis(at(h, 99.9)),
+        LatencySummary.millis(h.getTotalCount() == 0 ? 0 : h.getMaxValue()));
+  }
+
+  /** The value at {@code percentile}, reported as the highest equivalent value; 0 when empty. */
+  static long at(Histogram h, double percentile) {
+    return h.getTotalCount() == 0
+        ? 0
+        : h.highestEquivalentValue(h.getValueAtPercentile(percentile));
+  }
+
+  static Map<String, Object> workloadFields(WorkloadScenario.Result r) {
+    WorkloadScenario.Config c = r.config();
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("scenario", "workload");
+    m.put("clients", c.clients());
+    m.put("docs", c.docs());
+    m.put("updates", c.updates());
+    m.put("rate", c.rate());
+    m.put("openLoop", c.openLoop());
+    m.put("offeredPerSecond", c.offeredPerSecond());
+    m.put("servers", r.servers());
+    m.put("warmupUpdates", r.warmupUpdates());
+    m.put("sent", r.sent());
+    m.put("acked", r.acked());
+    m.put("expectedUpdates", r.expectedUpdates());
+    m.put("errors", r.errors());
+    m.put("seconds", r.seconds());
+    m.put("ackedPerSecond", Math.round(r.ackedPerSecond()));
+    m.put("deliveries", r.deliveries());
+    m.put("observed", r.observed());
+    m.put("expectedObserved", r.expectedObserved());
+    m.put("clientsWrong", r.clientsWrong());
+    m.put("fanoutMs", percentiles(r.fanout()));
+    m.put("ackMs", percentiles(r.ack()));
+    m.put("wireBytesPerUpdate", r.wireBytesPerUpdate());
+    m.put("loadStart", r.loadStart());
+    m.put("loadEnd", r.loadEnd());
+    m.put("failures", r.failures());
+    m.put("ok", r.ok());
+    return m;
+  }
+
+  static Map<String, Object> percentiles(Histogram h) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("count", h.getTotalCount());
+    m.put("p50", at(h, 50) / 1e6);
+    m.put("p90", at(h, 90) / 1e6);
+    m.put("p99", at(h, 99) / 1e6);
+    m.put("p99.9", at(h, 99.9) / 1e6);
+    m.put("max", (h.getTotalCount() == 0 ? 0 : h.getMaxValue()) / 1e6);
+    return m;
+  }
+
+  /** A compact number: integers without decimals. */
+  static String number(double v) {
+    return v == Math.rint(v) && Math.abs(v) < 1e15
+        ? Long.toString((long) v)
+        : String.format(Locale.ROOT, "%.3f", v);
+  }
+
+  /** One-line JSON of maps, lists, strings, numbers and booleans. */
+  static String json(Object value) {
+    StringBuilder b = new StringBuilder();
+    json(b, value);
+    return b.toString();
+  }
+
+  private static void json(StringBuilder b, Object v) {
+    if (v == null) {
+      b.append("null");
+    } else if (v instanceof Map<?, ?> map) {
+      b.append('{');
+      boolean first = true;
+      for (Map.Entry<?, ?> e : map.entrySet()) {
+        if (!first) {
+          b.append(',');
+        }
+        first = false;
+        json(b, String.valueOf(e.getKey()));
+        b.append(':');
+        json(b, e.getValue());
+      }
+      b.append('}');
+    } else if (v instanceof List<?> list) {
+      b.append('[');
+      for (int i = 0; i < list.size(); i++) {
+        if (i > 0) {
+          b.append(',');
+        }
+        json(b, list.get(i));
+      }
+      b.append(']');
+    } else if (v instanceof Double d) {
+      b.append(Double.isFinite(d) ? number(d) : "null");
+    } else if (v instanceof Number || v instanceof Boolean) {
+      b.append(v);
+    } else {
+      b.append('"');
+      for (char ch : v.toString().toCharArray()) {
+        switch (ch) {
+          case '"' -> b.append("\\\"");
+          case '\\' -> b.append("\\\\");
+          case '\n' -> b.append("\\n");
+          default -> {
+            if (ch < 0x20) {
+              b.append(String.format(Locale.ROOT, "\\u%04x", (int) ch));
+            } else {
+              b.append(ch);
+            }
+          }
+        }
+      }
+      b.append('"');
+    }
   }
 }
