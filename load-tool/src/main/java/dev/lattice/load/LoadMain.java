@@ -29,12 +29,18 @@ import picocli.CommandLine.Spec;
     name = "lattice-load",
     mixinStandardHelpOptions = true,
     versionProvider = LoadMain.Version.class,
-    subcommands = {LoadMain.Workload.class, LoadMain.Throughput.class, LoadMain.Fanout.class},
+    subcommands = {
+      LoadMain.Workload.class,
+      LoadMain.Saturation.class,
+      LoadMain.Throughput.class,
+      LoadMain.Fanout.class
+    },
     description = {
       "Measures a Lattice server. Scenarios: workload (the default when none is named: N clients"
           + " incrementing their own counters in D documents; fan-out and ACK latency, acked"
-          + " updates/s, convergence), throughput (acknowledged updates per second) and fanout"
-          + " (one writer, S subscribers). See docs/BENCHMARKS.md."
+          + " updates/s, convergence), saturation (the workload at rising rates: the knee), throughput"
+          + " (acknowledged updates per second) and fanout (one writer, S subscribers). See"
+          + " docs/BENCHMARKS.md."
     },
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {"0:run completed, checks passed", "1:run or check failed", "2:bad option"})
@@ -341,6 +347,12 @@ public final class LoadMain implements Runnable {
     @Option(names = "--json", paramLabel = "FILE", description = "Also write the JSON here.")
     java.nio.file.Path json;
 
+    @Option(
+        names = "--charts",
+        paramLabel = "DIR",
+        description = "Also write workload-latency.png (percentile distribution) here.")
+    java.nio.file.Path charts;
+
     @Override
     public Integer call() throws Exception {
       WorkloadScenario.Config config;
@@ -363,6 +375,204 @@ public final class LoadMain implements Runnable {
         WorkloadScenario.Result r = WorkloadScenario.run(List.of(t.uri()), config);
         String line = Report.workload(out, r);
         writeJson(json, line);
+        if (charts != null) {
+          java.nio.file.Path png = charts.resolve("workload-latency.png");
+          Charts.latencyDistribution(
+              png,
+              String.format(
+                  Locale.ROOT,
+                  "Lattice workload: %d clients, %d docs, %d updates each, %s",
+                  clients,
+                  docs,
+                  updates,
+                  rate > 0 ? "open loop " + Report.number(rate) + "/s per client" : "closed loop"),
+              List.of("fan-out (last receiver)", "ack"),
+              List.of(r.fanout(), r.ack()));
+          out.println("chart: " + png);
+          out.flush();
+        }
+        return r.ok() ? 0 : 1;
+      } catch (LoadException e) {
+        spec.commandLine().getErr().println("lattice-load: the run failed: " + e.getMessage());
+        return 1;
+      }
+    }
+  }
+
+  @Command(
+      name = "saturation",
+      mixinStandardHelpOptions = true,
+      sortOptions = false,
+      description = {
+        "The open-loop workload at per-client rates R0, R0 x step, ... until the fan-out p99 passes"
+            + " the limit (50 ms), a step fails or the steps run out. Reports the knee: the"
+            + " highest offered load (updates/s) with p99 at or below the limit."
+      })
+  static final class Saturation implements Callable<Integer> {
+    @Spec CommandLine.Model.CommandSpec spec;
+
+    @ArgGroup(exclusive = true, multiplicity = "1", heading = "Server (one of):%n")
+    TargetChoice target;
+
+    @Option(
+        names = "--clients",
+        paramLabel = "N",
+        defaultValue = "100",
+        description = "Clients; default ${DEFAULT-VALUE}.")
+    int clients;
+
+    @Option(
+        names = "--docs",
+        paramLabel = "D",
+        defaultValue = "1",
+        description = "Documents; default ${DEFAULT-VALUE}.")
+    int docs;
+
+    @Option(
+        names = "--start-rate",
+        paramLabel = "R0",
+        defaultValue = "10",
+        description = "First step's updates/s per client; default ${DEFAULT-VALUE}.")
+    double startRate;
+
+    @Option(
+        names = "--step",
+        paramLabel = "FACTOR",
+        defaultValue = "1.5",
+        description = "Rate factor between steps; default ${DEFAULT-VALUE}.")
+    double step;
+
+    @Option(
+        names = "--max-rate",
+        paramLabel = "R",
+        defaultValue = "10000",
+        description = "No step above this rate per client; default ${DEFAULT-VALUE}.")
+    double maxRate;
+
+    @Option(
+        names = "--max-steps",
+        paramLabel = "STEPS",
+        defaultValue = "15",
+        description = "At most this many steps; default ${DEFAULT-VALUE}.")
+    int maxSteps;
+
+    @Option(
+        names = "--updates-per-step",
+        paramLabel = "K",
+        defaultValue = "100",
+        description = "Updates per client in each step; default ${DEFAULT-VALUE}.")
+    int updatesPerStep;
+
+    @Option(
+        names = "--p99-limit-ms",
+        paramLabel = "MS",
+        defaultValue = "50",
+        description = "Fan-out p99 that ends the run; default ${DEFAULT-VALUE}.")
+    double p99LimitMs;
+
+    @Option(
+        names = "--warmup-updates",
+        paramLabel = "W",
+        defaultValue = "50",
+        description =
+            "Closed-loop warm-up updates per client before the first step (0 for"
+                + " none); default ${DEFAULT-VALUE}.")
+    int warmupUpdates;
+
+    @Option(
+        names = "--timeout",
+        paramLabel = "DURATION",
+        defaultValue = "30s",
+        converter = DurationConverter.class,
+        description = "Time each step may take beyond its schedule; default ${DEFAULT-VALUE}.")
+    Duration timeout;
+
+    @Option(names = "--json", paramLabel = "FILE", description = "Also write the JSON here.")
+    java.nio.file.Path json;
+
+    @Option(
+        names = "--charts",
+        paramLabel = "DIR",
+        description = "Also write saturation.png (throughput and p99 against offered load).")
+    java.nio.file.Path charts;
+
+    @Override
+    public Integer call() throws Exception {
+      SaturationScenario.Config config;
+      try {
+        config =
+            new SaturationScenario.Config(
+                new WorkloadScenario.Config(
+                    clients, docs, updatesPerStep, startRate, warmupUpdates, timeout),
+                startRate,
+                step,
+                maxRate,
+                maxSteps,
+                p99LimitMs);
+      } catch (IllegalArgumentException e) {
+        throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+      }
+      PrintWriter out = spec.commandLine().getOut();
+      try (Target t = target.open(spec)) {
+        out.println("lattice-load saturation: " + t.description());
+        out.printf(
+            Locale.ROOT,
+            "%d clients, %d documents, %d updates per client per step, rates %s per client%n",
+            clients,
+            docs,
+            updatesPerStep,
+            config.rates().stream().map(Report::number).toList());
+        if (warmupUpdates > 0) {
+          out.printf(
+              Locale.ROOT,
+              "warming up: %d clients x %d updates, closed loop, separate documents%n",
+              clients,
+              warmupUpdates);
+        }
+        out.flush();
+        int[] index = {0};
+        boolean[] headed = {false};
+        SaturationScenario.Result r =
+            SaturationScenario.run(
+                List.of(t.uri()),
+                config,
+                s -> {
+                  if (!headed[0]) {
+                    headed[0] = true;
+                    out.println(
+                        warmupUpdates > 0
+                            ? "warm-up done (" + warmupUpdates + " updates per client)"
+                            : "no warm-up");
+                    Report.saturationHeader(out);
+                  }
+                  Report.saturationRow(out, ++index[0], s, p99LimitMs);
+                });
+        String line = Report.saturation(out, r);
+        writeJson(json, line);
+        if (charts != null) {
+          java.nio.file.Path png = charts.resolve("saturation.png");
+          Charts.saturation(
+              png,
+              String.format(
+                  Locale.ROOT,
+                  "Lattice saturation: %d clients, %d docs, %d updates per client per step",
+                  clients,
+                  docs,
+                  updatesPerStep),
+              r.steps().stream()
+                  .map(
+                      s ->
+                          new Charts.Step(
+                              s.offered(),
+                              s.result().ackedPerSecond(),
+                              s.p50Ms(),
+                              s.p99Ms(),
+                              s.result().ok()))
+                  .toList(),
+              p99LimitMs);
+          out.println("chart: " + png);
+          out.flush();
+        }
         return r.ok() ? 0 : 1;
       } catch (LoadException e) {
         spec.commandLine().getErr().println("lattice-load: the run failed: " + e.getMessage());

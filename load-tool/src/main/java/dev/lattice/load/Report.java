@@ -191,6 +191,14 @@ final class Report {
         "wire bytes client->server per update: %.1f (encoded UPDATE frame + 6-byte WebSocket"
             + " client header and mask; TCP/IP headers not counted)%n",
         r.wireBytesPerUpdate());
+    if (c.openLoop()) {
+      out.printf(
+          Locale.ROOT,
+          "send lag behind the open-loop schedule: p99 %s ms, max %s ms (the generator's own"
+              + " delay; large values mean the offered load was not offered)%n",
+          LatencySummary.millis(at(r.sendLag(), 99)),
+          LatencySummary.millis(r.sendLag().getTotalCount() == 0 ? 0 : r.sendLag().getMaxValue()));
+    }
     out.printf(Locale.ROOT, "load average: start %s, end %s%n", r.loadStart(), r.loadEnd());
     List<String> why = WorkloadScenario.describe(r);
     out.println(
@@ -247,6 +255,7 @@ final class Report {
     m.put("clientsWrong", r.clientsWrong());
     m.put("fanoutMs", percentiles(r.fanout()));
     m.put("ackMs", percentiles(r.ack()));
+    m.put("sendLagMs", percentiles(r.sendLag()));
     m.put("wireBytesPerUpdate", r.wireBytesPerUpdate());
     m.put("loadStart", r.loadStart());
     m.put("loadEnd", r.loadEnd());
@@ -264,6 +273,88 @@ final class Report {
     m.put("p99.9", at(h, 99.9) / 1e6);
     m.put("max", (h.getTotalCount() == 0 ? 0 : h.getMaxValue()) / 1e6);
     return m;
+  }
+
+  /** The header of the saturation table; rows follow as the steps end. */
+  static void saturationHeader(PrintWriter out) {
+    out.printf(
+        Locale.ROOT,
+        "%6s %12s %12s %12s %10s %10s %10s  %s%n",
+        "step",
+        "rate/client",
+        "offered/s",
+        "acked/s",
+        "p50 ms",
+        "p99 ms",
+        "ack p99",
+        "result");
+    out.flush();
+  }
+
+  static void saturationRow(PrintWriter out, int index, SaturationScenario.Step s, double limit) {
+    WorkloadScenario.Result r = s.result();
+    out.printf(
+        Locale.ROOT,
+        "%6d %12s %12.0f %12.0f %10s %10s %10s  %s%n",
+        index,
+        number(s.ratePerClient()),
+        s.offered(),
+        r.ackedPerSecond(),
+        LatencySummary.millis(at(r.fanout(), 50)),
+        LatencySummary.millis(at(r.fanout(), 99)),
+        LatencySummary.millis(at(r.ack(), 99)),
+        !r.ok()
+            ? "FAILED: " + String.join("; ", WorkloadScenario.describe(r))
+            : !s.keptUp()
+                ? "behind: acked < " + Math.round(SaturationScenario.KEPT_UP * 100) + "% of offered"
+                : s.p99Ms() <= limit ? "ok" : "p99 over " + number(limit) + " ms");
+    out.flush();
+  }
+
+  /** The saturation run's conclusion and RESULT line; returns the JSON. */
+  static String saturation(PrintWriter out, SaturationScenario.Result r) {
+    SaturationScenario.Config c = r.config();
+    out.printf(Locale.ROOT, "stopped: %s%n", r.stopReason());
+    double knee = r.kneeOffered();
+    out.println(
+        knee >= 0
+            ? String.format(
+                Locale.ROOT,
+                "knee: %.0f updates/s offered (%d clients, %d documents) with fan-out p99 <= %s ms",
+                knee,
+                c.workload().clients(),
+                c.workload().docs(),
+                number(c.p99LimitMs()))
+            : "knee: none (no step passed with fan-out p99 <= " + number(c.p99LimitMs()) + " ms)");
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("scenario", "saturation");
+    m.put("clients", c.workload().clients());
+    m.put("docs", c.workload().docs());
+    m.put("updatesPerStep", c.workload().updates());
+    m.put("warmupUpdates", c.workload().warmupUpdates());
+    m.put("p99LimitMs", c.p99LimitMs());
+    m.put("kneeOfferedPerSecond", knee >= 0 ? knee : null);
+    m.put("stop", r.stopReason());
+    List<Object> steps = new java.util.ArrayList<>();
+    for (SaturationScenario.Step s : r.steps()) {
+      Map<String, Object> one = new LinkedHashMap<>();
+      one.put("ratePerClient", s.ratePerClient());
+      one.put("offeredPerSecond", s.offered());
+      one.put("ackedPerSecond", Math.round(s.result().ackedPerSecond()));
+      one.put("fanoutMs", percentiles(s.result().fanout()));
+      one.put("ackMs", percentiles(s.result().ack()));
+      one.put("sendLagMs", percentiles(s.result().sendLag()));
+      one.put("keptUp", s.keptUp());
+      one.put("loadStart", s.result().loadStart());
+      one.put("ok", s.result().ok());
+      steps.add(one);
+    }
+    m.put("steps", steps);
+    m.put("ok", r.ok());
+    String json = json(m);
+    out.println("RESULT " + json);
+    out.flush();
+    return json;
   }
 
   /** A compact number: integers without decimals. */

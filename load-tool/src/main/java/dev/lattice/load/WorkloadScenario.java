@@ -135,6 +135,8 @@ final class WorkloadScenario {
    *     client header and mask ({@link WorkloadPlan#clientFrameBytes})
    * @param loadStart /proc/loadavg before the measured phase
    * @param loadEnd /proc/loadavg after it
+   * @param sendLag open loop: how late each send left against its schedule, ns (the generator
+   *     falling behind shows here); empty for a closed loop
    */
   record Result(
       Config config,
@@ -154,7 +156,8 @@ final class WorkloadScenario {
       Histogram ack,
       long wireBytesSent,
       String loadStart,
-      String loadEnd) {
+      String loadEnd,
+      Histogram sendLag) {
 
     long expectedUpdates() {
       return (long) config.clients() * config.updates();
@@ -182,17 +185,33 @@ final class WorkloadScenario {
 
   /** Warm-up (unless configured off), then the measured phase. */
   static Result run(List<URI> targets, Config config) throws InterruptedException {
+    double warmSeconds = warmUp(targets, config);
+    return measure(targets, config, config.warmupUpdates(), warmSeconds);
+  }
+
+  /**
+   * The closed-loop warm-up: {@code config.warmupUpdates()} per client on fresh documents, which
+   * must converge. Returns its length in seconds (0 when there is none).
+   *
+   * @throws LoadException if it does not converge
+   */
+  static double warmUp(List<URI> targets, Config config) throws InterruptedException {
     int warm = config.warmupUpdates();
-    double warmSeconds = 0;
-    if (warm > 0) {
-      Config warmConfig = new Config(config.clients(), config.docs(), warm, 0, 0, config.timeout());
-      Result w = phase(targets, warmConfig, Runs.documentPrefix() + "warm-", 0, 0);
-      if (!w.ok()) {
-        throw new LoadException("the warm-up failed: " + String.join("; ", describe(w)));
-      }
-      warmSeconds = w.seconds();
+    if (warm == 0) {
+      return 0;
     }
-    return phase(targets, config, Runs.documentPrefix(), warm, warmSeconds);
+    Config warmConfig = new Config(config.clients(), config.docs(), warm, 0, 0, config.timeout());
+    Result w = phase(targets, warmConfig, Runs.documentPrefix() + "warm-", 0, 0);
+    if (!w.ok()) {
+      throw new LoadException("the warm-up failed: " + String.join("; ", describe(w)));
+    }
+    return w.seconds();
+  }
+
+  /** One measured phase on fresh documents, after a warm-up that is only reported. */
+  static Result measure(List<URI> targets, Config config, int warmupUpdates, double warmupSeconds)
+      throws InterruptedException {
+    return phase(targets, config, Runs.documentPrefix(), warmupUpdates, warmupSeconds);
   }
 
   /** Why {@code r} does not count; empty when it does. */
@@ -290,9 +309,11 @@ final class WorkloadScenario {
     final AtomicLong deliveries = new AtomicLong();
     final AtomicLong observed = new AtomicLong();
     final Histogram ack = new ConcurrentHistogram(3);
+    final Histogram sendLag = new Histogram(3); // sender thread; read after it ended
     final List<String> failures = java.util.Collections.synchronizedList(new ArrayList<>());
     final LinkedBlockingQueue<Integer> ready = new LinkedBlockingQueue<>();
     volatile boolean finished;
+    volatile boolean senderDone;
     long sent; // sender thread; read after join or after done
     long wireBytes; // sender thread
 
@@ -335,6 +356,8 @@ final class WorkloadScenario {
         Thread.currentThread().interrupt();
       } catch (RuntimeException e) {
         fail("sending failed: " + e.getMessage());
+      } finally {
+        senderDone = true;
       }
     }
 
@@ -354,6 +377,7 @@ final class WorkloadScenario {
           LockSupport.parkNanos(wait);
         }
         send(g, k);
+        sendLag.recordValue(Math.max(0, System.nanoTime() - due));
       }
     }
 
@@ -423,7 +447,8 @@ final class WorkloadScenario {
           ack.copy(),
           wireBytes,
           loadStart,
-          loadEnd);
+          loadEnd,
+          senderDone ? sendLag.copy() : new Histogram(3));
     }
   }
 
