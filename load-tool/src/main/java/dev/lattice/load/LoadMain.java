@@ -32,6 +32,8 @@ import picocli.CommandLine.Spec;
     subcommands = {
       LoadMain.Workload.class,
       LoadMain.Saturation.class,
+      LoadMain.Idle.class,
+      LoadMain.IdleWorker.class,
       LoadMain.Throughput.class,
       LoadMain.Fanout.class
     },
@@ -578,6 +580,175 @@ public final class LoadMain implements Runnable {
         spec.commandLine().getErr().println("lattice-load: the run failed: " + e.getMessage());
         return 1;
       }
+    }
+  }
+
+  @Command(
+      name = "idle",
+      mixinStandardHelpOptions = true,
+      sortOptions = false,
+      description = {
+        "N subscribed connections held idle (answering the server's PINGs). Reports the server's"
+            + " heap after a full GC and RSS per connection, and its CPU% during the hold. With"
+            + " --uri give --server-pid to measure that process (/proc and jcmd); an in-process"
+            + " server is measured in this JVM, so keep --procs at 1 or more to leave the clients"
+            + " out of it."
+      })
+  static final class Idle implements Callable<Integer> {
+    @Spec CommandLine.Model.CommandSpec spec;
+
+    @ArgGroup(exclusive = true, multiplicity = "1", heading = "Server (one of):%n")
+    TargetChoice target;
+
+    @Option(
+        names = "--connections",
+        paramLabel = "N",
+        defaultValue = "1000",
+        description = "Connections; default ${DEFAULT-VALUE}.")
+    int connections;
+
+    @Option(
+        names = "--docs",
+        paramLabel = "D",
+        defaultValue = "1",
+        description = "Documents; connection j subscribes to j mod D; default ${DEFAULT-VALUE}.")
+    int docs;
+
+    @Option(
+        names = "--hold",
+        paramLabel = "SECONDS",
+        defaultValue = "30",
+        description = "Seconds to hold them idle (at most 300); default ${DEFAULT-VALUE}.")
+    int hold;
+
+    @Option(
+        names = "--procs",
+        paramLabel = "P",
+        description =
+            "Child JVMs that open the connections (0: in this process); default: one per 15,000"
+                + " connections, at least 1.")
+    Integer procs;
+
+    @Option(
+        names = "--server-pid",
+        paramLabel = "PID",
+        description = "With --uri: the server's process id, to read its RSS, CPU and heap.")
+    Long serverPid;
+
+    @Option(
+        names = "--settle",
+        paramLabel = "DURATION",
+        defaultValue = "3s",
+        converter = DurationConverter.class,
+        description = "Wait after connecting before measuring; default ${DEFAULT-VALUE}.")
+    Duration settle;
+
+    @Option(
+        names = "--connect-timeout",
+        paramLabel = "DURATION",
+        defaultValue = "10s",
+        converter = DurationConverter.class,
+        description = "Limit for each connection's handshake; default ${DEFAULT-VALUE}.")
+    Duration connectTimeout;
+
+    @Option(names = "--json", paramLabel = "FILE", description = "Also write the JSON here.")
+    java.nio.file.Path json;
+
+    @Override
+    public Integer call() throws Exception {
+      int p = procs != null ? procs : Math.max(1, (connections + 14_999) / 15_000);
+      IdleScenario.Config config;
+      try {
+        config =
+            new IdleScenario.Config(
+                connections, docs, Duration.ofSeconds(hold), p, settle, connectTimeout);
+      } catch (IllegalArgumentException e) {
+        throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+      }
+      PrintWriter out = spec.commandLine().getOut();
+      try (Target t = target.open(spec)) {
+        boolean inProcess = target.uri == null;
+        ServerProbe probe =
+            inProcess ? ServerProbe.self() : ServerProbe.of(serverPid != null ? serverPid : -1);
+        out.println("lattice-load idle: " + t.description());
+        out.flush();
+        IdleScenario.Result r = IdleScenario.run(t.uri(), config, probe, inProcess);
+        writeJson(json, Report.idle(out, r));
+        return r.ok() ? 0 : 1;
+      } catch (LoadException e) {
+        spec.commandLine().getErr().println("lattice-load: the run failed: " + e.getMessage());
+        return 1;
+      }
+    }
+  }
+
+  /** The child JVM of {@code idle --procs}: opens its share, reports, holds until told to stop. */
+  @Command(name = "idle-worker", hidden = true)
+  static final class IdleWorker implements Callable<Integer> {
+    @Spec CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--uri", required = true)
+    URI uri;
+
+    @Option(names = "--from", required = true)
+    int from;
+
+    @Option(names = "--count", required = true)
+    int count;
+
+    @Option(names = "--docs", required = true)
+    int docs;
+
+    @Option(names = "--prefix", required = true)
+    String prefix;
+
+    @Option(names = "--connect-timeout", converter = DurationConverter.class, defaultValue = "10s")
+    Duration connectTimeout;
+
+    @Option(names = "--max-life", converter = DurationConverter.class, defaultValue = "10m")
+    Duration maxLife;
+
+    @Override
+    public Integer call() throws Exception {
+      PrintWriter out = spec.commandLine().getOut();
+      IdleClients clients;
+      try {
+        clients = IdleClients.open(uri, from, count, docs, prefix, connectTimeout, 4);
+      } catch (LoadException e) {
+        out.println(IdleScenario.WORKER_LINE + "FAILED " + e.getMessage());
+        out.flush();
+        return 1;
+      }
+      try (clients) {
+        out.println(IdleScenario.WORKER_LINE + "READY " + clients.connected());
+        out.flush();
+        // Hold until the parent says STOP or its pipe closes, and never beyond --max-life.
+        java.util.concurrent.CountDownLatch stop = new java.util.concurrent.CountDownLatch(1);
+        Thread reader =
+            Runs.daemonThreads("idle-worker-in")
+                .newThread(
+                    () -> {
+                      try (java.io.BufferedReader in =
+                          new java.io.BufferedReader(
+                              new java.io.InputStreamReader(
+                                  System.in, java.nio.charset.StandardCharsets.UTF_8))) {
+                        for (String line = in.readLine(); line != null; line = in.readLine()) {
+                          if (line.trim().equals("STOP")) {
+                            break;
+                          }
+                        }
+                      } catch (java.io.IOException e) {
+                        // parent gone: stop
+                      }
+                      stop.countDown();
+                    });
+        reader.start();
+        stop.await(maxLife.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+        out.println(
+            IdleScenario.WORKER_LINE + "DONE " + clients.pongs() + " " + clients.closedByServer());
+        out.flush();
+      }
+      return 0;
     }
   }
 

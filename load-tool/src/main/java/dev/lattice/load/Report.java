@@ -357,6 +357,86 @@ final class Report {
     return json;
   }
 
+  /** The idle scenario's table and RESULT line; returns the JSON. */
+  static String idle(PrintWriter out, IdleScenario.Result r) {
+    IdleScenario.Config c = r.config();
+    out.printf(
+        Locale.ROOT,
+        "connections %,d/%,d on %d documents, clients in %s, held %.1f s%n",
+        r.established(),
+        c.connections(),
+        c.docs(),
+        c.procs() == 0 ? "this process" : c.procs() + " worker JVMs",
+        r.holdSeconds());
+    out.printf(
+        Locale.ROOT,
+        "%-22s %14s %14s %16s%n",
+        "server (pid " + r.serverPid() + ")",
+        "before",
+        "after",
+        "per connection");
+    out.printf(
+        Locale.ROOT,
+        "%-22s %14s %14s %16s%n",
+        "heap after full GC",
+        mib(r.heapBefore()),
+        mib(r.heapAfter()),
+        bytes(r.heapPerConnection()));
+    out.printf(
+        Locale.ROOT,
+        "%-22s %14s %14s %16s%n",
+        "RSS",
+        mib(r.rssBefore()),
+        mib(r.rssAfter()),
+        bytes(r.rssPerConnection()));
+    out.printf(
+        Locale.ROOT,
+        "server CPU during the hold: %s; PONGs answered %,d; closed by the server while held %d%n",
+        r.cpuPercent() < 0 ? "n/a" : String.format(Locale.ROOT, "%.1f%%", r.cpuPercent()),
+        r.pongs(),
+        r.closedDuringHold());
+    if (r.clientsInServerProcess()) {
+      out.println(
+          "note: the clients run in the server's JVM (--procs 0): heap and RSS include their"
+              + " sockets and buffers; use --procs 1 or more for the server alone");
+    }
+    if (r.serverPid() < 0) {
+      out.println("note: server memory and CPU not measured: give --server-pid with --uri");
+    }
+    out.println(r.ok() ? "idle: every connection stayed open: OK" : "FAILED: connections lost");
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("scenario", "idle");
+    m.put("connections", c.connections());
+    m.put("established", r.established());
+    m.put("docs", c.docs());
+    m.put("procs", c.procs());
+    m.put("holdSeconds", r.holdSeconds());
+    m.put("serverPid", r.serverPid());
+    m.put("clientsInServerProcess", r.clientsInServerProcess());
+    m.put("heapBeforeBytes", r.heapBefore());
+    m.put("heapAfterBytes", r.heapAfter());
+    m.put("heapPerConnectionBytes", Math.round(r.heapPerConnection()));
+    m.put("rssBeforeBytes", r.rssBefore());
+    m.put("rssAfterBytes", r.rssAfter());
+    m.put("rssPerConnectionBytes", Math.round(r.rssPerConnection()));
+    m.put("serverCpuPercent", r.cpuPercent());
+    m.put("pongs", r.pongs());
+    m.put("closedDuringHold", r.closedDuringHold());
+    m.put("ok", r.ok());
+    String json = json(m);
+    out.println("RESULT " + json);
+    out.flush();
+    return json;
+  }
+
+  private static String mib(long bytes) {
+    return bytes < 0 ? "n/a" : String.format(Locale.ROOT, "%.1f MiB", bytes / 1048576.0);
+  }
+
+  private static String bytes(double bytes) {
+    return bytes == -1 ? "n/a" : String.format(Locale.ROOT, "%,.0f B", bytes);
+  }
+
   /** A compact number: integers without decimals. */
   static String number(double v) {
     return v == Math.rint(v) && Math.abs(v) < 1e15
