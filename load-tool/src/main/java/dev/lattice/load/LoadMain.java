@@ -40,9 +40,9 @@ import picocli.CommandLine.Spec;
     description = {
       "Measures a Lattice server. Scenarios: workload (the default when none is named: N clients"
           + " incrementing their own counters in D documents; fan-out and ACK latency, acked"
-          + " updates/s, convergence), saturation (the workload at rising rates: the knee), throughput"
-          + " (acknowledged updates per second) and fanout (one writer, S subscribers). See"
-          + " docs/BENCHMARKS.md."
+          + " updates/s, convergence), saturation (the workload at rising rates: the knee), idle"
+          + " (server memory and CPU per idle connection), throughput (acknowledged updates per"
+          + " second) and fanout (one writer, S subscribers). See docs/BENCHMARKS.md."
     },
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {"0:run completed, checks passed", "1:run or check failed", "2:bad option"})
@@ -589,7 +589,7 @@ public final class LoadMain implements Runnable {
       sortOptions = false,
       description = {
         "N subscribed connections held idle (answering the server's PINGs). Reports the server's"
-            + " heap after a full GC and RSS per connection, and its CPU% during the hold. With"
+            + " heap after a full GC and RSS per connection, and its CPU%% during the hold. With"
             + " --uri give --server-pid to measure that process (/proc and jcmd); an in-process"
             + " server is measured in this JVM, so keep --procs at 1 or more to leave the clients"
             + " out of it."
