@@ -3,6 +3,7 @@ package dev.lattice.load;
 import java.io.PrintWriter;
 import java.net.URI;
 import java.time.Duration;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.regex.Matcher;
@@ -28,10 +29,20 @@ import picocli.CommandLine.Spec;
     name = "lattice-load",
     mixinStandardHelpOptions = true,
     versionProvider = LoadMain.Version.class,
-    subcommands = {LoadMain.Throughput.class, LoadMain.Fanout.class},
+    subcommands = {
+      LoadMain.Workload.class,
+      LoadMain.Saturation.class,
+      LoadMain.Idle.class,
+      LoadMain.IdleWorker.class,
+      LoadMain.Throughput.class,
+      LoadMain.Fanout.class
+    },
     description = {
-      "Measures a Lattice server: acknowledged updates per second (throughput) and fan-out"
-          + " latency (fanout). See docs/BENCHMARKS.md."
+      "Measures a Lattice server. Scenarios: workload (the default when none is named: N clients"
+          + " incrementing their own counters in D documents; fan-out and ACK latency, acked"
+          + " updates/s, convergence), saturation (the workload at rising rates: the knee), idle"
+          + " (server memory and CPU per idle connection), throughput (acknowledged updates per"
+          + " second) and fanout (one writer, S subscribers). See docs/BENCHMARKS.md."
     },
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {"0:run completed, checks passed", "1:run or check failed", "2:bad option"})
@@ -39,9 +50,30 @@ public final class LoadMain implements Runnable {
 
   @Spec CommandLine.Model.CommandSpec spec;
 
+  /** The scenario that runs when none is named. */
+  static final String DEFAULT_SCENARIO = "workload";
+
   /** Entry point of the runnable jar. */
   public static void main(String[] args) {
-    System.exit(commandLine().execute(args));
+    System.exit(commandLine().execute(withDefaultScenario(args)));
+  }
+
+  /**
+   * {@code args} with {@value #DEFAULT_SCENARIO} put first when they name no scenario: no
+   * arguments, or options only ({@code --in-memory}). {@code --help} and {@code --version} alone
+   * stay the tool's own.
+   */
+  static String[] withDefaultScenario(String[] args) {
+    if (args.length > 0 && !args[0].startsWith("-")) {
+      return args; // a scenario (or a mistyped one, which picocli names)
+    }
+    if (args.length == 1 && List.of("-h", "--help", "-V", "--version").contains(args[0])) {
+      return args;
+    }
+    String[] withScenario = new String[args.length + 1];
+    withScenario[0] = DEFAULT_SCENARIO;
+    System.arraycopy(args, 0, withScenario, 1, args.length);
+    return withScenario;
   }
 
   static CommandLine commandLine() {
@@ -51,7 +83,7 @@ public final class LoadMain implements Runnable {
   @Override
   public void run() {
     throw new CommandLine.ParameterException(
-        spec.commandLine(), "name a scenario: throughput or fanout");
+        spec.commandLine(), "name a scenario: workload, throughput or fanout");
   }
 
   /** Which server to load: exactly one of the three. */
@@ -244,6 +276,490 @@ public final class LoadMain implements Runnable {
         spec.commandLine().getErr().println("lattice-load: the run failed: " + e.getMessage());
         return 1;
       }
+    }
+  }
+
+  @Command(
+      name = "workload",
+      mixinStandardHelpOptions = true,
+      sortOptions = false,
+      description = {
+        "The default scenario. N clients; client g joins document g mod D and increments its own"
+            + " G-Counter field K times, one UPDATE each, open loop at R updates/s per client or"
+            + " closed loop (R = 0: next update on ACK). Reports acked updates/s, fan-out latency"
+            + " (until the last other member of the document observed the update) and ACK"
+            + " latency, and checks that every client ends with every document's exact total."
+      })
+  static final class Workload implements Callable<Integer> {
+    @Spec CommandLine.Model.CommandSpec spec;
+
+    @ArgGroup(exclusive = true, multiplicity = "1", heading = "Server (one of):%n")
+    TargetChoice target;
+
+    @Option(
+        names = "--clients",
+        paramLabel = "N",
+        defaultValue = "100",
+        description = "Clients (one connection each); default ${DEFAULT-VALUE}.")
+    int clients;
+
+    @Option(
+        names = "--docs",
+        paramLabel = "D",
+        defaultValue = "1",
+        description = "Documents; client g joins g mod D; default ${DEFAULT-VALUE}.")
+    int docs;
+
+    @Option(
+        names = "--updates",
+        paramLabel = "K",
+        defaultValue = "100",
+        description = "Increments per client; default ${DEFAULT-VALUE}.")
+    int updates;
+
+    @Option(
+        names = "--rate",
+        paramLabel = "R",
+        defaultValue = "0",
+        description =
+            "Updates/s per client, open loop (sends on schedule, never waits for ACKs); 0 for a"
+                + " closed loop; default ${DEFAULT-VALUE}.")
+    double rate;
+
+    @Option(
+        names = "--warmup-updates",
+        paramLabel = "W",
+        defaultValue = "50",
+        description =
+            "Closed-loop warm-up updates per client on separate documents, not measured (0 for"
+                + " none); default ${DEFAULT-VALUE}.")
+    int warmupUpdates;
+
+    @Option(
+        names = "--timeout",
+        paramLabel = "DURATION",
+        defaultValue = "60s",
+        converter = DurationConverter.class,
+        description =
+            "Time the measured phase may take beyond its schedule (open loop: K/R) before the run"
+                + " fails; waits for WELCOME and SYNC take this but at least 10s; default"
+                + " ${DEFAULT-VALUE}.")
+    Duration timeout;
+
+    @Option(names = "--json", paramLabel = "FILE", description = "Also write the JSON here.")
+    java.nio.file.Path json;
+
+    @Option(
+        names = "--charts",
+        paramLabel = "DIR",
+        description = "Also write workload-latency.png (percentile distribution) here.")
+    java.nio.file.Path charts;
+
+    @Override
+    public Integer call() throws Exception {
+      WorkloadScenario.Config config;
+      try {
+        config = new WorkloadScenario.Config(clients, docs, updates, rate, warmupUpdates, timeout);
+      } catch (IllegalArgumentException e) {
+        throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+      }
+      PrintWriter out = spec.commandLine().getOut();
+      try (Target t = target.open(spec)) {
+        out.println("lattice-load workload: " + t.description());
+        if (warmupUpdates > 0) {
+          out.printf(
+              Locale.ROOT,
+              "warming up: %d clients x %d updates, closed loop, separate documents%n",
+              clients,
+              warmupUpdates);
+        }
+        out.flush();
+        WorkloadScenario.Result r = WorkloadScenario.run(List.of(t.uri()), config);
+        String line = Report.workload(out, r);
+        writeJson(json, line);
+        if (charts != null) {
+          java.nio.file.Path png = charts.resolve("workload-latency.png");
+          Charts.latencyDistribution(
+              png,
+              String.format(
+                  Locale.ROOT,
+                  "Lattice workload: %d clients, %d docs, %d updates each, %s",
+                  clients,
+                  docs,
+                  updates,
+                  rate > 0 ? "open loop " + Report.number(rate) + "/s per client" : "closed loop"),
+              List.of("fan-out (last receiver)", "ack"),
+              List.of(r.fanout(), r.ack()));
+          out.println("chart: " + png);
+          out.flush();
+        }
+        return r.ok() ? 0 : 1;
+      } catch (LoadException e) {
+        spec.commandLine().getErr().println("lattice-load: the run failed: " + e.getMessage());
+        return 1;
+      }
+    }
+  }
+
+  @Command(
+      name = "saturation",
+      mixinStandardHelpOptions = true,
+      sortOptions = false,
+      description = {
+        "The open-loop workload at per-client rates R0, R0 x step, ... until the fan-out p99 passes"
+            + " the limit (50 ms), a step fails or the steps run out. Reports the knee: the"
+            + " highest offered load (updates/s) with p99 at or below the limit."
+      })
+  static final class Saturation implements Callable<Integer> {
+    @Spec CommandLine.Model.CommandSpec spec;
+
+    @ArgGroup(exclusive = true, multiplicity = "1", heading = "Server (one of):%n")
+    TargetChoice target;
+
+    @Option(
+        names = "--clients",
+        paramLabel = "N",
+        defaultValue = "100",
+        description = "Clients; default ${DEFAULT-VALUE}.")
+    int clients;
+
+    @Option(
+        names = "--docs",
+        paramLabel = "D",
+        defaultValue = "1",
+        description = "Documents; default ${DEFAULT-VALUE}.")
+    int docs;
+
+    @Option(
+        names = "--start-rate",
+        paramLabel = "R0",
+        defaultValue = "10",
+        description = "First step's updates/s per client; default ${DEFAULT-VALUE}.")
+    double startRate;
+
+    @Option(
+        names = "--step",
+        paramLabel = "FACTOR",
+        defaultValue = "1.5",
+        description = "Rate factor between steps; default ${DEFAULT-VALUE}.")
+    double step;
+
+    @Option(
+        names = "--max-rate",
+        paramLabel = "R",
+        defaultValue = "10000",
+        description = "No step above this rate per client; default ${DEFAULT-VALUE}.")
+    double maxRate;
+
+    @Option(
+        names = "--max-steps",
+        paramLabel = "STEPS",
+        defaultValue = "15",
+        description = "At most this many steps; default ${DEFAULT-VALUE}.")
+    int maxSteps;
+
+    @Option(
+        names = "--updates-per-step",
+        paramLabel = "K",
+        defaultValue = "100",
+        description = "Updates per client in each step; default ${DEFAULT-VALUE}.")
+    int updatesPerStep;
+
+    @Option(
+        names = "--p99-limit-ms",
+        paramLabel = "MS",
+        defaultValue = "50",
+        description = "Fan-out p99 that ends the run; default ${DEFAULT-VALUE}.")
+    double p99LimitMs;
+
+    @Option(
+        names = "--warmup-updates",
+        paramLabel = "W",
+        defaultValue = "50",
+        description =
+            "Closed-loop warm-up updates per client before the first step (0 for"
+                + " none); default ${DEFAULT-VALUE}.")
+    int warmupUpdates;
+
+    @Option(
+        names = "--timeout",
+        paramLabel = "DURATION",
+        defaultValue = "30s",
+        converter = DurationConverter.class,
+        description = "Time each step may take beyond its schedule; default ${DEFAULT-VALUE}.")
+    Duration timeout;
+
+    @Option(names = "--json", paramLabel = "FILE", description = "Also write the JSON here.")
+    java.nio.file.Path json;
+
+    @Option(
+        names = "--charts",
+        paramLabel = "DIR",
+        description = "Also write saturation.png (throughput and p99 against offered load).")
+    java.nio.file.Path charts;
+
+    @Override
+    public Integer call() throws Exception {
+      SaturationScenario.Config config;
+      try {
+        config =
+            new SaturationScenario.Config(
+                new WorkloadScenario.Config(
+                    clients, docs, updatesPerStep, startRate, warmupUpdates, timeout),
+                startRate,
+                step,
+                maxRate,
+                maxSteps,
+                p99LimitMs);
+      } catch (IllegalArgumentException e) {
+        throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+      }
+      PrintWriter out = spec.commandLine().getOut();
+      try (Target t = target.open(spec)) {
+        out.println("lattice-load saturation: " + t.description());
+        out.printf(
+            Locale.ROOT,
+            "%d clients, %d documents, %d updates per client per step, rates %s per client%n",
+            clients,
+            docs,
+            updatesPerStep,
+            config.rates().stream().map(Report::number).toList());
+        if (warmupUpdates > 0) {
+          out.printf(
+              Locale.ROOT,
+              "warming up: %d clients x %d updates, closed loop, separate documents%n",
+              clients,
+              warmupUpdates);
+        }
+        out.flush();
+        int[] index = {0};
+        boolean[] headed = {false};
+        SaturationScenario.Result r =
+            SaturationScenario.run(
+                List.of(t.uri()),
+                config,
+                s -> {
+                  if (!headed[0]) {
+                    headed[0] = true;
+                    out.println(
+                        warmupUpdates > 0
+                            ? "warm-up done (" + warmupUpdates + " updates per client)"
+                            : "no warm-up");
+                    Report.saturationHeader(out);
+                  }
+                  Report.saturationRow(out, ++index[0], s, p99LimitMs);
+                });
+        String line = Report.saturation(out, r);
+        writeJson(json, line);
+        if (charts != null) {
+          java.nio.file.Path png = charts.resolve("saturation.png");
+          Charts.saturation(
+              png,
+              String.format(
+                  Locale.ROOT,
+                  "Lattice saturation: %d clients, %d docs, %d updates per client per step",
+                  clients,
+                  docs,
+                  updatesPerStep),
+              r.steps().stream()
+                  .map(
+                      s ->
+                          new Charts.Step(
+                              s.offered(),
+                              s.result().ackedPerSecond(),
+                              s.p50Ms(),
+                              s.p99Ms(),
+                              s.result().ok()))
+                  .toList(),
+              p99LimitMs);
+          out.println("chart: " + png);
+          out.flush();
+        }
+        return r.ok() ? 0 : 1;
+      } catch (LoadException e) {
+        spec.commandLine().getErr().println("lattice-load: the run failed: " + e.getMessage());
+        return 1;
+      }
+    }
+  }
+
+  @Command(
+      name = "idle",
+      mixinStandardHelpOptions = true,
+      sortOptions = false,
+      description = {
+        "N subscribed connections held idle (answering the server's PINGs). Reports the server's"
+            + " heap after a full GC and RSS per connection, and its CPU%% during the hold. With"
+            + " --uri give --server-pid to measure that process (/proc and jcmd); an in-process"
+            + " server is measured in this JVM, so keep --procs at 1 or more to leave the clients"
+            + " out of it."
+      })
+  static final class Idle implements Callable<Integer> {
+    @Spec CommandLine.Model.CommandSpec spec;
+
+    @ArgGroup(exclusive = true, multiplicity = "1", heading = "Server (one of):%n")
+    TargetChoice target;
+
+    @Option(
+        names = "--connections",
+        paramLabel = "N",
+        defaultValue = "1000",
+        description = "Connections; default ${DEFAULT-VALUE}.")
+    int connections;
+
+    @Option(
+        names = "--docs",
+        paramLabel = "D",
+        defaultValue = "1",
+        description = "Documents; connection j subscribes to j mod D; default ${DEFAULT-VALUE}.")
+    int docs;
+
+    @Option(
+        names = "--hold",
+        paramLabel = "SECONDS",
+        defaultValue = "30",
+        description = "Seconds to hold them idle (at most 300); default ${DEFAULT-VALUE}.")
+    int hold;
+
+    @Option(
+        names = "--procs",
+        paramLabel = "P",
+        description =
+            "Child JVMs that open the connections (0: in this process); default: one per 15,000"
+                + " connections, at least 1.")
+    Integer procs;
+
+    @Option(
+        names = "--server-pid",
+        paramLabel = "PID",
+        description = "With --uri: the server's process id, to read its RSS, CPU and heap.")
+    Long serverPid;
+
+    @Option(
+        names = "--settle",
+        paramLabel = "DURATION",
+        defaultValue = "3s",
+        converter = DurationConverter.class,
+        description = "Wait after connecting before measuring; default ${DEFAULT-VALUE}.")
+    Duration settle;
+
+    @Option(
+        names = "--connect-timeout",
+        paramLabel = "DURATION",
+        defaultValue = "10s",
+        converter = DurationConverter.class,
+        description = "Limit for each connection's handshake; default ${DEFAULT-VALUE}.")
+    Duration connectTimeout;
+
+    @Option(names = "--json", paramLabel = "FILE", description = "Also write the JSON here.")
+    java.nio.file.Path json;
+
+    @Override
+    public Integer call() throws Exception {
+      int p = procs != null ? procs : Math.max(1, (connections + 14_999) / 15_000);
+      IdleScenario.Config config;
+      try {
+        config =
+            new IdleScenario.Config(
+                connections, docs, Duration.ofSeconds(hold), p, settle, connectTimeout);
+      } catch (IllegalArgumentException e) {
+        throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+      }
+      PrintWriter out = spec.commandLine().getOut();
+      try (Target t = target.open(spec)) {
+        boolean inProcess = target.uri == null;
+        ServerProbe probe =
+            inProcess ? ServerProbe.self() : ServerProbe.of(serverPid != null ? serverPid : -1);
+        out.println("lattice-load idle: " + t.description());
+        out.flush();
+        IdleScenario.Result r = IdleScenario.run(t.uri(), config, probe, inProcess);
+        writeJson(json, Report.idle(out, r));
+        return r.ok() ? 0 : 1;
+      } catch (LoadException e) {
+        spec.commandLine().getErr().println("lattice-load: the run failed: " + e.getMessage());
+        return 1;
+      }
+    }
+  }
+
+  /** The child JVM of {@code idle --procs}: opens its share, reports, holds until told to stop. */
+  @Command(name = "idle-worker", hidden = true)
+  static final class IdleWorker implements Callable<Integer> {
+    @Spec CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--uri", required = true)
+    URI uri;
+
+    @Option(names = "--from", required = true)
+    int from;
+
+    @Option(names = "--count", required = true)
+    int count;
+
+    @Option(names = "--docs", required = true)
+    int docs;
+
+    @Option(names = "--prefix", required = true)
+    String prefix;
+
+    @Option(names = "--connect-timeout", converter = DurationConverter.class, defaultValue = "10s")
+    Duration connectTimeout;
+
+    @Option(names = "--max-life", converter = DurationConverter.class, defaultValue = "10m")
+    Duration maxLife;
+
+    @Override
+    public Integer call() throws Exception {
+      PrintWriter out = spec.commandLine().getOut();
+      IdleClients clients;
+      try {
+        clients = IdleClients.open(uri, from, count, docs, prefix, connectTimeout, 4);
+      } catch (LoadException e) {
+        out.println(IdleScenario.WORKER_LINE + "FAILED " + e.getMessage());
+        out.flush();
+        return 1;
+      }
+      try (clients) {
+        out.println(IdleScenario.WORKER_LINE + "READY " + clients.connected());
+        out.flush();
+        // Hold until the parent says STOP or its pipe closes, and never beyond --max-life.
+        java.util.concurrent.CountDownLatch stop = new java.util.concurrent.CountDownLatch(1);
+        Thread reader =
+            Runs.daemonThreads("idle-worker-in")
+                .newThread(
+                    () -> {
+                      try (java.io.BufferedReader in =
+                          new java.io.BufferedReader(
+                              new java.io.InputStreamReader(
+                                  System.in, java.nio.charset.StandardCharsets.UTF_8))) {
+                        for (String line = in.readLine(); line != null; line = in.readLine()) {
+                          if (line.trim().equals("STOP")) {
+                            break;
+                          }
+                        }
+                      } catch (java.io.IOException e) {
+                        // parent gone: stop
+                      }
+                      stop.countDown();
+                    });
+        reader.start();
+        stop.await(maxLife.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+        out.println(
+            IdleScenario.WORKER_LINE + "DONE " + clients.pongs() + " " + clients.closedByServer());
+        out.flush();
+      }
+      return 0;
+    }
+  }
+
+  /** Writes {@code json} and a newline to {@code file} when one was asked for. */
+  static void writeJson(java.nio.file.Path file, String json) throws java.io.IOException {
+    if (file != null) {
+      java.nio.file.Path parent = file.toAbsolutePath().getParent();
+      if (parent != null) {
+        java.nio.file.Files.createDirectories(parent);
+      }
+      java.nio.file.Files.writeString(file, json + System.lineSeparator());
     }
   }
 

@@ -111,9 +111,10 @@ final class ProtocolConnection implements WebSocket.Listener, AutoCloseable {
   /**
    * Sends one message; returns once the WebSocket has taken the frame.
    *
+   * @return the encoded frame's length in bytes (the WebSocket message payload)
    * @throws LoadException if the send fails or does not complete within the timeout
    */
-  void send(Message message) {
+  int send(Message message) {
     byte[] frame = CODEC.encode(message);
     synchronized (sendLock) {
       try {
@@ -128,6 +129,7 @@ final class ProtocolConnection implements WebSocket.Listener, AutoCloseable {
         throw new LoadException("interrupted while sending", e);
       }
     }
+    return frame.length;
   }
 
   /** Completes with the close code when the connection ends (exceptionally on a network error). */

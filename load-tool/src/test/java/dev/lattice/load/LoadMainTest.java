@@ -67,9 +67,22 @@ class LoadMainTest {
   }
 
   @Test
-  void aScenarioMustBeNamed() {
-    assertThat(run()).isEqualTo(2);
-    assertThat(err.toString()).contains("throughput or fanout");
+  void withoutAScenarioTheWorkloadRunsAndStillNeedsAServer() {
+    assertThat(LoadMain.withDefaultScenario(new String[] {"--in-memory"}))
+        .containsExactly("workload", "--in-memory");
+    assertThat(LoadMain.withDefaultScenario(new String[0])).containsExactly("workload");
+    assertThat(LoadMain.withDefaultScenario(new String[] {"fanout", "--in-memory"}))
+        .containsExactly("fanout", "--in-memory");
+    assertThat(LoadMain.withDefaultScenario(new String[] {"--help"})).containsExactly("--help");
+
+    assertThat(run(LoadMain.withDefaultScenario(new String[0]))).isEqualTo(2);
+    assertThat(err.toString()).contains("--uri").contains("--in-memory");
+  }
+
+  @Test
+  void badWorkloadValuesAreUsageErrors() {
+    assertThat(run("workload", "--in-memory", "--clients", "2", "--docs", "3")).isEqualTo(2);
+    assertThat(err.toString()).contains("docs must be between 1 and the number of clients (2)");
   }
 
   @Test
