@@ -1,6 +1,7 @@
 package dev.lattice.server.session;
 
 import dev.lattice.protocol.ProtocolLimits;
+import dev.lattice.protocol.ProtocolVersion;
 import dev.lattice.protocol.Welcome;
 import java.time.Duration;
 import java.util.Objects;
@@ -25,6 +26,7 @@ public final class SessionConfig {
   private final Duration presenceTtl;
   private final int maxPresenceBytes;
   private final ProtocolLimits protocolLimits;
+  private final int maxProtocolVersion;
 
   private SessionConfig(Builder b) {
     this.maxDocumentsPerConnection = b.maxDocumentsPerConnection;
@@ -35,6 +37,7 @@ public final class SessionConfig {
     this.presenceTtl = b.presenceTtl;
     this.maxPresenceBytes = b.maxPresenceBytes;
     this.protocolLimits = b.protocolLimits;
+    this.maxProtocolVersion = b.maxProtocolVersion;
   }
 
   /** The defaults: 100 documents, 100 updates/s with bursts of 200, 30 s idle and presence TTL. */
@@ -55,7 +58,8 @@ public final class SessionConfig {
         .idleTimeout(idleTimeout)
         .presenceTtl(presenceTtl)
         .maxPresenceBytes(maxPresenceBytes)
-        .protocolLimits(protocolLimits);
+        .protocolLimits(protocolLimits)
+        .maxProtocolVersion(maxProtocolVersion);
   }
 
   /** Most documents one connection may have subscribed (or be subscribing) at once. */
@@ -101,6 +105,15 @@ public final class SessionConfig {
     return protocolLimits;
   }
 
+  /**
+   * The highest protocol version the session negotiates, from {@link ProtocolVersion#MIN} to {@link
+   * ProtocolVersion#MAX} (the default): 1 makes the server a version 1 server, for a staged rollout
+   * or to test clients against one.
+   */
+  public int maxProtocolVersion() {
+    return maxProtocolVersion;
+  }
+
   /** The limits advertised in WELCOME, by their protocol names. */
   public SortedMap<String, Long> limitsMap() {
     TreeMap<String, Long> limits = new TreeMap<>();
@@ -132,6 +145,8 @@ public final class SessionConfig {
         + maxPresenceBytes
         + ", protocolLimits="
         + protocolLimits
+        + ", maxProtocolVersion="
+        + maxProtocolVersion
         + "]";
   }
 
@@ -149,6 +164,7 @@ public final class SessionConfig {
     private Duration presenceTtl = Duration.ofSeconds(30);
     private int maxPresenceBytes = 4096;
     private ProtocolLimits protocolLimits = ProtocolLimits.defaults();
+    private int maxProtocolVersion = ProtocolVersion.MAX;
 
     private Builder() {}
 
@@ -190,6 +206,12 @@ public final class SessionConfig {
 
     public Builder protocolLimits(ProtocolLimits limits) {
       this.protocolLimits = Objects.requireNonNull(limits, "protocolLimits");
+      return this;
+    }
+
+    public Builder maxProtocolVersion(int version) {
+      this.maxProtocolVersion =
+          between("maxProtocolVersion", version, ProtocolVersion.MIN, ProtocolVersion.MAX);
       return this;
     }
 
