@@ -335,7 +335,7 @@ final class FanoutScenario {
         }
         long sentAt = System.nanoTime();
         DocumentDelta delta = doc.setRegister(replica, field, Value.of(sentAt), clock.now());
-        connection.send(Update.request(nextRequest++, documentId, delta));
+        connection.sendUpdate(nextRequest++, documentId, delta);
         sent++;
       }
       return sent;
