@@ -85,6 +85,11 @@ class VersionTwoFramesTest {
         .hasSize(12);
     assertThat(CODEC.encode(new OwnUpdate(70_000, 0, 70_000, "g", new OwnUpdate.GCount(70_000))))
         .hasSize(21);
+    // docs/PROTOCOL.md, "Size": a few hundred increments in, 15 bytes (21 on the wire)...
+    assertThat(CODEC.encode(new OwnUpdate(300, 0, 300, "g", new OwnUpdate.GCount(300))))
+        .hasSize(15);
+    // ...and with small numbers any name of up to 6 bytes stays within 14 (20 on the wire).
+    assertThat(CODEC.encode(new OwnUpdate(1, 0, 1, "abcdef", new OwnUpdate.GCount(1)))).hasSize(14);
   }
 
   // ---------------------------------------------------------------- OwnUpdate <-> delta
