@@ -175,6 +175,8 @@ final class ClientSession {
   private final Map<Long, Request> requests = new HashMap<>();
   private Phase phase = Phase.WAITING;
   private int version = ProtocolVersion.MIN; // WELCOME's, for the current connection
+  // Aliases the server refused (ALIAS_IN_USE) on this connection: it still binds them elsewhere.
+  private final Set<Integer> refusedAliases = new HashSet<>();
   private long generation;
   private long nextRequestId = 1;
   private long nextNonce = 1;
@@ -477,7 +479,7 @@ final class ClientSession {
 
   /** The smallest alias no open document holds: small aliases take one byte on the wire. */
   private int freeAlias() {
-    Set<Integer> taken = new HashSet<>();
+    Set<Integer> taken = new HashSet<>(refusedAliases);
     for (SessionDoc d : docs.values()) {
       taken.add(d.alias);
     }
@@ -569,7 +571,13 @@ final class ClientSession {
           return;
         }
         doc.phase = DocPhase.UNSUBSCRIBED;
-        if (retryable) {
+        if (code.isPresent() && code.get() == ErrorCode.ALIAS_IN_USE) {
+          // The server still binds the alias to a document we no longer hold (a subscription
+          // that ended without our UNSUBSCRIBE reaching it): subscribe again under another.
+          refusedAliases.add(doc.alias);
+          doc.alias = -1;
+          subscribe(doc);
+        } else if (retryable) {
           holdRetries();
           scheduler.schedule(() -> resubscribe(doc), Math.max(1, holdMillis()));
         } else {
@@ -847,6 +855,7 @@ final class ClientSession {
     pings.clear();
     updatesInFlight = 0;
     version = ProtocolVersion.MIN;
+    refusedAliases.clear();
     for (SessionDoc doc : docs.values()) {
       doc.phase = DocPhase.UNSUBSCRIBED;
       doc.alias = -1; // aliases do not outlive a connection

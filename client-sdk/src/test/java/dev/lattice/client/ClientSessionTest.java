@@ -221,6 +221,22 @@ class ClientSessionTest {
   }
 
   @Test
+  void anAliasTheServerStillHoldsIsReplacedByAnother() {
+    onlineAt(2);
+    DocumentState second = new DocumentState("e", ME, local, clock, callbacks);
+    session.open(second);
+    Subscribe refused = transport.drain(Subscribe.class).get(0);
+    assertThat(refused.alias()).hasValue(1);
+    session.onMessage(
+        gen(),
+        ErrorMessage.of(
+            OptionalLong.of(refused.requestId()), ErrorCode.ALIAS_IN_USE, "alias 1 is in use"));
+    Subscribe again = transport.drain(Subscribe.class).get(0);
+    assertThat(again.documentId()).isEqualTo("e");
+    assertThat(again.alias()).hasValue(2);
+  }
+
+  @Test
   void eachOpenDocumentTakesTheSmallestFreeAlias() {
     onlineAt(2);
     DocumentState second = new DocumentState("e", ME, local, clock, callbacks);
