@@ -16,10 +16,12 @@ import dev.lattice.protocol.ErrorMessage;
 import dev.lattice.protocol.Hello;
 import dev.lattice.protocol.Message;
 import dev.lattice.protocol.MessageCodec;
+import dev.lattice.protocol.OwnUpdate;
 import dev.lattice.protocol.Ping;
 import dev.lattice.protocol.Pong;
 import dev.lattice.protocol.Presence;
 import dev.lattice.protocol.ProtocolLimits;
+import dev.lattice.protocol.ProtocolVersion;
 import dev.lattice.protocol.Subscribe;
 import dev.lattice.protocol.Sync;
 import dev.lattice.protocol.TokenBucket;
@@ -55,6 +57,10 @@ import java.util.function.Supplier;
  * PING/PONG for liveness and clock samples; presence renewed at half its TTL; reconnect with
  * full-jitter backoff on the closes {@link CloseCodes#shouldReconnect} allows.
  *
+ * <p>Protocol version 2 (when WELCOME says so): every SUBSCRIBE names a document alias, the
+ * smallest free one, and an UPDATE of a single local mutation (a delta in the compact form by this
+ * replica) goes as the shorter UPDATE_OWN; batches, catch-ups and everything else stay UPDATE.
+ *
  * <p>Not thread-safe: confined to one serial thread (the session thread). Every method, including
  * the timer tasks it schedules, runs there.
  */
@@ -73,7 +79,29 @@ final class ClientSession {
       int maxUpdatesInFlight,
       int maxEntriesPerUpdate,
       long pingIntervalMillis,
-      long presenceTtlMillis) {}
+      long presenceTtlMillis,
+      int maxProtocolVersion) {
+
+    /** Settings offering every protocol version this build speaks. */
+    Config(
+        Supplier<String> credentials,
+        String clientName,
+        Backoff backoff,
+        int maxUpdatesInFlight,
+        int maxEntriesPerUpdate,
+        long pingIntervalMillis,
+        long presenceTtlMillis) {
+      this(
+          credentials,
+          clientName,
+          backoff,
+          maxUpdatesInFlight,
+          maxEntriesPerUpdate,
+          pingIntervalMillis,
+          presenceTtlMillis,
+          ProtocolVersion.MAX);
+    }
+  }
 
   private enum Phase {
     /** Waiting for the next attempt. */
@@ -97,6 +125,10 @@ final class ClientSession {
   private static final class SessionDoc {
     final DocumentState state;
     DocPhase phase = DocPhase.UNSUBSCRIBED;
+
+    /** The document alias of this connection's SUBSCRIBEs (version 2), or -1 for none yet. */
+    int alias = -1;
+
     final Set<Long> inFlight = new HashSet<>();
 
     /** Catch-up pieces waiting to be sent (before the outbox). */
@@ -142,6 +174,9 @@ final class ClientSession {
   private final Map<String, SessionDoc> docs = new LinkedHashMap<>();
   private final Map<Long, Request> requests = new HashMap<>();
   private Phase phase = Phase.WAITING;
+  private int version = ProtocolVersion.MIN; // WELCOME's, for the current connection
+  // Aliases the server refused (ALIAS_IN_USE) on this connection: it still binds them elsewhere.
+  private final Set<Integer> refusedAliases = new HashSet<>();
   private long generation;
   private long nextRequestId = 1;
   private long nextNonce = 1;
@@ -270,7 +305,14 @@ final class ClientSession {
       LOG.log(Level.WARNING, "the credentials supplier threw; connecting without credentials", e);
       credentials = null;
     }
-    transport.send(gen, Hello.of(me, credentials, config.clientName()));
+    transport.send(
+        gen,
+        new Hello(
+            ProtocolVersion.MIN,
+            config.maxProtocolVersion(),
+            me,
+            Optional.ofNullable(credentials),
+            Optional.ofNullable(config.clientName())));
     // PINGs only start after WELCOME, so without this a server that dies silently after the
     // socket opened (no RST, no close) would leave the session waiting for WELCOME forever.
     long timeout = 2 * config.pingIntervalMillis();
@@ -396,6 +438,7 @@ final class ClientSession {
     if (pingTimer != null) {
       pingTimer.cancel(); // the handshake timeout
     }
+    version = Math.min(welcome.version(), ProtocolVersion.MAX);
     phase = Phase.ONLINE;
     attempt = 0;
     retryAttempt = 0;
@@ -422,7 +465,29 @@ final class ClientSession {
     long requestId = nextRequestId++;
     requests.put(requestId, new Request(doc.state.id, Request.Kind.SUBSCRIBE, List.of(), null));
     doc.phase = DocPhase.SUBSCRIBING;
-    transport.send(generation, new Subscribe(requestId, doc.state.id, doc.state.versionVector()));
+    if (version >= 2) {
+      if (doc.alias < 0) {
+        doc.alias = freeAlias();
+      }
+      transport.send(
+          generation,
+          Subscribe.withAlias(requestId, doc.state.id, doc.state.versionVector(), doc.alias));
+    } else {
+      transport.send(generation, new Subscribe(requestId, doc.state.id, doc.state.versionVector()));
+    }
+  }
+
+  /** The smallest alias no open document holds: small aliases take one byte on the wire. */
+  private int freeAlias() {
+    Set<Integer> taken = new HashSet<>(refusedAliases);
+    for (SessionDoc d : docs.values()) {
+      taken.add(d.alias);
+    }
+    int alias = 0;
+    while (taken.contains(alias)) {
+      alias++;
+    }
+    return alias;
   }
 
   private void onSync(Sync sync) {
@@ -506,7 +571,13 @@ final class ClientSession {
           return;
         }
         doc.phase = DocPhase.UNSUBSCRIBED;
-        if (retryable) {
+        if (code.isPresent() && code.get() == ErrorCode.ALIAS_IN_USE) {
+          // The server still binds the alias to a document we no longer hold (a subscription
+          // that ended without our UNSUBSCRIBE reaching it): subscribe again under another.
+          refusedAliases.add(doc.alias);
+          doc.alias = -1;
+          subscribe(doc);
+        } else if (retryable) {
           holdRetries();
           scheduler.schedule(() -> resubscribe(doc), Math.max(1, holdMillis()));
         } else {
@@ -628,7 +699,15 @@ final class ClientSession {
           }
           doc.inFlight.addAll(ids);
           requests.put(requestId, new Request(doc.state.id, Request.Kind.UPDATE, ids, null));
-          transport.send(generation, Update.request(requestId, doc.state.id, joined));
+          Optional<OwnUpdate> own =
+              version >= 2 && batch.size() == 1 && doc.alias >= 0
+                  ? OwnUpdate.of(requestId, doc.alias, me, joined)
+                  : Optional.empty();
+          if (own.isPresent()) {
+            transport.send(generation, own.get());
+          } else {
+            transport.send(generation, Update.request(requestId, doc.state.id, joined));
+          }
         }
       }
     }
@@ -775,8 +854,11 @@ final class ClientSession {
     requests.clear();
     pings.clear();
     updatesInFlight = 0;
+    version = ProtocolVersion.MIN;
+    refusedAliases.clear();
     for (SessionDoc doc : docs.values()) {
       doc.phase = DocPhase.UNSUBSCRIBED;
+      doc.alias = -1; // aliases do not outlive a connection
       doc.inFlight.clear();
       doc.catchUp.clear();
       doc.catchUpContext = null;

@@ -4,6 +4,7 @@ import dev.lattice.crdt.ReplicaId;
 import dev.lattice.hlc.HybridLogicalClock;
 import dev.lattice.protocol.MessageCodec;
 import dev.lattice.protocol.ProtocolLimits;
+import dev.lattice.protocol.ProtocolVersion;
 import java.lang.System.Logger;
 import java.lang.System.Logger.Level;
 import java.net.URI;
@@ -114,7 +115,8 @@ public final class LatticeClient implements AutoCloseable {
                 8,
                 256,
                 15_000,
-                30_000),
+                30_000,
+                b.maxProtocolVersion),
             replicaId,
             transport,
             new ExecutorScheduler(sessionThread),
@@ -345,6 +347,7 @@ public final class LatticeClient implements AutoCloseable {
     private Clock clock = Clock.systemUTC();
     private Duration maxClockDrift = HybridLogicalClock.DEFAULT_MAX_DRIFT;
     private RandomGenerator random = new Random();
+    private int maxProtocolVersion = ProtocolVersion.MAX;
     private String clientName = "lattice-java";
 
     private Builder() {}
@@ -427,6 +430,18 @@ public final class LatticeClient implements AutoCloseable {
     /** The client name sent in HELLO, for the server's logs. Default {@code lattice-java}. */
     public Builder clientName(String clientName) {
       this.clientName = Objects.requireNonNull(clientName, "clientName");
+      return this;
+    }
+
+    /**
+     * The highest protocol version offered in HELLO (default {@link ProtocolVersion#MAX}); tests
+     * set 1 to play a version 1 client.
+     */
+    Builder maxProtocolVersion(int version) {
+      if (version < ProtocolVersion.MIN || version > ProtocolVersion.MAX) {
+        throw new IllegalArgumentException("maxProtocolVersion out of range: " + version);
+      }
+      this.maxProtocolVersion = version;
       return this;
     }
 

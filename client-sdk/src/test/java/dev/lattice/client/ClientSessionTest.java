@@ -14,6 +14,9 @@ import dev.lattice.protocol.CloseCodes;
 import dev.lattice.protocol.ErrorCode;
 import dev.lattice.protocol.ErrorMessage;
 import dev.lattice.protocol.Hello;
+import dev.lattice.protocol.Message;
+import dev.lattice.protocol.MessageCodec;
+import dev.lattice.protocol.OwnUpdate;
 import dev.lattice.protocol.Ping;
 import dev.lattice.protocol.Pong;
 import dev.lattice.protocol.Presence;
@@ -122,6 +125,127 @@ class ClientSessionTest {
 
   private void online() {
     online(limits(1000, 1000), VersionVector.empty());
+  }
+
+  /** {@link #online()} with a server that speaks protocol {@code version}. */
+  private Subscribe onlineAt(int version) {
+    session.open(doc);
+    session.start();
+    session.onOpen(gen());
+    Hello hello = transport.drain(Hello.class).get(0);
+    assertThat(hello.maxVersion()).isEqualTo(2);
+    session.onMessage(
+        gen(),
+        Welcome.of(
+            version, SERVER, HlcTimestamp.of(wall.millis, 0), limits(1000, 1000), "s" + gen()));
+    Subscribe subscribe = transport.drain(Subscribe.class).get(0);
+    session.onMessage(
+        gen(), new Sync(subscribe.requestId(), "d", DocumentDelta.empty(), VersionVector.empty()));
+    return subscribe;
+  }
+
+  // ------------------------------------------------------------------ protocol version 2
+
+  private static <T extends Message> List<T> only(List<Message> sent, Class<T> type) {
+    return sent.stream().filter(type::isInstance).map(type::cast).toList();
+  }
+
+  @Test
+  void versionTwoSubscribesWithAnAliasAndSendsASingleIncrementAsUpdateOwn() {
+    Subscribe subscribe = onlineAt(2);
+    assertThat(subscribe.alias()).hasValue(0);
+    increment("g");
+
+    List<Message> all = transport.drain(Message.class);
+    assertThat(only(all, Update.class)).isEmpty();
+    List<OwnUpdate> sent = only(all, OwnUpdate.class);
+    assertThat(sent).hasSize(1);
+    OwnUpdate own = sent.get(0);
+    assertThat(own.alias()).isZero();
+    assertThat(own.field()).isEqualTo("g");
+    assertThat(own.seq()).isEqualTo(1);
+    assertThat(own.state()).isEqualTo(new OwnUpdate.GCount(1));
+    // Request id, alias, seq and count below 128, field "g": 9 bytes, 15 on the wire.
+    assertThat(MessageCodec.defaults().encode(own)).hasSizeLessThanOrEqualTo(14);
+
+    session.onMessage(gen(), new Ack(own.requestId(), "d"));
+    assertThat(doc.pendingChanges()).isZero();
+  }
+
+  @Test
+  void versionTwoStillSendsBatchesAsUpdate() {
+    increment("a");
+    increment("b");
+    onlineAt(2);
+    List<Message> all = transport.drain(Message.class);
+    List<Update> updates = only(all, Update.class);
+    assertThat(updates).hasSize(1);
+    assertThat(updates.get(0).delta().fields()).containsOnlyKeys("a", "b");
+    assertThat(only(all, OwnUpdate.class)).isEmpty();
+  }
+
+  @Test
+  void versionTwoRegisterWritesAndPnAddsGoAsUpdateOwnToo() {
+    onlineAt(2);
+    doc.edit("t", d -> d.setRegister(ME, "t", Value.of("hi"), clock.now()));
+    session.kick();
+    doc.edit("p", d -> d.addPNCounter(ME, "p", -2));
+    session.kick();
+    List<Message> all = transport.drain(Message.class);
+    List<OwnUpdate> sent = only(all, OwnUpdate.class);
+    assertThat(sent).extracting(OwnUpdate::field).containsExactly("t", "p");
+    assertThat(sent.get(1).state()).isEqualTo(new OwnUpdate.PNCount(0, 2));
+    assertThat(only(all, Update.class)).isEmpty();
+  }
+
+  @Test
+  void aVersionOneServerGetsVersionOneMessagesAcrossReconnects() {
+    Subscribe v1 = onlineAt(1);
+    assertThat(v1.alias()).isEmpty();
+    increment("n");
+    List<Message> first = transport.drain(Message.class);
+    assertThat(only(first, Update.class)).hasSize(1);
+    assertThat(only(first, OwnUpdate.class)).isEmpty();
+
+    // The server was upgraded: the same edit, resent, goes compact.
+    reconnectAfter(CloseCodes.GOING_AWAY);
+    assertThat(onlineAt(2).alias()).hasValue(0);
+    assertThat(transport.drain(OwnUpdate.class)).hasSize(1);
+
+    // And rolled back: version 1 again, no alias.
+    reconnectAfter(CloseCodes.GOING_AWAY);
+    assertThat(onlineAt(1).alias()).isEmpty();
+    List<Message> third = transport.drain(Message.class);
+    assertThat(only(third, Update.class)).hasSize(1);
+    assertThat(only(third, OwnUpdate.class)).isEmpty();
+  }
+
+  @Test
+  void anAliasTheServerStillHoldsIsReplacedByAnother() {
+    onlineAt(2);
+    DocumentState second = new DocumentState("e", ME, local, clock, callbacks);
+    session.open(second);
+    Subscribe refused = transport.drain(Subscribe.class).get(0);
+    assertThat(refused.alias()).hasValue(1);
+    session.onMessage(
+        gen(),
+        ErrorMessage.of(
+            OptionalLong.of(refused.requestId()), ErrorCode.ALIAS_IN_USE, "alias 1 is in use"));
+    Subscribe again = transport.drain(Subscribe.class).get(0);
+    assertThat(again.documentId()).isEqualTo("e");
+    assertThat(again.alias()).hasValue(2);
+  }
+
+  @Test
+  void eachOpenDocumentTakesTheSmallestFreeAlias() {
+    onlineAt(2);
+    DocumentState second = new DocumentState("e", ME, local, clock, callbacks);
+    DocumentState third = new DocumentState("f", ME, local, clock, callbacks);
+    session.open(second);
+    assertThat(transport.drain(Subscribe.class).get(0).alias()).hasValue(1);
+    session.closeDocument("e");
+    session.open(third);
+    assertThat(transport.drain(Subscribe.class).get(0).alias()).hasValue(1);
   }
 
   private void increment(String field) {

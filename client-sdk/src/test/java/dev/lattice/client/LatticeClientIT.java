@@ -99,6 +99,74 @@ class LatticeClientIT {
     assertThat(server.document("board").orElseThrow().counterValue("likes")).isEqualTo(5);
   }
 
+  /** Bytes of frames (MessagePack, without WebSocket headers) the server has received. */
+  private static double receivedBytes(LatticeServer server) {
+    return server.meterRegistry().get("lattice.received").counter().count();
+  }
+
+  @Test
+  void aVersionTwoClientSendsCompactIncrementsAndConvergesWithAVersionOneClient() throws Exception {
+    LatticeServer server = server(0, false);
+    LatticeDocument v2 = client(server.uri()).open("doc-0");
+    LatticeDocument v1 =
+        client(LatticeClient.builder().serverUri(server.uri()).maxProtocolVersion(1)).open("doc-0");
+    // One acknowledged edit each: both are online and subscribed, so nothing else is in flight.
+    v2.counter("warm").increment(1);
+    v1.counter("warm").increment(1);
+    get(v2.flush());
+    get(v1.flush());
+
+    double before = receivedBytes(server);
+    v2.counter("g").increment(1);
+    get(v2.flush());
+    double compact = receivedBytes(server) - before;
+    before = receivedBytes(server);
+    v1.counter("g").increment(1);
+    get(v1.flush());
+    double full = receivedBytes(server) - before;
+
+    // UPDATE_OWN [12, 3, 0, 2, "g", 2, 1]: 9 bytes (15 on the wire); UPDATE [5, 3, "doc-0",
+    // [8, 1, replica, 2, "g", 2, 1]]: 26 bytes for a random (9-byte) replica id.
+    assertThat(compact).isEqualTo(9);
+    assertThat(full).isGreaterThan(20);
+    for (LatticeDocument doc : List.of(v1, v2)) {
+      awaitValue(doc, () -> doc.counter("g").value(), 2L);
+    }
+    v2.register("title").set(Value.of("v2"));
+    v1.pnCounter("stock").decrement(3);
+    get(v2.flush());
+    get(v1.flush());
+    for (LatticeDocument doc : List.of(v1, v2)) {
+      awaitValue(doc, () -> doc.register("title").get(), Optional.of(Value.of("v2")));
+      awaitValue(doc, () -> doc.pnCounter("stock").value(), -3L);
+    }
+    assertThat(server.document("doc-0").orElseThrow().counterValue("g")).isEqualTo(2);
+  }
+
+  @Test
+  void theClientKeepsWorkingAgainstAVersionOneServer() throws Exception {
+    LatticeServer.Builder b =
+        LatticeServer.builder()
+            .bindAddress("127.0.0.1")
+            .port(0)
+            .inMemory(true)
+            .sessionConfig(SessionConfig.builder().maxProtocolVersion(1).build());
+    LatticeServer server = b.build().start();
+    closeables.add(server);
+    LatticeDocument a = client(server.uri()).open("board");
+    LatticeDocument c = client(server.uri()).open("board");
+    a.counter("likes").increment(3);
+    c.counter("likes").increment(2);
+    a.register("title").set(Value.of("old server"));
+    get(a.flush());
+    get(c.flush());
+    for (LatticeDocument doc : List.of(a, c)) {
+      awaitValue(doc, () -> doc.counter("likes").value(), 5L);
+      awaitValue(doc, () -> doc.register("title").get(), Optional.of(Value.of("old server")));
+    }
+    assertThat(a.pendingChanges()).isZero();
+  }
+
   @Test
   void editsMadeBeforeTheServerExistsConvergeOnceItStarts() throws Exception {
     int port = freePort();

@@ -357,7 +357,7 @@ final class FanoutScenario {
         if (FIELD.equals(field)) {
           measuredSentAt.put(delta.context().singleDot().orElseThrow().sequence(), sentAt);
         }
-        connection.send(Update.request(nextRequest++, documentId, delta));
+        connection.sendUpdate(nextRequest++, documentId, delta);
         sent++;
       }
       return sent;

@@ -1,5 +1,6 @@
 package dev.lattice.load;
 
+import dev.lattice.crdt.DocumentDelta;
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.VersionVector;
 import dev.lattice.hlc.HybridLogicalClock;
@@ -7,10 +8,13 @@ import dev.lattice.protocol.ErrorMessage;
 import dev.lattice.protocol.Hello;
 import dev.lattice.protocol.Message;
 import dev.lattice.protocol.MessageCodec;
+import dev.lattice.protocol.OwnUpdate;
 import dev.lattice.protocol.Ping;
 import dev.lattice.protocol.Pong;
+import dev.lattice.protocol.ProtocolVersion;
 import dev.lattice.protocol.Subscribe;
 import dev.lattice.protocol.Sync;
+import dev.lattice.protocol.Update;
 import dev.lattice.protocol.Welcome;
 import java.io.ByteArrayOutputStream;
 import java.net.URI;
@@ -21,12 +25,14 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * One raw-protocol connection (docs/PROTOCOL.md) over the JDK's {@link WebSocket}: binary frames
@@ -34,6 +40,11 @@ import java.util.concurrent.TimeoutException;
  * the SYNC it waits for, answers the server's PINGs (so an idle subscriber is not closed with 4004)
  * and hands every other message to its {@link Receiver}, stamped with {@link System#nanoTime()} as
  * the last byte of the frame arrived.
+ *
+ * <p>It offers protocol versions 1 to {@link #MAX_VERSION} (2 unless the system property {@code
+ * lattice.load.protocolVersion} says 1). On a version 2 connection {@link #subscribe} names a
+ * document alias and {@link #sendUpdate} sends a single mutation of the connection's own replica as
+ * UPDATE_OWN; it counts the bytes of the updates it sends, so a run can report bytes per update.
  *
  * <p>Thread-safety: {@link #send} may be called from any thread (sends are serialised, as the JDK
  * WebSocket allows one pending send at a time); the receiver is called on the WebSocket's receive
@@ -48,6 +59,10 @@ final class ProtocolConnection implements WebSocket.Listener, AutoCloseable {
 
   private static final MessageCodec CODEC = MessageCodec.defaults();
 
+  /** The highest protocol version offered: {@code -Dlattice.load.protocolVersion=1} forces v1. */
+  static final int MAX_VERSION =
+      Integer.getInteger("lattice.load.protocolVersion", ProtocolVersion.MAX);
+
   /** The longest wait for the server's closes when a run ends. */
   static final Duration CLOSE_WAIT = Duration.ofSeconds(2);
 
@@ -59,11 +74,17 @@ final class ProtocolConnection implements WebSocket.Listener, AutoCloseable {
   private final Map<Long, CompletableFuture<Sync>> subscribing = new ConcurrentHashMap<>();
   private final ByteArrayOutputStream partial = new ByteArrayOutputStream();
   private final Object sendLock = new Object();
+  private final Map<String, Integer> aliases = new ConcurrentHashMap<>();
+  private final AtomicLong updatesSent = new AtomicLong();
+  private final AtomicLong updateBytes = new AtomicLong(); // on the wire
+  private final ReplicaId replica;
+  private volatile int version = ProtocolVersion.MIN;
   private volatile WebSocket socket;
 
-  private ProtocolConnection(Receiver receiver, Duration timeout) {
+  private ProtocolConnection(Receiver receiver, Duration timeout, ReplicaId replica) {
     this.receiver = receiver;
     this.timeout = timeout;
+    this.replica = replica;
   }
 
   /**
@@ -73,15 +94,21 @@ final class ProtocolConnection implements WebSocket.Listener, AutoCloseable {
    */
   static ProtocolConnection open(
       HttpClient http, URI uri, ReplicaId replica, Receiver receiver, Duration timeout) {
-    ProtocolConnection c = new ProtocolConnection(receiver, timeout);
+    ProtocolConnection c = new ProtocolConnection(receiver, timeout, replica);
     try {
       c.socket =
           http.newWebSocketBuilder()
               .connectTimeout(timeout)
               .buildAsync(uri, c)
               .get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-      c.send(Hello.of(replica, null, "lattice-load"));
-      c.await(c.welcome, "WELCOME");
+      c.send(
+          new Hello(
+              ProtocolVersion.MIN,
+              MAX_VERSION,
+              replica,
+              Optional.empty(),
+              Optional.of("lattice-load")));
+      c.version = c.await(c.welcome, "WELCOME").version();
       return c;
     } catch (ExecutionException | TimeoutException e) {
       c.close();
@@ -104,8 +131,60 @@ final class ProtocolConnection implements WebSocket.Listener, AutoCloseable {
   Sync subscribe(long requestId, String documentId) {
     CompletableFuture<Sync> sync = new CompletableFuture<>();
     subscribing.put(requestId, sync);
-    send(new Subscribe(requestId, documentId, VersionVector.empty()));
+    if (version >= 2) {
+      int alias = aliases.computeIfAbsent(documentId, d -> aliases.size());
+      send(Subscribe.withAlias(requestId, documentId, VersionVector.empty(), alias));
+    } else {
+      send(new Subscribe(requestId, documentId, VersionVector.empty()));
+    }
     return await(sync, "SYNC for '" + documentId + "'");
+  }
+
+  /** The protocol version WELCOME chose. */
+  int version() {
+    return version;
+  }
+
+  /**
+   * Sends a client's update of {@code documentId}, a document subscribed by {@link #subscribe}: as
+   * UPDATE_OWN when the connection speaks version 2 and the delta is a single mutation of its own
+   * replica (the compact form), else as UPDATE. Either is answered by {@code ACK [6, requestId,
+   * documentId]}.
+   *
+   * @return the encoded frame's length in bytes (the WebSocket message payload)
+   */
+  int sendUpdate(long requestId, String documentId, DocumentDelta delta) {
+    Integer alias = version >= 2 ? aliases.get(documentId) : null;
+    Message message =
+        alias == null
+            ? Update.request(requestId, documentId, delta)
+            : OwnUpdate.of(requestId, alias, replica, delta)
+                .<Message>map(m -> m)
+                .orElseGet(() -> Update.request(requestId, documentId, delta));
+    byte[] frame = CODEC.encode(message);
+    sendFrame(frame, message);
+    updatesSent.incrementAndGet();
+    updateBytes.addAndGet(wireBytes(frame.length));
+    return frame.length;
+  }
+
+  /** Updates sent by {@link #sendUpdate}. */
+  long updatesSent() {
+    return updatesSent.get();
+  }
+
+  /** Their bytes on the wire: MessagePack plus each frame's WebSocket header and mask. */
+  long updateWireBytes() {
+    return updateBytes.get();
+  }
+
+  /**
+   * Bytes on the wire of a client frame carrying {@code messageBytes}: the 2-byte WebSocket header,
+   * 2 or 8 more for payloads of 126 bytes or more, and the 4-byte mask every client frame has.
+   */
+  static long wireBytes(int messageBytes) {
+    int length = messageBytes < 126 ? 0 : messageBytes <= 0xffff ? 2 : 8;
+    return messageBytes + 2 + length + 4;
   }
 
   /**
@@ -116,6 +195,11 @@ final class ProtocolConnection implements WebSocket.Listener, AutoCloseable {
    */
   int send(Message message) {
     byte[] frame = CODEC.encode(message);
+    sendFrame(frame, message);
+    return frame.length;
+  }
+
+  private void sendFrame(byte[] frame, Message message) {
     synchronized (sendLock) {
       try {
         socket
@@ -129,7 +213,6 @@ final class ProtocolConnection implements WebSocket.Listener, AutoCloseable {
         throw new LoadException("interrupted while sending", e);
       }
     }
-    return frame.length;
   }
 
   /** Completes with the close code when the connection ends (exceptionally on a network error). */

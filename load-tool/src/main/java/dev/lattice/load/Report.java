@@ -51,6 +51,11 @@ final class Report {
         r.serverCounter(),
         r.totalAcked(),
         r.counterVerified() ? "OK" : "MISMATCH");
+    out.printf(
+        Locale.ROOT,
+        "protocol version %d, %.1f bytes on the wire per update%n",
+        r.protocolVersion(),
+        r.wireBytesPerUpdate());
     if (!r.firstError().isEmpty()) {
       out.println("first error: " + r.firstError());
     }

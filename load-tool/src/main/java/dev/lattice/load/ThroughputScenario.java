@@ -6,7 +6,6 @@ import dev.lattice.crdt.ReplicaId;
 import dev.lattice.protocol.Ack;
 import dev.lattice.protocol.ErrorMessage;
 import dev.lattice.protocol.Message;
-import dev.lattice.protocol.Update;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.time.Duration;
@@ -94,6 +93,9 @@ final class ThroughputScenario {
    * @param ackLatency send-to-ACK latency of the measured updates
    * @param serverCounter the server's counter, summed over the run's documents, read at the end
    * @param stopReason "count" or "time": which bound ended the measured phase
+   * @param wireBytesPerUpdate bytes on the wire per update sent (MessagePack plus WebSocket header
+   *     and mask), over the whole run
+   * @param protocolVersion the protocol version the connections negotiated
    */
   record Result(
       Config config,
@@ -105,7 +107,9 @@ final class ThroughputScenario {
       double seconds,
       LatencySummary ackLatency,
       long serverCounter,
-      String stopReason) {
+      String stopReason,
+      double wireBytesPerUpdate,
+      int protocolVersion) {
 
     /** Acknowledged updates per second in the measured phase. */
     double ackedPerSecond() {
@@ -186,7 +190,11 @@ final class ThroughputScenario {
           measured.nanos / 1e9,
           LatencySummary.of(Samples.concat(latencies)),
           counter,
-          measured.stopReason);
+          measured.stopReason,
+          writers.stream().mapToLong(w -> w.connection.updateWireBytes()).sum()
+              / (double)
+                  Math.max(1, writers.stream().mapToLong(w -> w.connection.updatesSent()).sum()),
+          writers.get(0).connection.version());
     } finally {
       ProtocolConnection.closeAll(
           writers.stream().map(w -> w.connection).filter(Objects::nonNull).toList());
@@ -319,7 +327,7 @@ final class ThroughputScenario {
         // Requests are consecutive and at most `window` are outstanding, so a slot is reused only
         // after the ACK of the request that held it released the permit taken above.
         sentAt.set(slot(request), System.nanoTime());
-        connection.send(Update.request(request, documentId, delta));
+        connection.sendUpdate(request, documentId, delta);
         sentInPhase++;
       }
     }

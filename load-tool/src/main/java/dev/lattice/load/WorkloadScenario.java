@@ -402,12 +402,12 @@ final class WorkloadScenario {
     private void send(int g, int k) {
       Client c = clients.get(g);
       DocumentDelta delta = c.doc.incrementGCounter(c.replica, c.field, 1);
-      Update update = Update.request(k + 1L, c.documentId, delta); // request 1 was SUBSCRIBE
       long now = System.nanoTime();
       ledger.sent(g, k, now);
       firstSend.accumulateAndGet(now, Math::min);
       c.sentCount = k;
-      int bytes = c.connection.send(update);
+      // Request 1 was the SUBSCRIBE. UPDATE_OWN on a version 2 connection, else UPDATE.
+      int bytes = c.connection.sendUpdate(k + 1L, c.documentId, delta);
       wireBytes += WorkloadPlan.clientFrameBytes(bytes);
       sent++;
     }

@@ -31,7 +31,19 @@ class ThroughputScenarioTest {
       assertThat(r.serverCounter()).isEqualTo(1000);
       assertThat(r.ackLatency().count()).isEqualTo(1000);
       assertThat(r.ok()).isTrue();
+      // Version 2's UPDATE_OWN: 9 bytes + 6 on the wire while request id, seq and count are
+      // below 128, up to 3 more each below 2^16 (version 1's UPDATE: 26 + 6 and more).
+      assertThat(r.protocolVersion()).isEqualTo(2);
+      assertThat(r.wireBytesPerUpdate()).isBetween(15.0, 21.0);
     }
+  }
+
+  @Test
+  void wireBytesCountTheWebSocketHeaderAndMaskOfAClientFrame() {
+    assertThat(ProtocolConnection.wireBytes(9)).isEqualTo(15);
+    assertThat(ProtocolConnection.wireBytes(125)).isEqualTo(131);
+    assertThat(ProtocolConnection.wireBytes(126)).isEqualTo(134);
+    assertThat(ProtocolConnection.wireBytes(70_000)).isEqualTo(70_014);
   }
 
   @Test
@@ -137,6 +149,6 @@ class ThroughputScenarioTest {
   private static ThroughputScenario.Result result(
       ThroughputScenario.Config c, long acked, long errors, long counter) {
     return new ThroughputScenario.Result(
-        c, 5, 10, acked, errors, "", 1.0, LatencySummary.EMPTY, counter, "count");
+        c, 5, 10, acked, errors, "", 1.0, LatencySummary.EMPTY, counter, "count", 15.0, 2);
   }
 }

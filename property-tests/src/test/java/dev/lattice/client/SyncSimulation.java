@@ -14,6 +14,7 @@ import dev.lattice.protocol.ErrorCode;
 import dev.lattice.protocol.ErrorMessage;
 import dev.lattice.protocol.Message;
 import dev.lattice.protocol.MessageCodec;
+import dev.lattice.protocol.OwnUpdate;
 import dev.lattice.protocol.Presence;
 import dev.lattice.protocol.ProtocolLimits;
 import dev.lattice.protocol.Subscribe;
@@ -808,6 +809,12 @@ final class SyncSimulation {
             count("update resent");
           }
         }
+        if (message instanceof OwnUpdate own) {
+          count("UPDATE_OWN sent (protocol version 2)");
+          if (!clients.get(client).sent.add(own.delta(clients.get(client).id).context())) {
+            count("update resent");
+          }
+        }
         toServer.add(Frame.data(CODEC.encode(message)));
       }
     }
@@ -936,7 +943,10 @@ final class SyncSimulation {
                   8,
                   256,
                   15_000,
-                  30_000),
+                  30_000,
+                  // Each client process offers version 1 or up to 2, by its seed: the server
+                  // serves both at once, and a restarted client may come back with the other.
+                  1 + (int) Math.floorMod(seed, 2L)),
               id,
               this,
               this,

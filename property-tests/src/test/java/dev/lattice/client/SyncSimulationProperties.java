@@ -65,7 +65,8 @@ class SyncSimulationProperties {
           Map.entry("server closes IDLE_TIMEOUT", 15.0),
           Map.entry("client gave up on a silent connection", 15.0),
           Map.entry("client restart", 15.0),
-          Map.entry("server edit", 15.0));
+          Map.entry("server edit", 15.0),
+          Map.entry("UPDATE_OWN sent (protocol version 2)", 10.0));
 
   private static final int DEFAULT_FRAME = 1_048_576;
 

@@ -36,9 +36,14 @@ public enum ErrorCode {
   /** A message other than HELLO arrived before HELLO. */
   HELLO_REQUIRED(13, "a message other than HELLO arrived before HELLO"),
   /** A request reused the id of a request still outstanding on this connection. */
-  DUPLICATE_REQUEST_ID(14, "the request id is already in use by an outstanding request");
+  DUPLICATE_REQUEST_ID(14, "the request id is already in use by an outstanding request"),
+  /**
+   * Version 2: a SUBSCRIBE named a document alias that a current subscription of the connection
+   * already uses for another document.
+   */
+  ALIAS_IN_USE(15, "the document alias is in use by another subscription of the connection");
 
-  private static final ErrorCode[] BY_CODE = new ErrorCode[15];
+  private static final ErrorCode[] BY_CODE = new ErrorCode[16];
 
   static {
     for (ErrorCode c : values()) {

@@ -42,7 +42,18 @@ final class FrameReader {
           .withAllowReadingBinaryAsString(false)
           .withAllowReadingStringAsBinary(false);
 
+  /**
+   * The replica an UPDATE_OWN's delta is encoded and decoded with inside the codec: the message
+   * carries no replica, so its {@code [seq, field, fieldType, state]} are the tag-8 delta {@code
+   * [8, 1, 0, seq, field, fieldType, state]} less its first four bytes, {@link #OWN_HEADER}.
+   */
+  static final ReplicaId OWN_PLACEHOLDER = ReplicaId.of(0);
+
+  /** fixarray(7), tag 8 (compact DocumentDelta), version 1, replica 0. */
+  static final byte[] OWN_HEADER = {(byte) 0x97, 0x08, 0x01, 0x00};
+
   private final byte[] frame;
+  private final int version;
   private final MessageUnpacker in;
   private final ProtocolLimits limits;
   private final CrdtCodecs codecs;
@@ -50,8 +61,9 @@ final class FrameReader {
   /** The message being read, for error messages; "frame" until its type is known. */
   private String name = "frame";
 
-  FrameReader(byte[] frame, ProtocolLimits limits, CrdtCodecs codecs) {
+  FrameReader(byte[] frame, int version, ProtocolLimits limits, CrdtCodecs codecs) {
     this.frame = frame;
+    this.version = version;
     this.in = UNPACKER_CONFIG.newUnpacker(frame);
     this.limits = limits;
     this.codecs = codecs;
@@ -156,16 +168,32 @@ final class FrameReader {
     }
     long typePos = position();
     long code = readLong("type", "a message type code");
+    MessageType last = MessageType.HELLO;
+    for (MessageType t : MessageType.values()) {
+      if (t.sinceVersion() <= version && t.code() > last.code()) {
+        last = t;
+      }
+    }
+    String codes = "a message type code from 1 (HELLO) to " + last.code() + " (" + last + ")";
     MessageType type =
         MessageType.fromCode(code)
             .orElseThrow(
-                () ->
-                    error(
-                        "type",
-                        typePos,
-                        "expected a message type code from 1 (HELLO) to 11 (ERROR), got unknown"
-                            + " type "
-                            + code));
+                () -> error("type", typePos, "expected " + codes + ", got unknown type " + code));
+    if (type.sinceVersion() > version) {
+      throw error(
+          "type",
+          typePos,
+          "expected "
+              + codes
+              + " of protocol version "
+              + version
+              + ", got "
+              + code
+              + " ("
+              + type
+              + "), which needs protocol version "
+              + type.sinceVersion());
+    }
     name = type.name();
     long fields = n - 1;
     if (fields < type.fieldCount()) {
@@ -182,8 +210,21 @@ final class FrameReader {
               + type.fieldNames().subList((int) fields, type.fieldCount()));
     }
     Message message = readFields(type);
+    long known = type.fieldCount();
+    if (message instanceof Subscribe subscribe && version >= 2 && fields > known) {
+      // Version 2's document alias; nil is the same as none.
+      known++;
+      if (peek("alias", "a document alias (int from 0) or nil") == MessageFormat.NIL) {
+        in.unpackNil();
+      } else {
+        int alias = readInt("alias", "a document alias", 0);
+        message =
+            Subscribe.withAlias(
+                subscribe.requestId(), subscribe.documentId(), subscribe.vector(), alias);
+      }
+    }
     // Fields a later minor revision added: skipped, so older peers keep working.
-    for (long i = type.fieldCount(); i < fields; i++) {
+    for (long i = known; i < fields; i++) {
       skipValue("field[" + (i + 1) + "] (unknown, ignored)");
     }
     if (position() != frame.length) {
@@ -277,6 +318,12 @@ final class FrameReader {
         {
           long nonce = readLong("nonce", "a nonce (int)");
           return new Pong(nonce, readTimestamp("time"));
+        }
+      case UPDATE_OWN:
+        {
+          long request = readRequestId("requestId");
+          int alias = readInt("alias", "a document alias", 0);
+          return readOwnUpdate(request, alias);
         }
       case ERROR:
         {
@@ -472,6 +519,37 @@ final class FrameReader {
               + e.getMessage(),
           e);
     }
+  }
+
+  /**
+   * Reads UPDATE_OWN's {@code [seq, field, fieldType, state]}: skipped, boundedly, then decoded by
+   * the delta codec as the tag-8 compact delta {@code [8, 1, 0, seq, field, fieldType, state]}, so
+   * they obey exactly the rules (and limits) of docs/ENCODING.md §5's compact form.
+   */
+  private OwnUpdate readOwnUpdate(long requestId, int alias) throws IOException {
+    int start = (int) position();
+    for (String field : new String[] {"seq", "field", "fieldType", "state"}) {
+      skipValue(field);
+    }
+    int end = (int) position();
+    byte[] payload = new byte[OWN_HEADER.length + end - start];
+    System.arraycopy(OWN_HEADER, 0, payload, 0, OWN_HEADER.length);
+    System.arraycopy(frame, start, payload, OWN_HEADER.length, end - start);
+    DocumentDelta delta;
+    try {
+      delta = codecs.documentDelta().decode(payload);
+    } catch (CodecException e) {
+      throw new ProtocolException(
+          ErrorCode.MALFORMED_MESSAGE,
+          name
+              + ".seq..state (the tail of a compact delta at byte "
+              + start
+              + "; inner offsets count from 4 bytes before it): "
+              + e.getMessage(),
+          e);
+    }
+    return OwnUpdate.of(requestId, alias, OWN_PLACEHOLDER, delta)
+        .orElseThrow(() -> new IllegalStateException("a compact delta without a compact form"));
   }
 
   /** Reads a raw value, or nil for none: decoded as the payload {@code [1, 1, value]}. */

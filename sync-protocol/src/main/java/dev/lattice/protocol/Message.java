@@ -19,7 +19,8 @@ public sealed interface Message
         Presence,
         Ping,
         Pong,
-        ErrorMessage {
+        ErrorMessage,
+        OwnUpdate {
 
   /** The message's type. */
   MessageType messageType();

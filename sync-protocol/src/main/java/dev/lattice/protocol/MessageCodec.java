@@ -81,7 +81,7 @@ public final class MessageCodec {
     Objects.requireNonNull(message, "message");
     MessageBufferPacker out = PACKER.newBufferPacker();
     try {
-      out.packArrayHeader(1 + message.messageType().fieldCount());
+      out.packArrayHeader(1 + fieldCount(message));
       out.packInt(message.type());
       writeFields(out, message);
       out.flush();
@@ -99,6 +99,12 @@ public final class MessageCodec {
               + limits.maxFrameBytes());
     }
     return frame;
+  }
+
+  /** The fields after the type: the type's own, and SUBSCRIBE's trailing alias when it has one. */
+  private static int fieldCount(Message message) {
+    int n = message.messageType().fieldCount();
+    return message instanceof Subscribe s && s.alias().isPresent() ? n + 1 : n;
   }
 
   private void writeFields(MessagePacker out, Message message) throws IOException {
@@ -130,6 +136,9 @@ public final class MessageCodec {
       out.packLong(m.requestId());
       documentId(out, m.documentId(), "SUBSCRIBE");
       codecs.versionVector().write(out, m.vector());
+      if (m.alias().isPresent()) {
+        out.packInt(m.alias().getAsInt());
+      }
     } else if (message instanceof Sync m) {
       out.packLong(m.requestId());
       documentId(out, m.documentId(), "SYNC");
@@ -139,6 +148,20 @@ public final class MessageCodec {
       optionalLong(out, m.requestId());
       documentId(out, m.documentId(), "UPDATE");
       codecs.documentDelta().write(out, m.delta());
+    } else if (message instanceof OwnUpdate m) {
+      out.packLong(m.requestId());
+      out.packInt(m.alias());
+      // [seq, field, fieldType, state] are the tail of the tag-8 compact delta: written by the
+      // delta codec (same canonical form, same limits), for a placeholder replica whose header
+      // bytes are left out.
+      byte[] payload;
+      try {
+        payload = codecs.documentDelta().encode(m.delta(FrameReader.OWN_PLACEHOLDER));
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("cannot encode UPDATE_OWN: " + e.getMessage(), e);
+      }
+      int header = FrameReader.OWN_HEADER.length;
+      out.writePayload(payload, header, payload.length - header);
     } else if (message instanceof Ack m) {
       out.packLong(m.requestId());
       documentId(out, m.documentId(), "ACK");
@@ -239,31 +262,74 @@ public final class MessageCodec {
   // ---------------------------------------------------------------- decoding
 
   /**
-   * Reads the message that fills {@code frame}.
+   * Reads the message that fills {@code frame} by the rules of protocol version 1: {@link
+   * #decode(byte[], int) decode(frame, 1)}. That is also what a server reads before HELLO (whose
+   * layout every version shares) and what a client reads from any server (version 2 changed only
+   * client-to-server messages).
    *
    * @throws ProtocolException with {@link ErrorCode#FRAME_TOO_LARGE} if the frame is longer than
    *     {@code maxFrameBytes}, else with {@link ErrorCode#MALFORMED_MESSAGE} if it is not exactly
    *     one well-formed message within the limits
    */
   public Message decode(byte[] frame) {
+    return decode(frame, ProtocolVersion.MIN);
+  }
+
+  /**
+   * Reads the message that fills {@code frame} by the rules of protocol {@code version}, the
+   * version the connection negotiated: a message type of a later version ({@link
+   * MessageType#sinceVersion()}, e.g. UPDATE_OWN on a version 1 session) is malformed, and
+   * SUBSCRIBE's trailing alias is read from version 2 on (ignored, like any unknown trailing field,
+   * in version 1).
+   *
+   * @throws IllegalArgumentException if this build does not speak {@code version}
+   * @throws ProtocolException as {@link #decode(byte[])} does
+   */
+  public Message decode(byte[] frame, int version) {
     Objects.requireNonNull(frame, "frame");
+    checkVersion(version);
     checkFrameSize(frame.length);
-    return read(frame);
+    return read(frame, version);
   }
 
   /**
    * Reads the message that fills the remaining bytes of {@code frame}, leaving its position
-   * unchanged.
+   * unchanged, by the rules of protocol version 1.
    *
    * @throws ProtocolException as {@link #decode(byte[])} does
    */
   public Message decode(ByteBuffer frame) {
+    return decode(frame, ProtocolVersion.MIN);
+  }
+
+  /**
+   * Reads the message that fills the remaining bytes of {@code frame}, leaving its position
+   * unchanged, by the rules of protocol {@code version} (see {@link #decode(byte[], int)}).
+   *
+   * @throws IllegalArgumentException if this build does not speak {@code version}
+   * @throws ProtocolException as {@link #decode(byte[])} does
+   */
+  public Message decode(ByteBuffer frame, int version) {
     Objects.requireNonNull(frame, "frame");
+    checkVersion(version);
     // Checked before copying: an oversize frame costs nothing.
     checkFrameSize(frame.remaining());
     byte[] bytes = new byte[frame.remaining()];
     frame.duplicate().get(bytes);
-    return read(bytes);
+    return read(bytes, version);
+  }
+
+  private static void checkVersion(int version) {
+    if (version < ProtocolVersion.MIN || version > ProtocolVersion.MAX) {
+      throw new IllegalArgumentException(
+          "protocol version "
+              + version
+              + " is not spoken by this build ("
+              + ProtocolVersion.MIN
+              + " to "
+              + ProtocolVersion.MAX
+              + ")");
+    }
   }
 
   private void checkFrameSize(int length) {
@@ -278,13 +344,13 @@ public final class MessageCodec {
     }
   }
 
-  private Message read(byte[] frame) {
+  private Message read(byte[] frame, int version) {
     if (frame.length == 0) {
       throw new ProtocolException(
           ErrorCode.MALFORMED_MESSAGE,
           "expected a MessagePack array [type, ...fields], got an empty frame");
     }
-    FrameReader reader = new FrameReader(frame, limits, codecs);
+    FrameReader reader = new FrameReader(frame, version, limits, codecs);
     try {
       return reader.readMessage();
     } catch (ProtocolException e) {

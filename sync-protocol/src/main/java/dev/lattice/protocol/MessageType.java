@@ -4,8 +4,10 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * The message types of protocol version 1, with their wire codes: the first element of every
- * frame's array. Codes are never reused; a new message type takes a new code.
+ * The message types of protocol versions 1 and 2, with their wire codes: the first element of every
+ * frame's array. Codes are never reused; a new message type takes a new code. A type exists from
+ * {@link #sinceVersion()} on: a frame of a later type on a session of an earlier version is
+ * malformed.
  *
  * <p>Immutable and thread-safe.
  */
@@ -31,9 +33,14 @@ public enum MessageType {
   /** Both ways: the answer to PING. */
   PONG(10, "both", "nonce", "time"),
   /** Server to client: a request failed, or the connection is about to close. */
-  ERROR(11, "s->c", "requestId", "code", "message");
+  ERROR(11, "s->c", "requestId", "code", "message"),
+  /**
+   * Client to server, version 2 on: the compact UPDATE of a single mutation by the connection's own
+   * replica, naming the document by its subscription alias (see {@link OwnUpdate}).
+   */
+  UPDATE_OWN(12, 2, "c->s", "requestId", "alias", "seq", "field", "fieldType", "state");
 
-  private static final MessageType[] BY_CODE = new MessageType[12];
+  private static final MessageType[] BY_CODE = new MessageType[13];
 
   static {
     for (MessageType t : values()) {
@@ -42,11 +49,17 @@ public enum MessageType {
   }
 
   private final int code;
+  private final int sinceVersion;
   private final String direction;
   private final List<String> fieldNames;
 
   MessageType(int code, String direction, String... fieldNames) {
+    this(code, 1, direction, fieldNames);
+  }
+
+  MessageType(int code, int sinceVersion, String direction, String... fieldNames) {
     this.code = code;
+    this.sinceVersion = sinceVersion;
     this.direction = direction;
     this.fieldNames = List.of(fieldNames);
   }
@@ -56,8 +69,14 @@ public enum MessageType {
     return code;
   }
 
+  /** The first protocol version that has this type: 1, or 2 for {@link #UPDATE_OWN}. */
+  public int sinceVersion() {
+    return sinceVersion;
+  }
+
   /**
-   * How many fields follow the type in version 1; a frame may carry more (ignored), never fewer.
+   * How many fields follow the type (not counting optional trailing fields a later version added,
+   * such as SUBSCRIBE's alias); a frame may carry more (ignored), never fewer.
    */
   public int fieldCount() {
     return fieldNames.size();

@@ -14,8 +14,11 @@ public final class ProtocolVersion {
   /** The lowest version this build speaks. */
   public static final int MIN = 1;
 
-  /** The highest version this build speaks. */
-  public static final int MAX = 1;
+  /**
+   * The highest version this build speaks. Version 2 adds SUBSCRIBE's document alias and the
+   * compact UPDATE_OWN message (docs/PROTOCOL.md, "What changed in version 2").
+   */
+  public static final int MAX = 2;
 
   private ProtocolVersion() {}
 

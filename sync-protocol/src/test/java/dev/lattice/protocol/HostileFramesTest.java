@@ -57,7 +57,14 @@ class HostileFramesTest {
 
   @Test
   void refusesAnUnknownTypeNamingIt() {
-    assertMalformed("93 0c 01 02").hasMessageContaining("unknown type 12");
+    assertMalformed("93 0d 01 02")
+        .hasMessage(
+            "frame.type: expected a message type code from 1 (HELLO) to 11 (ERROR), got unknown"
+                + " type 13 at byte 1");
+    assertThatThrownBy(() -> CODEC.decode(bytes("93 0d 01 02"), 2))
+        .hasMessage(
+            "frame.type: expected a message type code from 1 (HELLO) to 12 (UPDATE_OWN), got"
+                + " unknown type 13 at byte 1");
     assertMalformed("92 00 01").hasMessageContaining("unknown type 0");
     assertMalformed("92 ff 01").hasMessageContaining("unknown type -1");
     assertMalformed("92 cf ffffffffffffffff 01").hasMessageContaining("past the signed 64-bit");
@@ -183,7 +190,7 @@ class HostileFramesTest {
       for (int len = 0; len < frame.length; len++) {
         byte[] prefix = Arrays.copyOf(frame, len);
         try {
-          Message m = CODEC.decode(prefix);
+          Message m = CODEC.decode(prefix, 2);
           fail(e.getKey() + " prefix of " + len + " bytes decoded as " + m);
         } catch (ProtocolException expected) {
           assertThat(expected.getMessage()).isNotBlank();
@@ -235,10 +242,11 @@ class HostileFramesTest {
           frame = Arrays.copyOf(frame, random.nextInt(frame.length));
         }
       }
+      int version = 1 + random.nextInt(2);
       try {
-        Message message = CODEC.decode(frame);
+        Message message = CODEC.decode(frame, version);
         // Whatever decodes must encode again (possibly to a canonical form of the same message).
-        assertThat(CODEC.decode(CODEC.encode(message))).isEqualTo(message);
+        assertThat(CODEC.decode(CODEC.encode(message), version)).isEqualTo(message);
         decoded++;
       } catch (ProtocolException expected) {
         // fine

@@ -82,15 +82,24 @@ class MessageRoundTripTest {
         new Ping(-1, T_MAX),
         new Pong(Long.MAX_VALUE, T1),
         ErrorMessage.of(OptionalLong.empty(), ErrorCode.INTERNAL, ""),
-        new ErrorMessage(OptionalLong.of(5), 999, "a code from the future ünï"));
+        new ErrorMessage(OptionalLong.of(5), 999, "a code from the future ünï"),
+        // Version 2.
+        Subscribe.withAlias(Long.MAX_VALUE, UNICODE_ID, VersionVector.empty(), Integer.MAX_VALUE),
+        Subscribe.withAlias(1, "d", VersionVector.of(Map.of(A, 5L)), 0),
+        new OwnUpdate(1, 0, 1, "g", new OwnUpdate.GCount(1)),
+        new OwnUpdate(
+            Long.MAX_VALUE, Integer.MAX_VALUE, Long.MAX_VALUE, "", new OwnUpdate.GCount(0)),
+        new OwnUpdate(7, 3, 1 << 20, "ünï", new OwnUpdate.PNCount(Long.MAX_VALUE, 0)),
+        new OwnUpdate(7, 3, 9, "t", new OwnUpdate.RegisterWrite(Value.of(-2.5), T_MAX)),
+        new OwnUpdate(7, 3, 9, "t", new OwnUpdate.EmptyRegister()));
   }
 
   @ParameterizedTest
   @MethodSource("messages")
   void roundTripsThroughBytes(Message message) {
     byte[] frame = CODEC.encode(message);
-    assertThat(CODEC.decode(frame)).isEqualTo(message);
-    assertThat(CODEC.encode(CODEC.decode(frame))).isEqualTo(frame);
+    assertThat(CODEC.decode(frame, 2)).isEqualTo(message);
+    assertThat(CODEC.encode(CODEC.decode(frame, 2))).isEqualTo(frame);
   }
 
   @ParameterizedTest
@@ -100,9 +109,9 @@ class MessageRoundTripTest {
     ByteBuffer buffer = ByteBuffer.allocate(frame.length + 4);
     buffer.put(new byte[] {9, 9}).put(frame).put(new byte[] {9, 9});
     buffer.position(2).limit(2 + frame.length);
-    assertThat(CODEC.decode(buffer)).isEqualTo(message);
+    assertThat(CODEC.decode(buffer, 2)).isEqualTo(message);
     assertThat(buffer.position()).isEqualTo(2);
-    assertThat(CODEC.decode(ByteBuffer.wrap(frame).asReadOnlyBuffer())).isEqualTo(message);
+    assertThat(CODEC.decode(ByteBuffer.wrap(frame).asReadOnlyBuffer(), 2)).isEqualTo(message);
   }
 
   @Test
@@ -119,23 +128,27 @@ class MessageRoundTripTest {
             "PRESENCE=8",
             "PING=9",
             "PONG=10",
-            "ERROR=11");
+            "ERROR=11",
+            "UPDATE_OWN=12");
     assertThat(MessageType.fromCode(0)).isEmpty();
-    assertThat(MessageType.fromCode(12)).isEmpty();
+    assertThat(MessageType.fromCode(13)).isEmpty();
+    assertThat(MessageType.UPDATE_OWN.sinceVersion()).isEqualTo(2);
+    assertThat(MessageType.UPDATE.sinceVersion()).isEqualTo(1);
     assertThat(MessageType.fromCode(4)).contains(MessageType.SYNC);
   }
 
   @Test
   void errorCodesAreTheDocumentedOnes() {
-    assertThat(ErrorCode.values()).hasSize(14);
+    assertThat(ErrorCode.values()).hasSize(15);
     for (ErrorCode c : ErrorCode.values()) {
       assertThat(c.code()).isEqualTo(c.ordinal() + 1);
       assertThat(ErrorCode.fromCode(c.code())).contains(c);
       assertThat(c.meaning()).isNotBlank();
     }
     assertThat(ErrorCode.DUPLICATE_REQUEST_ID.code()).isEqualTo(14);
-    assertThat(ErrorCode.fromCode(15)).isEmpty();
-    assertThat(new ErrorMessage(OptionalLong.empty(), 15, "").errorCode()).isEmpty();
+    assertThat(ErrorCode.ALIAS_IN_USE.code()).isEqualTo(15);
+    assertThat(ErrorCode.fromCode(16)).isEmpty();
+    assertThat(new ErrorMessage(OptionalLong.empty(), 16, "").errorCode()).isEmpty();
   }
 
   @Test

@@ -17,7 +17,17 @@ class ProtocolDocTest {
   void annotatedExamplesShowTheEncodedBytes() throws IOException {
     // Surefire runs in the module directory; the page is in the reactor root's docs/.
     String page = Files.readString(Path.of("../docs/PROTOCOL.md"), StandardCharsets.UTF_8);
-    for (String name : new String[] {"HELLO", "SUBSCRIBE", "UPDATE", "ACK"}) {
+    for (String name :
+        new String[] {
+          "HELLO",
+          "SUBSCRIBE",
+          "UPDATE",
+          "ACK",
+          "SUBSCRIBE_ALIAS",
+          "UPDATE_OWN",
+          "UPDATE_OWN_REGISTER",
+          "UPDATE_OWN_PN"
+        }) {
       String hex = hex(CODEC.encode(Samples.goldens().get(name).message()));
       assertThat(page).as(name).contains("hex: " + hex + "\n");
     }

@@ -2,6 +2,7 @@ package dev.lattice.protocol;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.lattice.crdt.ReplicaId;
 import java.util.OptionalInt;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -33,10 +34,13 @@ class ProtocolVersionTest {
   }
 
   @Test
-  void thisBuildSpeaksVersionOne() {
+  void thisBuildSpeaksVersionsOneAndTwo() {
     assertThat(ProtocolVersion.MIN).isEqualTo(1);
-    assertThat(ProtocolVersion.MAX).isEqualTo(1);
-    assertThat(ProtocolVersion.negotiate(1, 7)).hasValue(1);
-    assertThat(ProtocolVersion.negotiate(2, 7)).isEmpty();
+    assertThat(ProtocolVersion.MAX).isEqualTo(2);
+    assertThat(ProtocolVersion.negotiate(1, 1)).hasValue(1); // a version 1 client keeps version 1
+    assertThat(ProtocolVersion.negotiate(1, 7)).hasValue(2);
+    assertThat(ProtocolVersion.negotiate(2, 7)).hasValue(2);
+    assertThat(ProtocolVersion.negotiate(3, 7)).isEmpty();
+    assertThat(Hello.of(ReplicaId.of(1), null, null).maxVersion()).isEqualTo(2);
   }
 }

@@ -59,7 +59,7 @@ final class Samples {
     g.put(
         "HELLO",
         new Golden(
-            Hello.of(R, "secret", "js/1"),
+            new Hello(1, 1, R, Optional.of("secret"), Optional.of("js/1")),
             "96 01 01 01 d3a1b2c3d4e5f60718 a6736563726574 a46a732f31"));
     TreeMap<String, Long> limits = new TreeMap<>();
     limits.put(Welcome.LIMIT_MAX_FRAME_BYTES, 1_048_576L);
@@ -111,10 +111,48 @@ final class Samples {
         new Golden(
             ErrorMessage.of(OptionalLong.of(3), ErrorCode.NOT_SUBSCRIBED, "not subscribed"),
             "94 0b 03 04 ae6e6f742073756273637269626564"));
+    // Protocol version 2 (docs/PROTOCOL.md, "What changed in version 2").
+    g.put(
+        "HELLO_V2",
+        new Golden(
+            new Hello(1, 2, R, Optional.of("secret"), Optional.of("js/1")),
+            "96 01 01 02 d3a1b2c3d4e5f60718 a6736563726574 a46a732f31"));
+    g.put(
+        "SUBSCRIBE_ALIAS",
+        new Golden(
+            Subscribe.withAlias(1, "d", VersionVector.empty(), 0),
+            "95 03 01 a164 93 05 01 80 00",
+            2));
+    g.put(
+        "UPDATE_OWN",
+        new Golden(
+            new OwnUpdate(2, 0, 1, "likes", new OwnUpdate.GCount(1)),
+            "97 0c 02 00 01 a56c696b6573 02 01",
+            2));
+    g.put(
+        "UPDATE_OWN_REGISTER",
+        new Golden(
+            new OwnUpdate(3, 0, 2, "title", new OwnUpdate.RegisterWrite(Value.of("hi"), T1)),
+            "97 0c 03 00 02 a57469746c65 04 92 a26869 cf018bcfe568000003",
+            2));
+    g.put(
+        "UPDATE_OWN_PN",
+        new Golden(
+            new OwnUpdate(4, 0, 3, "stock", new OwnUpdate.PNCount(0, 3)),
+            "97 0c 04 00 03 a573746f636b 03 92 00 03",
+            2));
     return g;
   }
 
-  record Golden(Message message, String hex) {
+  /**
+   * A golden frame and its message, as decoded by a session of protocol {@code version} (1 for the
+   * frames of version 1, which version 2 reads alike).
+   */
+  record Golden(Message message, String hex, int version) {
+    Golden(Message message, String hex) {
+      this(message, hex, 1);
+    }
+
     byte[] frame() {
       return bytes(hex);
     }

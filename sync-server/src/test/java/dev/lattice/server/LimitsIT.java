@@ -467,7 +467,7 @@ class LimitsIT {
     LatticeServer server = server();
     RawClient client = closer.add(RawClient.connect(server.uri(), 0xa, DOC));
 
-    client.send(new Hello(2, 5, client.replica, Optional.empty(), Optional.of("future")));
+    client.send(new Hello(3, 5, client.replica, Optional.empty(), Optional.of("future")));
 
     assertError(
         client.take(ErrorMessage.class), OptionalLong.empty(), ErrorCode.UNSUPPORTED_VERSION);
@@ -481,7 +481,7 @@ class LimitsIT {
 
     client.send(new Hello(1, 7, client.replica, Optional.empty(), Optional.empty()));
 
-    assertThat(client.take(Welcome.class).version()).isEqualTo(1);
+    assertThat(client.take(Welcome.class).version()).isEqualTo(2);
   }
 
   @Test

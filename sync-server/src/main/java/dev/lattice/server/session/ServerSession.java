@@ -13,6 +13,7 @@ import dev.lattice.protocol.ErrorMessage;
 import dev.lattice.protocol.Hello;
 import dev.lattice.protocol.Message;
 import dev.lattice.protocol.MessageCodec;
+import dev.lattice.protocol.OwnUpdate;
 import dev.lattice.protocol.Ping;
 import dev.lattice.protocol.Pong;
 import dev.lattice.protocol.Presence;
@@ -53,13 +54,15 @@ import java.util.function.Supplier;
  * and timer callbacks in; it hands frames and a close to its {@link SessionTransport}, requests to
  * the {@link Hub}, and timers to its {@link SessionScheduler}. Created by {@link SessionFactory}.
  *
- * <p>What it enforces: HELLO first, version negotiation, authentication, documents per connection,
- * the UPDATE rate (a token bucket; {@link SessionConfig#rateLimitCloseThreshold()} refusals in a
- * row close with 4005), presence size and TTL cap, unique outstanding request ids, and the idle
- * timeout (a PING at half of it, close 4004 at the full), and back-pressure: with {@link
- * SessionConfig#maxPendingUpdates()} UPDATEs awaiting replies it asks the transport to stop reading
- * until half are answered. Replies to UPDATEs (ACK or ERROR) leave in the order of the UPDATEs,
- * whatever order the hub completes them in.
+ * <p>What it enforces: HELLO first, version negotiation (up to {@link
+ * SessionConfig#maxProtocolVersion()}; frames are decoded by the rules of the negotiated version,
+ * and version 2's UPDATE_OWN is resolved through the connection's document aliases into the UPDATE
+ * it stands for), authentication, documents per connection, the UPDATE rate (a token bucket; {@link
+ * SessionConfig#rateLimitCloseThreshold()} refusals in a row close with 4005), presence size and
+ * TTL cap, unique outstanding request ids, the idle timeout (a PING at half of it, close 4004 at
+ * the full), and back-pressure: with {@link SessionConfig#maxPendingUpdates()} UPDATEs awaiting
+ * replies it asks the transport to stop reading until half are answered. Replies to UPDATEs (ACK or
+ * ERROR) leave in the order of the UPDATEs, whatever order the hub completes them in.
  *
  * <p>Thread-safety: every input (a frame, a hub future completing, a timer firing, the close) is a
  * task on one {@link InlineSerialExecutor}, which runs them one at a time, in order, on the calling
@@ -104,6 +107,10 @@ public final class ServerSession implements Connection {
   private Phase phase = Phase.AWAITING_HELLO;
   private Set<String> confirmed = Set.of(); // a subscribe succeeded; immutable, replaced
   private Map<String, Integer> subscribing; // outstanding SUBSCRIBEs; null while none
+  private int version = ProtocolVersion.MIN; // the negotiated version, from HELLO on
+  // Version 2 document aliases and their inverse. Empty HashMaps allocate no table.
+  private final Map<Integer, String> aliases = new HashMap<>();
+  private final Map<String, Integer> aliasOf = new HashMap<>();
 
   /**
    * The documents subscribed or being subscribed. {@link #send} reads it from hub threads too:
@@ -335,7 +342,7 @@ public final class ServerSession implements Connection {
     idlePingSent = false;
     Message message;
     try {
-      message = codec.decode(frame);
+      message = codec.decode(frame, version);
     } catch (ProtocolException e) {
       if (e.code() == ErrorCode.FRAME_TOO_LARGE) {
         refuse(OptionalLong.empty(), e.code(), e.getMessage(), CloseCodes.TOO_BIG);
@@ -360,6 +367,8 @@ public final class ServerSession implements Connection {
       onSubscribe(subscribe);
     } else if (message instanceof Update update) {
       onUpdate(update);
+    } else if (message instanceof OwnUpdate own) {
+      onOwnUpdate(own);
     } else if (message instanceof Unsubscribe unsubscribe) {
       onUnsubscribe(unsubscribe);
     } else if (message instanceof Presence presence) {
@@ -388,8 +397,13 @@ public final class ServerSession implements Connection {
           CloseCodes.MALFORMED_FRAME);
       return;
     }
-    OptionalInt version = ProtocolVersion.negotiate(hello.minVersion(), hello.maxVersion());
-    if (version.isEmpty()) {
+    OptionalInt negotiated =
+        ProtocolVersion.negotiate(
+            hello.minVersion(),
+            hello.maxVersion(),
+            ProtocolVersion.MIN,
+            config.maxProtocolVersion());
+    if (negotiated.isEmpty()) {
       refuse(
           OptionalLong.empty(),
           ErrorCode.UNSUPPORTED_VERSION,
@@ -400,7 +414,7 @@ public final class ServerSession implements Connection {
               + ", the server "
               + ProtocolVersion.MIN
               + " to "
-              + ProtocolVersion.MAX,
+              + config.maxProtocolVersion(),
           CloseCodes.UNSUPPORTED_VERSION);
       return;
     }
@@ -413,13 +427,14 @@ public final class ServerSession implements Connection {
       return;
     }
     replicaId = hello.replicaId();
+    version = negotiated.getAsInt();
     phase = Phase.OPEN;
     // Before WELCOME the timer waited for the full timeout; from now on it PINGs at half.
     if (idleTimer != null) {
       idleTimer.cancel();
     }
     scheduleIdleCheck(config.idleTimeout().toNanos() / 2);
-    send(Welcome.of(version.getAsInt(), serverId, clock.now(), welcomeLimits, id));
+    send(Welcome.of(version, serverId, clock.now(), welcomeLimits, id));
   }
 
   // ------------------------------------------------------------------ documents
@@ -430,6 +445,22 @@ public final class ServerSession implements Connection {
     if (isOutstanding(requestId)) {
       send(duplicate(requestId));
       return;
+    }
+    // Only a version 2 decoder reads the alias; on version 1 it is always empty.
+    OptionalInt alias = subscribe.alias();
+    if (alias.isPresent()) {
+      String holder = aliases.get(alias.getAsInt());
+      if (holder != null && !holder.equals(documentId)) {
+        send(
+            error(
+                OptionalLong.of(requestId),
+                ErrorCode.ALIAS_IN_USE,
+                "document alias "
+                    + alias.getAsInt()
+                    + " is in use by the subscription of document "
+                    + holder));
+        return;
+      }
     }
     int documents = following.size();
     if (!isSubscribed(documentId) && documents >= config.maxDocumentsPerConnection()) {
@@ -443,6 +474,12 @@ public final class ServerSession implements Connection {
       return;
     }
     following = with(following, documentId);
+    // A SUBSCRIBE of the document replaces its alias (with none, if it names none).
+    unbindAlias(documentId);
+    if (alias.isPresent()) {
+      aliases.put(alias.getAsInt(), documentId);
+      aliasOf.put(documentId, alias.getAsInt());
+    }
     if (subscribing == null) {
       subscribing = new HashMap<>(2);
     }
@@ -479,6 +516,7 @@ public final class ServerSession implements Connection {
     } else {
       if (left == 0 && !confirmed.contains(documentId)) {
         following = without(following, documentId);
+        unbindAlias(documentId);
       }
       send(errorFor(requestId, failure));
     }
@@ -497,6 +535,7 @@ public final class ServerSession implements Connection {
     }
     following = without(following, documentId);
     confirmed = without(confirmed, documentId);
+    unbindAlias(documentId);
     try {
       hub.unsubscribe(this, documentId);
     } catch (RuntimeException e) {
@@ -515,8 +554,41 @@ public final class ServerSession implements Connection {
           CloseCodes.MALFORMED_FRAME);
       return;
     }
-    long requestId = update.requestId().getAsLong();
     String documentId = update.documentId();
+    applyUpdate(
+        update.requestId().getAsLong(),
+        documentId,
+        isSubscribed(documentId) ? update.delta() : null,
+        () -> notSubscribed(update.requestId(), documentId));
+  }
+
+  /**
+   * Version 2's UPDATE_OWN: the UPDATE of the document its alias names, with the delta rebuilt for
+   * this connection's replica. An alias of no current subscription is NOT_SUBSCRIBED, like an
+   * UPDATE of a document not subscribed.
+   */
+  private void onOwnUpdate(OwnUpdate own) {
+    String documentId = aliases.get(own.alias());
+    applyUpdate(
+        own.requestId(),
+        documentId,
+        documentId == null ? null : own.delta(replicaId),
+        () ->
+            error(
+                OptionalLong.of(own.requestId()),
+                ErrorCode.NOT_SUBSCRIBED,
+                "no subscription has document alias " + own.alias()));
+  }
+
+  /**
+   * Applies a client's update of {@code documentId}, a subscribed document, or answers {@code
+   * notSubscribed} when {@code delta} is null; replies leave in request order.
+   */
+  private void applyUpdate(
+      long requestId,
+      String documentId,
+      DocumentDelta delta,
+      Supplier<ErrorMessage> notSubscribed) {
     PendingReply reply = new PendingReply();
     if (updateReplies == null) {
       updateReplies = new ArrayDeque<>(4);
@@ -524,8 +596,8 @@ public final class ServerSession implements Connection {
     updateReplies.add(reply);
     if (isOutstanding(requestId)) {
       reply.complete(duplicate(requestId));
-    } else if (!isSubscribed(documentId)) {
-      reply.complete(notSubscribed(OptionalLong.of(requestId), documentId));
+    } else if (delta == null) {
+      reply.complete(notSubscribed.get());
     } else if (!updateBucket().tryAcquire(nanoTime.getAsLong())) {
       if (++rateLimitedInARow >= config.rateLimitCloseThreshold()) {
         close(CloseCodes.RATE_LIMITED, rateLimitedInARow + " updates in a row over the rate limit");
@@ -543,7 +615,7 @@ public final class ServerSession implements Connection {
     } else {
       rateLimitedInARow = 0;
       addOutstanding(requestId);
-      callHub(() -> hub.update(this, documentId, update.delta()))
+      callHub(() -> hub.update(this, documentId, delta))
           .whenComplete(
               (ignored, failure) ->
                   serial.execute(
@@ -782,6 +854,14 @@ public final class ServerSession implements Connection {
     }
     LOG.log(System.Logger.Level.ERROR, "session " + id + ": hub failed a request", cause);
     return error(requestId, ErrorCode.INTERNAL, "the server failed; the request may be retried");
+  }
+
+  /** Forgets the document's version 2 alias, if it has one. */
+  private void unbindAlias(String documentId) {
+    Integer alias = aliasOf.remove(documentId);
+    if (alias != null) {
+      aliases.remove(alias);
+    }
   }
 
   private static ErrorMessage duplicate(long requestId) {

@@ -3,6 +3,7 @@ package dev.lattice.server.session;
 import dev.lattice.crdt.codec.CrdtCodecs;
 import dev.lattice.protocol.MessageCodec;
 import dev.lattice.protocol.ProtocolLimits;
+import dev.lattice.protocol.ProtocolVersion;
 import dev.lattice.protocol.Welcome;
 import java.time.Duration;
 import java.util.Objects;
@@ -29,6 +30,7 @@ public final class SessionConfig {
   private final int maxPresenceBytes;
   private final int maxPendingUpdates;
   private final ProtocolLimits protocolLimits;
+  private final int maxProtocolVersion;
 
   /*
    * Built once per configuration, not per session: the codecs are stateless and thread-safe, and a
@@ -50,6 +52,7 @@ public final class SessionConfig {
     this.protocolLimits = b.protocolLimits;
     this.codec = MessageCodec.create(protocolLimits);
     this.crdtCodecs = CrdtCodecs.create(protocolLimits.codecLimits());
+    this.maxProtocolVersion = b.maxProtocolVersion;
   }
 
   /** The defaults: 100 documents, 100 updates/s with bursts of 200, 30 s idle and presence TTL. */
@@ -71,7 +74,8 @@ public final class SessionConfig {
         .presenceTtl(presenceTtl)
         .maxPresenceBytes(maxPresenceBytes)
         .maxPendingUpdates(maxPendingUpdates)
-        .protocolLimits(protocolLimits);
+        .protocolLimits(protocolLimits)
+        .maxProtocolVersion(maxProtocolVersion);
   }
 
   /** Most documents one connection may have subscribed (or be subscribing) at once. */
@@ -137,6 +141,15 @@ public final class SessionConfig {
     return crdtCodecs;
   }
 
+  /**
+   * The highest protocol version the session negotiates, from {@link ProtocolVersion#MIN} to {@link
+   * ProtocolVersion#MAX} (the default): 1 makes the server a version 1 server, for a staged rollout
+   * or to test clients against one.
+   */
+  public int maxProtocolVersion() {
+    return maxProtocolVersion;
+  }
+
   /** The limits advertised in WELCOME, by their protocol names. */
   public SortedMap<String, Long> limitsMap() {
     TreeMap<String, Long> limits = new TreeMap<>();
@@ -170,6 +183,8 @@ public final class SessionConfig {
         + maxPendingUpdates
         + ", protocolLimits="
         + protocolLimits
+        + ", maxProtocolVersion="
+        + maxProtocolVersion
         + "]";
   }
 
@@ -188,6 +203,7 @@ public final class SessionConfig {
     private int maxPresenceBytes = 4096;
     private int maxPendingUpdates = 256;
     private ProtocolLimits protocolLimits = ProtocolLimits.defaults();
+    private int maxProtocolVersion = ProtocolVersion.MAX;
 
     private Builder() {}
 
@@ -235,6 +251,12 @@ public final class SessionConfig {
 
     public Builder protocolLimits(ProtocolLimits limits) {
       this.protocolLimits = Objects.requireNonNull(limits, "protocolLimits");
+      return this;
+    }
+
+    public Builder maxProtocolVersion(int version) {
+      this.maxProtocolVersion =
+          between("maxProtocolVersion", version, ProtocolVersion.MIN, ProtocolVersion.MAX);
       return this;
     }
 

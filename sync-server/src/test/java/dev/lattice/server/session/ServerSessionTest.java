@@ -120,7 +120,7 @@ class ServerSessionTest {
     open();
     Welcome welcome = handshake();
 
-    assertThat(welcome.version()).isEqualTo(1);
+    assertThat(welcome.version()).isEqualTo(2); // Hello.of offers [1, 2]
     assertThat(welcome.serverId()).isEqualTo(SERVER);
     assertThat(welcome.serverTime().physicalMillis()).isEqualTo(1_700_000_001_000L);
     assertThat(welcome.limits()).isEqualTo(SessionConfig.defaults().limitsMap());
@@ -152,7 +152,7 @@ class ServerSessionTest {
   @Test
   void refusesAHelloWithNoCommonVersion() {
     open();
-    feed(new Hello(2, 3, CLIENT, Optional.empty(), Optional.empty()));
+    feed(new Hello(3, 4, CLIENT, Optional.empty(), Optional.empty()));
 
     List<Message> sent = transport.drain();
     assertThat(sent).hasSize(1);
