@@ -77,8 +77,11 @@ public final class LatticeServer implements AutoCloseable {
 
   private static final Duration SHUTDOWN_WAIT = Duration.ofSeconds(3);
 
-  /** The default of {@link Builder#minRoundInterval}: 1 ms. */
-  public static final Duration DEFAULT_MIN_ROUND_INTERVAL = Duration.ofMillis(1);
+  /**
+   * The default of {@link Builder#minRoundInterval}: zero (each round starts once the last is
+   * durable).
+   */
+  public static final Duration DEFAULT_MIN_ROUND_INTERVAL = Duration.ZERO;
 
   /** The default bound of the idle-document cache, in approximate heap bytes: 64 MiB. */
   public static final long DEFAULT_CACHE_MAX_BYTES = 64L * 1024 * 1024;
@@ -457,8 +460,8 @@ public final class LatticeServer implements AutoCloseable {
     /**
      * The least time between two fan-out rounds of one document (see {@link
      * HubConfig.Builder#minRoundInterval}): a document busier than that sends fewer, larger frames,
-     * at up to this much extra latency; a quieter one is not delayed. Default 1 ms; zero starts
-     * each round as soon as the previous one is durable.
+     * at up to this much extra latency; a quieter one is not delayed. Default zero: each round
+     * starts as soon as the previous one is durable (docs/BENCHMARKS.md says why).
      */
     public Builder minRoundInterval(Duration interval) {
       HubConfig.builder(new InMemoryDocumentStore(), ReplicaId.of(0)).minRoundInterval(interval);

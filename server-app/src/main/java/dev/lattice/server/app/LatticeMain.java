@@ -172,7 +172,7 @@ public final class LatticeMain implements Callable<Integer> {
   @Option(
       names = "--min-round-interval",
       paramLabel = "DURATION",
-      defaultValue = "1ms",
+      defaultValue = "0",
       converter = DurationConverter.class,
       description =
           "Least time between two fan-out rounds of one document: a busier document sends fewer,"
