@@ -42,8 +42,9 @@ class WorkloadScenarioTest {
       assertOrdered(r.ack());
       assertThat(r.seconds()).isPositive();
       assertThat(r.ackedPerSecond()).isPositive();
-      // An UPDATE of one small G-Counter increment: a few dozen bytes, plus 6 of framing.
-      assertThat(r.wireBytesPerUpdate()).isBetween(20.0, 200.0);
+      // Version 2's UPDATE_OWN of an increment of "c<g>" with numbers below 128: 10 bytes of
+      // MessagePack plus 6 of framing (an UPDATE, version 1, would be over 30).
+      assertThat(r.wireBytesPerUpdate()).isEqualTo(16.0);
     }
   }
 
