@@ -2,6 +2,7 @@ package dev.lattice.client;
 
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
+import dev.lattice.server.store.Appended;
 import dev.lattice.server.store.DocumentStore;
 import dev.lattice.server.store.InMemoryDocumentStore;
 import dev.lattice.server.store.StoreStats;
@@ -21,14 +22,15 @@ import java.util.concurrent.CompletableFuture;
  */
 final class DeferredStore implements DocumentStore {
 
-  private record Pending(String documentId, DocumentDelta delta, CompletableFuture<Void> done) {}
+  private record Pending(
+      String documentId, DocumentDelta delta, CompletableFuture<Appended> done) {}
 
   private final InMemoryDocumentStore durable = new InMemoryDocumentStore();
   private final ArrayDeque<Pending> pending = new ArrayDeque<>();
 
   @Override
-  public CompletableFuture<Void> append(String documentId, DocumentDelta delta) {
-    CompletableFuture<Void> done = new CompletableFuture<>();
+  public CompletableFuture<Appended> append(String documentId, DocumentDelta delta) {
+    CompletableFuture<Appended> done = new CompletableFuture<>();
     pending.add(new Pending(documentId, delta, done));
     return done;
   }
@@ -43,8 +45,7 @@ final class DeferredStore implements DocumentStore {
     if (next == null) {
       return false;
     }
-    durable.append(next.documentId(), next.delta()).join();
-    next.done().complete(null);
+    next.done().complete(durable.append(next.documentId(), next.delta()).join());
     return true;
   }
 

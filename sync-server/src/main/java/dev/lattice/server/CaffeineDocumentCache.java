@@ -9,6 +9,7 @@ import dev.lattice.crdt.LWWRegister;
 import dev.lattice.crdt.PNCounter;
 import dev.lattice.crdt.Value;
 import dev.lattice.server.hub.DocumentCache;
+import dev.lattice.server.store.StoredDocument;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
@@ -22,7 +23,7 @@ import java.util.Optional;
  */
 final class CaffeineDocumentCache implements DocumentCache {
 
-  private final Cache<String, Document> cache;
+  private final Cache<String, StoredDocument> cache;
 
   CaffeineDocumentCache(long maxBytes) {
     if (maxBytes < 0) {
@@ -31,25 +32,25 @@ final class CaffeineDocumentCache implements DocumentCache {
     this.cache =
         Caffeine.newBuilder()
             .maximumWeight(maxBytes)
-            .weigher((String id, Document doc) -> weigh(doc))
+            .weigher((String id, StoredDocument stored) -> weigh(stored.document()))
             .recordStats()
             .build();
   }
 
   /** The Caffeine cache, for its statistics in metrics. */
-  Cache<String, Document> caffeine() {
+  Cache<String, StoredDocument> caffeine() {
     return cache;
   }
 
   @Override
-  public Optional<Document> take(String documentId) {
+  public Optional<StoredDocument> take(String documentId) {
     return Optional.ofNullable(cache.asMap().remove(documentId));
   }
 
   @Override
-  public void put(Document document) {
+  public void put(StoredDocument document) {
     Objects.requireNonNull(document, "document");
-    cache.put(document.id(), document);
+    cache.put(document.document().id(), document);
   }
 
   /**

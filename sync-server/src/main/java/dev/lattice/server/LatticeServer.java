@@ -8,6 +8,7 @@ import dev.lattice.protocol.Welcome;
 import dev.lattice.server.hub.DefaultHub;
 import dev.lattice.server.hub.DocumentEdit;
 import dev.lattice.server.hub.HubConfig;
+import dev.lattice.server.hub.Replicator;
 import dev.lattice.server.session.Authenticator;
 import dev.lattice.server.session.SessionConfig;
 import dev.lattice.server.session.SessionFactory;
@@ -98,6 +99,8 @@ public final class LatticeServer implements AutoCloseable {
   private final int maxThreads;
   private final Duration minRoundInterval;
   private final Authenticator authenticator;
+  private final DocumentStore givenStore;
+  private final Replicator replicator;
   private final ServerMetrics metrics = new ServerMetrics();
 
   private final Set<WebSocketConnection> connections = ConcurrentHashMap.newKeySet();
@@ -125,6 +128,8 @@ public final class LatticeServer implements AutoCloseable {
     this.maxThreads = b.maxThreads;
     this.minRoundInterval = b.minRoundInterval;
     this.authenticator = b.authenticator;
+    this.givenStore = b.store;
+    this.replicator = b.replicator;
   }
 
   public static Builder builder() {
@@ -150,10 +155,12 @@ public final class LatticeServer implements AutoCloseable {
       started = true;
       try {
         store =
-            inMemory
-                ? new InMemoryDocumentStore()
-                : RocksDbDocumentStore.open(
-                    EmbeddedStoreConfig.builder().dataDirectory(dataDirectory).build());
+            givenStore != null
+                ? givenStore
+                : inMemory
+                    ? new InMemoryDocumentStore()
+                    : RocksDbDocumentStore.open(
+                        EmbeddedStoreConfig.builder().dataDirectory(dataDirectory).build());
         HybridLogicalClock clock = new HybridLogicalClock();
         CaffeineDocumentCache cache = new CaffeineDocumentCache(cacheMaxBytes);
         hub =
@@ -164,6 +171,7 @@ public final class LatticeServer implements AutoCloseable {
                     .cache(cache)
                     .observer(metrics)
                     .minRoundInterval(minRoundInterval)
+                    .replicator(replicator)
                     // Room in a frame for the UPDATE, the field's timestamp and touched vector.
                     .maxEditFieldBytes(
                         Math.max(1, sessionConfig.protocolLimits().maxFrameBytes() - 512))
@@ -418,7 +426,9 @@ public final class LatticeServer implements AutoCloseable {
         + bindAddress
         + ":"
         + requestedPort
-        + (inMemory ? ", in memory" : ", " + dataDirectory)
+        + (givenStore != null
+            ? ", " + givenStore.getClass().getSimpleName()
+            : inMemory ? ", in memory" : ", " + dataDirectory)
         + "]";
   }
 
@@ -438,6 +448,8 @@ public final class LatticeServer implements AutoCloseable {
     private ReplicaId replicaId;
     private long maxOutgoingBytesPerConnection = 4L * 1024 * 1024;
     private long cacheMaxBytes = DEFAULT_CACHE_MAX_BYTES;
+    private DocumentStore store;
+    private Replicator replicator = Replicator.none();
     private int maxThreads = defaultMaxThreads();
     private Duration minRoundInterval = DEFAULT_MIN_ROUND_INTERVAL;
     private Authenticator authenticator = Authenticator.allowAll();
@@ -496,6 +508,28 @@ public final class LatticeServer implements AutoCloseable {
     /** Where the embedded store keeps its files; default {@code ./lattice-data}. */
     public Builder dataDirectory(Path dataDirectory) {
       this.dataDirectory = Objects.requireNonNull(dataDirectory, "dataDirectory");
+      return this;
+    }
+
+    /**
+     * The store documents are kept in, instead of the embedded one (or the in-memory one of {@link
+     * #inMemory}): for example a store shared by several server processes, with a {@link
+     * #replicator} joining them. The server takes it over: it closes the store when it closes,
+     * after the hub, so pending appends are flushed. Default: the server opens its own.
+     */
+    public Builder store(DocumentStore store) {
+      this.store = Objects.requireNonNull(store, "store must not be null");
+      return this;
+    }
+
+    /**
+     * The port to other server processes that serve the same {@link #store}: what this server makes
+     * durable is announced to them and theirs is fanned out here (see {@link Replicator}). The
+     * server takes it over and closes it when it closes. Default {@link Replicator#none()}: this
+     * process is the store's only writer.
+     */
+    public Builder replicator(Replicator replicator) {
+      this.replicator = Objects.requireNonNull(replicator, "replicator must not be null");
       return this;
     }
 

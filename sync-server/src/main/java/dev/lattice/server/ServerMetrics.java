@@ -121,6 +121,13 @@ final class ServerMetrics implements HubObserver, SessionObserver {
     FunctionCounter.builder("lattice.document.cache.hits", hub, h -> h.stats().cacheHits())
         .description("idle documents taken from the cache instead of loaded from the store")
         .register(registry);
+    FunctionCounter.builder(
+            "lattice.replication.deltas.received", hub, h -> h.stats().remoteDeltas())
+        .description("deltas of other server processes merged here")
+        .register(registry);
+    FunctionCounter.builder("lattice.replication.repairs", hub, h -> h.stats().repairs())
+        .description("store reads after a lost or doubtful replication message")
+        .register(registry);
     FunctionCounter.builder("lattice.store.append.failures", hub, h -> h.stats().appendFailures())
         .description("appends the store failed")
         .register(registry);

@@ -7,6 +7,8 @@ import dev.lattice.crdt.Document;
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.Value;
 import dev.lattice.hlc.HlcTimestamp;
+import dev.lattice.server.store.StoreCursor;
+import dev.lattice.server.store.StoredDocument;
 import org.junit.jupiter.api.Test;
 
 class CaffeineDocumentCacheTest {
@@ -23,9 +25,9 @@ class CaffeineDocumentCacheTest {
   void takeHandsTheDocumentOverExactlyOnce() {
     CaffeineDocumentCache cache = new CaffeineDocumentCache(1 << 20);
     Document doc = documentWithFields("a", 3);
-    cache.put(doc);
+    cache.put(stored(doc));
 
-    assertThat(cache.take("a")).containsSame(doc);
+    assertThat(cache.take("a").map(StoredDocument::document)).containsSame(doc);
     assertThat(cache.take("a")).isEmpty();
     assertThat(cache.take("never")).isEmpty();
   }
@@ -52,7 +54,7 @@ class CaffeineDocumentCacheTest {
     int weight = CaffeineDocumentCache.weigh(one);
     CaffeineDocumentCache cache = new CaffeineDocumentCache(3L * weight);
     for (int i = 0; i < 20; i++) {
-      cache.put(documentWithFields("d" + i, 100));
+      cache.put(stored(documentWithFields("d" + i, 100)));
     }
     cache.caffeine().cleanUp();
 
@@ -64,10 +66,14 @@ class CaffeineDocumentCacheTest {
   @Test
   void aZeroBoundKeepsNothing() {
     CaffeineDocumentCache cache = new CaffeineDocumentCache(0);
-    cache.put(documentWithFields("a", 1));
+    cache.put(stored(documentWithFields("a", 1)));
     cache.caffeine().cleanUp();
     assertThat(cache.take("a")).isEmpty();
     assertThatThrownBy(() -> new CaffeineDocumentCache(-1))
         .isInstanceOf(IllegalArgumentException.class);
+  }
+
+  private static StoredDocument stored(Document doc) {
+    return new StoredDocument(doc, StoreCursor.ORIGIN);
   }
 }

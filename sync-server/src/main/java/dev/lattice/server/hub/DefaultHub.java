@@ -15,7 +15,11 @@ import dev.lattice.protocol.ErrorCode;
 import dev.lattice.protocol.Message;
 import dev.lattice.protocol.Presence;
 import dev.lattice.protocol.Update;
+import dev.lattice.server.store.Appended;
 import dev.lattice.server.store.DocumentStore;
+import dev.lattice.server.store.StoreCursor;
+import dev.lattice.server.store.StoredChanges;
+import dev.lattice.server.store.StoredDocument;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -25,6 +29,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
@@ -85,15 +90,31 @@ import java.util.function.Function;
  * Subscribers that joined in between may have received the delta in their catch-up; their SDKs send
  * back what the server lacks on their next subscribe, so the store converges either way.
  *
+ * <h2>Replication</h2>
+ *
+ * <p>With a {@link Replicator} other than {@link Replicator#none()}, several hubs (server
+ * processes) share one store. A document live here is followed through the replicator from before
+ * its load; each durable round is announced once, with where the store put it ({@link Appended}); a
+ * delivered remote delta is merged by the document's executor like a local one, fanned out to every
+ * subscriber here, never announced again. The document keeps the head of the chain of appends it
+ * holds ({@code previous -> position}, its own and the delivered ones). A delivery that does not
+ * link up (one before it was lost, or is late), a newer head reported by the replicator, or a
+ * reconnect, leads to a read from the store of everything after the head ({@link
+ * DocumentStore#readSince}): after {@link HubConfig#repairDelay()} unless the chain has healed by
+ * then, at once for a reconnect. Presence of subscribers on other servers is shown here like a
+ * local one and expires with its TTL. A cached document is brought up to date from the store before
+ * it is served again. The store is the truth; the bus is only the fast path.
+ *
  * <h2>Memory</h2>
  *
  * <p>A document is loaded once, on its first subscribe (concurrent subscribers of a cold document
- * queue behind that one load), and released when its last subscriber leaves and no append is
- * pending: an append still in flight might not be visible to a reload yet. A failed load caches
- * nothing, so the next subscribe tries again, and never creates an empty document in place of
- * unreadable data. This is the seam for a weight-bounded cache (Caffeine, in an adapter outside
- * this package): {@code LiveDocument#maybeRelease} is the one place that decides to drop a
- * document, and {@code LiveDocument#ensureLoaded} the one place that loads it.
+ * queue behind that one load, which runs asynchronously: the executor is not held), and released
+ * when its last subscriber leaves and no append is pending: an append still in flight might not be
+ * visible to a reload yet. A failed load caches nothing, so the next subscribe tries again, and
+ * never creates an empty document in place of unreadable data. This is the seam for a
+ * weight-bounded cache (Caffeine, in an adapter outside this package): {@code
+ * LiveDocument#maybeRelease} is the one place that decides to drop a document, and {@code
+ * LiveDocument#startLoad} the one place that loads it.
  *
  * <h2>Presence</h2>
  *
@@ -125,6 +146,9 @@ public final class DefaultHub implements Hub, AutoCloseable {
   private final DocumentCache cache;
   private final HubObserver observer;
   private final long minRoundIntervalNanos;
+  private final Replicator replicator;
+  private final boolean replicating;
+  private final Duration repairDelay;
   private final ExecutorService ownedExecutor;
   private final ScheduledExecutorService ownedScheduler;
 
@@ -141,6 +165,8 @@ public final class DefaultHub implements Hub, AutoCloseable {
   private final AtomicLong fanOutMessages = new AtomicLong();
   private final AtomicLong presenceMessages = new AtomicLong();
   private final AtomicLong cacheHits = new AtomicLong();
+  private final AtomicLong remoteDeltas = new AtomicLong();
+  private final AtomicLong repairs = new AtomicLong();
 
   /** A hub with {@code config}; creates the default executor and scheduler where none is given. */
   public DefaultHub(HubConfig config) {
@@ -154,6 +180,9 @@ public final class DefaultHub implements Hub, AutoCloseable {
     this.cache = config.cache();
     this.observer = config.observer();
     this.minRoundIntervalNanos = config.minRoundInterval().toNanos();
+    this.replicator = config.replicator();
+    this.replicating = replicator != Replicator.none();
+    this.repairDelay = config.repairDelay();
     if (config.executor().isPresent()) {
       this.executor = config.executor().get();
       this.ownedExecutor = null;
@@ -171,6 +200,7 @@ public final class DefaultHub implements Hub, AutoCloseable {
           Executors.newSingleThreadScheduledExecutor(daemonThreads("lattice-hub-timer-"));
       this.scheduler = HubScheduler.of(ownedScheduler);
     }
+    replicator.start(new Sink());
   }
 
   private static ThreadFactory daemonThreads(String prefix) {
@@ -301,16 +331,19 @@ public final class DefaultHub implements Hub, AutoCloseable {
         appendFailures.get(),
         fanOutMessages.get(),
         presenceMessages.get(),
-        cacheHits.get());
+        cacheHits.get(),
+        remoteDeltas.get(),
+        repairs.get());
   }
 
   /**
-   * Shuts down the executor and scheduler the hub created itself (injected ones are the caller's).
-   * Does not close the store, which the caller owns and should close after this to flush pending
-   * appends.
+   * Closes the replicator and shuts down the executor and scheduler the hub created itself
+   * (injected ones are the caller's). Does not close the store, which the caller owns and should
+   * close after this to flush pending appends.
    */
   @Override
   public void close() {
+    replicator.close();
     if (ownedScheduler != null) {
       ownedScheduler.shutdownNow();
     }
@@ -415,6 +448,35 @@ public final class DefaultHub implements Hub, AutoCloseable {
     /** Some append of this instance failed: in-memory state may be ahead of the store. */
     boolean appendFailed;
 
+    /** Work waiting for the load under way; null when no load is. */
+    List<LoadWaiter> waitingForLoad;
+
+    /** Remote deltas delivered while the load was under way; merged once it is done. */
+    List<RemoteDelta> arrivedWhileLoading;
+
+    /**
+     * The document holds every append of the store up to here: the head of the chain of appends
+     * ({@link Appended}: previous to position) this hub has merged, its own and the ones delivered.
+     */
+    StoreCursor position = StoreCursor.ORIGIN;
+
+    /** Appends merged but not yet chained to {@link #position}: previous to position. Lazy. */
+    TreeMap<StoreCursor, StoreCursor> ahead;
+
+    /** The newest position the replicator reported for the document, if after {@link #position}. */
+    StoreCursor reportedHead;
+
+    /** A check for a break in the chain is scheduled. */
+    boolean gapCheckScheduled;
+
+    /** A read from the store is under way; {@link #repairAgain} asks for another after it. */
+    boolean repairing;
+
+    boolean repairAgain;
+
+    /** Presences of subscribers on other servers, by replica. Lazy. */
+    Map<ReplicaId, RemotePresence> remotePresences;
+
     LiveDocument(String id) {
       this.id = id;
       this.serial = new SerialExecutor(executor);
@@ -430,9 +492,14 @@ public final class DefaultHub implements Hub, AutoCloseable {
         DefaultHub.this.subscribe(state, connection, id, clientVector, result);
         return;
       }
-      if (!ensureLoaded(result)) {
-        return;
-      }
+      whenLoaded(result, () -> subscribeLoaded(state, connection, clientVector, result));
+    }
+
+    private void subscribeLoaded(
+        ConnectionState state,
+        Connection connection,
+        VersionVector clientVector,
+        CompletableFuture<SyncResult> result) {
       state.documents.add(id);
       if (state.closed) {
         state.documents.remove(id);
@@ -448,37 +515,116 @@ public final class DefaultHub implements Hub, AutoCloseable {
       sendLivePresences(connection);
     }
 
-    /** Loads the document if needed; on failure fails {@code result} and caches nothing. */
-    private boolean ensureLoaded(CompletableFuture<?> result) {
+    /**
+     * Runs {@code then} once the document is loaded: now if it is, else when the load started here
+     * (or already under way) completes; on a failed load fails {@code result} instead and caches
+     * nothing.
+     */
+    private void whenLoaded(CompletableFuture<?> result, Runnable then) {
       if (loadFailure != null) {
         result.completeExceptionally(loadFailure);
-        return false;
+        return;
       }
       if (doc != null) {
-        return true;
+        then.run();
+        return;
       }
-      Optional<Document> cached = cache.take(id);
-      if (cached.isPresent()) {
+      if (waitingForLoad == null) {
+        waitingForLoad = new ArrayList<>(2);
+        startLoad();
+      }
+      waitingForLoad.add(new LoadWaiter(result, then));
+    }
+
+    /**
+     * Follows the document (so nothing announced after the load is missed), then takes it from the
+     * cache or loads it; the answer comes back on the serial executor. With other writers of the
+     * store, a cached document is brought up to date from the store before it is served.
+     */
+    private void startLoad() {
+      Optional<StoredDocument> cached = cache.take(id);
+      CompletableFuture<Optional<StoredDocument>> loading;
+      if (cached.isPresent() && !replicating) {
         cacheHits.incrementAndGet();
-        doc = cached.get();
-        return true;
+        loading = CompletableFuture.completedFuture(cached);
+      } else {
+        loading =
+            followThen(
+                () -> {
+                  if (cached.isEmpty()) {
+                    return store.loadAsync(id);
+                  }
+                  cacheHits.incrementAndGet();
+                  StoredDocument c = cached.get();
+                  return store
+                      .readSince(id, c.position())
+                      .thenApply(
+                          changes -> {
+                            c.document().merge(changes.delta());
+                            return Optional.of(
+                                new StoredDocument(
+                                    c.document(),
+                                    StoreCursor.max(c.position(), changes.position())));
+                          });
+                });
       }
+      boolean fromStore = cached.isEmpty();
+      loading.whenComplete(
+          (stored, failure) -> executeQuietly(this, () -> loaded(stored, failure, fromStore)));
+    }
+
+    private <T> CompletableFuture<T> followThen(
+        java.util.function.Supplier<CompletableFuture<T>> next) {
       try {
-        Optional<Document> stored = store.load(id);
-        loads.incrementAndGet();
-        // Only a document the store says never existed starts empty (Hocuspocus #382).
-        doc = stored.orElseGet(() -> Document.create(id));
-        return true;
+        return replicator.follow(id).thenCompose(ignored -> next.get());
       } catch (RuntimeException e) {
+        return CompletableFuture.failedFuture(e);
+      }
+    }
+
+    private void loaded(Optional<StoredDocument> stored, Throwable failure, boolean fromStore) {
+      List<LoadWaiter> waiting = waitingForLoad;
+      waitingForLoad = null;
+      List<RemoteDelta> early = arrivedWhileLoading;
+      arrivedWhileLoading = null;
+      if (failure != null) {
+        Throwable cause = unwrap(failure);
         loadFailure =
             new HubException(
-                ErrorCode.INTERNAL, "cannot load document '" + id + "': " + e.getMessage(), e);
+                ErrorCode.INTERNAL,
+                "cannot load document '" + id + "': " + cause.getMessage(),
+                cause);
         // Out of the map at once, so the next subscribe loads afresh; the subscribes already
         // queued here shared this load and share its failure.
+        released = true;
         documents.remove(id, this);
-        result.completeExceptionally(loadFailure);
-        return false;
+        if (replicating) {
+          replicator.unfollow(id);
+        }
+        for (LoadWaiter w : waiting) {
+          w.result.completeExceptionally(loadFailure);
+        }
+        return;
       }
+      if (fromStore) {
+        loads.incrementAndGet();
+      }
+      // Only a document the store says never existed starts empty (Hocuspocus #382).
+      if (stored.isPresent()) {
+        doc = stored.get().document();
+        position = stored.get().position();
+      } else {
+        doc = Document.create(id);
+      }
+      if (early != null) {
+        for (RemoteDelta r : early) {
+          remote(r.delta, r.appended);
+        }
+      }
+      for (LoadWaiter w : waiting) {
+        w.then.run();
+      }
+      maybeRelease();
     }
 
     void update(
@@ -547,9 +693,11 @@ public final class DefaultHub implements Hub, AutoCloseable {
         DefaultHub.this.edit(id, edit, result, received);
         return;
       }
-      if (!ensureLoaded(result)) {
-        return;
-      }
+      whenLoaded(result, () -> editLoaded(edit, result, received));
+    }
+
+    private void editLoaded(
+        DocumentEdit edit, CompletableFuture<DocumentDelta> result, long received) {
       long started = System.nanoTime();
       HubException refusal = fieldRefusal(edit.types(), type -> type);
       if (refusal != null) {
@@ -637,10 +785,10 @@ public final class DefaultHub implements Hub, AutoCloseable {
               + " are allowed");
     }
 
-    private CompletableFuture<Void> append(DocumentDelta delta) {
+    private CompletableFuture<Appended> append(DocumentDelta delta) {
       long handedOver = System.nanoTime();
       try {
-        CompletableFuture<Void> appended = store.append(id, delta);
+        CompletableFuture<Appended> appended = store.append(id, delta);
         appended.thenRun(() -> observer.appended(System.nanoTime() - handedOver));
         return appended;
       } catch (RuntimeException e) {
@@ -690,12 +838,12 @@ public final class DefaultHub implements Hub, AutoCloseable {
         lastRoundStart = scheduler.nanoTime();
         roundStarted = true;
       }
-      CompletableFuture<Void> appended =
+      CompletableFuture<Appended> appended =
           r.joined == null ? CompletableFuture.completedFuture(null) : append(r.joined);
       appended.whenComplete(
-          (ignored, failure) -> {
+          (where, failure) -> {
             try {
-              serial.execute(() -> roundDone(r, failure));
+              serial.execute(() -> roundDone(r, where, failure));
             } catch (RejectedExecutionException e) {
               LOG.log(System.Logger.Level.WARNING, "hub shut down with appends in flight");
               r.failAll(new HubException(ErrorCode.INTERNAL, "the hub is shutting down", e));
@@ -707,7 +855,7 @@ public final class DefaultHub implements Hub, AutoCloseable {
      * The store answered for round {@code r}: acknowledges (or fails) each of its updates, fans its
      * joined delta out once, and lets the next round go.
      */
-    private void roundDone(Round r, Throwable failure) {
+    private void roundDone(Round r, Appended where, Throwable failure) {
       inFlight = null;
       if (failure != null) {
         appendFailed = true;
@@ -732,6 +880,12 @@ public final class DefaultHub implements Hub, AutoCloseable {
         }
         if (r.joined != null) {
           fanOut(r);
+          if (where != null) {
+            chain(where);
+            if (replicating) {
+              replicator.announce(id, r.joined, where);
+            }
+          }
         }
       }
       maybeCloseRound();
@@ -760,6 +914,183 @@ public final class DefaultHub implements Hub, AutoCloseable {
             observer.fannedOut(recipients, now - w.received);
           }
         }
+      }
+    }
+
+    /**
+     * Adds one merged append to the chain: moves {@link #position} along it as far as it is
+     * unbroken, and schedules a check if a break remains. A store that does not report the position
+     * before an append is written by this process alone, so the append follows on directly.
+     */
+    private void chain(Appended appended) {
+      StoreCursor at = appended.position();
+      if (!at.isAfter(position)) {
+        return;
+      }
+      if (!appended.previousKnown() || appended.previous().equals(position)) {
+        position = at;
+      } else {
+        if (ahead == null) {
+          ahead = new TreeMap<>();
+        }
+        ahead.put(appended.previous(), at);
+      }
+      followChain();
+    }
+
+    private void followChain() {
+      if (ahead != null) {
+        StoreCursor next;
+        while ((next = ahead.remove(position)) != null) {
+          position = next;
+        }
+        // Links that end at or before the head are covered by it (a repair read past them).
+        ahead.headMap(position, false).values().removeIf(end -> !end.isAfter(position));
+        if (ahead.isEmpty()) {
+          ahead = null;
+        }
+      }
+      if (reportedHead != null && !reportedHead.isAfter(position)) {
+        reportedHead = null;
+      }
+      if (ahead != null || reportedHead != null) {
+        scheduleGapCheck();
+      }
+    }
+
+    /** A delta another server made durable: merged and fanned out here, never announced again. */
+    void remote(DocumentDelta delta, Appended appended) {
+      if (released) {
+        return;
+      }
+      if (doc == null) {
+        if (waitingForLoad != null) {
+          if (arrivedWhileLoading == null) {
+            arrivedWhileLoading = new ArrayList<>(2);
+          }
+          arrivedWhileLoading.add(new RemoteDelta(delta, appended));
+        }
+        return;
+      }
+      if (!appended.position().isAfter(position)
+          || (ahead != null && ahead.containsValue(appended.position()))) {
+        return; // already held: a duplicate, or a delivery the last repair overtook
+      }
+      remoteDeltas.incrementAndGet();
+      mergeRemote(delta, false);
+      chain(appended);
+    }
+
+    /**
+     * Merges what the store or another server holds and fans out to the subscribers here what was
+     * new: a delivered delta as it came (it is small), a repair's read (up to the whole document)
+     * as the part this document lacked. A field that two servers created with different types at
+     * once cannot merge; that conflict is logged and the delta dropped here (its arbitration
+     * belongs to the type system).
+     */
+    private void mergeRemote(DocumentDelta delta, boolean repair) {
+      Optional<HlcTimestamp> max = delta.maxTimestamp();
+      if (max.isPresent()) {
+        try {
+          clock.update(max.get());
+        } catch (ClockDriftException e) {
+          // Another server accepted it; its clock, not ours, was the judge.
+          LOG.log(System.Logger.Level.DEBUG, "remote delta of " + id + " far ahead: " + e);
+        }
+      }
+      boolean newDots = !doc.containsAll(delta.context());
+      VersionVector before = repair ? doc.versionVector() : null;
+      Set<String> changed;
+      try {
+        changed = doc.merge(delta);
+      } catch (FieldTypeMismatchException e) {
+        LOG.log(
+            System.Logger.Level.WARNING,
+            "document '" + id + "': another server stored a field with another type: " + e);
+        return;
+      }
+      if (newDots || !changed.isEmpty()) {
+        sendToAll(new FanOut(Update.fanOut(id, repair ? doc.deltaSince(before) : delta)));
+      }
+    }
+
+    private void sendToAll(FanOut message) {
+      int recipients = 0;
+      for (Subscriber s : subscribers.values()) {
+        if (sendFanOut(s.connection, message)) {
+          recipients++;
+        }
+      }
+      fanOutMessages.addAndGet(recipients);
+    }
+
+    /** The replicator saw the store's head of this document at {@code latest}. */
+    void head(StoreCursor latest) {
+      if (released || doc == null || !latest.isAfter(position)) {
+        return;
+      }
+      reportedHead = reportedHead == null ? latest : StoreCursor.max(reportedHead, latest);
+      scheduleGapCheck();
+    }
+
+    private void scheduleGapCheck() {
+      if (!gapCheckScheduled) {
+        gapCheckScheduled = true;
+        try {
+          scheduler.schedule(() -> executeQuietly(this, this::checkGap), repairDelay);
+        } catch (RejectedExecutionException e) {
+          gapCheckScheduled = false;
+        }
+      }
+    }
+
+    private void checkGap() {
+      gapCheckScheduled = false;
+      if (!released && doc != null && (ahead != null || reportedHead != null)) {
+        repair();
+      }
+    }
+
+    /** Reads from the store what was appended after {@link #position}, and merges it. */
+    void repair() {
+      if (released || doc == null) {
+        return;
+      }
+      if (repairing) {
+        repairAgain = true;
+        return;
+      }
+      repairing = true;
+      repairs.incrementAndGet();
+      CompletableFuture<StoredChanges> read;
+      try {
+        read = store.readSince(id, position);
+      } catch (RuntimeException e) {
+        read = CompletableFuture.failedFuture(e);
+      }
+      read.whenComplete(
+          (changes, failure) -> executeQuietly(this, () -> repaired(changes, failure)));
+    }
+
+    private void repaired(StoredChanges changes, Throwable failure) {
+      repairing = false;
+      if (released || doc == null) {
+        return;
+      }
+      if (failure != null) {
+        LOG.log(
+            System.Logger.Level.WARNING,
+            "cannot read document '" + id + "' to repair it; trying again",
+            unwrap(failure));
+        scheduleGapCheck();
+        return;
+      }
+      mergeRemote(changes.delta(), true);
+      position = StoreCursor.max(position, changes.position());
+      followChain();
+      if (repairAgain) {
+        repairAgain = false;
+        repair();
       }
     }
 
@@ -801,6 +1132,60 @@ public final class DefaultHub implements Hub, AutoCloseable {
       // was renewed or cleared since) from the live one, as cancel may lose the race.
       s.expiry = scheduler.schedule(() -> executeQuietly(this, () -> expire(s, generation)), ttl);
       announce(connection, p);
+      replicatePresence(p);
+    }
+
+    private void replicatePresence(Presence p) {
+      if (replicating) {
+        replicator.announcePresence(p);
+      }
+    }
+
+    /**
+     * A presence of a subscriber on another server: shown to every subscriber here, sent to
+     * newcomers while it lives, forgotten when its TTL passes without renewal or it leaves.
+     */
+    void remotePresence(Presence p) {
+      if (released || doc == null) {
+        return;
+      }
+      RemotePresence old = remotePresences == null ? null : remotePresences.get(p.replicaId());
+      if (old != null) {
+        old.expiry.cancel();
+        remotePresences.remove(p.replicaId());
+      }
+      if (p.isLeave()) {
+        if (old != null) {
+          sendPresenceToAll(p);
+        }
+        return;
+      }
+      long ttlMillis = Math.min(p.ttlMillis(), maxPresenceTtl.toMillis());
+      RemotePresence rp = new RemotePresence(p, scheduler.nanoTime() + ttlMillis * 1_000_000L);
+      rp.expiry =
+          scheduler.schedule(
+              () -> executeQuietly(this, () -> expireRemote(rp)), Duration.ofMillis(ttlMillis));
+      if (remotePresences == null) {
+        remotePresences = new HashMap<>();
+      }
+      remotePresences.put(p.replicaId(), rp);
+      sendPresenceToAll(p);
+    }
+
+    private void expireRemote(RemotePresence rp) {
+      ReplicaId replica = rp.presence.replicaId();
+      if (remotePresences != null && remotePresences.get(replica) == rp) {
+        remotePresences.remove(replica);
+        sendPresenceToAll(Presence.leave(id, replica));
+      }
+    }
+
+    private void sendPresenceToAll(Presence p) {
+      for (Subscriber s : subscribers.values()) {
+        if (send(s.connection, p)) {
+          presenceMessages.incrementAndGet();
+        }
+      }
     }
 
     private void expire(Subscriber s, long generation) {
@@ -828,11 +1213,15 @@ public final class DefaultHub implements Hub, AutoCloseable {
         if (!s.connection.equals(gone)
             && s.presence != null
             && s.connection.replicaId().equals(gone.replicaId())) {
-          announce(s.connection, s.livePresence(id, now), gone);
+          Presence live = s.livePresence(id, now);
+          announce(s.connection, live, gone);
+          replicatePresence(live);
           return;
         }
       }
-      announce(gone, Presence.leave(id, gone.replicaId()));
+      Presence leave = Presence.leave(id, gone.replicaId());
+      announce(gone, leave);
+      replicatePresence(leave);
     }
 
     /** Sends {@code message} to every subscriber but {@code from} and {@code alsoSkip}. */
@@ -855,6 +1244,15 @@ public final class DefaultHub implements Hub, AutoCloseable {
           presenceMessages.incrementAndGet();
         }
       }
+      if (remotePresences != null) {
+        for (RemotePresence rp : remotePresences.values()) {
+          long remainingMillis = Math.max(0, (rp.expiresAt - now) / 1_000_000);
+          Presence p = rp.presence;
+          if (send(newcomer, new Presence(id, p.replicaId(), remainingMillis, p.value()))) {
+            presenceMessages.incrementAndGet();
+          }
+        }
+      }
     }
 
     private void announce(Connection from, Message message) {
@@ -866,22 +1264,85 @@ public final class DefaultHub implements Hub, AutoCloseable {
      * append might not be visible to a reload yet. The one place a cache policy would hook in.
      */
     private void maybeRelease() {
-      if (!released && subscribers.isEmpty() && open == null && inFlight == null) {
+      if (!released
+          && subscribers.isEmpty()
+          && open == null
+          && inFlight == null
+          && waitingForLoad == null) {
         released = true;
         // After a failed append the live state may be ahead of the store; only the store's
         // version may be reloaded, so such a document is not cached. Cached before it leaves the
         // map, so a subscribe that starts over on a fresh instance finds it.
         if (doc != null && !appendFailed) {
-          cache.put(doc);
+          cache.put(new StoredDocument(doc, position));
         }
         doc = null;
         documents.remove(id, this);
+        if (replicating) {
+          replicator.unfollow(id);
+        }
       }
     }
 
     private void refuse(CompletableFuture<?> result, HubException e) {
       refusedUpdates.incrementAndGet();
       result.completeExceptionally(e);
+    }
+  }
+
+  /** A subscribe or edit waiting for its document's load. */
+  private record LoadWaiter(CompletableFuture<?> result, Runnable then) {}
+
+  /** A remote delta that arrived while its document was loading. */
+  private record RemoteDelta(DocumentDelta delta, Appended appended) {}
+
+  /** A presence of another server's subscriber. Confined to its document's serial executor. */
+  private static final class RemotePresence {
+    final Presence presence;
+    final long expiresAt;
+    HubScheduler.Cancellable expiry;
+
+    RemotePresence(Presence presence, long expiresAt) {
+      this.presence = presence;
+      this.expiresAt = expiresAt;
+    }
+  }
+
+  /** What the replicator delivers, routed to the live document's serial executor. */
+  private final class Sink implements ReplicationSink {
+    @Override
+    public void deliver(String documentId, DocumentDelta delta, Appended appended) {
+      Objects.requireNonNull(delta, "delta");
+      Objects.requireNonNull(appended, "appended");
+      LiveDocument live = documents.get(documentId);
+      if (live != null) {
+        executeQuietly(live, () -> live.remote(delta, appended));
+      }
+    }
+
+    @Override
+    public void head(String documentId, StoreCursor latest) {
+      Objects.requireNonNull(latest, "latest");
+      LiveDocument live = documents.get(documentId);
+      if (live != null) {
+        executeQuietly(live, () -> live.head(latest));
+      }
+    }
+
+    @Override
+    public void mayHaveMissed(String documentId) {
+      LiveDocument live = documents.get(documentId);
+      if (live != null) {
+        executeQuietly(live, live::repair);
+      }
+    }
+
+    @Override
+    public void presence(Presence presence) {
+      LiveDocument live = documents.get(presence.documentId());
+      if (live != null) {
+        executeQuietly(live, () -> live.remotePresence(presence));
+      }
     }
   }
 

@@ -1,6 +1,6 @@
 package dev.lattice.server.hub;
 
-import dev.lattice.crdt.Document;
+import dev.lattice.server.store.StoredDocument;
 import java.util.Optional;
 
 /**
@@ -16,11 +16,15 @@ import java.util.Optional;
  */
 public interface DocumentCache {
 
-  /** Removes and returns the cached document, if the cache has it. */
-  Optional<Document> take(String documentId);
+  /**
+   * Removes and returns the cached document, with the store position it reflects, if the cache has
+   * it. When other processes write the same store the hub reads what they appended after that
+   * position before it serves the document, so a cached document is never served stale.
+   */
+  Optional<StoredDocument> take(String documentId);
 
   /** Offers an idle document, which the store holds entirely; the cache may keep or drop it. */
-  void put(Document document);
+  void put(StoredDocument document);
 
   /** A cache that keeps nothing: every subscribe of an idle document loads it from the store. */
   static DocumentCache none() {
@@ -32,11 +36,11 @@ public interface DocumentCache {
     INSTANCE;
 
     @Override
-    public Optional<Document> take(String documentId) {
+    public Optional<StoredDocument> take(String documentId) {
       return Optional.empty();
     }
 
     @Override
-    public void put(Document document) {}
+    public void put(StoredDocument document) {}
   }
 }

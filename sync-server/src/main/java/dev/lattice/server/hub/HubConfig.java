@@ -22,6 +22,9 @@ public final class HubConfig {
   /** Default {@link Builder#maxPresenceTtl}: 60 seconds. */
   public static final Duration DEFAULT_MAX_PRESENCE_TTL = Duration.ofSeconds(60);
 
+  /** Default {@link Builder#repairDelay}: 100 milliseconds. */
+  public static final Duration DEFAULT_REPAIR_DELAY = Duration.ofMillis(100);
+
   private final DocumentStore store;
   private final ReplicaId serverReplicaId;
   private final Executor executor;
@@ -33,6 +36,8 @@ public final class HubConfig {
   private final int maxEditFieldBytes;
   private final HubObserver observer;
   private final Duration minRoundInterval;
+  private final Replicator replicator;
+  private final Duration repairDelay;
 
   private HubConfig(Builder b) {
     this.store = b.store;
@@ -46,6 +51,8 @@ public final class HubConfig {
     this.maxEditFieldBytes = b.maxEditFieldBytes;
     this.observer = b.observer;
     this.minRoundInterval = b.minRoundInterval;
+    this.replicator = b.replicator;
+    this.repairDelay = b.repairDelay;
   }
 
   /** A builder over the store the hub makes deltas durable in and the server's replica id. */
@@ -114,6 +121,19 @@ public final class HubConfig {
     return minRoundInterval;
   }
 
+  /** The port to other server processes; default {@link Replicator#none()}. */
+  public Replicator replicator() {
+    return replicator;
+  }
+
+  /**
+   * How long a break in a document's chain of appends may last before the hub reads the missing
+   * part from the store; default {@link #DEFAULT_REPAIR_DELAY}. See {@link Builder#repairDelay}.
+   */
+  public Duration repairDelay() {
+    return repairDelay;
+  }
+
   @Override
   public String toString() {
     return "HubConfig[store="
@@ -142,6 +162,8 @@ public final class HubConfig {
     private DocumentCache cache = DocumentCache.none();
     private HubObserver observer = HubObserver.NONE;
     private int maxEditFieldBytes = Integer.MAX_VALUE;
+    private Replicator replicator = Replicator.none();
+    private Duration repairDelay = DEFAULT_REPAIR_DELAY;
 
     private Builder(DocumentStore store, ReplicaId serverReplicaId) {
       this.store = Objects.requireNonNull(store, "store must not be null");
@@ -243,6 +265,34 @@ public final class HubConfig {
             "minRoundInterval must be within 0 and 1 s, was " + interval);
       }
       this.minRoundInterval = interval;
+      return this;
+    }
+
+    /**
+     * The port to other server processes serving the same store. Default {@link Replicator#none()}:
+     * this process is the store's only writer. The hub starts it and closes it in {@link
+     * DefaultHub#close()}.
+     */
+    public Builder replicator(Replicator replicator) {
+      this.replicator = Objects.requireNonNull(replicator, "replicator must not be null");
+      return this;
+    }
+
+    /**
+     * How long a document's chain of appends may stay broken (an announcement seen out of order, or
+     * a newer position reported by the replicator's check) before the hub reads what it missed from
+     * the store. Announcements usually arrive within a millisecond or two of each other, so a short
+     * wait saves a store read for every reordering, while the document still repairs well within a
+     * second. Default 100 ms.
+     *
+     * @throws IllegalArgumentException if negative or over ten seconds
+     */
+    public Builder repairDelay(Duration delay) {
+      Objects.requireNonNull(delay, "repairDelay must not be null");
+      if (delay.isNegative() || delay.compareTo(Duration.ofSeconds(10)) > 0) {
+        throw new IllegalArgumentException("repairDelay must be within 0 and 10 s, was " + delay);
+      }
+      this.repairDelay = delay;
       return this;
     }
 

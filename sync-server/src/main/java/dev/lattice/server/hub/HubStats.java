@@ -17,6 +17,8 @@ package dev.lattice.server.hub;
  * @param fanOutMessages updates sent to other subscribers
  * @param presenceMessages presence messages sent (announcements, leaves, catch-up)
  * @param cacheHits documents taken from the {@link DocumentCache} instead of loaded from the store
+ * @param remoteDeltas deltas of other server processes merged here (through the {@link Replicator})
+ * @param repairs reads from the store after a lost or doubtful delivery
  */
 public record HubStats(
     int documentsLive,
@@ -28,4 +30,6 @@ public record HubStats(
     long appendFailures,
     long fanOutMessages,
     long presenceMessages,
-    long cacheHits) {}
+    long cacheHits,
+    long remoteDeltas,
+    long repairs) {}

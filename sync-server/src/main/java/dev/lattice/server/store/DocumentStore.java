@@ -2,6 +2,7 @@ package dev.lattice.server.store;
 
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
+import dev.lattice.crdt.VersionVector;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -23,6 +24,11 @@ import java.util.concurrent.CompletableFuture;
  *       for a new, empty document and overwrites it.
  *   <li><b>Compaction changes nothing visible.</b> {@link #load} returns an equal document before
  *       and after {@link #compact}, whatever appends race with it.
+ *   <li><b>Positions grow.</b> Each append of a document lands at a {@link StoreCursor} after every
+ *       earlier one of that document; {@link #readSince} returns at least what was appended after a
+ *       position. Several server processes sharing one store (Redis) rely on this to repair a
+ *       document after a lost message; a store that only one process writes may answer {@link
+ *       #readSince} with the whole document.
  * </ul>
  *
  * <p>Implementations are thread-safe. Futures may complete on the store's own committer thread:
@@ -33,11 +39,11 @@ public interface DocumentStore extends AutoCloseable {
   /**
    * Appends {@code delta} to the document {@code documentId}, creating the document if it is new.
    *
-   * @return a future that completes once the delta is durable, or fails with a {@link
-   *     StoreException} if it could not be made durable (or with {@link IllegalStateException} if
-   *     the store is closed)
+   * @return a future that completes, with where the delta landed, once it is durable, or fails with
+   *     a {@link StoreException} if it could not be made durable (or with {@link
+   *     IllegalStateException} if the store is closed)
    */
-  CompletableFuture<Void> append(String documentId, DocumentDelta delta);
+  CompletableFuture<Appended> append(String documentId, DocumentDelta delta);
 
   /**
    * The stored document: its latest snapshot merged with every delta appended after it.
@@ -47,6 +53,44 @@ public interface DocumentStore extends AutoCloseable {
    * @throws StoreException if the store cannot be read
    */
   Optional<Document> load(String documentId);
+
+  /**
+   * {@link #load}, with the position the document reflects, without blocking the caller: a store
+   * that reads over the network answers on its own threads. The default runs {@link #load} on the
+   * calling thread and reports {@link StoreCursor#ORIGIN}, which is right for a store only one
+   * process writes.
+   *
+   * @return a future of the stored document, empty if nothing was ever appended; failed with a
+   *     {@link StoreException} (or {@link StoreCorruptedException}) where {@link #load} throws
+   */
+  default CompletableFuture<Optional<StoredDocument>> loadAsync(String documentId) {
+    try {
+      return CompletableFuture.completedFuture(
+          load(documentId).map(d -> new StoredDocument(d, StoreCursor.ORIGIN)));
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+  }
+
+  /**
+   * What was appended to {@code documentId} after {@code after}, for a server that may have missed
+   * it. The answer may hold more than that (up to the whole document), never less. The default
+   * answers with the whole document at {@link StoreCursor#ORIGIN}, right for a store only one
+   * process writes.
+   *
+   * @return a future of the changes (an empty delta at {@code after} if the document does not
+   *     exist); failed with a {@link StoreException} where the store cannot be read
+   */
+  default CompletableFuture<StoredChanges> readSince(String documentId, StoreCursor after) {
+    try {
+      return CompletableFuture.completedFuture(
+          load(documentId)
+              .map(d -> new StoredChanges(d.deltaSince(VersionVector.empty()), StoreCursor.ORIGIN))
+              .orElseGet(() -> new StoredChanges(DocumentDelta.empty(), after)));
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+  }
 
   /** Whether anything was ever appended to {@code documentId}. */
   boolean exists(String documentId);

@@ -2,6 +2,7 @@ package dev.lattice.server.store;
 
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
+import dev.lattice.crdt.VersionVector;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
@@ -12,13 +13,25 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * A {@link DocumentStore} in memory, for {@code --in-memory} runs and tests: nothing survives the
  * process. Each document is kept merged, so {@link #compact} has nothing to do; futures are
- * complete when {@link #append} returns.
+ * complete when {@link #append} returns. Appends of a document are numbered 1, 2, ... and {@link
+ * #readSince} answers with the whole document (it keeps no history), so several hubs in one process
+ * may share one store as servers share Redis.
  *
  * <p>Thread-safe: each document is updated under its own lock; {@link #load} returns a copy.
  */
 public final class InMemoryDocumentStore implements DocumentStore {
 
-  private final ConcurrentHashMap<String, Document> documents = new ConcurrentHashMap<>();
+  /** A document and the number of appends it has had. Guarded by the map entry's lock. */
+  private static final class Entry {
+    final Document document;
+    long appends;
+
+    Entry(Document document) {
+      this.document = document;
+    }
+  }
+
+  private final ConcurrentHashMap<String, Entry> documents = new ConcurrentHashMap<>();
   private final AtomicLong appended = new AtomicLong();
   private volatile boolean closed;
 
@@ -26,38 +39,61 @@ public final class InMemoryDocumentStore implements DocumentStore {
   public InMemoryDocumentStore() {}
 
   @Override
-  public CompletableFuture<Void> append(String documentId, DocumentDelta delta) {
+  public CompletableFuture<Appended> append(String documentId, DocumentDelta delta) {
     Objects.requireNonNull(documentId, "documentId");
     Objects.requireNonNull(delta, "delta");
     if (closed) {
       return CompletableFuture.failedFuture(new IllegalStateException("the store is closed"));
     }
+    long[] position = new long[1];
     try {
       documents.compute(
           documentId,
-          (id, doc) -> {
-            Document merged = doc == null ? Document.create(id) : doc;
-            merged.merge(delta);
-            return merged;
+          (id, entry) -> {
+            Entry e = entry == null ? new Entry(Document.create(id)) : entry;
+            e.document.merge(delta);
+            position[0] = ++e.appends;
+            return e;
           });
     } catch (RuntimeException e) {
       return CompletableFuture.failedFuture(
           new StoreException("cannot append to document '" + documentId + "'", e));
     }
     appended.incrementAndGet();
-    return CompletableFuture.completedFuture(null);
+    return CompletableFuture.completedFuture(
+        new Appended(StoreCursor.of(position[0] - 1), StoreCursor.of(position[0])));
   }
 
   @Override
   public Optional<Document> load(String documentId) {
+    return read(documentId).map(StoredDocument::document);
+  }
+
+  @Override
+  public CompletableFuture<Optional<StoredDocument>> loadAsync(String documentId) {
+    return CompletableFuture.completedFuture(read(documentId));
+  }
+
+  @Override
+  public CompletableFuture<StoredChanges> readSince(String documentId, StoreCursor after) {
+    Objects.requireNonNull(after, "after");
+    return CompletableFuture.completedFuture(
+        read(documentId)
+            .map(
+                s ->
+                    new StoredChanges(s.document().deltaSince(VersionVector.empty()), s.position()))
+            .orElseGet(() -> new StoredChanges(DocumentDelta.empty(), after)));
+  }
+
+  private Optional<StoredDocument> read(String documentId) {
     Objects.requireNonNull(documentId, "documentId");
-    Document[] copy = new Document[1];
+    StoredDocument[] copy = new StoredDocument[1];
     // compute-if-present holds the entry's lock, so the copy never sees a merge half done.
     documents.computeIfPresent(
         documentId,
-        (id, doc) -> {
-          copy[0] = doc.copy();
-          return doc;
+        (id, e) -> {
+          copy[0] = new StoredDocument(e.document.copy(), StoreCursor.of(e.appends));
+          return e;
         });
     return Optional.ofNullable(copy[0]);
   }

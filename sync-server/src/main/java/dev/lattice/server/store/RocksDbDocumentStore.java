@@ -63,6 +63,10 @@ import org.rocksdb.WriteOptions;
  * deletes exactly the delta keys it read, in one atomic batch; deltas committed meanwhile have
  * other keys and stay.
  *
+ * <p>Each append's position is its store-wide sequence. Only this process writes the database, so
+ * the store reports no position before an append, and {@link #readSince} answers with the whole
+ * document (there is no one else's write to catch up on).
+ *
  * <p>This store does not merge on append: the caller (the document hub) merges a delta into its
  * replica first, so a delta that cannot merge (a field of another type) is refused before it is
  * stored.
@@ -137,7 +141,7 @@ public final class RocksDbDocumentStore implements DocumentStore {
 
   private static final Pending CLOSE = new Pending(null, null, null);
 
-  private record Pending(String documentId, byte[] delta, CompletableFuture<Void> done) {}
+  private record Pending(String documentId, byte[] delta, CompletableFuture<Appended> done) {}
 
   private RocksDbDocumentStore(EmbeddedStoreConfig config) {
     this.config = config;
@@ -242,7 +246,7 @@ public final class RocksDbDocumentStore implements DocumentStore {
   // ---------------------------------------------------------------- append and group commit
 
   @Override
-  public CompletableFuture<Void> append(String documentId, DocumentDelta delta) {
+  public CompletableFuture<Appended> append(String documentId, DocumentDelta delta) {
     Objects.requireNonNull(documentId, "documentId");
     Objects.requireNonNull(delta, "delta");
     if (documentId.isEmpty()) {
@@ -250,7 +254,7 @@ public final class RocksDbDocumentStore implements DocumentStore {
     }
     utf8(documentId); // refuses ids that are not valid Unicode before anything is queued
     byte[] bytes = codecs.documentDelta().encode(delta);
-    CompletableFuture<Void> done = new CompletableFuture<>();
+    CompletableFuture<Appended> done = new CompletableFuture<>();
     closeLock.readLock().lock();
     try {
       if (closed) {
@@ -320,6 +324,7 @@ public final class RocksDbDocumentStore implements DocumentStore {
   private void commit(List<Pending> batch) throws RocksDBException {
     config.hooks.beforeCommit(batch.size());
     Set<String> touched = new LinkedHashSet<>();
+    long firstSequence = nextSequence;
     try (WriteBatch wb = new WriteBatch()) {
       long seq = nextSequence;
       for (Pending p : batch) {
@@ -337,8 +342,10 @@ public final class RocksDbDocumentStore implements DocumentStore {
     commits.incrementAndGet();
     appended.addAndGet(batch.size());
     largestBatch.accumulateAndGet(batch.size(), Math::max);
+    // Only this process writes here, so the position before each append needs no tracking.
+    long position = firstSequence;
     for (Pending p : batch) {
-      p.done.complete(null);
+      p.done.complete(new Appended(null, StoreCursor.of(position++)));
     }
     int threshold = config.compactionThreshold();
     if (threshold > 0) {

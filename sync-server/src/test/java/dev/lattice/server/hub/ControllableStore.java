@@ -2,7 +2,9 @@ package dev.lattice.server.hub;
 
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
+import dev.lattice.server.store.Appended;
 import dev.lattice.server.store.DocumentStore;
+import dev.lattice.server.store.StoreCursor;
 import dev.lattice.server.store.StoreException;
 import dev.lattice.server.store.StoreStats;
 import java.util.ArrayList;
@@ -20,7 +22,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 final class ControllableStore implements DocumentStore {
 
-  record PendingAppend(String documentId, DocumentDelta delta, CompletableFuture<Void> future) {}
+  record PendingAppend(
+      String documentId, DocumentDelta delta, CompletableFuture<Appended> future) {}
 
   private final List<PendingAppend> appends = new ArrayList<>();
   private final AtomicInteger loadCalls = new AtomicInteger();
@@ -29,8 +32,8 @@ final class ControllableStore implements DocumentStore {
   private volatile Document stored;
 
   @Override
-  public synchronized CompletableFuture<Void> append(String documentId, DocumentDelta delta) {
-    CompletableFuture<Void> future = new CompletableFuture<>();
+  public synchronized CompletableFuture<Appended> append(String documentId, DocumentDelta delta) {
+    CompletableFuture<Appended> future = new CompletableFuture<>();
     appends.add(new PendingAppend(documentId, delta, future));
     return future;
   }
@@ -40,7 +43,7 @@ final class ControllableStore implements DocumentStore {
   }
 
   void completeAppend(int index) {
-    appends().get(index).future().complete(null);
+    appends().get(index).future().complete(new Appended(null, StoreCursor.of(index + 1)));
   }
 
   void failAppend(int index) {

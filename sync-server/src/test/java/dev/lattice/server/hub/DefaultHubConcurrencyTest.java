@@ -8,6 +8,7 @@ import dev.lattice.crdt.DotRange;
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.VersionVector;
 import dev.lattice.protocol.Update;
+import dev.lattice.server.store.Appended;
 import dev.lattice.server.store.DocumentStore;
 import dev.lattice.server.store.InMemoryDocumentStore;
 import dev.lattice.server.store.StoreStats;
@@ -36,7 +37,7 @@ class DefaultHubConcurrencyTest {
     final ExecutorService committer = Executors.newSingleThreadExecutor();
 
     @Override
-    public CompletableFuture<Void> append(String documentId, DocumentDelta delta) {
+    public CompletableFuture<Appended> append(String documentId, DocumentDelta delta) {
       return CompletableFuture.supplyAsync(() -> inner.append(documentId, delta), committer)
           .thenCompose(f -> f);
     }

@@ -13,6 +13,8 @@ import dev.lattice.protocol.ErrorCode;
 import dev.lattice.protocol.Update;
 import dev.lattice.server.store.DocumentStore;
 import dev.lattice.server.store.InMemoryDocumentStore;
+import dev.lattice.server.store.StoreCursor;
+import dev.lattice.server.store.StoredDocument;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
@@ -238,13 +240,14 @@ class DefaultHubEditAndCacheTest {
     final Map<String, Document> documents = new HashMap<>();
 
     @Override
-    public synchronized Optional<Document> take(String documentId) {
-      return Optional.ofNullable(documents.remove(documentId));
+    public synchronized Optional<StoredDocument> take(String documentId) {
+      return Optional.ofNullable(documents.remove(documentId))
+          .map(d -> new StoredDocument(d, StoreCursor.ORIGIN));
     }
 
     @Override
-    public synchronized void put(Document document) {
-      documents.put(document.id(), document);
+    public synchronized void put(StoredDocument document) {
+      documents.put(document.document().id(), document.document());
     }
   }
 

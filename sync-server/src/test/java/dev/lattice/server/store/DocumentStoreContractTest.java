@@ -134,7 +134,7 @@ abstract class DocumentStoreContractTest {
             pool.submit(
                 () -> {
                   Document mine = Document.create("shared");
-                  List<CompletableFuture<Void>> acks = new ArrayList<>();
+                  List<CompletableFuture<Appended>> acks = new ArrayList<>();
                   for (int i = 0; i < perWriter; i++) {
                     acks.add(store.append("shared", mine.incrementGCounter(replica, "n", 1)));
                   }
@@ -158,7 +158,7 @@ abstract class DocumentStoreContractTest {
   @Test
   void appendAfterCloseFails() {
     store.close();
-    CompletableFuture<Void> f = store.append("doc", someDeltas("doc", 1).get(0));
+    CompletableFuture<Appended> f = store.append("doc", someDeltas("doc", 1).get(0));
     assertThatThrownBy(() -> f.get(10, TimeUnit.SECONDS))
         .isInstanceOf(ExecutionException.class)
         .hasCauseInstanceOf(IllegalStateException.class);

@@ -79,7 +79,7 @@ class RocksDbDocumentStoreTest extends DocumentStoreContractTest {
             },
             0);
     List<DocumentDelta> deltas = someDeltas("doc", 34); // 102 deltas
-    List<CompletableFuture<Void>> acks = new ArrayList<>();
+    List<CompletableFuture<Appended>> acks = new ArrayList<>();
     acks.add(s.append("doc", deltas.get(0)));
     gate.awaitEntered(); // the first commit is in flight and held
     for (DocumentDelta d : deltas.subList(1, deltas.size())) {
@@ -115,7 +115,7 @@ class RocksDbDocumentStoreTest extends DocumentStoreContractTest {
                 .build());
     store = s;
     List<DocumentDelta> deltas = someDeltas("doc", 10); // 30 deltas
-    List<CompletableFuture<Void>> acks = new ArrayList<>();
+    List<CompletableFuture<Appended>> acks = new ArrayList<>();
     acks.add(s.append("doc", deltas.get(0)));
     gate.awaitEntered();
     for (DocumentDelta d : deltas.subList(1, deltas.size())) {
@@ -140,7 +140,7 @@ class RocksDbDocumentStoreTest extends DocumentStoreContractTest {
             },
             0);
     List<DocumentDelta> deltas = someDeltas("doc", 5);
-    List<CompletableFuture<Void>> acks = new ArrayList<>();
+    List<CompletableFuture<Appended>> acks = new ArrayList<>();
     for (DocumentDelta d : deltas) {
       acks.add(s.append("doc", d));
     }
