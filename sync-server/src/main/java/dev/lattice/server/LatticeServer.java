@@ -278,9 +278,14 @@ public final class LatticeServer implements AutoCloseable {
     };
   }
 
-  /** Whether the server is started, accepting connections, and its store open. */
+  /**
+   * Whether the server is started, accepting connections, and its store open and reachable (a Redis
+   * store whose connection is down is not: {@code /readyz} then answers 503 so a load balancer
+   * sends clients elsewhere).
+   */
   public boolean isReady() {
-    return accepting;
+    DocumentStore s = store;
+    return accepting && s != null && s.available();
   }
 
   /**

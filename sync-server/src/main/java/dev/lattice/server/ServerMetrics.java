@@ -128,6 +128,9 @@ final class ServerMetrics implements HubObserver, SessionObserver {
     FunctionCounter.builder("lattice.replication.repairs", hub, h -> h.stats().repairs())
         .description("store reads after a lost or doubtful replication message")
         .register(registry);
+    FunctionCounter.builder("lattice.replication.reseeds", hub, h -> h.stats().reseeds())
+        .description("documents written back whole to a store that had lost them")
+        .register(registry);
     FunctionCounter.builder("lattice.store.append.failures", hub, h -> h.stats().appendFailures())
         .description("appends the store failed")
         .register(registry);

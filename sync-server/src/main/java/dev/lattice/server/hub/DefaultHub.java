@@ -167,6 +167,7 @@ public final class DefaultHub implements Hub, AutoCloseable {
   private final AtomicLong cacheHits = new AtomicLong();
   private final AtomicLong remoteDeltas = new AtomicLong();
   private final AtomicLong repairs = new AtomicLong();
+  private final AtomicLong reseeds = new AtomicLong();
 
   /** A hub with {@code config}; creates the default executor and scheduler where none is given. */
   public DefaultHub(HubConfig config) {
@@ -333,7 +334,8 @@ public final class DefaultHub implements Hub, AutoCloseable {
         presenceMessages.get(),
         cacheHits.get(),
         remoteDeltas.get(),
-        repairs.get());
+        repairs.get(),
+        reseeds.get());
   }
 
   /**
@@ -474,6 +476,12 @@ public final class DefaultHub implements Hub, AutoCloseable {
 
     boolean repairAgain;
 
+    /** The whole document is being written back to a store that lost it. */
+    boolean reseeding;
+
+    /** Set off the executor by a cache refresh that found the store empty; read once loaded. */
+    volatile boolean needsReseed;
+
     /** Presences of subscribers on other servers, by replica. Lazy. */
     Map<ReplicaId, RemotePresence> remotePresences;
 
@@ -560,6 +568,12 @@ public final class DefaultHub implements Hub, AutoCloseable {
                       .readSince(id, c.position())
                       .thenApply(
                           changes -> {
+                            if (changes.position().equals(StoreCursor.ORIGIN)
+                                && c.position().isAfter(StoreCursor.ORIGIN)) {
+                              // The store lost it while it sat here; the head check of the
+                              // live document writes it back.
+                              needsReseed = true;
+                            }
                             c.document().merge(changes.delta());
                             return Optional.of(
                                 new StoredDocument(
@@ -623,6 +637,10 @@ public final class DefaultHub implements Hub, AutoCloseable {
       }
       for (LoadWaiter w : waiting) {
         w.then.run();
+      }
+      if (needsReseed) {
+        needsReseed = false;
+        reseed();
       }
       maybeRelease();
     }
@@ -1024,9 +1042,19 @@ public final class DefaultHub implements Hub, AutoCloseable {
       fanOutMessages.addAndGet(recipients);
     }
 
-    /** The replicator saw the store's head of this document at {@code latest}. */
+    /**
+     * The replicator saw the store's head of this document at {@code latest}; {@link
+     * StoreCursor#ORIGIN} means the store has nothing of it.
+     */
     void head(StoreCursor latest) {
-      if (released || doc == null || !latest.isAfter(position)) {
+      if (released || doc == null) {
+        return;
+      }
+      if (latest.equals(StoreCursor.ORIGIN) && position.isAfter(StoreCursor.ORIGIN)) {
+        reseed();
+        return;
+      }
+      if (!latest.isAfter(position)) {
         return;
       }
       reportedHead = reportedHead == null ? latest : StoreCursor.max(reportedHead, latest);
@@ -1049,6 +1077,39 @@ public final class DefaultHub implements Hub, AutoCloseable {
       if (!released && doc != null && (ahead != null || reportedHead != null)) {
         repair();
       }
+    }
+
+    /**
+     * The store lost a document this hub held (Redis restarted empty): writes the whole document
+     * back, so what was acknowledged stays durable. Not a round: nobody waits for it and
+     * subscribers have it all; other servers holding the document do the same, harmlessly, since
+     * merging is idempotent.
+     */
+    private void reseed() {
+      if (reseeding) {
+        return;
+      }
+      reseeding = true;
+      reseeds.incrementAndGet();
+      LOG.log(
+          System.Logger.Level.WARNING,
+          "document '" + id + "' is missing from the store; writing it back from memory");
+      append(doc.deltaSince(VersionVector.empty()))
+          .whenComplete(
+              (where, failure) ->
+                  executeQuietly(
+                      this,
+                      () -> {
+                        reseeding = false;
+                        if (failure != null) {
+                          LOG.log(
+                              System.Logger.Level.WARNING,
+                              "could not write document '" + id + "' back; will try again",
+                              unwrap(failure));
+                        } else if (!released && doc != null) {
+                          chain(where);
+                        }
+                      }));
     }
 
     /** Reads from the store what was appended after {@link #position}, and merges it. */

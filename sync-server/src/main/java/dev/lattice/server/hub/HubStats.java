@@ -19,6 +19,7 @@ package dev.lattice.server.hub;
  * @param cacheHits documents taken from the {@link DocumentCache} instead of loaded from the store
  * @param remoteDeltas deltas of other server processes merged here (through the {@link Replicator})
  * @param repairs reads from the store after a lost or doubtful delivery
+ * @param reseeds documents written back whole to a store that had lost them
  */
 public record HubStats(
     int documentsLive,
@@ -32,4 +33,5 @@ public record HubStats(
     long presenceMessages,
     long cacheHits,
     long remoteDeltas,
-    long repairs) {}
+    long repairs,
+    long reseeds) {}

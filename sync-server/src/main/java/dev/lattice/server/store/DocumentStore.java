@@ -92,6 +92,15 @@ public interface DocumentStore extends AutoCloseable {
     }
   }
 
+  /**
+   * Whether the store can take appends now, as far as it knows without asking: false for a store
+   * over the network whose connection is down. Readiness probes read it; appends still fail on
+   * their own when the store cannot make them durable. Default true.
+   */
+  default boolean available() {
+    return true;
+  }
+
   /** Whether anything was ever appended to {@code documentId}. */
   boolean exists(String documentId);
 

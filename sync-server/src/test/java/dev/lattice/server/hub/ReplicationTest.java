@@ -11,13 +11,17 @@ import dev.lattice.hlc.HybridLogicalClock;
 import dev.lattice.protocol.Presence;
 import dev.lattice.protocol.Update;
 import dev.lattice.server.store.Appended;
+import dev.lattice.server.store.DocumentStore;
 import dev.lattice.server.store.InMemoryDocumentStore;
 import dev.lattice.server.store.StoreCursor;
+import dev.lattice.server.store.StoreStats;
+import dev.lattice.server.store.StoredChanges;
 import dev.lattice.server.store.StoredDocument;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -294,6 +298,88 @@ class ReplicationTest {
 
     assertThat(hubB.stats().documentsLive()).isZero();
     assertThat(hubB.stats().loads()).isZero();
+  }
+
+  @Test
+  void aDocumentTheStoreLostIsWrittenBackWhole() {
+    ForgetfulStore forgetful = new ForgetfulStore();
+    LoopbackBus.Node nodeC = bus.replicator();
+    DefaultHub hubC =
+        new DefaultHub(
+            HubConfig.builder(forgetful, ReplicaId.of(3))
+                .executor(Runnable::run)
+                .scheduler(scheduler)
+                .replicator(nodeC)
+                .build());
+    join(hubC.subscribe(alice, DOC, VersionVector.empty()));
+    join(hubC.subscribe(bob, "never-written", VersionVector.empty()));
+    Document aliceLocal = Document.create(DOC);
+    hubC.update(alice, DOC, aliceLocal.incrementGCounter(alice.replicaId(), "a", 2)).join();
+    hubC.update(alice, DOC, aliceLocal.incrementGCounter(alice.replicaId(), "b", 3)).join();
+
+    forgetful.forget(); // Redis restarted empty
+    nodeC.sink().head(DOC, StoreCursor.ORIGIN);
+    nodeC.sink().head("never-written", StoreCursor.ORIGIN);
+
+    Document back = forgetful.load(DOC).orElseThrow();
+    assertThat(back.counterValue("a")).isEqualTo(2);
+    assertThat(back.counterValue("b")).isEqualTo(3);
+    assertThat(forgetful.exists("never-written")).isFalse();
+    assertThat(hubC.stats().reseeds()).isEqualTo(1);
+    // Written back once: the store's head is known again.
+    nodeC.sink().head(DOC, StoreCursor.of(1));
+    scheduler.advance(REPAIR_DELAY);
+    assertThat(hubC.stats().reseeds()).isEqualTo(1);
+  }
+
+  /** An in-memory store that can lose everything at once, as a Redis without persistence does. */
+  private static final class ForgetfulStore implements DocumentStore {
+    private volatile InMemoryDocumentStore inner = new InMemoryDocumentStore();
+
+    void forget() {
+      inner = new InMemoryDocumentStore();
+    }
+
+    @Override
+    public CompletableFuture<Appended> append(String documentId, DocumentDelta delta) {
+      return inner.append(documentId, delta);
+    }
+
+    @Override
+    public Optional<Document> load(String documentId) {
+      return inner.load(documentId);
+    }
+
+    @Override
+    public CompletableFuture<Optional<StoredDocument>> loadAsync(String documentId) {
+      return inner.loadAsync(documentId);
+    }
+
+    @Override
+    public CompletableFuture<StoredChanges> readSince(String documentId, StoreCursor after) {
+      return inner.readSince(documentId, after);
+    }
+
+    @Override
+    public boolean exists(String documentId) {
+      return inner.exists(documentId);
+    }
+
+    @Override
+    public Set<String> documentIds() {
+      return inner.documentIds();
+    }
+
+    @Override
+    public void compact(String documentId) {}
+
+    @Override
+    public StoreStats stats() {
+      return inner.stats();
+    }
+
+    @Override
+    public void close() {}
   }
 
   /** A cache that keeps everything. */

@@ -1,0 +1,116 @@
+package dev.lattice.server.redis;
+
+import dev.lattice.crdt.ReplicaId;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * The settings of a {@link RedisReplicator}. Built with {@link #builder}; setters fail fast.
+ * Immutable and thread-safe.
+ */
+public final class RedisReplicatorConfig {
+
+  /** Default {@link Builder#headCheckInterval}: one second. */
+  public static final Duration DEFAULT_HEAD_CHECK_INTERVAL = Duration.ofSeconds(1);
+
+  /** Default {@link Builder#commandTimeout}: two seconds. */
+  public static final Duration DEFAULT_COMMAND_TIMEOUT = Duration.ofSeconds(2);
+
+  private final String uri;
+  private final ReplicaId origin;
+  private final String keyPrefix;
+  private final Duration headCheckInterval;
+  private final Duration commandTimeout;
+
+  private RedisReplicatorConfig(Builder b) {
+    this.uri = b.uri;
+    this.origin = b.origin;
+    this.keyPrefix = b.keyPrefix;
+    this.headCheckInterval = b.headCheckInterval;
+    this.commandTimeout = b.commandTimeout;
+  }
+
+  /**
+   * A builder for the Redis at {@code uri} ({@code redis://host:port}, as Lettuce reads it) and the
+   * server's replica id, which marks its own messages.
+   */
+  public static Builder builder(String uri, ReplicaId origin) {
+    return new Builder(uri, origin);
+  }
+
+  /** The Redis URI. */
+  public String uri() {
+    return uri;
+  }
+
+  /** This server's replica id. */
+  public ReplicaId origin() {
+    return origin;
+  }
+
+  /** The prefix of every Redis name; must equal the store's. */
+  public String keyPrefix() {
+    return keyPrefix;
+  }
+
+  /** How often the heads of followed documents are read. */
+  public Duration headCheckInterval() {
+    return headCheckInterval;
+  }
+
+  /** How long a publish or head read may take before it fails. */
+  public Duration commandTimeout() {
+    return commandTimeout;
+  }
+
+  /** Builds a {@link RedisReplicatorConfig}. Not thread-safe. */
+  public static final class Builder {
+    private final String uri;
+    private final ReplicaId origin;
+    private String keyPrefix = RedisKeys.DEFAULT_PREFIX;
+    private Duration headCheckInterval = DEFAULT_HEAD_CHECK_INTERVAL;
+    private Duration commandTimeout = DEFAULT_COMMAND_TIMEOUT;
+
+    private Builder(String uri, ReplicaId origin) {
+      this.uri = Objects.requireNonNull(uri, "uri must not be null");
+      this.origin = Objects.requireNonNull(origin, "origin must not be null");
+    }
+
+    /** The prefix of every Redis name; default {@code lattice}. */
+    public Builder keyPrefix(String prefix) {
+      new RedisKeys(prefix); // validates
+      this.keyPrefix = prefix;
+      return this;
+    }
+
+    /**
+     * How often the heads of the followed documents are read to catch a lost last message; between
+     * 10 ms and 1 minute. Default one second: a document whose last update's message was lost is
+     * repaired within about this long plus the hub's repair delay.
+     */
+    public Builder headCheckInterval(Duration interval) {
+      this.headCheckInterval = within("headCheckInterval", interval, Duration.ofMinutes(1));
+      return this;
+    }
+
+    /** How long a publish or head read may take; between 10 ms and 1 minute. Default 2 s. */
+    public Builder commandTimeout(Duration timeout) {
+      this.commandTimeout = within("commandTimeout", timeout, Duration.ofMinutes(1));
+      return this;
+    }
+
+    private static Duration within(String name, Duration d, Duration max) {
+      Objects.requireNonNull(d, name + " must not be null");
+      if (d.compareTo(Duration.ofMillis(10)) < 0 || d.compareTo(max) > 0) {
+        throw new IllegalArgumentException(
+            name + " must be within 10 ms and " + max + ", was " + d);
+      }
+      return d;
+    }
+
+    /** The configuration. */
+    public RedisReplicatorConfig build() {
+      return new RedisReplicatorConfig(this);
+    }
+  }
+}
