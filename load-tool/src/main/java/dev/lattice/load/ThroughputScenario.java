@@ -48,18 +48,7 @@ final class ThroughputScenario {
       positive("connections", connections);
       positive("window", window);
       positive("updates", updates);
-      Objects.requireNonNull(duration, "duration");
-      Objects.requireNonNull(warmup, "warmup");
-      Objects.requireNonNull(timeout, "timeout");
-      if (duration.isNegative() || duration.isZero()) {
-        throw new IllegalArgumentException("duration must be positive, was " + duration);
-      }
-      if (warmup.isNegative()) {
-        throw new IllegalArgumentException("warmup must not be negative, was " + warmup);
-      }
-      if (timeout.isNegative() || timeout.isZero()) {
-        throw new IllegalArgumentException("timeout must be positive, was " + timeout);
-      }
+      Runs.checkTimes(warmup, duration, timeout);
     }
 
     private static void positive(String name, long value) {
