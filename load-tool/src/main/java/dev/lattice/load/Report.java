@@ -435,7 +435,10 @@ final class Report {
     CatchupScenario.Config c = r.config();
     out.println(
         r.warmupRepeats() > 0
-            ? "warm-up done: " + r.warmupRepeats() + " repetitions of the same shape, not measured"
+            ? "warm-up done: "
+                + r.warmupRepeats()
+                + (r.warmupRepeats() == 1 ? " repetition" : " repetitions")
+                + " of the same shape, not measured"
             : "warm-up: none (--warmup 0s); the JIT may still be cold");
     out.printf(
         Locale.ROOT,
