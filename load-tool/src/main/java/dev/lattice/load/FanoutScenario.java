@@ -16,7 +16,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
@@ -74,18 +73,7 @@ final class FanoutScenario {
       if (updates < 1) {
         throw new IllegalArgumentException("updates must be at least 1, was " + updates);
       }
-      Objects.requireNonNull(duration, "duration");
-      Objects.requireNonNull(warmup, "warmup");
-      Objects.requireNonNull(timeout, "timeout");
-      if (duration.isNegative() || duration.isZero()) {
-        throw new IllegalArgumentException("duration must be positive, was " + duration);
-      }
-      if (warmup.isNegative()) {
-        throw new IllegalArgumentException("warmup must not be negative, was " + warmup);
-      }
-      if (timeout.isNegative() || timeout.isZero()) {
-        throw new IllegalArgumentException("timeout must be positive, was " + timeout);
-      }
+      Runs.checkTimes(warmup, duration, timeout);
     }
   }
 

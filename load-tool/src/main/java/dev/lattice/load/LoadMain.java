@@ -35,14 +35,16 @@ import picocli.CommandLine.Spec;
       LoadMain.Idle.class,
       LoadMain.IdleWorker.class,
       LoadMain.Throughput.class,
-      LoadMain.Fanout.class
+      LoadMain.Fanout.class,
+      LoadMain.Catchup.class
     },
     description = {
       "Measures a Lattice server. Scenarios: workload (the default when none is named: N clients"
           + " incrementing their own counters in D documents; fan-out and ACK latency, acked"
           + " updates/s, convergence), saturation (the workload at rising rates: the knee), idle"
           + " (server memory and CPU per idle connection), throughput (acknowledged updates per"
-          + " second) and fanout (one writer, S subscribers). See docs/BENCHMARKS.md."
+          + " second), fanout (one writer, S subscribers) and catchup (a reader that missed M"
+          + " updates subscribes again: latency, frames and bytes). See docs/BENCHMARKS.md."
     },
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {"0:run completed, checks passed", "1:run or check failed", "2:bad option"})
@@ -83,7 +85,8 @@ public final class LoadMain implements Runnable {
   @Override
   public void run() {
     throw new CommandLine.ParameterException(
-        spec.commandLine(), "name a scenario: workload, throughput or fanout");
+        spec.commandLine(),
+        "name a scenario: workload, saturation, idle, throughput, fanout or catchup");
   }
 
   /** Which server to load: exactly one of the three. */
@@ -271,6 +274,81 @@ public final class LoadMain implements Runnable {
         out.flush();
         FanoutScenario.Result r = FanoutScenario.run(target.uri(), config);
         Report.fanout(out, r);
+        return r.ok() ? 0 : 1;
+      } catch (LoadException e) {
+        spec.commandLine().getErr().println("lattice-load: the run failed: " + e.getMessage());
+        return 1;
+      }
+    }
+  }
+
+  @Command(
+      name = "catchup",
+      mixinStandardHelpOptions = true,
+      sortOptions = false,
+      description = {
+        "A reader subscribes to a document and disconnects; W writers, each owning a G-Counter"
+            + " field, send M increments in all (pipelined, every one acked); the reader"
+            + " subscribes again with its stale vector. Repeated R times after an unmeasured"
+            + " warm-up. Reports the catch-up's latency (SUBSCRIBE sent to SYNC decoded, parts"
+            + " of a chunked catch-up included), its frames and bytes, and checks that the"
+            + " reader's counters equal the exact totals."
+      })
+  static final class Catchup implements Callable<Integer> {
+    @Spec CommandLine.Model.CommandSpec spec;
+    @Mixin Common common = new Common();
+
+    @Option(
+        names = "--missed",
+        paramLabel = "M",
+        defaultValue = "10000",
+        description =
+            "Updates the reader misses per repetition, over all writers; default"
+                + " ${DEFAULT-VALUE}.")
+    long missed;
+
+    @Option(
+        names = "--writers",
+        paramLabel = "W",
+        defaultValue = "2",
+        description = "Writers, one field each; default ${DEFAULT-VALUE}.")
+    int writers;
+
+    @Option(
+        names = "--repeats",
+        paramLabel = "R",
+        defaultValue = "20",
+        description =
+            "Measured repetitions (the duration may end the run sooner); default"
+                + " ${DEFAULT-VALUE}.")
+    int repeats;
+
+    @Option(
+        names = {"-w", "--window"},
+        paramLabel = "N",
+        defaultValue = "32",
+        description = "Updates in flight per writer; default ${DEFAULT-VALUE}.")
+    int window;
+
+    @Option(names = "--json", paramLabel = "FILE", description = "Also write the JSON here.")
+    java.nio.file.Path json;
+
+    @Override
+    public Integer call() throws Exception {
+      CatchupScenario.Config config;
+      try {
+        config =
+            new CatchupScenario.Config(
+                missed, writers, repeats, window, common.warmup, common.duration, common.timeout);
+      } catch (IllegalArgumentException e) {
+        throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+      }
+      PrintWriter out = spec.commandLine().getOut();
+      try (Target t = common.target.open(spec)) {
+        out.println("lattice-load catchup: " + t.description());
+        out.flush();
+        CatchupScenario.Result r = CatchupScenario.run(t.uri(), config);
+        writeJson(json, Report.catchup(out, r));
         return r.ok() ? 0 : 1;
       } catch (LoadException e) {
         spec.commandLine().getErr().println("lattice-load: the run failed: " + e.getMessage());

@@ -57,6 +57,22 @@ final class ProtocolConnection implements WebSocket.Listener, AutoCloseable {
     void onMessage(Message message, long receivedNanos);
   }
 
+  /**
+   * The answer to a SUBSCRIBE and what it cost: {@link #subscribeSince}.
+   *
+   * @param sync the SYNC
+   * @param nanos from just before the SUBSCRIBE was handed to the socket until the SYNC was decoded
+   *     (by then every frame before it, such as the parts of a catch-up too large for one frame,
+   *     had been handed to the receiver)
+   * @param frames frames received in that time, the SYNC included, PINGs not
+   * @param bytes their encoded bytes (WebSocket message payloads)
+   * @param wireBytes the same with each frame's WebSocket header (a server frame has no mask)
+   */
+  record Synced(Sync sync, long nanos, long frames, long bytes, long wireBytes) {}
+
+  /** Received-frame counters as they stood when a SYNC was decoded. */
+  private record Arrival(Sync sync, long decodedNanos, long frames, long bytes, long wireBytes) {}
+
   private static final MessageCodec CODEC = MessageCodec.defaults();
 
   /** The highest protocol version offered: {@code -Dlattice.load.protocolVersion=1} forces v1. */
@@ -71,12 +87,16 @@ final class ProtocolConnection implements WebSocket.Listener, AutoCloseable {
   private final HybridLogicalClock clock = new HybridLogicalClock();
   private final CompletableFuture<Welcome> welcome = new CompletableFuture<>();
   private final CompletableFuture<Integer> closed = new CompletableFuture<>();
-  private final Map<Long, CompletableFuture<Sync>> subscribing = new ConcurrentHashMap<>();
+  private final Map<Long, CompletableFuture<Arrival>> subscribing = new ConcurrentHashMap<>();
   private final ByteArrayOutputStream partial = new ByteArrayOutputStream();
   private final Object sendLock = new Object();
   private final Map<String, Integer> aliases = new ConcurrentHashMap<>();
   private final AtomicLong updatesSent = new AtomicLong();
   private final AtomicLong updateBytes = new AtomicLong(); // on the wire
+  // Frames other than PING received, their payload and wire bytes: the receive thread writes.
+  private final AtomicLong framesReceived = new AtomicLong();
+  private final AtomicLong bytesReceived = new AtomicLong();
+  private final AtomicLong wireBytesReceived = new AtomicLong();
   private final ReplicaId replica;
   private volatile int version = ProtocolVersion.MIN;
   private volatile WebSocket socket;
@@ -129,15 +149,39 @@ final class ProtocolConnection implements WebSocket.Listener, AutoCloseable {
    * @throws LoadException on an ERROR, a close, or no SYNC within the timeout
    */
   Sync subscribe(long requestId, String documentId) {
-    CompletableFuture<Sync> sync = new CompletableFuture<>();
-    subscribing.put(requestId, sync);
-    if (version >= 2) {
-      int alias = aliases.computeIfAbsent(documentId, d -> aliases.size());
-      send(Subscribe.withAlias(requestId, documentId, VersionVector.empty(), alias));
-    } else {
-      send(new Subscribe(requestId, documentId, VersionVector.empty()));
-    }
-    return await(sync, "SYNC for '" + documentId + "'");
+    return subscribeSince(requestId, documentId, VersionVector.empty()).sync();
+  }
+
+  /**
+   * Subscribes to {@code documentId} holding {@code vector} (a catch-up: the SYNC carries what the
+   * vector lacks) and waits for the SYNC; also says how long that took and what the server sent for
+   * it.
+   *
+   * @throws LoadException on an ERROR, a close, or no SYNC within the timeout
+   */
+  Synced subscribeSince(long requestId, String documentId, VersionVector vector) {
+    CompletableFuture<Arrival> arrival = new CompletableFuture<>();
+    subscribing.put(requestId, arrival);
+    Subscribe subscribe =
+        version >= 2
+            ? Subscribe.withAlias(
+                requestId,
+                documentId,
+                vector,
+                aliases.computeIfAbsent(documentId, d -> aliases.size()))
+            : new Subscribe(requestId, documentId, vector);
+    long frames = framesReceived.get();
+    long bytes = bytesReceived.get();
+    long wire = wireBytesReceived.get();
+    long sentNanos = System.nanoTime();
+    send(subscribe);
+    Arrival a = await(arrival, "SYNC for '" + documentId + "'");
+    return new Synced(
+        a.sync(),
+        a.decodedNanos() - sentNanos,
+        a.frames() - frames,
+        a.bytes() - bytes,
+        a.wireBytes() - wire);
   }
 
   /** The protocol version WELCOME chose. */
@@ -183,8 +227,16 @@ final class ProtocolConnection implements WebSocket.Listener, AutoCloseable {
    * 2 or 8 more for payloads of 126 bytes or more, and the 4-byte mask every client frame has.
    */
   static long wireBytes(int messageBytes) {
+    return serverWireBytes(messageBytes) + 4;
+  }
+
+  /**
+   * Bytes on the wire of a server frame carrying {@code messageBytes} in one WebSocket frame: as
+   * {@link #wireBytes} without the mask, which only client frames have.
+   */
+  static long serverWireBytes(int messageBytes) {
     int length = messageBytes < 126 ? 0 : messageBytes <= 0xffff ? 2 : 8;
-    return messageBytes + 2 + length + 4;
+    return messageBytes + 2 + length;
   }
 
   /**
@@ -279,10 +331,23 @@ final class ProtocolConnection implements WebSocket.Listener, AutoCloseable {
       fail(new LoadException("undecodable frame from the server: " + e.getMessage(), e));
       return;
     }
+    if (!(message instanceof Ping)) {
+      framesReceived.incrementAndGet();
+      bytesReceived.addAndGet(frame.length);
+      wireBytesReceived.addAndGet(serverWireBytes(frame.length));
+    }
     if (message instanceof Welcome w) {
       welcome.complete(w);
     } else if (message instanceof Sync s && subscribing.containsKey(s.requestId())) {
-      subscribing.remove(s.requestId()).complete(s);
+      subscribing
+          .remove(s.requestId())
+          .complete(
+              new Arrival(
+                  s,
+                  System.nanoTime(),
+                  framesReceived.get(),
+                  bytesReceived.get(),
+                  wireBytesReceived.get()));
     } else if (message instanceof ErrorMessage e
         && e.requestId().isPresent()
         && subscribing.containsKey(e.requestId().getAsLong())) {

@@ -179,16 +179,7 @@ final class Report {
         r.deliveries(),
         r.observed(),
         r.expectedObserved());
-    out.printf(
-        Locale.ROOT,
-        "%-16s %10s %10s %10s %10s %10s %10s%n",
-        "latency (ms)",
-        "count",
-        "p50",
-        "p90",
-        "p99",
-        "p99.9",
-        "max");
+    latencyHeader(out);
     row(out, "fan-out (last)", r.fanout());
     row(out, "ack", r.ack());
     out.printf(
@@ -210,10 +201,21 @@ final class Report {
         r.ok()
             ? "convergence: every client ended with members x K on its document: OK"
             : "FAILED: " + String.join("; ", why));
-    String json = json(workloadFields(r));
-    out.println("RESULT " + json);
-    out.flush();
-    return json;
+    return resultLine(out, workloadFields(r));
+  }
+
+  /** The header of the latency table whose lines {@link #row} prints. */
+  private static void latencyHeader(PrintWriter out) {
+    out.printf(
+        Locale.ROOT,
+        "%-16s %10s %10s %10s %10s %10s %10s%n",
+        "latency (ms)",
+        "count",
+        "p50",
+        "p90",
+        "p99",
+        "p99.9",
+        "max");
   }
 
   private static void row(PrintWriter out, String name, Histogram h) {
@@ -356,10 +358,7 @@ final class Report {
     }
     m.put("steps", steps);
     m.put("ok", r.ok());
-    String json = json(m);
-    out.println("RESULT " + json);
-    out.flush();
-    return json;
+    return resultLine(out, m);
   }
 
   /** The idle scenario's table and RESULT line; returns the JSON. */
@@ -428,7 +427,87 @@ final class Report {
     m.put("pongs", r.pongs());
     m.put("closedDuringHold", r.closedDuringHold());
     m.put("ok", r.ok());
-    String json = json(m);
+    return resultLine(out, m);
+  }
+
+  /** The catch-up scenario's table and RESULT line; returns the JSON. */
+  static String catchup(PrintWriter out, CatchupScenario.Result r) {
+    CatchupScenario.Config c = r.config();
+    out.println(
+        r.warmupRepeats() > 0
+            ? "warm-up done: "
+                + r.warmupRepeats()
+                + (r.warmupRepeats() == 1 ? " repetition" : " repetitions")
+                + " of the same shape, not measured"
+            : "warm-up: none (--warmup 0s); the JIT may still be cold");
+    out.printf(
+        Locale.ROOT,
+        "%d catch-ups (stopped by %s), each after missing %,d updates from %d writers, one field"
+            + " each (window %d; the writers had %.0f updates/s acknowledged); protocol version"
+            + " %d%n",
+        r.repetitions().size(),
+        r.stopReason(),
+        c.missed(),
+        c.writers(),
+        c.window(),
+        r.writesPerSecond(),
+        r.protocolVersion());
+    latencyHeader(out);
+    Histogram latency = r.latency();
+    row(out, "catch-up", latency);
+    double p99 = at(latency, 99) / 1e6;
+    out.printf(
+        Locale.ROOT,
+        "target: under %s ms: p99 %.3f ms, %s%n",
+        number(CatchupScenario.TARGET_MS),
+        p99,
+        p99 < CatchupScenario.TARGET_MS ? "met" : "MISSED");
+    out.printf(
+        Locale.ROOT,
+        "server frames per catch-up %s (SYNC included), bytes %s encoded, at most %,d on the wire;"
+            + " fields carried %d%n",
+        r.frames(),
+        r.bytes(),
+        r.wireBytes().max(),
+        r.fields().max());
+    out.printf(Locale.ROOT, "load average: start %s, end %s%n", r.loadStart(), r.loadEnd());
+    out.println(
+        r.ok()
+            ? "exact totals: after every catch-up the reader held each writer's exact count: OK"
+            : "FAILED: "
+                + (r.failures().isEmpty()
+                    ? "no repetition measured"
+                    : String.join("; ", r.failures())));
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("scenario", "catchup");
+    m.put("missed", c.missed());
+    m.put("writers", c.writers());
+    m.put("window", c.window());
+    m.put("repeats", c.repeats());
+    m.put("measured", r.repetitions().size());
+    m.put("warmupRepeats", r.warmupRepeats());
+    m.put("stop", r.stopReason());
+    m.put("protocolVersion", r.protocolVersion());
+    m.put("latencyMs", percentiles(latency));
+    m.put("targetMs", CatchupScenario.TARGET_MS);
+    m.put("framesMin", r.frames().min());
+    m.put("framesMax", r.frames().max());
+    m.put("bytesMin", r.bytes().min());
+    m.put("bytesMax", r.bytes().max());
+    m.put("wireBytesMax", r.wireBytes().max());
+    m.put("fields", r.fields().max());
+    m.put("writesPerSecond", Math.round(r.writesPerSecond()));
+    m.put("latenciesMs", r.repetitions().stream().map(x -> x.nanos() / 1e6).toList());
+    m.put("loadStart", r.loadStart());
+    m.put("loadEnd", r.loadEnd());
+    m.put("failures", r.failures());
+    m.put("ok", r.ok());
+    return resultLine(out, m);
+  }
+
+  /** Prints {@code fields} as the RESULT line; returns their JSON. */
+  private static String resultLine(PrintWriter out, Map<String, Object> fields) {
+    String json = json(fields);
     out.println("RESULT " + json);
     out.flush();
     return json;

@@ -8,6 +8,7 @@ import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.ThreadFactory;
 
 /** Helpers shared by the scenarios. Stateless; thread-safe. */
@@ -55,6 +56,27 @@ final class Runs {
       }
     }
     return total;
+  }
+
+  /**
+   * Checks the times every bounded scenario takes (the options of the same names).
+   *
+   * @throws IllegalArgumentException if one is null, the warm-up negative, or the duration or the
+   *     timeout not positive
+   */
+  static void checkTimes(Duration warmup, Duration duration, Duration timeout) {
+    Objects.requireNonNull(warmup, "warmup");
+    Objects.requireNonNull(duration, "duration");
+    Objects.requireNonNull(timeout, "timeout");
+    if (warmup.isNegative()) {
+      throw new IllegalArgumentException("warmup must not be negative, was " + warmup);
+    }
+    if (duration.isNegative() || duration.isZero()) {
+      throw new IllegalArgumentException("duration must be positive, was " + duration);
+    }
+    if (timeout.isNegative() || timeout.isZero()) {
+      throw new IllegalArgumentException("timeout must be positive, was " + timeout);
+    }
   }
 
   /** Waits for {@code threads}, at most until {@code deadlineNanos}. */

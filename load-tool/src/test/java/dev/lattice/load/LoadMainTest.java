@@ -43,6 +43,19 @@ class LoadMainTest {
   }
 
   @Test
+  void catchupRunsEndToEndAndPrintsAResultLine() {
+    int code = run("catchup", "--in-memory", "--missed", "50", "--repeats", "2", "--warmup", "0s");
+
+    assertThat(code).as(err.toString()).isZero();
+    assertThat(out.toString())
+        .contains("after every catch-up the reader held each writer's exact count: OK")
+        .contains("target: under 50 ms")
+        .containsPattern(
+            "RESULT \\{\"scenario\":\"catchup\",\"missed\":50,\"writers\":2,.*\"measured\":2,"
+                + ".*\"framesMin\":1,\"framesMax\":1,.*\"ok\":true\\}");
+  }
+
+  @Test
   void aServerMustBeNamed() {
     assertThat(run("throughput")).isEqualTo(2);
     assertThat(err.toString()).contains("--uri").contains("--embedded").contains("--in-memory");
@@ -58,6 +71,9 @@ class LoadMainTest {
   void badValuesAreUsageErrorsNamingTheValue() {
     assertThat(run("throughput", "--in-memory", "-c", "0")).isEqualTo(2);
     assertThat(err.toString()).contains("connections must be at least 1, was 0");
+
+    assertThat(run("catchup", "--in-memory", "--missed", "1", "--writers", "3")).isEqualTo(2);
+    assertThat(err.toString()).contains("missed must be at least the number of writers (3)");
 
     assertThat(run("fanout", "--in-memory", "--duration", "soon")).isEqualTo(2);
     assertThat(err.toString()).contains("'soon' is not a duration");
