@@ -16,6 +16,14 @@ import io.lettuce.core.RedisConnectionStateListener;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.TimeoutOptions;
 import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.cluster.ClusterClientOptions;
+import io.lettuce.core.cluster.ClusterTopologyRefreshOptions;
+import io.lettuce.core.cluster.RedisClusterClient;
+import io.lettuce.core.cluster.SlotHash;
+import io.lettuce.core.cluster.api.StatefulRedisClusterConnection;
+import io.lettuce.core.cluster.models.partitions.RedisClusterNode;
+import io.lettuce.core.cluster.pubsub.RedisClusterPubSubAdapter;
+import io.lettuce.core.cluster.pubsub.StatefulRedisClusterPubSubConnection;
 import io.lettuce.core.codec.ByteArrayCodec;
 import io.lettuce.core.pubsub.RedisPubSubAdapter;
 import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
@@ -26,6 +34,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -56,7 +65,13 @@ import java.util.concurrent.atomic.AtomicLong;
  * </ul>
  *
  * <p>Messages from this server (same origin replica id) are skipped. Two connections: one
- * subscribed, one for publishes and head reads. Thread-safe.
+ * subscribed, one for publishes and head reads. On Redis Cluster ({@link
+ * RedisReplicatorConfig#cluster}) it uses sharded pub/sub: SPUBLISH, and SSUBSCRIBE on the master
+ * that owns the channel's slot, which is the slot of the document's data, so a round's message
+ * stays within its shard. A reconnect of one node's subscription there is caught by the head check
+ * rather than reported at once.
+ *
+ * <p>Thread-safe.
  */
 public final class RedisReplicator implements Replicator {
 
@@ -68,9 +83,7 @@ public final class RedisReplicator implements Replicator {
   private final long origin;
   private final CrdtCodecs codecs = CrdtCodecs.defaults();
   private final MessageCodec protocol = MessageCodec.defaults();
-  private final RedisClient client;
-  private final StatefulRedisPubSubConnection<byte[], byte[]> subscriber;
-  private final StatefulRedisConnection<byte[], byte[]> publisher;
+  private final PubSub bus;
   private final ScheduledExecutorService checker;
 
   /** Channel name to document id, for every followed document. */
@@ -92,36 +105,16 @@ public final class RedisReplicator implements Replicator {
     this.config = config;
     this.keys = new RedisKeys(config.keyPrefix());
     this.origin = config.origin().value();
-    RedisURI uri = RedisURI.create(config.uri());
-    uri.setTimeout(config.commandTimeout());
-    this.client = RedisClient.create(uri);
-    client.setOptions(
-        ClientOptions.builder()
-            .autoReconnect(true)
-            // Publishes and head reads are best effort: fail them while Redis is away instead of
-            // queueing without bound; the receivers repair from the store.
-            .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
-            .timeoutOptions(TimeoutOptions.enabled(config.commandTimeout()))
-            .build());
     try {
-      this.subscriber = client.connectPubSub(ByteArrayCodec.INSTANCE);
-      this.publisher = client.connect(ByteArrayCodec.INSTANCE);
+      this.bus =
+          config.isCluster()
+              ? new ClusterPubSub(config, this::onMessage, this::onConnected)
+              : new StandalonePubSub(config, this::onMessage, this::onConnected);
     } catch (RuntimeException e) {
-      client.shutdown();
       throw new IllegalStateException(
-          "cannot connect to Redis at " + config.uri() + ": " + e.getMessage(), e);
+          "cannot connect to Redis at " + String.join(",", config.uris()) + ": " + e.getMessage(),
+          e);
     }
-    connectedOnce.set(true);
-    subscriber.addListener(new Listener());
-    subscriber.addListener(
-        new RedisConnectionStateListener() {
-          @Override
-          public void onRedisConnected(RedisChannelHandler<?, ?> c, SocketAddress address) {
-            if (connectedOnce.getAndSet(true)) {
-              reconnected();
-            }
-          }
-        });
     this.checker =
         Executors.newSingleThreadScheduledExecutor(
             r -> {
@@ -129,6 +122,13 @@ public final class RedisReplicator implements Replicator {
               t.setDaemon(true);
               return t;
             });
+  }
+
+  private void onConnected() {
+    // The first connection is the start, every later one a reconnect that may have lost messages.
+    if (connectedOnce.getAndSet(true)) {
+      reconnected();
+    }
   }
 
   /**
@@ -151,18 +151,14 @@ public final class RedisReplicator implements Replicator {
   public CompletableFuture<Void> follow(String documentId) {
     String channel = keys.channel(documentId);
     followed.put(channel, documentId);
-    return subscriber
-        .async()
-        .subscribe(RedisKeys.bytes(channel))
-        .toCompletableFuture()
-        .thenApply(ignored -> (Void) null);
+    return bus.subscribe(RedisKeys.bytes(channel));
   }
 
   @Override
   public void unfollow(String documentId) {
     String channel = keys.channel(documentId);
     if (followed.remove(channel) != null && !closed) {
-      subscriber.async().unsubscribe(RedisKeys.bytes(channel));
+      bus.unsubscribe(RedisKeys.bytes(channel));
     }
   }
 
@@ -184,9 +180,7 @@ public final class RedisReplicator implements Replicator {
     }
     byte[] bytes = ReplicationMessage.encode(message, codecs, protocol);
     try {
-      publisher
-          .async()
-          .publish(RedisKeys.bytes(keys.channel(documentId)), bytes)
+      bus.publish(RedisKeys.bytes(keys.channel(documentId)), bytes)
           .whenComplete(
               (n, failure) -> {
                 if (failure == null) {
@@ -233,9 +227,7 @@ public final class RedisReplicator implements Replicator {
       }
       List<String> ids = List.copyOf(batch);
       try {
-        publisher
-            .async()
-            .mget(heads)
+        bus.mget(heads)
             .whenComplete(
                 (values, failure) -> {
                   if (failure != null) {
@@ -305,43 +297,225 @@ public final class RedisReplicator implements Replicator {
     }
     closed = true;
     checker.shutdownNow();
+    bus.close();
+  }
+
+  private void onMessage(byte[] channel, byte[] message) {
+    String documentId = followed.get(new String(channel, StandardCharsets.UTF_8));
+    ReplicationSink s = sink;
+    if (documentId == null || s == null) {
+      return;
+    }
+    ReplicationMessage m;
     try {
-      subscriber.close();
-      publisher.close();
-    } finally {
-      client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+      m = ReplicationMessage.decode(message, codecs, protocol);
+    } catch (ReplicationMessage.UnreadableMessageException e) {
+      unreadable.incrementAndGet();
+      LOG.log(
+          System.Logger.Level.WARNING,
+          "unreadable replication message on '" + documentId + "'; repairing: " + e.getMessage());
+      s.mayHaveMissed(documentId);
+      return;
+    }
+    if (m.origin() == origin) {
+      return;
+    }
+    received.incrementAndGet();
+    if (m instanceof ReplicationMessage.Delta d) {
+      lastLagMillis.set(Math.max(0, System.currentTimeMillis() - d.sentAtMillis()));
+      s.deliver(documentId, d.delta(), d.appended());
+    } else if (m instanceof ReplicationMessage.PresenceChange p
+        && p.presence().documentId().equals(documentId)) {
+      s.presence(p.presence());
     }
   }
 
-  private final class Listener extends RedisPubSubAdapter<byte[], byte[]> {
-    @Override
-    public void message(byte[] channel, byte[] message) {
-      String documentId = followed.get(new String(channel, StandardCharsets.UTF_8));
-      ReplicationSink s = sink;
-      if (documentId == null || s == null) {
-        return;
-      }
-      ReplicationMessage m;
+  /** The Redis side: a subscribing connection and a command connection. */
+  private interface PubSub {
+    CompletableFuture<Void> subscribe(byte[] channel);
+
+    void unsubscribe(byte[] channel);
+
+    CompletionStage<Long> publish(byte[] channel, byte[] message);
+
+    CompletionStage<List<KeyValue<byte[], byte[]>>> mget(byte[][] keys);
+
+    void close();
+  }
+
+  private static TimeoutOptions timeouts(RedisReplicatorConfig config) {
+    return TimeoutOptions.enabled(config.commandTimeout());
+  }
+
+  /** One Redis: PUBLISH and SUBSCRIBE. */
+  private static final class StandalonePubSub implements PubSub {
+    private final RedisClient client;
+    private final StatefulRedisPubSubConnection<byte[], byte[]> subscriber;
+    private final StatefulRedisConnection<byte[], byte[]> commands;
+
+    StandalonePubSub(
+        RedisReplicatorConfig config,
+        java.util.function.BiConsumer<byte[], byte[]> onMessage,
+        Runnable onConnected) {
+      RedisURI uri = RedisURI.create(config.uris().get(0));
+      uri.setTimeout(config.commandTimeout());
+      client = RedisClient.create(uri);
+      client.setOptions(
+          ClientOptions.builder()
+              .autoReconnect(true)
+              // Publishes and head reads are best effort: fail them while Redis is away instead
+              // of queueing them without bound; the receivers repair from the store.
+              .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
+              .timeoutOptions(timeouts(config))
+              .build());
       try {
-        m = ReplicationMessage.decode(message, codecs, protocol);
-      } catch (ReplicationMessage.UnreadableMessageException e) {
-        unreadable.incrementAndGet();
-        LOG.log(
-            System.Logger.Level.WARNING,
-            "unreadable replication message on '" + documentId + "'; repairing: " + e.getMessage());
-        s.mayHaveMissed(documentId);
-        return;
+        subscriber = client.connectPubSub(ByteArrayCodec.INSTANCE);
+        commands = client.connect(ByteArrayCodec.INSTANCE);
+      } catch (RuntimeException e) {
+        client.shutdown();
+        throw e;
       }
-      if (m.origin() == origin) {
-        return;
+      onConnected.run();
+      subscriber.addListener(
+          new RedisPubSubAdapter<byte[], byte[]>() {
+            @Override
+            public void message(byte[] channel, byte[] message) {
+              onMessage.accept(channel, message);
+            }
+          });
+      subscriber.addListener(
+          new RedisConnectionStateListener() {
+            @Override
+            public void onRedisConnected(RedisChannelHandler<?, ?> c, SocketAddress address) {
+              onConnected.run();
+            }
+          });
+    }
+
+    @Override
+    public CompletableFuture<Void> subscribe(byte[] channel) {
+      return subscriber.async().subscribe(channel).toCompletableFuture();
+    }
+
+    @Override
+    public void unsubscribe(byte[] channel) {
+      subscriber.async().unsubscribe(channel);
+    }
+
+    @Override
+    public CompletionStage<Long> publish(byte[] channel, byte[] message) {
+      return commands.async().publish(channel, message);
+    }
+
+    @Override
+    public CompletionStage<List<KeyValue<byte[], byte[]>>> mget(byte[][] keys) {
+      return commands.async().mget(keys);
+    }
+
+    @Override
+    public void close() {
+      try {
+        subscriber.close();
+        commands.close();
+      } finally {
+        client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
       }
-      received.incrementAndGet();
-      if (m instanceof ReplicationMessage.Delta d) {
-        lastLagMillis.set(Math.max(0, System.currentTimeMillis() - d.sentAtMillis()));
-        s.deliver(documentId, d.delta(), d.appended());
-      } else if (m instanceof ReplicationMessage.PresenceChange p
-          && p.presence().documentId().equals(documentId)) {
-        s.presence(p.presence());
+    }
+  }
+
+  /**
+   * Redis Cluster: sharded pub/sub (SPUBLISH, SSUBSCRIBE on the master that owns the channel's
+   * slot, which is its document's data's slot), so a message travels only within its shard.
+   */
+  private static final class ClusterPubSub implements PubSub {
+    private final RedisClusterClient client;
+    private final StatefulRedisClusterPubSubConnection<byte[], byte[]> subscriber;
+    private final StatefulRedisClusterConnection<byte[], byte[]> commands;
+
+    ClusterPubSub(
+        RedisReplicatorConfig config,
+        java.util.function.BiConsumer<byte[], byte[]> onMessage,
+        Runnable onConnected) {
+      List<RedisURI> seeds = new ArrayList<>();
+      for (String u : config.uris()) {
+        RedisURI uri = RedisURI.create(u);
+        uri.setTimeout(config.commandTimeout());
+        seeds.add(uri);
+      }
+      client = RedisClusterClient.create(seeds);
+      client.setOptions(
+          ClusterClientOptions.builder()
+              .autoReconnect(true)
+              .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
+              .timeoutOptions(timeouts(config))
+              .topologyRefreshOptions(
+                  ClusterTopologyRefreshOptions.builder()
+                      .enableAllAdaptiveRefreshTriggers()
+                      .enablePeriodicRefresh(Duration.ofSeconds(30))
+                      .build())
+              .build());
+      try {
+        subscriber = client.connectPubSub(ByteArrayCodec.INSTANCE);
+        commands = client.connect(ByteArrayCodec.INSTANCE);
+      } catch (RuntimeException e) {
+        client.shutdown();
+        throw e;
+      }
+      onConnected.run();
+      subscriber.setNodeMessagePropagation(true);
+      subscriber.addListener(
+          new RedisClusterPubSubAdapter<byte[], byte[]>() {
+            @Override
+            public void smessage(RedisClusterNode node, byte[] channel, byte[] message) {
+              onMessage.accept(channel, message);
+            }
+          });
+      subscriber.addListener(
+          new RedisConnectionStateListener() {
+            @Override
+            public void onRedisConnected(RedisChannelHandler<?, ?> c, SocketAddress address) {
+              onConnected.run();
+            }
+          });
+    }
+
+    private CompletableFuture<StatefulRedisPubSubConnection<byte[], byte[]>> nodeOf(
+        byte[] channel) {
+      RedisClusterNode node = subscriber.getPartitions().getMasterBySlot(SlotHash.getSlot(channel));
+      if (node == null) {
+        return CompletableFuture.failedFuture(
+            new IllegalStateException("no Redis Cluster master serves the slot of this document"));
+      }
+      return subscriber.getConnectionAsync(node.getNodeId());
+    }
+
+    @Override
+    public CompletableFuture<Void> subscribe(byte[] channel) {
+      return nodeOf(channel).thenCompose(c -> c.async().ssubscribe(channel).toCompletableFuture());
+    }
+
+    @Override
+    public void unsubscribe(byte[] channel) {
+      nodeOf(channel).thenAccept(c -> c.async().sunsubscribe(channel));
+    }
+
+    @Override
+    public CompletionStage<Long> publish(byte[] channel, byte[] message) {
+      return commands.async().spublish(channel, message);
+    }
+
+    @Override
+    public CompletionStage<List<KeyValue<byte[], byte[]>>> mget(byte[][] keys) {
+      return commands.async().mget(keys);
+    }
+
+    @Override
+    public void close() {
+      try {
+        subscriber.close();
+        commands.close();
+      } finally {
+        client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
       }
     }
   }

@@ -2,6 +2,7 @@ package dev.lattice.server.redis;
 
 import dev.lattice.crdt.ReplicaId;
 import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -16,14 +17,16 @@ public final class RedisReplicatorConfig {
   /** Default {@link Builder#commandTimeout}: two seconds. */
   public static final Duration DEFAULT_COMMAND_TIMEOUT = Duration.ofSeconds(2);
 
-  private final String uri;
+  private final List<String> uris;
+  private final boolean cluster;
   private final ReplicaId origin;
   private final String keyPrefix;
   private final Duration headCheckInterval;
   private final Duration commandTimeout;
 
   private RedisReplicatorConfig(Builder b) {
-    this.uri = b.uri;
+    this.uris = b.uris;
+    this.cluster = b.cluster;
     this.origin = b.origin;
     this.keyPrefix = b.keyPrefix;
     this.headCheckInterval = b.headCheckInterval;
@@ -35,12 +38,30 @@ public final class RedisReplicatorConfig {
    * server's replica id, which marks its own messages.
    */
   public static Builder builder(String uri, ReplicaId origin) {
-    return new Builder(uri, origin);
+    return new Builder(List.of(Objects.requireNonNull(uri, "uri must not be null")), false, origin);
   }
 
-  /** The Redis URI. */
-  public String uri() {
-    return uri;
+  /**
+   * A builder for the Redis Cluster reached through {@code seedUris} (one or more {@code
+   * redis://host:port}): sharded pub/sub, each document's channel on its data's shard.
+   *
+   * @throws IllegalArgumentException if no seed is given
+   */
+  public static Builder cluster(List<String> seedUris, ReplicaId origin) {
+    if (seedUris.isEmpty()) {
+      throw new IllegalArgumentException("a Redis Cluster needs at least one seed URI");
+    }
+    return new Builder(List.copyOf(seedUris), true, origin);
+  }
+
+  /** The Redis URI, or the cluster's seed URIs. */
+  public List<String> uris() {
+    return uris;
+  }
+
+  /** Whether {@link #uris} are seeds of a Redis Cluster. */
+  public boolean isCluster() {
+    return cluster;
   }
 
   /** This server's replica id. */
@@ -65,14 +86,16 @@ public final class RedisReplicatorConfig {
 
   /** Builds a {@link RedisReplicatorConfig}. Not thread-safe. */
   public static final class Builder {
-    private final String uri;
+    private final List<String> uris;
+    private final boolean cluster;
     private final ReplicaId origin;
     private String keyPrefix = RedisKeys.DEFAULT_PREFIX;
     private Duration headCheckInterval = DEFAULT_HEAD_CHECK_INTERVAL;
     private Duration commandTimeout = DEFAULT_COMMAND_TIMEOUT;
 
-    private Builder(String uri, ReplicaId origin) {
-      this.uri = Objects.requireNonNull(uri, "uri must not be null");
+    private Builder(List<String> uris, boolean cluster, ReplicaId origin) {
+      this.uris = uris;
+      this.cluster = cluster;
       this.origin = Objects.requireNonNull(origin, "origin must not be null");
     }
 
