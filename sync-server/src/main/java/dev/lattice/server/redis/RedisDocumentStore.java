@@ -112,14 +112,16 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * <h2>Failures</h2>
  *
  * {@link #open} connects and answers only once Redis answered a PING within the command timeout, so
- * a misconfigured server fails at start. Commands while the connection is down are rejected at
- * once, commands to a Redis that does not answer time out after {@link
- * RedisStoreConfig#commandTimeout()}, and every such failure fails the future with a {@link
- * StoreException}: never hangs, never acknowledges. An append queued behind an earlier one of its
- * document fails if it could not be sent within the command timeout. The client reconnects on its
- * own (retrying within a second); {@link #available()} is false from a connection failure until
- * Redis answers again. Undecodable stored bytes, and deltas that give a field two types, make reads
- * fail with a {@link StoreCorruptedException}, never return less.
+ * a misconfigured server fails at start. Commands while the connection is down are rejected at once
+ * (on a cluster they wait for the node's connection, up to the timeout), commands to a Redis that
+ * does not answer time out after {@link RedisStoreConfig#commandTimeout()}, and every such failure
+ * fails the future with a {@link StoreException}: never hangs, never acknowledges. A failed append
+ * may still have been applied (Redis took it, the answer was lost or late): its delta may show up
+ * in later reads, and a retry is harmless since merging is idempotent. An append queued behind an
+ * earlier one of its document fails if it could not be sent within the command timeout. The client
+ * reconnects on its own (retrying within a second); {@link #available()} is false from a connection
+ * failure until Redis answers again. Undecodable stored bytes, and deltas that give a field two
+ * types, make reads fail with a {@link StoreCorruptedException}, never return less.
  *
  * <h2>Compaction</h2>
  *
@@ -459,38 +461,37 @@ public final class RedisDocumentStore implements DocumentStore {
     if (config.waitReplicas() == 0) {
       return APPEND.run(redis.writes(), scriptKeys, args);
     }
-    int replicas = config.waitReplicas();
-    long waitMillis = config.waitTimeout().toMillis();
     return redis
         .primaryOf(scriptKeys[0])
         .thenCompose(
             primary ->
                 APPEND
                     .<List<Object>>run(primary, scriptKeys, args)
-                    .thenCompose(
-                        reply ->
-                            primary
-                                .waitForReplication(replicas, waitMillis)
-                                .toCompletableFuture()
-                                .thenApply(
-                                    acked -> {
-                                      if (acked < replicas) {
-                                        throw new StoreException(
-                                            "the primary took "
-                                                + batch.size()
-                                                + " delta(s) of document '"
-                                                + documentId
-                                                + "', but only "
-                                                + acked
-                                                + " of "
-                                                + replicas
-                                                + " replicas acknowledged within "
-                                                + config.waitTimeout()
-                                                + "; they may still become visible, and a retry"
-                                                + " is harmless");
-                                      }
-                                      return reply;
-                                    })));
+                    .thenCompose(reply -> replicated(primary, documentId, batch.size(), reply)));
+  }
+
+  /** {@code reply} once WAIT on the script's connection saw enough replicas take it. */
+  private CompletableFuture<List<Object>> replicated(
+      RedisClusterAsyncCommands<byte[], byte[]> primary,
+      String documentId,
+      int deltas,
+      List<Object> reply) {
+    int replicas = config.waitReplicas();
+    return primary
+        .waitForReplication(replicas, config.waitTimeout().toMillis())
+        .toCompletableFuture()
+        .thenApply(
+            acked -> {
+              if (acked < replicas) {
+                throw new StoreException(
+                    String.format(
+                        "the primary took %d delta(s) of document '%s', but only %d of %d"
+                            + " replicas acknowledged within %d ms; they may still become"
+                            + " visible, and a retry is harmless",
+                        deltas, documentId, acked, replicas, config.waitTimeout().toMillis()));
+              }
+              return reply;
+            });
   }
 
   private void appendsDone(
@@ -1072,7 +1073,7 @@ public final class RedisDocumentStore implements DocumentStore {
     } catch (ExecutionException e) {
       throw storeFailure("Redis command failed", e.getCause());
     } catch (TimeoutException e) {
-      throw new StoreException("Redis did not answer within " + config.commandTimeout(), e);
+      throw new StoreException("Redis did not answer within " + timeout(), e);
     }
   }
 
@@ -1082,8 +1083,7 @@ public final class RedisDocumentStore implements DocumentStore {
       return se;
     }
     if (t instanceof RedisCommandTimeoutException) {
-      return new StoreException(
-          what + ": Redis did not answer within " + config.commandTimeout(), t);
+      return new StoreException(what + ": Redis did not answer within " + timeout(), t);
     }
     return new StoreException(what + ": " + rootMessage(t), t);
   }
@@ -1100,6 +1100,10 @@ public final class RedisDocumentStore implements DocumentStore {
           }
         });
     return out;
+  }
+
+  private String timeout() {
+    return config.commandTimeout().toMillis() + " ms";
   }
 
   private static Throwable unwrap(Throwable t) {
@@ -1334,7 +1338,10 @@ public final class RedisDocumentStore implements DocumentStore {
         client.setOptions(
             ClusterClientOptions.builder()
                 .autoReconnect(true)
-                .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
+                // Not REJECT_COMMANDS: Lettuce connects to a node on its first command, and rejects
+                // that command while the connection is pending. Commands while a node is away wait
+                // and time out instead; one that timed out is never replayed.
+                .disconnectedBehavior(ClientOptions.DisconnectedBehavior.ACCEPT_COMMANDS)
                 .timeoutOptions(timeouts(config))
                 .socketOptions(socket(config))
                 .topologyRefreshOptions(
@@ -1383,12 +1390,14 @@ public final class RedisDocumentStore implements DocumentStore {
               });
     }
 
+    /** Pings every primary over both connections, which also opens their node connections. */
     @Override
     public CompletableFuture<Void> pingAll() {
       List<CompletableFuture<?>> pings = new ArrayList<>();
       for (RedisClusterNode node : reads.getPartitions()) {
         if (node.is(RedisClusterNode.NodeFlag.UPSTREAM) && !node.getSlots().isEmpty()) {
-          pings.add(ping(node).toCompletableFuture());
+          pings.add(ping(writes, node).toCompletableFuture());
+          pings.add(ping(reads, node).toCompletableFuture());
         }
       }
       if (pings.isEmpty()) {
@@ -1406,9 +1415,10 @@ public final class RedisDocumentStore implements DocumentStore {
       }
     }
 
-    private CompletionStage<String> ping(RedisNodeDescription node) {
+    private static CompletionStage<String> ping(
+        StatefulRedisClusterConnection<byte[], byte[]> connection, RedisNodeDescription node) {
       RedisURI at = node.getUri();
-      return reads
+      return connection
           .getConnectionAsync(at.getHost(), at.getPort())
           .thenCompose(c -> c.async().ping());
     }
