@@ -310,7 +310,7 @@ public final class RedisDocumentStore implements DocumentStore {
           "Redis at "
               + String.join(",", config.uris())
               + " did not answer a PING within "
-              + config.commandTimeout()
+              + timeout()
               + ": "
               + rootMessage(e),
           e);
@@ -421,7 +421,7 @@ public final class RedisDocumentStore implements DocumentStore {
                   "the append to document '"
                       + documentId
                       + "' waited longer than "
-                      + config.commandTimeout()
+                      + timeout()
                       + " behind earlier appends of the document; Redis is slow or away"));
         } else {
           live.add(p);
@@ -575,7 +575,7 @@ public final class RedisDocumentStore implements DocumentStore {
 
   private Optional<StoredDocument> read(String documentId) {
     checkId(documentId);
-    return decodeLoad(documentId, await(loadScript(documentId)));
+    return decodeLoad(documentId, await(guarded(loadScript(documentId))));
   }
 
   @Override
@@ -642,6 +642,15 @@ public final class RedisDocumentStore implements DocumentStore {
     return e.id.getBytes(StandardCharsets.UTF_8);
   }
 
+  /**
+   * {@inheritDoc}
+   *
+   * <p>One script reads the head and the log entries after {@code after}; if a compaction folded
+   * entries after {@code after} into the snapshot (or {@code after} lies beyond the head, a
+   * position this Redis never gave out), the answer is the whole document instead. A document
+   * without a head (never written, or lost by a Redis that restarted empty) answers an empty delta
+   * at {@link StoreCursor#ORIGIN}.
+   */
   @Override
   public CompletableFuture<StoredChanges> readSince(String documentId, StoreCursor after) {
     checkId(documentId);
@@ -953,6 +962,10 @@ public final class RedisDocumentStore implements DocumentStore {
 
   // ---------------------------------------------------------------- stats and close
 
+  /**
+   * Counters since open: a commit is one append script (holding every delta of its document that
+   * queued while the previous one was in flight), a failed commit one script that failed.
+   */
   @Override
   public StoreStats stats() {
     return new StoreStats(
@@ -1247,7 +1260,14 @@ public final class RedisDocumentStore implements DocumentStore {
       try {
         client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
       } finally {
-        resources.shutdown(0, 2, TimeUnit.SECONDS);
+        try {
+          // Wait for the event loops, so that a closed store leaves no threads behind.
+          resources.shutdown(0, 2, TimeUnit.SECONDS).get(3, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        } catch (ExecutionException | TimeoutException e) {
+          LOG.log(System.Logger.Level.DEBUG, "Lettuce's resources did not shut down cleanly", e);
+        }
       }
     }
   }

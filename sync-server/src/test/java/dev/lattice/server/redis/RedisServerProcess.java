@@ -507,16 +507,27 @@ public final class RedisServerProcess implements AutoCloseable {
   // ---------------------------------------------------------------- the binary
 
   /**
-   * The {@code redis-server} the tests run: the one on {@code PATH}, else the one inside the
+   * The {@code redis-server} the tests run: the system property {@value #BINARY_PROPERTY} if set (a
+   * path, or {@code embedded}), else the one on {@code PATH}, else the one inside the
    * embedded-redis jar, extracted once per JVM.
    */
   public static synchronized Path binary() {
     if (binary == null) {
-      Path onPath = onPath("redis-server");
-      binary = onPath != null ? onPath : extractEmbedded();
+      String chosen = System.getProperty(BINARY_PROPERTY, "");
+      if (chosen.equals("embedded")) {
+        binary = extractEmbedded();
+      } else if (!chosen.isEmpty()) {
+        binary = Path.of(chosen);
+      } else {
+        Path onPath = onPath("redis-server");
+        binary = onPath != null ? onPath : extractEmbedded();
+      }
     }
     return binary;
   }
+
+  /** The system property that picks the binary: a path, or {@code embedded}. */
+  public static final String BINARY_PROPERTY = "lattice.test.redis-server";
 
   /** The server's version, e.g. {@code 7.0.15}. */
   public static synchronized String version() {
