@@ -99,15 +99,17 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * An append is acknowledged (its future completes) once the Redis primary answered the script. What
  * survives then is what Redis promises: with {@code appendonly yes} and {@code appendfsync always}
  * Redis fsyncs its log before it answers, so an acknowledged append survives a crash of Redis or
- * its machine; with {@code appendfsync everysec} up to about a second of acknowledged appends may
- * be lost when the machine (not only Redis) crashes; without persistence, a restart loses
- * everything (the hub then writes the documents it holds back, see {@link #readSince}). With {@link
- * RedisStoreConfig#waitReplicas} n > 0, an append is acknowledged only after {@code WAIT} reports n
- * replicas hold it; if fewer do within the timeout, the append fails although the primary has it:
- * it may still be seen later, and a retry is harmless because merging is idempotent. On Redis
- * Cluster, the script and its {@code WAIT} go on the connection to the primary that owns the
- * document's slot (WAIT only counts the writes of its own connection); if the slot moved meanwhile,
- * the append fails and the client refreshes its view of the cluster.
+ * its machine; with {@code appendfsync everysec} a crash of the machine (or of Redis, while a slow
+ * disk holds its writes back) may lose the last one to two seconds of acknowledged appends; without
+ * persistence, a restart loses everything (the hub then writes the documents it holds back, see
+ * {@link #readSince}). With {@link RedisStoreConfig#waitReplicas} n > 0, an append is acknowledged
+ * only after {@code WAIT} reports n replicas hold it; if fewer do within the timeout, the append
+ * fails although the primary has it: it may still be seen later, and a retry is harmless because
+ * merging is idempotent. WAIT blocks the write connection while it waits, so commands of other
+ * documents wait behind it: keep its timeout well below the command timeout. On Redis Cluster, the
+ * script and its {@code WAIT} go on the connection to the primary that owns the document's slot
+ * (WAIT only counts the writes of its own connection); if the slot moved meanwhile, the append
+ * fails and the client refreshes its view of the cluster.
  *
  * <h2>Failures</h2>
  *

@@ -151,7 +151,9 @@ public final class RedisStoreConfig {
 
     /**
      * Acknowledge an append only once {@code replicas} replicas of the primary that took it have it
-     * ({@code WAIT replicas timeout}); 0 (the default) acknowledges when the primary answers.
+     * ({@code WAIT replicas timeout}); 0 (the default) acknowledges when the primary answers. WAIT
+     * holds the store's write connection while it waits, so keep the timeout well below {@link
+     * #commandTimeout}: appends of other documents wait behind it.
      *
      * @param replicas at least 0
      * @param timeout how long to wait for them, between 10 ms and 1 minute (ignored when {@code
