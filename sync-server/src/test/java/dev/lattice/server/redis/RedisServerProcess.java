@@ -595,8 +595,9 @@ public final class RedisServerProcess implements AutoCloseable {
       Path bin = d.resolve("redis-server");
       Files.copy(in, bin, StandardCopyOption.REPLACE_EXISTING);
       Files.setPosixFilePermissions(bin, PosixFilePermissions.fromString("rwxr-xr-x"));
-      bin.toFile().deleteOnExit();
+      // Deleted in reverse order of registration: the directory must come first to go last.
       d.toFile().deleteOnExit();
+      bin.toFile().deleteOnExit();
       return bin;
     } catch (IOException e) {
       throw new UncheckedIOException(e);
