@@ -8,8 +8,11 @@ import java.nio.charset.StandardCharsets;
  * collide with another's names. Every name of one document hashes to one slot, so a script may
  * touch them all, on Redis Cluster too, and the channel of a document lives on its data's shard.
  *
- * <p>Suffixes: {@code s} snapshot, {@code l} the log of deltas since it, {@code h} the head (the
- * position of the last append), {@code c} the pub/sub channel.
+ * <p>Suffixes: {@code s} snapshot, {@code l} the log of deltas since it (a stream), {@code h} the
+ * head (the position of the last append), {@code f} the position of the last delta folded into the
+ * snapshot, {@code c} the pub/sub channel. A document exists when its head does, so {@link
+ * #headPattern} finds every document (SCAN it on every master of a cluster: the names have no index
+ * outside their own slot).
  *
  * <p>Immutable and thread-safe.
  */
@@ -91,15 +94,62 @@ public final class RedisKeys {
     return name(documentId, "h");
   }
 
+  /** The key holding the document's snapshot. */
+  public String snapshot(String documentId) {
+    return name(documentId, "s");
+  }
+
+  /** The stream of deltas appended since the snapshot. */
+  public String log(String documentId) {
+    return name(documentId, "l");
+  }
+
+  /** The key holding the position of the last delta folded into the snapshot. */
+  public String folded(String documentId) {
+    return name(documentId, "f");
+  }
+
+  /**
+   * A SCAN {@code MATCH} pattern of every head key of this prefix: the prefix with glob characters
+   * escaped, then {@code :{*}:h}. Keys it matches may still be foreign; {@link #documentOfHead}
+   * tells.
+   */
+  public String headPattern() {
+    StringBuilder b = new StringBuilder(prefix.length() + 8);
+    for (int i = 0; i < prefix.length(); i++) {
+      char c = prefix.charAt(i);
+      if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') {
+        b.append('\\');
+      }
+      b.append(c);
+    }
+    return b.append(":{*}:h").toString();
+  }
+
+  /** The document id a head key of this prefix belongs to, or null if it is not one. */
+  public String documentOfHead(String key) {
+    return documentOf(key, "}:h");
+  }
+
   /** The document id a channel name of this prefix belongs to, or null if it is not one. */
   public String documentOfChannel(String channel) {
+    return documentOf(channel, "}:c");
+  }
+
+  private String documentOf(String name, String end) {
     String start = prefix + ":{";
-    String end = "}:c";
-    if (!channel.startsWith(start) || !channel.endsWith(end)) {
+    if (!name.startsWith(start)
+        || !name.endsWith(end)
+        || name.length() < start.length() + end.length()) {
+      return null;
+    }
+    String escaped = name.substring(start.length(), name.length() - end.length());
+    // An escaped id holds no braces: a name with one inside its tag was not made here.
+    if (escaped.indexOf('{') >= 0 || escaped.indexOf('}') >= 0) {
       return null;
     }
     try {
-      return unescape(channel.substring(start.length(), channel.length() - end.length()));
+      return unescape(escaped);
     } catch (IllegalArgumentException e) {
       return null;
     }

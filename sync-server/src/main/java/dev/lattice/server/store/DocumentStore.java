@@ -78,15 +78,19 @@ public interface DocumentStore extends AutoCloseable {
    * answers with the whole document at {@link StoreCursor#ORIGIN}, right for a store only one
    * process writes.
    *
-   * @return a future of the changes (an empty delta at {@code after} if the document does not
-   *     exist); failed with a {@link StoreException} where the store cannot be read
+   * <p>A document that does not exist answers an empty delta at {@link StoreCursor#ORIGIN},
+   * whatever {@code after} is: a server holding the document at a later position learns so that the
+   * store lost it (a Redis restarted empty) and writes it back.
+   *
+   * @return a future of the changes (an empty delta at {@link StoreCursor#ORIGIN} if the document
+   *     does not exist); failed with a {@link StoreException} where the store cannot be read
    */
   default CompletableFuture<StoredChanges> readSince(String documentId, StoreCursor after) {
     try {
       return CompletableFuture.completedFuture(
           load(documentId)
               .map(d -> new StoredChanges(d.deltaSince(VersionVector.empty()), StoreCursor.ORIGIN))
-              .orElseGet(() -> new StoredChanges(DocumentDelta.empty(), after)));
+              .orElseGet(() -> new StoredChanges(DocumentDelta.empty(), StoreCursor.ORIGIN)));
     } catch (RuntimeException e) {
       return CompletableFuture.failedFuture(e);
     }

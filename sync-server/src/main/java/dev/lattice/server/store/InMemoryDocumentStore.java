@@ -82,7 +82,7 @@ public final class InMemoryDocumentStore implements DocumentStore {
             .map(
                 s ->
                     new StoredChanges(s.document().deltaSince(VersionVector.empty()), s.position()))
-            .orElseGet(() -> new StoredChanges(DocumentDelta.empty(), after)));
+            .orElseGet(() -> new StoredChanges(DocumentDelta.empty(), StoreCursor.ORIGIN)));
   }
 
   private Optional<StoredDocument> read(String documentId) {

@@ -41,6 +41,33 @@ class RedisKeysTest {
   }
 
   @Test
+  void storeNamesShareTheChannelsHashTag() {
+    assertThat(keys.snapshot("a}b")).isEqualTo("lattice:{a%7Db}:s");
+    assertThat(keys.log("a}b")).isEqualTo("lattice:{a%7Db}:l");
+    assertThat(keys.folded("a}b")).isEqualTo("lattice:{a%7Db}:f");
+    assertThat(keys.head("a}b")).isEqualTo("lattice:{a%7Db}:h");
+  }
+
+  @Test
+  void headsNameTheirDocuments() {
+    List<String> ids = List.of("a", "a}", "a%7D", "%", "{", "}{", "é/ü", "x:{y}:h", "😀");
+    for (String id : ids) {
+      assertThat(keys.documentOfHead(keys.head(id))).isEqualTo(id);
+    }
+    assertThat(keys.documentOfHead("lattice:{a}:c")).isNull();
+    assertThat(keys.documentOfHead("other:{a}:h")).isNull();
+    assertThat(keys.documentOfHead("lattice:{a}:x}:h")).as("a brace inside the tag").isNull();
+    assertThat(keys.documentOfHead("lattice:{a%zz}:h")).isNull();
+    assertThat(keys.documentOfHead("lattice:{:h")).isNull();
+  }
+
+  @Test
+  void theHeadPatternEscapesGlobCharactersOfThePrefix() {
+    assertThat(keys.headPattern()).isEqualTo("lattice:{*}:h");
+    assertThat(new RedisKeys("a*b?[c]\\").headPattern()).isEqualTo("a\\*b\\?\\[c\\]\\\\:{*}:h");
+  }
+
+  @Test
   void aPrefixMustNotHoldBraces() {
     assertThatThrownBy(() -> new RedisKeys("a{b")).isInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> new RedisKeys("")).isInstanceOf(IllegalArgumentException.class);

@@ -23,8 +23,11 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The {@link DocumentStore} contract, run against every implementation. */
-abstract class DocumentStoreContractTest {
+/**
+ * The {@link DocumentStore} contract, run against every implementation. Public, with a protected
+ * {@link #open}, so that stores in other packages (Redis) join it.
+ */
+public abstract class DocumentStoreContractTest {
 
   static final ReplicaId ALICE = ReplicaId.of(0x1111L);
   static final ReplicaId BOB = ReplicaId.of(0x2222L);
@@ -32,7 +35,8 @@ abstract class DocumentStoreContractTest {
   @TempDir Path dir;
   DocumentStore store;
 
-  abstract DocumentStore open(Path dir);
+  /** Opens the store under test; {@code dir} is a fresh directory it may use. */
+  protected abstract DocumentStore open(Path dir);
 
   @BeforeEach
   void openStore() {
@@ -153,6 +157,27 @@ abstract class DocumentStoreContractTest {
     for (int w = 0; w < writers; w++) {
       assertThat(loaded.contains(new Dot(ReplicaId.of(100 + w), perWriter))).isTrue();
     }
+  }
+
+  @Test
+  void readSinceOfAMissingDocumentIsEmptyAtOrigin() throws Exception {
+    await(store.append("other", someDeltas("other", 1).get(0)));
+    StoredChanges changes =
+        store.readSince("never-written", new StoreCursor(7, 3)).get(10, TimeUnit.SECONDS);
+    assertThat(changes.delta().isEmpty()).isTrue();
+    assertThat(changes.position()).isEqualTo(StoreCursor.ORIGIN);
+  }
+
+  @Test
+  void readSinceOriginHoldsEverything() throws Exception {
+    List<DocumentDelta> deltas = someDeltas("doc", 5);
+    for (DocumentDelta d : deltas) {
+      await(store.append("doc", d));
+    }
+    StoredChanges changes = store.readSince("doc", StoreCursor.ORIGIN).get(10, TimeUnit.SECONDS);
+    Document doc = Document.create("doc");
+    doc.merge(changes.delta());
+    assertThat(doc).isEqualTo(merged("doc", deltas));
   }
 
   @Test

@@ -5,7 +5,7 @@ import java.nio.file.Path;
 class InMemoryDocumentStoreTest extends DocumentStoreContractTest {
 
   @Override
-  DocumentStore open(Path dir) {
+  protected DocumentStore open(Path dir) {
     return new InMemoryDocumentStore();
   }
 }

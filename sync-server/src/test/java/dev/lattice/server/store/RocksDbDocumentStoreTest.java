@@ -18,7 +18,7 @@ import org.junit.jupiter.api.Test;
 class RocksDbDocumentStoreTest extends DocumentStoreContractTest {
 
   @Override
-  DocumentStore open(Path dir) {
+  protected DocumentStore open(Path dir) {
     return RocksDbDocumentStore.open(
         EmbeddedStoreConfig.builder().dataDirectory(dir).compactionThreshold(0).build());
   }
