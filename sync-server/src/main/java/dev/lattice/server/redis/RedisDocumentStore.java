@@ -41,7 +41,6 @@ import io.lettuce.core.models.role.RedisNodeDescription;
 import io.lettuce.core.protocol.CommandType;
 import io.lettuce.core.protocol.RedisCommand;
 import io.lettuce.core.resource.ClientResources;
-import io.lettuce.core.resource.Delay;
 import java.net.SocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -1210,14 +1209,11 @@ public final class RedisDocumentStore implements DocumentStore {
     void close();
   }
 
-  private static ClientResources resources() {
-    // Reconnect quickly once Redis is back: a store is needed, unlike a cache, so retrying within a
-    // second is worth the few connection attempts.
-    return ClientResources.builder()
-        .reconnectDelay(
-            Delay.exponential(
-                Duration.ofMillis(10), Duration.ofSeconds(1), 2, TimeUnit.MILLISECONDS))
-        .build();
+  /** The configured shared resources, or the store's own (which it shuts down at close). */
+  private static ClientResources resources(RedisStoreConfig config) {
+    return config.clientResources() != null
+        ? config.clientResources()
+        : RedisStoreConfig.clientResourcesBuilder().build();
   }
 
   private static TimeoutOptions timeouts(RedisStoreConfig config) {
@@ -1251,7 +1247,7 @@ public final class RedisDocumentStore implements DocumentStore {
   }
 
   private static void closeAll(
-      AbstractRedisClient client, ClientResources resources, StatefulConnection<?, ?>... cs) {
+      AbstractRedisClient client, ClientResources ownResources, StatefulConnection<?, ?>... cs) {
     try {
       for (StatefulConnection<?, ?> c : cs) {
         if (c != null) {
@@ -1263,8 +1259,11 @@ public final class RedisDocumentStore implements DocumentStore {
         client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
       } finally {
         try {
-          // Wait for the event loops, so that a closed store leaves no threads behind.
-          resources.shutdown(0, 2, TimeUnit.SECONDS).get(3, TimeUnit.SECONDS);
+          // Wait for the event loops, so that a closed store leaves no threads behind; shared
+          // resources are their owner's to shut down.
+          if (ownResources != null) {
+            ownResources.shutdown(0, 2, TimeUnit.SECONDS).get(3, TimeUnit.SECONDS);
+          }
         } catch (InterruptedException e) {
           Thread.currentThread().interrupt();
         } catch (ExecutionException | TimeoutException e) {
@@ -1277,12 +1276,14 @@ public final class RedisDocumentStore implements DocumentStore {
   /** One Redis: a connection for writes (and their WAITs), one for reads, never behind a WAIT. */
   private static final class StandaloneConnections implements Connections {
     private final ClientResources resources;
+    private final boolean ownsResources;
     private final RedisClient client;
     private final StatefulRedisConnection<byte[], byte[]> writes;
     private final StatefulRedisConnection<byte[], byte[]> reads;
 
     StandaloneConnections(RedisStoreConfig config) {
-      resources = resources();
+      resources = resources(config);
+      ownsResources = config.clientResources() == null;
       client = RedisClient.create(resources, uri(config.uris().get(0), config));
       StatefulRedisConnection<byte[], byte[]> w = null;
       StatefulRedisConnection<byte[], byte[]> r = null;
@@ -1299,7 +1300,7 @@ public final class RedisDocumentStore implements DocumentStore {
         w = client.connect(ByteArrayCodec.INSTANCE);
         r = client.connect(ByteArrayCodec.INSTANCE);
       } catch (RuntimeException e) {
-        closeAll(client, resources, w, r);
+        closeAll(client, ownsResources ? resources : null, w, r);
         throw e;
       }
       writes = w;
@@ -1336,19 +1337,21 @@ public final class RedisDocumentStore implements DocumentStore {
 
     @Override
     public void close() {
-      closeAll(client, resources, writes, reads);
+      closeAll(client, ownsResources ? resources : null, writes, reads);
     }
   }
 
   /** Redis Cluster: routed commands (following MOVED), node connections for script + WAIT. */
   private static final class ClusterConnections implements Connections {
     private final ClientResources resources;
+    private final boolean ownsResources;
     private final RedisClusterClient client;
     private final StatefulRedisClusterConnection<byte[], byte[]> writes;
     private final StatefulRedisClusterConnection<byte[], byte[]> reads;
 
     ClusterConnections(RedisStoreConfig config) {
-      resources = resources();
+      resources = resources(config);
+      ownsResources = config.clientResources() == null;
       List<RedisURI> seeds = new ArrayList<>();
       for (String u : config.uris()) {
         seeds.add(uri(u, config));
@@ -1375,7 +1378,7 @@ public final class RedisDocumentStore implements DocumentStore {
         w = client.connect(ByteArrayCodec.INSTANCE);
         r = client.connect(ByteArrayCodec.INSTANCE);
       } catch (RuntimeException e) {
-        closeAll(client, resources, w, r);
+        closeAll(client, ownsResources ? resources : null, w, r);
         throw e;
       }
       writes = w;
@@ -1452,7 +1455,7 @@ public final class RedisDocumentStore implements DocumentStore {
 
     @Override
     public void close() {
-      closeAll(client, resources, writes, reads);
+      closeAll(client, ownsResources ? resources : null, writes, reads);
     }
   }
 }

@@ -322,7 +322,9 @@ public final class RedisReplicator implements Replicator {
     }
     received.incrementAndGet();
     if (m instanceof ReplicationMessage.Delta d) {
-      lastLagMillis.set(Math.max(0, System.currentTimeMillis() - d.sentAtMillis()));
+      long lag = Math.max(0, System.currentTimeMillis() - d.sentAtMillis());
+      lastLagMillis.set(lag);
+      config.lagListener().accept(lag);
       s.deliver(documentId, d.delta(), d.appended());
     } else if (m instanceof ReplicationMessage.PresenceChange p
         && p.presence().documentId().equals(documentId)) {
@@ -359,7 +361,10 @@ public final class RedisReplicator implements Replicator {
         Runnable onConnected) {
       RedisURI uri = RedisURI.create(config.uris().get(0));
       uri.setTimeout(config.commandTimeout());
-      client = RedisClient.create(uri);
+      client =
+          config.clientResources() != null
+              ? RedisClient.create(config.clientResources(), uri)
+              : RedisClient.create(uri);
       client.setOptions(
           ClientOptions.builder()
               .autoReconnect(true)
@@ -442,7 +447,10 @@ public final class RedisReplicator implements Replicator {
         uri.setTimeout(config.commandTimeout());
         seeds.add(uri);
       }
-      client = RedisClusterClient.create(seeds);
+      client =
+          config.clientResources() != null
+              ? RedisClusterClient.create(config.clientResources(), seeds)
+              : RedisClusterClient.create(seeds);
       client.setOptions(
           ClusterClientOptions.builder()
               .autoReconnect(true)

@@ -1,9 +1,11 @@
 package dev.lattice.server.redis;
 
 import dev.lattice.crdt.ReplicaId;
+import io.lettuce.core.resource.ClientResources;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
+import java.util.function.LongConsumer;
 
 /**
  * The settings of a {@link RedisReplicator}. Built with {@link #builder}; setters fail fast.
@@ -23,6 +25,8 @@ public final class RedisReplicatorConfig {
   private final String keyPrefix;
   private final Duration headCheckInterval;
   private final Duration commandTimeout;
+  private final ClientResources clientResources;
+  private final LongConsumer lagListener;
 
   private RedisReplicatorConfig(Builder b) {
     this.uris = b.uris;
@@ -31,6 +35,8 @@ public final class RedisReplicatorConfig {
     this.keyPrefix = b.keyPrefix;
     this.headCheckInterval = b.headCheckInterval;
     this.commandTimeout = b.commandTimeout;
+    this.clientResources = b.clientResources;
+    this.lagListener = b.lagListener;
   }
 
   /**
@@ -84,6 +90,16 @@ public final class RedisReplicatorConfig {
     return commandTimeout;
   }
 
+  /** Lettuce's shared resources (threads, metrics) to use, or null to make its own. */
+  public ClientResources clientResources() {
+    return clientResources;
+  }
+
+  /** Told the lag of every message of another server received; never null. */
+  public LongConsumer lagListener() {
+    return lagListener;
+  }
+
   /** Builds a {@link RedisReplicatorConfig}. Not thread-safe. */
   public static final class Builder {
     private final List<String> uris;
@@ -92,6 +108,8 @@ public final class RedisReplicatorConfig {
     private String keyPrefix = RedisKeys.DEFAULT_PREFIX;
     private Duration headCheckInterval = DEFAULT_HEAD_CHECK_INTERVAL;
     private Duration commandTimeout = DEFAULT_COMMAND_TIMEOUT;
+    private ClientResources clientResources;
+    private LongConsumer lagListener = lag -> {};
 
     private Builder(List<String> uris, boolean cluster, ReplicaId origin) {
       this.uris = uris;
@@ -119,6 +137,26 @@ public final class RedisReplicatorConfig {
     /** How long a publish or head read may take; between 10 ms and 1 minute. Default 2 s. */
     public Builder commandTimeout(Duration timeout) {
       this.commandTimeout = within("commandTimeout", timeout, Duration.ofMinutes(1));
+      return this;
+    }
+
+    /**
+     * Lettuce's resources (event loops, command latency recording) shared with the store; the
+     * caller owns them and shuts them down after closing the replicator. Default: the replicator
+     * makes and owns its own.
+     */
+    public Builder clientResources(ClientResources resources) {
+      this.clientResources = Objects.requireNonNull(resources, "resources must not be null");
+      return this;
+    }
+
+    /**
+     * Told, on Lettuce's thread, the replication lag of every delta of another server received:
+     * milliseconds from its publish to its receipt here, by the two servers' wall clocks (so skew
+     * between them shows up in it). Must be quick and not throw. Default: nobody is told.
+     */
+    public Builder lagListener(LongConsumer listener) {
+      this.lagListener = Objects.requireNonNull(listener, "listener must not be null");
       return this;
     }
 

@@ -1,8 +1,11 @@
 package dev.lattice.server.redis;
 
+import io.lettuce.core.resource.ClientResources;
+import io.lettuce.core.resource.Delay;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The settings of a {@link RedisDocumentStore}. Built with {@link #builder} (one Redis) or {@link
@@ -26,6 +29,7 @@ public final class RedisStoreConfig {
   private final int waitReplicas;
   private final Duration waitTimeout;
   private final int compactionThreshold;
+  private final ClientResources clientResources;
 
   private RedisStoreConfig(Builder b) {
     this.uris = b.uris;
@@ -35,6 +39,7 @@ public final class RedisStoreConfig {
     this.waitReplicas = b.waitReplicas;
     this.waitTimeout = b.waitTimeout;
     this.compactionThreshold = b.compactionThreshold;
+    this.clientResources = b.clientResources;
   }
 
   /**
@@ -113,6 +118,22 @@ public final class RedisStoreConfig {
         + "}";
   }
 
+  /** Lettuce's shared resources, or null if the store makes its own. */
+  public ClientResources clientResources() {
+    return clientResources;
+  }
+
+  /**
+   * Lettuce resources as the store makes its own: reconnect attempts from 10 ms, doubling up to 1
+   * s, since a store is needed at once once Redis is back. For {@link Builder#clientResources}.
+   */
+  public static ClientResources.Builder clientResourcesBuilder() {
+    return ClientResources.builder()
+        .reconnectDelay(
+            Delay.exponential(
+                Duration.ofMillis(10), Duration.ofSeconds(1), 2, TimeUnit.MILLISECONDS));
+  }
+
   /** Builds a {@link RedisStoreConfig}. Not thread-safe. */
   public static final class Builder {
     private final List<String> uris;
@@ -122,6 +143,7 @@ public final class RedisStoreConfig {
     private int waitReplicas;
     private Duration waitTimeout = Duration.ZERO;
     private int compactionThreshold = DEFAULT_COMPACTION_THRESHOLD;
+    private ClientResources clientResources;
 
     private Builder(List<String> uris, boolean cluster) {
       this.uris = uris;
@@ -181,6 +203,17 @@ public final class RedisStoreConfig {
         throw new IllegalArgumentException("compactionThreshold must be at least 0, was " + deltas);
       }
       this.compactionThreshold = deltas;
+      return this;
+    }
+
+    /**
+     * Lettuce's resources (event loops, reconnect pacing, command latency recording) to share with
+     * other Redis clients of the process, such as the replicator; the caller owns them and shuts
+     * them down after closing the store. Start from {@link #clientResourcesBuilder()} to keep the
+     * store's quick reconnects. Default: the store makes and owns its own.
+     */
+    public Builder clientResources(ClientResources resources) {
+      this.clientResources = Objects.requireNonNull(resources, "resources must not be null");
       return this;
     }
 
