@@ -9,6 +9,11 @@ import dev.lattice.server.hub.DefaultHub;
 import dev.lattice.server.hub.DocumentEdit;
 import dev.lattice.server.hub.HubConfig;
 import dev.lattice.server.hub.Replicator;
+import dev.lattice.server.redis.RedisDocumentStore;
+import dev.lattice.server.redis.RedisKeys;
+import dev.lattice.server.redis.RedisReplicator;
+import dev.lattice.server.redis.RedisReplicatorConfig;
+import dev.lattice.server.redis.RedisStoreConfig;
 import dev.lattice.server.session.Authenticator;
 import dev.lattice.server.session.SessionConfig;
 import dev.lattice.server.session.SessionFactory;
@@ -17,6 +22,7 @@ import dev.lattice.server.store.DocumentStore;
 import dev.lattice.server.store.EmbeddedStoreConfig;
 import dev.lattice.server.store.InMemoryDocumentStore;
 import dev.lattice.server.store.RocksDbDocumentStore;
+import io.lettuce.core.resource.ClientResources;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.net.URI;
 import java.nio.file.Path;
@@ -34,6 +40,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
+import java.util.function.LongConsumer;
 import org.eclipse.jetty.http.HttpStatus;
 import org.eclipse.jetty.http.UriCompliance;
 import org.eclipse.jetty.server.HttpConfiguration;
@@ -87,6 +94,11 @@ public final class LatticeServer implements AutoCloseable {
   /** The default bound of the idle-document cache, in approximate heap bytes: 64 MiB. */
   public static final long DEFAULT_CACHE_MAX_BYTES = 64L * 1024 * 1024;
 
+  /**
+   * How long an update waits for Redis replicas by default with {@link Builder#redisWaitReplicas}.
+   */
+  public static final Duration DEFAULT_REDIS_WAIT_TIMEOUT = Duration.ofSeconds(1);
+
   private final String bindAddress;
   private final int requestedPort;
   private final Path dataDirectory;
@@ -100,7 +112,8 @@ public final class LatticeServer implements AutoCloseable {
   private final Duration minRoundInterval;
   private final Authenticator authenticator;
   private final DocumentStore givenStore;
-  private final Replicator replicator;
+  private final Replicator givenReplicator;
+  private final RedisMode redis;
   private final ServerMetrics metrics = new ServerMetrics();
 
   private final Set<WebSocketConnection> connections = ConcurrentHashMap.newKeySet();
@@ -109,6 +122,8 @@ public final class LatticeServer implements AutoCloseable {
   private boolean started;
   private boolean closed;
   private DocumentStore store;
+  private Replicator replicator;
+  private ClientResources redisResources;
   private DefaultHub hub;
   private ScheduledExecutorService timer;
   private SessionTimerWheel sessionTimers;
@@ -129,7 +144,8 @@ public final class LatticeServer implements AutoCloseable {
     this.minRoundInterval = b.minRoundInterval;
     this.authenticator = b.authenticator;
     this.givenStore = b.store;
-    this.replicator = b.replicator;
+    this.givenReplicator = b.replicator;
+    this.redis = b.redisMode();
   }
 
   public static Builder builder() {
@@ -154,13 +170,27 @@ public final class LatticeServer implements AutoCloseable {
       }
       started = true;
       try {
-        store =
-            givenStore != null
-                ? givenStore
-                : inMemory
-                    ? new InMemoryDocumentStore()
-                    : RocksDbDocumentStore.open(
-                        EmbeddedStoreConfig.builder().dataDirectory(dataDirectory).build());
+        if (redis != null) {
+          // One set of Lettuce threads for the store's and the replicator's connections, its
+          // command latencies recorded into /metrics.
+          redisResources =
+              RedisStoreConfig.clientResourcesBuilder()
+                  .commandLatencyRecorder(metrics.redisCommandLatency())
+                  .build();
+          store = RedisDocumentStore.open(redis.storeConfig(redisResources));
+          replicator =
+              RedisReplicator.connect(
+                  redis.replicatorConfig(replicaId, redisResources, metrics.replicationLag()));
+        } else {
+          store =
+              givenStore != null
+                  ? givenStore
+                  : inMemory
+                      ? new InMemoryDocumentStore()
+                      : RocksDbDocumentStore.open(
+                          EmbeddedStoreConfig.builder().dataDirectory(dataDirectory).build());
+          replicator = givenReplicator;
+        }
         HybridLogicalClock clock = new HybridLogicalClock();
         CaffeineDocumentCache cache = new CaffeineDocumentCache(cacheMaxBytes);
         hub =
@@ -177,6 +207,9 @@ public final class LatticeServer implements AutoCloseable {
                         Math.max(1, sessionConfig.protocolLimits().maxFrameBytes() - 512))
                     .build());
         metrics.bind(hub, store, connections, cache);
+        if (replicator instanceof RedisReplicator r) {
+          metrics.bindReplicator(r);
+        }
         timer = Executors.newSingleThreadScheduledExecutor(daemonThread("lattice-close-timer"));
         sessionTimers =
             SessionTimerWheel.start(sessionTimerTick(sessionConfig), "lattice-session-timer");
@@ -401,7 +434,9 @@ public final class LatticeServer implements AutoCloseable {
       }
     }
     if (hub != null) {
-      hub.close();
+      hub.close(); // closes the replicator too
+    } else if (replicator != null) {
+      replicator.close();
     }
     if (store != null) {
       try {
@@ -413,6 +448,10 @@ public final class LatticeServer implements AutoCloseable {
           failure.addSuppressed(e);
         }
       }
+    }
+    if (redisResources != null) {
+      // After the store and replicator: their clients use these threads until they close.
+      redisResources.shutdown(0, 2, TimeUnit.SECONDS);
     }
     if (sessionTimers != null) {
       sessionTimers.close();
@@ -458,6 +497,11 @@ public final class LatticeServer implements AutoCloseable {
     private int maxThreads = defaultMaxThreads();
     private Duration minRoundInterval = DEFAULT_MIN_ROUND_INTERVAL;
     private Authenticator authenticator = Authenticator.allowAll();
+    private List<String> redisUris;
+    private boolean redisCluster;
+    private int redisWaitReplicas;
+    private Duration redisWaitTimeout = DEFAULT_REDIS_WAIT_TIMEOUT;
+    private String redisKeyPrefix = RedisKeys.DEFAULT_PREFIX;
 
     private Builder() {}
 
@@ -606,9 +650,115 @@ public final class LatticeServer implements AutoCloseable {
       return this;
     }
 
-    /** The server, not started. */
+    /**
+     * Redis mode on one Redis server ({@code redis://host:port}, {@code rediss://} for TLS, with
+     * {@code user:password@} or {@code /database} as Lettuce reads them): Redis becomes the store
+     * and the bus between every server started with the same Redis, any of which serves any
+     * document. No data directory is used. Exclusive with {@link #store}, {@link #replicator} and
+     * {@link #inMemory}.
+     */
+    public Builder redis(String uri) {
+      this.redisUris = List.of(checkRedisUri(uri));
+      this.redisCluster = false;
+      return this;
+    }
+
+    /**
+     * Redis mode on a Redis Cluster, reached through one or more of its nodes ({@code
+     * redis://host:port} each); the rest is found from them. Pub/sub is sharded (SPUBLISH), so a
+     * document's messages stay on the shard of its data. See {@link #redis}.
+     */
+    public Builder redisCluster(List<String> seedUris) {
+      if (seedUris.isEmpty()) {
+        throw new IllegalArgumentException("redisCluster needs at least one seed URI");
+      }
+      this.redisUris = seedUris.stream().map(Builder::checkRedisUri).toList();
+      this.redisCluster = true;
+      return this;
+    }
+
+    /**
+     * In Redis mode, acknowledge an update only once {@code replicas} Redis replicas have it too
+     * (Redis {@code WAIT}), waiting at most {@code timeout}; an update fewer replicas confirmed in
+     * time is refused with a retryable error. Default 0: acknowledged once the primary has it.
+     */
+    public Builder redisWaitReplicas(int replicas, Duration timeout) {
+      if (replicas < 0) {
+        throw new IllegalArgumentException(
+            "redisWaitReplicas must not be negative, was " + replicas);
+      }
+      if (timeout.isNegative() || timeout.isZero()) {
+        throw new IllegalArgumentException("the WAIT timeout must be positive, was " + timeout);
+      }
+      this.redisWaitReplicas = replicas;
+      this.redisWaitTimeout = timeout;
+      return this;
+    }
+
+    /**
+     * The prefix of every Redis key and channel, default {@code lattice}: servers sharing one Redis
+     * with the same prefix share documents; another prefix is a separate set of documents.
+     */
+    public Builder redisKeyPrefix(String prefix) {
+      new RedisKeys(prefix); // its checks
+      this.redisKeyPrefix = prefix;
+      return this;
+    }
+
+    private static String checkRedisUri(String uri) {
+      Objects.requireNonNull(uri, "Redis URI");
+      if (!uri.startsWith("redis://") && !uri.startsWith("rediss://")) {
+        throw new IllegalArgumentException(
+            "a Redis URI looks like redis://host:port (rediss:// for TLS), was '" + uri + "'");
+      }
+      return uri;
+    }
+
+    private RedisMode redisMode() {
+      if (redisUris == null) {
+        return null;
+      }
+      if (store != null || replicator != Replicator.none() || inMemory) {
+        throw new IllegalStateException(
+            "Redis mode is its own store and replicator: do not also set store, replicator or"
+                + " inMemory");
+      }
+      return new RedisMode(
+          redisUris, redisCluster, redisWaitReplicas, redisWaitTimeout, redisKeyPrefix);
+    }
+
+    /**
+     * The server, not started.
+     *
+     * @throws IllegalStateException if Redis mode is combined with a store, a replicator or
+     *     in-memory documents
+     */
     public LatticeServer build() {
       return new LatticeServer(this);
+    }
+  }
+
+  /** What the builder said about Redis; the store and replicator are made at start. */
+  private record RedisMode(
+      List<String> uris, boolean cluster, int waitReplicas, Duration waitTimeout, String prefix) {
+
+    RedisStoreConfig storeConfig(ClientResources resources) {
+      RedisStoreConfig.Builder b =
+          cluster ? RedisStoreConfig.cluster(uris) : RedisStoreConfig.builder(uris.get(0));
+      b.keyPrefix(prefix).clientResources(resources);
+      if (waitReplicas > 0) {
+        b.waitReplicas(waitReplicas, waitTimeout);
+      }
+      return b.build();
+    }
+
+    RedisReplicatorConfig replicatorConfig(
+        ReplicaId origin, ClientResources resources, LongConsumer lag) {
+      RedisReplicatorConfig.Builder b =
+          cluster
+              ? RedisReplicatorConfig.cluster(uris, origin)
+              : RedisReplicatorConfig.builder(uris.get(0), origin);
+      return b.keyPrefix(prefix).clientResources(resources).lagListener(lag).build();
     }
   }
 }

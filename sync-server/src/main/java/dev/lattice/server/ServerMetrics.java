@@ -5,9 +5,13 @@ import dev.lattice.protocol.ErrorCode;
 import dev.lattice.server.hub.DefaultHub;
 import dev.lattice.server.hub.HubObserver;
 import dev.lattice.server.hub.HubStats;
+import dev.lattice.server.redis.RedisReplicator;
 import dev.lattice.server.session.SessionObserver;
 import dev.lattice.server.store.DocumentStore;
 import dev.lattice.server.store.StoreStats;
+import io.lettuce.core.metrics.CommandLatencyRecorder;
+import io.lettuce.core.metrics.MicrometerCommandLatencyRecorder;
+import io.lettuce.core.metrics.MicrometerOptions;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.FunctionCounter;
@@ -24,6 +28,7 @@ import java.time.Duration;
 import java.util.Collection;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.function.LongConsumer;
 import java.util.function.ToDoubleFunction;
 
 /**
@@ -38,8 +43,11 @@ import java.util.function.ToDoubleFunction;
  * (summary of incoming frame sizes), {@code lattice_errors_total{code=...}}, {@code
  * lattice_closes_total{code=...}}, {@code lattice_merge_seconds}, {@code lattice_fanout_seconds},
  * {@code lattice_store_commit_seconds} (histograms), {@code lattice_store_*}, {@code
- * lattice_document_loads_total}, the Caffeine cache meters ({@code cache_*{cache="documents"}}) and
- * the JVM's.
+ * lattice_document_loads_total}, {@code lattice_replication_*} (deltas received, repairs, reseeds;
+ * in Redis mode also messages published and received, publish failures, reconnects, head checks and
+ * the lag histogram {@code lattice_replication_lag_seconds}), Lettuce's {@code
+ * lettuce_command_completion_seconds} in Redis mode, the Caffeine cache meters ({@code
+ * cache_*{cache="documents"}}) and the JVM's.
  *
  * <p>Thread-safe.
  */
@@ -165,6 +173,71 @@ final class ServerMetrics implements HubObserver, SessionObserver {
   private void storeCounter(
       DocumentStore store, String name, String description, ToDoubleFunction<StoreStats> value) {
     FunctionCounter.builder(name, store, s -> value.applyAsDouble(s.stats()))
+        .description(description)
+        .register(registry);
+  }
+
+  /**
+   * Registers the replication lag histogram (Redis mode only) and returns what records into it:
+   * milliseconds from another server's publish to its receipt here.
+   */
+  LongConsumer replicationLag() {
+    Timer lag =
+        latency(
+            "lattice.replication.lag",
+            "from another server publishing a delta to its receipt here (the two wall clocks)");
+    return millis -> lag.record(millis, TimeUnit.MILLISECONDS);
+  }
+
+  /**
+   * Lettuce's per-command latency into this registry ({@code lettuce_command_completion_seconds} by
+   * command and Redis address), for the Redis mode's client resources.
+   */
+  CommandLatencyRecorder redisCommandLatency() {
+    return new MicrometerCommandLatencyRecorder(
+        registry, MicrometerOptions.builder().histogram(true).build());
+  }
+
+  /** Binds the counters of the Redis replicator. */
+  void bindReplicator(RedisReplicator replicator) {
+    replicatorCounter(
+        replicator,
+        "lattice.replication.published",
+        "round and presence messages published to other servers",
+        RedisReplicator.Stats::published);
+    replicatorCounter(
+        replicator,
+        "lattice.replication.publish.failures",
+        "publishes that failed (Redis away); the other servers repair from the store",
+        RedisReplicator.Stats::publishFailures);
+    replicatorCounter(
+        replicator,
+        "lattice.replication.messages.received",
+        "messages of other servers received for documents live here",
+        RedisReplicator.Stats::received);
+    replicatorCounter(
+        replicator,
+        "lattice.replication.unreadable",
+        "messages that could not be read, each answered by a repair",
+        RedisReplicator.Stats::unreadable);
+    replicatorCounter(
+        replicator,
+        "lattice.replication.reconnects",
+        "reconnections of the subscription, each answered by repairing every live document",
+        RedisReplicator.Stats::reconnects);
+    replicatorCounter(
+        replicator,
+        "lattice.replication.head.checks",
+        "rounds of the periodic check of every live document's head in Redis",
+        RedisReplicator.Stats::headChecks);
+  }
+
+  private void replicatorCounter(
+      RedisReplicator replicator,
+      String name,
+      String description,
+      ToDoubleFunction<RedisReplicator.Stats> value) {
+    FunctionCounter.builder(name, replicator, r -> value.applyAsDouble(r.stats()))
         .description(description)
         .register(registry);
   }
