@@ -5,6 +5,7 @@ import dev.lattice.server.LatticeServer;
 import dev.lattice.server.session.SessionConfig;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.Callable;
@@ -180,6 +181,52 @@ public final class LatticeMain implements Callable<Integer> {
               + " default ${DEFAULT-VALUE}.")
   Duration minRoundInterval;
 
+  @Option(
+      names = "--redis",
+      paramLabel = "URI",
+      description =
+          "Redis mode: keep documents in Redis and join every server started with the same Redis"
+              + " (redis://host:port, rediss:// for TLS); no data directory is used."
+              + " Env LATTICE_REDIS.")
+  String redis;
+
+  @Option(
+      names = "--redis-cluster",
+      paramLabel = "URI",
+      split = ",",
+      description =
+          "Redis mode on a Redis Cluster: one or more of its nodes, comma-separated"
+              + " (redis://host:port,...). Env LATTICE_REDIS_CLUSTER.")
+  List<String> redisCluster;
+
+  @Option(
+      names = "--redis-wait-replicas",
+      paramLabel = "N",
+      defaultValue = "0",
+      description =
+          "Acknowledge an update only once N Redis replicas have it too (WAIT)."
+              + " Env LATTICE_REDIS_WAIT_REPLICAS; default ${DEFAULT-VALUE}.")
+  int redisWaitReplicas;
+
+  @Option(
+      names = "--redis-wait-timeout",
+      paramLabel = "DURATION",
+      defaultValue = "1s",
+      converter = DurationConverter.class,
+      description =
+          "How long an update waits for --redis-wait-replicas before it is refused (retryable)."
+              + " Env LATTICE_REDIS_WAIT_TIMEOUT; default ${DEFAULT-VALUE}.")
+  Duration redisWaitTimeout;
+
+  @Option(
+      names = "--redis-key-prefix",
+      paramLabel = "PREFIX",
+      defaultValue = "lattice",
+      description =
+          "Prefix of every Redis key and channel; servers with the same prefix share documents."
+              + " Env LATTICE_REDIS_KEY_PREFIX; default ${DEFAULT-VALUE}.")
+  String redisKeyPrefix;
+
   private volatile Running running;
 
   /** Entry point of the runnable jar. */
@@ -219,6 +266,7 @@ public final class LatticeMain implements Callable<Integer> {
               .updateBurst(updateBurst)
               .idleTimeout(idleTimeout)
               .build();
+      ServerOptions.Redis redisMode = redisMode();
       ServerOptions options =
           new ServerOptions(
               bind,
@@ -230,12 +278,34 @@ public final class LatticeMain implements Callable<Integer> {
               maxOutgoingBytes,
               cacheMaxBytes,
               maxThreads,
-              minRoundInterval);
+              minRoundInterval,
+              redisMode);
       options.toBuilder(); // the builder's own checks (port range, positive bounds)
       return options;
     } catch (IllegalArgumentException e) {
       throw new ParameterException(spec.commandLine(), "Invalid option: " + e.getMessage(), e);
     }
+  }
+
+  private ServerOptions.Redis redisMode() {
+    boolean cluster = redisCluster != null && !redisCluster.isEmpty();
+    if (redis != null && cluster) {
+      throw new IllegalArgumentException("give --redis or --redis-cluster, not both");
+    }
+    if (redis == null && !cluster) {
+      if (redisWaitReplicas != 0) {
+        throw new IllegalArgumentException(
+            "--redis-wait-replicas needs --redis or --redis-cluster");
+      }
+      return null;
+    }
+    if (inMemory) {
+      throw new IllegalArgumentException(
+          "--in-memory and Redis mode exclude each other: with --redis, Redis keeps the documents");
+    }
+    List<String> uris = cluster ? List.copyOf(redisCluster) : List.of(redis);
+    return new ServerOptions.Redis(
+        uris, cluster, redisWaitReplicas, redisWaitTimeout, redisKeyPrefix);
   }
 
   @Override
@@ -275,9 +345,7 @@ public final class LatticeMain implements Callable<Integer> {
         ws,
         http,
         http,
-        options.inMemory()
-            ? "documents in memory only (lost at shutdown)"
-            : "data in " + options.dataDirectory());
+        options.storage());
     return new Running(server);
   }
 

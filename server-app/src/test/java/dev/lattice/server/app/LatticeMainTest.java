@@ -31,7 +31,12 @@ class LatticeMainTest {
           "--max-outgoing-bytes",
           "--cache-max-bytes",
           "--max-threads",
-          "--min-round-interval");
+          "--min-round-interval",
+          "--redis",
+          "--redis-cluster",
+          "--redis-wait-replicas",
+          "--redis-wait-timeout",
+          "--redis-key-prefix");
 
   @Test
   void defaultsMatchTheServerDefaults() {
@@ -51,6 +56,65 @@ class LatticeMainTest {
     assertThat(o.sessionConfig().idleTimeout()).isEqualTo(d.idleTimeout());
     assertThat(o.maxFieldsPerDocument()).isEqualTo(10_000);
     assertThat(o.maxOutgoingBytes()).isEqualTo(4L * 1024 * 1024);
+    assertThat(o.redis()).as("no Redis unless asked").isNull();
+  }
+
+  @Test
+  void redisFlagSelectsRedisMode() {
+    ServerOptions o =
+        LatticeMain.parse(
+            Map.of(),
+            "--redis=redis://127.0.0.1:6380",
+            "--redis-wait-replicas=1",
+            "--redis-wait-timeout=250ms",
+            "--redis-key-prefix=team");
+
+    assertThat(o.redis())
+        .isEqualTo(
+            new ServerOptions.Redis(
+                List.of("redis://127.0.0.1:6380"), false, 1, Duration.ofMillis(250), "team"));
+    assertThat(o.storage()).isEqualTo("data in Redis at redis://127.0.0.1:6380");
+    o.toBuilder().build(); // the builder takes the combination
+  }
+
+  @Test
+  void redisComesFromTheEnvironmentAndHidesItsPasswordInTheLog() {
+    ServerOptions o =
+        LatticeMain.parse(Map.of("LATTICE_REDIS", "redis://:s3cret@cache.internal:6379/0"));
+
+    assertThat(o.redis().uris()).containsExactly("redis://:s3cret@cache.internal:6379/0");
+    assertThat(o.redis().waitReplicas()).isZero();
+    assertThat(o.redis().keyPrefix()).isEqualTo("lattice");
+    assertThat(o.storage())
+        .isEqualTo("data in Redis at redis://***@cache.internal:6379/0")
+        .doesNotContain("s3cret");
+  }
+
+  @Test
+  void redisClusterTakesSeveralSeeds() {
+    ServerOptions o =
+        LatticeMain.parse(
+            Map.of(), "--redis-cluster=redis://127.0.0.1:7001,redis://127.0.0.1:7002");
+    ServerOptions fromEnv =
+        LatticeMain.parse(
+            Map.of("LATTICE_REDIS_CLUSTER", "redis://127.0.0.1:7001,redis://127.0.0.1:7002"));
+
+    assertThat(o.redis().cluster()).isTrue();
+    assertThat(o.redis().uris())
+        .containsExactly("redis://127.0.0.1:7001", "redis://127.0.0.1:7002");
+    assertThat(fromEnv.redis()).isEqualTo(o.redis());
+  }
+
+  @Test
+  void redisModeRefusesContradictions() {
+    assertUsageError(
+        Map.of(), List.of("--redis=redis://a:1", "--redis-cluster=redis://b:2"), "not both");
+    assertUsageError(
+        Map.of("LATTICE_IN_MEMORY", "true"), "--redis=redis://a:1", "exclude each other");
+    assertUsageError(Map.of(), "--redis-wait-replicas=1", "needs --redis");
+    assertUsageError(Map.of(), "--redis=localhost:6379", "redis://host:port");
+    assertUsageError(
+        Map.of(), List.of("--redis=redis://a:1", "--redis-wait-replicas=-1"), "negative");
   }
 
   @Test
@@ -207,12 +271,17 @@ class LatticeMainTest {
   }
 
   private static void assertUsageError(Map<String, String> env, String arg, String message) {
+    assertUsageError(env, List.of(arg), message);
+  }
+
+  private static void assertUsageError(Map<String, String> env, List<String> args, String message) {
+    String arg = String.join(" ", args);
     StringWriter err = new StringWriter();
     CommandLine cmd = LatticeMain.commandLine(env);
     cmd.setErr(new PrintWriter(err));
     cmd.setOut(new PrintWriter(new StringWriter()));
 
-    assertThat(cmd.execute(arg)).as(arg).isEqualTo(2);
+    assertThat(cmd.execute(args.toArray(String[]::new))).as(arg).isEqualTo(2);
     assertThat(err.toString()).as(arg).contains(message).contains("Usage: lattice-server");
   }
 }
