@@ -94,8 +94,12 @@ public final class LoadMain implements Runnable {
     @Option(
         names = "--uri",
         paramLabel = "URI",
-        description = "A running server, e.g. ws://localhost:7070/v1/sync (its limits apply).")
-    URI uri;
+        split = ",",
+        description =
+            "A running server, e.g. ws://localhost:7070/v1/sync (its limits apply). The workload"
+                + " scenario takes several (repeat the flag or separate with commas): client g"
+                + " connects to server floor(g/D) mod S.")
+    List<URI> uris;
 
     @Option(
         names = "--embedded",
@@ -109,9 +113,18 @@ public final class LoadMain implements Runnable {
 
     /** Starts or names the server; a bad {@code --uri} is a usage error. */
     Target open(CommandLine.Model.CommandSpec spec) {
-      if (uri != null) {
+      return open(spec, false);
+    }
+
+    /** As {@link #open(CommandLine.Model.CommandSpec)}; {@code several}: more than one --uri. */
+    Target open(CommandLine.Model.CommandSpec spec, boolean several) {
+      if (uris != null && !uris.isEmpty()) {
+        if (uris.size() > 1 && !several) {
+          throw new CommandLine.ParameterException(
+              spec.commandLine(), "this scenario takes one --uri; only workload takes several");
+        }
         try {
-          return Target.remote(uri);
+          return Target.remote(uris);
         } catch (IllegalArgumentException e) {
           throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }
@@ -442,7 +455,7 @@ public final class LoadMain implements Runnable {
         throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
       }
       PrintWriter out = spec.commandLine().getOut();
-      try (Target t = target.open(spec)) {
+      try (Target t = target.open(spec, true)) {
         out.println("lattice-load workload: " + t.description());
         if (warmupUpdates > 0) {
           out.printf(
@@ -452,7 +465,7 @@ public final class LoadMain implements Runnable {
               warmupUpdates);
         }
         out.flush();
-        WorkloadScenario.Result r = WorkloadScenario.run(List.of(t.uri()), config);
+        WorkloadScenario.Result r = WorkloadScenario.run(t.uris(), config);
         String line = Report.workload(out, r);
         writeJson(json, line);
         if (charts != null) {
@@ -745,7 +758,7 @@ public final class LoadMain implements Runnable {
       }
       PrintWriter out = spec.commandLine().getOut();
       try (Target t = target.open(spec)) {
-        boolean inProcess = target.uri == null;
+        boolean inProcess = target.uris == null || target.uris.isEmpty();
         ServerProbe probe =
             inProcess ? ServerProbe.self() : ServerProbe.of(serverPid != null ? serverPid : -1);
         out.println("lattice-load idle: " + t.description());

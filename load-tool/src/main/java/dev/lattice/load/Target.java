@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Comparator;
+import java.util.List;
 import java.util.Objects;
 import java.util.stream.Stream;
 
@@ -29,13 +30,13 @@ final class Target implements AutoCloseable {
   /** The rate limit and burst an in-process server gets, updates per second per connection. */
   static final int RAISED_RATE = 1_000_000;
 
-  private final URI uri;
+  private final List<URI> uris;
   private final String description;
   private final LatticeServer server;
   private final Path dataDirectory;
 
-  private Target(URI uri, String description, LatticeServer server, Path dataDirectory) {
-    this.uri = uri;
+  private Target(List<URI> uris, String description, LatticeServer server, Path dataDirectory) {
+    this.uris = List.copyOf(uris);
     this.description = description;
     this.server = server;
     this.dataDirectory = dataDirectory;
@@ -43,12 +44,27 @@ final class Target implements AutoCloseable {
 
   /** A server already running at {@code uri} ({@code ws://host:port/v1/sync}). */
   static Target remote(URI uri) {
-    Objects.requireNonNull(uri, "uri");
-    if (!"ws".equals(uri.getScheme()) && !"wss".equals(uri.getScheme())) {
-      throw new IllegalArgumentException(
-          "--uri must be a ws:// or wss:// URI such as ws://localhost:7070/v1/sync, was " + uri);
+    return remote(List.of(uri));
+  }
+
+  /**
+   * Servers already running at {@code uris}, serving the same documents (joined through Redis, for
+   * example): the workload spreads its clients over them.
+   */
+  static Target remote(List<URI> uris) {
+    if (uris.isEmpty()) {
+      throw new IllegalArgumentException("--uri names no server");
     }
-    return new Target(uri, "server at " + uri + " (its own rate limits apply)", null, null);
+    for (URI uri : uris) {
+      Objects.requireNonNull(uri, "uri");
+      if (!"ws".equals(uri.getScheme()) && !"wss".equals(uri.getScheme())) {
+        throw new IllegalArgumentException(
+            "--uri must be a ws:// or wss:// URI such as ws://localhost:7070/v1/sync, was " + uri);
+      }
+    }
+    String where =
+        uris.size() == 1 ? "server at " + uris.get(0) : uris.size() + " servers at " + uris;
+    return new Target(uris, where + " (its own rate limits apply)", null, null);
   }
 
   /**
@@ -82,7 +98,7 @@ final class Target implements AutoCloseable {
       server = builder.build().start();
       String store = inMemory ? "in-memory store" : "embedded RocksDB store in " + dir;
       return new Target(
-          server.uri(),
+          List.of(server.uri()),
           "in-process server at "
               + server.uri()
               + ", "
@@ -105,9 +121,14 @@ final class Target implements AutoCloseable {
     }
   }
 
-  /** The WebSocket URI to connect to. */
+  /** The WebSocket URI to connect to (the first, if several). */
   URI uri() {
-    return uri;
+    return uris.get(0);
+  }
+
+  /** Every server's WebSocket URI. */
+  List<URI> uris() {
+    return uris;
   }
 
   /** One line for the report: which server, which store, which limits. */
