@@ -3,18 +3,23 @@ package dev.lattice.server.app;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.lattice.server.redis.RedisDocumentStore;
+import dev.lattice.server.redis.RedisServerProcess;
+import dev.lattice.server.redis.RedisStoreConfig;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
 /** Runs the whole command in process, on loopback and an ephemeral port, then stops it. */
@@ -64,6 +69,49 @@ class LatticeMainRunTest {
     } finally {
       first.shutdown();
     }
+  }
+
+  @Test
+  @Timeout(60)
+  void redisFlagKeepsDocumentsInRedisWithoutADataDirectory(@TempDir Path cwd) throws Exception {
+    try (RedisServerProcess redis = RedisServerProcess.startDefault()) {
+      Path dataDir = cwd.resolve("unused-data");
+      LatticeMain.Running running =
+          LatticeMain.start(
+              LatticeMain.parse(
+                  Map.of("LATTICE_REDIS", redis.uri()),
+                  "--port=0",
+                  "--bind=127.0.0.1",
+                  "--data-dir=" + dataDir));
+      try {
+        running.server().edit("doc", e -> e.increment("n", 3)).get(10, TimeUnit.SECONDS);
+        int port = running.server().port();
+        assertThat(get(port, "/readyz").statusCode()).isEqualTo(200);
+        assertThat(get(port, "/metrics").body())
+            .contains("lattice_replication_published_total", "lettuce_command_completion_seconds");
+      } finally {
+        running.shutdown();
+      }
+      assertThat(dataDir).as("no local data in Redis mode").doesNotExist();
+      try (RedisDocumentStore store =
+          RedisDocumentStore.open(RedisStoreConfig.builder(redis.uri()).build())) {
+        assertThat(store.load("doc").orElseThrow().counterValue("n")).isEqualTo(3);
+      }
+    }
+  }
+
+  @Test
+  @Timeout(60)
+  void anUnreachableRedisExitsWith1() throws Exception {
+    int closedPort;
+    try (java.net.ServerSocket s =
+        new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      closedPort = s.getLocalPort();
+    }
+    int code =
+        LatticeMain.commandLine(Map.of())
+            .execute("--port=0", "--bind=127.0.0.1", "--redis=redis://127.0.0.1:" + closedPort);
+    assertThat(code).isEqualTo(1);
   }
 
   private static LatticeMain.Running awaitRunning(LatticeMain main, CompletableFuture<Integer> exit)
