@@ -88,7 +88,11 @@ import java.util.function.Function;
  * it holds as duplicates (they are appended again; the store merges, so duplicates are harmless),
  * and a duplicate waiting behind the failed append fails too instead of being acknowledged.
  * Subscribers that joined in between may have received the delta in their catch-up; their SDKs send
- * back what the server lacks on their next subscribe, so the store converges either way.
+ * back what the server lacks on their next subscribe, so the store converges either way. Since the
+ * failed delta was fanned out to nobody, such a document also sends every delta it gets from the
+ * store or another hub to its subscribers whole, not only the part new to it: the resend may come
+ * back that way (through another server, or read from a store that took the append but lost the
+ * reply).
  *
  * <h2>Replication</h2>
  *
@@ -1027,7 +1031,14 @@ public final class DefaultHub implements Hub, AutoCloseable {
             "document '" + id + "': another server stored a field with another type: " + e);
         return;
       }
-      if (newDots || !changed.isEmpty()) {
+      if (appendFailed) {
+        // A failed round was merged here but fanned out to nobody, so the subscribers may lack
+        // parts of the document that this hub holds; what comes back from the store or another
+        // hub may be one of them: sent whole, even where it is nothing new to this hub.
+        if (!delta.isEmpty()) {
+          sendToAll(new FanOut(Update.fanOut(id, delta)));
+        }
+      } else if (newDots || !changed.isEmpty()) {
         sendToAll(new FanOut(Update.fanOut(id, repair ? doc.deltaSince(before) : delta)));
       }
     }

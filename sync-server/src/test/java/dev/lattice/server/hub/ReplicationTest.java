@@ -332,6 +332,64 @@ class ReplicationTest {
     assertThat(hubC.stats().reseeds()).isEqualTo(1);
   }
 
+  /** A third hub, C, whose appends the test can fail. */
+  private DefaultHub flakyHub(FlakyStore flaky, LoopbackBus.Node node) {
+    return new DefaultHub(
+        HubConfig.builder(flaky, ReplicaId.of(3))
+            .executor(Runnable::run)
+            .scheduler(scheduler)
+            .clock(new HybridLogicalClock(() -> NOW_MILLIS, Duration.ofSeconds(60)))
+            .replicator(node)
+            .repairDelay(REPAIR_DELAY)
+            .build());
+  }
+
+  /**
+   * Found by the multi-server simulation: a server edit whose append timed out although the store
+   * took it was never fanned out; the repair that later read it from the store found nothing new
+   * (the hub had merged it) and sent nothing either, so the hub's own subscriber never got it.
+   */
+  @Test
+  void aFailedAppendThatLandedReachesTheSubscribersWhenARepairReadsIt() {
+    FlakyStore flaky = new FlakyStore(store);
+    LoopbackBus.Node nodeC = bus.replicator();
+    DefaultHub hubC = flakyHub(flaky, nodeC);
+    Hub.SyncResult aliceSync = join(hubC.subscribe(alice, DOC, VersionVector.empty()));
+    flaky.failNextAppends(1, true);
+    CompletableFuture<DocumentDelta> edit = hubC.edit(DOC, e -> e.increment("n", 3));
+    assertThat(edit).isCompletedExceptionally();
+
+    nodeC.sink().mayHaveMissed(DOC);
+
+    assertThat(view(aliceSync, alice)).isEqualTo(store.load(DOC).orElseThrow());
+    assertThat(view(aliceSync, alice).counterValue("n")).isEqualTo(3);
+  }
+
+  /**
+   * A client's update failed on hub C (nothing fanned out), and the client sent it again through
+   * hub A: when A's announcement reaches C, C already holds the delta, yet its other subscribers
+   * never saw it; they must get it now.
+   */
+  @Test
+  void aDeltaThatFailedHereAndArrivesFromAnotherHubReachesTheSubscribersHere() {
+    FlakyStore flaky = new FlakyStore(store);
+    LoopbackBus.Node nodeC = bus.replicator();
+    DefaultHub hubC = flakyHub(flaky, nodeC);
+    join(hubC.subscribe(alice, DOC, VersionVector.empty()));
+    Hub.SyncResult carolSync = join(hubC.subscribe(carol, DOC, VersionVector.empty()));
+    DocumentDelta d = Document.create(DOC).incrementGCounter(alice.replicaId(), "likes", 2);
+    flaky.failNextAppends(1, false);
+    assertThat(hubC.update(alice, DOC, d)).isCompletedExceptionally();
+    assertThat(carol.updates()).isEmpty();
+
+    // Alice moves to hub A and sends it again there.
+    hubC.disconnect(alice);
+    join(hubA.subscribe(alice, DOC, VersionVector.empty()));
+    hubA.update(alice, DOC, d).join();
+
+    assertThat(view(carolSync, carol).counterValue("likes")).isEqualTo(2);
+  }
+
   /** An in-memory store that can lose everything at once, as a Redis without persistence does. */
   private static final class ForgetfulStore implements DocumentStore {
     private volatile InMemoryDocumentStore inner = new InMemoryDocumentStore();
