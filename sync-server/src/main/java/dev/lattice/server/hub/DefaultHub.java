@@ -601,11 +601,14 @@ public final class DefaultHub implements Hub, AutoCloseable {
     }
 
     private void loaded(Optional<StoredDocument> stored, Throwable failure, boolean fromStore) {
+      // waitingForLoad stays set until every waiter ran: it keeps maybeRelease, called by a waiter
+      // (a subscribe whose connection closed meanwhile, an empty edit), from dropping the
+      // document under the waiters after it.
       List<LoadWaiter> waiting = waitingForLoad;
-      waitingForLoad = null;
       List<RemoteDelta> early = arrivedWhileLoading;
       arrivedWhileLoading = null;
       if (failure != null) {
+        waitingForLoad = null;
         Throwable cause = unwrap(failure);
         loadFailure =
             new HubException(
@@ -642,6 +645,7 @@ public final class DefaultHub implements Hub, AutoCloseable {
       for (LoadWaiter w : waiting) {
         w.then.run();
       }
+      waitingForLoad = null;
       if (needsReseed) {
         needsReseed = false;
         reseed();

@@ -440,6 +440,32 @@ class DefaultHubTest {
     assertThat(replay(Document.create(DOC), retried.missing()).counterValue("n")).isEqualTo(5);
   }
 
+  /**
+   * Found by the multi-server simulation: when the first of the work queued behind a load released
+   * the document (a subscribe of a connection that closed meanwhile, or an empty edit), the next
+   * queued subscribe ran on the released document, threw, and never completed.
+   */
+  @Test
+  void workQueuedBehindALoadRunsEvenIfTheFirstOfItWouldReleaseTheDocument() {
+    ControllableStore store = new ControllableStore();
+    store.holdAsyncLoads();
+    DefaultHub hub = hub(store);
+    CompletableFuture<Hub.SyncResult> closing = hub.subscribe(alice, DOC, VersionVector.empty());
+    CompletableFuture<DocumentDelta> empty = hub.edit(DOC, e -> {});
+    CompletableFuture<Hub.SyncResult> waiting = hub.subscribe(bob, DOC, VersionVector.empty());
+    hub.disconnect(alice);
+
+    store.releaseAsyncLoads();
+
+    assertThat(codeOf(closing)).isEqualTo(ErrorCode.INTERNAL);
+    assertThat(empty).isCompletedWithValue(DocumentDelta.empty());
+    assertThat(waiting).isCompleted();
+    join(waiting);
+    assertThat(hub.stats().documentsLive()).isEqualTo(1);
+    hub.disconnect(bob);
+    assertThat(hub.stats().documentsLive()).isZero();
+  }
+
   @Test
   void failedAppendFailsWithInternalAndTheResendIsAppendedAgain() {
     ControllableStore store = new ControllableStore();
