@@ -82,17 +82,16 @@ import java.util.function.Function;
  *
  * <p><b>Store failure.</b> When a round's append fails, the future of every update in it fails with
  * {@link ErrorCode#INTERNAL} and nothing is fanned out. The in-memory document keeps the merged
- * delta (joins cannot be undone, and reloading would also drop other deltas still in flight). That
- * is safe because the client keeps the unacknowledged delta in its outbox and resends it; to make
- * sure the resend reaches the store, a document that ever saw a failed append stops treating deltas
- * it holds as duplicates (they are appended again; the store merges, so duplicates are harmless),
- * and a duplicate waiting behind the failed append fails too instead of being acknowledged.
- * Subscribers that joined in between may have received the delta in their catch-up; their SDKs send
- * back what the server lacks on their next subscribe, so the store converges either way. Since the
- * failed delta was fanned out to nobody, such a document also sends every delta it gets from the
- * store or another hub to its subscribers whole, not only the part new to it: the resend may come
- * back that way (through another server, or read from a store that took the append but lost the
- * reply).
+ * delta (joins cannot be undone, and reloading would also drop other deltas still in flight), and
+ * the hub appends it again: with the next round, or in a round of its own after a back-off
+ * (starting at {@link HubConfig#repairDelay()}), until the store takes it; that round is then
+ * fanned out to every subscriber and announced. So a server edit, which no client holds to resend,
+ * is not lost, and the store catches up with what subscribers that joined in between got in their
+ * catch-up. Clients resend their unacknowledged deltas as well; the store merges, so the duplicates
+ * are harmless. Until the failed deltas are durable again the document is neither released nor
+ * cached, deltas it holds are not treated as duplicates (a resend is appended again), and every
+ * delta it gets from the store or another hub is sent to its subscribers whole, not only the part
+ * new to it, since the resend may come back that way.
  *
  * <h2>Replication</h2>
  *
@@ -138,6 +137,12 @@ import java.util.function.Function;
 public final class DefaultHub implements Hub, AutoCloseable {
 
   private static final System.Logger LOG = System.getLogger(DefaultHub.class.getName());
+
+  /** The least wait before a failed append is tried again. */
+  private static final Duration MIN_RETRY_DELAY = Duration.ofMillis(10);
+
+  /** The longest wait between two tries of a failed append. */
+  private static final Duration MAX_RETRY_DELAY = Duration.ofSeconds(5);
 
   private final DocumentStore store;
   private final Executor executor;
@@ -451,8 +456,23 @@ public final class DefaultHub implements Hub, AutoCloseable {
     /** A round started since the document was loaded: {@link #lastRoundStart} holds a time. */
     boolean roundStarted;
 
-    /** Some append of this instance failed: in-memory state may be ahead of the store. */
+    /**
+     * An append of this instance failed and what it held is not yet durable: in-memory state may be
+     * ahead of the store. Cleared once a round carrying {@link #unsaved} is durable.
+     */
     boolean appendFailed;
+
+    /**
+     * The join of the failed rounds' deltas, merged here but maybe not in the store; appended again
+     * with the next round (one is started after a delay if none comes). Null when nothing is.
+     */
+    DocumentDelta unsaved;
+
+    /** A retry of {@link #unsaved} is scheduled. */
+    boolean retryScheduled;
+
+    /** Failed appends in a row, for the retry's back-off. */
+    int failuresInARow;
 
     /** Work waiting for the load under way; null when no load is. */
     List<LoadWaiter> waitingForLoad;
@@ -864,8 +884,12 @@ public final class DefaultHub implements Hub, AutoCloseable {
         lastRoundStart = scheduler.nanoTime();
         roundStarted = true;
       }
+      // What failed before rides along: the store merges, so appending it again is harmless.
+      r.retried = unsaved;
+      unsaved = null;
+      DocumentDelta toAppend = r.appended();
       CompletableFuture<Appended> appended =
-          r.joined == null ? CompletableFuture.completedFuture(null) : append(r.joined);
+          toAppend == null ? CompletableFuture.completedFuture(null) : append(toAppend);
       appended.whenComplete(
           (where, failure) -> {
             try {
@@ -886,12 +910,25 @@ public final class DefaultHub implements Hub, AutoCloseable {
       if (failure != null) {
         appendFailed = true;
         appendFailures.incrementAndGet();
+        // Merged here, maybe shown to a newcomer in its catch-up, but not durable: appended again
+        // later, since nobody else may hold it (a server edit has no client to resend it).
+        DocumentDelta lost = r.appended();
+        if (lost != null) {
+          unsaved = unsaved == null ? lost : unsaved.join(lost);
+          scheduleRetry();
+        }
         r.failAll(
             new HubException(
                 ErrorCode.INTERNAL,
                 "could not make the update of document '" + id + "' durable; retry it",
                 unwrap(failure)));
       } else {
+        if (r.retried != null) {
+          // Everything merged here is durable again (one round is in flight at a time, and it
+          // took every failed delta with it).
+          appendFailed = false;
+          failuresInARow = 0;
+        }
         for (Waiter<?> w : r.waiters) {
           if (w.duplicate && appendFailed) {
             // An append ahead of this resend failed: acking now would claim durability we do not
@@ -904,12 +941,13 @@ public final class DefaultHub implements Hub, AutoCloseable {
             w.complete();
           }
         }
-        if (r.joined != null) {
-          fanOut(r);
+        DocumentDelta durable = r.appended();
+        if (durable != null) {
+          fanOut(r, durable);
           if (where != null) {
             chain(where);
             if (replicating) {
-              replicator.announce(id, r.joined, where);
+              replicator.announce(id, durable, where);
             }
           }
         }
@@ -923,12 +961,13 @@ public final class DefaultHub implements Hub, AutoCloseable {
      * round's only sender is skipped (it has every change of the round); when several connections
      * contributed, each gets the whole round, its own updates included, which merge as no-ops.
      */
-    private void fanOut(Round r) {
-      FanOut message = new FanOut(Update.fanOut(id, r.joined));
+    private void fanOut(Round r, DocumentDelta durable) {
+      FanOut message = new FanOut(Update.fanOut(id, durable));
+      // A failed round that rode along was sent to nobody: every subscriber gets this one.
+      boolean everyone = r.severalSenders || r.retried != null;
       int recipients = 0;
       for (Subscriber s : subscribers.values()) {
-        if ((r.severalSenders || !s.connection.equals(r.sender))
-            && sendFanOut(s.connection, message)) {
+        if ((everyone || !s.connection.equals(r.sender)) && sendFanOut(s.connection, message)) {
           recipients++;
         }
       }
@@ -941,6 +980,36 @@ public final class DefaultHub implements Hub, AutoCloseable {
           }
         }
       }
+    }
+
+    /**
+     * Starts a round for {@link #unsaved} after a back-off (the repair delay, doubling per failure
+     * in a row up to {@link #MAX_RETRY_DELAY}), unless a round takes it first.
+     */
+    private void scheduleRetry() {
+      if (retryScheduled) {
+        return;
+      }
+      retryScheduled = true;
+      long base = Math.max(repairDelay.toNanos(), MIN_RETRY_DELAY.toNanos());
+      long wait = Math.min(MAX_RETRY_DELAY.toNanos(), base << Math.min(failuresInARow, 16));
+      failuresInARow++;
+      try {
+        scheduler.schedule(() -> executeQuietly(this, this::retryUnsaved), Duration.ofNanos(wait));
+      } catch (RejectedExecutionException e) {
+        retryScheduled = false;
+      }
+    }
+
+    private void retryUnsaved() {
+      retryScheduled = false;
+      if (released || unsaved == null) {
+        return;
+      }
+      if (open == null) {
+        open = new Round();
+      }
+      maybeCloseRound();
     }
 
     /**
@@ -1344,6 +1413,7 @@ public final class DefaultHub implements Hub, AutoCloseable {
           && subscribers.isEmpty()
           && open == null
           && inFlight == null
+          && unsaved == null
           && waitingForLoad == null) {
         released = true;
         // After a failed append the live state may be ahead of the store; only the store's
@@ -1446,6 +1516,17 @@ public final class DefaultHub implements Hub, AutoCloseable {
 
     /** New deltas came from more than one connection (or from a connection and an edit). */
     boolean severalSenders;
+
+    /** Deltas of failed rounds appended again with this one; null if none. */
+    DocumentDelta retried;
+
+    /** What the round appends: its new deltas and the failed ones it carries; null if nothing. */
+    DocumentDelta appended() {
+      if (retried == null) {
+        return joined;
+      }
+      return joined == null ? retried : joined.join(retried);
+    }
 
     final List<Waiter<?>> waiters = new ArrayList<>(4);
 

@@ -467,7 +467,7 @@ class DefaultHubTest {
   }
 
   @Test
-  void failedAppendFailsWithInternalAndTheResendIsAppendedAgain() {
+  void failedAppendFailsWithInternalAndIsAppendedAgainWithTheNextRound() {
     ControllableStore store = new ControllableStore();
     DefaultHub hub = hub(store);
     join(hub.subscribe(alice, DOC, VersionVector.empty()));
@@ -479,15 +479,20 @@ class DefaultHubTest {
     store.failAppend(0);
 
     assertThat(codeOf(first)).isEqualTo(ErrorCode.INTERNAL);
-    // The resend queued behind the failed append must not be acked as if it were durable.
-    assertThat(codeOf(queuedResend)).isEqualTo(ErrorCode.INTERNAL);
     assertThat(bob.updates()).isEmpty();
-
-    CompletableFuture<Void> retry = hub.update(alice, DOC, delta);
+    // The resend queued behind the failed append rides in the round that appends it again: it is
+    // acknowledged only once that is durable.
     assertThat(store.appends()).hasSize(2);
+    assertThat(store.appends().get(1).delta()).isEqualTo(delta);
+    assertThat(queuedResend).isNotDone();
     store.completeAppend(1);
-    assertThat(retry).isCompletedWithValue(null);
+    assertThat(queuedResend).isCompletedWithValue(null);
     assertThat(bob.updates()).extracting(Update::delta).containsExactly(delta);
+
+    // Durable again: a later resend is a plain duplicate.
+    CompletableFuture<Void> late = hub.update(alice, DOC, delta);
+    assertThat(late).isCompletedWithValue(null);
+    assertThat(store.appends()).hasSize(2);
     assertThat(hub.stats().appendFailures()).isEqualTo(1);
   }
 
