@@ -3,6 +3,7 @@ package dev.lattice.server.hub;
 import dev.lattice.crdt.CrdtType;
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
+import dev.lattice.crdt.DotSet;
 import dev.lattice.crdt.FieldState;
 import dev.lattice.crdt.FieldTypeMismatchException;
 import dev.lattice.crdt.ReplicaId;
@@ -107,6 +108,19 @@ import java.util.function.Function;
  * then, at once for a reconnect. Presence of subscribers on other servers is shown here like a
  * local one and expires with its TTL. A cached document is brought up to date from the store before
  * it is served again. The store is the truth; the bus is only the fast path.
+ *
+ * <p><b>A store that lost the document</b> (Redis restarted empty) is the exception: then the live
+ * documents are the truth, and each hub holding the document writes the whole of it back, in a
+ * round (not fanned out, but announced), and reads the store's again from the origin. A hub takes
+ * the store to have lost the document when: the replicator reports its head as the origin; a read
+ * answers the origin ({@link DocumentStore#readSince} of a missing document, or of a cursor from
+ * before the history the store now holds); an append, its own or delivered, has the origin before
+ * it while the hub had heard of a later position (the append re-created the document); its own
+ * append, or a delivered one it lacked, belongs to a history older than the latest re-creation it
+ * heard of; or a read from the origin (the store's whole document) lacks something held here that
+ * is not on its way to the store. This relies on positions growing across such a loss, as Redis
+ * stream ids, taken from its clock, do. A write-back that fails is tried again like a failed round.
+ * What no live document and no client holds any more is lost with the store.
  *
  * <h2>Memory</h2>
  *
@@ -486,6 +500,15 @@ public final class DefaultHub implements Hub, AutoCloseable {
      */
     StoreCursor position = StoreCursor.ORIGIN;
 
+    /**
+     * The newest position of the document in the store this hub has heard of (loaded, appended,
+     * delivered or read), chained or not; back to the origin when the store lost the document.
+     */
+    StoreCursor seen = StoreCursor.ORIGIN;
+
+    /** The latest position at which the document's history started over (an append after none). */
+    StoreCursor born;
+
     /** Appends merged but not yet chained to {@link #position}: previous to position. Lazy. */
     TreeMap<StoreCursor, StoreCursor> ahead;
 
@@ -500,8 +523,14 @@ public final class DefaultHub implements Hub, AutoCloseable {
 
     boolean repairAgain;
 
-    /** The whole document is being written back to a store that lost it. */
-    boolean reseeding;
+    /**
+     * The store lost the document (or the part of its history this hub had reached): the next round
+     * writes the whole document back. Set again when that append fails.
+     */
+    boolean rewrite;
+
+    /** The store lost this document once: {@link #position} went back to the origin then. */
+    boolean lostOnce;
 
     /** Set off the executor by a cache refresh that found the store empty; read once loaded. */
     volatile boolean needsReseed;
@@ -654,6 +683,7 @@ public final class DefaultHub implements Hub, AutoCloseable {
       if (stored.isPresent()) {
         doc = stored.get().document();
         position = stored.get().position();
+        seen = position;
       } else {
         doc = Document.create(id);
       }
@@ -668,7 +698,7 @@ public final class DefaultHub implements Hub, AutoCloseable {
       waitingForLoad = null;
       if (needsReseed) {
         needsReseed = false;
-        reseed();
+        storeLost();
       }
       maybeRelease();
     }
@@ -887,6 +917,10 @@ public final class DefaultHub implements Hub, AutoCloseable {
       // What failed before rides along: the store merges, so appending it again is harmless.
       r.retried = unsaved;
       unsaved = null;
+      if (rewrite) {
+        r.rewritten = doc.deltaSince(VersionVector.empty());
+        rewrite = false;
+      }
       DocumentDelta toAppend = r.appended();
       CompletableFuture<Appended> appended =
           toAppend == null ? CompletableFuture.completedFuture(null) : append(toAppend);
@@ -912,9 +946,13 @@ public final class DefaultHub implements Hub, AutoCloseable {
         appendFailures.incrementAndGet();
         // Merged here, maybe shown to a newcomer in its catch-up, but not durable: appended again
         // later, since nobody else may hold it (a server edit has no client to resend it).
-        DocumentDelta lost = r.appended();
+        DocumentDelta lost = r.newDeltas();
         if (lost != null) {
           unsaved = unsaved == null ? lost : unsaved.join(lost);
+          scheduleRetry();
+        }
+        if (r.rewritten != null) {
+          rewrite = true;
           scheduleRetry();
         }
         r.failAll(
@@ -943,9 +981,12 @@ public final class DefaultHub implements Hub, AutoCloseable {
         }
         DocumentDelta durable = r.appended();
         if (durable != null) {
-          fanOut(r, durable);
+          DocumentDelta news = r.newDeltas();
+          if (news != null) {
+            fanOut(r, news);
+          }
           if (where != null) {
-            chain(where);
+            chain(where, true, r.rewritten != null);
             if (replicating) {
               replicator.announce(id, durable, where);
             }
@@ -1003,7 +1044,7 @@ public final class DefaultHub implements Hub, AutoCloseable {
 
     private void retryUnsaved() {
       retryScheduled = false;
-      if (released || unsaved == null) {
+      if (released || (unsaved == null && !rewrite)) {
         return;
       }
       if (open == null) {
@@ -1018,7 +1059,40 @@ public final class DefaultHub implements Hub, AutoCloseable {
      * before an append is written by this process alone, so the append follows on directly.
      */
     private void chain(Appended appended) {
+      chain(appended, false, false);
+    }
+
+    /**
+     * {@link #chain(Appended)}, watching for signs that the store lost the document.
+     *
+     * @param own the append is this hub's: its deltas are merged here already
+     * @param wholeDocument the append wrote this hub's whole document back
+     */
+    private void chain(Appended appended, boolean own, boolean wholeDocument) {
       StoreCursor at = appended.position();
+      boolean startsOver =
+          appended.previousKnown() && appended.previous().equals(StoreCursor.ORIGIN);
+      boolean lost = false;
+      if (startsOver && !wholeDocument && seen.isAfter(StoreCursor.ORIGIN) && at.isAfter(seen)) {
+        // An append with nothing before it, after every position heard of: it re-created a
+        // document the store had held, which lost everything before it (Redis restarted empty);
+        // nothing else would show it now that the document has a head again. (The document's
+        // first append comes before every other position, so a late copy of it does not pass.)
+        lost = true;
+      }
+      if (born != null && born.isAfter(at) && (own || at.isAfter(position))) {
+        // The append went to a history of the document that the store lost since (one that
+        // started over later is known): what it brought here is not in the store. Positions grow
+        // across such a loss, as Redis stream ids do.
+        lost = true;
+      }
+      if (startsOver) {
+        born = born == null ? at : StoreCursor.max(born, at);
+      }
+      if (lost) {
+        storeLost();
+      }
+      seen = StoreCursor.max(seen, at);
       if (!at.isAfter(position)) {
         return;
       }
@@ -1134,8 +1208,10 @@ public final class DefaultHub implements Hub, AutoCloseable {
       if (released || doc == null) {
         return;
       }
-      if (latest.equals(StoreCursor.ORIGIN) && position.isAfter(StoreCursor.ORIGIN)) {
-        reseed();
+      if (latest.equals(StoreCursor.ORIGIN)) {
+        if (storeHeldIt()) {
+          storeLost();
+        }
         return;
       }
       if (!latest.isAfter(position)) {
@@ -1164,36 +1240,58 @@ public final class DefaultHub implements Hub, AutoCloseable {
     }
 
     /**
-     * The store lost a document this hub held (Redis restarted empty): writes the whole document
-     * back, so what was acknowledged stays durable. Not a round: nobody waits for it and
-     * subscribers have it all; other servers holding the document do the same, harmlessly, since
-     * merging is idempotent.
+     * Whether the document here holds a dot that neither {@code stored} nor a round or failed
+     * append on its way to the store holds: one the store had and lost.
      */
-    private void reseed() {
-      if (reseeding) {
-        return;
+    private boolean lacksDurableDots(DotSet stored) {
+      DotSet covered = stored;
+      for (DocumentDelta pending :
+          new DocumentDelta[] {
+            open == null ? null : open.joined,
+            inFlight == null ? null : inFlight.appended(),
+            unsaved
+          }) {
+        if (pending != null) {
+          covered = covered.union(pending.context());
+        }
       }
-      reseeding = true;
+      return !covered.containsAll(doc.context());
+    }
+
+    /** Whether the store held some of this document, as far as this hub has seen. */
+    private boolean storeHeldIt() {
+      return lostOnce || seen.isAfter(StoreCursor.ORIGIN);
+    }
+
+    /**
+     * The store lost a document this hub held (Redis restarted empty), or at least the part of its
+     * history this hub had reached: writes the whole document back, so what was acknowledged stays
+     * durable, and reads what the store holds now from the start, since the chain of appends this
+     * hub followed is gone. The write-back rides in a round (the next one, or one started now), so
+     * it is announced like any append, with the origin as its previous position when it re-creates
+     * the document, which tells every other server holding it to write it back too; it is not
+     * fanned out (the subscribers here have it all), and a failed one is tried again like a failed
+     * round. Other servers doing the same is harmless: merging is idempotent.
+     */
+    private void storeLost() {
+      if (rewrite || (inFlight != null && inFlight.rewritten != null)) {
+        return; // already writing it back
+      }
       reseeds.incrementAndGet();
       LOG.log(
           System.Logger.Level.WARNING,
           "document '" + id + "' is missing from the store; writing it back from memory");
-      append(doc.deltaSince(VersionVector.empty()))
-          .whenComplete(
-              (where, failure) ->
-                  executeQuietly(
-                      this,
-                      () -> {
-                        reseeding = false;
-                        if (failure != null) {
-                          LOG.log(
-                              System.Logger.Level.WARNING,
-                              "could not write document '" + id + "' back; will try again",
-                              unwrap(failure));
-                        } else if (!released && doc != null) {
-                          chain(where);
-                        }
-                      }));
+      lostOnce = true;
+      position = StoreCursor.ORIGIN;
+      seen = StoreCursor.ORIGIN;
+      ahead = null;
+      reportedHead = null;
+      rewrite = true;
+      if (open == null) {
+        open = new Round();
+      }
+      maybeCloseRound();
+      repair();
     }
 
     /** Reads from the store what was appended after {@link #position}, and merges it. */
@@ -1207,17 +1305,18 @@ public final class DefaultHub implements Hub, AutoCloseable {
       }
       repairing = true;
       repairs.incrementAndGet();
+      StoreCursor from = position;
       CompletableFuture<StoredChanges> read;
       try {
-        read = store.readSince(id, position);
+        read = store.readSince(id, from);
       } catch (RuntimeException e) {
         read = CompletableFuture.failedFuture(e);
       }
       read.whenComplete(
-          (changes, failure) -> executeQuietly(this, () -> repaired(changes, failure)));
+          (changes, failure) -> executeQuietly(this, () -> repaired(from, changes, failure)));
     }
 
-    private void repaired(StoredChanges changes, Throwable failure) {
+    private void repaired(StoreCursor from, StoredChanges changes, Throwable failure) {
       repairing = false;
       if (released || doc == null) {
         return;
@@ -1231,7 +1330,19 @@ public final class DefaultHub implements Hub, AutoCloseable {
         return;
       }
       mergeRemote(changes.delta(), true);
-      position = StoreCursor.max(position, changes.position());
+      if (changes.position().equals(StoreCursor.ORIGIN) && storeHeldIt()) {
+        // The store has nothing of it, or no longer knows the position asked from.
+        storeLost();
+      } else if (from.equals(StoreCursor.ORIGIN)
+          && storeHeldIt()
+          && lacksDurableDots(changes.delta().context())) {
+        // A read from the origin is the store's whole document: if it lacks something held here
+        // that is not on its way to the store, the store lost it (again, after a write-back).
+        storeLost();
+      } else {
+        position = StoreCursor.max(position, changes.position());
+        seen = StoreCursor.max(seen, position);
+      }
       followChain();
       if (repairAgain) {
         repairAgain = false;
@@ -1414,6 +1525,7 @@ public final class DefaultHub implements Hub, AutoCloseable {
           && open == null
           && inFlight == null
           && unsaved == null
+          && !rewrite
           && waitingForLoad == null) {
         released = true;
         // After a failed append the live state may be ahead of the store; only the store's
@@ -1520,12 +1632,21 @@ public final class DefaultHub implements Hub, AutoCloseable {
     /** Deltas of failed rounds appended again with this one; null if none. */
     DocumentDelta retried;
 
-    /** What the round appends: its new deltas and the failed ones it carries; null if nothing. */
+    /** The whole document, written back to a store that lost it; null if not. */
+    DocumentDelta rewritten;
+
+    /** What subscribers have not seen: the new deltas and the failed ones; null if nothing. */
+    DocumentDelta newDeltas() {
+      return join(joined, retried);
+    }
+
+    /** What the round appends: its new deltas, the failed ones, a write-back; null if nothing. */
     DocumentDelta appended() {
-      if (retried == null) {
-        return joined;
-      }
-      return joined == null ? retried : joined.join(retried);
+      return join(newDeltas(), rewritten);
+    }
+
+    private static DocumentDelta join(DocumentDelta a, DocumentDelta b) {
+      return a == null ? b : b == null ? a : a.join(b);
     }
 
     final List<Waiter<?>> waiters = new ArrayList<>(4);

@@ -15,18 +15,29 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * One server's view of a shared {@link InMemoryDocumentStore} whose next appends the test can fail:
- * either before the store runs them, or after (the delta is stored, the reply is lost, as on a
- * Redis timeout). Several hubs may each get their own view of one store. Thread-safe.
+ * An {@link InMemoryDocumentStore} whose next appends the test can fail, either before the store
+ * runs them or after (the delta is stored, the reply is lost, as on a Redis timeout), and which can
+ * lose everything at once, as a Redis without persistence does when it restarts. Positions keep
+ * growing across such a loss, as Redis stream ids (taken from its clock) do. Several hubs may share
+ * one. Thread-safe.
  */
 final class FlakyStore implements DocumentStore {
 
-  private final InMemoryDocumentStore inner;
+  private InMemoryDocumentStore inner;
+  private long offset;
+  private long highest;
   private int failing;
   private boolean landed;
+  private boolean holdNextReply;
+  private CompletableFuture<Void> heldReply;
+  private CompletableFuture<Void> readGate;
 
   FlakyStore(InMemoryDocumentStore inner) {
     this.inner = inner;
+  }
+
+  FlakyStore() {
+    this(new InMemoryDocumentStore());
   }
 
   /** The next {@code n} appends fail; with {@code landed} the store keeps them all the same. */
@@ -35,42 +46,113 @@ final class FlakyStore implements DocumentStore {
     this.landed = landed;
   }
 
-  @Override
-  public CompletableFuture<Appended> append(String documentId, DocumentDelta delta) {
+  /** The next append runs at once, but its reply waits for {@link #releaseHeldReply}. */
+  synchronized void holdNextReply() {
+    holdNextReply = true;
+  }
+
+  void releaseHeldReply() {
+    CompletableFuture<Void> gate;
     synchronized (this) {
-      if (failing > 0) {
-        failing--;
-        if (landed) {
-          inner.append(documentId, delta);
-        }
-        return CompletableFuture.failedFuture(new StoreException("timed out"));
-      }
+      gate = heldReply;
+      heldReply = null;
     }
-    return inner.append(documentId, delta);
+    gate.complete(null);
+  }
+
+  /**
+   * Reads from now on run when {@link #releaseReads} is called, against the store as it is then.
+   */
+  synchronized void holdReads() {
+    readGate = new CompletableFuture<>();
+  }
+
+  void releaseReads() {
+    CompletableFuture<Void> gate;
+    synchronized (this) {
+      gate = readGate;
+      readGate = null;
+    }
+    gate.complete(null);
+  }
+
+  /** Loses every document; later positions still come after every earlier one. */
+  synchronized void forget() {
+    inner = new InMemoryDocumentStore();
+    offset = highest;
+  }
+
+  private StoreCursor out(StoreCursor c) {
+    if (c.equals(StoreCursor.ORIGIN)) {
+      return c;
+    }
+    StoreCursor shifted = StoreCursor.of(c.major() + offset);
+    highest = Math.max(highest, shifted.major());
+    return shifted;
   }
 
   @Override
-  public Optional<Document> load(String documentId) {
+  public synchronized CompletableFuture<Appended> append(String documentId, DocumentDelta delta) {
+    if (failing > 0) {
+      failing--;
+      if (landed) {
+        out(inner.append(documentId, delta).join().position());
+      }
+      return CompletableFuture.failedFuture(new StoreException("timed out"));
+    }
+    Appended a = inner.append(documentId, delta).join();
+    Appended shifted = new Appended(out(a.previous()), out(a.position()));
+    if (holdNextReply) {
+      holdNextReply = false;
+      heldReply = new CompletableFuture<>();
+      return heldReply.thenApply(ignored -> shifted);
+    }
+    return CompletableFuture.completedFuture(shifted);
+  }
+
+  @Override
+  public synchronized Optional<Document> load(String documentId) {
     return inner.load(documentId);
   }
 
   @Override
-  public CompletableFuture<Optional<StoredDocument>> loadAsync(String documentId) {
-    return inner.loadAsync(documentId);
+  public synchronized CompletableFuture<Optional<StoredDocument>> loadAsync(String documentId) {
+    return CompletableFuture.completedFuture(
+        inner
+            .loadAsync(documentId)
+            .join()
+            .map(s -> new StoredDocument(s.document(), out(s.position()))));
   }
 
   @Override
   public CompletableFuture<StoredChanges> readSince(String documentId, StoreCursor after) {
-    return inner.readSince(documentId, after);
+    CompletableFuture<Void> gate;
+    synchronized (this) {
+      gate = readGate;
+    }
+    if (gate != null) {
+      return gate.thenCompose(ignored -> read(documentId));
+    }
+    return read(documentId);
+  }
+
+  private synchronized CompletableFuture<StoredChanges> read(String documentId) {
+    StoredChanges c = inner.readSince(documentId, StoreCursor.ORIGIN).join();
+    if (!inner.exists(documentId)) {
+      // As a shared store answers for a missing document (see the Redis store).
+      return CompletableFuture.completedFuture(
+          new StoredChanges(DocumentDelta.empty(), StoreCursor.ORIGIN));
+    }
+    return CompletableFuture.completedFuture(new StoredChanges(c.delta(), out(c.position())));
   }
 
   @Override
-  public boolean exists(String documentId) {
+  public synchronized boolean exists(String documentId) {
     return inner.exists(documentId);
   }
 
   @Override
-  public Set<String> documentIds() {
+  public synchronized Set<String> documentIds() {
     return inner.documentIds();
   }
 
@@ -78,7 +160,7 @@ final class FlakyStore implements DocumentStore {
   public void compact(String documentId) {}
 
   @Override
-  public StoreStats stats() {
+  public synchronized StoreStats stats() {
     return inner.stats();
   }
 
