@@ -114,13 +114,17 @@ import java.util.function.Function;
  * round (not fanned out, but announced), and reads the store's again from the origin. A hub takes
  * the store to have lost the document when: the replicator reports its head as the origin; a read
  * answers the origin ({@link DocumentStore#readSince} of a missing document, or of a cursor from
- * before the history the store now holds); an append, its own or delivered, has the origin before
- * it while the hub had heard of a later position (the append re-created the document); its own
- * append, or a delivered one it lacked, belongs to a history older than the latest re-creation it
- * heard of; or a read from the origin (the store's whole document) lacks something held here that
- * is not on its way to the store. This relies on positions growing across such a loss, as Redis
- * stream ids, taken from its clock, do. A write-back that fails is tried again like a failed round.
- * What no live document and no client holds any more is lost with the store.
+ * before the history the store now holds); an append, its own or delivered (even one it holds
+ * already), has the origin before it and comes after a position the hub had heard of (the append
+ * re-created the document); its own append, or a delivered one it lacked, belongs to a history
+ * older than the latest re-creation it heard of; or a read from the origin (the store's whole
+ * document) lacks something held here when it started that was not on its way to the store. A read
+ * from the origin started before the hub heard of any position, and answered after, is made again
+ * from the hub's position. This relies on positions growing across such a loss, as Redis stream
+ * ids, taken from its clock, do. A write-back that fails is tried again like a failed round. What
+ * no live document and no client holds any more is lost with the store. Two losses within a moment
+ * of each other can still hide one (an append that landed between them, whose hub heard of nothing
+ * after it before the second).
  *
  * <h2>Memory</h2>
  *
@@ -506,6 +510,9 @@ public final class DefaultHub implements Hub, AutoCloseable {
      */
     StoreCursor seen = StoreCursor.ORIGIN;
 
+    /** The oldest position heard of since the load or the store's last loss; null if none. */
+    StoreCursor since;
+
     /** The latest position at which the document's history started over (an append after none). */
     StoreCursor born;
 
@@ -684,6 +691,9 @@ public final class DefaultHub implements Hub, AutoCloseable {
         doc = stored.get().document();
         position = stored.get().position();
         seen = position;
+        if (position.isAfter(StoreCursor.ORIGIN)) {
+          since = position;
+        }
       } else {
         doc = Document.create(id);
       }
@@ -1069,15 +1079,36 @@ public final class DefaultHub implements Hub, AutoCloseable {
      * @param wholeDocument the append wrote this hub's whole document back
      */
     private void chain(Appended appended, boolean own, boolean wholeDocument) {
+      heardOf(appended, own, wholeDocument);
+      StoreCursor at = appended.position();
+      if (!at.isAfter(position)) {
+        return;
+      }
+      if (!appended.previousKnown() || appended.previous().equals(position)) {
+        position = at;
+      } else {
+        if (ahead == null) {
+          ahead = new TreeMap<>();
+        }
+        ahead.put(appended.previous(), at);
+      }
+      followChain();
+    }
+
+    /**
+     * Notes an append's position, mine or delivered (merged or not), and writes the document back
+     * if it shows that the store lost it.
+     */
+    private void heardOf(Appended appended, boolean own, boolean wholeDocument) {
       StoreCursor at = appended.position();
       boolean startsOver =
           appended.previousKnown() && appended.previous().equals(StoreCursor.ORIGIN);
       boolean lost = false;
-      if (startsOver && !wholeDocument && seen.isAfter(StoreCursor.ORIGIN) && at.isAfter(seen)) {
-        // An append with nothing before it, after every position heard of: it re-created a
-        // document the store had held, which lost everything before it (Redis restarted empty);
-        // nothing else would show it now that the document has a head again. (The document's
-        // first append comes before every other position, so a late copy of it does not pass.)
+      if (startsOver && !wholeDocument && since != null && at.isAfter(since)) {
+        // An append with nothing before it, after a position heard of: it re-created a document
+        // the store had held, which lost everything before it (Redis restarted empty); nothing
+        // else would show it now that the document has a head again. (The document's first
+        // append comes before every other position, so a late copy of it does not pass.)
         lost = true;
       }
       if (born != null && born.isAfter(at) && (own || at.isAfter(position))) {
@@ -1093,18 +1124,11 @@ public final class DefaultHub implements Hub, AutoCloseable {
         storeLost();
       }
       seen = StoreCursor.max(seen, at);
-      if (!at.isAfter(position)) {
-        return;
+      if (startsOver && wholeDocument) {
+        since = at; // the store holds everything held here from this write-back on
+      } else if (since == null || since.isAfter(at)) {
+        since = at;
       }
-      if (!appended.previousKnown() || appended.previous().equals(position)) {
-        position = at;
-      } else {
-        if (ahead == null) {
-          ahead = new TreeMap<>();
-        }
-        ahead.put(appended.previous(), at);
-      }
-      followChain();
     }
 
     private void followChain() {
@@ -1143,7 +1167,10 @@ public final class DefaultHub implements Hub, AutoCloseable {
       }
       if (!appended.position().isAfter(position)
           || (ahead != null && ahead.containsValue(appended.position()))) {
-        return; // already held: a duplicate, or a delivery the last repair overtook
+        // Already held: a duplicate, or a delivery the last repair overtook; it may still show
+        // that the store lost the document.
+        heardOf(appended, false, false);
+        return;
       }
       remoteDeltas.incrementAndGet();
       mergeRemote(delta, false);
@@ -1239,23 +1266,19 @@ public final class DefaultHub implements Hub, AutoCloseable {
       }
     }
 
-    /**
-     * Whether the document here holds a dot that neither {@code stored} nor a round or failed
-     * append on its way to the store holds: one the store had and lost.
-     */
-    private boolean lacksDurableDots(DotSet stored) {
-      DotSet covered = stored;
-      for (DocumentDelta pending :
-          new DocumentDelta[] {
-            open == null ? null : open.joined,
-            inFlight == null ? null : inFlight.appended(),
-            unsaved
-          }) {
-        if (pending != null) {
-          covered = covered.union(pending.context());
-        }
+    /** The dots on their way to the store: of the open and in-flight rounds, of failed appends. */
+    private DotSet pendingDots() {
+      DotSet out = DotSet.empty();
+      if (open != null && open.joined != null) {
+        out = out.union(open.joined.context());
       }
-      return !covered.containsAll(doc.context());
+      if (inFlight != null && inFlight.appended() != null) {
+        out = out.union(inFlight.appended().context());
+      }
+      if (unsaved != null) {
+        out = out.union(unsaved.context());
+      }
+      return out;
     }
 
     /** Whether the store held some of this document, as far as this hub has seen. */
@@ -1284,6 +1307,7 @@ public final class DefaultHub implements Hub, AutoCloseable {
       lostOnce = true;
       position = StoreCursor.ORIGIN;
       seen = StoreCursor.ORIGIN;
+      since = null;
       ahead = null;
       reportedHead = null;
       rewrite = true;
@@ -1306,6 +1330,17 @@ public final class DefaultHub implements Hub, AutoCloseable {
       repairing = true;
       repairs.incrementAndGet();
       StoreCursor from = position;
+      // For a read of the whole document (see repaired): what is held here and what is on its way
+      // to the store as the read starts; what arrives later may be missing from the read.
+      DotSet held = null;
+      DotSet pendingAtRead = DotSet.empty();
+      if (from.equals(StoreCursor.ORIGIN) && storeHeldIt()) {
+        held = doc.context();
+        pendingAtRead = pendingDots();
+      }
+      DotSet heldAtRead = held;
+      DotSet onItsWay = pendingAtRead;
+      boolean blind = from.equals(StoreCursor.ORIGIN) && !storeHeldIt();
       CompletableFuture<StoredChanges> read;
       try {
         read = store.readSince(id, from);
@@ -1313,10 +1348,22 @@ public final class DefaultHub implements Hub, AutoCloseable {
         read = CompletableFuture.failedFuture(e);
       }
       read.whenComplete(
-          (changes, failure) -> executeQuietly(this, () -> repaired(from, changes, failure)));
+          (changes, failure) ->
+              executeQuietly(this, () -> repaired(blind, heldAtRead, onItsWay, changes, failure)));
     }
 
-    private void repaired(StoreCursor from, StoredChanges changes, Throwable failure) {
+    /**
+     * @param heldAtRead for a read from the origin by a hub that knows the store held the document:
+     *     the dots held here when the read started; else null
+     * @param onItsWay the dots on their way to the store when the read started
+     * @param blind the read was from the origin by a hub that knew of no position of the document
+     */
+    private void repaired(
+        boolean blind,
+        DotSet heldAtRead,
+        DotSet onItsWay,
+        StoredChanges changes,
+        Throwable failure) {
       repairing = false;
       if (released || doc == null) {
         return;
@@ -1330,18 +1377,30 @@ public final class DefaultHub implements Hub, AutoCloseable {
         return;
       }
       mergeRemote(changes.delta(), true);
-      if (changes.position().equals(StoreCursor.ORIGIN) && storeHeldIt()) {
+      if (blind && storeHeldIt()) {
+        // Meanwhile this hub learned of a position (its own append landed, say): the answer
+        // cannot tell whether that history is still the store's, a read from the position can
+        // (the store answers the origin for a cursor from before the history it holds).
+        repairAgain = true;
+      } else if (changes.position().equals(StoreCursor.ORIGIN) && storeHeldIt()) {
         // The store has nothing of it, or no longer knows the position asked from.
         storeLost();
-      } else if (from.equals(StoreCursor.ORIGIN)
-          && storeHeldIt()
-          && lacksDurableDots(changes.delta().context())) {
+      } else if (heldAtRead != null
+          && !changes
+              .delta()
+              .context()
+              .union(onItsWay)
+              .union(pendingDots())
+              .containsAll(heldAtRead)) {
         // A read from the origin is the store's whole document: if it lacks something held here
         // that is not on its way to the store, the store lost it (again, after a write-back).
         storeLost();
       } else {
         position = StoreCursor.max(position, changes.position());
         seen = StoreCursor.max(seen, position);
+        if (position.isAfter(StoreCursor.ORIGIN) && since == null) {
+          since = position;
+        }
       }
       followChain();
       if (repairAgain) {

@@ -31,6 +31,7 @@ final class FlakyStore implements DocumentStore {
   private boolean holdNextReply;
   private CompletableFuture<Void> heldReply;
   private CompletableFuture<Void> readGate;
+  private CompletableFuture<Void> replyGate;
 
   FlakyStore(InMemoryDocumentStore inner) {
     this.inner = inner;
@@ -72,6 +73,20 @@ final class FlakyStore implements DocumentStore {
     synchronized (this) {
       gate = readGate;
       readGate = null;
+    }
+    gate.complete(null);
+  }
+
+  /** Reads from now on run at once, but their replies wait for {@link #releaseReadReplies}. */
+  synchronized void holdReadReplies() {
+    replyGate = new CompletableFuture<>();
+  }
+
+  void releaseReadReplies() {
+    CompletableFuture<Void> gate;
+    synchronized (this) {
+      gate = replyGate;
+      replyGate = null;
     }
     gate.complete(null);
   }
@@ -127,23 +142,35 @@ final class FlakyStore implements DocumentStore {
   @Override
   public CompletableFuture<StoredChanges> readSince(String documentId, StoreCursor after) {
     CompletableFuture<Void> gate;
+    CompletableFuture<Void> replies;
     synchronized (this) {
       gate = readGate;
+      replies = replyGate;
     }
     if (gate != null) {
-      return gate.thenCompose(ignored -> read(documentId));
+      return gate.thenCompose(ignored -> read(documentId, after));
     }
-    return read(documentId);
+    if (replies != null) {
+      CompletableFuture<StoredChanges> answer = read(documentId, after);
+      return replies.thenCompose(ignored -> answer);
+    }
+    return read(documentId, after);
   }
 
-  private synchronized CompletableFuture<StoredChanges> read(String documentId) {
-    StoredChanges c = inner.readSince(documentId, StoreCursor.ORIGIN).join();
+  /**
+   * The whole document (the store keeps no history); as a shared store answers: the origin for a
+   * missing document, and for a cursor from before the store lost everything last (with the whole
+   * document), so the reader learns that the history it knew is gone.
+   */
+  private synchronized CompletableFuture<StoredChanges> read(String documentId, StoreCursor after) {
     if (!inner.exists(documentId)) {
-      // As a shared store answers for a missing document (see the Redis store).
       return CompletableFuture.completedFuture(
           new StoredChanges(DocumentDelta.empty(), StoreCursor.ORIGIN));
     }
-    return CompletableFuture.completedFuture(new StoredChanges(c.delta(), out(c.position())));
+    StoredChanges c = inner.readSince(documentId, StoreCursor.ORIGIN).join();
+    boolean stale = after.isAfter(StoreCursor.ORIGIN) && after.major() <= offset;
+    return CompletableFuture.completedFuture(
+        new StoredChanges(c.delta(), stale ? StoreCursor.ORIGIN : out(c.position())));
   }
 
   @Override

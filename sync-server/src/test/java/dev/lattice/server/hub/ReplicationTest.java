@@ -562,6 +562,103 @@ class ReplicationTest {
     assertThat(back.counterValue("b")).isEqualTo(1);
   }
 
+  /**
+   * Found by the multi-server simulation: a hub's write-back landed just before Redis lost the
+   * document again; another server re-created it, and a read from the origin (started while the
+   * write-back was on its way, so it could not tell) showed the hub the new history before the
+   * announcement of the re-creation reached it. That announcement, old news by then, starts over
+   * after the write-back's position: the only sign that the write-back was lost.
+   */
+  @Test
+  void aReCreationAnnouncedAfterARepairOvertookItStillShowsTheLoss() {
+    FlakyStore redis = new FlakyStore();
+    LoopbackBus.Node nodeC = bus.replicator();
+    LoopbackBus.Node nodeD = bus.replicator();
+    DefaultHub hubC = hubOn(redis, nodeC, 3);
+    DefaultHub hubD = hubOn(redis, nodeD, 4);
+    join(hubC.subscribe(alice, DOC, VersionVector.empty()));
+    join(hubD.subscribe(bob, DOC, VersionVector.empty()));
+    bus.dropDeltas(m -> true);
+    hubC.update(alice, DOC, Document.create(DOC).incrementGCounter(alice.replicaId(), "a", 2))
+        .join();
+    redis.forget();
+    redis.holdNextReply();
+    nodeC.sink().head(DOC, StoreCursor.ORIGIN); // C writes back; the reply waits
+    redis.holdReads();
+    nodeC.sink().mayHaveMissed(DOC); // a read from the origin, waiting
+    redis.releaseHeldReply();
+    redis.forget();
+    bus.dropDeltas(m -> false);
+    bus.holdDeltas();
+    hubD.update(bob, DOC, Document.create(DOC).incrementGCounter(bob.replicaId(), "b", 1)).join();
+    redis.releaseReads();
+    assertThat(redis.load(DOC).orElseThrow().counterValue("a")).isZero();
+
+    bus.releaseHeldNewestFirst();
+
+    Document back = redis.load(DOC).orElseThrow();
+    assertThat(back.counterValue("a")).isEqualTo(2);
+    assertThat(back.counterValue("b")).isEqualTo(1);
+  }
+
+  /**
+   * Found by the multi-server simulation: a hub that knew of no position read the document from the
+   * origin; before the answer came, its own append landed, and then the store lost it and another
+   * server re-created the document. The answer (the new history, without the append) could not show
+   * the loss; a read from the hub's new position does.
+   */
+  @Test
+  void aReadFromTheOriginOverlappingTheHubsFirstAppendIsMadeAgainFromItsPosition() {
+    FlakyStore redis = new FlakyStore();
+    LoopbackBus.Node nodeC = bus.replicator();
+    LoopbackBus.Node nodeD = bus.replicator();
+    DefaultHub hubC = hubOn(redis, nodeC, 3);
+    DefaultHub hubD = hubOn(redis, nodeD, 4);
+    join(hubC.subscribe(alice, DOC, VersionVector.empty()));
+    join(hubD.subscribe(bob, DOC, VersionVector.empty()));
+    bus.dropDeltas(m -> true);
+    redis.holdNextReply();
+    CompletableFuture<Void> ack =
+        hubC.update(alice, DOC, Document.create(DOC).incrementGCounter(alice.replicaId(), "a", 2));
+    redis.holdReads();
+    nodeC.sink().mayHaveMissed(DOC); // a read from the origin, waiting
+    redis.forget();
+    hubD.update(bob, DOC, Document.create(DOC).incrementGCounter(bob.replicaId(), "b", 1)).join();
+    redis.releaseHeldReply();
+    assertThat(ack).isCompletedWithValue(null);
+
+    redis.releaseReads();
+
+    Document back = redis.load(DOC).orElseThrow();
+    assertThat(back.counterValue("a")).isEqualTo(2);
+    assertThat(back.counterValue("b")).isEqualTo(1);
+    assertThat(hubC.stats().reseeds()).isEqualTo(1);
+  }
+
+  /**
+   * Found by the multi-server simulation (in runs where Redis never lost anything): a read that
+   * found no document because nothing was appended yet, answered after the hub heard of the first
+   * append, is no sign of a loss and writes nothing back.
+   */
+  @Test
+  void aReadThatRanBeforeTheFirstAppendIsNoSignOfALoss() {
+    FlakyStore redis = new FlakyStore();
+    LoopbackBus.Node nodeC = bus.replicator();
+    LoopbackBus.Node nodeD = bus.replicator();
+    DefaultHub hubC = hubOn(redis, nodeC, 3);
+    DefaultHub hubD = hubOn(redis, nodeD, 4);
+    join(hubC.subscribe(alice, DOC, VersionVector.empty()));
+    join(hubD.subscribe(bob, DOC, VersionVector.empty()));
+    redis.holdReadReplies();
+    nodeC.sink().mayHaveMissed(DOC); // runs now: nothing stored yet
+    hubD.update(bob, DOC, Document.create(DOC).incrementGCounter(bob.replicaId(), "b", 1)).join();
+
+    redis.releaseReadReplies();
+
+    assertThat(hubC.stats().reseeds()).isZero();
+    assertThat(redis.stats().appendedDeltas()).isEqualTo(1);
+  }
+
   /** A write-back that fails is tried again, like any failed append, until the store takes it. */
   @Test
   void aFailedWriteBackIsTriedAgain() {
