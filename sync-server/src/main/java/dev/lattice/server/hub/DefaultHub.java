@@ -3,6 +3,7 @@ package dev.lattice.server.hub;
 import dev.lattice.crdt.CrdtType;
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
+import dev.lattice.crdt.DotSet;
 import dev.lattice.crdt.FieldState;
 import dev.lattice.crdt.FieldTypeMismatchException;
 import dev.lattice.crdt.ReplicaId;
@@ -82,13 +83,16 @@ import java.util.function.Function;
  *
  * <p><b>Store failure.</b> When a round's append fails, the future of every update in it fails with
  * {@link ErrorCode#INTERNAL} and nothing is fanned out. The in-memory document keeps the merged
- * delta (joins cannot be undone, and reloading would also drop other deltas still in flight). That
- * is safe because the client keeps the unacknowledged delta in its outbox and resends it; to make
- * sure the resend reaches the store, a document that ever saw a failed append stops treating deltas
- * it holds as duplicates (they are appended again; the store merges, so duplicates are harmless),
- * and a duplicate waiting behind the failed append fails too instead of being acknowledged.
- * Subscribers that joined in between may have received the delta in their catch-up; their SDKs send
- * back what the server lacks on their next subscribe, so the store converges either way.
+ * delta (joins cannot be undone, and reloading would also drop other deltas still in flight), and
+ * the hub appends it again: with the next round, or in a round of its own after a back-off
+ * (starting at {@link HubConfig#repairDelay()}), until the store takes it; that round is then
+ * fanned out to every subscriber and announced. So a server edit, which no client holds to resend,
+ * is not lost, and the store catches up with what subscribers that joined in between got in their
+ * catch-up. Clients resend their unacknowledged deltas as well; the store merges, so the duplicates
+ * are harmless. Until the failed deltas are durable again the document is neither released nor
+ * cached, deltas it holds are not treated as duplicates (a resend is appended again), and every
+ * delta it gets from the store or another hub is sent to its subscribers whole, not only the part
+ * new to it, since the resend may come back that way.
  *
  * <h2>Replication</h2>
  *
@@ -104,6 +108,23 @@ import java.util.function.Function;
  * then, at once for a reconnect. Presence of subscribers on other servers is shown here like a
  * local one and expires with its TTL. A cached document is brought up to date from the store before
  * it is served again. The store is the truth; the bus is only the fast path.
+ *
+ * <p><b>A store that lost the document</b> (Redis restarted empty) is the exception: then the live
+ * documents are the truth, and each hub holding the document writes the whole of it back, in a
+ * round (not fanned out, but announced), and reads the store's again from the origin. A hub takes
+ * the store to have lost the document when: the replicator reports its head as the origin; a read
+ * answers the origin ({@link DocumentStore#readSince} of a missing document, or of a cursor from
+ * before the history the store now holds); an append, its own or delivered (even one it holds
+ * already), has the origin before it and comes after a position the hub had heard of (the append
+ * re-created the document); its own append, or a delivered one it lacked, belongs to a history
+ * older than the latest re-creation it heard of; or a read from the origin (the store's whole
+ * document) lacks something held here when it started that was not on its way to the store. A read
+ * from the origin started before the hub heard of any position, and answered after, is made again
+ * from the hub's position. This relies on positions growing across such a loss, as Redis stream
+ * ids, taken from its clock, do. A write-back that fails is tried again like a failed round. What
+ * no live document and no client holds any more is lost with the store. Two losses within a moment
+ * of each other can still hide one (an append that landed between them, whose hub heard of nothing
+ * after it before the second).
  *
  * <h2>Memory</h2>
  *
@@ -134,6 +155,12 @@ import java.util.function.Function;
 public final class DefaultHub implements Hub, AutoCloseable {
 
   private static final System.Logger LOG = System.getLogger(DefaultHub.class.getName());
+
+  /** The least wait before a failed append is tried again. */
+  private static final Duration MIN_RETRY_DELAY = Duration.ofMillis(10);
+
+  /** The longest wait between two tries of a failed append. */
+  private static final Duration MAX_RETRY_DELAY = Duration.ofSeconds(5);
 
   private final DocumentStore store;
   private final Executor executor;
@@ -447,8 +474,23 @@ public final class DefaultHub implements Hub, AutoCloseable {
     /** A round started since the document was loaded: {@link #lastRoundStart} holds a time. */
     boolean roundStarted;
 
-    /** Some append of this instance failed: in-memory state may be ahead of the store. */
+    /**
+     * An append of this instance failed and what it held is not yet durable: in-memory state may be
+     * ahead of the store. Cleared once a round carrying {@link #unsaved} is durable.
+     */
     boolean appendFailed;
+
+    /**
+     * The join of the failed rounds' deltas, merged here but maybe not in the store; appended again
+     * with the next round (one is started after a delay if none comes). Null when nothing is.
+     */
+    DocumentDelta unsaved;
+
+    /** A retry of {@link #unsaved} is scheduled. */
+    boolean retryScheduled;
+
+    /** Failed appends in a row, for the retry's back-off. */
+    int failuresInARow;
 
     /** Work waiting for the load under way; null when no load is. */
     List<LoadWaiter> waitingForLoad;
@@ -461,6 +503,18 @@ public final class DefaultHub implements Hub, AutoCloseable {
      * ({@link Appended}: previous to position) this hub has merged, its own and the ones delivered.
      */
     StoreCursor position = StoreCursor.ORIGIN;
+
+    /**
+     * The newest position of the document in the store this hub has heard of (loaded, appended,
+     * delivered or read), chained or not; back to the origin when the store lost the document.
+     */
+    StoreCursor seen = StoreCursor.ORIGIN;
+
+    /** The oldest position heard of since the load or the store's last loss; null if none. */
+    StoreCursor since;
+
+    /** The latest position at which the document's history started over (an append after none). */
+    StoreCursor born;
 
     /** Appends merged but not yet chained to {@link #position}: previous to position. Lazy. */
     TreeMap<StoreCursor, StoreCursor> ahead;
@@ -476,8 +530,14 @@ public final class DefaultHub implements Hub, AutoCloseable {
 
     boolean repairAgain;
 
-    /** The whole document is being written back to a store that lost it. */
-    boolean reseeding;
+    /**
+     * The store lost the document (or the part of its history this hub had reached): the next round
+     * writes the whole document back. Set again when that append fails.
+     */
+    boolean rewrite;
+
+    /** The store lost this document once: {@link #position} went back to the origin then. */
+    boolean lostOnce;
 
     /** Set off the executor by a cache refresh that found the store empty; read once loaded. */
     volatile boolean needsReseed;
@@ -597,11 +657,14 @@ public final class DefaultHub implements Hub, AutoCloseable {
     }
 
     private void loaded(Optional<StoredDocument> stored, Throwable failure, boolean fromStore) {
+      // waitingForLoad stays set until every waiter ran: it keeps maybeRelease, called by a waiter
+      // (a subscribe whose connection closed meanwhile, an empty edit), from dropping the
+      // document under the waiters after it.
       List<LoadWaiter> waiting = waitingForLoad;
-      waitingForLoad = null;
       List<RemoteDelta> early = arrivedWhileLoading;
       arrivedWhileLoading = null;
       if (failure != null) {
+        waitingForLoad = null;
         Throwable cause = unwrap(failure);
         loadFailure =
             new HubException(
@@ -627,6 +690,10 @@ public final class DefaultHub implements Hub, AutoCloseable {
       if (stored.isPresent()) {
         doc = stored.get().document();
         position = stored.get().position();
+        seen = position;
+        if (position.isAfter(StoreCursor.ORIGIN)) {
+          since = position;
+        }
       } else {
         doc = Document.create(id);
       }
@@ -638,9 +705,10 @@ public final class DefaultHub implements Hub, AutoCloseable {
       for (LoadWaiter w : waiting) {
         w.then.run();
       }
+      waitingForLoad = null;
       if (needsReseed) {
         needsReseed = false;
-        reseed();
+        storeLost();
       }
       maybeRelease();
     }
@@ -856,8 +924,16 @@ public final class DefaultHub implements Hub, AutoCloseable {
         lastRoundStart = scheduler.nanoTime();
         roundStarted = true;
       }
+      // What failed before rides along: the store merges, so appending it again is harmless.
+      r.retried = unsaved;
+      unsaved = null;
+      if (rewrite) {
+        r.rewritten = doc.deltaSince(VersionVector.empty());
+        rewrite = false;
+      }
+      DocumentDelta toAppend = r.appended();
       CompletableFuture<Appended> appended =
-          r.joined == null ? CompletableFuture.completedFuture(null) : append(r.joined);
+          toAppend == null ? CompletableFuture.completedFuture(null) : append(toAppend);
       appended.whenComplete(
           (where, failure) -> {
             try {
@@ -878,12 +954,29 @@ public final class DefaultHub implements Hub, AutoCloseable {
       if (failure != null) {
         appendFailed = true;
         appendFailures.incrementAndGet();
+        // Merged here, maybe shown to a newcomer in its catch-up, but not durable: appended again
+        // later, since nobody else may hold it (a server edit has no client to resend it).
+        DocumentDelta lost = r.newDeltas();
+        if (lost != null) {
+          unsaved = unsaved == null ? lost : unsaved.join(lost);
+          scheduleRetry();
+        }
+        if (r.rewritten != null) {
+          rewrite = true;
+          scheduleRetry();
+        }
         r.failAll(
             new HubException(
                 ErrorCode.INTERNAL,
                 "could not make the update of document '" + id + "' durable; retry it",
                 unwrap(failure)));
       } else {
+        if (r.retried != null) {
+          // Everything merged here is durable again (one round is in flight at a time, and it
+          // took every failed delta with it).
+          appendFailed = false;
+          failuresInARow = 0;
+        }
         for (Waiter<?> w : r.waiters) {
           if (w.duplicate && appendFailed) {
             // An append ahead of this resend failed: acking now would claim durability we do not
@@ -896,12 +989,16 @@ public final class DefaultHub implements Hub, AutoCloseable {
             w.complete();
           }
         }
-        if (r.joined != null) {
-          fanOut(r);
+        DocumentDelta durable = r.appended();
+        if (durable != null) {
+          DocumentDelta news = r.newDeltas();
+          if (news != null) {
+            fanOut(r, news);
+          }
           if (where != null) {
-            chain(where);
+            chain(where, true, r.rewritten != null);
             if (replicating) {
-              replicator.announce(id, r.joined, where);
+              replicator.announce(id, durable, where);
             }
           }
         }
@@ -915,12 +1012,13 @@ public final class DefaultHub implements Hub, AutoCloseable {
      * round's only sender is skipped (it has every change of the round); when several connections
      * contributed, each gets the whole round, its own updates included, which merge as no-ops.
      */
-    private void fanOut(Round r) {
-      FanOut message = new FanOut(Update.fanOut(id, r.joined));
+    private void fanOut(Round r, DocumentDelta durable) {
+      FanOut message = new FanOut(Update.fanOut(id, durable));
+      // A failed round that rode along was sent to nobody: every subscriber gets this one.
+      boolean everyone = r.severalSenders || r.retried != null;
       int recipients = 0;
       for (Subscriber s : subscribers.values()) {
-        if ((r.severalSenders || !s.connection.equals(r.sender))
-            && sendFanOut(s.connection, message)) {
+        if ((everyone || !s.connection.equals(r.sender)) && sendFanOut(s.connection, message)) {
           recipients++;
         }
       }
@@ -936,11 +1034,52 @@ public final class DefaultHub implements Hub, AutoCloseable {
     }
 
     /**
+     * Starts a round for {@link #unsaved} after a back-off (the repair delay, doubling per failure
+     * in a row up to {@link #MAX_RETRY_DELAY}), unless a round takes it first.
+     */
+    private void scheduleRetry() {
+      if (retryScheduled) {
+        return;
+      }
+      retryScheduled = true;
+      long base = Math.max(repairDelay.toNanos(), MIN_RETRY_DELAY.toNanos());
+      long wait = Math.min(MAX_RETRY_DELAY.toNanos(), base << Math.min(failuresInARow, 16));
+      failuresInARow++;
+      try {
+        scheduler.schedule(() -> executeQuietly(this, this::retryUnsaved), Duration.ofNanos(wait));
+      } catch (RejectedExecutionException e) {
+        retryScheduled = false;
+      }
+    }
+
+    private void retryUnsaved() {
+      retryScheduled = false;
+      if (released || (unsaved == null && !rewrite)) {
+        return;
+      }
+      if (open == null) {
+        open = new Round();
+      }
+      maybeCloseRound();
+    }
+
+    /**
      * Adds one merged append to the chain: moves {@link #position} along it as far as it is
      * unbroken, and schedules a check if a break remains. A store that does not report the position
      * before an append is written by this process alone, so the append follows on directly.
      */
     private void chain(Appended appended) {
+      chain(appended, false, false);
+    }
+
+    /**
+     * {@link #chain(Appended)}, watching for signs that the store lost the document.
+     *
+     * @param own the append is this hub's: its deltas are merged here already
+     * @param wholeDocument the append wrote this hub's whole document back
+     */
+    private void chain(Appended appended, boolean own, boolean wholeDocument) {
+      heardOf(appended, own, wholeDocument);
       StoreCursor at = appended.position();
       if (!at.isAfter(position)) {
         return;
@@ -954,6 +1093,42 @@ public final class DefaultHub implements Hub, AutoCloseable {
         ahead.put(appended.previous(), at);
       }
       followChain();
+    }
+
+    /**
+     * Notes an append's position, mine or delivered (merged or not), and writes the document back
+     * if it shows that the store lost it.
+     */
+    private void heardOf(Appended appended, boolean own, boolean wholeDocument) {
+      StoreCursor at = appended.position();
+      boolean startsOver =
+          appended.previousKnown() && appended.previous().equals(StoreCursor.ORIGIN);
+      boolean lost = false;
+      if (startsOver && !wholeDocument && since != null && at.isAfter(since)) {
+        // An append with nothing before it, after a position heard of: it re-created a document
+        // the store had held, which lost everything before it (Redis restarted empty); nothing
+        // else would show it now that the document has a head again. (The document's first
+        // append comes before every other position, so a late copy of it does not pass.)
+        lost = true;
+      }
+      if (born != null && born.isAfter(at) && (own || at.isAfter(position))) {
+        // The append went to a history of the document that the store lost since (one that
+        // started over later is known): what it brought here is not in the store. Positions grow
+        // across such a loss, as Redis stream ids do.
+        lost = true;
+      }
+      if (startsOver) {
+        born = born == null ? at : StoreCursor.max(born, at);
+      }
+      if (lost) {
+        storeLost();
+      }
+      seen = StoreCursor.max(seen, at);
+      if (startsOver && wholeDocument) {
+        since = at; // the store holds everything held here from this write-back on
+      } else if (since == null || since.isAfter(at)) {
+        since = at;
+      }
     }
 
     private void followChain() {
@@ -992,7 +1167,10 @@ public final class DefaultHub implements Hub, AutoCloseable {
       }
       if (!appended.position().isAfter(position)
           || (ahead != null && ahead.containsValue(appended.position()))) {
-        return; // already held: a duplicate, or a delivery the last repair overtook
+        // Already held: a duplicate, or a delivery the last repair overtook; it may still show
+        // that the store lost the document.
+        heardOf(appended, false, false);
+        return;
       }
       remoteDeltas.incrementAndGet();
       mergeRemote(delta, false);
@@ -1027,7 +1205,14 @@ public final class DefaultHub implements Hub, AutoCloseable {
             "document '" + id + "': another server stored a field with another type: " + e);
         return;
       }
-      if (newDots || !changed.isEmpty()) {
+      if (appendFailed) {
+        // A failed round was merged here but fanned out to nobody, so the subscribers may lack
+        // parts of the document that this hub holds; what comes back from the store or another
+        // hub may be one of them: sent whole, even where it is nothing new to this hub.
+        if (!delta.isEmpty()) {
+          sendToAll(new FanOut(Update.fanOut(id, delta)));
+        }
+      } else if (newDots || !changed.isEmpty()) {
         sendToAll(new FanOut(Update.fanOut(id, repair ? doc.deltaSince(before) : delta)));
       }
     }
@@ -1050,8 +1235,10 @@ public final class DefaultHub implements Hub, AutoCloseable {
       if (released || doc == null) {
         return;
       }
-      if (latest.equals(StoreCursor.ORIGIN) && position.isAfter(StoreCursor.ORIGIN)) {
-        reseed();
+      if (latest.equals(StoreCursor.ORIGIN)) {
+        if (storeHeldIt()) {
+          storeLost();
+        }
         return;
       }
       if (!latest.isAfter(position)) {
@@ -1079,37 +1266,56 @@ public final class DefaultHub implements Hub, AutoCloseable {
       }
     }
 
-    /**
-     * The store lost a document this hub held (Redis restarted empty): writes the whole document
-     * back, so what was acknowledged stays durable. Not a round: nobody waits for it and
-     * subscribers have it all; other servers holding the document do the same, harmlessly, since
-     * merging is idempotent.
-     */
-    private void reseed() {
-      if (reseeding) {
-        return;
+    /** The dots on their way to the store: of the open and in-flight rounds, of failed appends. */
+    private DotSet pendingDots() {
+      DotSet out = DotSet.empty();
+      if (open != null && open.joined != null) {
+        out = out.union(open.joined.context());
       }
-      reseeding = true;
+      if (inFlight != null && inFlight.appended() != null) {
+        out = out.union(inFlight.appended().context());
+      }
+      if (unsaved != null) {
+        out = out.union(unsaved.context());
+      }
+      return out;
+    }
+
+    /** Whether the store held some of this document, as far as this hub has seen. */
+    private boolean storeHeldIt() {
+      return lostOnce || seen.isAfter(StoreCursor.ORIGIN);
+    }
+
+    /**
+     * The store lost a document this hub held (Redis restarted empty), or at least the part of its
+     * history this hub had reached: writes the whole document back, so what was acknowledged stays
+     * durable, and reads what the store holds now from the start, since the chain of appends this
+     * hub followed is gone. The write-back rides in a round (the next one, or one started now), so
+     * it is announced like any append, with the origin as its previous position when it re-creates
+     * the document, which tells every other server holding it to write it back too; it is not
+     * fanned out (the subscribers here have it all), and a failed one is tried again like a failed
+     * round. Other servers doing the same is harmless: merging is idempotent.
+     */
+    private void storeLost() {
+      if (rewrite || (inFlight != null && inFlight.rewritten != null)) {
+        return; // already writing it back
+      }
       reseeds.incrementAndGet();
       LOG.log(
           System.Logger.Level.WARNING,
           "document '" + id + "' is missing from the store; writing it back from memory");
-      append(doc.deltaSince(VersionVector.empty()))
-          .whenComplete(
-              (where, failure) ->
-                  executeQuietly(
-                      this,
-                      () -> {
-                        reseeding = false;
-                        if (failure != null) {
-                          LOG.log(
-                              System.Logger.Level.WARNING,
-                              "could not write document '" + id + "' back; will try again",
-                              unwrap(failure));
-                        } else if (!released && doc != null) {
-                          chain(where);
-                        }
-                      }));
+      lostOnce = true;
+      position = StoreCursor.ORIGIN;
+      seen = StoreCursor.ORIGIN;
+      since = null;
+      ahead = null;
+      reportedHead = null;
+      rewrite = true;
+      if (open == null) {
+        open = new Round();
+      }
+      maybeCloseRound();
+      repair();
     }
 
     /** Reads from the store what was appended after {@link #position}, and merges it. */
@@ -1123,17 +1329,41 @@ public final class DefaultHub implements Hub, AutoCloseable {
       }
       repairing = true;
       repairs.incrementAndGet();
+      StoreCursor from = position;
+      // For a read of the whole document (see repaired): what is held here and what is on its way
+      // to the store as the read starts; what arrives later may be missing from the read.
+      DotSet held = null;
+      DotSet pendingAtRead = DotSet.empty();
+      if (from.equals(StoreCursor.ORIGIN) && storeHeldIt()) {
+        held = doc.context();
+        pendingAtRead = pendingDots();
+      }
+      DotSet heldAtRead = held;
+      DotSet onItsWay = pendingAtRead;
+      boolean blind = from.equals(StoreCursor.ORIGIN) && !storeHeldIt();
       CompletableFuture<StoredChanges> read;
       try {
-        read = store.readSince(id, position);
+        read = store.readSince(id, from);
       } catch (RuntimeException e) {
         read = CompletableFuture.failedFuture(e);
       }
       read.whenComplete(
-          (changes, failure) -> executeQuietly(this, () -> repaired(changes, failure)));
+          (changes, failure) ->
+              executeQuietly(this, () -> repaired(blind, heldAtRead, onItsWay, changes, failure)));
     }
 
-    private void repaired(StoredChanges changes, Throwable failure) {
+    /**
+     * @param heldAtRead for a read from the origin by a hub that knows the store held the document:
+     *     the dots held here when the read started; else null
+     * @param onItsWay the dots on their way to the store when the read started
+     * @param blind the read was from the origin by a hub that knew of no position of the document
+     */
+    private void repaired(
+        boolean blind,
+        DotSet heldAtRead,
+        DotSet onItsWay,
+        StoredChanges changes,
+        Throwable failure) {
       repairing = false;
       if (released || doc == null) {
         return;
@@ -1147,7 +1377,31 @@ public final class DefaultHub implements Hub, AutoCloseable {
         return;
       }
       mergeRemote(changes.delta(), true);
-      position = StoreCursor.max(position, changes.position());
+      if (blind && storeHeldIt()) {
+        // Meanwhile this hub learned of a position (its own append landed, say): the answer
+        // cannot tell whether that history is still the store's, a read from the position can
+        // (the store answers the origin for a cursor from before the history it holds).
+        repairAgain = true;
+      } else if (changes.position().equals(StoreCursor.ORIGIN) && storeHeldIt()) {
+        // The store has nothing of it, or no longer knows the position asked from.
+        storeLost();
+      } else if (heldAtRead != null
+          && !changes
+              .delta()
+              .context()
+              .union(onItsWay)
+              .union(pendingDots())
+              .containsAll(heldAtRead)) {
+        // A read from the origin is the store's whole document: if it lacks something held here
+        // that is not on its way to the store, the store lost it (again, after a write-back).
+        storeLost();
+      } else {
+        position = StoreCursor.max(position, changes.position());
+        seen = StoreCursor.max(seen, position);
+        if (position.isAfter(StoreCursor.ORIGIN) && since == null) {
+          since = position;
+        }
+      }
       followChain();
       if (repairAgain) {
         repairAgain = false;
@@ -1329,6 +1583,8 @@ public final class DefaultHub implements Hub, AutoCloseable {
           && subscribers.isEmpty()
           && open == null
           && inFlight == null
+          && unsaved == null
+          && !rewrite
           && waitingForLoad == null) {
         released = true;
         // After a failed append the live state may be ahead of the store; only the store's
@@ -1431,6 +1687,26 @@ public final class DefaultHub implements Hub, AutoCloseable {
 
     /** New deltas came from more than one connection (or from a connection and an edit). */
     boolean severalSenders;
+
+    /** Deltas of failed rounds appended again with this one; null if none. */
+    DocumentDelta retried;
+
+    /** The whole document, written back to a store that lost it; null if not. */
+    DocumentDelta rewritten;
+
+    /** What subscribers have not seen: the new deltas and the failed ones; null if nothing. */
+    DocumentDelta newDeltas() {
+      return join(joined, retried);
+    }
+
+    /** What the round appends: its new deltas, the failed ones, a write-back; null if nothing. */
+    DocumentDelta appended() {
+      return join(newDeltas(), rewritten);
+    }
+
+    private static DocumentDelta join(DocumentDelta a, DocumentDelta b) {
+      return a == null ? b : b == null ? a : a.join(b);
+    }
 
     final List<Waiter<?>> waiters = new ArrayList<>(4);
 

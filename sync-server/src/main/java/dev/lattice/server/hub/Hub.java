@@ -54,7 +54,8 @@ public interface Hub {
    * @return completes with the delta applied once it is durable and handed to every subscriber;
    *     fails with {@link HubException} ({@code FIELD_TYPE_MISMATCH}, {@code TOO_MANY_FIELDS}, or
    *     {@code INTERNAL} when the store fails). A refused edit changes nothing; an empty edit
-   *     completes with an empty delta.
+   *     completes with an empty delta. An edit that failed with {@code INTERNAL} was merged all the
+   *     same and may still become durable (the hub appends it again), so do not repeat it blindly.
    */
   CompletableFuture<DocumentDelta> edit(String documentId, Consumer<DocumentEdit> edits);
 

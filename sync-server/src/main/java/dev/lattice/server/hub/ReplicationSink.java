@@ -24,7 +24,8 @@ public interface ReplicationSink {
    * The store's newest position of the document is {@code latest} (a periodic check): if this hub
    * has not seen it by {@link HubConfig#repairDelay()} from now, it repairs from the store. {@link
    * StoreCursor#ORIGIN} says the store holds nothing of the document: a hub that holds some (the
-   * store lost it, say Redis restarted empty) writes its whole document back.
+   * store lost it, say Redis restarted empty) writes its whole document back, and reads the store's
+   * again from the origin.
    */
   void head(String documentId, StoreCursor latest);
 

@@ -7,6 +7,7 @@ import dev.lattice.server.store.DocumentStore;
 import dev.lattice.server.store.StoreCursor;
 import dev.lattice.server.store.StoreException;
 import dev.lattice.server.store.StoreStats;
+import dev.lattice.server.store.StoredDocument;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -30,6 +31,37 @@ final class ControllableStore implements DocumentStore {
   private final AtomicInteger failingLoads = new AtomicInteger();
   private volatile CountDownLatch loadGate = new CountDownLatch(0);
   private volatile Document stored;
+  private final List<CompletableFuture<Void>> heldAsyncLoads = new ArrayList<>();
+  private boolean holdingAsyncLoads;
+
+  /** From now on {@link #loadAsync} answers only when the test calls {@link #releaseAsyncLoads}. */
+  synchronized void holdAsyncLoads() {
+    holdingAsyncLoads = true;
+  }
+
+  /** Answers every held asynchronous load, on this thread, and stops holding. */
+  void releaseAsyncLoads() {
+    List<CompletableFuture<Void>> held;
+    synchronized (this) {
+      holdingAsyncLoads = false;
+      held = List.copyOf(heldAsyncLoads);
+      heldAsyncLoads.clear();
+    }
+    held.forEach(f -> f.complete(null));
+  }
+
+  @Override
+  public CompletableFuture<Optional<StoredDocument>> loadAsync(String documentId) {
+    CompletableFuture<Void> gate;
+    synchronized (this) {
+      if (!holdingAsyncLoads) {
+        return DocumentStore.super.loadAsync(documentId);
+      }
+      gate = new CompletableFuture<>();
+      heldAsyncLoads.add(gate);
+    }
+    return gate.thenCompose(ignored -> DocumentStore.super.loadAsync(documentId));
+  }
 
   @Override
   public synchronized CompletableFuture<Appended> append(String documentId, DocumentDelta delta) {

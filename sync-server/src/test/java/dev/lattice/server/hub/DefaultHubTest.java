@@ -440,8 +440,34 @@ class DefaultHubTest {
     assertThat(replay(Document.create(DOC), retried.missing()).counterValue("n")).isEqualTo(5);
   }
 
+  /**
+   * Found by the multi-server simulation: when the first of the work queued behind a load released
+   * the document (a subscribe of a connection that closed meanwhile, or an empty edit), the next
+   * queued subscribe ran on the released document, threw, and never completed.
+   */
   @Test
-  void failedAppendFailsWithInternalAndTheResendIsAppendedAgain() {
+  void workQueuedBehindALoadRunsEvenIfTheFirstOfItWouldReleaseTheDocument() {
+    ControllableStore store = new ControllableStore();
+    store.holdAsyncLoads();
+    DefaultHub hub = hub(store);
+    CompletableFuture<Hub.SyncResult> closing = hub.subscribe(alice, DOC, VersionVector.empty());
+    CompletableFuture<DocumentDelta> empty = hub.edit(DOC, e -> {});
+    CompletableFuture<Hub.SyncResult> waiting = hub.subscribe(bob, DOC, VersionVector.empty());
+    hub.disconnect(alice);
+
+    store.releaseAsyncLoads();
+
+    assertThat(codeOf(closing)).isEqualTo(ErrorCode.INTERNAL);
+    assertThat(empty).isCompletedWithValue(DocumentDelta.empty());
+    assertThat(waiting).isCompleted();
+    join(waiting);
+    assertThat(hub.stats().documentsLive()).isEqualTo(1);
+    hub.disconnect(bob);
+    assertThat(hub.stats().documentsLive()).isZero();
+  }
+
+  @Test
+  void failedAppendFailsWithInternalAndIsAppendedAgainWithTheNextRound() {
     ControllableStore store = new ControllableStore();
     DefaultHub hub = hub(store);
     join(hub.subscribe(alice, DOC, VersionVector.empty()));
@@ -453,15 +479,20 @@ class DefaultHubTest {
     store.failAppend(0);
 
     assertThat(codeOf(first)).isEqualTo(ErrorCode.INTERNAL);
-    // The resend queued behind the failed append must not be acked as if it were durable.
-    assertThat(codeOf(queuedResend)).isEqualTo(ErrorCode.INTERNAL);
     assertThat(bob.updates()).isEmpty();
-
-    CompletableFuture<Void> retry = hub.update(alice, DOC, delta);
+    // The resend queued behind the failed append rides in the round that appends it again: it is
+    // acknowledged only once that is durable.
     assertThat(store.appends()).hasSize(2);
+    assertThat(store.appends().get(1).delta()).isEqualTo(delta);
+    assertThat(queuedResend).isNotDone();
     store.completeAppend(1);
-    assertThat(retry).isCompletedWithValue(null);
+    assertThat(queuedResend).isCompletedWithValue(null);
     assertThat(bob.updates()).extracting(Update::delta).containsExactly(delta);
+
+    // Durable again: a later resend is a plain duplicate.
+    CompletableFuture<Void> late = hub.update(alice, DOC, delta);
+    assertThat(late).isCompletedWithValue(null);
+    assertThat(store.appends()).hasSize(2);
     assertThat(hub.stats().appendFailures()).isEqualTo(1);
   }
 

@@ -332,6 +332,356 @@ class ReplicationTest {
     assertThat(hubC.stats().reseeds()).isEqualTo(1);
   }
 
+  /** A third hub, C, whose appends the test can fail. */
+  private DefaultHub flakyHub(FlakyStore flaky, LoopbackBus.Node node) {
+    return new DefaultHub(
+        HubConfig.builder(flaky, ReplicaId.of(3))
+            .executor(Runnable::run)
+            .scheduler(scheduler)
+            .clock(new HybridLogicalClock(() -> NOW_MILLIS, Duration.ofSeconds(60)))
+            .replicator(node)
+            .repairDelay(REPAIR_DELAY)
+            .build());
+  }
+
+  /**
+   * Found by the multi-server simulation: a server edit whose append timed out although the store
+   * took it was never fanned out; the repair that later read it from the store found nothing new
+   * (the hub had merged it) and sent nothing either, so the hub's own subscriber never got it.
+   */
+  @Test
+  void aFailedAppendThatLandedReachesTheSubscribersWhenARepairReadsIt() {
+    FlakyStore flaky = new FlakyStore(store);
+    LoopbackBus.Node nodeC = bus.replicator();
+    DefaultHub hubC = flakyHub(flaky, nodeC);
+    Hub.SyncResult aliceSync = join(hubC.subscribe(alice, DOC, VersionVector.empty()));
+    flaky.failNextAppends(1, true);
+    CompletableFuture<DocumentDelta> edit = hubC.edit(DOC, e -> e.increment("n", 3));
+    assertThat(edit).isCompletedExceptionally();
+
+    nodeC.sink().mayHaveMissed(DOC);
+
+    assertThat(view(aliceSync, alice)).isEqualTo(store.load(DOC).orElseThrow());
+    assertThat(view(aliceSync, alice).counterValue("n")).isEqualTo(3);
+  }
+
+  /**
+   * A client's update failed on hub C (nothing fanned out), and the client sent it again through
+   * hub A: when A's announcement reaches C, C already holds the delta, yet its other subscribers
+   * never saw it; they must get it now.
+   */
+  @Test
+  void aDeltaThatFailedHereAndArrivesFromAnotherHubReachesTheSubscribersHere() {
+    FlakyStore flaky = new FlakyStore(store);
+    LoopbackBus.Node nodeC = bus.replicator();
+    DefaultHub hubC = flakyHub(flaky, nodeC);
+    join(hubC.subscribe(alice, DOC, VersionVector.empty()));
+    Hub.SyncResult carolSync = join(hubC.subscribe(carol, DOC, VersionVector.empty()));
+    DocumentDelta d = Document.create(DOC).incrementGCounter(alice.replicaId(), "likes", 2);
+    flaky.failNextAppends(1, false);
+    assertThat(hubC.update(alice, DOC, d)).isCompletedExceptionally();
+    assertThat(carol.updates()).isEmpty();
+
+    // Alice moves to hub A and sends it again there.
+    hubC.disconnect(alice);
+    join(hubA.subscribe(alice, DOC, VersionVector.empty()));
+    hubA.update(alice, DOC, d).join();
+
+    assertThat(view(carolSync, carol).counterValue("likes")).isEqualTo(2);
+  }
+
+  private DefaultHub hubOn(DocumentStore on, LoopbackBus.Node node, long replica) {
+    return new DefaultHub(
+        HubConfig.builder(on, ReplicaId.of(replica))
+            .executor(Runnable::run)
+            .scheduler(scheduler)
+            .clock(new HybridLogicalClock(() -> NOW_MILLIS, Duration.ofSeconds(60)))
+            .replicator(node)
+            .repairDelay(REPAIR_DELAY)
+            .build());
+  }
+
+  /**
+   * Found by the multi-server simulation: after Redis restarted empty, the first append (here the
+   * hub's own) re-created the document before any head check could see it missing; from then on the
+   * store had a head again and nobody wrote back what it had lost. The append's previous position,
+   * the origin, says the store had nothing before it.
+   */
+  @Test
+  void anAppendThatRecreatesALostDocumentMakesTheHubWriteItBack() {
+    FlakyStore redis = new FlakyStore();
+    LoopbackBus.Node nodeC = bus.replicator();
+    DefaultHub hubC = hubOn(redis, nodeC, 3);
+    join(hubC.subscribe(alice, DOC, VersionVector.empty()));
+    Document aliceLocal = Document.create(DOC);
+    hubC.update(alice, DOC, aliceLocal.incrementGCounter(alice.replicaId(), "a", 2)).join();
+
+    redis.forget();
+    hubC.update(alice, DOC, aliceLocal.incrementGCounter(alice.replicaId(), "b", 3)).join();
+
+    Document back = redis.load(DOC).orElseThrow();
+    assertThat(back.counterValue("a")).isEqualTo(2);
+    assertThat(back.counterValue("b")).isEqualTo(3);
+    assertThat(hubC.stats().reseeds()).isEqualTo(1);
+    // Settled: the head check finds nothing more to do.
+    nodeC.sink().head(DOC, StoreCursor.of(3));
+    scheduler.advance(REPAIR_DELAY.multipliedBy(3));
+    assertThat(hubC.stats().reseeds()).isEqualTo(1);
+    assertThat(hubC.stats().repairs()).isEqualTo(1);
+  }
+
+  /** The same seen on another hub: the announcement of the re-creating append. */
+  @Test
+  void anAnnouncedAppendThatRecreatesALostDocumentMakesEveryHubHoldingItWriteItBack() {
+    FlakyStore redis = new FlakyStore();
+    LoopbackBus.Node nodeC = bus.replicator();
+    LoopbackBus.Node nodeD = bus.replicator();
+    DefaultHub hubC = hubOn(redis, nodeC, 3);
+    DefaultHub hubD = hubOn(redis, nodeD, 4);
+    join(hubC.subscribe(alice, DOC, VersionVector.empty()));
+    join(hubD.subscribe(bob, DOC, VersionVector.empty()));
+    // Only D holds bob's update: C never hears of it.
+    bus.dropDeltas(m -> m.from() == nodeD);
+    hubD.update(bob, DOC, Document.create(DOC).incrementGCounter(bob.replicaId(), "b", 5)).join();
+    bus.dropDeltas(m -> false);
+
+    redis.forget();
+    hubC.update(alice, DOC, Document.create(DOC).incrementGCounter(alice.replicaId(), "a", 1))
+        .join();
+
+    Document back = redis.load(DOC).orElseThrow();
+    assertThat(back.counterValue("a")).isEqualTo(1);
+    assertThat(back.counterValue("b")).isEqualTo(5);
+    assertThat(hubD.stats().reseeds()).isEqualTo(1);
+  }
+
+  /** A repair that finds the document missing (the store answers the origin) writes it back. */
+  @Test
+  void aRepairThatFindsTheDocumentMissingWritesItBack() {
+    FlakyStore redis = new FlakyStore();
+    LoopbackBus.Node nodeC = bus.replicator();
+    DefaultHub hubC = hubOn(redis, nodeC, 3);
+    join(hubC.subscribe(alice, DOC, VersionVector.empty()));
+    hubC.update(alice, DOC, Document.create(DOC).incrementGCounter(alice.replicaId(), "a", 2))
+        .join();
+
+    redis.forget();
+    nodeC.sink().mayHaveMissed(DOC); // the replicator reconnected to the restarted Redis
+
+    assertThat(redis.load(DOC).orElseThrow().counterValue("a")).isEqualTo(2);
+    assertThat(hubC.stats().reseeds()).isEqualTo(1);
+    // The write-back is not fanned out: the subscribers here have it all.
+    assertThat(alice.updates()).isEmpty();
+  }
+
+  /**
+   * Found by the multi-server simulation: a hub whose chain was broken (its position still the
+   * origin) but which had appended took a read answering "nothing stored" for a new document.
+   */
+  @Test
+  void aHubThatAppendedButWhosePositionIsStillTheOriginWritesBackWhatTheStoreLost() {
+    FlakyStore redis = new FlakyStore();
+    LoopbackBus.Node nodeC = bus.replicator();
+    LoopbackBus.Node nodeD = bus.replicator();
+    DefaultHub hubC = hubOn(redis, nodeC, 3);
+    DefaultHub hubD = hubOn(redis, nodeD, 4);
+    join(hubC.subscribe(alice, DOC, VersionVector.empty()));
+    join(hubD.subscribe(bob, DOC, VersionVector.empty()));
+    bus.dropDeltas(m -> true);
+    hubD.update(bob, DOC, Document.create(DOC).incrementGCounter(bob.replicaId(), "b", 1)).join();
+    // C's append links to D's, which C never heard of: C's chain is broken at the origin.
+    hubC.update(alice, DOC, Document.create(DOC).incrementGCounter(alice.replicaId(), "a", 2))
+        .join();
+
+    redis.forget();
+    nodeC.sink().mayHaveMissed(DOC);
+
+    assertThat(redis.load(DOC).orElseThrow().counterValue("a")).isEqualTo(2);
+    assertThat(hubC.stats().reseeds()).isEqualTo(1);
+  }
+
+  /**
+   * Found by the multi-server simulation: Redis lost the document again right after a hub wrote it
+   * back, and another server re-created it before the hub's read from the origin ran; that read
+   * (the store's whole document) lacked what the hub had written back.
+   */
+  @Test
+  void aReadFromTheOriginThatLacksWhatTheHubWroteBackMakesItWriteAgain() {
+    FlakyStore redis = new FlakyStore();
+    LoopbackBus.Node nodeC = bus.replicator();
+    LoopbackBus.Node nodeD = bus.replicator();
+    DefaultHub hubC = hubOn(redis, nodeC, 3);
+    DefaultHub hubD = hubOn(redis, nodeD, 4);
+    join(hubC.subscribe(alice, DOC, VersionVector.empty()));
+    join(hubD.subscribe(bob, DOC, VersionVector.empty()));
+    bus.dropDeltas(m -> true);
+    hubC.update(alice, DOC, Document.create(DOC).incrementGCounter(alice.replicaId(), "a", 2))
+        .join();
+
+    redis.forget();
+    redis.holdReads();
+    nodeC.sink().head(DOC, StoreCursor.ORIGIN); // C writes it back; its read waits
+    assertThat(redis.load(DOC).orElseThrow().counterValue("a")).isEqualTo(2);
+    redis.forget();
+    hubD.update(bob, DOC, Document.create(DOC).incrementGCounter(bob.replicaId(), "b", 1)).join();
+    redis.releaseReads();
+
+    Document back = redis.load(DOC).orElseThrow();
+    assertThat(back.counterValue("a")).isEqualTo(2);
+    assertThat(back.counterValue("b")).isEqualTo(1);
+  }
+
+  /**
+   * Found by the multi-server simulation: a hub's write-back landed, Redis lost the document again,
+   * another server re-created it and the hub heard of that before the reply to its own write-back
+   * arrived: an append to a history the store has since lost, which the hub must make again.
+   */
+  @Test
+  void anAppendThatLandedInAHistoryTheStoreLostSinceIsWrittenAgain() {
+    FlakyStore redis = new FlakyStore();
+    LoopbackBus.Node nodeC = bus.replicator();
+    LoopbackBus.Node nodeD = bus.replicator();
+    DefaultHub hubC = hubOn(redis, nodeC, 3);
+    DefaultHub hubD = hubOn(redis, nodeD, 4);
+    join(hubC.subscribe(alice, DOC, VersionVector.empty()));
+    join(hubD.subscribe(bob, DOC, VersionVector.empty()));
+    bus.dropDeltas(m -> m.from() == nodeC); // D never holds alice's update
+    hubC.update(alice, DOC, Document.create(DOC).incrementGCounter(alice.replicaId(), "a", 2))
+        .join();
+
+    redis.forget();
+    redis.holdNextReply();
+    nodeC.sink().head(DOC, StoreCursor.ORIGIN); // C's write-back lands; its reply waits
+    redis.forget();
+    bus.dropDeltas(m -> false);
+    hubD.update(bob, DOC, Document.create(DOC).incrementGCounter(bob.replicaId(), "b", 1)).join();
+    redis.releaseHeldReply();
+
+    Document back = redis.load(DOC).orElseThrow();
+    assertThat(back.counterValue("a")).isEqualTo(2);
+    assertThat(back.counterValue("b")).isEqualTo(1);
+  }
+
+  /**
+   * Found by the multi-server simulation: a hub's write-back landed just before Redis lost the
+   * document again; another server re-created it, and a read from the origin (started while the
+   * write-back was on its way, so it could not tell) showed the hub the new history before the
+   * announcement of the re-creation reached it. That announcement, old news by then, starts over
+   * after the write-back's position: the only sign that the write-back was lost.
+   */
+  @Test
+  void aReCreationAnnouncedAfterARepairOvertookItStillShowsTheLoss() {
+    FlakyStore redis = new FlakyStore();
+    LoopbackBus.Node nodeC = bus.replicator();
+    LoopbackBus.Node nodeD = bus.replicator();
+    DefaultHub hubC = hubOn(redis, nodeC, 3);
+    DefaultHub hubD = hubOn(redis, nodeD, 4);
+    join(hubC.subscribe(alice, DOC, VersionVector.empty()));
+    join(hubD.subscribe(bob, DOC, VersionVector.empty()));
+    bus.dropDeltas(m -> true);
+    hubC.update(alice, DOC, Document.create(DOC).incrementGCounter(alice.replicaId(), "a", 2))
+        .join();
+    redis.forget();
+    redis.holdNextReply();
+    nodeC.sink().head(DOC, StoreCursor.ORIGIN); // C writes back; the reply waits
+    redis.holdReads();
+    nodeC.sink().mayHaveMissed(DOC); // a read from the origin, waiting
+    redis.releaseHeldReply();
+    redis.forget();
+    bus.dropDeltas(m -> false);
+    bus.holdDeltas();
+    hubD.update(bob, DOC, Document.create(DOC).incrementGCounter(bob.replicaId(), "b", 1)).join();
+    redis.releaseReads();
+    assertThat(redis.load(DOC).orElseThrow().counterValue("a")).isZero();
+
+    bus.releaseHeldNewestFirst();
+
+    Document back = redis.load(DOC).orElseThrow();
+    assertThat(back.counterValue("a")).isEqualTo(2);
+    assertThat(back.counterValue("b")).isEqualTo(1);
+  }
+
+  /**
+   * Found by the multi-server simulation: a hub that knew of no position read the document from the
+   * origin; before the answer came, its own append landed, and then the store lost it and another
+   * server re-created the document. The answer (the new history, without the append) could not show
+   * the loss; a read from the hub's new position does.
+   */
+  @Test
+  void aReadFromTheOriginOverlappingTheHubsFirstAppendIsMadeAgainFromItsPosition() {
+    FlakyStore redis = new FlakyStore();
+    LoopbackBus.Node nodeC = bus.replicator();
+    LoopbackBus.Node nodeD = bus.replicator();
+    DefaultHub hubC = hubOn(redis, nodeC, 3);
+    DefaultHub hubD = hubOn(redis, nodeD, 4);
+    join(hubC.subscribe(alice, DOC, VersionVector.empty()));
+    join(hubD.subscribe(bob, DOC, VersionVector.empty()));
+    bus.dropDeltas(m -> true);
+    redis.holdNextReply();
+    CompletableFuture<Void> ack =
+        hubC.update(alice, DOC, Document.create(DOC).incrementGCounter(alice.replicaId(), "a", 2));
+    redis.holdReads();
+    nodeC.sink().mayHaveMissed(DOC); // a read from the origin, waiting
+    redis.forget();
+    hubD.update(bob, DOC, Document.create(DOC).incrementGCounter(bob.replicaId(), "b", 1)).join();
+    redis.releaseHeldReply();
+    assertThat(ack).isCompletedWithValue(null);
+
+    redis.releaseReads();
+
+    Document back = redis.load(DOC).orElseThrow();
+    assertThat(back.counterValue("a")).isEqualTo(2);
+    assertThat(back.counterValue("b")).isEqualTo(1);
+    assertThat(hubC.stats().reseeds()).isEqualTo(1);
+  }
+
+  /**
+   * Found by the multi-server simulation (in runs where Redis never lost anything): a read that
+   * found no document because nothing was appended yet, answered after the hub heard of the first
+   * append, is no sign of a loss and writes nothing back.
+   */
+  @Test
+  void aReadThatRanBeforeTheFirstAppendIsNoSignOfALoss() {
+    FlakyStore redis = new FlakyStore();
+    LoopbackBus.Node nodeC = bus.replicator();
+    LoopbackBus.Node nodeD = bus.replicator();
+    DefaultHub hubC = hubOn(redis, nodeC, 3);
+    DefaultHub hubD = hubOn(redis, nodeD, 4);
+    join(hubC.subscribe(alice, DOC, VersionVector.empty()));
+    join(hubD.subscribe(bob, DOC, VersionVector.empty()));
+    redis.holdReadReplies();
+    nodeC.sink().mayHaveMissed(DOC); // runs now: nothing stored yet
+    hubD.update(bob, DOC, Document.create(DOC).incrementGCounter(bob.replicaId(), "b", 1)).join();
+
+    redis.releaseReadReplies();
+
+    assertThat(hubC.stats().reseeds()).isZero();
+    assertThat(redis.stats().appendedDeltas()).isEqualTo(1);
+  }
+
+  /** A write-back that fails is tried again, like any failed append, until the store takes it. */
+  @Test
+  void aFailedWriteBackIsTriedAgain() {
+    FlakyStore redis = new FlakyStore();
+    LoopbackBus.Node nodeC = bus.replicator();
+    DefaultHub hubC = hubOn(redis, nodeC, 3);
+    join(hubC.subscribe(alice, DOC, VersionVector.empty()));
+    hubC.update(alice, DOC, Document.create(DOC).incrementGCounter(alice.replicaId(), "a", 2))
+        .join();
+
+    redis.forget();
+    redis.failNextAppends(1, false);
+    nodeC.sink().head(DOC, StoreCursor.ORIGIN);
+    assertThat(redis.exists(DOC)).isFalse();
+    // Meanwhile another server re-creates the document: no head check would show it missing now.
+    redis.append(DOC, Document.create(DOC).incrementGCounter(bob.replicaId(), "b", 1)).join();
+    scheduler.advance(Duration.ofSeconds(1));
+
+    Document back = redis.load(DOC).orElseThrow();
+    assertThat(back.counterValue("a")).isEqualTo(2);
+    assertThat(back.counterValue("b")).isEqualTo(1);
+  }
+
   /** An in-memory store that can lose everything at once, as a Redis without persistence does. */
   private static final class ForgetfulStore implements DocumentStore {
     private volatile InMemoryDocumentStore inner = new InMemoryDocumentStore();
