@@ -264,6 +264,7 @@ class RedisServersIT {
     assertThat(sum(servers, "lattice.replication.reconnects")).isGreaterThanOrEqualTo(2);
     assertThat(sum(servers, "lattice.replication.repairs")).isPositive();
 
+    long gapsBefore = (long) sum(servers, "lattice.replication.gaps");
     // A server that wrote to Redis and died before it published: nobody hears of the write, and
     // the periodic head check still brings it to every server's clients.
     ReplicaId ghost = ReplicaId.of(0x6057);
@@ -275,6 +276,8 @@ class RedisServersIT {
     for (LatticeDocument d : docs) {
       awaitValue(d, () -> d.counter("clicks").value(), 805L);
     }
+    // Both servers saw the head pass them and read the write: a gap each.
+    assertThat(sum(servers, "lattice.replication.gaps")).isGreaterThanOrEqualTo(gapsBefore + 2);
   }
 
   @Test

@@ -136,6 +136,9 @@ final class ServerMetrics implements HubObserver, SessionObserver {
     FunctionCounter.builder("lattice.replication.repairs", hub, h -> h.stats().repairs())
         .description("store reads after a lost or doubtful replication message")
         .register(registry);
+    FunctionCounter.builder("lattice.replication.gaps", hub, h -> h.stats().gaps())
+        .description("lost replication messages noticed (a break that did not heal in time)")
+        .register(registry);
     FunctionCounter.builder("lattice.replication.reseeds", hub, h -> h.stats().reseeds())
         .description("documents written back whole to a store that had lost them")
         .register(registry);

@@ -195,6 +195,7 @@ public final class DefaultHub implements Hub, AutoCloseable {
   private final AtomicLong remoteDeltas = new AtomicLong();
   private final AtomicLong repairs = new AtomicLong();
   private final AtomicLong reseeds = new AtomicLong();
+  private final AtomicLong gaps = new AtomicLong();
 
   /** A hub with {@code config}; creates the default executor and scheduler where none is given. */
   public DefaultHub(HubConfig config) {
@@ -362,7 +363,8 @@ public final class DefaultHub implements Hub, AutoCloseable {
         cacheHits.get(),
         remoteDeltas.get(),
         repairs.get(),
-        reseeds.get());
+        reseeds.get(),
+        gaps.get());
   }
 
   /**
@@ -1262,6 +1264,9 @@ public final class DefaultHub implements Hub, AutoCloseable {
     private void checkGap() {
       gapCheckScheduled = false;
       if (!released && doc != null && (ahead != null || reportedHead != null)) {
+        // The chain stayed broken (or the store's head stayed ahead) past the repair delay: a
+        // message was lost, not late.
+        gaps.incrementAndGet();
         repair();
       }
     }

@@ -20,6 +20,8 @@ package dev.lattice.server.hub;
  * @param remoteDeltas deltas of other server processes merged here (through the {@link Replicator})
  * @param repairs reads from the store after a lost or doubtful delivery
  * @param reseeds documents written back whole to a store that had lost them
+ * @param gaps breaks in a document's chain of appends (or a store head ahead of it) still there
+ *     after the repair delay: replication messages lost, each answered by a repair
  */
 public record HubStats(
     int documentsLive,
@@ -34,4 +36,5 @@ public record HubStats(
     long cacheHits,
     long remoteDeltas,
     long repairs,
-    long reseeds) {}
+    long reseeds,
+    long gaps) {}

@@ -123,10 +123,12 @@ class ReplicationTest {
     scheduler.advance(REPAIR_DELAY);
 
     assertThat(hubB.stats().repairs()).isEqualTo(1);
+    assertThat(hubB.stats().gaps()).isEqualTo(1);
     assertThat(view(bobSync, bob).counterValue("a")).isEqualTo(1);
     // Healed: nothing more to read.
     scheduler.advance(REPAIR_DELAY.multipliedBy(10));
     assertThat(hubB.stats().repairs()).isEqualTo(1);
+    assertThat(hubB.stats().gaps()).isEqualTo(1);
   }
 
   @Test
@@ -161,6 +163,8 @@ class ReplicationTest {
     assertThat(view(bobSync, bob).counterValue("likes")).isEqualTo(2);
     // Only what bob lacked went out: one update holding both increments.
     assertThat(bob.updates()).hasSize(1);
+    // A repair on the replicator's word, not a break the hub saw.
+    assertThat(hubB.stats().gaps()).isZero();
   }
 
   @Test
@@ -175,6 +179,7 @@ class ReplicationTest {
 
     assertThat(view(bobSync, bob).counterValue("likes")).isEqualTo(3);
     assertThat(hubB.stats().repairs()).isZero();
+    assertThat(hubB.stats().gaps()).as("late, not lost").isZero();
   }
 
   @Test
