@@ -953,12 +953,12 @@ public final class DefaultHub implements Hub, AutoCloseable {
     private void roundDone(Round r, Appended where, Throwable failure) {
       inFlight = null;
       if (failure != null) {
-        appendFailed = true;
         appendFailures.incrementAndGet();
         // Merged here, maybe shown to a newcomer in its catch-up, but not durable: appended again
         // later, since nobody else may hold it (a server edit has no client to resend it).
         DocumentDelta lost = r.newDeltas();
         if (lost != null) {
+          appendFailed = true;
           unsaved = unsaved == null ? lost : unsaved.join(lost);
           scheduleRetry();
         }
@@ -972,11 +972,11 @@ public final class DefaultHub implements Hub, AutoCloseable {
                 "could not make the update of document '" + id + "' durable; retry it",
                 unwrap(failure)));
       } else {
+        failuresInARow = 0;
         if (r.retried != null) {
           // Everything merged here is durable again (one round is in flight at a time, and it
           // took every failed delta with it).
           appendFailed = false;
-          failuresInARow = 0;
         }
         for (Waiter<?> w : r.waiters) {
           if (w.duplicate && appendFailed) {

@@ -719,6 +719,31 @@ class ReplicationTest {
     assertThat(back.counterValue("b")).isEqualTo(1);
   }
 
+  /**
+   * A write-back that failed and then succeeded leaves no trace: the document's own deltas are
+   * durable, so a resend is a duplicate again, not appended once more.
+   */
+  @Test
+  void aWriteBackThatFailedOnceLeavesTheDocumentAsBeforeOnceItSucceeds() {
+    FlakyStore redis = new FlakyStore();
+    LoopbackBus.Node nodeC = bus.replicator();
+    DefaultHub hubC = hubOn(redis, nodeC, 3);
+    join(hubC.subscribe(alice, DOC, VersionVector.empty()));
+    DocumentDelta a = Document.create(DOC).incrementGCounter(alice.replicaId(), "a", 2);
+    hubC.update(alice, DOC, a).join();
+    redis.forget();
+    redis.failNextAppends(1, false);
+    nodeC.sink().head(DOC, StoreCursor.ORIGIN);
+    scheduler.advance(Duration.ofSeconds(1));
+    assertThat(redis.load(DOC).orElseThrow().counterValue("a")).isEqualTo(2);
+    long appended = redis.stats().appendedDeltas();
+
+    hubC.update(alice, DOC, a).join(); // a resend after a lost ack
+
+    assertThat(redis.stats().appendedDeltas()).isEqualTo(appended);
+    assertThat(hubC.stats().duplicateUpdates()).isEqualTo(1);
+  }
+
   /** An in-memory store that can lose everything at once, as a Redis without persistence does. */
   private static final class ForgetfulStore implements DocumentStore {
     private volatile InMemoryDocumentStore inner = new InMemoryDocumentStore();
