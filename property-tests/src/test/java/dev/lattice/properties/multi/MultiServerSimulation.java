@@ -207,7 +207,15 @@ final class MultiServerSimulation {
   void run() {
     List<String> problems;
     try {
+      // In some runs every publish fails for the last stretch (Redis took the appends but not the
+      // PUBLISHes): only the head check can tell the others of those appends.
+      int blackout = random.nextInt(3) == 0 ? setup.steps() - setup.steps() / 6 : setup.steps();
       for (int step = 0; step < setup.steps(); step++) {
+        if (step == blackout) {
+          bus.dropRate = 1;
+          log("every publish fails from now on");
+          count("publish blackout");
+        }
         randomStep();
       }
       heal();
@@ -811,7 +819,10 @@ final class MultiServerSimulation {
    */
   private void heal() {
     healing = true;
-    bus.dropRate = 0;
+    // Publishes that fail to the end stay failing until the clients settle: nothing is announced
+    // after the last appends, so only the replicators' head checks can show them.
+    boolean publishesFail = bus.dropRate == 1;
+    bus.dropRate = publishesFail ? 1 : 0;
     bus.duplicateRate = 0;
     bus.followFailureRate = 0;
     log("heal");
@@ -825,6 +836,11 @@ final class MultiServerSimulation {
       time.advance(HEAD_CHECK_NANOS / 2);
       drain();
       settledRounds = settled() ? settledRounds + 1 : 0;
+      if (publishesFail && settledRounds > 0) {
+        publishesFail = false;
+        bus.dropRate = 0;
+        log("publishes work again");
+      }
     }
   }
 

@@ -119,12 +119,13 @@ import java.util.function.Function;
  * re-created the document); its own append, or a delivered one it lacked, belongs to a history
  * older than the latest re-creation it heard of; or a read from the origin (the store's whole
  * document) lacks something held here when it started that was not on its way to the store. A read
- * from the origin started before the hub heard of any position, and answered after, is made again
- * from the hub's position. This relies on positions growing across such a loss, as Redis stream
- * ids, taken from its clock, do. A write-back that fails is tried again like a failed round. What
- * no live document and no client holds any more is lost with the store. Two losses within a moment
- * of each other can still hide one (an append that landed between them, whose hub heard of nothing
- * after it before the second).
+ * from the origin that cannot tell (started before the hub heard of any position and answered
+ * after, or lacking something that was on its way then and has landed since) is made again from the
+ * hub's position. This relies on positions growing across such a loss, as Redis stream ids, taken
+ * from its clock, do. A write-back that fails is tried again like a failed round. What no live
+ * document and no client holds any more is lost with the store. Two losses within a moment of each
+ * other can still hide one (an append that landed between them, whose hub heard of nothing after it
+ * before the second).
  *
  * <h2>Memory</h2>
  *
@@ -954,12 +955,12 @@ public final class DefaultHub implements Hub, AutoCloseable {
     private void roundDone(Round r, Appended where, Throwable failure) {
       inFlight = null;
       if (failure != null) {
-        appendFailed = true;
         appendFailures.incrementAndGet();
         // Merged here, maybe shown to a newcomer in its catch-up, but not durable: appended again
         // later, since nobody else may hold it (a server edit has no client to resend it).
         DocumentDelta lost = r.newDeltas();
         if (lost != null) {
+          appendFailed = true;
           unsaved = unsaved == null ? lost : unsaved.join(lost);
           scheduleRetry();
         }
@@ -973,11 +974,11 @@ public final class DefaultHub implements Hub, AutoCloseable {
                 "could not make the update of document '" + id + "' durable; retry it",
                 unwrap(failure)));
       } else {
+        failuresInARow = 0;
         if (r.retried != null) {
           // Everything merged here is durable again (one round is in flight at a time, and it
           // took every failed delta with it).
           appendFailed = false;
-          failuresInARow = 0;
         }
         for (Waiter<?> w : r.waiters) {
           if (w.duplicate && appendFailed) {
@@ -1400,6 +1401,11 @@ public final class DefaultHub implements Hub, AutoCloseable {
         // A read from the origin is the store's whole document: if it lacks something held here
         // that is not on its way to the store, the store lost it (again, after a write-back).
         storeLost();
+      } else if (heldAtRead != null
+          && !changes.delta().context().union(pendingDots()).containsAll(heldAtRead)) {
+        // It lacks something that was on its way when the read started and has landed since: the
+        // read may have run before it landed, or the store lost it after; a new read tells.
+        repairAgain = true;
       } else {
         position = StoreCursor.max(position, changes.position());
         seen = StoreCursor.max(seen, position);

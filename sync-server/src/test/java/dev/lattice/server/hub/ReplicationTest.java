@@ -569,14 +569,16 @@ class ReplicationTest {
 
   /**
    * Found by the multi-server simulation: a hub's write-back landed just before Redis lost the
-   * document again; another server re-created it, and a read from the origin (started while the
-   * write-back was on its way, so it could not tell) showed the hub the new history before the
-   * announcement of the re-creation reached it. That announcement, old news by then, starts over
-   * after the write-back's position: the only sign that the write-back was lost.
+   * document again; another server re-created it, and reads showed the hub the new history before
+   * the announcement of the re-creation reached it. That announcement, old news by then, starts
+   * over after the write-back's position. With a store that tells a cursor from before the history
+   * it holds, a read would show the loss too; with one that cannot, the announcement is the only
+   * sign.
    */
   @Test
   void aReCreationAnnouncedAfterARepairOvertookItStillShowsTheLoss() {
     FlakyStore redis = new FlakyStore();
+    redis.tellStaleCursors(false);
     LoopbackBus.Node nodeC = bus.replicator();
     LoopbackBus.Node nodeD = bus.replicator();
     DefaultHub hubC = hubOn(redis, nodeC, 3);
@@ -600,6 +602,41 @@ class ReplicationTest {
     assertThat(redis.load(DOC).orElseThrow().counterValue("a")).isZero();
 
     bus.releaseHeldNewestFirst();
+
+    Document back = redis.load(DOC).orElseThrow();
+    assertThat(back.counterValue("a")).isEqualTo(2);
+    assertThat(back.counterValue("b")).isEqualTo(1);
+  }
+
+  /**
+   * Found by the multi-server simulation (with publishes failing): a read from the origin started
+   * while the hub's write-back was on its way; the write-back landed, Redis lost it, another server
+   * re-created the document, and then the read ran. Its answer lacks the write-back, which no
+   * longer counts as on its way: the read may have run before it landed, so it is made again, from
+   * the hub's position now, where the store can tell that history is gone.
+   */
+  @Test
+  void aReadFromTheOriginThatMayHaveRunBeforeTheWriteBackLandedIsMadeAgain() {
+    FlakyStore redis = new FlakyStore();
+    LoopbackBus.Node nodeC = bus.replicator();
+    LoopbackBus.Node nodeD = bus.replicator();
+    DefaultHub hubC = hubOn(redis, nodeC, 3);
+    DefaultHub hubD = hubOn(redis, nodeD, 4);
+    join(hubC.subscribe(alice, DOC, VersionVector.empty()));
+    join(hubD.subscribe(bob, DOC, VersionVector.empty()));
+    bus.dropDeltas(m -> true);
+    hubC.update(alice, DOC, Document.create(DOC).incrementGCounter(alice.replicaId(), "a", 2))
+        .join();
+    redis.forget();
+    redis.holdNextReply();
+    nodeC.sink().head(DOC, StoreCursor.ORIGIN); // C writes back; the reply waits
+    redis.holdReads();
+    nodeC.sink().mayHaveMissed(DOC); // a read from the origin, waiting
+    redis.releaseHeldReply();
+    redis.forget();
+    hubD.update(bob, DOC, Document.create(DOC).incrementGCounter(bob.replicaId(), "b", 1)).join();
+
+    redis.releaseReads();
 
     Document back = redis.load(DOC).orElseThrow();
     assertThat(back.counterValue("a")).isEqualTo(2);
@@ -685,6 +722,31 @@ class ReplicationTest {
     Document back = redis.load(DOC).orElseThrow();
     assertThat(back.counterValue("a")).isEqualTo(2);
     assertThat(back.counterValue("b")).isEqualTo(1);
+  }
+
+  /**
+   * A write-back that failed and then succeeded leaves no trace: the document's own deltas are
+   * durable, so a resend is a duplicate again, not appended once more.
+   */
+  @Test
+  void aWriteBackThatFailedOnceLeavesTheDocumentAsBeforeOnceItSucceeds() {
+    FlakyStore redis = new FlakyStore();
+    LoopbackBus.Node nodeC = bus.replicator();
+    DefaultHub hubC = hubOn(redis, nodeC, 3);
+    join(hubC.subscribe(alice, DOC, VersionVector.empty()));
+    DocumentDelta a = Document.create(DOC).incrementGCounter(alice.replicaId(), "a", 2);
+    hubC.update(alice, DOC, a).join();
+    redis.forget();
+    redis.failNextAppends(1, false);
+    nodeC.sink().head(DOC, StoreCursor.ORIGIN);
+    scheduler.advance(Duration.ofSeconds(1));
+    assertThat(redis.load(DOC).orElseThrow().counterValue("a")).isEqualTo(2);
+    long appended = redis.stats().appendedDeltas();
+
+    hubC.update(alice, DOC, a).join(); // a resend after a lost ack
+
+    assertThat(redis.stats().appendedDeltas()).isEqualTo(appended);
+    assertThat(hubC.stats().duplicateUpdates()).isEqualTo(1);
   }
 
   /** An in-memory store that can lose everything at once, as a Redis without persistence does. */
