@@ -82,7 +82,8 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * embedded store writes it), {@code l} a stream of the deltas appended since ({@code
  * CrdtCodecs.documentDelta()} in field {@code d}, ids chosen by {@code XADD *}), {@code h} the id
  * of the last append (the head, {@code major-minor}, which the replicator reads), {@code f} the id
- * of the last delta folded into the snapshot. A stream entry id is the append's {@link
+ * of the last delta folded into the snapshot, {@code b} the id of the append that created the
+ * document (again, after a Redis that lost it). A stream entry id is the append's {@link
  * StoreCursor}.
  *
  * <h2>Appends</h2>
@@ -162,7 +163,10 @@ public final class RedisDocumentStore implements DocumentStore {
       end
       """;
 
-  /** KEYS h l; ARGV deltas. Returns previous head (or nil), one id per delta, the log length. */
+  /**
+   * KEYS h l b; ARGV deltas. Returns previous head (or nil), one id per delta, the log length. The
+   * first append of a document (no head) also records where its history starts.
+   */
   private static final Script APPEND =
       new Script(
           """
@@ -170,6 +174,7 @@ public final class RedisDocumentStore implements DocumentStore {
           for i = 1, #ARGV do
             out[i + 1] = redis.call('XADD', KEYS[2], '*', 'd', ARGV[i])
           end
+          if not out[1] then redis.call('SET', KEYS[3], out[2]) end
           redis.call('SET', KEYS[1], out[#ARGV + 1])
           out[#ARGV + 2] = redis.call('XLEN', KEYS[2])
           return out
@@ -186,9 +191,10 @@ public final class RedisDocumentStore implements DocumentStore {
           ScriptOutputType.MULTI);
 
   /**
-   * KEYS s l h f; ARGV cursor. Returns {nil} for a missing document, else head, 1 with the snapshot
-   * and the whole log when entries after the cursor were folded (or the cursor is past the head), 0
-   * with nil and the entries after the cursor otherwise.
+   * KEYS s l h f b; ARGV cursor. Returns {nil} for a missing document, else head, 2 with the
+   * snapshot and the whole log when the cursor comes from before the document's current history
+   * (Redis lost the one it was from), 1 with the same when entries after the cursor were folded (or
+   * the cursor is past the head), 0 with nil and the entries after the cursor otherwise.
    */
   private static final Script READ_SINCE =
       new Script(
@@ -196,6 +202,11 @@ public final class RedisDocumentStore implements DocumentStore {
               + """
               local head = redis.call('GET', KEYS[3])
               if not head then return {false} end
+              local born = redis.call('GET', KEYS[5])
+              if born and ARGV[1] ~= '0-0' and cmp(born, ARGV[1]) > 0 then
+                return {head, 2, redis.call('GET', KEYS[1]) or false,
+                  redis.call('XRANGE', KEYS[2], '-', '+')}
+              end
               local folded = redis.call('GET', KEYS[4])
               if (folded and cmp(folded, ARGV[1]) > 0) or cmp(ARGV[1], head) > 0 then
                 return {head, 1, redis.call('GET', KEYS[1]) or false,
@@ -453,7 +464,9 @@ public final class RedisDocumentStore implements DocumentStore {
   private CompletableFuture<List<Object>> sendAppends(
       String documentId, List<PendingAppend> batch) {
     byte[][] scriptKeys = {
-      RedisKeys.bytes(keys.head(documentId)), RedisKeys.bytes(keys.log(documentId))
+      RedisKeys.bytes(keys.head(documentId)),
+      RedisKeys.bytes(keys.log(documentId)),
+      RedisKeys.bytes(keys.born(documentId))
     };
     byte[][] args = new byte[batch.size()][];
     for (int i = 0; i < args.length; i++) {
@@ -604,7 +617,8 @@ public final class RedisDocumentStore implements DocumentStore {
       RedisKeys.bytes(keys.snapshot(documentId)),
       RedisKeys.bytes(keys.log(documentId)),
       RedisKeys.bytes(keys.head(documentId)),
-      RedisKeys.bytes(keys.folded(documentId))
+      RedisKeys.bytes(keys.folded(documentId)),
+      RedisKeys.bytes(keys.born(documentId))
     };
   }
 
@@ -650,7 +664,10 @@ public final class RedisDocumentStore implements DocumentStore {
    * entries after {@code after} into the snapshot (or {@code after} lies beyond the head, a
    * position this Redis never gave out), the answer is the whole document instead. A document
    * without a head (never written, or lost by a Redis that restarted empty) answers an empty delta
-   * at {@link StoreCursor#ORIGIN}.
+   * at {@link StoreCursor#ORIGIN}, and a cursor from before the append that created the document's
+   * current history (Redis lost the history it came from) the whole document at {@link
+   * StoreCursor#ORIGIN}: both tell a hub that the store lost what it held. This relies on stream
+   * ids growing across such a loss, as Redis takes them from its clock.
    */
   @Override
   public CompletableFuture<StoredChanges> readSince(String documentId, StoreCursor after) {
@@ -681,11 +698,14 @@ public final class RedisDocumentStore implements DocumentStore {
       return new StoredChanges(DocumentDelta.empty(), StoreCursor.ORIGIN);
     }
     StoreCursor head = cursor(documentId, "head", (byte[]) reply.get(0));
-    boolean whole = asLong(reply.get(1)) == 1;
+    long kind = asLong(reply.get(1));
     List<Entry> entries = entries(documentId, reply.get(3));
-    if (whole) {
+    if (kind != 0) {
       Document doc = decodeDocument(documentId, (byte[]) reply.get(2), entries);
-      return new StoredChanges(doc.deltaSince(VersionVector.empty()), head);
+      // A cursor of a history Redis lost: the whole document at ORIGIN tells the hub that what it
+      // held beyond this may be gone from the store, so it writes its document back.
+      return new StoredChanges(
+          doc.deltaSince(VersionVector.empty()), kind == 2 ? StoreCursor.ORIGIN : head);
     }
     DocumentDelta joined = DocumentDelta.empty();
     for (Entry e : entries) {

@@ -10,9 +10,10 @@ import java.nio.charset.StandardCharsets;
  *
  * <p>Suffixes: {@code s} snapshot, {@code l} the log of deltas since it (a stream), {@code h} the
  * head (the position of the last append), {@code f} the position of the last delta folded into the
- * snapshot, {@code c} the pub/sub channel. A document exists when its head does, so {@link
- * #headPattern} finds every document (SCAN it on every master of a cluster: the names have no index
- * outside their own slot).
+ * snapshot, {@code b} the position of the append that created the document's current history,
+ * {@code c} the pub/sub channel. A document exists when its head does, so {@link #headPattern}
+ * finds every document (SCAN it on every master of a cluster: the names have no index outside their
+ * own slot).
  *
  * <p>Immutable and thread-safe.
  */
@@ -102,6 +103,14 @@ public final class RedisKeys {
   /** The stream of deltas appended since the snapshot. */
   public String log(String documentId) {
     return name(documentId, "l");
+  }
+
+  /**
+   * The key holding the position of the append that created the document's current history: a
+   * cursor before it comes from a history Redis lost (it restarted empty since).
+   */
+  public String born(String documentId) {
+    return name(documentId, "b");
   }
 
   /** The key holding the position of the last delta folded into the snapshot. */

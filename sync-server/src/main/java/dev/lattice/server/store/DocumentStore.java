@@ -80,7 +80,11 @@ public interface DocumentStore extends AutoCloseable {
    *
    * <p>A document that does not exist answers an empty delta at {@link StoreCursor#ORIGIN},
    * whatever {@code after} is: a server holding the document at a later position learns so that the
-   * store lost it (a Redis restarted empty) and writes it back.
+   * store lost it (a Redis restarted empty) and writes it back. A store that can lose a document
+   * and then see it created again must also answer a cursor from before that re-creation (from the
+   * history it lost) at {@link StoreCursor#ORIGIN}, with the whole document it holds now: otherwise
+   * the read looks like any other and the loss goes unnoticed. Positions must keep growing across
+   * such a loss.
    *
    * @return a future of the changes (an empty delta at {@link StoreCursor#ORIGIN} if the document
    *     does not exist); failed with a {@link StoreException} where the store cannot be read

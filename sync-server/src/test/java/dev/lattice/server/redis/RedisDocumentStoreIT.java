@@ -47,6 +47,7 @@ class RedisDocumentStoreIT {
 
   private static final Duration DEADLINE = Duration.ofSeconds(15);
   private static final ReplicaId ALICE = ReplicaId.of(0xA11CEL);
+  private static final ReplicaId BOB = ReplicaId.of(0xB0B);
 
   private final Deque<AutoCloseable> opened = new ArrayDeque<>();
   private RedisServerProcess redis;
@@ -247,6 +248,37 @@ class RedisDocumentStoreIT {
     assertThat(store.exists("doc")).isFalse();
     assertThat(join(store.append("doc", increments("doc", ALICE, 1).get(0))).previous())
         .isEqualTo(StoreCursor.ORIGIN);
+  }
+
+  @Test
+  void aCursorOfAHistoryRedisLostReadsTheWholeNewHistoryAtOrigin() throws Exception {
+    RedisDocumentStore store = store();
+    List<DocumentDelta> before = increments("doc", ALICE, 3);
+    Appended last = null;
+    for (DocumentDelta d : before) {
+      last = join(store.append("doc", d));
+    }
+    redis.restartEmpty();
+    await("the store to reconnect", () -> tryAppend(store, "probe"));
+    // Another server writes first after the loss: the document exists again, with a new history.
+    List<DocumentDelta> after = increments("doc", BOB, 2);
+    Appended reborn = join(store.append("doc", after.get(0)));
+    join(store.append("doc", after.get(1)));
+    assertThat(reborn.previous()).isEqualTo(StoreCursor.ORIGIN);
+    assertThat(reborn.position()).isGreaterThan(last.position());
+
+    // A server that held the old history asks from its old head: not just "what came after", which
+    // would look like any answer, but the whole document at ORIGIN, so it knows to write back.
+    StoredChanges stale = join(store.readSince("doc", last.position()));
+    assertThat(stale.position()).isEqualTo(StoreCursor.ORIGIN);
+    Document view = Document.create("doc");
+    view.merge(stale.delta());
+    assertThat(view).isEqualTo(merged("doc", after));
+
+    // Cursors of the current history read as always.
+    StoredChanges current = join(store.readSince("doc", reborn.position()));
+    assertThat(current.position()).isGreaterThan(reborn.position());
+    assertThat(current.delta()).isEqualTo(after.get(1));
   }
 
   private static boolean tryAppend(RedisDocumentStore store, String id) {
