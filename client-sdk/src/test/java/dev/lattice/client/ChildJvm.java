@@ -8,6 +8,7 @@ import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -105,6 +106,46 @@ final class ChildJvm implements AutoCloseable {
     while (seen.stream().filter(l -> l.startsWith(prefix)).count() < count) {
       assertThat(next()).as("child still running").isNotEqualTo("finished");
     }
+  }
+
+  /**
+   * For a child's {@code main}: halts the child (status 3) when its stdin closes, which happens
+   * when the parent test JVM is gone, so a child is never left running. The parent never writes to
+   * it.
+   */
+  static void haltWhenParentGoes() {
+    Thread watcher =
+        new Thread(
+            () -> {
+              try {
+                while (System.in.read() != -1) {
+                  // the parent never writes; EOF means it is gone
+                }
+              } catch (Exception e) {
+                // treat as EOF
+              }
+              Runtime.getRuntime().halt(3);
+            },
+            "stdin-watcher");
+    watcher.setDaemon(true);
+    watcher.start();
+  }
+
+  /** For a child's {@code main}: halts the child (status 4) after {@code lifetime} at most. */
+  static void haltAfter(Duration lifetime) {
+    Thread cap =
+        new Thread(
+            () -> {
+              try {
+                Thread.sleep(lifetime.toMillis());
+              } catch (InterruptedException e) {
+                // halt anyway
+              }
+              Runtime.getRuntime().halt(4);
+            },
+            "lifetime-cap");
+    cap.setDaemon(true);
+    cap.start();
   }
 
   /** Kills the child and collects what it printed before it died. */

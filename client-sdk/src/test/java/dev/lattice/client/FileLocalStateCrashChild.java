@@ -31,21 +31,7 @@ public final class FileLocalStateCrashChild {
   private FileLocalStateCrashChild() {}
 
   public static void main(String[] args) throws Exception {
-    Thread watcher =
-        new Thread(
-            () -> {
-              try {
-                while (System.in.read() != -1) {
-                  // the parent never writes; EOF means it is gone
-                }
-              } catch (Exception e) {
-                // treat as EOF
-              }
-              Runtime.getRuntime().halt(3);
-            },
-            "stdin-watcher");
-    watcher.setDaemon(true);
-    watcher.start();
+    ChildJvm.haltWhenParentGoes();
 
     PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
     if (args[0].equals("probe")) {

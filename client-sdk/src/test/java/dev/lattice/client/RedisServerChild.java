@@ -4,9 +4,7 @@ import dev.lattice.server.LatticeServer;
 import dev.lattice.server.session.SessionConfig;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
+import java.time.Duration;
 
 /**
  * Run by {@link RedisServersIT} in a child JVM: starts a {@link LatticeServer} in Redis mode on
@@ -21,29 +19,8 @@ public final class RedisServerChild {
   private RedisServerChild() {}
 
   public static void main(String[] args) throws Exception {
-    Thread watcher =
-        new Thread(
-            () -> {
-              try {
-                while (System.in.read() != -1) {
-                  // the parent never writes; EOF means it is gone
-                }
-              } catch (Exception e) {
-                // treat as EOF
-              }
-              Runtime.getRuntime().halt(3);
-            },
-            "stdin-watcher");
-    watcher.setDaemon(true);
-    watcher.start();
-    ScheduledExecutorService cap =
-        Executors.newSingleThreadScheduledExecutor(
-            r -> {
-              Thread t = new Thread(r, "lifetime-cap");
-              t.setDaemon(true);
-              return t;
-            });
-    cap.schedule(() -> Runtime.getRuntime().halt(4), MAX_LIFETIME_SECONDS, TimeUnit.SECONDS);
+    ChildJvm.haltWhenParentGoes();
+    ChildJvm.haltAfter(Duration.ofSeconds(MAX_LIFETIME_SECONDS));
 
     LatticeServer server =
         LatticeServer.builder()

@@ -119,6 +119,15 @@ class RedisServersIT {
     return writers;
   }
 
+  /** {@code clients} clients opening {@link #DOC}, client i on server i mod the servers. */
+  private List<LatticeDocument> openOn(List<LatticeServer> servers, int clients) {
+    List<LatticeDocument> docs = new ArrayList<>();
+    for (int i = 0; i < clients; i++) {
+      docs.add(client(servers.get(i % servers.size()).uri()).open(DOC));
+    }
+    return docs;
+  }
+
   private static void flushAll(List<LatticeDocument> docs) {
     for (LatticeDocument d : docs) {
       d.flush().orTimeout(TIMEOUT_SECONDS, TimeUnit.SECONDS).join();
@@ -213,9 +222,7 @@ class RedisServersIT {
     for (int i = 0; i < 6; i++) {
       docs.add(client(balancer.uri()).open(DOC));
     }
-    for (LatticeDocument d : docs) {
-      d.flush().get(TIMEOUT_SECONDS, TimeUnit.SECONDS); // connected, subscribed
-    }
+    flushAll(docs); // connected and subscribed
 
     AtomicLong made = new AtomicLong();
     List<CompletableFuture<Void>> writers = writeConcurrently(docs, 300, made);
@@ -235,13 +242,8 @@ class RedisServersIT {
   void lostPubSubMessagesAreRepaired() throws Exception {
     RedisServerProcess redis = redis();
     List<LatticeServer> servers = List.of(server(redis.uri()), server(redis.uri()));
-    List<LatticeDocument> docs = new ArrayList<>();
-    for (int i = 0; i < 4; i++) {
-      docs.add(client(servers.get(i % 2).uri()).open(DOC));
-    }
-    for (LatticeDocument d : docs) {
-      d.flush().get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
-    }
+    List<LatticeDocument> docs = openOn(servers, 4);
+    flushAll(docs); // connected and subscribed
 
     // Any subscriber with more than a few hundred bytes queued is cut off by Redis, and every
     // subscriber connection is killed outright twice while the writers run.
@@ -284,13 +286,8 @@ class RedisServersIT {
   void redisKilledAndRestartedFromItsAofLosesNothingAcknowledged() throws Exception {
     RedisServerProcess redis = redis(); // appendfsync always
     List<LatticeServer> servers = List.of(server(redis.uri()), server(redis.uri()));
-    List<LatticeDocument> docs = new ArrayList<>();
-    for (int i = 0; i < 4; i++) {
-      docs.add(client(servers.get(i % 2).uri()).open(DOC));
-    }
-    for (LatticeDocument d : docs) {
-      d.flush().get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
-    }
+    List<LatticeDocument> docs = openOn(servers, 4);
+    flushAll(docs); // connected and subscribed
 
     AtomicLong made = new AtomicLong();
     List<CompletableFuture<Void>> writers = writeConcurrently(docs, 200, made);
@@ -316,10 +313,7 @@ class RedisServersIT {
   void redisRestartedEmptyIsWrittenBackFromTheServers() throws Exception {
     RedisServerProcess redis = redis();
     List<LatticeServer> servers = List.of(server(redis.uri()), server(redis.uri()));
-    List<LatticeDocument> docs = new ArrayList<>();
-    for (int i = 0; i < 4; i++) {
-      docs.add(client(servers.get(i % 2).uri()).open(DOC));
-    }
+    List<LatticeDocument> docs = openOn(servers, 4);
     AtomicLong made = new AtomicLong();
     CompletableFuture.allOf(writeConcurrently(docs, 50, made).toArray(CompletableFuture[]::new))
         .get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
