@@ -745,11 +745,10 @@ public final class LatticeServer implements AutoCloseable {
     RedisStoreConfig storeConfig(ClientResources resources) {
       RedisStoreConfig.Builder b =
           cluster ? RedisStoreConfig.cluster(uris) : RedisStoreConfig.builder(uris.get(0));
-      b.keyPrefix(prefix).clientResources(resources);
-      if (waitReplicas > 0) {
-        b.waitReplicas(waitReplicas, waitTimeout);
-      }
-      return b.build();
+      return b.keyPrefix(prefix)
+          .clientResources(resources)
+          .waitReplicas(waitReplicas, waitTimeout)
+          .build();
     }
 
     RedisReplicatorConfig replicatorConfig(
