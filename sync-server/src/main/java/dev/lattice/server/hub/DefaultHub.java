@@ -934,9 +934,9 @@ public final class DefaultHub implements Hub, AutoCloseable {
         r.rewritten = doc.deltaSince(VersionVector.empty());
         rewrite = false;
       }
-      DocumentDelta toAppend = r.appended();
+      r.toAppend = r.appended();
       CompletableFuture<Appended> appended =
-          toAppend == null ? CompletableFuture.completedFuture(null) : append(toAppend);
+          r.toAppend == null ? CompletableFuture.completedFuture(null) : append(r.toAppend);
       appended.whenComplete(
           (where, failure) -> {
             try {
@@ -992,7 +992,7 @@ public final class DefaultHub implements Hub, AutoCloseable {
             w.complete();
           }
         }
-        DocumentDelta durable = r.appended();
+        DocumentDelta durable = r.toAppend;
         if (durable != null) {
           DocumentDelta news = r.newDeltas();
           if (news != null) {
@@ -1278,8 +1278,9 @@ public final class DefaultHub implements Hub, AutoCloseable {
       if (open != null && open.joined != null) {
         out = out.union(open.joined.context());
       }
-      if (inFlight != null && inFlight.appended() != null) {
-        out = out.union(inFlight.appended().context());
+      DocumentDelta flying = inFlight == null ? null : inFlight.toAppend;
+      if (flying != null) {
+        out = out.union(flying.context());
       }
       if (unsaved != null) {
         out = out.union(unsaved.context());
@@ -1704,6 +1705,9 @@ public final class DefaultHub implements Hub, AutoCloseable {
 
     /** The whole document, written back to a store that lost it; null if not. */
     DocumentDelta rewritten;
+
+    /** What was handed to the store, {@link #appended()} as the round closed; null if nothing. */
+    DocumentDelta toAppend;
 
     /** What subscribers have not seen: the new deltas and the failed ones; null if nothing. */
     DocumentDelta newDeltas() {
