@@ -193,6 +193,31 @@ class JwtAuthenticatorTest {
   }
 
   @Test
+  void noMutationOfAValidTokenIsAccepted() {
+    // Hostile tokens: every one-character change outside a segment's last character (whose low
+    // bits base64url may ignore) must be refused, and never throw.
+    long seed = 0x1a77_1ce5L;
+    java.util.Random random = new java.util.Random(seed);
+    String token = Tokens.hmac(alice(LATER));
+    String alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=%";
+    JwtAuthenticator auth = hmac();
+    int tried = 0;
+    while (tried < 2000) {
+      int at = random.nextInt(token.length());
+      boolean segmentEnd = at + 1 == token.length() || token.charAt(at + 1) == '.';
+      char replacement = alphabet.charAt(random.nextInt(alphabet.length()));
+      if (segmentEnd || token.charAt(at) == '.' || replacement == token.charAt(at)) {
+        continue;
+      }
+      String mutated = token.substring(0, at) + replacement + token.substring(at + 1);
+      assertThat(check(auth, mutated))
+          .as("seed %d, mutation %d: %s", seed, tried, mutated)
+          .isInstanceOf(AuthResult.Refused.class);
+      tried++;
+    }
+  }
+
+  @Test
   void subjectAndExpiryAreRequired() {
     JWTClaimsSet noSubject = new JWTClaimsSet.Builder().expirationTime(Date.from(LATER)).build();
     JWTClaimsSet noExpiry = new JWTClaimsSet.Builder().subject("alice").build();

@@ -231,6 +231,27 @@ class ServerSessionAuthTest {
   }
 
   @Test
+  void aReadOnlySubscribersUpdateOwnIsForbiddenToo() {
+    openGranting(reader("pub/*"));
+    handshake(); // Hello.of offers version 2
+    feed(Subscribe.withAlias(1, "pub/a", VersionVector.empty(), 0));
+    hub.subscribes
+        .get(0)
+        .future()
+        .complete(new Hub.SyncResult(DocumentDelta.empty(), VersionVector.empty()));
+    assertThat(transport.drain()).singleElement().isInstanceOf(Sync.class);
+
+    feed(
+        new dev.lattice.protocol.OwnUpdate(
+            2, 0, 1, "g", new dev.lattice.protocol.OwnUpdate.GCount(1)));
+
+    List<Message> sent = transport.drain();
+    assertThat(sent).hasSize(1);
+    assertError(sent.get(0), OptionalLong.of(2), ErrorCode.FORBIDDEN);
+    assertThat(hub.updates).isEmpty();
+  }
+
+  @Test
   void rightsAreAskedOnEveryMessageNotOnlyAtConnect() {
     AtomicReference<Access> access = new AtomicReference<>(Access.WRITE);
     open(
