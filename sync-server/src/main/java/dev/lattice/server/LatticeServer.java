@@ -297,6 +297,7 @@ public final class LatticeServer implements AutoCloseable {
                   SYNC_PATH,
                   (request, response, callback) -> {
                     if (!accepting) {
+                      metrics.upgradeRefused(HttpStatus.SERVICE_UNAVAILABLE_503);
                       Response.writeError(
                           request,
                           response,
@@ -306,6 +307,7 @@ public final class LatticeServer implements AutoCloseable {
                       return null;
                     }
                     if (!RequestCredentials.originAllowed(request, allowedOrigins)) {
+                      metrics.upgradeRefused(HttpStatus.FORBIDDEN_403);
                       Response.writeError(
                           request,
                           response,
@@ -328,6 +330,7 @@ public final class LatticeServer implements AutoCloseable {
                       if (now.isDone()) {
                         AuthResult result = now.isCompletedExceptionally() ? null : now.join();
                         if (!(result instanceof AuthResult.Granted)) {
+                          metrics.upgradeRefused(HttpStatus.UNAUTHORIZED_401);
                           RequestCredentials.unauthorized(
                               request,
                               response,

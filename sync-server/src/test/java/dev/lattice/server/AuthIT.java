@@ -110,7 +110,7 @@ class AuthIT {
   }
 
   @Test
-  void anInvalidTokenAtUpgradeIs401BeforeAnyWebSocket() {
+  void anInvalidTokenAtUpgradeIs401BeforeAnyWebSocket() throws Exception {
     LatticeServer server = jwtServer();
     assertThat(refusedUpgrade(server.uri(), b -> b.header("Authorization", "Bearer nonsense")))
         .isEqualTo(401);
@@ -119,6 +119,8 @@ class AuthIT {
             Tokens.claims("a", Instant.now().minusSeconds(3600), List.of(), List.of()).build());
     assertThat(refusedUpgrade(URI.create(server.uri() + "?access_token=" + expired), b -> {}))
         .isEqualTo(401);
+    assertThat(get(server, "/metrics", null).body())
+        .contains("lattice_upgrades_refused_total{status=\"401\"} 2.0");
   }
 
   @Test
