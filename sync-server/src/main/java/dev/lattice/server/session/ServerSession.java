@@ -92,6 +92,8 @@ public final class ServerSession implements Connection {
   /** Frames held while HELLO's authentication is pending; reading is paused meanwhile. */
   private static final int MAX_HELD_FRAMES = 64;
 
+  private static final Duration MAX_EXPIRY_TIMER = Duration.ofDays(1);
+
   private enum Phase {
     AWAITING_HELLO,
     AUTHENTICATING,
@@ -521,8 +523,7 @@ public final class ServerSession implements Connection {
     version = negotiatedVersion;
     phase = Phase.OPEN;
     if (expiresAt.isPresent()) {
-      long nanos = Duration.between(wallClock.instant(), expiresAt.get()).toNanos();
-      expiryTimer = scheduler.schedule(() -> serial.execute(this::expiryCheck), nanos);
+      armExpiry(wallClock.instant(), expiresAt.get());
     }
     // Before WELCOME the timer waited for the full timeout; from now on it PINGs at half.
     if (idleTimer != null) {
@@ -564,12 +565,20 @@ public final class ServerSession implements Connection {
     java.time.Instant expiresAt = principal.expiresAt().orElseThrow();
     java.time.Instant now = wallClock.instant();
     if (now.isBefore(expiresAt)) {
-      expiryTimer =
-          scheduler.schedule(
-              () -> serial.execute(this::expiryCheck), Duration.between(now, expiresAt).toNanos());
+      armExpiry(now, expiresAt);
       return;
     }
     tokenExpired();
+  }
+
+  /**
+   * Arms the expiry check, at most {@link #MAX_EXPIRY_TIMER} ahead (a far expiry is re-armed from
+   * there), so an expiry centuries away cannot overflow a nanosecond delay.
+   */
+  private void armExpiry(java.time.Instant now, java.time.Instant expiresAt) {
+    Duration left = Duration.between(now, expiresAt);
+    long nanos = left.compareTo(MAX_EXPIRY_TIMER) > 0 ? MAX_EXPIRY_TIMER.toNanos() : left.toNanos();
+    expiryTimer = scheduler.schedule(() -> serial.execute(this::expiryCheck), nanos);
   }
 
   private void tokenExpired() {

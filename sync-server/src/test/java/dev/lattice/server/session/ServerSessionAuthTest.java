@@ -329,6 +329,16 @@ class ServerSessionAuthTest {
   }
 
   @Test
+  void anExpiryCenturiesAwayNeitherOverflowsNorFires() {
+    openGranting(Principal.of("alice").expiringAt(java.time.Instant.MAX));
+    handshake();
+
+    time.advance(Duration.ofDays(3));
+
+    assertThat(transport.closeCode).isNotEqualTo(CloseCodes.TOKEN_EXPIRED);
+  }
+
+  @Test
   void closingCancelsTheExpiryTimer() {
     openGranting(Principal.of("alice").expiringAt(EPOCH.plusSeconds(3600)));
     handshake();
