@@ -181,6 +181,8 @@ final class ClientSession {
   private long nextRequestId = 1;
   private long nextNonce = 1;
   private int attempt;
+  // The credentials of the current connection, asked of the supplier at connect; never logged.
+  private String connectCredentials;
   private int retryAttempt;
   private boolean holding;
   private long retryHoldUntilNanos;
@@ -298,13 +300,7 @@ final class ClientSession {
     phase = Phase.HANDSHAKE;
     helloSentNanos = nanoTime.getAsLong();
     helloSentWall = clockSync.wallMillis();
-    String credentials;
-    try {
-      credentials = config.credentials().get();
-    } catch (RuntimeException e) {
-      LOG.log(Level.WARNING, "the credentials supplier threw; connecting without credentials", e);
-      credentials = null;
-    }
+    String credentials = connectCredentials;
     transport.send(
         gen,
         new Hello(
@@ -347,8 +343,16 @@ final class ClientSession {
     }
     phase = Phase.WAITING;
     boolean later = code == CloseCodes.TRY_AGAIN_LATER || code == CloseCodes.RATE_LIMITED;
+    // An expired token: reconnect at once, asking the supplier for a fresh one. Only after a
+    // session that was online, so a supplier handing out stale tokens backs off instead of
+    // spinning.
+    boolean freshToken = code == CloseCodes.TOKEN_EXPIRED && wasOnline;
     long delay =
-        later ? config.backoff().laterDelayMillis(attempt) : config.backoff().delayMillis(attempt);
+        freshToken
+            ? 0
+            : later
+                ? config.backoff().laterDelayMillis(attempt)
+                : config.backoff().delayMillis(attempt);
     attempt = Math.min(attempt + 1, 30);
     LOG.log(
         wasOnline ? Level.INFO : Level.DEBUG,
@@ -403,7 +407,14 @@ final class ClientSession {
     phase = Phase.CONNECTING;
     generation++;
     statusSink.accept(ConnectionStatus.of(State.CONNECTING, null, 0));
-    transport.connect(generation);
+    // Asked once per connection: the same token goes in the upgrade and in HELLO.
+    try {
+      connectCredentials = config.credentials().get();
+    } catch (RuntimeException e) {
+      LOG.log(Level.WARNING, "the credentials supplier threw; connecting without credentials", e);
+      connectCredentials = null;
+    }
+    transport.connect(generation, connectCredentials);
   }
 
   private void onWelcome(Welcome welcome) {

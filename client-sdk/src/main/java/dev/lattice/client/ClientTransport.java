@@ -15,6 +15,16 @@ interface ClientTransport {
   /** Opens connection {@code generation}; reports its opening, or its failure as a close. */
   void connect(long generation);
 
+  /**
+   * {@link #connect(long)} with the credentials of this connection (null for none), which a
+   * transport able to set upgrade headers also sends as {@code Authorization: Bearer}. A refusal of
+   * the upgrade is reported as a close: 401 as 4002 (UNAUTHORIZED), 403 as 1008 (POLICY_VIOLATION).
+   * By default the credentials go in HELLO only.
+   */
+  default void connect(long generation, String credentials) {
+    connect(generation);
+  }
+
   /** Sends {@code message} on connection {@code generation}, after the messages sent before. */
   void send(long generation, Message message);
 

@@ -261,14 +261,19 @@ final class DocumentState {
       before.put(field, replica.field(field));
     }
     rebuildReplica();
+    // A refused empty change is not followed by another: it would be refused the same way (a
+    // read-only client's FORBIDDEN), and the client would send UPDATEs for ever.
+    boolean retire = !entry.delta().fields().isEmpty();
     if (!closed) {
-      OutboxEntry emptyChange = new OutboxEntry(lastEntryId + 1, tombstone);
-      try {
-        localState.appendOutbox(id, emptyChange);
-        lastEntryId = emptyChange.entryId();
-        outbox.put(emptyChange.entryId(), emptyChange);
-      } catch (RuntimeException e) {
-        LOG.log(Level.WARNING, "document '" + id + "': could not store an empty change", e);
+      if (retire) {
+        OutboxEntry emptyChange = new OutboxEntry(lastEntryId + 1, tombstone);
+        try {
+          localState.appendOutbox(id, emptyChange);
+          lastEntryId = emptyChange.entryId();
+          outbox.put(emptyChange.entryId(), emptyChange);
+        } catch (RuntimeException e) {
+          LOG.log(Level.WARNING, "document '" + id + "': could not store an empty change", e);
+        }
       }
       checkpoint(Set.of(entryId));
     }

@@ -9,6 +9,7 @@ import java.lang.System.Logger.Level;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.WebSocket;
+import java.net.http.WebSocketHandshakeException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
@@ -57,15 +58,36 @@ final class JdkWebSocketTransport implements ClientTransport {
 
   @Override
   public void connect(long generation) {
+    connect(generation, null);
+  }
+
+  @Override
+  public void connect(long generation, String credentials) {
     abortCurrent();
     currentGeneration = generation;
-    http.newWebSocketBuilder()
-        .connectTimeout(CONNECT_TIMEOUT)
+    WebSocket.Builder builder = http.newWebSocketBuilder().connectTimeout(CONNECT_TIMEOUT);
+    if (credentials != null && !credentials.isEmpty()) {
+      builder.header("Authorization", "Bearer " + credentials);
+    }
+    builder
         .buildAsync(uri, new Listener(generation))
         .whenComplete(
             (socket, failure) -> {
               if (failure != null) {
                 Throwable cause = failure.getCause() != null ? failure.getCause() : failure;
+                int refusal = upgradeRefusal(cause);
+                if (refusal != 0) {
+                  post(
+                      () ->
+                          session.onClosed(
+                              generation,
+                              refusal,
+                              "the upgrade was refused with HTTP "
+                                  + ((WebSocketHandshakeException) cause)
+                                      .getResponse()
+                                      .statusCode()));
+                  return;
+                }
                 post(
                     () ->
                         session.onClosed(
@@ -83,6 +105,24 @@ final class JdkWebSocketTransport implements ClientTransport {
                     });
               }
             });
+  }
+
+  /**
+   * The close code an upgrade refusal stands for: 401 is 4002 (the credentials were refused), 403
+   * is 1008 (a policy, such as the origin); neither is retried with the same credentials. Other
+   * statuses (503 while a server drains, a proxy's 502) are 0: retried like a network failure.
+   */
+  static int upgradeRefusal(Throwable cause) {
+    if (cause instanceof WebSocketHandshakeException handshake) {
+      int status = handshake.getResponse().statusCode();
+      if (status == 401) {
+        return dev.lattice.protocol.CloseCodes.UNAUTHORIZED;
+      }
+      if (status == 403) {
+        return dev.lattice.protocol.CloseCodes.POLICY_VIOLATION;
+      }
+    }
+    return 0;
   }
 
   @Override

@@ -105,7 +105,12 @@ public final class LatticeClient implements AutoCloseable {
     sessionThread = Executors.newSingleThreadScheduledExecutor(daemon("lattice-client-session"));
     transport =
         new JdkWebSocketTransport(
-            b.serverUri, HttpClient.newHttpClient(), INCOMING_CODEC, sessionThread);
+            b.serverUri,
+            b.sslContext == null
+                ? HttpClient.newHttpClient()
+                : HttpClient.newBuilder().sslContext(b.sslContext).build(),
+            INCOMING_CODEC,
+            sessionThread);
     session =
         new ClientSession(
             new ClientSession.Config(
@@ -349,6 +354,7 @@ public final class LatticeClient implements AutoCloseable {
     private RandomGenerator random = new Random();
     private int maxProtocolVersion = ProtocolVersion.MAX;
     private String clientName = "lattice-java";
+    private javax.net.ssl.SSLContext sslContext;
 
     private Builder() {}
 
@@ -365,8 +371,17 @@ public final class LatticeClient implements AutoCloseable {
     }
 
     /**
-     * Supplies the credentials sent in every HELLO (asked again on each connect, so a refreshed
-     * token is picked up); may return null for none. Default: none.
+     * Supplies the token of each connection (asked again on every connect, so a refreshed token is
+     * picked up); may return null for none. Default: none. The token goes both in the upgrade
+     * request ({@code Authorization: Bearer}) and in HELLO.
+     *
+     * <p>How the client treats refusals: a session ended with 4007 (TOKEN_EXPIRED) reconnects at
+     * once, asking this supplier again; a refusal of the credentials (close 4002, or 401 at the
+     * upgrade) or a 403 at the upgrade (close 1008, e.g. a disallowed origin) stops reconnecting:
+     * the connection state turns OFFLINE with that code, since the same credentials would be
+     * refused again. A document the token may not read fails with FORBIDDEN (reported to the
+     * document's error listeners), and an edit it may not write is dropped with its flush future
+     * failing with {@link UpdateRejectedException} (code 16, FORBIDDEN).
      */
     public Builder credentials(Supplier<String> credentials) {
       this.credentials = Objects.requireNonNull(credentials, "credentials");
@@ -442,6 +457,15 @@ public final class LatticeClient implements AutoCloseable {
         throw new IllegalArgumentException("maxProtocolVersion out of range: " + version);
       }
       this.maxProtocolVersion = version;
+      return this;
+    }
+
+    /**
+     * The TLS context for {@code wss://} servers (e.g. one trusting a private CA); default the
+     * JDK's.
+     */
+    public Builder sslContext(javax.net.ssl.SSLContext sslContext) {
+      this.sslContext = Objects.requireNonNull(sslContext, "sslContext");
       return this;
     }
 

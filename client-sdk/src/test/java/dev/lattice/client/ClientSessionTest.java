@@ -1,6 +1,7 @@
 package dev.lattice.client;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.lattice.client.ConnectionStatus.State;
 import dev.lattice.crdt.DocumentDelta;
@@ -76,12 +77,13 @@ class ClientSessionTest {
   private final Callbacks callbacks = new Callbacks(Runnable::run);
   private final MemoryLocalState local = new MemoryLocalState(ME);
   private final DocumentState doc = new DocumentState("d", ME, local, clock, callbacks);
+  private java.util.function.Supplier<String> tokens = () -> "token";
   private ClientSession session = session(8);
 
   private ClientSession session(int maxInFlight) {
     return new ClientSession(
         new ClientSession.Config(
-            () -> "token",
+            () -> tokens.get(),
             "test",
             new Backoff(Duration.ofMillis(100), Duration.ofMillis(1000), new Random(SEED)),
             maxInFlight,
@@ -274,6 +276,101 @@ class ClientSessionTest {
     assertThat(statuses.get(statuses.size() - 1).state()).isEqualTo(State.ONLINE);
     Subscribe subscribe = transport.drain(Subscribe.class).get(0);
     assertThat(subscribe.vector().get(ME)).isEqualTo(1);
+  }
+
+  // ------------------------------------------------------------------ tokens
+
+  @Test
+  void theSupplierIsAskedOncePerConnectAndItsTokenGoesInTheUpgradeAndHello() {
+    java.util.concurrent.atomic.AtomicInteger asked =
+        new java.util.concurrent.atomic.AtomicInteger();
+    tokens = () -> "t" + asked.incrementAndGet();
+    online();
+    assertThat(transport.credentials).containsExactly("t1");
+    assertThat(asked).hasValue(1);
+
+    reconnectAfter(CloseCodes.GOING_AWAY);
+    session.onOpen(gen());
+
+    assertThat(transport.credentials).containsExactly("t1", "t2");
+    assertThat(transport.drain(Hello.class).get(0).credentials()).contains("t2");
+    assertThat(asked).hasValue(2);
+  }
+
+  @Test
+  void anExpiredTokenReconnectsAtOnceWithAFreshOne() {
+    java.util.concurrent.atomic.AtomicInteger asked =
+        new java.util.concurrent.atomic.AtomicInteger();
+    tokens = () -> "t" + asked.incrementAndGet();
+    online();
+    long before = gen();
+
+    session.onClosed(gen(), CloseCodes.TOKEN_EXPIRED, "the token expired");
+    scheduler.advanceMillis(0);
+
+    assertThat(gen()).isGreaterThan(before);
+    assertThat(transport.credentials).containsExactly("t1", "t2");
+    assertThat(statuses.get(statuses.size() - 1).state()).isEqualTo(State.CONNECTING);
+  }
+
+  @Test
+  void anExpiredTokenBeforeWelcomeBacksOffInsteadOfSpinning() {
+    session.open(doc);
+    session.start();
+    session.onOpen(gen());
+    long before = gen();
+
+    session.onClosed(gen(), CloseCodes.TOKEN_EXPIRED, "stale token");
+    scheduler.advanceMillis(0);
+
+    assertThat(gen()).isEqualTo(before);
+    scheduler.advanceMillis(1_000);
+    assertThat(gen()).isGreaterThan(before);
+  }
+
+  @Test
+  void refusedCredentialsStopReconnecting() {
+    online();
+    long before = gen();
+
+    session.onClosed(gen(), CloseCodes.UNAUTHORIZED, "credentials refused");
+    scheduler.advanceMillis(60_000);
+
+    assertThat(gen()).isEqualTo(before);
+    ConnectionStatus last = statuses.get(statuses.size() - 1);
+    assertThat(last.state()).isEqualTo(State.OFFLINE);
+    assertThat(last.closeCode()).hasValue(CloseCodes.UNAUTHORIZED);
+  }
+
+  @Test
+  void aForbiddenUpdateFailsTheFlushWithItsCode() throws Exception {
+    online();
+    increment("n");
+    CompletableFuture<Void> flushed = doc.flush();
+    Update update = transport.drain(Update.class).get(0);
+
+    session.onMessage(
+        gen(),
+        ErrorMessage.of(update.requestId(), ErrorCode.FORBIDDEN, "no write right on document d"));
+
+    assertThat(flushed).isCompletedExceptionally();
+    assertThatThrownBy(flushed::join)
+        .hasCauseInstanceOf(UpdateRejectedException.class)
+        .cause()
+        .satisfies(e -> assertThat(((UpdateRejectedException) e).code()).isEqualTo(16));
+    assertThat(doc.counterValue("n")).isZero();
+
+    // The empty change that retires the refused dots is refused the same way: it must not
+    // beget another one (a read-only client would otherwise send UPDATEs forever).
+    Update empty = transport.drain(Update.class).get(0);
+    assertThat(empty.delta().fields()).isEmpty();
+    session.onMessage(
+        gen(),
+        ErrorMessage.of(empty.requestId(), ErrorCode.FORBIDDEN, "no write right on document d"));
+    scheduler.advanceMillis(10_000);
+
+    assertThat(transport.drain(Update.class)).isEmpty();
+    assertThat(doc.pendingChanges()).isZero();
   }
 
   @Test

@@ -11,9 +11,18 @@ final class RecordingTransport implements ClientTransport {
   final List<Message> sent = new ArrayList<>();
   final List<Integer> closes = new ArrayList<>();
 
+  /** The credentials of each connect, in order (null for none). */
+  final List<String> credentials = new ArrayList<>();
+
   @Override
   public void connect(long generation) {
     connects.add(generation);
+  }
+
+  @Override
+  public void connect(long generation, String credentials) {
+    this.credentials.add(credentials);
+    connect(generation);
   }
 
   @Override

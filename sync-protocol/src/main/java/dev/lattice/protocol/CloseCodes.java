@@ -46,6 +46,12 @@ public final class CloseCodes {
   /** The server is overloaded or draining: reconnect after a backoff, ideally to another server. */
   public static final int TRY_AGAIN_LATER = 4006;
 
+  /**
+   * The token the session was opened with expired: reconnect at once with a fresh token (asking the
+   * credentials supplier again), without a long backoff.
+   */
+  public static final int TOKEN_EXPIRED = 4007;
+
   private CloseCodes() {}
 
   /**
@@ -56,7 +62,13 @@ public final class CloseCodes {
    */
   public static boolean shouldReconnect(int code) {
     return switch (code) {
-      case GOING_AWAY, INTERNAL_ERROR, SLOW_CONSUMER, IDLE_TIMEOUT, RATE_LIMITED, TRY_AGAIN_LATER ->
+      case GOING_AWAY,
+              INTERNAL_ERROR,
+              SLOW_CONSUMER,
+              IDLE_TIMEOUT,
+              RATE_LIMITED,
+              TRY_AGAIN_LATER,
+              TOKEN_EXPIRED ->
           true;
       case NORMAL, POLICY_VIOLATION, TOO_BIG, MALFORMED_FRAME, UNSUPPORTED_VERSION, UNAUTHORIZED ->
           false;
@@ -79,6 +91,7 @@ public final class CloseCodes {
       case IDLE_TIMEOUT -> "IDLE_TIMEOUT";
       case RATE_LIMITED -> "RATE_LIMITED";
       case TRY_AGAIN_LATER -> "TRY_AGAIN_LATER";
+      case TOKEN_EXPIRED -> "TOKEN_EXPIRED";
       default -> "UNKNOWN";
     };
   }

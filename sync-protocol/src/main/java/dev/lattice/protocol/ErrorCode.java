@@ -41,11 +41,28 @@ public enum ErrorCode {
    * Version 2: a SUBSCRIBE named a document alias that a current subscription of the connection
    * already uses for another document.
    */
-  ALIAS_IN_USE(15, "the document alias is in use by another subscription of the connection");
+  ALIAS_IN_USE(15, "the document alias is in use by another subscription of the connection"),
+  /**
+   * The connection's principal lacks the right the request needs: read for SUBSCRIBE and PRESENCE,
+   * write for UPDATE. The request is refused and nothing of it is merged; the connection stays
+   * open.
+   */
+  FORBIDDEN(16, "the credentials do not grant this right on this document"),
+  /**
+   * The connection's token expired; sent just before close 4007 (TOKEN_EXPIRED). The client
+   * reconnects with a fresh token.
+   */
+  TOKEN_EXPIRED(17, "the token expired; reconnect with a fresh one");
 
-  private static final ErrorCode[] BY_CODE = new ErrorCode[16];
+  // Indexed by wire value; codes may leave gaps (ranges are reserved for work in progress).
+  private static final ErrorCode[] BY_CODE;
 
   static {
+    int max = 0;
+    for (ErrorCode c : values()) {
+      max = Math.max(max, c.code);
+    }
+    BY_CODE = new ErrorCode[max + 1];
     for (ErrorCode c : values()) {
       BY_CODE[c.code] = c;
     }

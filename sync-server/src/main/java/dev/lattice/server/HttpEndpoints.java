@@ -1,7 +1,12 @@
 package dev.lattice.server;
 
 import dev.lattice.crdt.Document;
+import dev.lattice.server.auth.Access;
+import dev.lattice.server.auth.AuthResult;
+import dev.lattice.server.auth.Authorizer;
+import dev.lattice.server.auth.Principal;
 import java.util.Optional;
+import java.util.concurrent.CompletionStage;
 import java.util.function.BooleanSupplier;
 import java.util.function.Function;
 import java.util.function.Supplier;
@@ -21,6 +26,11 @@ import org.eclipse.jetty.util.URIUtil;
  * {@code GET /metrics} (Prometheus text format) and {@code GET /v1/docs/{id}} (the document as
  * JSON, see {@link DocumentJson}; 404 if it does not exist). Other paths are 404, other methods
  * 405. Blocking (a document load may read the disk).
+ *
+ * <p>Document reads are authenticated like a WebSocket (a token in {@code Authorization: Bearer} or
+ * {@code access_token}; 401 without a valid one) and authorized for read (403 without the right),
+ * before the document is loaded. {@code /healthz}, {@code /readyz} and {@code /metrics} are open:
+ * they carry no document data (docs/SECURITY.md).
  */
 final class HttpEndpoints extends Handler.Abstract {
 
@@ -32,14 +42,20 @@ final class HttpEndpoints extends Handler.Abstract {
   private final BooleanSupplier ready;
   private final Function<String, Optional<Document>> documents;
   private final Supplier<String> metrics;
+  private final Function<Optional<String>, CompletionStage<AuthResult>> authenticator;
+  private final Authorizer authorizer;
 
   HttpEndpoints(
       BooleanSupplier ready,
       Function<String, Optional<Document>> documents,
-      Supplier<String> metrics) {
+      Supplier<String> metrics,
+      Function<Optional<String>, CompletionStage<AuthResult>> authenticator,
+      Authorizer authorizer) {
     this.ready = ready;
     this.documents = documents;
     this.metrics = metrics;
+    this.authenticator = authenticator;
+    this.authorizer = authorizer;
   }
 
   @Override
@@ -74,6 +90,50 @@ final class HttpEndpoints extends Handler.Abstract {
     } else {
       // The path in context keeps characters such as a space or '?' percent-encoded.
       String id = URIUtil.decodePath(path.substring(DOCS_PREFIX.length()));
+      Optional<String> token = RequestCredentials.token(request);
+      authenticator
+          .apply(token)
+          .whenComplete(
+              (result, failure) -> {
+                try {
+                  if (!(result instanceof AuthResult.Granted granted)) {
+                    RequestCredentials.unauthorized(
+                        request,
+                        response,
+                        callback,
+                        token.isPresent(),
+                        result instanceof AuthResult.Refused r
+                            ? "credentials refused: " + r.reason()
+                            : "credentials refused");
+                  } else if (!canRead(granted.principal(), id)) {
+                    Response.writeError(
+                        request,
+                        response,
+                        callback,
+                        HttpStatus.FORBIDDEN_403,
+                        "no read right on this document");
+                  } else {
+                    serveDocument(response, callback, id);
+                  }
+                } catch (RuntimeException e) {
+                  callback.failed(e);
+                }
+              });
+    }
+    return true;
+  }
+
+  private boolean canRead(Principal principal, String id) {
+    try {
+      Access access = authorizer.access(principal, id);
+      return access != null && access.canRead();
+    } catch (RuntimeException e) {
+      return false;
+    }
+  }
+
+  private void serveDocument(Response response, Callback callback, String id) {
+    {
       Optional<Document> document = documents.apply(id);
       if (document.isEmpty()) {
         // A JSON API answers in JSON, not with Jetty's HTML error page.
@@ -84,7 +144,6 @@ final class HttpEndpoints extends Handler.Abstract {
         json(response, callback, HttpStatus.OK_200, DocumentJson.render(document.get()));
       }
     }
-    return true;
   }
 
   private static void json(Response response, Callback callback, int status, String body) {

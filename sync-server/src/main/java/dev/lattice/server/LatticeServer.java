@@ -5,6 +5,9 @@ import dev.lattice.crdt.DocumentDelta;
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.hlc.HybridLogicalClock;
 import dev.lattice.protocol.Welcome;
+import dev.lattice.server.auth.AuthResult;
+import dev.lattice.server.auth.Authenticator;
+import dev.lattice.server.auth.Authorizer;
 import dev.lattice.server.hub.DefaultHub;
 import dev.lattice.server.hub.DocumentEdit;
 import dev.lattice.server.hub.HubConfig;
@@ -14,7 +17,6 @@ import dev.lattice.server.redis.RedisKeys;
 import dev.lattice.server.redis.RedisReplicator;
 import dev.lattice.server.redis.RedisReplicatorConfig;
 import dev.lattice.server.redis.RedisStoreConfig;
-import dev.lattice.server.session.Authenticator;
 import dev.lattice.server.session.SessionConfig;
 import dev.lattice.server.session.SessionFactory;
 import dev.lattice.server.session.SessionTimerWheel;
@@ -34,6 +36,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -48,6 +51,8 @@ import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.server.SslConnectionFactory;
+import org.eclipse.jetty.util.ssl.SslContextFactory;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 import org.eclipse.jetty.websocket.server.WebSocketUpgradeHandler;
 
@@ -111,6 +116,10 @@ public final class LatticeServer implements AutoCloseable {
   private final int maxThreads;
   private final Duration minRoundInterval;
   private final Authenticator authenticator;
+  private final Authorizer authorizer;
+  private final Set<String> allowedOrigins;
+  private final Path tlsKeyStore;
+  private final char[] tlsKeyStorePassword;
   private final DocumentStore givenStore;
   private final Replicator givenReplicator;
   private final RedisMode redis;
@@ -143,6 +152,10 @@ public final class LatticeServer implements AutoCloseable {
     this.maxThreads = b.maxThreads;
     this.minRoundInterval = b.minRoundInterval;
     this.authenticator = b.authenticator;
+    this.authorizer = b.authorizer;
+    this.allowedOrigins = b.allowedOrigins;
+    this.tlsKeyStore = b.tlsKeyStore;
+    this.tlsKeyStorePassword = b.tlsKeyStorePassword;
     this.givenStore = b.store;
     this.givenReplicator = b.replicator;
     this.redis = b.redisMode();
@@ -222,6 +235,7 @@ public final class LatticeServer implements AutoCloseable {
                 .scheduler(sessionTimers)
                 .observer(metrics)
                 .authenticator(authenticator)
+                .authorizer(authorizer)
                 .advertise(Welcome.LIMIT_MAX_FIELDS_PER_DOCUMENT, maxFieldsPerDocument)
                 .build();
         jetty = newJetty(sessions);
@@ -252,7 +266,17 @@ public final class LatticeServer implements AutoCloseable {
             UriCompliance.Violation.AMBIGUOUS_PATH_SEPARATOR,
             UriCompliance.Violation.AMBIGUOUS_PATH_ENCODING));
     http.setSendServerVersion(false);
-    connector = new ServerConnector(server, new HttpConnectionFactory(http));
+    if (tlsKeyStore != null) {
+      SslContextFactory.Server ssl = new SslContextFactory.Server();
+      ssl.setKeyStorePath(tlsKeyStore.toAbsolutePath().toString());
+      ssl.setKeyStorePassword(new String(tlsKeyStorePassword));
+      http.addCustomizer(new org.eclipse.jetty.server.SecureRequestCustomizer());
+      connector =
+          new ServerConnector(
+              server, new SslConnectionFactory(ssl, "http/1.1"), new HttpConnectionFactory(http));
+    } else {
+      connector = new ServerConnector(server, new HttpConnectionFactory(http));
+    }
     connector.setHost(bindAddress);
     connector.setPort(requestedPort);
     server.addConnector(connector);
@@ -273,6 +297,7 @@ public final class LatticeServer implements AutoCloseable {
                   SYNC_PATH,
                   (request, response, callback) -> {
                     if (!accepting) {
+                      metrics.upgradeRefused(HttpStatus.SERVICE_UNAVAILABLE_503);
                       Response.writeError(
                           request,
                           response,
@@ -281,13 +306,64 @@ public final class LatticeServer implements AutoCloseable {
                           "server shutting down");
                       return null;
                     }
+                    if (!RequestCredentials.originAllowed(request, allowedOrigins)) {
+                      metrics.upgradeRefused(HttpStatus.FORBIDDEN_403);
+                      Response.writeError(
+                          request,
+                          response,
+                          callback,
+                          HttpStatus.FORBIDDEN_403,
+                          "origin not allowed");
+                      return null;
+                    }
+                    if (request.hasSubProtocol(RequestCredentials.SUBPROTOCOL)) {
+                      response.setAcceptedSubProtocol(RequestCredentials.SUBPROTOCOL);
+                    }
+                    Optional<String> token =
+                        RequestCredentials.upgradeToken(request, request.getSubProtocols());
+                    CompletionStage<AuthResult> upgradeAuth = null;
+                    if (token.isPresent()) {
+                      upgradeAuth = authenticateQuietly(token);
+                      CompletableFuture<AuthResult> now = upgradeAuth.toCompletableFuture();
+                      // A decided refusal is a 401 before any WebSocket exists; a pending check is
+                      // awaited by the session, which answers nothing until it completes.
+                      if (now.isDone()) {
+                        AuthResult result = now.isCompletedExceptionally() ? null : now.join();
+                        if (!(result instanceof AuthResult.Granted)) {
+                          metrics.upgradeRefused(HttpStatus.UNAUTHORIZED_401);
+                          RequestCredentials.unauthorized(
+                              request,
+                              response,
+                              callback,
+                              true,
+                              result instanceof AuthResult.Refused r
+                                  ? "credentials refused: " + r.reason()
+                                  : "credentials refused");
+                          return null;
+                        }
+                      }
+                    }
                     return new WebSocketConnection(
-                        sessions, maxOutgoingBytesPerConnection, connections, timer);
+                        sessions, upgradeAuth, maxOutgoingBytesPerConnection, connections, timer);
                   });
             });
-    websocket.setHandler(new HttpEndpoints(this::isReady, this::document, metrics::scrape));
+    websocket.setHandler(
+        new HttpEndpoints(
+            this::isReady, this::document, metrics::scrape, this::authenticateQuietly, authorizer));
     server.setHandler(websocket);
     return server;
+  }
+
+  /** The authenticator's answer; one that throws is a failed stage (a refusal). */
+  private CompletionStage<AuthResult> authenticateQuietly(Optional<String> token) {
+    try {
+      CompletionStage<AuthResult> stage = authenticator.authenticate(token);
+      return stage != null
+          ? stage
+          : CompletableFuture.failedFuture(new NullPointerException("the authenticator gave null"));
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(e);
+    }
   }
 
   /**
@@ -334,11 +410,22 @@ public final class LatticeServer implements AutoCloseable {
     return c.getLocalPort();
   }
 
-  /** {@code ws://host:port/v1/sync}; the host is the bind address ("localhost" for 0.0.0.0). */
+  /**
+   * {@code ws://host:port/v1/sync} ({@code wss://} with TLS); the host is the bind address
+   * ("localhost" for 0.0.0.0).
+   */
   public URI uri() {
     String host =
         "0.0.0.0".equals(bindAddress) || "::".equals(bindAddress) ? "localhost" : bindAddress;
-    return URI.create("ws://" + host + ":" + port() + SYNC_PATH);
+    if (host.contains(":") && !host.startsWith("[")) {
+      host = "[" + host + "]"; // an IPv6 literal
+    }
+    return URI.create((tlsKeyStore != null ? "wss://" : "ws://") + host + ":" + port() + SYNC_PATH);
+  }
+
+  /** The address the server listens on, as configured. */
+  public String bindAddress() {
+    return bindAddress;
   }
 
   /** The server's replica id, sent in WELCOME. */
@@ -497,6 +584,10 @@ public final class LatticeServer implements AutoCloseable {
     private int maxThreads = defaultMaxThreads();
     private Duration minRoundInterval = DEFAULT_MIN_ROUND_INTERVAL;
     private Authenticator authenticator = Authenticator.allowAll();
+    private Authorizer authorizer = Authorizer.byPrincipalRights();
+    private Set<String> allowedOrigins = Set.of();
+    private Path tlsKeyStore;
+    private char[] tlsKeyStorePassword;
     private List<String> redisUris;
     private boolean redisCluster;
     private int redisWaitReplicas;
@@ -642,11 +733,46 @@ public final class LatticeServer implements AutoCloseable {
     }
 
     /**
-     * Decides from HELLO's credentials and replica id whether a client may open a session; a
-     * refusal is answered with ERROR UNAUTHORIZED and close 4002. Default: everyone is let in.
+     * Checks tokens: the upgrade's ({@code Authorization: Bearer}, {@code access_token}, or a
+     * {@code lattice.bearer.<token>} subprotocol; a refusal there is a 401), else HELLO's
+     * credentials (a refusal is ERROR UNAUTHORIZED and close 4002), and those of HTTP document
+     * reads. Default {@link Authenticator#allowAll()}: everyone, every right. See docs/SECURITY.md;
+     * {@link dev.lattice.server.auth.JwtAuthenticator} checks JWTs.
      */
     public Builder authenticator(Authenticator authenticator) {
       this.authenticator = Objects.requireNonNull(authenticator, "authenticator");
+      return this;
+    }
+
+    /**
+     * Gives a principal's access to a document, asked on every SUBSCRIBE, UPDATE and PRESENCE and
+     * every HTTP document read (FORBIDDEN or 403 without the right). Default {@link
+     * Authorizer#byPrincipalRights()}: the rights the token carries.
+     */
+    public Builder authorizer(Authorizer authorizer) {
+      this.authorizer = Objects.requireNonNull(authorizer, "authorizer");
+      return this;
+    }
+
+    /**
+     * The {@code Origin}s browsers may upgrade from (exactly, e.g. {@code https://app.example});
+     * another origin gets 403 at the upgrade. Requests without {@code Origin} (not browsers) are
+     * always allowed. Default empty: every origin.
+     */
+    public Builder allowedOrigins(Set<String> origins) {
+      this.allowedOrigins = Set.copyOf(origins);
+      return this;
+    }
+
+    /**
+     * Serve TLS (wss:// and https://) with the key and certificate of a PKCS#12 (or JKS) key store.
+     * Default: plain text.
+     */
+    public Builder tls(Path keyStore, char[] password) {
+      Objects.requireNonNull(keyStore, "keyStore");
+      Objects.requireNonNull(password, "password");
+      this.tlsKeyStore = keyStore;
+      this.tlsKeyStorePassword = password.clone();
       return this;
     }
 

@@ -41,12 +41,13 @@ import java.util.function.ToDoubleFunction;
  * {@code lattice_updates_out_total}, {@code lattice_presence_out_total}, {@code
  * lattice_received_bytes_total}, {@code lattice_sent_bytes_total}, {@code lattice_frame_bytes}
  * (summary of incoming frame sizes), {@code lattice_errors_total{code=...}}, {@code
- * lattice_closes_total{code=...}}, {@code lattice_merge_seconds}, {@code lattice_fanout_seconds},
- * {@code lattice_store_commit_seconds} (histograms), {@code lattice_store_*}, {@code
- * lattice_document_loads_total}, {@code lattice_replication_*} (deltas received, repairs, reseeds;
- * in Redis mode also messages published and received, publish failures, reconnects, head checks and
- * the lag histogram {@code lattice_replication_lag_seconds}), Lettuce's {@code
- * lettuce_command_completion_seconds} in Redis mode, the Caffeine cache meters ({@code
+ * lattice_closes_total{code=...}}, {@code lattice_upgrades_refused_total{status=...}} (401 for a
+ * refused token, 403 for a disallowed origin), {@code lattice_merge_seconds}, {@code
+ * lattice_fanout_seconds}, {@code lattice_store_commit_seconds} (histograms), {@code
+ * lattice_store_*}, {@code lattice_document_loads_total}, {@code lattice_replication_*} (deltas
+ * received, repairs, reseeds; in Redis mode also messages published and received, publish failures,
+ * reconnects, head checks and the lag histogram {@code lattice_replication_lag_seconds}), Lettuce's
+ * {@code lettuce_command_completion_seconds} in Redis mode, the Caffeine cache meters ({@code
  * cache_*{cache="documents"}}) and the JVM's.
  *
  * <p>Thread-safe.
@@ -63,6 +64,7 @@ final class ServerMetrics implements HubObserver, SessionObserver {
   private final Timer storeCommit;
   private final ConcurrentHashMap<Integer, Counter> errors = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<Integer, Counter> closes = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<Integer, Counter> refusedUpgrades = new ConcurrentHashMap<>();
 
   ServerMetrics() {
     bytesIn =
@@ -310,6 +312,19 @@ final class ServerMetrics implements HubObserver, SessionObserver {
                     .description("connections the server closed, by WebSocket close code")
                     .tag("code", String.valueOf(c))
                     .tag("name", CloseCodes.name(c))
+                    .register(registry))
+        .increment();
+  }
+
+  /** An upgrade answered with an HTTP error before any WebSocket existed (401, 403, 503). */
+  void upgradeRefused(int status) {
+    refusedUpgrades
+        .computeIfAbsent(
+            status,
+            c ->
+                Counter.builder("lattice.upgrades.refused")
+                    .description("WebSocket upgrades refused, by HTTP status")
+                    .tag("status", String.valueOf(c))
                     .register(registry))
         .increment();
   }

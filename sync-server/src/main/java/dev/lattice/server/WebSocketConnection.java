@@ -1,12 +1,14 @@
 package dev.lattice.server;
 
 import dev.lattice.protocol.CloseCodes;
+import dev.lattice.server.auth.AuthResult;
 import dev.lattice.server.session.ServerSession;
 import dev.lattice.server.session.SessionFactory;
 import dev.lattice.server.session.SessionTransport;
 import java.nio.ByteBuffer;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
@@ -48,6 +50,7 @@ public final class WebSocketConnection implements Session.Listener, SessionTrans
   static final long CLOSE_GRACE_MILLIS = 5_000;
 
   private final SessionFactory sessions;
+  private final CompletionStage<AuthResult> upgradeAuth;
   private final long maxQueuedBytes;
   private final Set<WebSocketConnection> open;
   private final ScheduledExecutorService timer;
@@ -70,10 +73,12 @@ public final class WebSocketConnection implements Session.Listener, SessionTrans
 
   WebSocketConnection(
       SessionFactory sessions,
+      CompletionStage<AuthResult> upgradeAuth,
       long maxQueuedBytes,
       Set<WebSocketConnection> open,
       ScheduledExecutorService timer) {
     this.sessions = sessions;
+    this.upgradeAuth = upgradeAuth;
     this.maxQueuedBytes = maxQueuedBytes;
     this.open = open;
     this.timer = timer;
@@ -95,7 +100,7 @@ public final class WebSocketConnection implements Session.Listener, SessionTrans
   public void onWebSocketOpen(Session socket) {
     this.socket = socket;
     open.add(this);
-    this.session = sessions.open(this);
+    this.session = sessions.open(this, upgradeAuth);
     socket.demand();
   }
 

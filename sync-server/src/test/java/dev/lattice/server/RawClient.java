@@ -68,9 +68,40 @@ final class RawClient implements WebSocket.Listener, AutoCloseable {
   private long nextRequest = 1;
 
   private RawClient(URI uri, ReplicaId replica, Document doc) throws Exception {
+    this(HTTP, uri, replica, doc, b -> {});
+  }
+
+  private RawClient(
+      HttpClient http,
+      URI uri,
+      ReplicaId replica,
+      Document doc,
+      java.util.function.Consumer<WebSocket.Builder> upgrade)
+      throws Exception {
     this.replica = replica;
     this.doc = doc;
-    this.socket = HTTP.newWebSocketBuilder().buildAsync(uri, this).get(TIMEOUT_SECONDS, SECONDS);
+    WebSocket.Builder builder = http.newWebSocketBuilder();
+    upgrade.accept(builder);
+    this.socket = builder.buildAsync(uri, this).get(TIMEOUT_SECONDS, SECONDS);
+  }
+
+  /**
+   * Connects without saying HELLO, through {@code http}, with the upgrade request shaped by {@code
+   * upgrade} (headers, subprotocols).
+   */
+  static RawClient connect(
+      HttpClient http,
+      URI uri,
+      long replica,
+      String documentId,
+      java.util.function.Consumer<WebSocket.Builder> upgrade)
+      throws Exception {
+    return new RawClient(http, uri, ReplicaId.of(replica), Document.create(documentId), upgrade);
+  }
+
+  /** The subprotocol the server selected; empty if none. */
+  String subprotocol() {
+    return socket.getSubprotocol();
   }
 
   /** Connects without saying HELLO. */

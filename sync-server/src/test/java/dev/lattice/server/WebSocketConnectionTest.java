@@ -82,7 +82,7 @@ class WebSocketConnectionTest {
               });
 
   private final WebSocketConnection connection =
-      new WebSocketConnection(sessions, MAX_QUEUED, open, timer);
+      new WebSocketConnection(sessions, null, MAX_QUEUED, open, timer);
 
   @AfterEach
   void stop() {

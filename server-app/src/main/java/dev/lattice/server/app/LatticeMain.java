@@ -65,8 +65,10 @@ public final class LatticeMain implements Callable<Integer> {
   @Option(
       names = "--bind",
       paramLabel = "ADDRESS",
-      defaultValue = "0.0.0.0",
-      description = "Address to listen on. Env LATTICE_BIND; default ${DEFAULT-VALUE}.")
+      description =
+          "Address to listen on. Env LATTICE_BIND; default 0.0.0.0 with authentication"
+              + " configured, else 127.0.0.1 (another address without authentication needs"
+              + " --insecure-no-auth).")
   String bind;
 
   @Option(
@@ -227,6 +229,70 @@ public final class LatticeMain implements Callable<Integer> {
               + " Env LATTICE_REDIS_KEY_PREFIX; default ${DEFAULT-VALUE}.")
   String redisKeyPrefix;
 
+  @Option(
+      names = "--auth-jwt-secret-file",
+      paramLabel = "FILE",
+      description =
+          "Require JWTs signed with this HMAC secret (HS256/384/512; the file's bytes, trailing"
+              + " whitespace dropped, at least 32). Env LATTICE_AUTH_JWT_SECRET_FILE.")
+  Path authJwtSecretFile;
+
+  @Option(
+      names = "--auth-jwt-jwks",
+      paramLabel = "FILE|URL",
+      description =
+          "Require JWTs signed with an RSA or EC key of this JWKS (a file, or an http(s) URL"
+              + " fetched and cached). Env LATTICE_AUTH_JWT_JWKS.")
+  String authJwtJwks;
+
+  @Option(
+      names = "--auth-issuer",
+      paramLabel = "ISSUER",
+      description = "Require this iss claim in every JWT. Env LATTICE_AUTH_ISSUER.")
+  String authIssuer;
+
+  @Option(
+      names = "--auth-audience",
+      paramLabel = "AUDIENCE",
+      description = "Require this value in every JWT's aud claim. Env LATTICE_AUTH_AUDIENCE.")
+  String authAudience;
+
+  @Option(
+      names = "--insecure-no-auth",
+      arity = "0..1",
+      paramLabel = "true|false",
+      defaultValue = "false",
+      description =
+          "Serve addresses other than loopback WITHOUT authentication: anyone who reaches the"
+              + " server reads and writes every document. Env LATTICE_INSECURE_NO_AUTH.")
+  boolean insecureNoAuth;
+
+  @Option(
+      names = "--allowed-origins",
+      paramLabel = "ORIGIN",
+      split = ",",
+      description =
+          "Browser origins allowed to open a WebSocket (e.g. https://app.example), comma-separated;"
+              + " another Origin gets 403, requests without Origin pass. Default: any."
+              + " Env LATTICE_ALLOWED_ORIGINS.")
+  List<String> allowedOrigins;
+
+  @Option(
+      names = "--tls-keystore",
+      paramLabel = "FILE",
+      description =
+          "Serve TLS (wss://, https://) with the key and certificate of this PKCS#12 or JKS key"
+              + " store. Env LATTICE_TLS_KEYSTORE.")
+  Path tlsKeystore;
+
+  @Option(
+      names = "--tls-keystore-password-file",
+      paramLabel = "FILE",
+      description =
+          "File holding the --tls-keystore password (trailing whitespace dropped)."
+              + " Env LATTICE_TLS_KEYSTORE_PASSWORD_FILE.")
+  Path tlsKeystorePasswordFile;
+
   private volatile Running running;
 
   /** Entry point of the runnable jar. */
@@ -267,9 +333,10 @@ public final class LatticeMain implements Callable<Integer> {
               .idleTimeout(idleTimeout)
               .build();
       ServerOptions.Redis redisMode = redisMode();
+      ServerOptions.Security security = security();
       ServerOptions options =
           new ServerOptions(
-              bind,
+              bindAddress(security),
               port,
               dataDir.toAbsolutePath().normalize(),
               inMemory,
@@ -279,11 +346,63 @@ public final class LatticeMain implements Callable<Integer> {
               cacheMaxBytes,
               maxThreads,
               minRoundInterval,
-              redisMode);
+              redisMode,
+              security);
       options.toBuilder(); // the builder's own checks (port range, positive bounds)
       return options;
     } catch (IllegalArgumentException e) {
       throw new ParameterException(spec.commandLine(), "Invalid option: " + e.getMessage(), e);
+    }
+  }
+
+  private ServerOptions.Security security() {
+    if (tlsKeystorePasswordFile != null && tlsKeystore == null) {
+      throw new IllegalArgumentException("--tls-keystore-password-file needs --tls-keystore");
+    }
+    if (tlsKeystore != null && tlsKeystorePasswordFile == null) {
+      throw new IllegalArgumentException("--tls-keystore needs --tls-keystore-password-file");
+    }
+    boolean jwt = authJwtSecretFile != null || authJwtJwks != null;
+    if (!jwt && (authIssuer != null || authAudience != null)) {
+      throw new IllegalArgumentException(
+          "--auth-issuer and --auth-audience need --auth-jwt-secret-file or --auth-jwt-jwks");
+    }
+    return new ServerOptions.Security(
+        authJwtSecretFile,
+        authJwtJwks,
+        authIssuer,
+        authAudience,
+        insecureNoAuth,
+        allowedOrigins == null ? List.of() : allowedOrigins.stream().map(String::trim).toList(),
+        tlsKeystore,
+        tlsKeystorePasswordFile);
+  }
+
+  /**
+   * The address to bind: loopback unless authentication is configured (or explicitly waived);
+   * another address without authentication is a usage error naming --insecure-no-auth.
+   */
+  private String bindAddress(ServerOptions.Security security) {
+    boolean open = security.authenticates() || security.insecureNoAuth();
+    if (bind == null) {
+      return open ? "0.0.0.0" : "127.0.0.1";
+    }
+    if (!open && !isLoopback(bind)) {
+      throw new IllegalArgumentException(
+          "--bind "
+              + bind
+              + " serves other machines, but no authentication is configured: give"
+              + " --auth-jwt-secret-file or --auth-jwt-jwks, or --insecure-no-auth to serve"
+              + " without it");
+    }
+    return bind;
+  }
+
+  private static boolean isLoopback(String address) {
+    try {
+      return java.net.InetAddress.getByName(address).isLoopbackAddress();
+    } catch (java.net.UnknownHostException e) {
+      return false;
     }
   }
 
@@ -339,13 +458,14 @@ public final class LatticeMain implements Callable<Integer> {
   static Running start(ServerOptions options) {
     LatticeServer server = options.toBuilder().build().start();
     String ws = server.uri().toString();
-    String http = ws.replaceFirst("^ws://", "http://").replace(LatticeServer.SYNC_PATH, "");
+    String http = ws.replaceFirst("^ws", "http").replace(LatticeServer.SYNC_PATH, "");
     log.info(
-        "Lattice server listening on {} (health: {}/healthz, metrics: {}/metrics), {}",
+        "Lattice server listening on {} (health: {}/healthz, metrics: {}/metrics), {}, {}",
         ws,
         http,
         http,
-        options.storage());
+        options.storage(),
+        options.security().describe(options.bindAddress()));
     return new Running(server);
   }
 

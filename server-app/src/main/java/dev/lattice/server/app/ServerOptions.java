@@ -1,7 +1,11 @@
 package dev.lattice.server.app;
 
 import dev.lattice.server.LatticeServer;
+import dev.lattice.server.auth.JwtAuthenticator;
 import dev.lattice.server.session.SessionConfig;
+import java.io.IOException;
+import java.net.URI;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -25,7 +29,98 @@ record ServerOptions(
     long cacheMaxBytes,
     int maxThreads,
     Duration minRoundInterval,
-    Redis redis) {
+    Redis redis,
+    Security security) {
+
+  /**
+   * Authentication, origins and TLS.
+   *
+   * @param jwtSecretFile the HMAC secret's file, or null
+   * @param jwks a JWKS file or http(s) URL, or null
+   * @param issuer the required {@code iss}, or null
+   * @param audience the required {@code aud}, or null
+   * @param insecureNoAuth whether serving non-loopback addresses without authentication is allowed
+   * @param allowedOrigins browser origins allowed to upgrade; empty for any
+   * @param tlsKeyStore the TLS key store, or null for plain text
+   * @param tlsKeyStorePasswordFile the file holding its password; null without TLS
+   */
+  record Security(
+      Path jwtSecretFile,
+      String jwks,
+      String issuer,
+      String audience,
+      boolean insecureNoAuth,
+      List<String> allowedOrigins,
+      Path tlsKeyStore,
+      Path tlsKeyStorePasswordFile) {
+
+    /** No authentication, no origin list, no TLS. */
+    static final Security NONE = new Security(null, null, null, null, false, List.of(), null, null);
+
+    boolean authenticates() {
+      return jwtSecretFile != null || jwks != null;
+    }
+
+    /** The authenticator these options ask for; reads the secret or JWKS file now. */
+    JwtAuthenticator authenticator() {
+      JwtAuthenticator.Builder b = JwtAuthenticator.builder();
+      try {
+        if (jwtSecretFile != null) {
+          b.hmacSecretFile(jwtSecretFile);
+        }
+        if (jwks != null) {
+          if (jwks.startsWith("http://") || jwks.startsWith("https://")) {
+            b.jwksUrl(URI.create(jwks));
+          } else {
+            b.jwksFile(Path.of(jwks));
+          }
+        }
+      } catch (IOException e) {
+        throw new IllegalArgumentException("cannot read " + e.getMessage());
+      }
+      if (issuer != null) {
+        b.issuer(issuer);
+      }
+      if (audience != null) {
+        b.audience(audience);
+      }
+      return b.build();
+    }
+
+    /** The key store password, from its file. */
+    char[] tlsPassword() {
+      try {
+        return Files.readString(tlsKeyStorePasswordFile).stripTrailing().toCharArray();
+      } catch (IOException e) {
+        throw new IllegalArgumentException("cannot read " + e.getMessage());
+      }
+    }
+
+    /** For the start-up line: how clients are authenticated; never a secret. */
+    String describe(String bindAddress) {
+      String auth;
+      if (authenticates()) {
+        auth =
+            "JWT authentication ("
+                + (jwtSecretFile != null ? "HMAC secret" : "")
+                + (jwtSecretFile != null && jwks != null ? " + " : "")
+                + (jwks != null ? "JWKS " + jwks : "")
+                + (issuer != null ? ", issuer " + issuer : "")
+                + (audience != null ? ", audience " + audience : "")
+                + ")";
+      } else if (insecureNoAuth) {
+        auth =
+            "NO authentication (--insecure-no-auth): anyone who reaches "
+                + bindAddress
+                + " reads and writes every document";
+      } else {
+        auth = "no authentication: bound to loopback only";
+      }
+      return auth
+          + (tlsKeyStore != null ? ", TLS" : "")
+          + (allowedOrigins.isEmpty() ? "" : ", origins " + String.join(",", allowedOrigins));
+    }
+  }
 
   /**
    * Redis mode: Redis is the store and the bus between servers.
@@ -71,6 +166,18 @@ record ServerOptions(
             .cacheMaxBytes(cacheMaxBytes)
             .maxThreads(maxThreads == 0 ? LatticeServer.Builder.defaultMaxThreads() : maxThreads)
             .minRoundInterval(minRoundInterval);
+    if (security.authenticates()) {
+      b.authenticator(security.authenticator());
+    }
+    if (!security.allowedOrigins().isEmpty()) {
+      b.allowedOrigins(java.util.Set.copyOf(security.allowedOrigins()));
+    }
+    if (security.tlsKeyStore() != null) {
+      if (!Files.isReadable(security.tlsKeyStore())) {
+        throw new IllegalArgumentException("cannot read " + security.tlsKeyStore());
+      }
+      b.tls(security.tlsKeyStore(), security.tlsPassword());
+    }
     if (redis != null) {
       if (redis.cluster()) {
         b.redisCluster(redis.uris());

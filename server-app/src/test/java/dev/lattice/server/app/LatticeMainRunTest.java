@@ -14,6 +14,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -112,6 +113,93 @@ class LatticeMainRunTest {
         LatticeMain.commandLine(Map.of())
             .execute("--port=0", "--bind=127.0.0.1", "--redis=redis://127.0.0.1:" + closedPort);
     assertThat(code).isEqualTo(1);
+  }
+
+  @Test
+  @Timeout(60)
+  void authTlsAndOriginFlagsServeAProtectedWssServer(@TempDir Path dir) throws Exception {
+    Path keyStore = dev.lattice.server.TestKeyStores.serverKeyStore(dir);
+    Path password =
+        java.nio.file.Files.writeString(
+            dir.resolve("tls-password"), dev.lattice.server.TestKeyStores.PASSWORD + "\n");
+    Path secret =
+        java.nio.file.Files.writeString(
+            dir.resolve("secret"),
+            new String(
+                dev.lattice.server.auth.Tokens.SECRET, java.nio.charset.StandardCharsets.US_ASCII));
+    LatticeMain.Running running =
+        LatticeMain.start(
+            LatticeMain.parse(
+                Map.of("LATTICE_AUTH_JWT_SECRET_FILE", secret.toString()),
+                "--port=0",
+                "--bind=127.0.0.1",
+                "--in-memory",
+                "--auth-issuer=https://idp.example",
+                "--allowed-origins=https://app.example",
+                "--tls-keystore=" + keyStore,
+                "--tls-keystore-password-file=" + password));
+    try {
+      running.server().edit("doc", e -> e.increment("n", 3)).get(10, TimeUnit.SECONDS);
+      int port = running.server().port();
+      assertThat(running.server().uri()).hasToString("wss://127.0.0.1:" + port + "/v1/sync");
+      HttpClient tls =
+          HttpClient.newBuilder()
+              .sslContext(dev.lattice.server.TestKeyStores.trusting(keyStore))
+              .connectTimeout(Duration.ofSeconds(5))
+              .build();
+      URI doc = URI.create("https://127.0.0.1:" + port + "/v1/docs/doc");
+      String good =
+          dev.lattice.server.auth.Tokens.hmac(
+              dev.lattice.server.auth.Tokens.claims(
+                      "ops", java.time.Instant.now().plusSeconds(600), List.of("*"), List.of())
+                  .issuer("https://idp.example")
+                  .build());
+      String otherIssuer =
+          dev.lattice.server.auth.Tokens.hmac(
+              dev.lattice.server.auth.Tokens.claims(
+                      "ops", java.time.Instant.now().plusSeconds(600), List.of("*"), List.of())
+                  .build());
+
+      assertThat(send(tls, HttpRequest.newBuilder(doc)).statusCode()).isEqualTo(401);
+      assertThat(
+              send(
+                      tls,
+                      HttpRequest.newBuilder(doc).header("Authorization", "Bearer " + otherIssuer))
+                  .statusCode())
+          .isEqualTo(401);
+      HttpResponse<String> ok =
+          send(tls, HttpRequest.newBuilder(doc).header("Authorization", "Bearer " + good));
+      assertThat(ok.statusCode()).isEqualTo(200);
+      assertThat(ok.body()).contains("\"n\"");
+      assertThat(
+              send(
+                      tls,
+                      HttpRequest.newBuilder(URI.create("https://127.0.0.1:" + port + "/healthz")))
+                  .statusCode())
+          .isEqualTo(200);
+      Throwable refused =
+          org.assertj.core.api.Assertions.catchThrowable(
+              () ->
+                  tls.newWebSocketBuilder()
+                      .header("Origin", "https://evil.example")
+                      .header("Authorization", "Bearer " + good)
+                      .buildAsync(running.server().uri(), new java.net.http.WebSocket.Listener() {})
+                      .get(10, TimeUnit.SECONDS));
+      assertThat(refused.getCause()).isInstanceOf(java.net.http.WebSocketHandshakeException.class);
+      assertThat(
+              ((java.net.http.WebSocketHandshakeException) refused.getCause())
+                  .getResponse()
+                  .statusCode())
+          .isEqualTo(403);
+    } finally {
+      running.shutdown();
+    }
+  }
+
+  private static HttpResponse<String> send(HttpClient client, HttpRequest.Builder request)
+      throws IOException, InterruptedException {
+    return client.send(
+        request.timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
   }
 
   private static LatticeMain.Running awaitRunning(LatticeMain main, CompletableFuture<Integer> exit)

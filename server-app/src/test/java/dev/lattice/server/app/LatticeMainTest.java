@@ -4,13 +4,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.lattice.server.session.SessionConfig;
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 import picocli.CommandLine.ParameterException;
 
@@ -36,7 +39,15 @@ class LatticeMainTest {
           "--redis-cluster",
           "--redis-wait-replicas",
           "--redis-wait-timeout",
-          "--redis-key-prefix");
+          "--redis-key-prefix",
+          "--auth-jwt-secret-file",
+          "--auth-jwt-jwks",
+          "--auth-issuer",
+          "--auth-audience",
+          "--insecure-no-auth",
+          "--allowed-origins",
+          "--tls-keystore",
+          "--tls-keystore-password-file");
 
   @Test
   void defaultsMatchTheServerDefaults() {
@@ -44,7 +55,8 @@ class LatticeMainTest {
     SessionConfig d = SessionConfig.defaults();
 
     assertThat(o.port()).isEqualTo(7070);
-    assertThat(o.bindAddress()).isEqualTo("0.0.0.0");
+    assertThat(o.bindAddress()).as("loopback without authentication").isEqualTo("127.0.0.1");
+    assertThat(o.security().authenticates()).isFalse();
     assertThat(o.dataDirectory()).isEqualTo(Path.of("lattice-data").toAbsolutePath());
     assertThat(o.inMemory()).isFalse();
     assertThat(o.sessionConfig().protocolLimits().maxFrameBytes())
@@ -212,7 +224,7 @@ class LatticeMainTest {
     ServerOptions o = LatticeMain.parse(Map.of("PORT", "1", "LATTICE_BIND", " "));
 
     assertThat(o.port()).isEqualTo(7070);
-    assertThat(o.bindAddress()).isEqualTo("0.0.0.0");
+    assertThat(o.bindAddress()).isEqualTo("127.0.0.1");
   }
 
   @Test
@@ -268,6 +280,100 @@ class LatticeMainTest {
     assertThat(c.convert("250us")).isEqualTo(Duration.ofNanos(250_000));
     assertThat(c.convert("0")).isEqualTo(Duration.ZERO);
     assertThat(c.convert("pt1m30s")).isEqualTo(Duration.ofSeconds(90));
+  }
+
+  // ------------------------------------------------------------------ security
+
+  @TempDir Path dir;
+
+  private Path secretFile() throws IOException {
+    // A trailing newline, as an editor leaves it: not part of the secret.
+    return Files.writeString(dir.resolve("secret"), "0123456789abcdef0123456789abcdef\n");
+  }
+
+  @Test
+  void withoutAuthenticationAnotherAddressNeedsInsecureNoAuth() {
+    assertUsageError(Map.of(), "--bind=0.0.0.0", "--insecure-no-auth");
+    assertUsageError(Map.of("LATTICE_BIND", "0.0.0.0"), "--in-memory", "--insecure-no-auth");
+    assertThat(LatticeMain.parse(Map.of(), "--bind=127.0.0.2").bindAddress())
+        .isEqualTo("127.0.0.2");
+    assertThat(LatticeMain.parse(Map.of(), "--bind=localhost").bindAddress())
+        .isEqualTo("localhost");
+    assertThat(LatticeMain.parse(Map.of(), "--bind=0.0.0.0", "--insecure-no-auth").bindAddress())
+        .isEqualTo("0.0.0.0");
+    assertThat(LatticeMain.parse(Map.of("LATTICE_INSECURE_NO_AUTH", "true")).bindAddress())
+        .isEqualTo("0.0.0.0");
+  }
+
+  @Test
+  void theStartLineSaysHowClientsAreAuthenticated() throws IOException {
+    assertThat(LatticeMain.parse(Map.of()).security().describe("127.0.0.1"))
+        .contains("no authentication")
+        .contains("loopback only");
+    assertThat(LatticeMain.parse(Map.of(), "--insecure-no-auth").security().describe("0.0.0.0"))
+        .contains("NO authentication (--insecure-no-auth)");
+    String secret = "0123456789abcdef0123456789abcdef";
+    assertThat(
+            LatticeMain.parse(Map.of(), "--auth-jwt-secret-file=" + secretFile())
+                .security()
+                .describe("0.0.0.0"))
+        .contains("JWT authentication (HMAC secret")
+        .doesNotContain(secret);
+  }
+
+  @Test
+  void authFlagsAndTheirVariablesConfigureJwtAndBindEverywhere() throws IOException {
+    Path jwks = dir.resolve("jwks.json");
+    Files.writeString(
+        jwks,
+        new com.nimbusds.jose.jwk.JWKSet(dev.lattice.server.auth.Tokens.newEcKey("k").toPublicJWK())
+            .toString());
+    ServerOptions flags =
+        LatticeMain.parse(
+            Map.of(),
+            "--auth-jwt-secret-file=" + secretFile(),
+            "--auth-jwt-jwks=" + jwks,
+            "--auth-issuer=https://idp.example",
+            "--auth-audience=lattice",
+            "--allowed-origins=https://a.example, https://b.example");
+    ServerOptions env =
+        LatticeMain.parse(
+            Map.of(
+                "LATTICE_AUTH_JWT_SECRET_FILE", secretFile().toString(),
+                "LATTICE_AUTH_JWT_JWKS", jwks.toString(),
+                "LATTICE_AUTH_ISSUER", "https://idp.example",
+                "LATTICE_AUTH_AUDIENCE", "lattice",
+                "LATTICE_ALLOWED_ORIGINS", "https://a.example,https://b.example"));
+
+    for (ServerOptions o : List.of(flags, env)) {
+      assertThat(o.bindAddress()).isEqualTo("0.0.0.0");
+      assertThat(o.security().authenticates()).isTrue();
+      assertThat(o.security().issuer()).isEqualTo("https://idp.example");
+      assertThat(o.security().audience()).isEqualTo("lattice");
+      assertThat(o.security().allowedOrigins())
+          .containsExactly("https://a.example", "https://b.example");
+      assertThat(o.security().authenticator().toString())
+          .contains("HMAC secret", "JWKS", "issuer https://idp.example", "audience lattice");
+    }
+    assertThat(
+            LatticeMain.parse(Map.of(), "--auth-jwt-jwks=https://idp.example/jwks.json")
+                .security()
+                .authenticator()
+                .toString())
+        .contains("JWKS https://idp.example/jwks.json");
+  }
+
+  @Test
+  void badSecurityOptionsAreUsageErrors() throws IOException {
+    Path shortSecret = Files.writeString(dir.resolve("short"), "too short");
+    assertUsageError(Map.of(), "--auth-jwt-secret-file=" + shortSecret, "at least 32 bytes");
+    assertUsageError(Map.of(), "--auth-jwt-secret-file=" + dir.resolve("missing"), "cannot read");
+    assertUsageError(Map.of(), "--auth-jwt-jwks=" + shortSecret, "JWKS");
+    assertUsageError(Map.of(), "--auth-issuer=x", "need --auth-jwt-secret-file");
+    assertUsageError(
+        Map.of(), "--tls-keystore=" + dir.resolve("ks.p12"), "needs --tls-keystore-password-file");
+    assertUsageError(
+        Map.of(), "--tls-keystore-password-file=" + dir.resolve("pw"), "needs --tls-keystore");
   }
 
   private static void assertUsageError(Map<String, String> env, String arg, String message) {

@@ -25,11 +25,17 @@ import dev.lattice.protocol.TokenBucket;
 import dev.lattice.protocol.Unsubscribe;
 import dev.lattice.protocol.Update;
 import dev.lattice.protocol.Welcome;
+import dev.lattice.server.auth.Access;
+import dev.lattice.server.auth.AuthResult;
+import dev.lattice.server.auth.Authenticator;
+import dev.lattice.server.auth.Authorizer;
+import dev.lattice.server.auth.Principal;
 import dev.lattice.server.hub.Connection;
 import dev.lattice.server.hub.FanOut;
 import dev.lattice.server.hub.Hub;
 import dev.lattice.server.hub.HubException;
 import java.nio.charset.StandardCharsets;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -44,6 +50,7 @@ import java.util.Set;
 import java.util.SortedMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
@@ -57,10 +64,14 @@ import java.util.function.Supplier;
  * <p>What it enforces: HELLO first, version negotiation (up to {@link
  * SessionConfig#maxProtocolVersion()}; frames are decoded by the rules of the negotiated version,
  * and version 2's UPDATE_OWN is resolved through the connection's document aliases into the UPDATE
- * it stands for), authentication, documents per connection, the UPDATE rate (a token bucket; {@link
- * SessionConfig#rateLimitCloseThreshold()} refusals in a row close with 4005), presence size and
- * TTL cap, unique outstanding request ids, the idle timeout (a PING at half of it, close 4004 at
- * the full), and back-pressure: with {@link SessionConfig#maxPendingUpdates()} UPDATEs awaiting
+ * it stands for), authentication (the upgrade's token check, or the {@link Authenticator} on
+ * HELLO's credentials; while its answer is pending nothing is read and HELLO is not answered, for
+ * at most the idle timeout), the principal's rights (the {@link Authorizer} on every SUBSCRIBE,
+ * UPDATE and PRESENCE: FORBIDDEN otherwise), the token's expiry (ERROR TOKEN_EXPIRED and close 4007
+ * when it passes, on the shared timer), documents per connection, the UPDATE rate (a token bucket;
+ * {@link SessionConfig#rateLimitCloseThreshold()} refusals in a row close with 4005), presence size
+ * and TTL cap, unique outstanding request ids, the idle timeout (a PING at half of it, close 4004
+ * at the full), and back-pressure: with {@link SessionConfig#maxPendingUpdates()} UPDATEs awaiting
  * replies it asks the transport to stop reading until half are answered. Replies to UPDATEs (ACK or
  * ERROR) leave in the order of the UPDATEs, whatever order the hub completes them in.
  *
@@ -78,8 +89,14 @@ public final class ServerSession implements Connection {
   private static final int MAX_CLOSE_REASON_BYTES = 123;
   private static final int MAX_ERROR_TEXT_CHARS = 1024;
 
+  /** Frames held while HELLO's authentication is pending; reading is paused meanwhile. */
+  private static final int MAX_HELD_FRAMES = 64;
+
+  private static final Duration MAX_EXPIRY_TIMER = Duration.ofDays(1);
+
   private enum Phase {
     AWAITING_HELLO,
+    AUTHENTICATING,
     OPEN,
     CLOSED
   }
@@ -89,6 +106,10 @@ public final class ServerSession implements Connection {
   private final Hub hub;
   private final SessionConfig config;
   private final Authenticator authenticator;
+  private final Authorizer authorizer;
+  private final Clock wallClock;
+  // The upgrade request's token check, or null when the upgrade carried no token.
+  private final CompletionStage<AuthResult> upgradeAuth;
   private final HybridLogicalClock clock;
   private final ReplicaId serverId;
   private final LongSupplier nanoTime;
@@ -99,6 +120,7 @@ public final class ServerSession implements Connection {
 
   // Set once, on the serial executor, before the hub first sees this connection.
   private volatile ReplicaId replicaId;
+  private volatile Principal principal;
 
   // ---- state confined to the serial executor
   // The collections are made when first needed, and the transient ones dropped again once empty:
@@ -131,6 +153,8 @@ public final class ServerSession implements Connection {
   private boolean idlePingSent;
   private long pingNonce;
   private SessionScheduler.Cancellable idleTimer;
+  private SessionScheduler.Cancellable expiryTimer;
+  private ArrayDeque<byte[]> heldFrames; // frames that came while AUTHENTICATING; null if none
   private boolean disconnected;
 
   private final SessionObserver observer;
@@ -146,6 +170,9 @@ public final class ServerSession implements Connection {
       Hub hub,
       SessionConfig config,
       Authenticator authenticator,
+      Authorizer authorizer,
+      Clock wallClock,
+      CompletionStage<AuthResult> upgradeAuth,
       HybridLogicalClock clock,
       ReplicaId serverId,
       LongSupplier nanoTime,
@@ -159,6 +186,9 @@ public final class ServerSession implements Connection {
     this.hub = hub;
     this.config = config;
     this.authenticator = authenticator;
+    this.authorizer = authorizer;
+    this.wallClock = wallClock;
+    this.upgradeAuth = upgradeAuth;
     this.clock = clock;
     this.serverId = serverId;
     this.nanoTime = nanoTime;
@@ -185,6 +215,15 @@ public final class ServerSession implements Connection {
   @Override
   public ReplicaId replicaId() {
     return replicaId;
+  }
+
+  /**
+   * Who the client authenticated as (its token's subject and rights); {@code null} until HELLO was
+   * accepted. Set before {@link #replicaId()}'s HELLO is answered, so a check binding the replica
+   * id to {@link Principal#subject()} can be made at HELLO.
+   */
+  public Principal principal() {
+    return principal;
   }
 
   /**
@@ -338,6 +377,10 @@ public final class ServerSession implements Connection {
     if (phase == Phase.CLOSED) {
       return;
     }
+    if (phase == Phase.AUTHENTICATING) {
+      hold(frame);
+      return;
+    }
     lastReceivedNanos = nanoTime.getAsLong();
     idlePingSent = false;
     Message message;
@@ -389,7 +432,7 @@ public final class ServerSession implements Connection {
   // ------------------------------------------------------------------ handshake
 
   private void onHello(Hello hello) {
-    if (phase == Phase.OPEN) {
+    if (phase != Phase.AWAITING_HELLO) {
       refuse(
           OptionalLong.empty(),
           ErrorCode.MALFORMED_MESSAGE,
@@ -418,23 +461,148 @@ public final class ServerSession implements Connection {
           CloseCodes.UNSUPPORTED_VERSION);
       return;
     }
-    if (!authenticator.authenticate(hello.credentials(), hello.replicaId())) {
+    // The upgrade's token, when it carried one, decides; else HELLO's credentials.
+    CompletableFuture<AuthResult> auth;
+    try {
+      CompletionStage<AuthResult> stage =
+          upgradeAuth != null ? upgradeAuth : authenticator.authenticate(hello.credentials());
+      auth = stage.toCompletableFuture();
+    } catch (RuntimeException e) {
+      auth = CompletableFuture.failedFuture(e);
+    }
+    int negotiatedVersion = negotiated.getAsInt();
+    if (auth.isDone()) {
+      authenticated(hello, negotiatedVersion, auth);
+      return;
+    }
+    // Nothing is read until the answer: frames already on their way are held, then replayed.
+    phase = Phase.AUTHENTICATING;
+    transport.pauseReading();
+    CompletableFuture<AuthResult> pending = auth;
+    auth.whenComplete(
+        (result, failure) ->
+            serial.execute(
+                () -> {
+                  if (phase != Phase.AUTHENTICATING) {
+                    return; // closed meanwhile
+                  }
+                  transport.resumeReading();
+                  authenticated(hello, negotiatedVersion, pending);
+                  replayHeldFrames();
+                }));
+  }
+
+  private void authenticated(
+      Hello hello, int negotiatedVersion, CompletableFuture<AuthResult> auth) {
+    AuthResult result;
+    try {
+      result = auth.join();
+    } catch (CompletionException | java.util.concurrent.CancellationException e) {
+      LOG.log(System.Logger.Level.WARNING, "session " + id + ": the authenticator failed", e);
+      result = AuthResult.refused("the credentials could not be checked");
+    }
+    if (result == null) {
+      result = AuthResult.refused("the credentials could not be checked");
+    }
+    if (result instanceof AuthResult.Refused refused) {
       refuse(
           OptionalLong.empty(),
           ErrorCode.UNAUTHORIZED,
-          "credentials refused",
+          "credentials refused: " + refused.reason(),
           CloseCodes.UNAUTHORIZED);
       return;
     }
+    Principal granted = ((AuthResult.Granted) result).principal();
+    Optional<java.time.Instant> expiresAt = granted.expiresAt();
+    if (expiresAt.isPresent() && !wallClock.instant().isBefore(expiresAt.get())) {
+      tokenExpired();
+      return;
+    }
+    principal = granted;
     replicaId = hello.replicaId();
-    version = negotiated.getAsInt();
+    version = negotiatedVersion;
     phase = Phase.OPEN;
+    if (expiresAt.isPresent()) {
+      armExpiry(wallClock.instant(), expiresAt.get());
+    }
     // Before WELCOME the timer waited for the full timeout; from now on it PINGs at half.
     if (idleTimer != null) {
       idleTimer.cancel();
     }
     scheduleIdleCheck(config.idleTimeout().toNanos() / 2);
     send(Welcome.of(version, serverId, clock.now(), welcomeLimits, id));
+  }
+
+  private void hold(byte[] frame) {
+    if (heldFrames == null) {
+      heldFrames = new ArrayDeque<>(2);
+    }
+    if (heldFrames.size() >= MAX_HELD_FRAMES) {
+      // Reading is paused, so only frames already in flight arrive; more is a client ignoring it.
+      refuse(
+          OptionalLong.empty(),
+          ErrorCode.MALFORMED_MESSAGE,
+          "more than " + MAX_HELD_FRAMES + " frames before WELCOME",
+          CloseCodes.MALFORMED_FRAME);
+      return;
+    }
+    heldFrames.add(frame);
+  }
+
+  private void replayHeldFrames() {
+    ArrayDeque<byte[]> held = heldFrames;
+    heldFrames = null;
+    while (held != null && !held.isEmpty() && phase != Phase.CLOSED) {
+      receive(held.poll());
+    }
+  }
+
+  /** The expiry timer: a wheel may fire up to a tick late, never early; re-arm if it did. */
+  private void expiryCheck() {
+    if (phase == Phase.CLOSED || principal == null) {
+      return;
+    }
+    java.time.Instant expiresAt = principal.expiresAt().orElseThrow();
+    java.time.Instant now = wallClock.instant();
+    if (now.isBefore(expiresAt)) {
+      armExpiry(now, expiresAt);
+      return;
+    }
+    tokenExpired();
+  }
+
+  /**
+   * Arms the expiry check, at most {@link #MAX_EXPIRY_TIMER} ahead (a far expiry is re-armed from
+   * there), so an expiry centuries away cannot overflow a nanosecond delay.
+   */
+  private void armExpiry(java.time.Instant now, java.time.Instant expiresAt) {
+    Duration left = Duration.between(now, expiresAt);
+    long nanos = left.compareTo(MAX_EXPIRY_TIMER) > 0 ? MAX_EXPIRY_TIMER.toNanos() : left.toNanos();
+    expiryTimer = scheduler.schedule(() -> serial.execute(this::expiryCheck), nanos);
+  }
+
+  private void tokenExpired() {
+    refuse(
+        OptionalLong.empty(),
+        ErrorCode.TOKEN_EXPIRED,
+        "the token expired; reconnect with a fresh one",
+        CloseCodes.TOKEN_EXPIRED);
+  }
+
+  /** What the principal may do with {@code documentId}; a failing authorizer grants nothing. */
+  private Access access(String documentId) {
+    try {
+      Access access = authorizer.access(principal, documentId);
+      return access == null ? Access.NONE : access;
+    } catch (RuntimeException e) {
+      LOG.log(System.Logger.Level.WARNING, "session " + id + ": the authorizer failed", e);
+      return Access.NONE;
+    }
+  }
+
+  private static ErrorMessage forbidden(OptionalLong requestId, String right, String documentId) {
+    return error(
+        requestId, ErrorCode.FORBIDDEN, "no " + right + " right on document " + documentId);
   }
 
   // ------------------------------------------------------------------ documents
@@ -444,6 +612,10 @@ public final class ServerSession implements Connection {
     String documentId = subscribe.documentId();
     if (isOutstanding(requestId)) {
       send(duplicate(requestId));
+      return;
+    }
+    if (!access(documentId).canRead()) {
+      send(forbidden(OptionalLong.of(requestId), "read", documentId));
       return;
     }
     // Only a version 2 decoder reads the alias; on version 1 it is always empty.
@@ -598,6 +770,9 @@ public final class ServerSession implements Connection {
       reply.complete(duplicate(requestId));
     } else if (delta == null) {
       reply.complete(notSubscribed.get());
+    } else if (!access(documentId).canWrite()) {
+      // Refused before the rate limit and the hub: nothing of it is merged anywhere.
+      reply.complete(forbidden(OptionalLong.of(requestId), "write", documentId));
     } else if (!updateBucket().tryAcquire(nanoTime.getAsLong())) {
       if (++rateLimitedInARow >= config.rateLimitCloseThreshold()) {
         close(CloseCodes.RATE_LIMITED, rateLimitedInARow + " updates in a row over the rate limit");
@@ -670,6 +845,10 @@ public final class ServerSession implements Connection {
     String documentId = presence.documentId();
     if (!isSubscribed(documentId)) {
       send(notSubscribed(OptionalLong.empty(), documentId));
+      return;
+    }
+    if (!access(documentId).canRead()) {
+      send(forbidden(OptionalLong.empty(), "read", documentId));
       return;
     }
     Optional<Value> value = presence.value();
@@ -759,6 +938,11 @@ public final class ServerSession implements Connection {
       idleTimer.cancel();
       idleTimer = null;
     }
+    if (expiryTimer != null) {
+      expiryTimer.cancel();
+      expiryTimer = null;
+    }
+    heldFrames = null;
     updateReplies = null;
     if (replicaId != null && !disconnected) {
       disconnected = true;

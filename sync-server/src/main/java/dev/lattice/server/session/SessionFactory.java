@@ -2,11 +2,16 @@ package dev.lattice.server.session;
 
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.hlc.HybridLogicalClock;
+import dev.lattice.server.auth.AuthResult;
+import dev.lattice.server.auth.Authenticator;
+import dev.lattice.server.auth.Authorizer;
 import dev.lattice.server.hub.Hub;
+import java.time.Clock;
 import java.util.Collections;
 import java.util.Objects;
 import java.util.SortedMap;
 import java.util.TreeMap;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
 
@@ -21,6 +26,8 @@ public final class SessionFactory {
   private final Hub hub;
   private final SessionConfig config;
   private final Authenticator authenticator;
+  private final Authorizer authorizer;
+  private final Clock wallClock;
   private final HybridLogicalClock clock;
   private final ReplicaId serverId;
   private final LongSupplier nanoTime;
@@ -37,6 +44,8 @@ public final class SessionFactory {
     this.scheduler = required(b.scheduler, "scheduler");
     this.config = b.config;
     this.authenticator = b.authenticator;
+    this.authorizer = b.authorizer;
+    this.wallClock = b.wallClock;
     this.nanoTime = b.nanoTime;
     this.observer = b.observer;
     TreeMap<String, Long> limits = new TreeMap<>(b.config.limitsMap());
@@ -46,6 +55,11 @@ public final class SessionFactory {
 
   public static Builder builder() {
     return new Builder();
+  }
+
+  /** Checks the sessions' tokens; the server also asks it at the upgrade. */
+  public Authenticator authenticator() {
+    return authenticator;
   }
 
   /** The configuration every session of this factory enforces. */
@@ -58,6 +72,15 @@ public final class SessionFactory {
    * the connection's frames and, at the end, {@link ServerSession#onClosed()}.
    */
   public ServerSession open(SessionTransport transport) {
+    return open(transport, null);
+  }
+
+  /**
+   * {@link #open(SessionTransport)} for a connection whose upgrade request carried a token: {@code
+   * upgradeAuth} is the {@link #authenticator()}'s answer for it (possibly still pending), which
+   * decides at HELLO instead of HELLO's credentials. Null when the upgrade carried no token.
+   */
+  public ServerSession open(SessionTransport transport, CompletionStage<AuthResult> upgradeAuth) {
     Objects.requireNonNull(transport, "transport");
     ServerSession session =
         new ServerSession(
@@ -66,6 +89,9 @@ public final class SessionFactory {
             hub,
             config,
             authenticator,
+            authorizer,
+            wallClock,
+            upgradeAuth,
             clock,
             serverId,
             nanoTime,
@@ -85,14 +111,17 @@ public final class SessionFactory {
 
   /**
    * Builds a {@link SessionFactory}. Required: hub, clock, serverId, scheduler. Defaults: {@link
-   * SessionConfig#defaults()}, {@link Authenticator#allowAll()}, {@link System#nanoTime()}, {@link
-   * SessionObserver#NONE}.
+   * SessionConfig#defaults()}, {@link Authenticator#allowAll()}, {@link
+   * Authorizer#byPrincipalRights()}, the system UTC clock for token expiry, {@link
+   * System#nanoTime()}, {@link SessionObserver#NONE}.
    */
   public static final class Builder {
 
     private Hub hub;
     private SessionConfig config = SessionConfig.defaults();
     private Authenticator authenticator = Authenticator.allowAll();
+    private Authorizer authorizer = Authorizer.byPrincipalRights();
+    private Clock wallClock = Clock.systemUTC();
     private HybridLogicalClock clock;
     private ReplicaId serverId;
     private LongSupplier nanoTime = System::nanoTime;
@@ -123,6 +152,18 @@ public final class SessionFactory {
 
     public Builder authenticator(Authenticator authenticator) {
       this.authenticator = Objects.requireNonNull(authenticator, "authenticator");
+      return this;
+    }
+
+    /** Gives a principal's access to a document on every SUBSCRIBE, UPDATE and PRESENCE. */
+    public Builder authorizer(Authorizer authorizer) {
+      this.authorizer = Objects.requireNonNull(authorizer, "authorizer");
+      return this;
+    }
+
+    /** The wall clock a principal's expiry is measured against; for tests. */
+    public Builder wallClock(Clock wallClock) {
+      this.wallClock = Objects.requireNonNull(wallClock, "wallClock");
       return this;
     }
 

@@ -25,6 +25,8 @@ import dev.lattice.protocol.Sync;
 import dev.lattice.protocol.Unsubscribe;
 import dev.lattice.protocol.Update;
 import dev.lattice.protocol.Welcome;
+import dev.lattice.server.auth.AuthResult;
+import dev.lattice.server.auth.Authenticator;
 import dev.lattice.server.hub.Hub;
 import dev.lattice.server.hub.HubException;
 import java.time.Duration;
@@ -166,18 +168,22 @@ class ServerSessionTest {
     open(
         b ->
             b.authenticator(
-                (credentials, replica) -> {
-                  seen.add(credentials);
-                  seen.add(replica);
-                  return false;
-                }));
+                Authenticator.of(
+                    credentials -> {
+                      seen.add(credentials);
+                      return AuthResult.refused("bad token");
+                    })));
     feed(Hello.of(CLIENT, "wrong", null));
 
     List<Message> sent = transport.drain();
     assertThat(sent).hasSize(1);
     assertError(sent.get(0), OptionalLong.empty(), ErrorCode.UNAUTHORIZED);
+    assertThat(((ErrorMessage) sent.get(0)).message())
+        .contains("bad token")
+        .doesNotContain("wrong");
     assertThat(transport.closeCode).isEqualTo(CloseCodes.UNAUTHORIZED);
-    assertThat(seen).containsExactly(Optional.of("wrong"), CLIENT);
+    assertThat(seen).containsExactly(Optional.of("wrong"));
+    assertThat(session.principal()).isNull();
   }
 
   @Test
