@@ -41,9 +41,15 @@ public enum ErrorCode {
    * Version 2: a SUBSCRIBE named a document alias that a current subscription of the connection
    * already uses for another document.
    */
-  ALIAS_IN_USE(15, "the document alias is in use by another subscription of the connection");
+  ALIAS_IN_USE(15, "the document alias is in use by another subscription of the connection"),
+  /**
+   * The update would make a counter's value leave the signed 64-bit range: a G-Counter's sum, or
+   * the sum of a PN-Counter's increments or of its decrements, past 2^63-1. Nothing of the update
+   * is merged; retrying it cannot succeed.
+   */
+  COUNTER_OVERFLOW(20, "the update would make a counter pass the signed 64-bit range");
 
-  private static final ErrorCode[] BY_CODE = new ErrorCode[16];
+  private static final ErrorCode[] BY_CODE = new ErrorCode[maxCode() + 1];
 
   static {
     for (ErrorCode c : values()) {
@@ -53,6 +59,15 @@ public enum ErrorCode {
 
   private final int code;
   private final String meaning;
+
+  // Codes are reserved in ranges, so the table is sized by the largest rather than the count.
+  private static int maxCode() {
+    int max = 0;
+    for (ErrorCode c : values()) {
+      max = Math.max(max, c.code);
+    }
+    return max;
+  }
 
   ErrorCode(int code, String meaning) {
     this.code = code;

@@ -139,16 +139,18 @@ class MessageRoundTripTest {
 
   @Test
   void errorCodesAreTheDocumentedOnes() {
-    assertThat(ErrorCode.values()).hasSize(15);
     for (ErrorCode c : ErrorCode.values()) {
-      assertThat(c.code()).isEqualTo(c.ordinal() + 1);
       assertThat(ErrorCode.fromCode(c.code())).contains(c);
       assertThat(c.meaning()).isNotBlank();
     }
     assertThat(ErrorCode.DUPLICATE_REQUEST_ID.code()).isEqualTo(14);
     assertThat(ErrorCode.ALIAS_IN_USE.code()).isEqualTo(15);
-    assertThat(ErrorCode.fromCode(16)).isEmpty();
-    assertThat(new ErrorMessage(OptionalLong.empty(), 16, "").errorCode()).isEmpty();
+    assertThat(ErrorCode.COUNTER_OVERFLOW.code()).isEqualTo(20);
+    // Codes are reserved in ranges; a gap in the table reads as a code this version does not know.
+    assertThat(ErrorCode.fromCode(24)).isEmpty();
+    assertThat(ErrorCode.fromCode(0)).isEmpty();
+    assertThat(ErrorCode.fromCode(1000)).isEmpty();
+    assertThat(new ErrorMessage(OptionalLong.empty(), 24, "").errorCode()).isEmpty();
   }
 
   @Test

@@ -373,7 +373,8 @@ public final class LatticeServer implements AutoCloseable {
    *
    * @return completes with the applied delta once it is durable and sent; fails with {@link
    *     dev.lattice.server.hub.HubException} ({@code FIELD_TYPE_MISMATCH}, {@code TOO_MANY_FIELDS},
-   *     {@code INTERNAL}) and nothing changed
+   *     {@code COUNTER_OVERFLOW} if a counter would pass the signed 64-bit range, {@code INTERNAL})
+   *     and nothing changed
    * @throws IllegalStateException before {@link #start()} or after {@link #close()}
    */
   public CompletableFuture<DocumentDelta> edit(String documentId, Consumer<DocumentEdit> edits) {
