@@ -47,7 +47,13 @@ public enum ErrorCode {
    * the sum of a PN-Counter's increments or of its decrements, past 2^63-1. Nothing of the update
    * is merged; retrying it cannot succeed.
    */
-  COUNTER_OVERFLOW(20, "the update would make a counter pass the signed 64-bit range");
+  COUNTER_OVERFLOW(20, "the update would make a counter pass the signed 64-bit range"),
+  /**
+   * A field of the update is too large to be sent back: one replica's contribution to it (in
+   * practice a register value) would not fit a fan-out UPDATE of the document within maxFrameBytes.
+   * Nothing of the update is merged; resending it unchanged cannot succeed.
+   */
+  FIELD_TOO_LARGE(21, "a field of the update could not be sent back within maxFrameBytes");
 
   private static final ErrorCode[] BY_CODE = new ErrorCode[maxCode() + 1];
 

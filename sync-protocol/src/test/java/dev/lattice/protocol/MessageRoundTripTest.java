@@ -146,6 +146,7 @@ class MessageRoundTripTest {
     assertThat(ErrorCode.DUPLICATE_REQUEST_ID.code()).isEqualTo(14);
     assertThat(ErrorCode.ALIAS_IN_USE.code()).isEqualTo(15);
     assertThat(ErrorCode.COUNTER_OVERFLOW.code()).isEqualTo(20);
+    assertThat(ErrorCode.FIELD_TOO_LARGE.code()).isEqualTo(21);
     // Codes are reserved in ranges; a gap in the table reads as a code this version does not know.
     assertThat(ErrorCode.fromCode(24)).isEmpty();
     assertThat(ErrorCode.fromCode(0)).isEmpty();

@@ -15,6 +15,7 @@ import dev.lattice.protocol.ErrorMessage;
 import dev.lattice.protocol.Hello;
 import dev.lattice.protocol.Message;
 import dev.lattice.protocol.MessageCodec;
+import dev.lattice.protocol.OwnUpdate;
 import dev.lattice.protocol.Ping;
 import dev.lattice.protocol.Pong;
 import dev.lattice.protocol.Presence;
@@ -127,6 +128,50 @@ class LimitsIT {
     Document stored = server.document(DOC).orElseThrow();
     assertThat(stored.versionVector().get(big.replica)).isEqualTo(1);
     assertThat(other.increment("likes", 1)).isEqualTo(new Ack(2, DOC));
+
+    // What was acknowledged can be sent back: a later subscriber gets the blob (a SYNC in parts),
+    // where it used to be closed with 1011 on every attempt.
+    RawClient late = subscribed(server, 0xc);
+    assertThat(late.doc).isEqualTo(server.document(DOC).orElseThrow());
+    assertThat(late.doc.registerValue("blob")).isPresent();
+  }
+
+  @Test
+  void anUpdateThatFitsAFrameButCouldNotBeSentBackIsRefusedWithFieldTooLarge() throws Exception {
+    int limit = 4096;
+    String longId = "d".repeat(400);
+    LatticeServer server =
+        server(
+            SessionConfig.builder()
+                .protocolLimits(ProtocolLimits.builder().maxFrameBytes(limit).build())
+                .build());
+    RawClient v2 = closer.add(RawClient.connect(server.uri(), 0xa, longId));
+    v2.send(new Hello(1, 2, v2.replica, Optional.empty(), Optional.empty()));
+    assertThat(v2.take(Welcome.class).version()).isEqualTo(2);
+    v2.send(Subscribe.withAlias(v2.takeRequestId(), longId, VersionVector.empty(), 0));
+    v2.take(Sync.class);
+
+    // UPDATE_OWN names the document by alias: its frame fits, the fan-out with the id would not.
+    long requestId = v2.takeRequestId();
+    OwnUpdate own = null;
+    for (int length = limit; length > 0 && own == null; length--) {
+      DocumentDelta delta =
+          v2.doc
+              .copy()
+              .setRegister(v2.replica, "blob", Value.of("x".repeat(length)), v2.clock.now());
+      OwnUpdate candidate = OwnUpdate.of(requestId, 0, v2.replica, delta).orElseThrow();
+      if (MessageCodec.defaults().encode(candidate).length <= limit) {
+        own = candidate;
+      }
+    }
+    v2.send(own);
+    assertError(v2.next(), requestId, ErrorCode.FIELD_TOO_LARGE);
+
+    // Nothing stored, the connection still works, and a subscriber is not closed.
+    assertThat(server.document(longId).map(d -> d.fieldCount()).orElse(0)).isZero();
+    RawClient other = closer.add(RawClient.hello(server.uri(), 0xb, longId));
+    other.subscribe();
+    assertThat(v2.increment("likes", 1)).isInstanceOf(Ack.class);
   }
 
   @Test

@@ -127,6 +127,10 @@ public final class ServerSession implements Connection {
   // Made, full, at the first UPDATE: the state a bucket made at connect would be in by then.
   private TokenBucket updateBucket;
   private int rateLimitedInARow;
+
+  /** Length of the frame being handled, for checks that only large frames need. */
+  private int receivingFrameBytes;
+
   private long lastReceivedNanos;
   private boolean idlePingSent;
   private long pingNonce;
@@ -270,7 +274,7 @@ public final class ServerSession implements Connection {
         throw tooLarge;
       }
       DeltaChunks.Split split =
-          DeltaChunks.forUpdates(documentId, delta, config.protocolLimits().maxFrameBytes());
+          DeltaChunks.forFanOut(documentId, delta, config.protocolLimits().maxFrameBytes());
       // A delta that fits an UPDATE frame whole but not a SYNC (which carries the server's vector
       // too) goes as that one part: closing instead would make the client reconnect into the
       // same SYNC forever.
@@ -340,6 +344,7 @@ public final class ServerSession implements Connection {
     }
     lastReceivedNanos = nanoTime.getAsLong();
     idlePingSent = false;
+    receivingFrameBytes = frame.length;
     Message message;
     try {
       message = codec.decode(frame, version);
@@ -612,6 +617,19 @@ public final class ServerSession implements Connection {
                   + " updates/s (burst "
                   + config.updateBurst()
                   + "); retry later"));
+    } else if (unsendable(documentId, delta) != null) {
+      rateLimitedInARow = 0;
+      reply.complete(
+          error(
+              OptionalLong.of(requestId),
+              ErrorCode.FIELD_TOO_LARGE,
+              "field '"
+                  + unsendable(documentId, delta)
+                  + "' of document "
+                  + documentId
+                  + " would not fit a fan-out UPDATE within maxFrameBytes "
+                  + config.protocolLimits().maxFrameBytes()
+                  + ", so it could never be sent back"));
     } else {
       rateLimitedInARow = 0;
       addOutstanding(requestId);
@@ -656,6 +674,23 @@ public final class ServerSession implements Connection {
     if (updateReplies != null && updateReplies.isEmpty()) {
       updateReplies = null;
     }
+  }
+
+  /**
+   * The field of a client's delta that no frame could carry back to other clients, or null. A frame
+   * that fits in {@code maxFrameBytes} may still hold such a field: the fan-out and the catch-up
+   * wrap it in the document id (UPDATE_OWN carries an alias) and give it a context of its own.
+   * Accepting it would acknowledge a state that every later catch-up fails to deliver. Frames well
+   * under the limit skip the exact check: one replica's part of one field adds at most a dot, a
+   * replica id and a few headers (far less than the slack) to the frame's own delta.
+   */
+  private String unsendable(String documentId, DocumentDelta delta) {
+    int maxFrameBytes = config.protocolLimits().maxFrameBytes();
+    if ((long) receivingFrameBytes + DeltaChunks.fanOutOverheadBytes(documentId) + 256
+        <= maxFrameBytes) {
+      return null;
+    }
+    return DeltaChunks.unsendableField(documentId, delta, maxFrameBytes).orElse(null);
   }
 
   private TokenBucket updateBucket() {
