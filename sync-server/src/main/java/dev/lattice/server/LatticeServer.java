@@ -70,7 +70,9 @@ import org.eclipse.jetty.websocket.server.WebSocketUpgradeHandler;
  * <p><b>Slow consumers.</b> Each connection counts the bytes handed to Jetty and not yet written;
  * when another frame would take that past {@link Builder#maxOutgoingBytesPerConnection} while
  * frames are still waiting, the connection is closed with 4003 (SLOW_CONSUMER) rather than buffered
- * without bound, and cut if the peer does not read up to the close within a few seconds.
+ * without bound. The close frame queues behind the frames already queued, so a peer that does not
+ * read up to it within {@link Builder#closeGrace} (5 s) is cut off and sees 1006 instead; both the
+ * close and the cut are counted in {@code /metrics}.
  *
  * <p><b>Shutdown.</b> {@link #close()} stops accepting upgrades ({@code /readyz} turns 503), closes
  * every connection with 1001 "server shutting down" (waiting briefly for the closes), stops Jetty,
@@ -107,6 +109,7 @@ public final class LatticeServer implements AutoCloseable {
   private final int maxFieldsPerDocument;
   private final ReplicaId replicaId;
   private final long maxOutgoingBytesPerConnection;
+  private final Duration closeGrace;
   private final long cacheMaxBytes;
   private final int maxThreads;
   private final Duration minRoundInterval;
@@ -139,6 +142,7 @@ public final class LatticeServer implements AutoCloseable {
     this.maxFieldsPerDocument = b.maxFieldsPerDocument;
     this.replicaId = b.replicaId != null ? b.replicaId : randomReplicaId();
     this.maxOutgoingBytesPerConnection = b.maxOutgoingBytesPerConnection;
+    this.closeGrace = b.closeGrace;
     this.cacheMaxBytes = b.cacheMaxBytes;
     this.maxThreads = b.maxThreads;
     this.minRoundInterval = b.minRoundInterval;
@@ -282,7 +286,12 @@ public final class LatticeServer implements AutoCloseable {
                       return null;
                     }
                     return new WebSocketConnection(
-                        sessions, maxOutgoingBytesPerConnection, connections, timer);
+                        sessions,
+                        maxOutgoingBytesPerConnection,
+                        connections,
+                        timer,
+                        metrics,
+                        closeGrace.toMillis());
                   });
             });
     websocket.setHandler(new HttpEndpoints(this::isReady, this::document, metrics::scrape));
@@ -492,6 +501,7 @@ public final class LatticeServer implements AutoCloseable {
     private int maxFieldsPerDocument = HubConfig.DEFAULT_MAX_FIELDS_PER_DOCUMENT;
     private ReplicaId replicaId;
     private long maxOutgoingBytesPerConnection = 4L * 1024 * 1024;
+    private Duration closeGrace = Duration.ofMillis(WebSocketConnection.CLOSE_GRACE_MILLIS);
     private long cacheMaxBytes = DEFAULT_CACHE_MAX_BYTES;
     private DocumentStore store;
     private Replicator replicator = Replicator.none();
@@ -626,6 +636,21 @@ public final class LatticeServer implements AutoCloseable {
             "maxOutgoingBytesPerConnection must be at least 1, was " + bytes);
       }
       this.maxOutgoingBytesPerConnection = bytes;
+      return this;
+    }
+
+    /**
+     * How long a connection the server closes may take to read up to the close frame before it is
+     * dropped; default 5 s. The close frame queues behind every frame sent before it, so a client
+     * closed as a slow consumer (4003) that does not read for this long sees the TCP connection end
+     * (1006) instead of the close code. Counted in {@code lattice_close_cuts_total}.
+     */
+    public Builder closeGrace(Duration grace) {
+      Objects.requireNonNull(grace, "grace");
+      if (grace.isNegative() || grace.isZero()) {
+        throw new IllegalArgumentException("closeGrace must be positive, was " + grace);
+      }
+      this.closeGrace = grace;
       return this;
     }
 

@@ -41,8 +41,10 @@ import java.util.function.ToDoubleFunction;
  * {@code lattice_updates_out_total}, {@code lattice_presence_out_total}, {@code
  * lattice_received_bytes_total}, {@code lattice_sent_bytes_total}, {@code lattice_frame_bytes}
  * (summary of incoming frame sizes), {@code lattice_errors_total{code=...}}, {@code
- * lattice_closes_total{code=...}}, {@code lattice_merge_seconds}, {@code lattice_fanout_seconds},
- * {@code lattice_store_commit_seconds} (histograms), {@code lattice_store_*}, {@code
+ * lattice_closes_total{code=...,name=...}} (every close the server makes, session or transport),
+ * {@code lattice_close_cuts_total{code=...,name=...}} (closes the peer never read, dropped after
+ * the grace), {@code lattice_merge_seconds}, {@code lattice_fanout_seconds}, {@code
+ * lattice_store_commit_seconds} (histograms), {@code lattice_store_*}, {@code
  * lattice_document_loads_total}, {@code lattice_replication_*} (deltas received, repairs, reseeds;
  * in Redis mode also messages published and received, publish failures, reconnects, head checks and
  * the lag histogram {@code lattice_replication_lag_seconds}), Lettuce's {@code
@@ -63,6 +65,7 @@ final class ServerMetrics implements HubObserver, SessionObserver {
   private final Timer storeCommit;
   private final ConcurrentHashMap<Integer, Counter> errors = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<Integer, Counter> closes = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<Integer, Counter> cuts = new ConcurrentHashMap<>();
 
   ServerMetrics() {
     bytesIn =
@@ -308,6 +311,21 @@ final class ServerMetrics implements HubObserver, SessionObserver {
             c ->
                 Counter.builder("lattice.closes")
                     .description("connections the server closed, by WebSocket close code")
+                    .tag("code", String.valueOf(c))
+                    .tag("name", CloseCodes.name(c))
+                    .register(registry))
+        .increment();
+  }
+
+  @Override
+  public void closeCut(int closeCode) {
+    cuts.computeIfAbsent(
+            closeCode,
+            c ->
+                Counter.builder("lattice.close.cuts")
+                    .description(
+                        "server closes whose close frame the peer never read within the grace:"
+                            + " the connection was dropped and the peer saw 1006")
                     .tag("code", String.valueOf(c))
                     .tag("name", CloseCodes.name(c))
                     .register(registry))

@@ -3,6 +3,7 @@ package dev.lattice.server;
 import dev.lattice.protocol.CloseCodes;
 import dev.lattice.server.session.ServerSession;
 import dev.lattice.server.session.SessionFactory;
+import dev.lattice.server.session.SessionObserver;
 import dev.lattice.server.session.SessionTransport;
 import java.nio.ByteBuffer;
 import java.util.Set;
@@ -31,8 +32,11 @@ import org.eclipse.jetty.websocket.api.Session;
  * not yet written are counted. A frame that would take the queue past {@code maxQueuedBytes} while
  * other frames are still waiting closes the connection with 4003 SLOW_CONSUMER instead (a single
  * frame larger than the bound is still sent when the queue is empty). The close frame queues behind
- * the pending frames, so the session is told at once ({@link ServerSession#onClosed()}) and the
- * connection is cut after {@link #CLOSE_GRACE_MILLIS} if the peer never reads up to it.
+ * the pending frames (WebSocket has no way to send it first), so the session is told at once
+ * ({@link ServerSession#onClosed()}) and the connection is cut after the close grace if the peer
+ * never reads up to it: a reader stalled for longer than the grace sees the TCP connection end
+ * (1006) rather than 4003. Every close is reported to the {@link SessionObserver} once, and every
+ * cut too ({@link SessionObserver#closeCut}).
  *
  * <p>Thread-safety: Jetty delivers events one at a time; {@link #sendFrame} and {@link #close} may
  * come from any thread (never two at once, per {@link SessionTransport}); {@link #shutDown} from
@@ -44,13 +48,15 @@ import org.eclipse.jetty.websocket.api.Session;
  */
 public final class WebSocketConnection implements Session.Listener, SessionTransport {
 
-  /** How long a close may wait for the peer before the connection is cut. */
+  /** How long a close may wait for the peer before the connection is cut, by default. */
   static final long CLOSE_GRACE_MILLIS = 5_000;
 
   private final SessionFactory sessions;
   private final long maxQueuedBytes;
   private final Set<WebSocketConnection> open;
   private final ScheduledExecutorService timer;
+  private final SessionObserver observer;
+  private final long closeGraceMillis;
   // Field updaters rather than AtomicLong/AtomicBoolean objects: two objects fewer (40 B) on
   // every connection, most of which are idle.
   private static final AtomicLongFieldUpdater<WebSocketConnection> QUEUED_BYTES =
@@ -72,11 +78,15 @@ public final class WebSocketConnection implements Session.Listener, SessionTrans
       SessionFactory sessions,
       long maxQueuedBytes,
       Set<WebSocketConnection> open,
-      ScheduledExecutorService timer) {
+      ScheduledExecutorService timer,
+      SessionObserver observer,
+      long closeGraceMillis) {
     this.sessions = sessions;
     this.maxQueuedBytes = maxQueuedBytes;
     this.open = open;
     this.timer = timer;
+    this.observer = observer;
+    this.closeGraceMillis = closeGraceMillis;
   }
 
   /** Completes when the connection has ended, however it ended. */
@@ -199,9 +209,13 @@ public final class WebSocketConnection implements Session.Listener, SessionTrans
     closeAndTell(CloseCodes.GOING_AWAY, "server shutting down");
   }
 
-  /** Closes the socket and tells the session now, from another thread (no session lock held). */
+  /**
+   * Closes the socket, counts the close (the session, which counts its own closes, does not know of
+   * this one) and tells the session now, from another thread (no session lock held).
+   */
   private void closeAndTell(int code, String reason) {
     if (closeSocket(code, reason)) {
+      observer.closedByServer(code);
       ServerSession s = session;
       if (s != null) {
         timer.execute(s::onClosed);
@@ -221,10 +235,11 @@ public final class WebSocketConnection implements Session.Listener, SessionTrans
     timer.schedule(
         () -> {
           if (!ended.isDone()) {
+            observer.closeCut(code);
             s.disconnect();
           }
         },
-        CLOSE_GRACE_MILLIS,
+        closeGraceMillis,
         TimeUnit.MILLISECONDS);
     return true;
   }

@@ -470,6 +470,16 @@ class LimitsIT {
 
     slow.resumeReading();
     assertThat(slow.awaitClose()).isEqualTo(CloseCodes.SLOW_CONSUMER);
+    // The transport's close is counted like the session's own (it used to be missing).
+    assertThat(
+            server
+                .meterRegistry()
+                .get("lattice.closes")
+                .tag("code", "4003")
+                .tag("name", "SLOW_CONSUMER")
+                .counter()
+                .count())
+        .isEqualTo(1.0);
     assertThat(writer.increment("likes", 1)).isInstanceOf(Ack.class);
     Document stored = server.document(DOC).orElseThrow();
     assertThat(stored.versionVector().get(writer.replica)).isEqualTo(written + 1);

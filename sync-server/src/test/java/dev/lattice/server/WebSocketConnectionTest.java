@@ -12,6 +12,7 @@ import dev.lattice.protocol.Pong;
 import dev.lattice.server.hub.DefaultHub;
 import dev.lattice.server.hub.HubConfig;
 import dev.lattice.server.session.SessionFactory;
+import dev.lattice.server.session.SessionObserver;
 import dev.lattice.server.session.SessionScheduler;
 import dev.lattice.server.store.InMemoryDocumentStore;
 import java.lang.reflect.Proxy;
@@ -19,9 +20,12 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import org.eclipse.jetty.websocket.api.Callback;
 import org.eclipse.jetty.websocket.api.Session;
 import org.junit.jupiter.api.AfterEach;
@@ -81,8 +85,23 @@ class WebSocketConnectionTest {
                 return null;
               });
 
+  private final List<Integer> counted = new CopyOnWriteArrayList<>();
+  private final CompletableFuture<Integer> cut = new CompletableFuture<>();
+  private final SessionObserver observer =
+      new SessionObserver() {
+        @Override
+        public void closedByServer(int closeCode) {
+          counted.add(closeCode);
+        }
+
+        @Override
+        public void closeCut(int closeCode) {
+          cut.complete(closeCode);
+        }
+      };
+
   private final WebSocketConnection connection =
-      new WebSocketConnection(sessions, MAX_QUEUED, open, timer);
+      new WebSocketConnection(sessions, MAX_QUEUED, open, timer, observer, 5_000);
 
   @AfterEach
   void stop() {
@@ -141,6 +160,32 @@ class WebSocketConnectionTest {
     assertThat(connection.queuedBytes()).isZero();
     connection.sendFrame(new byte[10]);
     assertThat(pendingSends).as("nothing is sent after the close").hasSize(1);
+  }
+
+  @Test
+  void aSlowConsumerCloseIsCountedAndACloseThePeerNeverReadsIsCutAndCounted() throws Exception {
+    WebSocketConnection quick =
+        new WebSocketConnection(sessions, MAX_QUEUED, open, timer, observer, 50);
+    quick.onWebSocketOpen(socket);
+
+    quick.sendFrame(new byte[60]);
+    quick.sendFrame(new byte[60]);
+
+    assertThat(closes).containsExactly(CloseCodes.SLOW_CONSUMER);
+    assertThat(counted).containsExactly(CloseCodes.SLOW_CONSUMER);
+    // The peer never reads up to the close frame (the recording socket writes nothing).
+    assertThat(cut.get(10, TimeUnit.SECONDS)).isEqualTo(CloseCodes.SLOW_CONSUMER);
+    assertThat(counted).as("one close, counted once").hasSize(1);
+  }
+
+  @Test
+  void aServerShutdownCloseIsCounted() {
+    connection.onWebSocketOpen(socket);
+    connection.shutDown();
+
+    assertThat(closes).containsExactly(CloseCodes.GOING_AWAY);
+    assertThat(counted).containsExactly(CloseCodes.GOING_AWAY);
+    assertThat(cut).isNotDone();
   }
 
   @Test
