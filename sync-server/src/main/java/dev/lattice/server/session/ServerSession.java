@@ -126,7 +126,12 @@ public final class ServerSession implements Connection {
   private boolean readingPaused;
   // Made, full, at the first UPDATE: the state a bucket made at connect would be in by then.
   private TokenBucket updateBucket;
-  private int rateLimitedInARow;
+  /*
+   * RATE_LIMITED refusals the connection may still receive before it is closed with 4005: the
+   * threshold, forgiven at the update rate. A count of refusals "in a row" never bit, as every
+   * refilled token let one update through and reset it (690 updates/s against 5/s ran forever).
+   */
+  private TokenBucket refusalBucket;
 
   /** Length of the frame being handled, for checks that only large frames need. */
   private int receivingFrameBytes;
@@ -604,8 +609,14 @@ public final class ServerSession implements Connection {
     } else if (delta == null) {
       reply.complete(notSubscribed.get());
     } else if (!updateBucket().tryAcquire(nanoTime.getAsLong())) {
-      if (++rateLimitedInARow >= config.rateLimitCloseThreshold()) {
-        close(CloseCodes.RATE_LIMITED, rateLimitedInARow + " updates in a row over the rate limit");
+      if (!refusalBucket().tryAcquire(nanoTime.getAsLong())) {
+        close(
+            CloseCodes.RATE_LIMITED,
+            "more than "
+                + config.rateLimitCloseThreshold()
+                + " updates refused for the rate limit, forgiven at "
+                + config.updatesPerSecond()
+                + "/s");
         return;
       }
       reply.complete(
@@ -618,7 +629,6 @@ public final class ServerSession implements Connection {
                   + config.updateBurst()
                   + "); retry later"));
     } else if (unsendable(documentId, delta) != null) {
-      rateLimitedInARow = 0;
       reply.complete(
           error(
               OptionalLong.of(requestId),
@@ -631,7 +641,6 @@ public final class ServerSession implements Connection {
                   + config.protocolLimits().maxFrameBytes()
                   + ", so it could never be sent back"));
     } else {
-      rateLimitedInARow = 0;
       addOutstanding(requestId);
       callHub(() -> hub.update(this, documentId, delta))
           .whenComplete(
@@ -691,6 +700,15 @@ public final class ServerSession implements Connection {
       return null;
     }
     return DeltaChunks.unsendableField(documentId, delta, maxFrameBytes).orElse(null);
+  }
+
+  private TokenBucket refusalBucket() {
+    if (refusalBucket == null) {
+      refusalBucket =
+          new TokenBucket(
+              config.updatesPerSecond(), config.rateLimitCloseThreshold(), nanoTime.getAsLong());
+    }
+    return refusalBucket;
   }
 
   private TokenBucket updateBucket() {

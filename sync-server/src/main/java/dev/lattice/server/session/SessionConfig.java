@@ -94,8 +94,11 @@ public final class SessionConfig {
   }
 
   /**
-   * How many UPDATEs in a row may be refused with RATE_LIMITED before the session closes with 4005;
-   * any accepted UPDATE resets the count.
+   * How many UPDATEs may be refused with RATE_LIMITED before the next refusal closes the session
+   * with 4005; refusals are forgiven at {@link #updatesPerSecond()} (a token bucket of this
+   * capacity, one token per refusal). A client that overshoots now and then is only refused; one
+   * whose refusals come faster than the rate itself (it sends at more than twice the limit) is
+   * closed within about {@code threshold / (sent - 2 * rate)} seconds.
    */
   public int rateLimitCloseThreshold() {
     return rateLimitCloseThreshold;
