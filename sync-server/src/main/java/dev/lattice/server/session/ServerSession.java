@@ -132,6 +132,8 @@ public final class ServerSession implements Connection {
    * refilled token let one update through and reset it (690 updates/s against 5/s ran forever).
    */
   private TokenBucket refusalBucket;
+  // Every SUBSCRIBE walks the whole document to find what the client lacks.
+  private TokenBucket catchUpBucket;
 
   /** Length of the frame being handled, for checks that only large frames need. */
   private int receivingFrameBytes;
@@ -483,6 +485,18 @@ public final class ServerSession implements Connection {
                   + " documents (maxDocumentsPerConnection)"));
       return;
     }
+    if (!catchUpBucket().tryAcquire(nanoTime.getAsLong())) {
+      send(
+          error(
+              OptionalLong.of(requestId),
+              ErrorCode.RATE_LIMITED,
+              "more than "
+                  + config.catchUpsPerMinute()
+                  + " catch-ups (SUBSCRIBE) a minute (catchUpsPerMinute); retry in "
+                  + catchUpBucket.millisToNextToken()
+                  + " ms"));
+      return;
+    }
     following = with(following, documentId);
     // A SUBSCRIBE of the document replaces its alias (with none, if it names none).
     unbindAlias(documentId);
@@ -700,6 +714,18 @@ public final class ServerSession implements Connection {
       return null;
     }
     return DeltaChunks.unsendableField(documentId, delta, maxFrameBytes).orElse(null);
+  }
+
+  private TokenBucket catchUpBucket() {
+    if (catchUpBucket == null) {
+      catchUpBucket =
+          TokenBucket.perPeriod(
+              config.catchUpsPerMinute(),
+              config.catchUpsPerMinute(),
+              Duration.ofMinutes(1),
+              nanoTime.getAsLong());
+    }
+    return catchUpBucket;
   }
 
   private TokenBucket refusalBucket() {

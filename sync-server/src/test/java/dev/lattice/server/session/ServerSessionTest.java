@@ -561,6 +561,26 @@ class ServerSessionTest {
   }
 
   @Test
+  void catchUpsPastThePerMinuteLimitAreRefusedUntilTheBucketRefills() {
+    openWith(
+        SessionConfig.builder().catchUpsPerMinute(2).idleTimeout(Duration.ofMinutes(5)).build());
+    handshake();
+    subscribe(1, "a");
+    subscribe(2, "b");
+    feed(new Subscribe(3, "c", VersionVector.empty()));
+    assertError(transport.drain().get(0), OptionalLong.of(3), ErrorCode.RATE_LIMITED);
+    assertThat(hub.subscribes).hasSize(2);
+    // Unsubscribing and subscribing again is a catch-up too: it does not reset anything.
+    feed(new Subscribe(4, "a", VersionVector.empty()));
+    assertError(transport.drain().get(0), OptionalLong.of(4), ErrorCode.RATE_LIMITED);
+
+    time.advance(Duration.ofSeconds(30)); // one token at 2 a minute
+    subscribe(5, "c");
+    assertThat(hub.subscribes).hasSize(3);
+    assertThat(transport.closed()).isFalse();
+  }
+
+  @Test
   void aClientSomewhatOverTheRateIsRefusedButNeverClosed() {
     openWith(
         SessionConfig.builder()
