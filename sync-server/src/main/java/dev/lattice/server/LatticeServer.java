@@ -291,7 +291,9 @@ public final class LatticeServer implements AutoCloseable {
                         connections,
                         timer,
                         metrics,
-                        closeGrace.toMillis());
+                        closeGrace.toMillis(),
+                        sessionConfig.bytesInPerSecond(),
+                        Math.max(sessionConfig.bytesInPerSecond(), 2 * maxFrame));
                   });
             });
     websocket.setHandler(new HttpEndpoints(this::isReady, this::document, metrics::scrape));

@@ -57,6 +57,7 @@ public final class WebSocketConnection implements Session.Listener, SessionTrans
   private final ScheduledExecutorService timer;
   private final SessionObserver observer;
   private final long closeGraceMillis;
+  private final ByteRate byteRate;
   // Field updaters rather than AtomicLong/AtomicBoolean objects: two objects fewer (40 B) on
   // every connection, most of which are idle.
   private static final AtomicLongFieldUpdater<WebSocketConnection> QUEUED_BYTES =
@@ -80,13 +81,16 @@ public final class WebSocketConnection implements Session.Listener, SessionTrans
       Set<WebSocketConnection> open,
       ScheduledExecutorService timer,
       SessionObserver observer,
-      long closeGraceMillis) {
+      long closeGraceMillis,
+      long bytesInPerSecond,
+      long bytesInBurst) {
     this.sessions = sessions;
     this.maxQueuedBytes = maxQueuedBytes;
     this.open = open;
     this.timer = timer;
     this.observer = observer;
     this.closeGraceMillis = closeGraceMillis;
+    this.byteRate = new ByteRate(bytesInPerSecond, bytesInBurst, System.nanoTime());
   }
 
   /** Completes when the connection has ended, however it ended. */
@@ -115,13 +119,27 @@ public final class WebSocketConnection implements Session.Listener, SessionTrans
     payload.get(frame);
     callback.succeed();
     session.onFrame(frame);
-    demand();
+    demandWithin(frame.length);
   }
 
   @Override
   public void onWebSocketText(String text) {
     session.onText();
-    demand();
+    demandWithin(text.length());
+  }
+
+  /**
+   * Demands the next frame now, or once the byte rate has paid for this one: a client over {@code
+   * bytesInPerSecond} is held back by TCP. Jetty delivers one frame per demand, so nothing is read
+   * meanwhile, and a resume of reading cannot demand early ({@link #demandOwed} is only set here).
+   */
+  private void demandWithin(int bytes) {
+    long waitNanos = byteRate.take(bytes, System.nanoTime());
+    if (waitNanos <= 0 || closing != 0) {
+      demand();
+    } else {
+      timer.schedule(this::demand, waitNanos, TimeUnit.NANOSECONDS);
+    }
   }
 
   @Override
@@ -242,5 +260,34 @@ public final class WebSocketConnection implements Session.Listener, SessionTrans
         closeGraceMillis,
         TimeUnit.MILLISECONDS);
     return true;
+  }
+
+  /**
+   * Bytes in per second as a token bucket that may go into debt: a frame is always taken (it has
+   * arrived), and the debt says how long to wait before reading the next. Used from Jetty's event
+   * thread of the connection, one frame at a time.
+   */
+  static final class ByteRate {
+    private final long perSecond;
+    private final long burst;
+    private long credit;
+    private long lastNanos;
+
+    ByteRate(long perSecond, long burst, long nowNanos) {
+      this.perSecond = perSecond;
+      this.burst = burst;
+      this.credit = burst;
+      this.lastNanos = nowNanos;
+    }
+
+    /** Takes {@code bytes}; returns how many nanoseconds to wait before the next frame, or 0. */
+    long take(int bytes, long nowNanos) {
+      long elapsed = Math.max(0, nowNanos - lastNanos);
+      lastNanos = nowNanos;
+      // In doubles: nanoseconds times bytes per second overflows a long within hours.
+      double refill = Math.min((double) burst - credit, elapsed * (double) perSecond / 1e9);
+      credit = Math.min(burst, credit + (long) refill) - bytes;
+      return credit >= 0 ? 0 : (long) Math.ceil(-credit * 1e9 / perSecond);
+    }
   }
 }

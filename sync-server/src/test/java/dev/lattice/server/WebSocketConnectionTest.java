@@ -101,7 +101,8 @@ class WebSocketConnectionTest {
       };
 
   private final WebSocketConnection connection =
-      new WebSocketConnection(sessions, MAX_QUEUED, open, timer, observer, 5_000);
+      new WebSocketConnection(
+          sessions, MAX_QUEUED, open, timer, observer, 5_000, 1L << 30, 1L << 30);
 
   @AfterEach
   void stop() {
@@ -165,7 +166,8 @@ class WebSocketConnectionTest {
   @Test
   void aSlowConsumerCloseIsCountedAndACloseThePeerNeverReadsIsCutAndCounted() throws Exception {
     WebSocketConnection quick =
-        new WebSocketConnection(sessions, MAX_QUEUED, open, timer, observer, 50);
+        new WebSocketConnection(
+            sessions, MAX_QUEUED, open, timer, observer, 50, 1L << 30, 1L << 30);
     quick.onWebSocketOpen(socket);
 
     quick.sendFrame(new byte[60]);
@@ -176,6 +178,48 @@ class WebSocketConnectionTest {
     // The peer never reads up to the close frame (the recording socket writes nothing).
     assertThat(cut.get(10, TimeUnit.SECONDS)).isEqualTo(CloseCodes.SLOW_CONSUMER);
     assertThat(counted).as("one close, counted once").hasSize(1);
+  }
+
+  @Test
+  void byteRateDebtDelaysTheNextReadByExactlyItsTime() {
+    WebSocketConnection.ByteRate rate = new WebSocketConnection.ByteRate(1_000, 2_000, 0);
+
+    assertThat(rate.take(1_500, 0)).isZero();
+    assertThat(rate.take(1_000, 0)).isEqualTo(500_000_000L); // 500 bytes owed at 1000/s
+    // Half a second later the debt is paid; a full second more refills 1000 bytes.
+    assertThat(rate.take(0, 500_000_000L)).isZero();
+    assertThat(rate.take(1_000, 1_500_000_000L)).isZero();
+    assertThat(rate.take(1, 1_500_000_000L)).isEqualTo(1_000_000L);
+    // A long silence refills only up to the burst.
+    assertThat(rate.take(2_000, 3_600_000_000_000L)).isZero();
+    assertThat(rate.take(1, 3_600_000_000_000L)).isEqualTo(1_000_000L);
+  }
+
+  @Test
+  void aConnectionOverItsByteRateIsReadAgainOnlyOnceTheRateAllows() throws Exception {
+    CompletableFuture<Void> secondDemand = new CompletableFuture<>();
+    WebSocketConnection throttled =
+        new WebSocketConnection(sessions, MAX_QUEUED, open, timer, observer, 5_000, 1_024, 1_024);
+    Session counting =
+        (Session)
+            Proxy.newProxyInstance(
+                Session.class.getClassLoader(),
+                new Class<?>[] {Session.class},
+                (proxy, method, args) -> {
+                  if (method.getName().equals("demand") && ++demands == 2) {
+                    secondDemand.complete(null);
+                  }
+                  return method.getName().equals("isOpen") ? true : null;
+                });
+    throttled.onWebSocketOpen(counting);
+
+    // About 1.5 KiB against 1 KiB/s with a 1 KiB burst: about half a second of debt.
+    byte[] hello =
+        MessageCodec.defaults().encode(Hello.of(ReplicaId.of(7), null, "x".repeat(1_536)));
+    throttled.onWebSocketBinary(ByteBuffer.wrap(hello), Callback.NOOP);
+    assertThat(demands).as("no demand while the debt is unpaid").isEqualTo(1);
+    secondDemand.get(10, TimeUnit.SECONDS);
+    assertThat(demands).isEqualTo(2);
   }
 
   @Test
