@@ -41,10 +41,13 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 import java.util.function.LongConsumer;
+import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.HttpStatus;
 import org.eclipse.jetty.http.UriCompliance;
+import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
@@ -110,6 +113,7 @@ public final class LatticeServer implements AutoCloseable {
   private final ReplicaId replicaId;
   private final long maxOutgoingBytesPerConnection;
   private final Duration closeGrace;
+  private final UpgradeGate gate;
   private final long cacheMaxBytes;
   private final int maxThreads;
   private final Duration minRoundInterval;
@@ -143,6 +147,8 @@ public final class LatticeServer implements AutoCloseable {
     this.replicaId = b.replicaId != null ? b.replicaId : randomReplicaId();
     this.maxOutgoingBytesPerConnection = b.maxOutgoingBytesPerConnection;
     this.closeGrace = b.closeGrace;
+    this.gate =
+        new UpgradeGate(b.maxConnectionsPerAddress, b.handshakesPerSecond, System::nanoTime);
     this.cacheMaxBytes = b.cacheMaxBytes;
     this.maxThreads = b.maxThreads;
     this.minRoundInterval = b.minRoundInterval;
@@ -285,15 +291,31 @@ public final class LatticeServer implements AutoCloseable {
                           "server shutting down");
                       return null;
                     }
-                    return new WebSocketConnection(
-                        sessions,
-                        maxOutgoingBytesPerConnection,
-                        connections,
-                        timer,
-                        metrics,
-                        closeGrace.toMillis(),
-                        sessionConfig.bytesInPerSecond(),
-                        Math.max(sessionConfig.bytesInPerSecond(), 2 * maxFrame));
+                    String address = Request.getRemoteAddr(request);
+                    UpgradeGate.Refusal refusal = gate.admit(address);
+                    if (refusal != null) {
+                      metrics.upgradeRefused(refusal.status());
+                      response.setStatus(refusal.status());
+                      response
+                          .getHeaders()
+                          .put(HttpHeader.RETRY_AFTER, String.valueOf(refusal.retryAfterSeconds()));
+                      Content.Sink.write(response, true, refusal.reason(), callback);
+                      return null;
+                    }
+                    WebSocketConnection connection =
+                        new WebSocketConnection(
+                            sessions,
+                            maxOutgoingBytesPerConnection,
+                            connections,
+                            timer,
+                            metrics,
+                            closeGrace.toMillis(),
+                            sessionConfig.bytesInPerSecond(),
+                            Math.max(sessionConfig.bytesInPerSecond(), 2 * maxFrame));
+                    // An upgrade that fails after this point ends the connection too (an error or
+                    // a close event), which gives the address its slot back.
+                    connection.ended().whenComplete((ignored, e) -> gate.release(address));
+                    return connection;
                   });
             });
     websocket.setHandler(new HttpEndpoints(this::isReady, this::document, metrics::scrape));
@@ -504,6 +526,8 @@ public final class LatticeServer implements AutoCloseable {
     private ReplicaId replicaId;
     private long maxOutgoingBytesPerConnection = 4L * 1024 * 1024;
     private Duration closeGrace = Duration.ofMillis(WebSocketConnection.CLOSE_GRACE_MILLIS);
+    private int maxConnectionsPerAddress = 1024;
+    private int handshakesPerSecond = 1000;
     private long cacheMaxBytes = DEFAULT_CACHE_MAX_BYTES;
     private DocumentStore store;
     private Replicator replicator = Replicator.none();
@@ -638,6 +662,35 @@ public final class LatticeServer implements AutoCloseable {
             "maxOutgoingBytesPerConnection must be at least 1, was " + bytes);
       }
       this.maxOutgoingBytesPerConnection = bytes;
+      return this;
+    }
+
+    /**
+     * Most connections open at once from one remote address (as Jetty sees it: behind a proxy, the
+     * proxy's); one more is refused at the upgrade with HTTP 429 and {@code Retry-After: 1}.
+     * Default 1024, room for a large office behind one NAT.
+     */
+    public Builder maxConnectionsPerAddress(int connections) {
+      if (connections < 1) {
+        throw new IllegalArgumentException(
+            "maxConnectionsPerAddress must be at least 1, was " + connections);
+      }
+      this.maxConnectionsPerAddress = connections;
+      return this;
+    }
+
+    /**
+     * WebSocket upgrades the server accepts per second, from all addresses together (a token bucket
+     * of a second's worth); one more is refused with HTTP 503 and a {@code Retry-After} in seconds.
+     * Default 1000: a restart's reconnecting clients, which back off with jitter, are spread out
+     * rather than all handshaking (and catching up) at once.
+     */
+    public Builder handshakesPerSecond(int handshakes) {
+      if (handshakes < 1) {
+        throw new IllegalArgumentException(
+            "handshakesPerSecond must be at least 1, was " + handshakes);
+      }
+      this.handshakesPerSecond = handshakes;
       return this;
     }
 

@@ -66,6 +66,7 @@ final class ServerMetrics implements HubObserver, SessionObserver {
   private final ConcurrentHashMap<Integer, Counter> errors = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<Integer, Counter> closes = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<Integer, Counter> cuts = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<Integer, Counter> upgradesRefused = new ConcurrentHashMap<>();
 
   ServerMetrics() {
     bytesIn =
@@ -328,6 +329,21 @@ final class ServerMetrics implements HubObserver, SessionObserver {
                             + " the connection was dropped and the peer saw 1006")
                     .tag("code", String.valueOf(c))
                     .tag("name", CloseCodes.name(c))
+                    .register(registry))
+        .increment();
+  }
+
+  /** A WebSocket upgrade refused by a connection limit with HTTP {@code status} (429 or 503). */
+  void upgradeRefused(int status) {
+    upgradesRefused
+        .computeIfAbsent(
+            status,
+            c ->
+                Counter.builder("lattice.upgrades.refused")
+                    .description(
+                        "WebSocket upgrades refused by maxConnectionsPerAddress (429) or"
+                            + " handshakesPerSecond (503)")
+                    .tag("status", String.valueOf(c))
                     .register(registry))
         .increment();
   }

@@ -398,6 +398,66 @@ class LimitsIT {
     assertThat(bob.increment("likes", 1)).isInstanceOf(Ack.class);
   }
 
+  // ------------------------------------------------------------------ connection floods
+
+  private static java.net.http.HttpResponse<?> refusedUpgrade(LatticeServer server) {
+    Throwable failure =
+        org.assertj.core.api.Assertions.catchThrowable(
+            () -> RawClient.connect(server.uri(), 0xf, DOC).close());
+    assertThat(failure).as("the upgrade is refused").isNotNull();
+    Throwable cause = failure;
+    while (cause != null && !(cause instanceof java.net.http.WebSocketHandshakeException)) {
+      cause = cause.getCause();
+    }
+    assertThat(cause).as("a handshake refusal in %s", failure).isNotNull();
+    return ((java.net.http.WebSocketHandshakeException) cause).getResponse();
+  }
+
+  @Test
+  void connectionsPastThePerAddressLimitAreRefusedWith429UntilOneCloses() throws Exception {
+    LatticeServer server = server(inMemory().maxConnectionsPerAddress(2));
+    RawClient first = client(server, 0xa);
+    RawClient second = subscribed(server, 0xb);
+
+    java.net.http.HttpResponse<?> refused = refusedUpgrade(server);
+    assertThat(refused.statusCode()).isEqualTo(429);
+    assertThat(refused.headers().firstValue("Retry-After")).contains("1");
+    assertThat(second.increment("likes", 1)).isInstanceOf(Ack.class);
+
+    first.close();
+    // The server frees the slot when it sees the connection end, which may trail the client's
+    // view by a moment: retries within a deadline, each a real upgrade.
+    RawClient third = null;
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(RawClient.TIMEOUT_SECONDS);
+    while (third == null && System.nanoTime() < deadline) {
+      try {
+        third = closer.add(RawClient.hello(server.uri(), 0xc, DOC));
+      } catch (Exception e) {
+        assertThat(second.increment("likes", 1)).isInstanceOf(Ack.class); // a round trip
+      }
+    }
+    assertThat(third).as("a connection after one closed").isNotNull();
+    assertThat(
+            server
+                .meterRegistry()
+                .get("lattice.upgrades.refused")
+                .tag("status", "429")
+                .counter()
+                .count())
+        .isGreaterThanOrEqualTo(1.0);
+  }
+
+  @Test
+  void handshakesPastTheServerWideRateAreRefusedWith503AndRetryAfter() throws Exception {
+    LatticeServer server = server(inMemory().handshakesPerSecond(2));
+    client(server, 0xa);
+    client(server, 0xb);
+
+    java.net.http.HttpResponse<?> refused = refusedUpgrade(server);
+    assertThat(refused.statusCode()).isEqualTo(503);
+    assertThat(refused.headers().firstValue("Retry-After")).contains("1");
+  }
+
   // ------------------------------------------------------------------ idle and slow peers
 
   @Test
