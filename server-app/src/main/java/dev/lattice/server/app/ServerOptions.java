@@ -12,6 +12,7 @@ import java.util.List;
  * @param dataDirectory absolute; unused when {@code inMemory}
  * @param maxThreads Jetty's pool size; 0 for the server's default
  * @param minRoundInterval least time between two fan-out rounds of one document
+ * @param connections limits on connections before and after their session
  * @param redis Redis mode's settings, or null for a server with its own store
  */
 record ServerOptions(
@@ -25,7 +26,17 @@ record ServerOptions(
     long cacheMaxBytes,
     int maxThreads,
     Duration minRoundInterval,
+    Connections connections,
     Redis redis) {
+
+  /**
+   * Limits on connections as a whole, enforced by the server around the sessions.
+   *
+   * @param maxPerAddress connections open at once from one remote address (else HTTP 429)
+   * @param handshakesPerSecond upgrades accepted a second, server-wide (else HTTP 503)
+   * @param closeGrace how long a closed connection may take to read the close frame
+   */
+  record Connections(int maxPerAddress, int handshakesPerSecond, Duration closeGrace) {}
 
   /**
    * Redis mode: Redis is the store and the bus between servers.
@@ -70,7 +81,10 @@ record ServerOptions(
             .maxOutgoingBytesPerConnection(maxOutgoingBytes)
             .cacheMaxBytes(cacheMaxBytes)
             .maxThreads(maxThreads == 0 ? LatticeServer.Builder.defaultMaxThreads() : maxThreads)
-            .minRoundInterval(minRoundInterval);
+            .minRoundInterval(minRoundInterval)
+            .maxConnectionsPerAddress(connections.maxPerAddress())
+            .handshakesPerSecond(connections.handshakesPerSecond())
+            .closeGrace(connections.closeGrace());
     if (redis != null) {
       if (redis.cluster()) {
         b.redisCluster(redis.uris());
