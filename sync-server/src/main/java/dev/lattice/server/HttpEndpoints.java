@@ -29,6 +29,8 @@ final class HttpEndpoints extends Handler.Abstract {
   /** The Prometheus text exposition format, version 0.0.4. */
   static final String PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8";
 
+  private static final System.Logger LOG = System.getLogger(HttpEndpoints.class.getName());
+
   private final BooleanSupplier ready;
   private final Function<String, Optional<Document>> documents;
   private final Supplier<String> metrics;
@@ -74,7 +76,19 @@ final class HttpEndpoints extends Handler.Abstract {
     } else {
       // The path in context keeps characters such as a space or '?' percent-encoded.
       String id = URIUtil.decodePath(path.substring(DOCS_PREFIX.length()));
-      Optional<Document> document = documents.apply(id);
+      Optional<Document> document;
+      try {
+        document = documents.apply(id);
+      } catch (RuntimeException e) {
+        // The cause may name files, hosts or credentials: it goes to the log, not to the client.
+        LOG.log(System.Logger.Level.WARNING, "GET of document '" + id + "' failed", e);
+        json(
+            response,
+            callback,
+            HttpStatus.INTERNAL_SERVER_ERROR_500,
+            "{\"error\":\"the server failed; the request may be retried\"}");
+        return true;
+      }
       if (document.isEmpty()) {
         // A JSON API answers in JSON, not with Jetty's HTML error page.
         StringBuilder body = new StringBuilder("{\"error\":");

@@ -51,6 +51,7 @@ import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.server.handler.ErrorHandler;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 import org.eclipse.jetty.websocket.server.WebSocketUpgradeHandler;
 
@@ -253,6 +254,12 @@ public final class LatticeServer implements AutoCloseable {
     QueuedThreadPool threads = new QueuedThreadPool(maxThreads, Math.min(8, maxThreads));
     threads.setName("lattice-http");
     Server server = new Server(threads);
+    // Jetty's error pages would show an exception's message (and, if asked, its stack): a failure
+    // inside must reach clients as a status only.
+    ErrorHandler errors = new ErrorHandler();
+    errors.setShowStacks(false);
+    errors.setShowMessageInTitle(false);
+    server.setErrorHandler(errors);
     HttpConfiguration http = new HttpConfiguration();
     // Document ids are arbitrary strings: GET /v1/docs/{id} must take %2F and %25 in an id, which
     // Jetty's default compliance refuses as ambiguous. HttpEndpoints reads the raw path itself.

@@ -928,9 +928,11 @@ public final class ServerSession implements Connection {
         && cause.getCause() != null) {
       cause = cause.getCause();
     }
-    if (cause instanceof HubException hubException) {
+    if (cause instanceof HubException hubException && hubException.code() != ErrorCode.INTERNAL) {
       return error(requestId, hubException.code(), String.valueOf(hubException.getMessage()));
     }
+    // An internal failure's text (a store's exception: paths, hosts, a URI with its password)
+    // and its stack trace stay in the log; the client gets the code and a fixed sentence.
     LOG.log(System.Logger.Level.ERROR, "session " + id + ": hub failed a request", cause);
     return error(requestId, ErrorCode.INTERNAL, "the server failed; the request may be retried");
   }
