@@ -560,6 +560,32 @@ class ClientSessionTest {
   }
 
   @Test
+  void counterOverflowIsRefusedLocallyAndAServerRefusalUndoesTheIncrement() {
+    online();
+    doc.edit("n", d -> d.incrementGCounter(ME, "n", Long.MAX_VALUE - 1));
+    assertThatThrownBy(() -> doc.edit("n", d -> d.incrementGCounter(ME, "n", 2)))
+        .isInstanceOf(ArithmeticException.class)
+        .hasMessageContaining("overflow");
+    assertThat(doc.counterValue("n")).isEqualTo(Long.MAX_VALUE - 1);
+    assertThat(doc.pendingChanges()).isEqualTo(1);
+
+    // Another replica's increments, not yet seen here, make the server refuse this one.
+    List<UpdateRejectedException> rejected = new ArrayList<>();
+    doc.rejectedListeners.add(rejected::add);
+    session.kick();
+    Update update = transport.drain(Update.class).get(0);
+    session.onMessage(
+        gen(), ErrorMessage.of(update.requestId(), ErrorCode.COUNTER_OVERFLOW, "counter 'n'"));
+    assertThat(rejected).hasSize(1);
+    assertThat(rejected.get(0).errorCode()).contains(ErrorCode.COUNTER_OVERFLOW);
+    assertThat(doc.counterValue("n")).isZero();
+    // No retry of the refused increment: only the empty change that keeps its sequence number.
+    assertThat(transport.drain(Update.class))
+        .singleElement()
+        .satisfies(u -> assertThat(u.delta().fields()).isEmpty());
+  }
+
+  @Test
   void aRefusedBatchIsRetriedEntryByEntrySoOnlyTheBadOneIsLost() {
     doc.edit("x", d -> d.setRegister(ME, "x", Value.of("bad"), clock.now()));
     doc.edit("ok", d -> d.incrementGCounter(ME, "ok", 1));

@@ -111,6 +111,7 @@ public final class Document {
 
   /**
    * The value of a counter field (G-Counter or PN-Counter); 0 if the field does not exist.
+   * Saturates at the bounds of a {@code long} rather than fail (see {@link GCounter#value()}).
    *
    * @throws FieldTypeMismatchException if the field is not a counter
    */
@@ -265,6 +266,36 @@ public final class Document {
       return Collections.unmodifiableSet(changed);
     }
     return firstChanged == null ? Set.of() : Set.of(firstChanged);
+  }
+
+  /**
+   * The first counter field (in name order) that merging {@code delta} would push out of the range
+   * every accepted change keeps: a G-Counter's sum, or either half of a PN-Counter, past {@code
+   * Long.MAX_VALUE}. Empty if the delta keeps every counter in range. A field already out of range
+   * (merged from elsewhere) is named only if the delta grows it further. Changes nothing; fields of
+   * another type than this document's are left to {@link #merge}.
+   */
+  public Optional<String> counterOverflow(DocumentDelta delta) {
+    for (Map.Entry<String, FieldState> e : delta.fields().entrySet()) {
+      Crdt<?> theirs = e.getValue().state();
+      if (theirs.type() != CrdtType.G_COUNTER && theirs.type() != CrdtType.PN_COUNTER) {
+        continue;
+      }
+      FieldState mine = fields.get(e.getKey());
+      if (mine != null && mine.type() != theirs.type()) {
+        continue;
+      }
+      Crdt<?> merged = mine == null ? theirs : CrdtType.mergeStates(mine.state(), theirs);
+      if (mine != null && merged == mine.state()) {
+        continue;
+      }
+      boolean fits =
+          merged instanceof GCounter g ? g.fitsInLong() : ((PNCounter) merged).fitsInLong();
+      if (!fits) {
+        return Optional.of(e.getKey());
+      }
+    }
+    return Optional.empty();
   }
 
   /**

@@ -1,5 +1,6 @@
 package dev.lattice.crdt;
 
+import java.math.BigInteger;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.Objects;
@@ -11,7 +12,11 @@ import java.util.function.Predicate;
  * the per-replica maximum.
  *
  * <p>Increments must be non-negative and the value must fit in a {@code long}; both are checked
- * when the increment is made, never wrapped. Immutable and thread-safe.
+ * when the increment is made, never wrapped. Increments by different replicas may still meet in a
+ * merge and together pass {@code Long.MAX_VALUE} (a sync server refuses such an update with
+ * COUNTER_OVERFLOW, but replicas that never meet a server can merge directly); reading stays total
+ * then: {@link #value()} saturates and {@link #exactValue()} tells the truth, and {@link
+ * #fitsInLong()} says which case holds. Immutable and thread-safe.
  */
 public final class GCounter implements Crdt<GCounter> {
 
@@ -65,13 +70,11 @@ public final class GCounter implements Crdt<GCounter> {
       throw new IllegalArgumentException(
           "G-Counter increment must be >= 0, was " + amount + " (use a PN-Counter to decrement)");
     }
-    long next;
-    try {
-      next = Math.addExact(countOf(replica), amount);
-      Math.addExact(value(), amount);
-    } catch (ArithmeticException e) {
+    long next = countOf(replica) + amount;
+    // The replica's count is part of the value, so a value that fits keeps the count in range too.
+    if (!fitsInLong() || value() + amount < 0) {
       throw new ArithmeticException(
-          "G-Counter overflow: value " + value() + " + " + amount + " does not fit in a long");
+          "G-Counter overflow: value " + exactValue() + " + " + amount + " does not fit in a long");
     }
     GCounter delta = wrap(ReplicaLongs.withMax(ReplicaLongs.EMPTY, replica.value(), next));
     return new Mutation<>(merge(delta), delta);
@@ -108,17 +111,25 @@ public final class GCounter implements Crdt<GCounter> {
   }
 
   /**
-   * The sum of all replicas' counts.
-   *
-   * @throws ArithmeticException if concurrent increments of different replicas together passed
-   *     {@code Long.MAX_VALUE}
+   * The sum of all replicas' counts, or {@code Long.MAX_VALUE} if the sum is larger (see {@link
+   * #fitsInLong()}). Never throws: a reader must not fail on a state that merging produced.
    */
   public long value() {
-    try {
-      return ReplicaLongs.sumExact(counts);
-    } catch (ArithmeticException e) {
-      throw new ArithmeticException("G-Counter value overflows a long: " + this);
-    }
+    long sum = ReplicaLongs.sumOrMinusOne(counts);
+    return sum < 0 ? Long.MAX_VALUE : sum;
+  }
+
+  /** The exact sum of all replicas' counts, which may pass {@code Long.MAX_VALUE}. */
+  public BigInteger exactValue() {
+    long sum = ReplicaLongs.sumOrMinusOne(counts);
+    return sum < 0 ? ReplicaLongs.sumBig(counts) : BigInteger.valueOf(sum);
+  }
+
+  /**
+   * Whether the sum of all counts is at most {@code Long.MAX_VALUE}, so {@link #value()} is exact.
+   */
+  public boolean fitsInLong() {
+    return ReplicaLongs.sumOrMinusOne(counts) >= 0;
   }
 
   @Override

@@ -1,5 +1,6 @@
 package dev.lattice.crdt;
 
+import java.math.BigInteger;
 import java.util.Objects;
 import java.util.function.Predicate;
 
@@ -57,10 +58,35 @@ public final class PNCounter implements Crdt<PNCounter> {
         new PNCounter(increments, m.state()), new PNCounter(GCounter.empty(), m.delta()));
   }
 
-  /** The sum of increments minus the sum of decrements. */
+  /**
+   * The sum of increments minus the sum of decrements, clamped to {@code [Long.MIN_VALUE,
+   * Long.MAX_VALUE]} in the rare case that a merge let a half pass {@code Long.MAX_VALUE} (see
+   * {@link #fitsInLong()}). Never throws.
+   */
   public long value() {
-    // Both halves are in [0, Long.MAX_VALUE], so the difference always fits.
-    return increments.value() - decrements.value();
+    if (fitsInLong()) {
+      // Both halves are in [0, Long.MAX_VALUE], so the difference always fits.
+      return increments.value() - decrements.value();
+    }
+    BigInteger exact = exactValue();
+    if (exact.bitLength() < Long.SIZE) {
+      return exact.longValue();
+    }
+    return exact.signum() > 0 ? Long.MAX_VALUE : Long.MIN_VALUE;
+  }
+
+  /** The exact sum of increments minus the sum of decrements, however large either is. */
+  public BigInteger exactValue() {
+    return increments.exactValue().subtract(decrements.exactValue());
+  }
+
+  /**
+   * Whether the increments and the decrements each sum to at most {@code Long.MAX_VALUE}: the range
+   * every local change and every update a sync server accepts keeps, in which {@link #value()} is
+   * exact.
+   */
+  public boolean fitsInLong() {
+    return increments.fitsInLong() && decrements.fitsInLong();
   }
 
   /** The grow-only counter of increments. */

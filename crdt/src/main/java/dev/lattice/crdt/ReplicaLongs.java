@@ -1,5 +1,6 @@
 package dev.lattice.crdt;
 
+import java.math.BigInteger;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.Map;
@@ -192,10 +193,24 @@ final class ReplicaLongs {
   }
 
   /** Sum of the values; throws ArithmeticException if it overflows. */
-  static long sumExact(long[] pairs) {
+  /** The sum of the values, or -1 if it passes {@code Long.MAX_VALUE} (values are all >= 0). */
+  static long sumOrMinusOne(long[] pairs) {
     long sum = 0;
     for (int i = 1; i < pairs.length; i += 2) {
-      sum = Math.addExact(sum, pairs[i]);
+      sum += pairs[i];
+      // Two non-negative longs overflow exactly when their sum turns negative.
+      if (sum < 0) {
+        return -1;
+      }
+    }
+    return sum;
+  }
+
+  /** The exact sum of the values, however large. */
+  static BigInteger sumBig(long[] pairs) {
+    BigInteger sum = BigInteger.ZERO;
+    for (int i = 1; i < pairs.length; i += 2) {
+      sum = sum.add(BigInteger.valueOf(pairs[i]));
     }
     return sum;
   }

@@ -3,6 +3,7 @@ package dev.lattice.crdt;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.math.BigInteger;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -37,10 +38,60 @@ class CounterTest {
   }
 
   @Test
-  void gCounterValueReportsOverflowFromConcurrentReplicas() {
+  void gCounterValueSaturatesWhenConcurrentReplicasMeetPastALong() {
     GCounter a = GCounter.empty().increment(A, Long.MAX_VALUE).state();
     GCounter b = GCounter.empty().increment(B, 1).state();
-    assertThatThrownBy(() -> a.merge(b).value()).isInstanceOf(ArithmeticException.class);
+    GCounter merged = a.merge(b);
+
+    assertThat(merged.fitsInLong()).isFalse();
+    assertThat(merged.value()).isEqualTo(Long.MAX_VALUE);
+    assertThat(merged.exactValue()).isEqualTo(BigInteger.TWO.pow(63));
+    assertThatThrownBy(() -> merged.increment(A, 0))
+        .isInstanceOf(ArithmeticException.class)
+        .hasMessageContaining("9223372036854775808");
+    assertThat(a.fitsInLong()).isTrue();
+    assertThat(a.exactValue()).isEqualTo(BigInteger.valueOf(Long.MAX_VALUE));
+  }
+
+  @Test
+  void pnCounterValueIsClampedAndExactValueIsTheTruth() {
+    GCounter max = GCounter.of(Map.of(A, Long.MAX_VALUE, B, Long.MAX_VALUE));
+    GCounter one = GCounter.of(Map.of(A, 1L));
+
+    PNCounter up = PNCounter.of(max, one);
+    PNCounter down = PNCounter.of(one, max);
+    PNCounter both = PNCounter.of(max, max);
+
+    assertThat(up.fitsInLong()).isFalse();
+    assertThat(up.value()).isEqualTo(Long.MAX_VALUE);
+    assertThat(up.exactValue()).isEqualTo(BigInteger.TWO.pow(64).subtract(BigInteger.valueOf(3)));
+    assertThat(down.value()).isEqualTo(Long.MIN_VALUE);
+    assertThat(both.value()).isZero();
+    assertThat(both.exactValue()).isZero();
+    assertThat(PNCounter.of(max, GCounter.of(Map.of(A, Long.MAX_VALUE))).value())
+        .isEqualTo(Long.MAX_VALUE);
+  }
+
+  @Test
+  void documentNamesTheCounterADeltaWouldOverflow() {
+    Document doc = Document.create("d");
+    doc.incrementGCounter(A, "g", Long.MAX_VALUE);
+    doc.addPNCounter(A, "pn", -Long.MAX_VALUE);
+    DocumentDelta gPlusOne = Document.create("d").incrementGCounter(B, "g", 1);
+    DocumentDelta pnDown = Document.create("d").addPNCounter(B, "pn", -1);
+    DocumentDelta pnUp = Document.create("d").addPNCounter(B, "pn", Long.MAX_VALUE);
+
+    assertThat(doc.counterOverflow(gPlusOne)).contains("g");
+    assertThat(doc.counterOverflow(pnDown)).contains("pn");
+    assertThat(doc.counterOverflow(pnUp)).isEmpty();
+    assertThat(doc.counterOverflow(doc.deltaSince(VersionVector.empty()))).isEmpty();
+
+    doc.merge(gPlusOne);
+    assertThat(doc.counterValue("g")).isEqualTo(Long.MAX_VALUE);
+    // Already out of range: a delta that adds nothing is not refused, one that grows it is.
+    assertThat(doc.counterOverflow(gPlusOne)).isEmpty();
+    assertThat(doc.counterOverflow(Document.create("d").incrementGCounter(B, "g", 2)))
+        .contains("g");
   }
 
   @Test

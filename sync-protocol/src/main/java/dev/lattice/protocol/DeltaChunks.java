@@ -8,9 +8,12 @@ import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.codec.CrdtCodecs;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
 
 /**
@@ -33,9 +36,6 @@ import java.util.TreeMap;
  * <p>Stateless and thread-safe.
  */
 public final class DeltaChunks {
-
-  /** Bytes an UPDATE frame spends around its delta and document id, generously rounded up. */
-  static final int UPDATE_OVERHEAD_BYTES = 32;
 
   private static final CrdtCodecs CODECS = CrdtCodecs.defaults();
 
@@ -61,14 +61,65 @@ public final class DeltaChunks {
   }
 
   /**
-   * Splits {@code delta} so that each part, sent as an UPDATE of {@code documentId}, is a frame of
-   * at most {@code maxFrameBytes}.
+   * Splits {@code delta} so that each part, sent as an UPDATE request of {@code documentId} (any
+   * request id), is a frame of at most {@code maxFrameBytes}.
    *
-   * @throws IllegalArgumentException if one field alone does not fit a frame: nothing can carry it
+   * @throws IllegalArgumentException if one replica's contribution to one field does not fit a
+   *     frame: nothing can carry it
    */
   public static Split forUpdates(String documentId, DocumentDelta delta, int maxFrameBytes) {
+    // A request id takes at most 9 bytes where a fan-out's nil takes 1.
+    return split(delta, maxFrameBytes - fanOutOverheadBytes(documentId) - 8);
+  }
+
+  /**
+   * Splits {@code delta} so that each part, sent as a fan-out UPDATE of {@code documentId} (request
+   * id nil, as a server sends them), is a frame of at most {@code maxFrameBytes}: exactly the room
+   * {@link #unsendableField} promises.
+   *
+   * @throws IllegalArgumentException if one replica's contribution to one field does not fit
+   */
+  public static Split forFanOut(String documentId, DocumentDelta delta, int maxFrameBytes) {
+    return split(delta, maxFrameBytes - fanOutOverheadBytes(documentId));
+  }
+
+  /**
+   * The exact bytes a fan-out UPDATE of {@code documentId} ({@code [5, nil, documentId, delta]})
+   * spends around its delta: a fixarray header, the type, nil, and the document id as a str. A
+   * delta of {@code n} bytes makes a frame of exactly this plus {@code n}.
+   */
+  public static int fanOutOverheadBytes(String documentId) {
     int idBytes = documentId.getBytes(StandardCharsets.UTF_8).length;
-    return split(delta, maxFrameBytes - idBytes - UPDATE_OVERHEAD_BYTES);
+    int strHeader = idBytes < 32 ? 1 : idBytes < 256 ? 2 : idBytes < 65536 ? 3 : 5;
+    return 3 + strHeader + idBytes;
+  }
+
+  /**
+   * The first field of {@code delta} that no split can carry in a fan-out UPDATE of {@code
+   * documentId} within {@code maxFrameBytes}: one replica's contribution to it is too large alone
+   * (in practice a register value). Empty if every field can be sent back, whatever other replicas
+   * later add to it. A server refuses an update with such a field: accepting it would acknowledge a
+   * state that no catch-up could deliver.
+   */
+  public static Optional<String> unsendableField(
+      String documentId, DocumentDelta delta, int maxFrameBytes) {
+    int budget = maxFrameBytes - fanOutOverheadBytes(documentId);
+    for (Map.Entry<String, FieldState> e : delta.fields().entrySet()) {
+      for (ReplicaId replica : e.getValue().touched().entries().keySet()) {
+        FieldState alone = onlyOf(e.getValue(), Set.of(replica));
+        if (CODECS.documentDelta().encode(part(Map.of(e.getKey(), alone))).length > budget) {
+          return Optional.of(e.getKey());
+        }
+      }
+    }
+    return Optional.empty();
+  }
+
+  /** The field's state and touched entries of only these replicas. */
+  private static FieldState onlyOf(FieldState field, Set<ReplicaId> replicas) {
+    return new FieldState(
+        field.state().contributionsOf(replicas::contains),
+        field.touched().filter(replicas::contains));
   }
 
   /**
@@ -119,18 +170,48 @@ public final class DeltaChunks {
       return;
     }
     if (fields.size() == 1) {
+      addFittingByReplica(parts, fields.firstKey(), fields.firstEntry().getValue(), maxDeltaBytes);
+      return;
+    }
+    String middle = new ArrayList<>(fields.keySet()).get(fields.size() / 2);
+    addFitting(parts, new TreeMap<>(fields.headMap(middle)), maxDeltaBytes);
+    addFitting(parts, new TreeMap<>(fields.tailMap(middle)), maxDeltaBytes);
+  }
+
+  /**
+   * One field too large for a part, cut by replica: each part holds the contributions (and touched
+   * entries) of some of the replicas that touched it. Joined, the parts give the field back, and
+   * each part's context is still exactly the latest dots of what it carries. A field touched by
+   * many replicas (a counter of thousands of writers, a register rewritten by each) so never stops
+   * a catch-up; only one replica's contribution alone, larger than a frame, does.
+   *
+   * @throws IllegalArgumentException if one replica's contribution alone does not fit
+   */
+  private static void addFittingByReplica(
+      List<DocumentDelta> parts, String name, FieldState field, int maxDeltaBytes) {
+    List<ReplicaId> replicas = new ArrayList<>(field.touched().entries().keySet());
+    if (replicas.size() <= 1) {
+      int bytes = CODECS.documentDelta().encode(part(Map.of(name, field))).length;
       throw new IllegalArgumentException(
           "field '"
-              + fields.firstKey()
+              + name
               + "' alone encodes to "
               + bytes
               + " bytes, more than the "
               + maxDeltaBytes
               + " a frame has room for");
     }
-    String middle = new ArrayList<>(fields.keySet()).get(fields.size() / 2);
-    addFitting(parts, new TreeMap<>(fields.headMap(middle)), maxDeltaBytes);
-    addFitting(parts, new TreeMap<>(fields.tailMap(middle)), maxDeltaBytes);
+    int half = replicas.size() / 2;
+    for (List<ReplicaId> side :
+        List.of(replicas.subList(0, half), replicas.subList(half, replicas.size()))) {
+      FieldState piece = onlyOf(field, new HashSet<>(side));
+      DocumentDelta part = part(Map.of(name, piece));
+      if (CODECS.documentDelta().encode(part).length <= maxDeltaBytes) {
+        parts.add(part);
+      } else {
+        addFittingByReplica(parts, name, piece, maxDeltaBytes);
+      }
+    }
   }
 
   /** The fields with a context of exactly the latest dot of each replica that touched them. */

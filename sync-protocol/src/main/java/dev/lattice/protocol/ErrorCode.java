@@ -52,7 +52,19 @@ public enum ErrorCode {
    * The connection's token expired; sent just before close 4007 (TOKEN_EXPIRED). The client
    * reconnects with a fresh token.
    */
-  TOKEN_EXPIRED(17, "the token expired; reconnect with a fresh one");
+  TOKEN_EXPIRED(17, "the token expired; reconnect with a fresh one"),
+  /**
+   * The update would make a counter's value leave the signed 64-bit range: a G-Counter's sum, or
+   * the sum of a PN-Counter's increments or of its decrements, past 2^63-1. Nothing of the update
+   * is merged; retrying it cannot succeed.
+   */
+  COUNTER_OVERFLOW(20, "the update would make a counter pass the signed 64-bit range"),
+  /**
+   * A field of the update is too large to be sent back: one replica's contribution to it (in
+   * practice a register value) would not fit a fan-out UPDATE of the document within maxFrameBytes.
+   * Nothing of the update is merged; resending it unchanged cannot succeed.
+   */
+  FIELD_TOO_LARGE(21, "a field of the update could not be sent back within maxFrameBytes");
 
   // Indexed by wire value; codes may leave gaps (ranges are reserved for work in progress).
   private static final ErrorCode[] BY_CODE;

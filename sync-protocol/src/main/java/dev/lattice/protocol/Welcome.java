@@ -56,6 +56,12 @@ public record Welcome(
   /** The longest presence TTL the server honours, in milliseconds. */
   public static final String LIMIT_PRESENCE_TTL_MILLIS = "presenceTtlMillis";
 
+  /** Most SUBSCRIBEs (catch-ups) a connection may send a minute; more are RATE_LIMITED. */
+  public static final String LIMIT_CATCH_UPS_PER_MINUTE = "catchUpsPerMinute";
+
+  /** Bytes a connection may send a second; the server reads more slowly past it. */
+  public static final String LIMIT_BYTES_IN_PER_SECOND = "bytesInPerSecond";
+
   /**
    * @throws IllegalArgumentException if {@code version < 1}, a limit name is empty or a limit value
    *     negative

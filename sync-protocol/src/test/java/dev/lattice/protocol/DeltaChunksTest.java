@@ -116,4 +116,75 @@ class DeltaChunksTest {
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("'huge'");
   }
+
+  /** A register write of "r" whose fan-out UPDATE of "doc" is exactly {@code bytes}. */
+  private static DocumentDelta registerWriteOfFanOutSize(int bytes) {
+    MessageCodec codec = MessageCodec.defaults();
+    int pad = 1;
+    DocumentDelta delta = null;
+    for (int round = 0; round < 3; round++) {
+      delta =
+          Document.create("doc")
+              .setRegister(
+                  ReplicaId.of(7), "r", Value.of(new byte[pad]), HlcTimestamp.of(1_000, 0));
+      pad += bytes - codec.encode(Update.fanOut("doc", delta)).length;
+    }
+    assertThat(codec.encode(Update.fanOut("doc", delta))).hasSize(bytes);
+    return delta;
+  }
+
+  @Test
+  void forFanOutUsesTheWholeFrameAndUnsendableFieldIsItsExactEdge() {
+    int maxFrame = 4_096;
+    MessageCodec codec =
+        MessageCodec.create(ProtocolLimits.builder().maxFrameBytes(maxFrame).build());
+    DocumentDelta atLimit = registerWriteOfFanOutSize(maxFrame);
+    DocumentDelta overLimit = registerWriteOfFanOutSize(maxFrame + 1);
+
+    assertThat(DeltaChunks.unsendableField("doc", atLimit, maxFrame)).isEmpty();
+    assertThat(DeltaChunks.forFanOut("doc", atLimit, maxFrame).parts()).hasSize(1);
+    assertThat(DeltaChunks.unsendableField("doc", overLimit, maxFrame)).contains("r");
+    assertThatThrownBy(() -> DeltaChunks.forFanOut("doc", overLimit, maxFrame))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("'r'");
+    // A long document id costs its own length, with a longer str header.
+    String longId = "x".repeat(300);
+    assertThat(DeltaChunks.fanOutOverheadBytes(longId))
+        .isEqualTo(
+            codec.encode(Update.fanOut(longId, DocumentDelta.empty())).length
+                - CODECS.documentDelta().encode(DocumentDelta.empty()).length);
+  }
+
+  @Test
+  void aFieldTouchedByManyReplicasIsCutByReplicaAndNeverStopsACatchUp() {
+    Document source = Document.create("d");
+    for (int r = 1; r <= 300; r++) {
+      source.incrementGCounter(ReplicaId.of(r * 1_000_003L), "likes", r);
+      source.setRegister(
+          ReplicaId.of(r * 1_000_003L),
+          "title",
+          Value.of("by " + r),
+          HlcTimestamp.of(1_000 + r, 0));
+    }
+    DocumentDelta delta = source.deltaSince(VersionVector.empty());
+    int budget = 600;
+
+    DeltaChunks.Split split = DeltaChunks.split(delta, budget);
+
+    Document receiver = Document.create("d");
+    for (DocumentDelta part : split.parts()) {
+      assertThat(CODECS.documentDelta().encode(part).length).isLessThanOrEqualTo(budget);
+      receiver.merge(part);
+    }
+    receiver.merge(DocumentDelta.of(split.context(), java.util.Map.of()));
+    assertThat(receiver).isEqualTo(source);
+    assertThat(receiver.counterValue("likes")).isEqualTo(300 * 301 / 2);
+    // Any prefix of the parts then a catch-up still converges.
+    Document partial = Document.create("d");
+    for (int i = 0; i < split.parts().size() / 2; i++) {
+      partial.merge(split.parts().get(i));
+    }
+    partial.merge(source.deltaSince(partial.versionVector()));
+    assertThat(partial).isEqualTo(source);
+  }
 }

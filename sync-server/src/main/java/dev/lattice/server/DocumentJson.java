@@ -14,7 +14,9 @@ import java.util.Map;
  *
  * <pre>{"id": "board", "fields": {"likes": {"type": "G_COUNTER", "value": 7}, ...}}</pre>
  *
- * <p>Counters render as their value; a register as its {@link Value} (null if never written): nil
+ * <p>Counters render as their exact value, a JSON integer that may pass the signed 64-bit range in
+ * the rare state where replicas' increments met by merging rather than through one server (which
+ * refuses them with COUNTER_OVERFLOW); a register as its {@link Value} (null if never written): nil
  * as null, booleans, integers, finite floats as JSON numbers and NaN/Infinity/-Infinity as strings,
  * strings, binary as a base64 string, arrays, maps whose keys are all strings as objects and other
  * maps as an array of {@code [key, value]} pairs. Stateless; thread-safe.
@@ -40,9 +42,9 @@ final class DocumentJson {
       out.append(",\"value\":");
       Object state = field.getValue().state();
       if (state instanceof GCounter g) {
-        out.append(g.value());
+        out.append(g.exactValue());
       } else if (state instanceof PNCounter pn) {
-        out.append(pn.value());
+        out.append(pn.exactValue());
       } else if (state instanceof LWWRegister register) {
         register.value().ifPresentOrElse(v -> value(out, v), () -> out.append("null"));
       } else {

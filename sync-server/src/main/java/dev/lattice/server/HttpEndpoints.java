@@ -39,6 +39,8 @@ final class HttpEndpoints extends Handler.Abstract {
   /** The Prometheus text exposition format, version 0.0.4. */
   static final String PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8";
 
+  private static final System.Logger LOG = System.getLogger(HttpEndpoints.class.getName());
+
   private final BooleanSupplier ready;
   private final Function<String, Optional<Document>> documents;
   private final Supplier<String> metrics;
@@ -133,8 +135,19 @@ final class HttpEndpoints extends Handler.Abstract {
   }
 
   private void serveDocument(Response response, Callback callback, String id) {
-    {
-      Optional<Document> document = documents.apply(id);
+      Optional<Document> document;
+      try {
+        document = documents.apply(id);
+      } catch (RuntimeException e) {
+        // The cause may name files, hosts or credentials: it goes to the log, not to the client.
+        LOG.log(System.Logger.Level.WARNING, "GET of document '" + id + "' failed", e);
+        json(
+            response,
+            callback,
+            HttpStatus.INTERNAL_SERVER_ERROR_500,
+            "{\"error\":\"the server failed; the request may be retried\"}");
+        return;
+      }
       if (document.isEmpty()) {
         // A JSON API answers in JSON, not with Jetty's HTML error page.
         StringBuilder body = new StringBuilder("{\"error\":");
@@ -143,7 +156,6 @@ final class HttpEndpoints extends Handler.Abstract {
       } else {
         json(response, callback, HttpStatus.OK_200, DocumentJson.render(document.get()));
       }
-    }
   }
 
   private static void json(Response response, Callback callback, int status, String body) {

@@ -44,15 +44,19 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 import java.util.function.LongConsumer;
+import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.HttpStatus;
 import org.eclipse.jetty.http.UriCompliance;
+import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.server.SslConnectionFactory;
 import org.eclipse.jetty.util.ssl.SslContextFactory;
+import org.eclipse.jetty.server.handler.ErrorHandler;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 import org.eclipse.jetty.websocket.server.WebSocketUpgradeHandler;
 
@@ -75,7 +79,9 @@ import org.eclipse.jetty.websocket.server.WebSocketUpgradeHandler;
  * <p><b>Slow consumers.</b> Each connection counts the bytes handed to Jetty and not yet written;
  * when another frame would take that past {@link Builder#maxOutgoingBytesPerConnection} while
  * frames are still waiting, the connection is closed with 4003 (SLOW_CONSUMER) rather than buffered
- * without bound, and cut if the peer does not read up to the close within a few seconds.
+ * without bound. The close frame queues behind the frames already queued, so a peer that does not
+ * read up to it within {@link Builder#closeGrace} (5 s) is cut off and sees 1006 instead; both the
+ * close and the cut are counted in {@code /metrics}.
  *
  * <p><b>Shutdown.</b> {@link #close()} stops accepting upgrades ({@code /readyz} turns 503), closes
  * every connection with 1001 "server shutting down" (waiting briefly for the closes), stops Jetty,
@@ -112,6 +118,8 @@ public final class LatticeServer implements AutoCloseable {
   private final int maxFieldsPerDocument;
   private final ReplicaId replicaId;
   private final long maxOutgoingBytesPerConnection;
+  private final Duration closeGrace;
+  private final UpgradeGate gate;
   private final long cacheMaxBytes;
   private final int maxThreads;
   private final Duration minRoundInterval;
@@ -148,6 +156,9 @@ public final class LatticeServer implements AutoCloseable {
     this.maxFieldsPerDocument = b.maxFieldsPerDocument;
     this.replicaId = b.replicaId != null ? b.replicaId : randomReplicaId();
     this.maxOutgoingBytesPerConnection = b.maxOutgoingBytesPerConnection;
+    this.closeGrace = b.closeGrace;
+    this.gate =
+        new UpgradeGate(b.maxConnectionsPerAddress, b.handshakesPerSecond, System::nanoTime);
     this.cacheMaxBytes = b.cacheMaxBytes;
     this.maxThreads = b.maxThreads;
     this.minRoundInterval = b.minRoundInterval;
@@ -257,6 +268,12 @@ public final class LatticeServer implements AutoCloseable {
     QueuedThreadPool threads = new QueuedThreadPool(maxThreads, Math.min(8, maxThreads));
     threads.setName("lattice-http");
     Server server = new Server(threads);
+    // Jetty's error pages would show an exception's message (and, if asked, its stack): a failure
+    // inside must reach clients as a status only.
+    ErrorHandler errors = new ErrorHandler();
+    errors.setShowStacks(false);
+    errors.setShowMessageInTitle(false);
+    server.setErrorHandler(errors);
     HttpConfiguration http = new HttpConfiguration();
     // Document ids are arbitrary strings: GET /v1/docs/{id} must take %2F and %25 in an id, which
     // Jetty's default compliance refuses as ambiguous. HttpEndpoints reads the raw path itself.
@@ -316,6 +333,19 @@ public final class LatticeServer implements AutoCloseable {
                           "origin not allowed");
                       return null;
                     }
+                    // The gate comes before any token is checked, so a flood of handshakes
+                    // costs no signature verification.
+                    String address = Request.getRemoteAddr(request);
+                    UpgradeGate.Refusal refusal = gate.admit(address);
+                    if (refusal != null) {
+                      metrics.upgradeRefused(refusal.status());
+                      response.setStatus(refusal.status());
+                      response
+                          .getHeaders()
+                          .put(HttpHeader.RETRY_AFTER, String.valueOf(refusal.retryAfterSeconds()));
+                      Content.Sink.write(response, true, refusal.reason(), callback);
+                      return null;
+                    }
                     if (request.hasSubProtocol(RequestCredentials.SUBPROTOCOL)) {
                       response.setAcceptedSubProtocol(RequestCredentials.SUBPROTOCOL);
                     }
@@ -330,6 +360,7 @@ public final class LatticeServer implements AutoCloseable {
                       if (now.isDone()) {
                         AuthResult result = now.isCompletedExceptionally() ? null : now.join();
                         if (!(result instanceof AuthResult.Granted)) {
+                          gate.release(address);
                           metrics.upgradeRefused(HttpStatus.UNAUTHORIZED_401);
                           RequestCredentials.unauthorized(
                               request,
@@ -343,8 +374,21 @@ public final class LatticeServer implements AutoCloseable {
                         }
                       }
                     }
-                    return new WebSocketConnection(
-                        sessions, upgradeAuth, maxOutgoingBytesPerConnection, connections, timer);
+                    WebSocketConnection connection =
+                        new WebSocketConnection(
+                            sessions,
+                            upgradeAuth,
+                            maxOutgoingBytesPerConnection,
+                            connections,
+                            timer,
+                            metrics,
+                            closeGrace.toMillis(),
+                            sessionConfig.bytesInPerSecond(),
+                            Math.max(sessionConfig.bytesInPerSecond(), 2 * maxFrame));
+                    // An upgrade that fails after this point ends the connection too (an error or
+                    // a close event), which gives the address its slot back.
+                    connection.ended().whenComplete((ignored, e) -> gate.release(address));
+                    return connection;
                   });
             });
     websocket.setHandler(
@@ -460,7 +504,8 @@ public final class LatticeServer implements AutoCloseable {
    *
    * @return completes with the applied delta once it is durable and sent; fails with {@link
    *     dev.lattice.server.hub.HubException} ({@code FIELD_TYPE_MISMATCH}, {@code TOO_MANY_FIELDS},
-   *     {@code INTERNAL}) and nothing changed
+   *     {@code COUNTER_OVERFLOW} if a counter would pass the signed 64-bit range, {@code INTERNAL})
+   *     and nothing changed
    * @throws IllegalStateException before {@link #start()} or after {@link #close()}
    */
   public CompletableFuture<DocumentDelta> edit(String documentId, Consumer<DocumentEdit> edits) {
@@ -578,6 +623,9 @@ public final class LatticeServer implements AutoCloseable {
     private int maxFieldsPerDocument = HubConfig.DEFAULT_MAX_FIELDS_PER_DOCUMENT;
     private ReplicaId replicaId;
     private long maxOutgoingBytesPerConnection = 4L * 1024 * 1024;
+    private Duration closeGrace = Duration.ofMillis(WebSocketConnection.CLOSE_GRACE_MILLIS);
+    private int maxConnectionsPerAddress = 1024;
+    private int handshakesPerSecond = 1000;
     private long cacheMaxBytes = DEFAULT_CACHE_MAX_BYTES;
     private DocumentStore store;
     private Replicator replicator = Replicator.none();
@@ -716,6 +764,50 @@ public final class LatticeServer implements AutoCloseable {
             "maxOutgoingBytesPerConnection must be at least 1, was " + bytes);
       }
       this.maxOutgoingBytesPerConnection = bytes;
+      return this;
+    }
+
+    /**
+     * Most connections open at once from one remote address (as Jetty sees it: behind a proxy, the
+     * proxy's); one more is refused at the upgrade with HTTP 429 and {@code Retry-After: 1}.
+     * Default 1024, room for a large office behind one NAT.
+     */
+    public Builder maxConnectionsPerAddress(int connections) {
+      if (connections < 1) {
+        throw new IllegalArgumentException(
+            "maxConnectionsPerAddress must be at least 1, was " + connections);
+      }
+      this.maxConnectionsPerAddress = connections;
+      return this;
+    }
+
+    /**
+     * WebSocket upgrades the server accepts per second, from all addresses together (a token bucket
+     * of a second's worth); one more is refused with HTTP 503 and a {@code Retry-After} in seconds.
+     * Default 1000: a restart's reconnecting clients, which back off with jitter, are spread out
+     * rather than all handshaking (and catching up) at once.
+     */
+    public Builder handshakesPerSecond(int handshakes) {
+      if (handshakes < 1) {
+        throw new IllegalArgumentException(
+            "handshakesPerSecond must be at least 1, was " + handshakes);
+      }
+      this.handshakesPerSecond = handshakes;
+      return this;
+    }
+
+    /**
+     * How long a connection the server closes may take to read up to the close frame before it is
+     * dropped; default 5 s. The close frame queues behind every frame sent before it, so a client
+     * closed as a slow consumer (4003) that does not read for this long sees the TCP connection end
+     * (1006) instead of the close code. Counted in {@code lattice_close_cuts_total}.
+     */
+    public Builder closeGrace(Duration grace) {
+      Objects.requireNonNull(grace, "grace");
+      if (grace.isNegative() || grace.isZero()) {
+        throw new IllegalArgumentException("closeGrace must be positive, was " + grace);
+      }
+      this.closeGrace = grace;
       return this;
     }
 

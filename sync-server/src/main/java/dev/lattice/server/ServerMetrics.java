@@ -41,13 +41,16 @@ import java.util.function.ToDoubleFunction;
  * {@code lattice_updates_out_total}, {@code lattice_presence_out_total}, {@code
  * lattice_received_bytes_total}, {@code lattice_sent_bytes_total}, {@code lattice_frame_bytes}
  * (summary of incoming frame sizes), {@code lattice_errors_total{code=...}}, {@code
- * lattice_closes_total{code=...}}, {@code lattice_upgrades_refused_total{status=...}} (401 for a
- * refused token, 403 for a disallowed origin), {@code lattice_merge_seconds}, {@code
- * lattice_fanout_seconds}, {@code lattice_store_commit_seconds} (histograms), {@code
- * lattice_store_*}, {@code lattice_document_loads_total}, {@code lattice_replication_*} (deltas
- * received, repairs, reseeds; in Redis mode also messages published and received, publish failures,
- * reconnects, head checks and the lag histogram {@code lattice_replication_lag_seconds}), Lettuce's
- * {@code lettuce_command_completion_seconds} in Redis mode, the Caffeine cache meters ({@code
+ * lattice_closes_total{code=...,name=...}} (every close the server makes, session or transport),
+ * {@code lattice_close_cuts_total{code=...,name=...}} (closes the peer never read, dropped after
+ * the grace), {@code lattice_upgrades_refused_total{status=...}} (401 for a refused token, 403 for
+ * a disallowed origin, 429 and 503 for the connection and handshake limits, 503 while stopping),
+ * {@code lattice_merge_seconds}, {@code lattice_fanout_seconds}, {@code
+ * lattice_store_commit_seconds} (histograms), {@code lattice_store_*}, {@code
+ * lattice_document_loads_total}, {@code lattice_replication_*} (deltas received, repairs, reseeds;
+ * in Redis mode also messages published and received, publish failures, reconnects, head checks and
+ * the lag histogram {@code lattice_replication_lag_seconds}), Lettuce's {@code
+ * lettuce_command_completion_seconds} in Redis mode, the Caffeine cache meters ({@code
  * cache_*{cache="documents"}}) and the JVM's.
  *
  * <p>Thread-safe.
@@ -64,7 +67,8 @@ final class ServerMetrics implements HubObserver, SessionObserver {
   private final Timer storeCommit;
   private final ConcurrentHashMap<Integer, Counter> errors = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<Integer, Counter> closes = new ConcurrentHashMap<>();
-  private final ConcurrentHashMap<Integer, Counter> refusedUpgrades = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<Integer, Counter> cuts = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<Integer, Counter> upgradesRefused = new ConcurrentHashMap<>();
 
   ServerMetrics() {
     bytesIn =
@@ -316,9 +320,27 @@ final class ServerMetrics implements HubObserver, SessionObserver {
         .increment();
   }
 
-  /** An upgrade answered with an HTTP error before any WebSocket existed (401, 403, 503). */
+  @Override
+  public void closeCut(int closeCode) {
+    cuts.computeIfAbsent(
+            closeCode,
+            c ->
+                Counter.builder("lattice.close.cuts")
+                    .description(
+                        "server closes whose close frame the peer never read within the grace:"
+                            + " the connection was dropped and the peer saw 1006")
+                    .tag("code", String.valueOf(c))
+                    .tag("name", CloseCodes.name(c))
+                    .register(registry))
+        .increment();
+  }
+
+  /**
+   * An upgrade answered with an HTTP error before any WebSocket existed: 401 (token), 403 (origin),
+   * 429 (connections per address), 503 (handshakes per second, or stopping).
+   */
   void upgradeRefused(int status) {
-    refusedUpgrades
+    upgradesRefused
         .computeIfAbsent(
             status,
             c ->

@@ -4,6 +4,7 @@ import dev.lattice.protocol.CloseCodes;
 import dev.lattice.server.auth.AuthResult;
 import dev.lattice.server.session.ServerSession;
 import dev.lattice.server.session.SessionFactory;
+import dev.lattice.server.session.SessionObserver;
 import dev.lattice.server.session.SessionTransport;
 import java.nio.ByteBuffer;
 import java.util.Set;
@@ -33,8 +34,11 @@ import org.eclipse.jetty.websocket.api.Session;
  * not yet written are counted. A frame that would take the queue past {@code maxQueuedBytes} while
  * other frames are still waiting closes the connection with 4003 SLOW_CONSUMER instead (a single
  * frame larger than the bound is still sent when the queue is empty). The close frame queues behind
- * the pending frames, so the session is told at once ({@link ServerSession#onClosed()}) and the
- * connection is cut after {@link #CLOSE_GRACE_MILLIS} if the peer never reads up to it.
+ * the pending frames (WebSocket has no way to send it first), so the session is told at once
+ * ({@link ServerSession#onClosed()}) and the connection is cut after the close grace if the peer
+ * never reads up to it: a reader stalled for longer than the grace sees the TCP connection end
+ * (1006) rather than 4003. Every close is reported to the {@link SessionObserver} once, and every
+ * cut too ({@link SessionObserver#closeCut}).
  *
  * <p>Thread-safety: Jetty delivers events one at a time; {@link #sendFrame} and {@link #close} may
  * come from any thread (never two at once, per {@link SessionTransport}); {@link #shutDown} from
@@ -46,7 +50,7 @@ import org.eclipse.jetty.websocket.api.Session;
  */
 public final class WebSocketConnection implements Session.Listener, SessionTransport {
 
-  /** How long a close may wait for the peer before the connection is cut. */
+  /** How long a close may wait for the peer before the connection is cut, by default. */
   static final long CLOSE_GRACE_MILLIS = 5_000;
 
   private final SessionFactory sessions;
@@ -54,6 +58,9 @@ public final class WebSocketConnection implements Session.Listener, SessionTrans
   private final long maxQueuedBytes;
   private final Set<WebSocketConnection> open;
   private final ScheduledExecutorService timer;
+  private final SessionObserver observer;
+  private final long closeGraceMillis;
+  private final ByteRate byteRate;
   // Field updaters rather than AtomicLong/AtomicBoolean objects: two objects fewer (40 B) on
   // every connection, most of which are idle.
   private static final AtomicLongFieldUpdater<WebSocketConnection> QUEUED_BYTES =
@@ -76,12 +83,19 @@ public final class WebSocketConnection implements Session.Listener, SessionTrans
       CompletionStage<AuthResult> upgradeAuth,
       long maxQueuedBytes,
       Set<WebSocketConnection> open,
-      ScheduledExecutorService timer) {
+      ScheduledExecutorService timer,
+      SessionObserver observer,
+      long closeGraceMillis,
+      long bytesInPerSecond,
+      long bytesInBurst) {
     this.sessions = sessions;
     this.upgradeAuth = upgradeAuth;
     this.maxQueuedBytes = maxQueuedBytes;
     this.open = open;
     this.timer = timer;
+    this.observer = observer;
+    this.closeGraceMillis = closeGraceMillis;
+    this.byteRate = new ByteRate(bytesInPerSecond, bytesInBurst, System.nanoTime());
   }
 
   /** Completes when the connection has ended, however it ended. */
@@ -110,13 +124,27 @@ public final class WebSocketConnection implements Session.Listener, SessionTrans
     payload.get(frame);
     callback.succeed();
     session.onFrame(frame);
-    demand();
+    demandWithin(frame.length);
   }
 
   @Override
   public void onWebSocketText(String text) {
     session.onText();
-    demand();
+    demandWithin(text.length());
+  }
+
+  /**
+   * Demands the next frame now, or once the byte rate has paid for this one: a client over {@code
+   * bytesInPerSecond} is held back by TCP. Jetty delivers one frame per demand, so nothing is read
+   * meanwhile, and a resume of reading cannot demand early ({@link #demandOwed} is only set here).
+   */
+  private void demandWithin(int bytes) {
+    long waitNanos = byteRate.take(bytes, System.nanoTime());
+    if (waitNanos <= 0 || closing != 0) {
+      demand();
+    } else {
+      timer.schedule(this::demand, waitNanos, TimeUnit.NANOSECONDS);
+    }
   }
 
   @Override
@@ -204,9 +232,13 @@ public final class WebSocketConnection implements Session.Listener, SessionTrans
     closeAndTell(CloseCodes.GOING_AWAY, "server shutting down");
   }
 
-  /** Closes the socket and tells the session now, from another thread (no session lock held). */
+  /**
+   * Closes the socket, counts the close (the session, which counts its own closes, does not know of
+   * this one) and tells the session now, from another thread (no session lock held).
+   */
   private void closeAndTell(int code, String reason) {
     if (closeSocket(code, reason)) {
+      observer.closedByServer(code);
       ServerSession s = session;
       if (s != null) {
         timer.execute(s::onClosed);
@@ -226,11 +258,41 @@ public final class WebSocketConnection implements Session.Listener, SessionTrans
     timer.schedule(
         () -> {
           if (!ended.isDone()) {
+            observer.closeCut(code);
             s.disconnect();
           }
         },
-        CLOSE_GRACE_MILLIS,
+        closeGraceMillis,
         TimeUnit.MILLISECONDS);
     return true;
+  }
+
+  /**
+   * Bytes in per second as a token bucket that may go into debt: a frame is always taken (it has
+   * arrived), and the debt says how long to wait before reading the next. Used from Jetty's event
+   * thread of the connection, one frame at a time.
+   */
+  static final class ByteRate {
+    private final long perSecond;
+    private final long burst;
+    private long credit;
+    private long lastNanos;
+
+    ByteRate(long perSecond, long burst, long nowNanos) {
+      this.perSecond = perSecond;
+      this.burst = burst;
+      this.credit = burst;
+      this.lastNanos = nowNanos;
+    }
+
+    /** Takes {@code bytes}; returns how many nanoseconds to wait before the next frame, or 0. */
+    long take(int bytes, long nowNanos) {
+      long elapsed = Math.max(0, nowNanos - lastNanos);
+      lastNanos = nowNanos;
+      // In doubles: nanoseconds times bytes per second overflows a long within hours.
+      double refill = Math.min((double) burst - credit, elapsed * (double) perSecond / 1e9);
+      credit = Math.min(burst, credit + (long) refill) - bytes;
+      return credit >= 0 ? 0 : (long) Math.ceil(-credit * 1e9 / perSecond);
+    }
   }
 }

@@ -47,6 +47,23 @@ class DocumentJsonTest {
   }
 
   @Test
+  void rendersCountersThatReplicasPushedPastALongExactly() {
+    // Two replicas merged directly, past any server's COUNTER_OVERFLOW check.
+    Document doc = Document.create("d");
+    doc.incrementGCounter(ReplicaId.of(1), "g", Long.MAX_VALUE);
+    doc.addPNCounter(ReplicaId.of(1), "pn", -Long.MAX_VALUE);
+    Document other = Document.create("d");
+    doc.merge(other.incrementGCounter(ReplicaId.of(2), "g", 2));
+    doc.merge(other.addPNCounter(ReplicaId.of(2), "pn", -3));
+
+    assertThat(DocumentJson.render(doc))
+        .isEqualTo(
+            "{\"id\":\"d\",\"fields\":{"
+                + "\"g\":{\"type\":\"G_COUNTER\",\"value\":9223372036854775809},"
+                + "\"pn\":{\"type\":\"PN_COUNTER\",\"value\":-9223372036854775810}}}");
+  }
+
+  @Test
   void rendersADocumentsFieldsInNameOrder() {
     ReplicaId r = ReplicaId.of(7);
     Document doc = Document.create("d");

@@ -15,6 +15,7 @@ import dev.lattice.protocol.ErrorMessage;
 import dev.lattice.protocol.Hello;
 import dev.lattice.protocol.Message;
 import dev.lattice.protocol.MessageCodec;
+import dev.lattice.protocol.OwnUpdate;
 import dev.lattice.protocol.Ping;
 import dev.lattice.protocol.Pong;
 import dev.lattice.protocol.Presence;
@@ -127,6 +128,50 @@ class LimitsIT {
     Document stored = server.document(DOC).orElseThrow();
     assertThat(stored.versionVector().get(big.replica)).isEqualTo(1);
     assertThat(other.increment("likes", 1)).isEqualTo(new Ack(2, DOC));
+
+    // What was acknowledged can be sent back: a later subscriber gets the blob (a SYNC in parts),
+    // where it used to be closed with 1011 on every attempt.
+    RawClient late = subscribed(server, 0xc);
+    assertThat(late.doc).isEqualTo(server.document(DOC).orElseThrow());
+    assertThat(late.doc.registerValue("blob")).isPresent();
+  }
+
+  @Test
+  void anUpdateThatFitsAFrameButCouldNotBeSentBackIsRefusedWithFieldTooLarge() throws Exception {
+    int limit = 4096;
+    String longId = "d".repeat(400);
+    LatticeServer server =
+        server(
+            SessionConfig.builder()
+                .protocolLimits(ProtocolLimits.builder().maxFrameBytes(limit).build())
+                .build());
+    RawClient v2 = closer.add(RawClient.connect(server.uri(), 0xa, longId));
+    v2.send(new Hello(1, 2, v2.replica, Optional.empty(), Optional.empty()));
+    assertThat(v2.take(Welcome.class).version()).isEqualTo(2);
+    v2.send(Subscribe.withAlias(v2.takeRequestId(), longId, VersionVector.empty(), 0));
+    v2.take(Sync.class);
+
+    // UPDATE_OWN names the document by alias: its frame fits, the fan-out with the id would not.
+    long requestId = v2.takeRequestId();
+    OwnUpdate own = null;
+    for (int length = limit; length > 0 && own == null; length--) {
+      DocumentDelta delta =
+          v2.doc
+              .copy()
+              .setRegister(v2.replica, "blob", Value.of("x".repeat(length)), v2.clock.now());
+      OwnUpdate candidate = OwnUpdate.of(requestId, 0, v2.replica, delta).orElseThrow();
+      if (MessageCodec.defaults().encode(candidate).length <= limit) {
+        own = candidate;
+      }
+    }
+    v2.send(own);
+    assertError(v2.next(), requestId, ErrorCode.FIELD_TOO_LARGE);
+
+    // Nothing stored, the connection still works, and a subscriber is not closed.
+    assertThat(server.document(longId).map(d -> d.fieldCount()).orElse(0)).isZero();
+    RawClient other = closer.add(RawClient.hello(server.uri(), 0xb, longId));
+    other.subscribe();
+    assertThat(v2.increment("likes", 1)).isInstanceOf(Ack.class);
   }
 
   @Test
@@ -353,6 +398,66 @@ class LimitsIT {
     assertThat(bob.increment("likes", 1)).isInstanceOf(Ack.class);
   }
 
+  // ------------------------------------------------------------------ connection floods
+
+  private static java.net.http.HttpResponse<?> refusedUpgrade(LatticeServer server) {
+    Throwable failure =
+        org.assertj.core.api.Assertions.catchThrowable(
+            () -> RawClient.connect(server.uri(), 0xf, DOC).close());
+    assertThat(failure).as("the upgrade is refused").isNotNull();
+    Throwable cause = failure;
+    while (cause != null && !(cause instanceof java.net.http.WebSocketHandshakeException)) {
+      cause = cause.getCause();
+    }
+    assertThat(cause).as("a handshake refusal in %s", failure).isNotNull();
+    return ((java.net.http.WebSocketHandshakeException) cause).getResponse();
+  }
+
+  @Test
+  void connectionsPastThePerAddressLimitAreRefusedWith429UntilOneCloses() throws Exception {
+    LatticeServer server = server(inMemory().maxConnectionsPerAddress(2));
+    RawClient first = client(server, 0xa);
+    RawClient second = subscribed(server, 0xb);
+
+    java.net.http.HttpResponse<?> refused = refusedUpgrade(server);
+    assertThat(refused.statusCode()).isEqualTo(429);
+    assertThat(refused.headers().firstValue("Retry-After")).contains("1");
+    assertThat(second.increment("likes", 1)).isInstanceOf(Ack.class);
+
+    first.close();
+    // The server frees the slot when it sees the connection end, which may trail the client's
+    // view by a moment: retries within a deadline, each a real upgrade.
+    RawClient third = null;
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(RawClient.TIMEOUT_SECONDS);
+    while (third == null && System.nanoTime() < deadline) {
+      try {
+        third = closer.add(RawClient.hello(server.uri(), 0xc, DOC));
+      } catch (Exception e) {
+        assertThat(second.increment("likes", 1)).isInstanceOf(Ack.class); // a round trip
+      }
+    }
+    assertThat(third).as("a connection after one closed").isNotNull();
+    assertThat(
+            server
+                .meterRegistry()
+                .get("lattice.upgrades.refused")
+                .tag("status", "429")
+                .counter()
+                .count())
+        .isGreaterThanOrEqualTo(1.0);
+  }
+
+  @Test
+  void handshakesPastTheServerWideRateAreRefusedWith503AndRetryAfter() throws Exception {
+    LatticeServer server = server(inMemory().handshakesPerSecond(2));
+    client(server, 0xa);
+    client(server, 0xb);
+
+    java.net.http.HttpResponse<?> refused = refusedUpgrade(server);
+    assertThat(refused.statusCode()).isEqualTo(503);
+    assertThat(refused.headers().firstValue("Retry-After")).contains("1");
+  }
+
   // ------------------------------------------------------------------ idle and slow peers
 
   @Test
@@ -425,6 +530,16 @@ class LimitsIT {
 
     slow.resumeReading();
     assertThat(slow.awaitClose()).isEqualTo(CloseCodes.SLOW_CONSUMER);
+    // The transport's close is counted like the session's own (it used to be missing).
+    assertThat(
+            server
+                .meterRegistry()
+                .get("lattice.closes")
+                .tag("code", "4003")
+                .tag("name", "SLOW_CONSUMER")
+                .counter()
+                .count())
+        .isEqualTo(1.0);
     assertThat(writer.increment("likes", 1)).isInstanceOf(Ack.class);
     Document stored = server.document(DOC).orElseThrow();
     assertThat(stored.versionVector().get(writer.replica)).isEqualTo(written + 1);

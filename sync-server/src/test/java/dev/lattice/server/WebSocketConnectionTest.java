@@ -12,6 +12,7 @@ import dev.lattice.protocol.Pong;
 import dev.lattice.server.hub.DefaultHub;
 import dev.lattice.server.hub.HubConfig;
 import dev.lattice.server.session.SessionFactory;
+import dev.lattice.server.session.SessionObserver;
 import dev.lattice.server.session.SessionScheduler;
 import dev.lattice.server.store.InMemoryDocumentStore;
 import java.lang.reflect.Proxy;
@@ -19,9 +20,12 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import org.eclipse.jetty.websocket.api.Callback;
 import org.eclipse.jetty.websocket.api.Session;
 import org.junit.jupiter.api.AfterEach;
@@ -81,8 +85,24 @@ class WebSocketConnectionTest {
                 return null;
               });
 
+  private final List<Integer> counted = new CopyOnWriteArrayList<>();
+  private final CompletableFuture<Integer> cut = new CompletableFuture<>();
+  private final SessionObserver observer =
+      new SessionObserver() {
+        @Override
+        public void closedByServer(int closeCode) {
+          counted.add(closeCode);
+        }
+
+        @Override
+        public void closeCut(int closeCode) {
+          cut.complete(closeCode);
+        }
+      };
+
   private final WebSocketConnection connection =
-      new WebSocketConnection(sessions, null, MAX_QUEUED, open, timer);
+      new WebSocketConnection(
+          sessions, null, MAX_QUEUED, open, timer, observer, 5_000, 1L << 30, 1L << 30);
 
   @AfterEach
   void stop() {
@@ -141,6 +161,75 @@ class WebSocketConnectionTest {
     assertThat(connection.queuedBytes()).isZero();
     connection.sendFrame(new byte[10]);
     assertThat(pendingSends).as("nothing is sent after the close").hasSize(1);
+  }
+
+  @Test
+  void aSlowConsumerCloseIsCountedAndACloseThePeerNeverReadsIsCutAndCounted() throws Exception {
+    WebSocketConnection quick =
+        new WebSocketConnection(
+            sessions, MAX_QUEUED, open, timer, observer, 50, 1L << 30, 1L << 30);
+    quick.onWebSocketOpen(socket);
+
+    quick.sendFrame(new byte[60]);
+    quick.sendFrame(new byte[60]);
+
+    assertThat(closes).containsExactly(CloseCodes.SLOW_CONSUMER);
+    assertThat(counted).containsExactly(CloseCodes.SLOW_CONSUMER);
+    // The peer never reads up to the close frame (the recording socket writes nothing).
+    assertThat(cut.get(10, TimeUnit.SECONDS)).isEqualTo(CloseCodes.SLOW_CONSUMER);
+    assertThat(counted).as("one close, counted once").hasSize(1);
+  }
+
+  @Test
+  void byteRateDebtDelaysTheNextReadByExactlyItsTime() {
+    WebSocketConnection.ByteRate rate = new WebSocketConnection.ByteRate(1_000, 2_000, 0);
+
+    assertThat(rate.take(1_500, 0)).isZero();
+    assertThat(rate.take(1_000, 0)).isEqualTo(500_000_000L); // 500 bytes owed at 1000/s
+    // Half a second later the debt is paid; a full second more refills 1000 bytes.
+    assertThat(rate.take(0, 500_000_000L)).isZero();
+    assertThat(rate.take(1_000, 1_500_000_000L)).isZero();
+    assertThat(rate.take(1, 1_500_000_000L)).isEqualTo(1_000_000L);
+    // A long silence refills only up to the burst.
+    assertThat(rate.take(2_000, 3_600_000_000_000L)).isZero();
+    assertThat(rate.take(1, 3_600_000_000_000L)).isEqualTo(1_000_000L);
+  }
+
+  @Test
+  void aConnectionOverItsByteRateIsReadAgainOnlyOnceTheRateAllows() throws Exception {
+    CompletableFuture<Void> secondDemand = new CompletableFuture<>();
+    WebSocketConnection throttled =
+        new WebSocketConnection(sessions, MAX_QUEUED, open, timer, observer, 5_000, 1_024, 1_024);
+    Session counting =
+        (Session)
+            Proxy.newProxyInstance(
+                Session.class.getClassLoader(),
+                new Class<?>[] {Session.class},
+                (proxy, method, args) -> {
+                  if (method.getName().equals("demand") && ++demands == 2) {
+                    secondDemand.complete(null);
+                  }
+                  return method.getName().equals("isOpen") ? true : null;
+                });
+    throttled.onWebSocketOpen(counting);
+
+    // About 1.5 KiB against 1 KiB/s with a 1 KiB burst: about half a second of debt.
+    byte[] hello =
+        MessageCodec.defaults().encode(Hello.of(ReplicaId.of(7), null, "x".repeat(1_536)));
+    throttled.onWebSocketBinary(ByteBuffer.wrap(hello), Callback.NOOP);
+    assertThat(demands).as("no demand while the debt is unpaid").isEqualTo(1);
+    secondDemand.get(10, TimeUnit.SECONDS);
+    assertThat(demands).isEqualTo(2);
+  }
+
+  @Test
+  void aServerShutdownCloseIsCounted() {
+    connection.onWebSocketOpen(socket);
+    connection.shutDown();
+
+    assertThat(closes).containsExactly(CloseCodes.GOING_AWAY);
+    assertThat(counted).containsExactly(CloseCodes.GOING_AWAY);
+    assertThat(cut).isNotDone();
   }
 
   @Test

@@ -136,6 +136,65 @@ public final class LatticeMain implements Callable<Integer> {
   int updateBurst;
 
   @Option(
+      names = "--rate-limit-close-threshold",
+      paramLabel = "N",
+      defaultValue = "1000",
+      description =
+          "RATE_LIMITED refusals a connection may collect (forgiven at --updates-per-second)"
+              + " before the next closes it with 4005."
+              + " Env LATTICE_RATE_LIMIT_CLOSE_THRESHOLD; default ${DEFAULT-VALUE}.")
+  int rateLimitCloseThreshold;
+
+  @Option(
+      names = "--catch-ups-per-minute",
+      paramLabel = "N",
+      defaultValue = "300",
+      description =
+          "SUBSCRIBEs (each a catch-up over the whole document) a connection may send a minute;"
+              + " more are refused with RATE_LIMITED."
+              + " Env LATTICE_CATCH_UPS_PER_MINUTE; default ${DEFAULT-VALUE}.")
+  int catchUpsPerMinute;
+
+  @Option(
+      names = "--bytes-in-per-second",
+      paramLabel = "BYTES",
+      defaultValue = "4194304",
+      description =
+          "Bytes a connection may send a second; past it the server reads it more slowly."
+              + " Env LATTICE_BYTES_IN_PER_SECOND; default ${DEFAULT-VALUE}.")
+  long bytesInPerSecond;
+
+  @Option(
+      names = "--max-connections-per-address",
+      paramLabel = "N",
+      defaultValue = "1024",
+      description =
+          "Connections open at once from one remote address; more are refused at the upgrade"
+              + " with HTTP 429. Env LATTICE_MAX_CONNECTIONS_PER_ADDRESS;"
+              + " default ${DEFAULT-VALUE}.")
+  int maxConnectionsPerAddress;
+
+  @Option(
+      names = "--handshakes-per-second",
+      paramLabel = "N",
+      defaultValue = "1000",
+      description =
+          "WebSocket upgrades accepted a second, server-wide; more are refused with HTTP 503"
+              + " and Retry-After. Env LATTICE_HANDSHAKES_PER_SECOND; default ${DEFAULT-VALUE}.")
+  int handshakesPerSecond;
+
+  @Option(
+      names = "--close-grace",
+      paramLabel = "DURATION",
+      defaultValue = "5s",
+      converter = DurationConverter.class,
+      description =
+          "How long a connection the server closes may take to read up to the close frame"
+              + " before it is dropped (the client then sees 1006, not the close code)."
+              + " Env LATTICE_CLOSE_GRACE; default ${DEFAULT-VALUE}.")
+  Duration closeGrace;
+
+  @Option(
       names = "--idle-timeout",
       paramLabel = "DURATION",
       defaultValue = "30s",
@@ -331,6 +390,9 @@ public final class LatticeMain implements Callable<Integer> {
               .updatesPerSecond(updatesPerSecond)
               .updateBurst(updateBurst)
               .idleTimeout(idleTimeout)
+              .rateLimitCloseThreshold(rateLimitCloseThreshold)
+              .catchUpsPerMinute(catchUpsPerMinute)
+              .bytesInPerSecond(bytesInPerSecond)
               .build();
       ServerOptions.Redis redisMode = redisMode();
       ServerOptions.Security security = security();
@@ -346,6 +408,8 @@ public final class LatticeMain implements Callable<Integer> {
               cacheMaxBytes,
               maxThreads,
               minRoundInterval,
+              new ServerOptions.Connections(
+                  maxConnectionsPerAddress, handshakesPerSecond, closeGrace),
               redisMode,
               security);
       options.toBuilder(); // the builder's own checks (port range, positive bounds)

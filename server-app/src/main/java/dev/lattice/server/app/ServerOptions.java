@@ -16,6 +16,7 @@ import java.util.List;
  * @param dataDirectory absolute; unused when {@code inMemory}
  * @param maxThreads Jetty's pool size; 0 for the server's default
  * @param minRoundInterval least time between two fan-out rounds of one document
+ * @param connections limits on connections before and after their session
  * @param redis Redis mode's settings, or null for a server with its own store
  */
 record ServerOptions(
@@ -29,6 +30,7 @@ record ServerOptions(
     long cacheMaxBytes,
     int maxThreads,
     Duration minRoundInterval,
+    Connections connections,
     Redis redis,
     Security security) {
 
@@ -123,6 +125,15 @@ record ServerOptions(
   }
 
   /**
+   * Limits on connections as a whole, enforced by the server around the sessions.
+   *
+   * @param maxPerAddress connections open at once from one remote address (else HTTP 429)
+   * @param handshakesPerSecond upgrades accepted a second, server-wide (else HTTP 503)
+   * @param closeGrace how long a closed connection may take to read the close frame
+   */
+  record Connections(int maxPerAddress, int handshakesPerSecond, Duration closeGrace) {}
+
+  /**
    * Redis mode: Redis is the store and the bus between servers.
    *
    * @param uris one URI, or a cluster's seed URIs
@@ -165,7 +176,10 @@ record ServerOptions(
             .maxOutgoingBytesPerConnection(maxOutgoingBytes)
             .cacheMaxBytes(cacheMaxBytes)
             .maxThreads(maxThreads == 0 ? LatticeServer.Builder.defaultMaxThreads() : maxThreads)
-            .minRoundInterval(minRoundInterval);
+            .minRoundInterval(minRoundInterval)
+            .maxConnectionsPerAddress(connections.maxPerAddress())
+            .handshakesPerSecond(connections.handshakesPerSecond())
+            .closeGrace(connections.closeGrace());
     if (security.authenticates()) {
       b.authenticator(security.authenticator());
     }

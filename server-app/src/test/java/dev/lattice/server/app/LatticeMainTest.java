@@ -68,6 +68,11 @@ class LatticeMainTest {
     assertThat(o.sessionConfig().idleTimeout()).isEqualTo(d.idleTimeout());
     assertThat(o.maxFieldsPerDocument()).isEqualTo(10_000);
     assertThat(o.maxOutgoingBytes()).isEqualTo(4L * 1024 * 1024);
+    assertThat(o.sessionConfig().rateLimitCloseThreshold()).isEqualTo(d.rateLimitCloseThreshold());
+    assertThat(o.sessionConfig().catchUpsPerMinute()).isEqualTo(d.catchUpsPerMinute());
+    assertThat(o.sessionConfig().bytesInPerSecond()).isEqualTo(d.bytesInPerSecond());
+    assertThat(o.connections())
+        .isEqualTo(new ServerOptions.Connections(1024, 1000, Duration.ofSeconds(5)));
     assertThat(o.redis()).as("no Redis unless asked").isNull();
   }
 
@@ -144,7 +149,13 @@ class LatticeMainTest {
             "--updates-per-second=11",
             "--update-burst=22",
             "--idle-timeout=PT45S",
-            "--max-outgoing-bytes=65536");
+            "--max-outgoing-bytes=65536",
+            "--rate-limit-close-threshold=9",
+            "--catch-ups-per-minute=30",
+            "--bytes-in-per-second=100000",
+            "--max-connections-per-address=3",
+            "--handshakes-per-second=40",
+            "--close-grace=2s");
 
     assertThat(o.port()).isEqualTo(9000);
     assertThat(o.bindAddress()).isEqualTo("127.0.0.1");
@@ -157,6 +168,11 @@ class LatticeMainTest {
     assertThat(o.sessionConfig().updateBurst()).isEqualTo(22);
     assertThat(o.sessionConfig().idleTimeout()).isEqualTo(Duration.ofSeconds(45));
     assertThat(o.maxOutgoingBytes()).isEqualTo(65536);
+    assertThat(o.sessionConfig().rateLimitCloseThreshold()).isEqualTo(9);
+    assertThat(o.sessionConfig().catchUpsPerMinute()).isEqualTo(30);
+    assertThat(o.sessionConfig().bytesInPerSecond()).isEqualTo(100_000);
+    assertThat(o.connections())
+        .isEqualTo(new ServerOptions.Connections(3, 40, Duration.ofSeconds(2)));
   }
 
   @Test
@@ -177,7 +193,13 @@ class LatticeMainTest {
                 Map.entry("LATTICE_MAX_OUTGOING_BYTES", "1000"),
                 Map.entry("LATTICE_CACHE_MAX_BYTES", "0"),
                 Map.entry("LATTICE_MAX_THREADS", "12"),
-                Map.entry("LATTICE_MIN_ROUND_INTERVAL", "250us")));
+                Map.entry("LATTICE_MIN_ROUND_INTERVAL", "250us"),
+                Map.entry("LATTICE_RATE_LIMIT_CLOSE_THRESHOLD", "8"),
+                Map.entry("LATTICE_CATCH_UPS_PER_MINUTE", "31"),
+                Map.entry("LATTICE_BYTES_IN_PER_SECOND", "200000"),
+                Map.entry("LATTICE_MAX_CONNECTIONS_PER_ADDRESS", "4"),
+                Map.entry("LATTICE_HANDSHAKES_PER_SECOND", "41"),
+                Map.entry("LATTICE_CLOSE_GRACE", "3s")));
 
     assertThat(o.port()).isEqualTo(9100);
     assertThat(o.bindAddress()).isEqualTo("127.0.0.2");
@@ -193,6 +215,11 @@ class LatticeMainTest {
     assertThat(o.cacheMaxBytes()).isZero();
     assertThat(o.maxThreads()).isEqualTo(12);
     assertThat(o.minRoundInterval()).isEqualTo(Duration.ofNanos(250_000));
+    assertThat(o.sessionConfig().rateLimitCloseThreshold()).isEqualTo(8);
+    assertThat(o.sessionConfig().catchUpsPerMinute()).isEqualTo(31);
+    assertThat(o.sessionConfig().bytesInPerSecond()).isEqualTo(200_000);
+    assertThat(o.connections())
+        .isEqualTo(new ServerOptions.Connections(4, 41, Duration.ofSeconds(3)));
   }
 
   @Test

@@ -725,6 +725,9 @@ public final class DefaultHub implements Hub, AutoCloseable {
       }
       // Checked before the clock so that a refused delta does not even advance the clock.
       HubException refusal = fieldRefusal(delta.fields(), FieldState::type);
+      if (refusal == null) {
+        refusal = counterRefusal(delta);
+      }
       if (refusal != null) {
         refuse(result, refusal);
         return;
@@ -799,7 +802,8 @@ public final class DefaultHub implements Hub, AutoCloseable {
         delta = serverDelta(edit);
       } catch (ArithmeticException e) {
         refusedUpdates.incrementAndGet();
-        result.completeExceptionally(e);
+        result.completeExceptionally(
+            new HubException(ErrorCode.COUNTER_OVERFLOW, e.getMessage(), e));
         maybeRelease();
         return;
       }
@@ -858,6 +862,26 @@ public final class DefaultHub implements Hub, AutoCloseable {
         return tooManyFields(added);
       }
       return mismatch == null ? null : typeMismatch(mismatch);
+    }
+
+    /**
+     * Why merging the delta would take a counter out of range ({@code COUNTER_OVERFLOW}), or null.
+     * Each replica's increment is legal alone; only the server sees them meet, so only it can
+     * refuse before an acknowledged state becomes one no reader can hold in a long.
+     */
+    private HubException counterRefusal(DocumentDelta delta) {
+      return doc.counterOverflow(delta)
+          .map(
+              field ->
+                  new HubException(
+                      ErrorCode.COUNTER_OVERFLOW,
+                      "the update would take counter '"
+                          + field
+                          + "' of document '"
+                          + id
+                          + "' past 2^63-1 (a G-Counter's sum, or a PN-Counter's increments or"
+                          + " decrements)"))
+          .orElse(null);
     }
 
     private HubException tooManyFields(int added) {

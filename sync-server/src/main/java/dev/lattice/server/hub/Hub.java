@@ -40,8 +40,8 @@ public interface Hub {
    *
    * @return completes when the delta is durable: only then may the caller acknowledge it; fails
    *     with {@link HubException} carrying the protocol error code when the delta is refused (not
-   *     subscribed, a field of another type, too many fields) or cannot be made durable. A refused
-   *     delta changes nothing.
+   *     subscribed, a field of another type, too many fields, a counter past 2^63-1) or cannot be
+   *     made durable. A refused delta changes nothing.
    */
   CompletableFuture<Void> update(Connection connection, String documentId, DocumentDelta delta);
 
@@ -52,10 +52,11 @@ public interface Hub {
    * calling thread to collect the change, before the hub touches the document.
    *
    * @return completes with the delta applied once it is durable and handed to every subscriber;
-   *     fails with {@link HubException} ({@code FIELD_TYPE_MISMATCH}, {@code TOO_MANY_FIELDS}, or
-   *     {@code INTERNAL} when the store fails). A refused edit changes nothing; an empty edit
-   *     completes with an empty delta. An edit that failed with {@code INTERNAL} was merged all the
-   *     same and may still become durable (the hub appends it again), so do not repeat it blindly.
+   *     fails with {@link HubException} ({@code FIELD_TYPE_MISMATCH}, {@code TOO_MANY_FIELDS},
+   *     {@code COUNTER_OVERFLOW}, or {@code INTERNAL} when the store fails). A refused edit changes
+   *     nothing; an empty edit completes with an empty delta. An edit that failed with {@code
+   *     INTERNAL} was merged all the same and may still become durable (the hub appends it again),
+   *     so do not repeat it blindly.
    */
   CompletableFuture<DocumentDelta> edit(String documentId, Consumer<DocumentEdit> edits);
 

@@ -102,7 +102,7 @@ public final class RedisStoreConfig {
   @Override
   public String toString() {
     return "RedisStoreConfig{uris="
-        + uris
+        + uris.stream().map(RedisStoreConfig::withoutPassword).toList()
         + ", cluster="
         + cluster
         + ", keyPrefix="
@@ -230,5 +230,10 @@ public final class RedisStoreConfig {
     public RedisStoreConfig build() {
       return new RedisStoreConfig(this);
     }
+  }
+
+  /** The URI for logs and messages: {@code redis://user:secret@host} becomes {@code user:***}. */
+  static String withoutPassword(String uri) {
+    return uri.replaceFirst("^(rediss?://)([^:@/]*):[^@/]*@", "$1$2:***@");
   }
 }

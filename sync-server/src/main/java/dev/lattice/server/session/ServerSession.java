@@ -148,7 +148,18 @@ public final class ServerSession implements Connection {
   private boolean readingPaused;
   // Made, full, at the first UPDATE: the state a bucket made at connect would be in by then.
   private TokenBucket updateBucket;
-  private int rateLimitedInARow;
+  /*
+   * RATE_LIMITED refusals the connection may still receive before it is closed with 4005: the
+   * threshold, forgiven at the update rate. A count of refusals "in a row" never bit, as every
+   * refilled token let one update through and reset it (690 updates/s against 5/s ran forever).
+   */
+  private TokenBucket refusalBucket;
+  // Every SUBSCRIBE walks the whole document to find what the client lacks.
+  private TokenBucket catchUpBucket;
+
+  /** Length of the frame being handled, for checks that only large frames need. */
+  private int receivingFrameBytes;
+
   private long lastReceivedNanos;
   private boolean idlePingSent;
   private long pingNonce;
@@ -309,7 +320,7 @@ public final class ServerSession implements Connection {
         throw tooLarge;
       }
       DeltaChunks.Split split =
-          DeltaChunks.forUpdates(documentId, delta, config.protocolLimits().maxFrameBytes());
+          DeltaChunks.forFanOut(documentId, delta, config.protocolLimits().maxFrameBytes());
       // A delta that fits an UPDATE frame whole but not a SYNC (which carries the server's vector
       // too) goes as that one part: closing instead would make the client reconnect into the
       // same SYNC forever.
@@ -383,6 +394,7 @@ public final class ServerSession implements Connection {
     }
     lastReceivedNanos = nanoTime.getAsLong();
     idlePingSent = false;
+    receivingFrameBytes = frame.length;
     Message message;
     try {
       message = codec.decode(frame, version);
@@ -645,6 +657,18 @@ public final class ServerSession implements Connection {
                   + " documents (maxDocumentsPerConnection)"));
       return;
     }
+    if (!catchUpBucket().tryAcquire(nanoTime.getAsLong())) {
+      send(
+          error(
+              OptionalLong.of(requestId),
+              ErrorCode.RATE_LIMITED,
+              "more than "
+                  + config.catchUpsPerMinute()
+                  + " catch-ups (SUBSCRIBE) a minute (catchUpsPerMinute); retry in "
+                  + catchUpBucket.millisToNextToken()
+                  + " ms"));
+      return;
+    }
     following = with(following, documentId);
     // A SUBSCRIBE of the document replaces its alias (with none, if it names none).
     unbindAlias(documentId);
@@ -774,8 +798,14 @@ public final class ServerSession implements Connection {
       // Refused before the rate limit and the hub: nothing of it is merged anywhere.
       reply.complete(forbidden(OptionalLong.of(requestId), "write", documentId));
     } else if (!updateBucket().tryAcquire(nanoTime.getAsLong())) {
-      if (++rateLimitedInARow >= config.rateLimitCloseThreshold()) {
-        close(CloseCodes.RATE_LIMITED, rateLimitedInARow + " updates in a row over the rate limit");
+      if (!refusalBucket().tryAcquire(nanoTime.getAsLong())) {
+        close(
+            CloseCodes.RATE_LIMITED,
+            "more than "
+                + config.rateLimitCloseThreshold()
+                + " updates refused for the rate limit, forgiven at "
+                + config.updatesPerSecond()
+                + "/s");
         return;
       }
       reply.complete(
@@ -787,8 +817,19 @@ public final class ServerSession implements Connection {
                   + " updates/s (burst "
                   + config.updateBurst()
                   + "); retry later"));
+    } else if (unsendable(documentId, delta) != null) {
+      reply.complete(
+          error(
+              OptionalLong.of(requestId),
+              ErrorCode.FIELD_TOO_LARGE,
+              "field '"
+                  + unsendable(documentId, delta)
+                  + "' of document "
+                  + documentId
+                  + " would not fit a fan-out UPDATE within maxFrameBytes "
+                  + config.protocolLimits().maxFrameBytes()
+                  + ", so it could never be sent back"));
     } else {
-      rateLimitedInARow = 0;
       addOutstanding(requestId);
       callHub(() -> hub.update(this, documentId, delta))
           .whenComplete(
@@ -831,6 +872,44 @@ public final class ServerSession implements Connection {
     if (updateReplies != null && updateReplies.isEmpty()) {
       updateReplies = null;
     }
+  }
+
+  /**
+   * The field of a client's delta that no frame could carry back to other clients, or null. A frame
+   * that fits in {@code maxFrameBytes} may still hold such a field: the fan-out and the catch-up
+   * wrap it in the document id (UPDATE_OWN carries an alias) and give it a context of its own.
+   * Accepting it would acknowledge a state that every later catch-up fails to deliver. Frames well
+   * under the limit skip the exact check: one replica's part of one field adds at most a dot, a
+   * replica id and a few headers (far less than the slack) to the frame's own delta.
+   */
+  private String unsendable(String documentId, DocumentDelta delta) {
+    int maxFrameBytes = config.protocolLimits().maxFrameBytes();
+    if ((long) receivingFrameBytes + DeltaChunks.fanOutOverheadBytes(documentId) + 256
+        <= maxFrameBytes) {
+      return null;
+    }
+    return DeltaChunks.unsendableField(documentId, delta, maxFrameBytes).orElse(null);
+  }
+
+  private TokenBucket catchUpBucket() {
+    if (catchUpBucket == null) {
+      catchUpBucket =
+          TokenBucket.perPeriod(
+              config.catchUpsPerMinute(),
+              config.catchUpsPerMinute(),
+              Duration.ofMinutes(1),
+              nanoTime.getAsLong());
+    }
+    return catchUpBucket;
+  }
+
+  private TokenBucket refusalBucket() {
+    if (refusalBucket == null) {
+      refusalBucket =
+          new TokenBucket(
+              config.updatesPerSecond(), config.rateLimitCloseThreshold(), nanoTime.getAsLong());
+    }
+    return refusalBucket;
   }
 
   private TokenBucket updateBucket() {
@@ -1033,9 +1112,11 @@ public final class ServerSession implements Connection {
         && cause.getCause() != null) {
       cause = cause.getCause();
     }
-    if (cause instanceof HubException hubException) {
+    if (cause instanceof HubException hubException && hubException.code() != ErrorCode.INTERNAL) {
       return error(requestId, hubException.code(), String.valueOf(hubException.getMessage()));
     }
+    // An internal failure's text (a store's exception: paths, hosts, a URI with its password)
+    // and its stack trace stay in the log; the client gets the code and a fixed sentence.
     LOG.log(System.Logger.Level.ERROR, "session " + id + ": hub failed a request", cause);
     return error(requestId, ErrorCode.INTERNAL, "the server failed; the request may be retried");
   }

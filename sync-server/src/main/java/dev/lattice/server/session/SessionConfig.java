@@ -25,6 +25,8 @@ public final class SessionConfig {
   private final int updatesPerSecond;
   private final int updateBurst;
   private final int rateLimitCloseThreshold;
+  private final int catchUpsPerMinute;
+  private final long bytesInPerSecond;
   private final Duration idleTimeout;
   private final Duration presenceTtl;
   private final int maxPresenceBytes;
@@ -45,6 +47,8 @@ public final class SessionConfig {
     this.updatesPerSecond = b.updatesPerSecond;
     this.updateBurst = b.updateBurst;
     this.rateLimitCloseThreshold = b.rateLimitCloseThreshold;
+    this.catchUpsPerMinute = b.catchUpsPerMinute;
+    this.bytesInPerSecond = b.bytesInPerSecond;
     this.idleTimeout = b.idleTimeout;
     this.presenceTtl = b.presenceTtl;
     this.maxPresenceBytes = b.maxPresenceBytes;
@@ -70,6 +74,8 @@ public final class SessionConfig {
         .updatesPerSecond(updatesPerSecond)
         .updateBurst(updateBurst)
         .rateLimitCloseThreshold(rateLimitCloseThreshold)
+        .catchUpsPerMinute(catchUpsPerMinute)
+        .bytesInPerSecond(bytesInPerSecond)
         .idleTimeout(idleTimeout)
         .presenceTtl(presenceTtl)
         .maxPresenceBytes(maxPresenceBytes)
@@ -94,11 +100,34 @@ public final class SessionConfig {
   }
 
   /**
-   * How many UPDATEs in a row may be refused with RATE_LIMITED before the session closes with 4005;
-   * any accepted UPDATE resets the count.
+   * How many UPDATEs may be refused with RATE_LIMITED before the next refusal closes the session
+   * with 4005; refusals are forgiven at {@link #updatesPerSecond()} (a token bucket of this
+   * capacity, one token per refusal). A client that overshoots now and then is only refused; one
+   * whose refusals come faster than the rate itself (it sends at more than twice the limit) is
+   * closed within about {@code threshold / (sent - 2 * rate)} seconds.
    */
   public int rateLimitCloseThreshold() {
     return rateLimitCloseThreshold;
+  }
+
+  /**
+   * SUBSCRIBEs a connection may send a minute, each a catch-up that walks the whole document: a
+   * token bucket of this many, refilled at this many a minute. One over it is refused with ERROR
+   * RATE_LIMITED (the SUBSCRIBE changes nothing; the client retries later). Default 300, room for a
+   * reconnect that resubscribes every one of the default 100 documents, three times over.
+   */
+  public int catchUpsPerMinute() {
+    return catchUpsPerMinute;
+  }
+
+  /**
+   * Bytes a connection may send the server per second, as frames: past a burst of a second's worth
+   * (at least two frames of {@code maxFrameBytes}), the server reads the connection's next frame
+   * only once the rate allows it, so a flooding client is slowed down by TCP, not refused. Default
+   * 4 MiB/s.
+   */
+  public long bytesInPerSecond() {
+    return bytesInPerSecond;
   }
 
   /** The session closes (4004) after this long without an incoming frame; it PINGs at half. */
@@ -157,6 +186,8 @@ public final class SessionConfig {
     limits.put(Welcome.LIMIT_MAX_DOCUMENTS_PER_CONNECTION, (long) maxDocumentsPerConnection);
     limits.put(Welcome.LIMIT_UPDATES_PER_SECOND, (long) updatesPerSecond);
     limits.put(Welcome.LIMIT_UPDATE_BURST, (long) updateBurst);
+    limits.put(Welcome.LIMIT_CATCH_UPS_PER_MINUTE, (long) catchUpsPerMinute);
+    limits.put(Welcome.LIMIT_BYTES_IN_PER_SECOND, bytesInPerSecond);
     limits.put(Welcome.LIMIT_IDLE_TIMEOUT_MILLIS, idleTimeout.toMillis());
     limits.put(Welcome.LIMIT_MAX_PRESENCE_BYTES, (long) maxPresenceBytes);
     limits.put(Welcome.LIMIT_PRESENCE_TTL_MILLIS, presenceTtl.toMillis());
@@ -173,6 +204,10 @@ public final class SessionConfig {
         + updateBurst
         + ", rateLimitCloseThreshold="
         + rateLimitCloseThreshold
+        + ", catchUpsPerMinute="
+        + catchUpsPerMinute
+        + ", bytesInPerSecond="
+        + bytesInPerSecond
         + ", idleTimeout="
         + idleTimeout
         + ", presenceTtl="
@@ -198,6 +233,8 @@ public final class SessionConfig {
     private int updatesPerSecond = 100;
     private int updateBurst = 200;
     private int rateLimitCloseThreshold = 1000;
+    private int catchUpsPerMinute = 300;
+    private long bytesInPerSecond = 4L * 1024 * 1024;
     private Duration idleTimeout = Duration.ofSeconds(30);
     private Duration presenceTtl = Duration.ofSeconds(30);
     private int maxPresenceBytes = 4096;
@@ -219,6 +256,20 @@ public final class SessionConfig {
 
     public Builder updateBurst(int updates) {
       this.updateBurst = between("updateBurst", updates, 1, MAX_RATE);
+      return this;
+    }
+
+    public Builder catchUpsPerMinute(int catchUps) {
+      this.catchUpsPerMinute = between("catchUpsPerMinute", catchUps, 1, MAX_RATE);
+      return this;
+    }
+
+    public Builder bytesInPerSecond(long bytes) {
+      if (bytes < 1024 || bytes > (1L << 40)) {
+        throw new IllegalArgumentException(
+            "bytesInPerSecond must be in [1024, " + (1L << 40) + "], was " + bytes);
+      }
+      this.bytesInPerSecond = bytes;
       return this;
     }
 

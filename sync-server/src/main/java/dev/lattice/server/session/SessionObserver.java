@@ -22,6 +22,16 @@ public interface SessionObserver {
   /** An ERROR with the protocol error {@code code} was sent. */
   default void errorSent(int code) {}
 
-  /** The session closed its connection with {@code closeCode}. */
+  /**
+   * The server closed a connection with {@code closeCode}: the session (a refusal, idle timeout,
+   * rate limit) or its transport (slow consumer, server shutdown). Once per connection.
+   */
   default void closedByServer(int closeCode) {}
+
+  /**
+   * A close with {@code closeCode} was not answered within the close grace (the peer never read up
+   * to the close frame, which queues behind every frame sent before it), so the connection was
+   * dropped: the peer saw no close frame, only the end of the TCP connection (1006).
+   */
+  default void closeCut(int closeCode) {}
 }

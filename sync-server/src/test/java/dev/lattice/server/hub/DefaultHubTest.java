@@ -305,6 +305,38 @@ class DefaultHubTest {
   }
 
   @Test
+  void counterUpdatesThatWouldPassALongAreRefusedAndMergedNowhere() {
+    InMemoryDocumentStore store = new InMemoryDocumentStore();
+    DefaultHub hub = hub(store);
+    join(hub.subscribe(alice, DOC, VersionVector.empty()));
+    join(hub.subscribe(bob, DOC, VersionVector.empty()));
+    Document aliceDoc = Document.create(DOC);
+    aliceDoc.incrementGCounter(alice.replicaId(), "g", Long.MAX_VALUE);
+    aliceDoc.addPNCounter(alice.replicaId(), "pn", Long.MAX_VALUE);
+    hub.update(alice, DOC, aliceDoc.deltaSince(VersionVector.empty())).join();
+
+    // Each write alone is legal on bob's replica; only together with alice's do they overflow.
+    Document bobDoc = Document.create(DOC);
+    DocumentDelta gOver = bobDoc.incrementGCounter(bob.replicaId(), "g", 1);
+    DocumentDelta pnOver = bobDoc.addPNCounter(bob.replicaId(), "pn", 1);
+    // A fresh replica so that its first dot is not one the hub refused.
+    DocumentDelta pnDown =
+        Document.create(DOC).addPNCounter(bob.replicaId(), "pn", -Long.MAX_VALUE);
+
+    assertThat(codeOf(hub.update(bob, DOC, gOver))).isEqualTo(ErrorCode.COUNTER_OVERFLOW);
+    assertThat(codeOf(hub.update(bob, DOC, pnOver))).isEqualTo(ErrorCode.COUNTER_OVERFLOW);
+    Hub.SyncResult state = join(hub.subscribe(carol, DOC, VersionVector.empty()));
+    Document seen = replay(Document.create(DOC), state.missing());
+    assertThat(seen).isEqualTo(aliceDoc);
+    assertThat(store.load(DOC)).contains(aliceDoc);
+    assertThat(alice.updates()).isEmpty();
+    // The decrements are a half of their own: they fit, whatever the increments hold.
+    hub.update(bob, DOC, pnDown).join();
+    assertThat(join(hub.subscribe(carol, DOC, VersionVector.empty())).missing().fields())
+        .containsKey("pn");
+  }
+
+  @Test
   void refusesUpdateAddingFieldsBeyondTheLimit() {
     ControllableStore store = new ControllableStore();
     DefaultHub hub =

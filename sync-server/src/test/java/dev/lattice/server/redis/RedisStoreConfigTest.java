@@ -54,4 +54,16 @@ class RedisStoreConfigTest {
     assertThatThrownBy(() -> b.compactionThreshold(-5)).hasMessageContaining("-5");
     assertThat(b.waitReplicas(0, null).build().waitTimeout()).isEqualTo(Duration.ZERO);
   }
+
+  @Test
+  void toStringNeverShowsAPassword() {
+    RedisStoreConfig single = RedisStoreConfig.builder("redis://admin:hunter2@db:6379/0").build();
+    RedisStoreConfig cluster =
+        RedisStoreConfig.cluster(List.of("rediss://:hunter2@a:1", "redis://b:2")).build();
+
+    assertThat(single.toString()).doesNotContain("hunter2").contains("redis://admin:***@db:6379/0");
+    assertThat(cluster.toString()).doesNotContain("hunter2").contains("redis://b:2");
+    // The settings themselves keep the URI whole: the client needs the password.
+    assertThat(single.uris()).containsExactly("redis://admin:hunter2@db:6379/0");
+  }
 }

@@ -525,7 +525,7 @@ class ServerSessionTest {
   }
 
   @Test
-  void closesWith4005AfterTooManyRateLimitedUpdatesInARow() {
+  void closesWith4005OnceRefusalsPassTheThreshold() {
     openWith(
         SessionConfig.builder()
             .updatesPerSecond(1)
@@ -538,11 +538,78 @@ class ServerSessionTest {
     hub.updates.get(0).future().complete(null);
     feed(update(11, "d"));
     feed(update(12, "d"));
+    feed(update(13, "d"));
     assertThat(transport.closed()).isFalse();
 
-    feed(update(13, "d"));
+    feed(update(14, "d"));
     assertThat(transport.closeCode).isEqualTo(CloseCodes.RATE_LIMITED);
     assertThat(hub.disconnects).containsExactly(session);
+  }
+
+  @Test
+  void aClientFarOverTheRateIsClosedEvenThoughATokenRefillsNowAndThen() {
+    // The report: 690 updates/s against 5/s were never closed, because each refilled token let
+    // one update through and that reset a count of refusals "in a row".
+    openWith(SessionConfig.builder().updatesPerSecond(5).updateBurst(5).build());
+    handshake();
+    subscribe(1, "d");
+    long sent = 0;
+    for (long id = 10; id < 10 + 690 * 10 && !transport.closed(); id++) {
+      feed(update(id, "d"));
+      hub.updates.forEach(c -> c.future().complete(null));
+      time.advance(Duration.ofNanos(1_000_000_000L / 690));
+      sent++;
+    }
+    assertThat(transport.closeCode).isEqualTo(CloseCodes.RATE_LIMITED);
+    // 1000 refusals, forgiven at 5/s: the close comes within about 1.5 s of the flood.
+    assertThat(sent).isLessThan(690 * 2);
+    assertThat(hub.updates.size()).isLessThanOrEqualTo(5 + 5 * 2);
+  }
+
+  @Test
+  void catchUpsPastThePerMinuteLimitAreRefusedUntilTheBucketRefills() {
+    openWith(
+        SessionConfig.builder().catchUpsPerMinute(2).idleTimeout(Duration.ofMinutes(5)).build());
+    handshake();
+    subscribe(1, "a");
+    subscribe(2, "b");
+    feed(new Subscribe(3, "c", VersionVector.empty()));
+    assertError(transport.drain().get(0), OptionalLong.of(3), ErrorCode.RATE_LIMITED);
+    assertThat(hub.subscribes).hasSize(2);
+    // Unsubscribing and subscribing again is a catch-up too: it does not reset anything.
+    feed(new Subscribe(4, "a", VersionVector.empty()));
+    assertError(transport.drain().get(0), OptionalLong.of(4), ErrorCode.RATE_LIMITED);
+
+    time.advance(Duration.ofSeconds(30)); // one token at 2 a minute
+    subscribe(5, "c");
+    assertThat(hub.subscribes).hasSize(3);
+    assertThat(transport.closed()).isFalse();
+  }
+
+  @Test
+  void aClientSomewhatOverTheRateIsRefusedButNeverClosed() {
+    openWith(
+        SessionConfig.builder()
+            .updatesPerSecond(5)
+            .updateBurst(5)
+            .rateLimitCloseThreshold(10)
+            .build());
+    handshake();
+    subscribe(1, "d");
+    int refused = 0;
+    // 9 updates/s for two minutes: refused 4/s, forgiven 5/s.
+    for (long id = 10; id < 10 + 9 * 120; id++) {
+      feed(update(id, "d"));
+      hub.updates.forEach(c -> c.future().complete(null));
+      for (Message m : transport.drain()) {
+        if (m instanceof ErrorMessage e && e.errorCode().orElseThrow() == ErrorCode.RATE_LIMITED) {
+          refused++;
+        }
+      }
+      time.advance(Duration.ofNanos(1_000_000_000L / 9));
+    }
+    assertThat(refused).isGreaterThan(400);
+    assertThat(transport.closed()).isFalse();
   }
 
   // ------------------------------------------------------------------ unsubscribe, presence

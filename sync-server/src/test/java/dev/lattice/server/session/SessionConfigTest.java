@@ -19,10 +19,14 @@ class SessionConfigTest {
             .idleTimeout(Duration.ofSeconds(10))
             .presenceTtl(Duration.ofSeconds(4))
             .maxPresenceBytes(100)
+            .catchUpsPerMinute(12)
+            .bytesInPerSecond(65_536)
             .build();
 
     assertThat(config.limitsMap())
         .containsExactly(
+            java.util.Map.entry("bytesInPerSecond", 65_536L),
+            java.util.Map.entry("catchUpsPerMinute", 12L),
             java.util.Map.entry("idleTimeoutMillis", 10_000L),
             java.util.Map.entry("maxDocumentsPerConnection", 7L),
             java.util.Map.entry("maxFrameBytes", 1048576L),
