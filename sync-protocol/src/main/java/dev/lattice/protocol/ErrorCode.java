@@ -41,11 +41,30 @@ public enum ErrorCode {
    * Version 2: a SUBSCRIBE named a document alias that a current subscription of the connection
    * already uses for another document.
    */
-  ALIAS_IN_USE(15, "the document alias is in use by another subscription of the connection");
+  ALIAS_IN_USE(15, "the document alias is in use by another subscription of the connection"),
+  /**
+   * An update carried dots (or field state) of a replica other than the one the connection named in
+   * HELLO. Nothing of it is merged. The sender is not that replica: a client bug or a forgery.
+   */
+  REPLICA_MISMATCH(18, "the update carries dots of another replica than the connection's"),
+  /**
+   * An update's dots do not continue what the server holds of the connection's replica: a dot the
+   * server holds with different content (the replica id was reused, for example by a client whose
+   * state directory was restored from a backup), new dots after a gap, or held and new dots in one
+   * update. Nothing of it is merged. The client re-subscribes and compares the SYNC's vector with
+   * its own history; a replica whose dots the server holds with other content is retired.
+   */
+  STALE_REPLICA(19, "the update's dots do not continue what the server holds of this replica");
 
-  private static final ErrorCode[] BY_CODE = new ErrorCode[16];
+  // Sized by the largest code, so codes reserved but unused leave harmless gaps.
+  private static final ErrorCode[] BY_CODE;
 
   static {
+    int max = 0;
+    for (ErrorCode c : values()) {
+      max = Math.max(max, c.code);
+    }
+    BY_CODE = new ErrorCode[max + 1];
     for (ErrorCode c : values()) {
       BY_CODE[c.code] = c;
     }
