@@ -882,8 +882,9 @@ final class ClientSession {
   }
 
   /**
-   * The next outbox entries to send as one UPDATE: in order, as many as fit one frame (and {@link
-   * Config#maxEntriesPerUpdate}), a solo entry alone.
+   * The next outbox entries to send as one UPDATE: in order, as many as fit one frame with at most
+   * {@link Config#maxEntriesPerUpdate} fields (any number of edits of those fields), a solo entry
+   * alone, resends apart from new edits.
    */
   private List<OutboxEntry> batch(SessionDoc doc) {
     List<OutboxEntry> unsent = doc.state.unsent(doc.inFlight);
@@ -896,7 +897,7 @@ final class ClientSession {
     boolean resends = doc.state.entriesAtMost(List.of(unsent.get(0).entryId()), doc.serverOwnSeq);
     for (OutboxEntry entry : unsent) {
       boolean solo = doc.state.isSolo(entry.entryId());
-      if (!batch.isEmpty() && (solo || batch.size() >= config.maxEntriesPerUpdate())) {
+      if (!batch.isEmpty() && solo) {
         break;
       }
       if (!batch.isEmpty()
@@ -910,7 +911,12 @@ final class ClientSession {
         // Two entries gave one field different types (possible only around a refused edit).
         break;
       }
-      if (!batch.isEmpty() && frameBytes(doc.state.id, candidate) > maxFrameBytes) {
+      // Coalesced per field: consecutive edits of fields already in the batch join into their
+      // state (a counter's running total, the last register write) and add nothing but a longer
+      // run of dots, so the bound is on the fields an UPDATE carries, not on the edits it covers.
+      if (!batch.isEmpty()
+          && (candidate.fields().size() > config.maxEntriesPerUpdate()
+              || frameBytes(doc.state.id, candidate) > maxFrameBytes)) {
         break;
       }
       batch.add(entry);

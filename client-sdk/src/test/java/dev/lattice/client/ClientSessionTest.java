@@ -3,6 +3,7 @@ package dev.lattice.client;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.lattice.client.ConnectionStatus.State;
+import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.Value;
@@ -680,5 +681,27 @@ class ClientSessionTest {
     }
     assertThat(parts).isGreaterThan(1);
     assertThat(joined).isEqualTo(whole);
+  }
+
+  @Test
+  void tenThousandOfflineEditsOfTwoFieldsGoUpAsOneUpdateWithExactTotals() {
+    for (int i = 0; i < 10_000; i++) {
+      doc.edit("a", d -> d.incrementGCounter(ME, "a", 1));
+      doc.edit("b", d -> d.incrementGCounter(ME, "b", 2));
+    }
+    online(limits(5, 5), VersionVector.empty());
+    List<Update> sent = transport.drain(Update.class);
+    assertThat(sent).as("per-field coalescing: one UPDATE, not 80 of 256 entries").hasSize(1);
+    Document server = Document.create("d");
+    server.merge(sent.get(0).delta());
+    assertThat(server.counterValue("a")).isEqualTo(10_000);
+    assertThat(server.counterValue("b")).isEqualTo(20_000);
+    assertThat(server.versionVector().get(ME)).isEqualTo(20_000);
+
+    java.util.concurrent.CompletableFuture<Void> flushed = doc.flush();
+    assertThat(flushed).isNotDone();
+    session.onMessage(gen(), new Ack(sent.get(0).requestId().getAsLong(), "d"));
+    assertThat(flushed).as("the joined update's ACK covers every edit").isCompleted();
+    assertThat(doc.pendingChanges()).isZero();
   }
 }
