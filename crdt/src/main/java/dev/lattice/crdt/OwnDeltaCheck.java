@@ -136,17 +136,35 @@ public record OwnDeltaCheck(Verdict verdict, String reason) {
       if (held.type() != theirs.type()) {
         return reused(replica, seq, "changed field '" + name + "' as another type");
       }
-      if (held.touched().get(replica) == seq) {
-        Crdt<?> heldPart = held.state().contributionsOf(replica::equals);
-        if (!heldPart.isEmpty() && !theirs.state().isEmpty() && !heldPart.equals(theirs.state())) {
-          return reused(replica, seq, "gave field '" + name + "' other content");
-        }
+      if (held.touched().get(replica) == seq
+          && !sameLatest(held.state(), theirs.state(), replica)) {
+        return reused(replica, seq, "gave field '" + name + "' other content");
       }
       if (!CrdtType.mergeStates(held.state(), theirs.state()).equals(held.state())) {
         return reused(replica, seq, "gave field '" + name + "' other content");
       }
     }
     return new OwnDeltaCheck(Verdict.DUPLICATE, "");
+  }
+
+  /**
+   * Whether a resend of {@code replica}'s latest change of a field carries what the document holds
+   * of {@code replica} there: every count it carries equals the held one (a PN-Counter delta
+   * carries only the side the mutation changed), and a register write equals the held one unless
+   * another writer's later write hides it.
+   */
+  private static boolean sameLatest(Crdt<?> held, Crdt<?> theirs, ReplicaId replica) {
+    if (held instanceof GCounter h && theirs instanceof GCounter t) {
+      return t.countOf(replica) == h.countOf(replica);
+    }
+    if (held instanceof PNCounter h && theirs instanceof PNCounter t) {
+      long up = t.increments().countOf(replica);
+      long down = t.decrements().countOf(replica);
+      return (up == 0 || up == h.increments().countOf(replica))
+          && (down == 0 || down == h.decrements().countOf(replica));
+    }
+    Crdt<?> heldPart = held.contributionsOf(replica::equals);
+    return heldPart.isEmpty() || theirs.isEmpty() || heldPart.equals(theirs);
   }
 
   private static OwnDeltaCheck reused(ReplicaId replica, long seq, String what) {
