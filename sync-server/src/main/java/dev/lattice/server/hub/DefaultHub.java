@@ -583,7 +583,22 @@ public final class DefaultHub implements Hub, AutoCloseable {
       if (subscribers.putIfAbsent(connection, new Subscriber(connection)) == null) {
         subscriptions.incrementAndGet();
       }
-      result.complete(new SyncResult(doc.deltaSince(clientVector), doc.versionVector()));
+      SyncResult sync = new SyncResult(doc.deltaSince(clientVector), doc.versionVector());
+      // A catch-up shows only what is durable: merged updates still on their way to the store
+      // ride with their round, and the SYNC leaves when that round is durable. Otherwise a server
+      // that crashed before the append would have shown a newcomer state nobody can send back (a
+      // client may send only its own replica's dots, so a lost server edit would stay on that
+      // client alone). A failed round fails the subscribe with INTERNAL, which the client retries.
+      Round pending = open != null ? open : inFlight;
+      if (pending == null && unsaved != null) {
+        open = new Round();
+        pending = open;
+      }
+      if (pending != null) {
+        pending.add(null, null, new Waiter<>(result, sync, true, System.nanoTime()));
+      } else {
+        result.complete(sync);
+      }
       sendLivePresences(connection);
     }
 
