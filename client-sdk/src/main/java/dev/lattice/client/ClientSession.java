@@ -152,6 +152,15 @@ final class ClientSession {
      */
     long serverOwnSeq;
 
+    /**
+     * Set when a SYNC showed that the server holds sequences of this replica beyond any this client
+     * used (its state was restored from an older copy): the outbox entries up to this id (those
+     * there at the SYNC) go to the server first as resends, so that the ones it already holds
+     * (edits the lost history did deliver) are acknowledged rather than made twice; the replica id
+     * is retired once they are settled. -1 when there is nothing to verify.
+     */
+    long verifyUpTo = -1;
+
     SessionDoc(DocumentState state) {
       this.state = state;
     }
@@ -536,9 +545,9 @@ final class ClientSession {
     }
     long serverOwnSeq = sync.vector().get(me);
     if (serverOwnSeq > doc.state.ownMaxSequence()) {
-      // Checked before merging: the SYNC carries the server's version of those edits, and the
-      // re-issue must measure our unacknowledged edits against our own history, not the server's.
-      retire(
+      // Not merged: the SYNC carries the server's version of those edits, and a re-issue must
+      // measure our unacknowledged edits against our own history, not the server's.
+      String why =
           "the server holds "
               + me
               + ":"
@@ -547,7 +556,19 @@ final class ClientSession {
               + sync.documentId()
               + "' but this client only ever used sequences up to "
               + doc.state.ownMaxSequence()
-              + " (a state directory restored from an older copy?)");
+              + " (a state directory restored from an older copy?)";
+      if (doc.state.pendingChanges() == 0) {
+        retire(why);
+        return;
+      }
+      // The stored outbox may hold edits the lost history delivered after all: resend them
+      // first (the server acknowledges those it holds with the same content, and refuses the
+      // others with STALE_REPLICA, which retires the id), and retire once they are settled.
+      LOG.log(Level.WARNING, why + "; verifying the outbox before retiring the replica id");
+      doc.verifyUpTo = doc.state.lastEntryId();
+      doc.serverOwnSeq = serverOwnSeq;
+      doc.phase = DocPhase.SYNCED;
+      pump();
       return;
     }
     doc.serverOwnSeq = serverOwnSeq;
@@ -591,6 +612,13 @@ final class ClientSession {
     if (doc != null && request.kind() == Request.Kind.UPDATE) {
       doc.inFlight.removeAll(request.entryIds());
       doc.state.acknowledged(request.entryIds());
+      if (doc.verifyUpTo >= 0 && !doc.state.hasEntriesUpTo(doc.verifyUpTo)) {
+        // Every edit the restored outbox held is settled: now nothing of the old id is pending
+        // that the server might hold, and later edits must not take its sequences.
+        doc.verifyUpTo = -1;
+        retire("the outbox of document '" + doc.state.id + "' is verified");
+        return;
+      }
     }
     if (doc != null && request.kind() == Request.Kind.CATCH_UP) {
       doc.catchUpInFlight--;
@@ -888,6 +916,10 @@ final class ClientSession {
    */
   private List<OutboxEntry> batch(SessionDoc doc) {
     List<OutboxEntry> unsent = doc.state.unsent(doc.inFlight);
+    if (doc.verifyUpTo >= 0) {
+      // Only the entries being verified; later edits wait for the fresh replica id.
+      unsent.removeIf(e -> e.entryId() > doc.verifyUpTo);
+    }
     if (unsent.isEmpty()) {
       return List.of();
     }
@@ -1044,6 +1076,7 @@ final class ClientSession {
       doc.catchUpContext = null;
       doc.catchUpInFlight = 0;
       doc.catchUpRefused = false;
+      doc.verifyUpTo = -1;
       doc.state.forgetOthers();
     }
     nextRequestId = 1;

@@ -137,6 +137,11 @@ final class DocumentState {
     return lastEntryId;
   }
 
+  /** Whether the outbox still holds an entry with an id of at most {@code entryId}. */
+  synchronized boolean hasEntriesUpTo(long entryId) {
+    return !outbox.isEmpty() && outbox.firstKey() <= entryId;
+  }
+
   /** The replica the next edit is made by. */
   synchronized ReplicaId me() {
     return me;
