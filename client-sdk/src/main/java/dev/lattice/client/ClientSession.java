@@ -146,6 +146,21 @@ final class ClientSession {
     /** A catch-up part was refused for good: its context must never be claimed. */
     boolean catchUpRefused;
 
+    /**
+     * The greatest sequence of this client's replica that the last SYNC's vector says the server
+     * holds: outbox entries up to it are resends, and go in UPDATEs apart from new ones.
+     */
+    long serverOwnSeq;
+
+    /**
+     * Set when a SYNC showed that the server holds sequences of this replica beyond any this client
+     * used (its state was restored from an older copy): the outbox entries up to this id (those
+     * there at the SYNC) go to the server first as resends, so that the ones it already holds
+     * (edits the lost history did deliver) are acknowledged rather than made twice; the replica id
+     * is retired once they are settled. -1 when there is nothing to verify.
+     */
+    long verifyUpTo = -1;
+
     SessionDoc(DocumentState state) {
       this.state = state;
     }
@@ -162,7 +177,13 @@ final class ClientSession {
   }
 
   private final Config config;
-  private final ReplicaId me;
+
+  /** This client's replica: HELLO's replica id, until it is retired. */
+  private ReplicaId me;
+
+  /** Retires {@link #me} for good and returns its durable successor. */
+  private final Supplier<ReplicaId> retireReplica;
+
   private final ClientTransport transport;
   private final ClientScheduler scheduler;
   private final LongSupplier nanoTime;
@@ -209,8 +230,31 @@ final class ClientSession {
       ClockSync clockSync,
       HybridLogicalClock clock,
       Consumer<ConnectionStatus> statusSink) {
+    this(
+        config,
+        me,
+        ReplicaId::random,
+        transport,
+        scheduler,
+        nanoTime,
+        clockSync,
+        clock,
+        statusSink);
+  }
+
+  ClientSession(
+      Config config,
+      ReplicaId me,
+      Supplier<ReplicaId> retireReplica,
+      ClientTransport transport,
+      ClientScheduler scheduler,
+      LongSupplier nanoTime,
+      ClockSync clockSync,
+      HybridLogicalClock clock,
+      Consumer<ConnectionStatus> statusSink) {
     this.config = config;
     this.me = me;
+    this.retireReplica = retireReplica;
     this.transport = transport;
     this.scheduler = scheduler;
     this.nanoTime = nanoTime;
@@ -236,6 +280,8 @@ final class ClientSession {
 
   /** Starts following a document. */
   void open(DocumentState state) {
+    // A document opened while the replica was being retired must not edit under the old id.
+    state.adopt(me);
     SessionDoc doc = docs.computeIfAbsent(state.id, id -> new SessionDoc(state));
     if (phase == Phase.ONLINE && doc.phase == DocPhase.UNSUBSCRIBED) {
       subscribe(doc);
@@ -508,14 +554,42 @@ final class ClientSession {
       LOG.log(Level.DEBUG, "SYNC for no subscription: " + sync.requestId());
       return;
     }
+    long serverOwnSeq = sync.vector().get(me);
+    if (serverOwnSeq > doc.state.ownMaxSequence()) {
+      // Not merged: the SYNC carries the server's version of those edits, and a re-issue must
+      // measure our unacknowledged edits against our own history, not the server's.
+      String why =
+          "the server holds "
+              + me
+              + ":"
+              + serverOwnSeq
+              + " of document '"
+              + sync.documentId()
+              + "' but this client only ever used sequences up to "
+              + doc.state.ownMaxSequence()
+              + " (a state directory restored from an older copy?)";
+      if (doc.state.pendingChanges() == 0) {
+        retire(why);
+        return;
+      }
+      // The stored outbox may hold edits the lost history delivered after all: resend them
+      // first (the server acknowledges those it holds with the same content, and refuses the
+      // others with STALE_REPLICA, which retires the id), and retire once they are settled.
+      LOG.log(Level.WARNING, why + "; verifying the outbox before retiring the replica id");
+      doc.verifyUpTo = doc.state.lastEntryId();
+      doc.serverOwnSeq = serverOwnSeq;
+      doc.phase = DocPhase.SYNCED;
+      pump();
+      return;
+    }
+    doc.serverOwnSeq = serverOwnSeq;
     doc.state.mergeRemote(sync.delta());
     doc.phase = DocPhase.SYNCED;
     DocumentDelta lacking = doc.state.catchUp(sync.vector());
     if (!lacking.isEmpty()) {
       try {
-        DeltaChunks.Split split = DeltaChunks.forUpdates(sync.documentId(), lacking, maxFrameBytes);
-        doc.catchUp.addAll(split.parts());
-        doc.catchUpContext = split.whole() ? null : split.context();
+        doc.catchUp.addAll(ownParts(sync.documentId(), lacking, me, maxFrameBytes));
+        doc.catchUpContext = null;
       } catch (IllegalArgumentException e) {
         // A field no frame can carry: the server cannot take it from us, nor could anyone.
         LOG.log(Level.WARNING, "document '" + sync.documentId() + "': " + e.getMessage());
@@ -549,6 +623,13 @@ final class ClientSession {
     if (doc != null && request.kind() == Request.Kind.UPDATE) {
       doc.inFlight.removeAll(request.entryIds());
       doc.state.acknowledged(request.entryIds());
+      if (doc.verifyUpTo >= 0 && !doc.state.hasEntriesUpTo(doc.verifyUpTo)) {
+        // Every edit the restored outbox held is settled: now nothing of the old id is pending
+        // that the server might hold, and later edits must not take its sequences.
+        doc.verifyUpTo = -1;
+        retire("the outbox of document '" + doc.state.id + "' is verified");
+        return;
+      }
     }
     if (doc != null && request.kind() == Request.Kind.CATCH_UP) {
       doc.catchUpInFlight--;
@@ -576,6 +657,33 @@ final class ClientSession {
             };
     UpdateRejectedException failure =
         new UpdateRejectedException(error.code(), error.message(), request.documentId());
+    if (doc != null
+        && (request.kind() == Request.Kind.UPDATE || request.kind() == Request.Kind.CATCH_UP)
+        && code.isPresent()
+        && (code.get() == ErrorCode.STALE_REPLICA || code.get() == ErrorCode.REPLICA_MISMATCH)) {
+      updatesInFlight--;
+      doc.inFlight.removeAll(request.entryIds());
+      if (request.kind() == Request.Kind.CATCH_UP) {
+        doc.catchUpInFlight--;
+      }
+      boolean resend =
+          request.kind() == Request.Kind.UPDATE
+              && doc.state.entriesAtMost(request.entryIds(), doc.serverOwnSeq);
+      if (code.get() == ErrorCode.REPLICA_MISMATCH || resend) {
+        // The server holds these dots of ours with other content (or will not take them as ours
+        // at all): this replica id names a history we do not have. Retire it.
+        retire(errorText(error));
+      } else {
+        // New dots that do not continue what the server holds: compare histories again.
+        LOG.log(Level.INFO, "document '" + doc.state.id + "': " + errorText(error) + "; resync");
+        holdRetries();
+        doc.phase = DocPhase.UNSUBSCRIBED;
+        doc.catchUp.clear();
+        scheduler.schedule(() -> resubscribe(doc), Math.max(1, holdMillis()));
+      }
+      pump();
+      return;
+    }
     switch (request.kind()) {
       case SUBSCRIBE -> {
         if (doc == null) {
@@ -635,6 +743,94 @@ final class ClientSession {
       default -> throw new AssertionError(request.kind());
     }
     pump();
+  }
+
+  /**
+   * Retires this client's replica id for good (the server holds dots of it that this client's state
+   * does not: a state directory restored from an older copy), re-issues every document's
+   * unacknowledged edits under the fresh id, and reconnects so that HELLO names it.
+   */
+  private void retire(String why) {
+    ReplicaId old = me;
+    ReplicaId fresh;
+    try {
+      fresh = retireReplica.get();
+    } catch (RuntimeException e) {
+      LOG.log(Level.ERROR, "cannot retire replica " + old + " (" + why + ")", e);
+      return;
+    }
+    me = fresh;
+    LOG.log(Level.WARNING, "retired replica " + old + " for " + fresh + ": " + why);
+    for (SessionDoc d : docs.values()) {
+      d.state.adopt(fresh);
+    }
+    if (phase == Phase.ONLINE || phase == Phase.HANDSHAKE) {
+      long gen = generation;
+      transport.close(gen, CloseCodes.GOING_AWAY, "replica id retired");
+      onClosed(gen, ABNORMAL, "replica " + old + " retired");
+    }
+  }
+
+  /**
+   * This replica's catch-up delta as UPDATEs, each within a frame. The server takes a replica's new
+   * dots only in order and without a gap, so the parts are cut by sequence: the fields in the order
+   * of their latest dot, each part claiming every dot from the end of the previous one up to its
+   * own last field's (the last part up to the end). A part that claims a dot of a field sent later
+   * is still honest: that field's state, which arrives with a later dot, carries the effect.
+   */
+  static List<DocumentDelta> ownParts(
+      String documentId, DocumentDelta delta, ReplicaId me, int maxFrameBytes) {
+    DeltaChunks.Split whole = DeltaChunks.forUpdates(documentId, delta, maxFrameBytes);
+    if (whole.whole()) {
+      return whole.parts();
+    }
+    List<Map.Entry<String, dev.lattice.crdt.FieldState>> fields =
+        new ArrayList<>(delta.fields().entrySet());
+    fields.sort(
+        java.util.Comparator.comparingLong(
+            (Map.Entry<String, dev.lattice.crdt.FieldState> e) -> e.getValue().touched().get(me)));
+    long first = Long.MAX_VALUE;
+    long last = 0;
+    for (dev.lattice.crdt.DotRange range : delta.context().ranges()) {
+      first = Math.min(first, range.first());
+      last = Math.max(last, range.last());
+    }
+    List<DocumentDelta> parts = new ArrayList<>();
+    Map<String, dev.lattice.crdt.FieldState> current = new LinkedHashMap<>();
+    long from = first;
+    for (int i = 0; i < fields.size(); i++) {
+      Map.Entry<String, dev.lattice.crdt.FieldState> field = fields.get(i);
+      current.put(field.getKey(), field.getValue());
+      long upTo = i == fields.size() - 1 ? last : field.getValue().touched().get(me);
+      DocumentDelta candidate = part(me, from, upTo, current);
+      if (current.size() > 1 && codecFrameBytes(documentId, candidate) > maxFrameBytes) {
+        current.remove(field.getKey());
+        long prevUpTo = fields.get(i - 1).getValue().touched().get(me);
+        parts.add(part(me, from, prevUpTo, current));
+        from = prevUpTo + 1;
+        current.clear();
+        current.put(field.getKey(), field.getValue());
+      }
+    }
+    if (!current.isEmpty()) {
+      parts.add(part(me, from, last, current));
+    } else if (from <= last) {
+      parts.add(part(me, from, last, Map.of()));
+    }
+    return parts;
+  }
+
+  private static DocumentDelta part(
+      ReplicaId me, long from, long upTo, Map<String, dev.lattice.crdt.FieldState> fields) {
+    DotSet context =
+        from > upTo
+            ? DotSet.empty()
+            : DotSet.of(List.of(new dev.lattice.crdt.DotRange(me, from, upTo)));
+    return DocumentDelta.of(context, fields);
+  }
+
+  private static int codecFrameBytes(String documentId, DocumentDelta delta) {
+    return MessageCodec.defaults().encode(Update.request(Long.MAX_VALUE, documentId, delta)).length;
   }
 
   private void resubscribe(SessionDoc doc) {
@@ -725,19 +921,30 @@ final class ClientSession {
   }
 
   /**
-   * The next outbox entries to send as one UPDATE: in order, as many as fit one frame (and {@link
-   * Config#maxEntriesPerUpdate}), a solo entry alone.
+   * The next outbox entries to send as one UPDATE: in order, as many as fit one frame with at most
+   * {@link Config#maxEntriesPerUpdate} fields (any number of edits of those fields), a solo entry
+   * alone, resends apart from new edits.
    */
   private List<OutboxEntry> batch(SessionDoc doc) {
     List<OutboxEntry> unsent = doc.state.unsent(doc.inFlight);
+    if (doc.verifyUpTo >= 0) {
+      // Only the entries being verified; later edits wait for the fresh replica id.
+      unsent.removeIf(e -> e.entryId() > doc.verifyUpTo);
+    }
     if (unsent.isEmpty()) {
       return List.of();
     }
     List<OutboxEntry> batch = new ArrayList<>();
     DocumentDelta joined = DocumentDelta.empty();
+    // The server takes an UPDATE's dots either all held (a resend) or all new, never mixed.
+    boolean resends = doc.state.entriesAtMost(List.of(unsent.get(0).entryId()), doc.serverOwnSeq);
     for (OutboxEntry entry : unsent) {
       boolean solo = doc.state.isSolo(entry.entryId());
-      if (!batch.isEmpty() && (solo || batch.size() >= config.maxEntriesPerUpdate())) {
+      if (!batch.isEmpty() && solo) {
+        break;
+      }
+      if (!batch.isEmpty()
+          && doc.state.entriesAtMost(List.of(entry.entryId()), doc.serverOwnSeq) != resends) {
         break;
       }
       DocumentDelta candidate;
@@ -747,7 +954,12 @@ final class ClientSession {
         // Two entries gave one field different types (possible only around a refused edit).
         break;
       }
-      if (!batch.isEmpty() && frameBytes(doc.state.id, candidate) > maxFrameBytes) {
+      // Coalesced per field: consecutive edits of fields already in the batch join into their
+      // state (a counter's running total, the last register write) and add nothing but a longer
+      // run of dots, so the bound is on the fields an UPDATE carries, not on the edits it covers.
+      if (!batch.isEmpty()
+          && (candidate.fields().size() > config.maxEntriesPerUpdate()
+              || frameBytes(doc.state.id, candidate) > maxFrameBytes)) {
         break;
       }
       batch.add(entry);
@@ -875,6 +1087,7 @@ final class ClientSession {
       doc.catchUpContext = null;
       doc.catchUpInFlight = 0;
       doc.catchUpRefused = false;
+      doc.verifyUpTo = -1;
       doc.state.forgetOthers();
     }
     nextRequestId = 1;

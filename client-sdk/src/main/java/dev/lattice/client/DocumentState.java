@@ -49,7 +49,10 @@ final class DocumentState {
   static final int UPDATE_OVERHEAD_BYTES = 96;
 
   final String id;
-  private final ReplicaId me;
+
+  /** The replica this document's edits are made by; changes only when a replica id is retired. */
+  private ReplicaId me;
+
   private final LocalState localState;
   private final HybridLogicalClock clock;
   private final Callbacks callbacks;
@@ -99,6 +102,8 @@ final class DocumentState {
         lastEntryId = Math.max(lastEntryId, entry.entryId());
       }
       rebuildReplica();
+      // Edits of a replica id retired before a crash that came before their re-issue.
+      reissueStale();
       // A restarted client must never write below its own earlier writes (nor anyone's it saw).
       replica
           .deltaSince(dev.lattice.crdt.VersionVector.empty())
@@ -130,6 +135,56 @@ final class DocumentState {
 
   synchronized long lastEntryId() {
     return lastEntryId;
+  }
+
+  /** Whether the outbox still holds an entry with an id of at most {@code entryId}. */
+  synchronized boolean hasEntriesUpTo(long entryId) {
+    return !outbox.isEmpty() && outbox.firstKey() <= entryId;
+  }
+
+  /** The replica the next edit is made by. */
+  synchronized ReplicaId me() {
+    return me;
+  }
+
+  /**
+   * The greatest sequence number this client's replica has used in this document, acknowledged or
+   * still in the outbox; 0 if none. A server holding a greater one of this replica holds edits this
+   * client does not remember making: its state was restored from an older copy.
+   */
+  synchronized long ownMaxSequence() {
+    return replica.nextSequence(me) - 1;
+  }
+
+  /**
+   * Whether every dot of the outbox entries {@code entryIds} is at most {@code seq} (so a server
+   * whose vector holds {@code seq} of this replica holds them all).
+   */
+  synchronized boolean entriesAtMost(List<Long> entryIds, long seq) {
+    for (Long entryId : entryIds) {
+      OutboxEntry entry = outbox.get(entryId);
+      if (entry == null) {
+        continue;
+      }
+      for (dev.lattice.crdt.DotRange range : entry.delta().context().ranges()) {
+        if (range.last() > seq) {
+          return false;
+        }
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Makes this document's edits by {@code fresh} from now on, and re-issues under it every outbox
+   * entry of a retired replica id (see {@link #reissueStale}).
+   */
+  synchronized void adopt(ReplicaId fresh) {
+    if (fresh.equals(me)) {
+      return;
+    }
+    me = fresh;
+    reissueStale();
   }
 
   // ------------------------------------------------------------------ edits (app threads)
@@ -194,9 +249,38 @@ final class DocumentState {
     solo.addAll(entryIds);
   }
 
-  /** What the server lacks of the acknowledged and received state, given its vector. */
+  /**
+   * What the server lacks of this replica's acknowledged edits, given its vector. Only this
+   * replica's part: the server takes dots of a connection's own replica only, and every other
+   * replica sends its own.
+   */
   synchronized DocumentDelta catchUp(dev.lattice.crdt.VersionVector serverVector) {
-    return base.deltaSince(serverVector);
+    return ownPart(base.deltaSince(serverVector), me);
+  }
+
+  /** The dots, touched entries and contributions of {@code replica} in {@code delta}. */
+  static DocumentDelta ownPart(DocumentDelta delta, ReplicaId replica) {
+    List<dev.lattice.crdt.DotRange> mine = new ArrayList<>();
+    for (dev.lattice.crdt.DotRange range : delta.context().ranges()) {
+      if (range.replica().equals(replica)) {
+        mine.add(range);
+      }
+    }
+    Map<String, FieldState> fields = new TreeMap<>();
+    delta
+        .fields()
+        .forEach(
+            (name, field) -> {
+              long seq = field.touched().get(replica);
+              if (seq > 0) {
+                fields.put(
+                    name,
+                    new FieldState(
+                        field.state().contributionsOf(replica::equals),
+                        dev.lattice.crdt.VersionVector.empty().with(replica, seq)));
+              }
+            });
+    return DocumentDelta.of(DotSet.of(mine), fields);
   }
 
   synchronized dev.lattice.crdt.VersionVector versionVector() {
@@ -369,6 +453,150 @@ final class DocumentState {
     } catch (ClockDriftException e) {
       // The server accepted it, so merge it anyway; our later writes may then lose against it.
       LOG.log(Level.WARNING, "document '" + id + "': " + e.getMessage());
+    }
+  }
+
+  /**
+   * Re-issues under {@link #me} the outbox entries made by a retired replica id: each such edit is
+   * made again as the same operation (a counter's amount, a register's value and timestamp) by the
+   * current replica, in the entry's place (same entry id, so flush futures keep their meaning).
+   * Entries left with nothing to do (an empty change) are dropped. The stored outbox is rewritten
+   * in one atomic step, so a crash leaves either the old entries (re-issued again at the next
+   * start) or the new ones.
+   */
+  private void reissueStale() {
+    boolean any = false;
+    for (OutboxEntry entry : outbox.values()) {
+      if (!isBy(entry.delta(), me)) {
+        any = true;
+        break;
+      }
+    }
+    if (!any) {
+      return;
+    }
+    Document scratch = base.copy();
+    // Per field and retired replica, its contribution before the entry at hand.
+    Map<String, dev.lattice.crdt.Crdt<?>> previous = new HashMap<>();
+    Map<Long, DocumentDelta> replaced = new HashMap<>();
+    Set<Long> removed = new HashSet<>();
+    for (OutboxEntry entry : outbox.values()) {
+      if (isBy(entry.delta(), me)) {
+        mergeQuietly(scratch, entry.delta());
+        continue;
+      }
+      DocumentDelta fresh = DocumentDelta.empty();
+      for (Map.Entry<String, FieldState> e : entry.delta().fields().entrySet()) {
+        String name = e.getKey();
+        FieldState field = e.getValue();
+        if (field.touched().isEmpty()) {
+          continue;
+        }
+        ReplicaId old = field.touched().replicaAt(0);
+        String key = name + '\u0000' + old;
+        dev.lattice.crdt.Crdt<?> before = previous.get(key);
+        if (before == null) {
+          Optional<FieldState> held = base.field(name);
+          before =
+              held.isPresent()
+                  ? held.get().state().contributionsOf(old::equals)
+                  : field.type().empty();
+        }
+        previous.put(key, field.state());
+        try {
+          fresh = fresh.join(redo(scratch, name, old, before, field.state()));
+        } catch (RuntimeException ex) {
+          // A field the document now has with another type: the server would refuse it anyway.
+          LOG.log(
+              Level.INFO, "document '" + id + "': not re-issuing an edit of '" + name + "': " + ex);
+        }
+      }
+      if (fresh.isEmpty()) {
+        removed.add(entry.entryId());
+      } else {
+        replaced.put(entry.entryId(), fresh);
+      }
+    }
+    try {
+      localState.replaceOutbox(id, replaced, removed);
+    } catch (RuntimeException e) {
+      LOG.log(
+          Level.WARNING,
+          "document '" + id + "': could not store the re-issued edits; they stay as they were",
+          e);
+      return;
+    }
+    for (Long entryId : removed) {
+      outbox.remove(entryId);
+      solo.remove(entryId);
+    }
+    replaced.forEach((entryId, delta) -> outbox.put(entryId, new OutboxEntry(entryId, delta)));
+    LOG.log(
+        Level.INFO,
+        "document '"
+            + id
+            + "': re-issued "
+            + replaced.size()
+            + " unacknowledged edits under replica "
+            + me);
+    rebuildReplica();
+    settleFlushWaiters(null, Set.of());
+  }
+
+  /** The edit that took {@code old}'s contribution from {@code before} to {@code after}, by me. */
+  private DocumentDelta redo(
+      Document scratch,
+      String name,
+      ReplicaId old,
+      dev.lattice.crdt.Crdt<?> before,
+      dev.lattice.crdt.Crdt<?> after) {
+    if (after instanceof dev.lattice.crdt.GCounter g) {
+      long amount = g.countOf(old) - ((dev.lattice.crdt.GCounter) before).countOf(old);
+      return amount > 0 ? scratch.incrementGCounter(me, name, amount) : DocumentDelta.empty();
+    }
+    if (after instanceof dev.lattice.crdt.PNCounter pn) {
+      dev.lattice.crdt.PNCounter was = (dev.lattice.crdt.PNCounter) before;
+      long up = pn.increments().countOf(old) - was.increments().countOf(old);
+      long down = pn.decrements().countOf(old) - was.decrements().countOf(old);
+      DocumentDelta out = DocumentDelta.empty();
+      if (up > 0) {
+        out = out.join(scratch.addPNCounter(me, name, up));
+      }
+      if (down > 0) {
+        out = out.join(scratch.addPNCounter(me, name, -down));
+      }
+      return out;
+    }
+    if (after instanceof dev.lattice.crdt.LWWRegister register
+        && register.value().isPresent()
+        && register.timestamp().isPresent()) {
+      return scratch.setRegister(me, name, register.value().get(), register.timestamp().get());
+    }
+    return DocumentDelta.empty();
+  }
+
+  /** Whether every dot and touched entry of {@code delta} is {@code replica}'s. */
+  private static boolean isBy(DocumentDelta delta, ReplicaId replica) {
+    for (dev.lattice.crdt.DotRange range : delta.context().ranges()) {
+      if (!range.replica().equals(replica)) {
+        return false;
+      }
+    }
+    for (FieldState field : delta.fields().values()) {
+      for (ReplicaId writer : field.touched().entries().keySet()) {
+        if (!writer.equals(replica)) {
+          return false;
+        }
+      }
+    }
+    return true;
+  }
+
+  private static void mergeQuietly(Document doc, DocumentDelta delta) {
+    try {
+      doc.merge(delta);
+    } catch (FieldTypeMismatchException e) {
+      doc.merge(DocumentDelta.of(delta.context(), Map.of()));
     }
   }
 

@@ -25,8 +25,10 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.OptionalLong;
@@ -116,7 +118,7 @@ final class FileLocalState implements LocalState {
   private final Path documentsDir;
   private final FileChannel lockChannel;
   private final FileLock lock;
-  private final ReplicaId replicaId;
+  private volatile ReplicaId replicaId;
   private final CrdtCodecs codecs;
   private final int maxRecordBody;
   private final ConcurrentHashMap<String, DocumentFiles> documents = new ConcurrentHashMap<>();
@@ -231,6 +233,92 @@ final class FileLocalState implements LocalState {
   @Override
   public ReplicaId replicaId() {
     return replicaId;
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>The {@code replica-id} file is replaced by atomic rename and forced before this returns; a
+   * crash before that keeps the old id, whose stale outbox entries are then found and re-issued
+   * again at the next retirement.
+   */
+  @Override
+  public synchronized ReplicaId retireReplicaId() {
+    ensureOpen();
+    ReplicaId fresh = ReplicaId.random();
+    while (fresh.equals(replicaId)) {
+      fresh = ReplicaId.random();
+    }
+    try {
+      writeReplicaId(directory, fresh);
+    } catch (IOException e) {
+      throw new LocalStateException(
+          "cannot store a fresh replica id in "
+              + directory.resolve(REPLICA_ID_FILE)
+              + ": "
+              + e
+              + "; the old one stays",
+          e);
+    }
+    replicaId = fresh;
+    return fresh;
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>Reads only the outbox files' headers and sizes: an outbox longer than its header may hold a
+   * record (a torn one counts too, which errs on the safe side).
+   */
+  @Override
+  public boolean hasPendingEdits() {
+    ensureOpen();
+    try (DirectoryStream<Path> outboxes =
+        Files.newDirectoryStream(documentsDir, "*" + OUTBOX_SUFFIX)) {
+      for (Path outbox : outboxes) {
+        try (FileChannel ch = FileChannel.open(outbox, StandardOpenOption.READ)) {
+          long size = ch.size();
+          if (size < OUTBOX_HEADER_FIXED_BYTES) {
+            return true;
+          }
+          ByteBuffer fixed = ByteBuffer.wrap(readFully(ch, 0, OUTBOX_HEADER_FIXED_BYTES, outbox));
+          long idLength = Integer.toUnsignedLong(fixed.getInt(8));
+          if (size > OUTBOX_HEADER_FIXED_BYTES + idLength) {
+            return true;
+          }
+        }
+      }
+      return false;
+    } catch (IOException e) {
+      return true;
+    }
+  }
+
+  @Override
+  public void replaceOutbox(
+      String documentId, Map<Long, DocumentDelta> replaced, Set<Long> removed) {
+    Objects.requireNonNull(replaced, "replaced");
+    Objects.requireNonNull(removed, "removed");
+    DocumentFiles doc = files(documentId);
+    synchronized (doc) {
+      ensureOpen();
+      doc.scan();
+      List<Record> kept = new ArrayList<>(doc.records.size());
+      Map<Long, byte[]> payloads = new HashMap<>();
+      for (Record record : doc.records) {
+        if (removed.contains(record.entryId)) {
+          continue;
+        }
+        kept.add(record);
+        DocumentDelta delta = replaced.get(record.entryId);
+        if (delta != null) {
+          payloads.put(record.entryId, codecs.documentDelta().encode(delta));
+        }
+      }
+      if (kept.size() < doc.records.size() || !payloads.isEmpty()) {
+        doc.rewriteOutbox(kept, payloads);
+      }
+    }
   }
 
   @Override
@@ -497,6 +585,12 @@ final class FileLocalState implements LocalState {
       }
     }
     ReplicaId id = ReplicaId.random();
+    writeReplicaId(dir, id);
+    return id;
+  }
+
+  private static void writeReplicaId(Path dir, ReplicaId id) throws IOException {
+    Path file = dir.resolve(REPLICA_ID_FILE);
     Path temp = dir.resolve(REPLICA_ID_FILE + TEMP_SUFFIX);
     try (FileChannel ch =
         FileChannel.open(
@@ -509,7 +603,6 @@ final class FileLocalState implements LocalState {
     }
     Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     forceDirectory(dir);
-    return id;
   }
 
   /** Removes what a crash mid-rename left behind; the lock says no other client is writing. */
@@ -911,13 +1004,19 @@ final class FileLocalState implements LocalState {
       return replica;
     }
 
-    void append(long entryId, byte[] payload) {
+    private ByteBuffer recordBytes(long entryId, byte[] payload) {
       int length = ENTRY_ID_BYTES + payload.length;
       ByteBuffer record = ByteBuffer.allocate(RECORD_HEADER_BYTES + length);
       record.putInt(length).putInt(0).putLong(entryId).put(payload);
       byte[] bytes = record.array();
       record.putInt(4, crc(bytes, 0, 4, bytes, RECORD_HEADER_BYTES, length));
       record.flip();
+      return record;
+    }
+
+    void append(long entryId, byte[] payload) {
+      ByteBuffer record = recordBytes(entryId, payload);
+      int length = record.remaining() - RECORD_HEADER_BYTES;
       if (log == null) {
         rewriteOutbox(List.of());
       }
@@ -984,6 +1083,11 @@ final class FileLocalState implements LocalState {
      * leaves one or the other.
      */
     void rewriteOutbox(List<Record> kept) {
+      rewriteOutbox(kept, Map.of());
+    }
+
+    /** Rewrites the outbox with {@code kept}, those in {@code payloads} with new payloads. */
+    void rewriteOutbox(List<Record> kept, Map<Long, byte[]> payloads) {
       List<Record> moved = new ArrayList<>(kept.size());
       FileChannel next = null;
       try {
@@ -1004,9 +1108,21 @@ final class FileLocalState implements LocalState {
         // Kept records mostly lie in runs (everything after the acknowledged ones): copy by run.
         int i = 0;
         while (i < kept.size()) {
+          byte[] payload = payloads.get(kept.get(i).entryId);
+          if (payload != null) {
+            ByteBuffer record = recordBytes(kept.get(i).entryId, payload);
+            int length = record.remaining();
+            writeFully(next, at, record);
+            moved.add(new Record(kept.get(i).entryId, at, length));
+            at += length;
+            i++;
+            continue;
+          }
           long runStart = kept.get(i).offset;
           long runEnd = runStart;
-          while (i < kept.size() && kept.get(i).offset == runEnd) {
+          while (i < kept.size()
+              && kept.get(i).offset == runEnd
+              && !payloads.containsKey(kept.get(i).entryId)) {
             Record record = kept.get(i++);
             moved.add(new Record(record.entryId, at + (runEnd - runStart), record.length));
             runEnd += record.length;

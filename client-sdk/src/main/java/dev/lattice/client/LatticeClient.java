@@ -65,7 +65,6 @@ public final class LatticeClient implements AutoCloseable {
   private static final Logger LOG = System.getLogger(LatticeClient.class.getName());
   private static final long CLOSE_WAIT_SECONDS = 5;
 
-  private final ReplicaId replicaId;
   private final LocalState localState;
   private final HybridLogicalClock clock;
   private final Callbacks callbacks;
@@ -82,7 +81,18 @@ public final class LatticeClient implements AutoCloseable {
 
   private LatticeClient(Builder b, LocalState localState) {
     this.localState = localState;
-    this.replicaId = localState.replicaId();
+    if (!localState.hasPendingEdits()) {
+      // Each process edits under a replica id of its own unless it still has edits of the last one
+      // to deliver: a state directory restored from an older copy would otherwise hand out
+      // sequence numbers the server holds with other content, and lose those edits for good
+      // (issue 11, the Riak kv679 problem). With edits pending, the server's vector and its checks
+      // of reused sequences catch a restored copy instead (docs/PROTOCOL.md, "Replica identity").
+      try {
+        localState.retireReplicaId();
+      } catch (RuntimeException e) {
+        LOG.log(Level.WARNING, "could not take a fresh replica id; keeping the stored one", e);
+      }
+    }
     ClockSync clockSync =
         new ClockSync(
             b.clock,
@@ -122,7 +132,8 @@ public final class LatticeClient implements AutoCloseable {
                 15_000,
                 30_000,
                 b.maxProtocolVersion),
-            replicaId,
+            localState.replicaId(),
+            localState::retireReplicaId,
             transport,
             new ExecutorScheduler(sessionThread),
             System::nanoTime,
@@ -138,9 +149,14 @@ public final class LatticeClient implements AutoCloseable {
     return new Builder();
   }
 
-  /** This client's replica id (stored with the local state, or fresh without one). */
+  /**
+   * This client's replica id (stored with the local state, or fresh without one). It changes only
+   * when the server shows that the id was used for another history (a state directory restored from
+   * a backup): the id is then retired for good and the edits it had not got acknowledged are made
+   * again under a fresh one.
+   */
   public ReplicaId replicaId() {
-    return replicaId;
+    return localState.replicaId();
   }
 
   /**
@@ -162,7 +178,8 @@ public final class LatticeClient implements AutoCloseable {
     return documents.computeIfAbsent(
         documentId,
         id -> {
-          DocumentState state = new DocumentState(id, replicaId, localState, clock, callbacks);
+          DocumentState state =
+              new DocumentState(id, localState.replicaId(), localState, clock, callbacks);
           sessionThread.execute(() -> session.open(state));
           return new LatticeDocument(this, state);
         });
@@ -268,7 +285,7 @@ public final class LatticeClient implements AutoCloseable {
 
   @Override
   public String toString() {
-    return "LatticeClient[" + replicaId + ", " + status.state() + "]";
+    return "LatticeClient[" + localState.replicaId() + ", " + status.state() + "]";
   }
 
   // ------------------------------------------------------------------ internals

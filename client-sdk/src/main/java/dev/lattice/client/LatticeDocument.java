@@ -154,8 +154,9 @@ public final class LatticeDocument {
     return state;
   }
 
+  /** The replica the next edit is made by: the document's current one (see retirement). */
   ReplicaId me() {
-    return client.replicaId();
+    return state.me();
   }
 
   HybridLogicalClock clock() {

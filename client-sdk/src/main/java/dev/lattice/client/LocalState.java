@@ -59,6 +59,38 @@ interface LocalState extends AutoCloseable {
   void checkpoint(String documentId, Document replica, Set<Long> done);
 
   /**
+   * Retires the current replica id for good and stores a fresh one in its place, which {@link
+   * #replicaId} returns from then on. Called when the server holds dots of the current id that this
+   * state does not (a state directory restored from a backup): every later edit must take dots the
+   * server has never seen. Durable when this returns.
+   *
+   * @return the new replica id
+   * @throws LocalStateException if the new id cannot be stored (the old one then stays)
+   */
+  ReplicaId retireReplicaId();
+
+  /**
+   * Whether any document's stored outbox may hold an edit (when in doubt, true). A client that
+   * starts with none retires its stored replica id and edits under a fresh one (see {@code
+   * LatticeClient}): a state directory restored from a backup then cannot hand out a sequence
+   * number the server already holds.
+   */
+  default boolean hasPendingEdits() {
+    return true;
+  }
+
+  /**
+   * Replaces outbox entries in place, atomically with respect to crashes: each entry of {@code
+   * replaced} takes the delta given for its id (keeping its id and position), the entries of {@code
+   * removed} are forgotten, the rest stay. Used to re-issue the edits of a retired replica id under
+   * the current one; unlike {@link #checkpoint} it does not ask the stored state to hold the dots
+   * of the entries it forgets, since they are dots of a retired id.
+   *
+   * @throws LocalStateException if the outbox cannot be rewritten (it is then unchanged)
+   */
+  void replaceOutbox(String documentId, Map<Long, DocumentDelta> replaced, Set<Long> removed);
+
+  /**
    * The offset of the server's clock from this machine's wall clock, as last saved: a client that
    * starts offline corrects its timestamps with it until it can measure afresh. Empty if never
    * saved or unreadable (a hint, never a reason to fail).

@@ -1,6 +1,7 @@
 package dev.lattice.client;
 
 import dev.lattice.crdt.Document;
+import dev.lattice.crdt.DocumentDelta;
 import dev.lattice.crdt.ReplicaId;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -20,7 +21,7 @@ import java.util.Set;
  */
 final class MemoryLocalState implements LocalState {
 
-  private final ReplicaId replicaId;
+  private ReplicaId replicaId;
   private final Map<String, Document> replicas = new HashMap<>();
   private final Map<String, List<OutboxEntry>> outboxes = new HashMap<>();
   private boolean closed;
@@ -34,8 +35,39 @@ final class MemoryLocalState implements LocalState {
   }
 
   @Override
-  public ReplicaId replicaId() {
+  public synchronized ReplicaId replicaId() {
     return replicaId;
+  }
+
+  @Override
+  public synchronized ReplicaId retireReplicaId() {
+    checkOpen();
+    ReplicaId fresh = ReplicaId.random();
+    while (fresh.equals(replicaId)) {
+      fresh = ReplicaId.random();
+    }
+    replicaId = fresh;
+    return fresh;
+  }
+
+  @Override
+  public synchronized void replaceOutbox(
+      String documentId, Map<Long, DocumentDelta> replaced, Set<Long> removed) {
+    checkOpen();
+    List<OutboxEntry> outbox = outboxes.get(documentId);
+    if (outbox == null) {
+      return;
+    }
+    List<OutboxEntry> next = new ArrayList<>(outbox.size());
+    for (OutboxEntry entry : outbox) {
+      if (removed.contains(entry.entryId())) {
+        continue;
+      }
+      DocumentDelta delta = replaced.get(entry.entryId());
+      next.add(delta == null ? entry : new OutboxEntry(entry.entryId(), delta));
+    }
+    outbox.clear();
+    outbox.addAll(next);
   }
 
   private OptionalLong clockOffset = OptionalLong.empty();

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.lattice.client.ConnectionStatus.State;
+import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.Value;
@@ -779,7 +780,7 @@ class ClientSessionTest {
     DocumentDelta whole = doc.catchUp(VersionVector.empty());
     DocumentDelta joined = DocumentDelta.empty();
     int parts = 0;
-    Update contextOnly = null;
+    long next = 1;
     // Acknowledge whatever is sent, round after round (the in-flight bound holds some back),
     // until nothing more comes.
     for (List<Update> round = transport.drain(Update.class);
@@ -787,25 +788,43 @@ class ClientSessionTest {
         round = transport.drain(Update.class)) {
       for (Update piece : round) {
         assertThat(codec.encode(piece).length).isLessThanOrEqualTo(300);
-        assertThat(contextOnly).as("nothing after the context").isNull();
-        if (piece.delta().fields().isEmpty()) {
-          // The context comes alone, once every part before it was acknowledged.
-          assertThat(round).hasSize(1);
-          contextOnly = piece;
-        } else {
-          // No part claims the whole context: a server that got only some must not seem
-          // complete.
-          assertThat(piece.delta().context()).isNotEqualTo(whole.context());
-          joined = joined.join(piece.delta());
-          parts++;
-        }
+        // The server takes a replica's new dots only in order and without a gap: each part
+        // claims the next run of sequences, no more.
+        List<dev.lattice.crdt.DotRange> ranges = piece.delta().context().ranges();
+        assertThat(ranges).hasSize(1);
+        assertThat(ranges.get(0).replica()).isEqualTo(ME);
+        assertThat(ranges.get(0).first()).isEqualTo(next);
+        next = ranges.get(0).last() + 1;
+        joined = joined.join(piece.delta());
+        parts++;
         session.onMessage(gen(), new Ack(piece.requestId().getAsLong(), "d"));
       }
       scheduler.advanceMillis(1_000); // refill the rate bucket, fire the pump timer
       session.kick();
     }
     assertThat(parts).isGreaterThan(1);
-    assertThat(contextOnly).isNotNull();
-    assertThat(joined.join(contextOnly.delta())).isEqualTo(whole);
+    assertThat(joined).isEqualTo(whole);
+  }
+
+  @Test
+  void tenThousandOfflineEditsOfTwoFieldsGoUpAsOneUpdateWithExactTotals() {
+    for (int i = 0; i < 10_000; i++) {
+      doc.edit("a", d -> d.incrementGCounter(ME, "a", 1));
+      doc.edit("b", d -> d.incrementGCounter(ME, "b", 2));
+    }
+    online(limits(5, 5), VersionVector.empty());
+    List<Update> sent = transport.drain(Update.class);
+    assertThat(sent).as("per-field coalescing: one UPDATE, not 80 of 256 entries").hasSize(1);
+    Document server = Document.create("d");
+    server.merge(sent.get(0).delta());
+    assertThat(server.counterValue("a")).isEqualTo(10_000);
+    assertThat(server.counterValue("b")).isEqualTo(20_000);
+    assertThat(server.versionVector().get(ME)).isEqualTo(20_000);
+
+    java.util.concurrent.CompletableFuture<Void> flushed = doc.flush();
+    assertThat(flushed).isNotDone();
+    session.onMessage(gen(), new Ack(sent.get(0).requestId().getAsLong(), "d"));
+    assertThat(flushed).as("the joined update's ACK covers every edit").isCompleted();
+    assertThat(doc.pendingChanges()).isZero();
   }
 }

@@ -26,6 +26,19 @@ class DocumentStateCheckpointTest {
     }
 
     @Override
+    public ReplicaId retireReplicaId() {
+      return inner.retireReplicaId();
+    }
+
+    @Override
+    public void replaceOutbox(
+        String documentId,
+        java.util.Map<Long, dev.lattice.crdt.DocumentDelta> replaced,
+        Set<Long> removed) {
+      inner.replaceOutbox(documentId, replaced, removed);
+    }
+
+    @Override
     public Optional<StoredDocument> load(String documentId) {
       return inner.load(documentId);
     }

@@ -88,6 +88,18 @@ public final class Document {
     return seqs != null && seqs.contains(dot.sequence());
   }
 
+  /**
+   * What this replica makes of {@code delta} sent by {@code replica} as its own: new, an identical
+   * resend, or refused because it is another replica's, reuses a held dot with other content, or
+   * leaves a gap (see {@link OwnDeltaCheck} for the rules). Changes nothing. Costs the size of the
+   * delta.
+   */
+  public OwnDeltaCheck checkOwnDelta(ReplicaId replica, DocumentDelta delta) {
+    Objects.requireNonNull(replica, "replica");
+    Objects.requireNonNull(delta, "delta");
+    return OwnDeltaCheck.check(context, fields, replica, delta);
+  }
+
   /** The number of fields. */
   public int fieldCount() {
     return fields.size();

@@ -54,6 +54,19 @@ public enum ErrorCode {
    */
   TOKEN_EXPIRED(17, "the token expired; reconnect with a fresh one"),
   /**
+   * An update carried dots (or field state) of a replica other than the one the connection named in
+   * HELLO. Nothing of it is merged. The sender is not that replica: a client bug or a forgery.
+   */
+  REPLICA_MISMATCH(18, "the update carries dots of another replica than the connection's"),
+  /**
+   * An update's dots do not continue what the server holds of the connection's replica: a dot the
+   * server holds with different content (the replica id was reused, for example by a client whose
+   * state directory was restored from a backup), new dots after a gap, or held and new dots in one
+   * update. Nothing of it is merged. The client re-subscribes and compares the SYNC's vector with
+   * its own history; a replica whose dots the server holds with other content is retired.
+   */
+  STALE_REPLICA(19, "the update's dots do not continue what the server holds of this replica"),
+  /**
    * The update would make a counter's value leave the signed 64-bit range: a G-Counter's sum, or
    * the sum of a PN-Counter's increments or of its decrements, past 2^63-1. Nothing of the update
    * is merged; retrying it cannot succeed.
@@ -66,7 +79,7 @@ public enum ErrorCode {
    */
   FIELD_TOO_LARGE(21, "a field of the update could not be sent back within maxFrameBytes");
 
-  // Indexed by wire value; codes may leave gaps (ranges are reserved for work in progress).
+  // Indexed by wire value; codes may leave gaps (a client treats an unknown code as a failure).
   private static final ErrorCode[] BY_CODE;
 
   static {

@@ -150,6 +150,8 @@ class MessageRoundTripTest {
     assertThat(ErrorCode.ALIAS_IN_USE.code()).isEqualTo(15);
     assertThat(ErrorCode.FORBIDDEN.code()).isEqualTo(16);
     assertThat(ErrorCode.TOKEN_EXPIRED.code()).isEqualTo(17);
+    assertThat(ErrorCode.REPLICA_MISMATCH.code()).isEqualTo(18);
+    assertThat(ErrorCode.STALE_REPLICA.code()).isEqualTo(19);
     assertThat(ErrorCode.COUNTER_OVERFLOW.code()).isEqualTo(20);
     assertThat(ErrorCode.FIELD_TOO_LARGE.code()).isEqualTo(21);
     // Codes are reserved in ranges; a gap in the table reads as a code this version does not know.

@@ -6,11 +6,16 @@ import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
 import dev.lattice.crdt.Dot;
 import dev.lattice.crdt.DotSet;
+import dev.lattice.crdt.FieldState;
+import dev.lattice.crdt.GCounter;
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.Value;
 import dev.lattice.crdt.VersionVector;
 import dev.lattice.hlc.HlcTimestamp;
 import dev.lattice.protocol.Ack;
+import dev.lattice.protocol.ErrorCode;
+import dev.lattice.protocol.ErrorMessage;
+import dev.lattice.protocol.Message;
 import dev.lattice.protocol.Sync;
 import dev.lattice.protocol.Update;
 import dev.lattice.server.session.SessionConfig;
@@ -22,6 +27,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.Queue;
 import java.util.Random;
 import java.util.Set;
@@ -261,7 +267,7 @@ class ConvergenceIT {
   }
 
   @Test
-  void duplicateAndReorderedUpdatesChangeNothingBeyondTheFirstApplication() throws Exception {
+  void duplicatesChangeNothingAndAReplicaGapIsRefused() throws Exception {
     LatticeServer server = server();
     RawClient alice = client(server, 0xa);
     RawClient bob = client(server, 0xb);
@@ -274,20 +280,18 @@ class ConvergenceIT {
     DocumentDelta second = alice.doc.setRegister(a, "title", Value.of("second"), alice.clock.now());
     DocumentDelta third = alice.doc.incrementGCounter(a, "likes", 5);
 
-    alice.update(second);
-    Document afterSecond = server.document(DOC).orElseThrow();
-    assertThat(afterSecond.registerValue("title")).contains(Value.of("second"));
-    assertThat(afterSecond.versionVector().get(a)).as("a gap before seq 2").isZero();
-    assertThat(afterSecond.context()).isEqualTo(second.context());
+    // A replica's new dots must continue what the server holds: seq 2 before seq 1 is a gap.
+    assertThat(errorCode(alice, alice.sendUpdate(second))).isEqualTo(ErrorCode.STALE_REPLICA);
+    assertThat(server.document(DOC).map(Document::context).orElse(DotSet.empty()).isEmpty())
+        .isTrue();
 
     alice.update(first);
+    alice.update(second);
     Document afterBoth = server.document(DOC).orElseThrow();
-    assertThat(afterBoth.registerValue("title"))
-        .as("the older write arrives late and loses")
-        .contains(Value.of("second"));
+    assertThat(afterBoth.registerValue("title")).contains(Value.of("second"));
     assertThat(afterBoth.versionVector().get(a)).isEqualTo(2);
-    assertThat(bob.receive().delta()).isEqualTo(second);
     assertThat(bob.receive().delta()).isEqualTo(first);
+    assertThat(bob.receive().delta()).isEqualTo(second);
 
     // Resends, one at a time and joined: all acked, nothing changes, nothing fans out.
     assertThat(alice.update(first)).isInstanceOf(Ack.class);
@@ -305,5 +309,89 @@ class ConvergenceIT {
     assertThat(stored.registerValue("title")).contains(Value.of("second"));
     assertThat(stored).isEqualTo(alice.doc).isEqualTo(bob.doc);
     assertThat(stored.fields().keySet()).isEqualTo(Set.of("likes", "title"));
+  }
+
+  /**
+   * Issue 10: a connection that forges another replica's dots. Before replica binding the forged
+   * delta was accepted and the genuine replica's later edits were acknowledged as duplicates of it:
+   * silent loss.
+   */
+  @Test
+  void aForgedDeltaOfAnotherReplicaIsRefusedAndTheGenuineEditsCount() throws Exception {
+    LatticeServer server = server();
+    RawClient alice = client(server, 0xa);
+    RawClient mallory = client(server, 0xbad);
+    alice.subscribe();
+    mallory.subscribe();
+
+    // Mallory writes alice's next dots (seq 1 and 2) with her own content.
+    Document forger = Document.create(DOC);
+    forger.incrementGCounter(alice.replica, "likes", 1);
+    DocumentDelta forged = forger.incrementGCounter(alice.replica, "likes", 1000);
+    DocumentDelta forgedBoth = forger.deltaSince(VersionVector.empty());
+    assertThat(errorCode(mallory, mallory.sendUpdate(forgedBoth)))
+        .isEqualTo(ErrorCode.REPLICA_MISMATCH);
+    assertThat(errorCode(mallory, mallory.sendUpdate(forged)))
+        .isEqualTo(ErrorCode.REPLICA_MISMATCH);
+    // Nor may it slip another replica's contribution in under its own dot.
+    Document mixed = Document.create(DOC);
+    DocumentDelta own = mixed.incrementGCounter(mallory.replica, "likes", 1);
+    DocumentDelta smuggled =
+        DocumentDelta.of(
+            own.context(),
+            Map.of(
+                "likes",
+                new FieldState(
+                    GCounter.of(Map.of(alice.replica, 1000L, mallory.replica, 1L)),
+                    own.fields().get("likes").touched())));
+    assertThat(errorCode(mallory, mallory.sendUpdate(smuggled)))
+        .isEqualTo(ErrorCode.REPLICA_MISMATCH);
+    assertThat(server.document(DOC).map(Document::context).orElse(DotSet.empty()).isEmpty())
+        .isTrue();
+
+    // The genuine replica's edits all count.
+    alice.increment("likes", 2);
+    alice.increment("likes", 3);
+    assertThat(server.document(DOC).orElseThrow().counterValue("likes")).isEqualTo(5);
+    // The connection that tried stays usable for its own replica: nothing else was closed.
+    mallory.increment("likes", 1);
+    assertThat(server.document(DOC).orElseThrow().counterValue("likes")).isEqualTo(6);
+  }
+
+  /**
+   * Issue 11 bug 1 at the server: a replica that reuses a sequence number the server holds, with
+   * other content (a client whose state directory was restored from a backup), is refused instead
+   * of being acknowledged as a duplicate, and nothing changes.
+   */
+  @Test
+  void aReusedSequenceWithOtherContentIsRefusedNotAcknowledgedAsADuplicate() throws Exception {
+    LatticeServer server = server();
+    RawClient alice = client(server, 0xa);
+    alice.subscribe();
+    Document backup = alice.doc.copy();
+    alice.increment("likes", 1);
+    alice.increment("likes", 1);
+    Document held = server.document(DOC).orElseThrow();
+
+    // The restored replica makes seq 1 and 2 again, as other increments.
+    DocumentDelta again = backup.incrementGCounter(alice.replica, "likes", 5);
+    assertThat(errorCode(alice, alice.sendUpdate(again))).isEqualTo(ErrorCode.STALE_REPLICA);
+    DocumentDelta both = again.join(backup.incrementGCounter(alice.replica, "likes", 5));
+    assertThat(errorCode(alice, alice.sendUpdate(both))).isEqualTo(ErrorCode.STALE_REPLICA);
+    // Held and new dots in one update: refused too, so no held dot is ever acked unchecked.
+    DocumentDelta beyond = both.join(backup.incrementGCounter(alice.replica, "likes", 5));
+    assertThat(errorCode(alice, alice.sendUpdate(beyond))).isEqualTo(ErrorCode.STALE_REPLICA);
+    // A register write reusing a held dot, on a field that dot never touched.
+    DocumentDelta elsewhere =
+        Document.create(DOC).setRegister(alice.replica, "title", Value.of("x"), alice.clock.now());
+    assertThat(errorCode(alice, alice.sendUpdate(elsewhere))).isEqualTo(ErrorCode.STALE_REPLICA);
+    assertThat(server.document(DOC).orElseThrow()).isEqualTo(held);
+    assertThat(held.counterValue("likes")).isEqualTo(2);
+  }
+
+  private static ErrorCode errorCode(RawClient client, long requestId) throws Exception {
+    Message reply = client.awaitReply(requestId);
+    assertThat(reply).isInstanceOf(ErrorMessage.class);
+    return ((ErrorMessage) reply).errorCode().orElseThrow();
   }
 }

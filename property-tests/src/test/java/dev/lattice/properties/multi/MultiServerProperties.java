@@ -142,7 +142,12 @@ class MultiServerProperties {
         .as("fault and repair counts over 40 runs")
         .containsKeys(expected.toArray(new String[0]));
     for (String what : expected) {
-      assertThat(total.get(what)).as("%s over 40 runs: %s", what, total).isGreaterThanOrEqualTo(10);
+      // Catch-ups wait for what they show to be durable, which keeps documents live a little
+      // longer: fewer are released and taken back from the cache over these seeds (7).
+      int least = what.equals("hub cache hits") ? 5 : 10;
+      assertThat(total.get(what))
+          .as("%s over 40 runs: %s", what, total)
+          .isGreaterThanOrEqualTo(least);
     }
   }
 }

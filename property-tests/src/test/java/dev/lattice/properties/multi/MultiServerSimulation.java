@@ -14,6 +14,7 @@ import dev.lattice.server.hub.DefaultHub;
 import dev.lattice.server.hub.DocumentCache;
 import dev.lattice.server.hub.Hub;
 import dev.lattice.server.hub.HubConfig;
+import dev.lattice.server.hub.HubException;
 import dev.lattice.server.hub.HubScheduler;
 import dev.lattice.server.store.StoredDocument;
 import java.time.Duration;
@@ -627,7 +628,9 @@ final class MultiServerSimulation {
         return;
       }
       ClientDoc d = client.docs.get(u.documentId());
-      if (d == null || d.state != SubState.SUBSCRIBED) {
+      // As the SDK: fan-outs that arrive before the SYNC are merged too (the server follows the
+      // document for the connection from the moment it takes the subscription).
+      if (d == null || d.state == SubState.NONE) {
         return;
       }
       d.received(u.delta());
@@ -682,8 +685,9 @@ final class MultiServerSimulation {
     }
     d.received(sync.missing());
     d.state = SubState.SUBSCRIBED;
-    // What the server lacks of what the client was acknowledged or sent, then the outbox.
-    DocumentDelta lacking = d.base.deltaSince(sync.serverVector());
+    // What the server lacks of the client's own acknowledged edits (a server takes a
+    // connection's own replica's dots only), then the outbox.
+    DocumentDelta lacking = ownPart(d.base.deltaSince(sync.serverVector()), c.id);
     log(
         "%s subscribed to %s on %s%s",
         c, d.id, conn.server, lacking.isEmpty() ? "" : ", sends back");
@@ -709,6 +713,39 @@ final class MultiServerSimulation {
     }
   }
 
+  private static Throwable unwrapped(Throwable failure) {
+    Throwable t = failure;
+    while (t instanceof java.util.concurrent.CompletionException && t.getCause() != null) {
+      t = t.getCause();
+    }
+    return t;
+  }
+
+  /** The dots, touched entries and contributions of {@code replica} in {@code delta}. */
+  private static DocumentDelta ownPart(DocumentDelta delta, ReplicaId replica) {
+    List<dev.lattice.crdt.DotRange> mine = new ArrayList<>();
+    for (dev.lattice.crdt.DotRange range : delta.context().ranges()) {
+      if (range.replica().equals(replica)) {
+        mine.add(range);
+      }
+    }
+    Map<String, dev.lattice.crdt.FieldState> fields = new TreeMap<>();
+    delta
+        .fields()
+        .forEach(
+            (name, field) -> {
+              long seq = field.touched().get(replica);
+              if (seq > 0) {
+                fields.put(
+                    name,
+                    new dev.lattice.crdt.FieldState(
+                        field.state().contributionsOf(replica::equals),
+                        VersionVector.empty().with(replica, seq)));
+              }
+            });
+    return DocumentDelta.of(dev.lattice.crdt.DotSet.of(mine), fields);
+  }
+
   private void send(Client c, ClientDoc d, long entry) {
     ClientConnection conn = c.connection;
     DocumentDelta delta = d.outbox.get(entry);
@@ -722,6 +759,11 @@ final class MultiServerSimulation {
               }
               d.sent.remove(entry);
               if (failure != null) {
+                // A gap (an earlier entry not merged yet): subscribe again and resend, as the SDK.
+                if (unwrapped(failure) instanceof HubException h
+                    && h.code() == dev.lattice.protocol.ErrorCode.STALE_REPLICA) {
+                  d.resync = true;
+                }
                 count("update failed");
                 log("%s's update %s/%d failed: %s", c, d.id, entry, failure);
                 return;

@@ -6,6 +6,7 @@ import dev.lattice.crdt.DocumentDelta;
 import dev.lattice.crdt.DotSet;
 import dev.lattice.crdt.FieldState;
 import dev.lattice.crdt.FieldTypeMismatchException;
+import dev.lattice.crdt.OwnDeltaCheck;
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.Value;
 import dev.lattice.crdt.VersionVector;
@@ -582,7 +583,22 @@ public final class DefaultHub implements Hub, AutoCloseable {
       if (subscribers.putIfAbsent(connection, new Subscriber(connection)) == null) {
         subscriptions.incrementAndGet();
       }
-      result.complete(new SyncResult(doc.deltaSince(clientVector), doc.versionVector()));
+      SyncResult sync = new SyncResult(doc.deltaSince(clientVector), doc.versionVector());
+      // A catch-up shows only what is durable: merged updates still on their way to the store
+      // ride with their round, and the SYNC leaves when that round is durable. Otherwise a server
+      // that crashed before the append would have shown a newcomer state nobody can send back (a
+      // client may send only its own replica's dots, so a lost server edit would stay on that
+      // client alone). A failed round fails the subscribe with INTERNAL, which the client retries.
+      Round pending = open != null ? open : inFlight;
+      if (pending == null && unsaved != null) {
+        open = new Round();
+        pending = open;
+      }
+      if (pending != null) {
+        pending.add(null, null, new Waiter<>(result, sync, true, System.nanoTime()));
+      } else {
+        result.complete(sync);
+      }
       sendLivePresences(connection);
     }
 
@@ -724,7 +740,10 @@ public final class DefaultHub implements Hub, AutoCloseable {
         return;
       }
       // Checked before the clock so that a refused delta does not even advance the clock.
-      HubException refusal = fieldRefusal(delta.fields(), FieldState::type);
+      HubException refusal = identityRefusal(connection.replicaId(), delta);
+      if (refusal == null) {
+        refusal = fieldRefusal(delta.fields(), FieldState::type);
+      }
       if (refusal == null) {
         refusal = counterRefusal(delta);
       }
@@ -839,6 +858,35 @@ public final class DefaultHub implements Hub, AutoCloseable {
         joined = joined.join(step);
       }
       return joined;
+    }
+
+    /**
+     * Why a client's delta may not be merged as the work of {@code bound}, the replica its
+     * connection is bound to, or null if it may: the delta must hold dots and contributions of
+     * {@code bound} only ({@code REPLICA_MISMATCH}), and they must be new and continue the dots
+     * held of {@code bound}, or be an identical resend ({@code STALE_REPLICA} otherwise). The
+     * server's own replica is never a client's. This is the one place a connection's identity meets
+     * the document, so binding the replica to an authenticated principal only changes which replica
+     * the caller passes.
+     */
+    private HubException identityRefusal(ReplicaId bound, DocumentDelta delta) {
+      if (bound == null || bound.equals(serverReplica)) {
+        return new HubException(
+            ErrorCode.REPLICA_MISMATCH,
+            "replica "
+                + bound
+                + " is this server's own; a client must use a replica id of its own");
+      }
+      OwnDeltaCheck check = doc.checkOwnDelta(bound, delta);
+      return switch (check.verdict()) {
+        case NEW, DUPLICATE -> null;
+        case FOREIGN ->
+            new HubException(
+                ErrorCode.REPLICA_MISMATCH,
+                check.reason() + " (the connection is replica " + bound + ")");
+        case REUSED, OUT_OF_ORDER ->
+            new HubException(ErrorCode.STALE_REPLICA, "document '" + id + "': " + check.reason());
+      };
     }
 
     /**

@@ -18,6 +18,7 @@ import dev.lattice.server.store.InMemoryDocumentStore;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -351,14 +352,40 @@ class DefaultHubTest {
     DocumentDelta third = increment(local, alice, "c");
 
     assertThat(codeOf(hub.update(alice, DOC, third))).isEqualTo(ErrorCode.TOO_MANY_FIELDS);
+    // As the SDK does, the refused edit's dot follows as an empty change, so no gap is left.
+    hub.update(alice, DOC, DocumentDelta.of(third.context(), Map.of()));
     assertThat(hub.update(alice, DOC, increment(local, alice, "a"))).isNotDone();
-    Hub.SyncResult state = join(hub.subscribe(bob, DOC, VersionVector.empty()));
-    assertThat(state.missing().fields()).containsOnlyKeys("a", "b");
+    CompletableFuture<Hub.SyncResult> subscribed = hub.subscribe(bob, DOC, VersionVector.empty());
+    assertThat(subscribed).as("a catch-up waits until what it shows is durable").isNotDone();
     store.completeAppend(0);
+    store.completeAppend(1);
+    Hub.SyncResult state = join(subscribed);
+    assertThat(state.missing().fields()).containsOnlyKeys("a", "b");
     // The refused delta is in neither the first round ("a") nor the second ("b", then "a" again).
     assertThat(store.appends()).hasSize(2);
     assertThat(store.appends())
         .allSatisfy(a -> assertThat(a.delta().fields()).doesNotContainKey("c"));
+  }
+
+  /**
+   * Found by the client simulation once clients could send only their own dots: a catch-up showed a
+   * server edit still on its way to the store; the server then crashed, and the client that saw it
+   * held a change no one could send back. A catch-up now waits for what it shows to be durable.
+   */
+  @Test
+  void aCatchUpShowsOnlyWhatIsDurable() {
+    ControllableStore store = new ControllableStore();
+    DefaultHub hub = hub(HubConfig.builder(store, ReplicaId.of(1)).executor(Runnable::run));
+    join(hub.subscribe(alice, DOC, VersionVector.empty()));
+    CompletableFuture<DocumentDelta> edit = hub.edit(DOC, e -> e.increment("views", 1));
+    CompletableFuture<Hub.SyncResult> early = hub.subscribe(bob, DOC, VersionVector.empty());
+    assertThat(early).isNotDone();
+    store.failAppend(0);
+    assertThat(codeOf(early)).as("retried by the client").isEqualTo(ErrorCode.INTERNAL);
+    assertThat(edit).isCompletedExceptionally();
+
+    CompletableFuture<Hub.SyncResult> later = hub.subscribe(bob, DOC, VersionVector.empty());
+    assertThat(later).as("the failed edit is still not durable").isNotDone();
   }
 
   @Test

@@ -1,0 +1,296 @@
+package dev.lattice.client;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.lattice.client.LocalState.OutboxEntry;
+import dev.lattice.crdt.Document;
+import dev.lattice.crdt.DocumentDelta;
+import dev.lattice.crdt.DotRange;
+import dev.lattice.crdt.ReplicaId;
+import dev.lattice.crdt.Value;
+import dev.lattice.crdt.VersionVector;
+import dev.lattice.hlc.HlcTimestamp;
+import dev.lattice.hlc.HybridLogicalClock;
+import dev.lattice.protocol.CloseCodes;
+import dev.lattice.protocol.ErrorCode;
+import dev.lattice.protocol.ErrorMessage;
+import dev.lattice.protocol.Hello;
+import dev.lattice.protocol.Subscribe;
+import dev.lattice.protocol.Sync;
+import dev.lattice.protocol.Update;
+import dev.lattice.protocol.Welcome;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalLong;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Issue 11 bug 1 in the session: how the client learns that its replica id names a history it does
+ * not have (the SYNC's vector, or a STALE_REPLICA refusal of a resend), retires the id and makes
+ * its unacknowledged edits again under a fresh one; and how it answers a gap (resync, no
+ * retirement).
+ */
+class ReplicaRetirementTest {
+
+  private static final ReplicaId ME = ReplicaId.of(1);
+  private static final ReplicaId SERVER = ReplicaId.of(99);
+
+  private final ManualScheduler scheduler = new ManualScheduler();
+  private final RecordingTransport transport = new RecordingTransport();
+  private final ClockSync clockSync =
+      new ClockSync(Clock.fixed(Instant.ofEpochMilli(1_700_000_000_000L), ZoneOffset.UTC));
+  private final HybridLogicalClock clock =
+      new HybridLogicalClock(clockSync::correctedMillis, Duration.ofSeconds(60));
+  private final Callbacks callbacks = new Callbacks(Runnable::run);
+
+  @TempDir Path dir;
+
+  private ClientSession session(LocalState local) {
+    return new ClientSession(
+        new ClientSession.Config(
+            () -> null,
+            "test",
+            new Backoff(Duration.ofMillis(100), Duration.ofMillis(1000), new Random(7)),
+            8,
+            256,
+            15_000,
+            30_000,
+            1),
+        local.replicaId(),
+        local::retireReplicaId,
+        transport,
+        scheduler,
+        scheduler::nanoTime,
+        clockSync,
+        clock,
+        status -> {});
+  }
+
+  private long gen() {
+    return transport.lastGeneration();
+  }
+
+  private static Map<String, Long> limits() {
+    return Map.of(
+        Welcome.LIMIT_UPDATES_PER_SECOND, 1000L,
+        Welcome.LIMIT_UPDATE_BURST, 1000L,
+        Welcome.LIMIT_MAX_FRAME_BYTES, 1_048_576L);
+  }
+
+  /** HELLO (returned), WELCOME, SUBSCRIBE answered by a SYNC with {@code vector}. */
+  private Hello handshake(ClientSession session, VersionVector vector) {
+    session.onOpen(gen());
+    Hello hello = transport.drain(Hello.class).get(0);
+    session.onMessage(gen(), Welcome.of(1, SERVER, HlcTimestamp.of(1, 0), limits(), "s"));
+    Subscribe subscribe = transport.drain(Subscribe.class).get(0);
+    session.onMessage(gen(), new Sync(subscribe.requestId(), "d", DocumentDelta.empty(), vector));
+    return hello;
+  }
+
+  @Test
+  void aSyncHoldingMoreOfOurSequencesThanWeUsedRetiresTheIdAndRedoesTheOutbox() throws Exception {
+    FileLocalState local = FileLocalState.open(dir);
+    ReplicaId retiredFor;
+    try {
+      ReplicaId old = local.replicaId();
+      DocumentState doc = new DocumentState("d", old, local, clock, callbacks);
+      for (int i = 0; i < 3; i++) {
+        doc.edit("n", d -> d.incrementGCounter(old, "n", 2));
+      }
+      doc.edit("t", d -> d.setRegister(old, "t", Value.of("typed"), clock.now()));
+      var flushed = doc.flush();
+      ClientSession session = session(local);
+      session.open(doc);
+      session.start();
+
+      // The server holds 10 sequences of this id; this client only ever used 4. Its outbox goes
+      // first as a resend, which the server refuses: it holds those sequences with other content.
+      Hello first = handshake(session, VersionVector.of(Map.of(old, 10L)));
+      assertThat(first.replicaId()).isEqualTo(old);
+      List<Update> resend = transport.drain(Update.class);
+      assertThat(resend).hasSize(1);
+      assertThat(transport.closes).isEmpty();
+      session.onMessage(
+          gen(),
+          new ErrorMessage(
+              OptionalLong.of(resend.get(0).requestId().getAsLong()),
+              ErrorCode.STALE_REPLICA.code(),
+              "held with other content"));
+      assertThat(transport.closes).containsExactly(CloseCodes.GOING_AWAY);
+
+      ReplicaId fresh = local.replicaId();
+      retiredFor = fresh;
+      assertThat(fresh).isNotEqualTo(old);
+      assertThat(doc.me()).isEqualTo(fresh);
+      assertThat(doc.counterValue("n")).isEqualTo(6);
+      assertThat(doc.registerValue("t")).contains(Value.of("typed"));
+      assertThat(flushed).isNotDone();
+      // The stored outbox already holds the re-issued edits, in place, by the fresh id only.
+      List<OutboxEntry> stored = local.load("d").orElseThrow().outbox();
+      assertThat(stored).hasSize(4);
+      for (OutboxEntry entry : stored) {
+        assertThat(entry.delta().context().ranges())
+            .allSatisfy(r -> assertThat(r.replica()).isEqualTo(fresh));
+      }
+
+      scheduler.advanceMillis(2_000); // the reconnect
+      Hello second = handshake(session, VersionVector.empty());
+      assertThat(second.replicaId()).isEqualTo(fresh);
+      Document server = Document.create("d");
+      for (Update update : transport.drain(Update.class)) {
+        assertThat(server.checkOwnDelta(fresh, update.delta()).verdict().accepted()).isTrue();
+        server.merge(update.delta());
+        session.onMessage(gen(), new dev.lattice.protocol.Ack(update.requestId().getAsLong(), "d"));
+      }
+      assertThat(server.counterValue("n")).isEqualTo(6);
+      assertThat(server.registerValue("t")).contains(Value.of("typed"));
+      assertThat(server.versionVector()).isEqualTo(VersionVector.of(Map.of(fresh, 4L)));
+      assertThat(flushed).isCompleted();
+    } finally {
+      local.close();
+    }
+    // The fresh id is the stored one now.
+    try (FileLocalState reopened = FileLocalState.open(dir)) {
+      assertThat(reopened.replicaId()).isEqualTo(retiredFor);
+      assertThat(reopened.load("d").orElseThrow().outbox()).isEmpty();
+    }
+  }
+
+  /**
+   * A restored copy whose outbox held edits that the lost history delivered after all: the server
+   * acknowledges them as the duplicates they are, and only then is the id retired, so nothing is
+   * made twice.
+   */
+  @Test
+  void editsTheServerAlreadyHoldsAreVerifiedNotMadeTwice() {
+    MemoryLocalState local = new MemoryLocalState(ME);
+    DocumentState doc = new DocumentState("d", ME, local, clock, callbacks);
+    doc.edit("n", d -> d.incrementGCounter(ME, "n", 1));
+    doc.edit("n", d -> d.incrementGCounter(ME, "n", 1));
+    var flushed = doc.flush();
+    ClientSession session = session(local);
+    session.open(doc);
+    session.start();
+    handshake(session, VersionVector.of(Map.of(ME, 5L)));
+    Update resend = transport.drain(Update.class).get(0);
+    assertThat(resend.delta().context().ranges()).containsExactly(new DotRange(ME, 1, 2));
+    session.onMessage(gen(), new dev.lattice.protocol.Ack(resend.requestId().getAsLong(), "d"));
+
+    assertThat(flushed).isCompleted();
+    assertThat(local.replicaId()).as("retired once verified").isNotEqualTo(ME);
+    assertThat(transport.closes).containsExactly(CloseCodes.GOING_AWAY);
+    assertThat(doc.pendingChanges()).isZero();
+    scheduler.advanceMillis(2_000);
+    handshake(session, VersionVector.of(Map.of(ME, 5L)));
+    assertThat(transport.drain(Update.class)).as("nothing re-issued").isEmpty();
+  }
+
+  @Test
+  void aStaleReplicaRefusalOfAResendRetiresTheId() {
+    MemoryLocalState local = new MemoryLocalState(ME);
+    DocumentState doc = new DocumentState("d", ME, local, clock, callbacks);
+    doc.edit("n", d -> d.incrementGCounter(ME, "n", 1));
+    doc.edit("n", d -> d.incrementGCounter(ME, "n", 1));
+    ClientSession session = session(local);
+    session.open(doc);
+    session.start();
+    // The server holds both sequences (a lost ACK, or another history): this is a resend.
+    handshake(session, VersionVector.of(Map.of(ME, 2L)));
+    Update resend = transport.drain(Update.class).get(0);
+    session.onMessage(
+        gen(),
+        new ErrorMessage(
+            OptionalLong.of(resend.requestId().getAsLong()),
+            ErrorCode.STALE_REPLICA.code(),
+            "held with other content"));
+    assertThat(local.replicaId()).isNotEqualTo(ME);
+    assertThat(doc.me()).isEqualTo(local.replicaId());
+    assertThat(transport.closes).containsExactly(CloseCodes.GOING_AWAY);
+    assertThat(doc.counterValue("n")).isEqualTo(2);
+    assertThat(doc.pendingChanges()).isEqualTo(2);
+  }
+
+  @Test
+  void aGapIsAnsweredByAResyncNotByRetiringTheId() {
+    MemoryLocalState local = new MemoryLocalState(ME);
+    DocumentState doc = new DocumentState("d", ME, local, clock, callbacks);
+    doc.edit("n", d -> d.incrementGCounter(ME, "n", 1));
+    ClientSession session = session(local);
+    session.open(doc);
+    session.start();
+    handshake(session, VersionVector.empty());
+    Update sent = transport.drain(Update.class).get(0);
+    session.onMessage(
+        gen(),
+        new ErrorMessage(
+            OptionalLong.of(sent.requestId().getAsLong()),
+            ErrorCode.STALE_REPLICA.code(),
+            "sequences must continue without a gap"));
+    assertThat(local.replicaId()).isEqualTo(ME);
+    assertThat(transport.closes).isEmpty();
+    scheduler.advanceMillis(2_000);
+    Subscribe again = transport.drain(Subscribe.class).get(0);
+    session.onMessage(
+        gen(), new Sync(again.requestId(), "d", DocumentDelta.empty(), VersionVector.empty()));
+    Update resent = transport.drain(Update.class).get(0);
+    assertThat(resent.delta()).isEqualTo(sent.delta());
+    assertThat(resent.delta().context().ranges()).containsExactly(new DotRange(ME, 1, 1));
+  }
+
+  /**
+   * Issue 11 bug 5 with a state directory: offline edits go up coalesced, and a crash after the
+   * joined UPDATE left (its ACK lost) loses nothing and counts nothing twice.
+   */
+  @Test
+  void coalescedOfflineEditsSurviveACrashMidUploadWithExactTotals() throws Exception {
+    int edits = 2_000;
+    Document server = Document.create("d");
+    ReplicaId me;
+    try (FileLocalState local = FileLocalState.open(dir)) {
+      me = local.replicaId();
+      DocumentState doc = new DocumentState("d", me, local, clock, callbacks);
+      for (int i = 0; i < edits; i++) {
+        doc.edit("a", d -> d.incrementGCounter(me, "a", 1));
+        doc.edit("b", d -> d.addPNCounter(me, "b", -1));
+      }
+      ClientSession session = session(local);
+      session.open(doc);
+      session.start();
+      handshake(session, VersionVector.empty());
+      List<Update> sent = transport.drain(Update.class);
+      assertThat(sent).as("one UPDATE for %d edits of two fields", 2 * edits).hasSize(1);
+      server.merge(sent.get(0).delta());
+      // The process dies here: no ACK, no checkpoint.
+    }
+    transport.sent.clear();
+    try (FileLocalState local = FileLocalState.open(dir)) {
+      assertThat(local.replicaId()).isEqualTo(me);
+      DocumentState doc = new DocumentState("d", me, local, clock, callbacks);
+      assertThat(doc.pendingChanges()).isEqualTo(2 * edits);
+      var flushed = doc.flush();
+      ClientSession session = session(local);
+      session.open(doc);
+      session.start();
+      scheduler.advanceMillis(1);
+      handshake(session, server.versionVector());
+      List<Update> resent = transport.drain(Update.class);
+      assertThat(resent).hasSize(1);
+      assertThat(server.checkOwnDelta(me, resent.get(0).delta()).verdict())
+          .isEqualTo(dev.lattice.crdt.OwnDeltaCheck.Verdict.DUPLICATE);
+      server.merge(resent.get(0).delta());
+      session.onMessage(
+          gen(), new dev.lattice.protocol.Ack(resent.get(0).requestId().getAsLong(), "d"));
+      assertThat(flushed).isCompleted();
+      assertThat(server.counterValue("a")).isEqualTo(edits);
+      assertThat(server.counterValue("b")).isEqualTo(-edits);
+      assertThat(doc.counterValue("a")).isEqualTo(edits);
+    }
+  }
+}
