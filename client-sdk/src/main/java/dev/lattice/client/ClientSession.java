@@ -497,7 +497,7 @@ final class ClientSession {
       LOG.log(Level.DEBUG, "SYNC for no subscription: " + sync.requestId());
       return;
     }
-    doc.state.mergeRemote(sync.delta());
+    mergeRemote(doc, sync.delta());
     doc.phase = DocPhase.SYNCED;
     DocumentDelta lacking = doc.state.catchUp(sync.vector());
     if (!lacking.isEmpty()) {
@@ -522,7 +522,14 @@ final class ClientSession {
     if (update.requestId().isPresent()) {
       LOG.log(Level.DEBUG, "an UPDATE from the server carried a request id; merged anyway");
     }
-    doc.state.mergeRemote(update.delta());
+    mergeRemote(doc, update.delta());
+  }
+
+  private void mergeRemote(SessionDoc doc, DocumentDelta delta) {
+    if (doc.state.mergeRemote(delta)) {
+      DocumentState state = doc.state;
+      scheduler.schedule(state::checkpointReceived, DocumentState.RECEIVED_CHECKPOINT_MILLIS);
+    }
   }
 
   private void onAck(Ack ack) {
