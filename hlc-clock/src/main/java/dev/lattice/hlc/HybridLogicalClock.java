@@ -203,6 +203,21 @@ public final class HybridLogicalClock {
   }
 
   /**
+   * The physical clock's current reading as a timestamp with counter 0, without advancing the
+   * clock: what a peer should estimate this node's clock offset from. Not the hybrid clock's value,
+   * which a remote timestamp within {@link #maxDrift()} may have moved ahead of physical time;
+   * handing that out would let one peer's fast clock shift every other peer's estimate.
+   *
+   * <p>Thread-safe.
+   *
+   * @throws IllegalStateException if the physical clock reads outside [0, {@link
+   *     HlcTimestamp#MAX_PHYSICAL_MILLIS}]
+   */
+  public HlcTimestamp physicalTime() {
+    return HlcTimestamp.of(readPhysical(), 0);
+  }
+
+  /**
    * Returns the clock's last value without advancing it: {@link HlcTimestamp#ZERO} before the first
    * event. Not a fresh timestamp; use {@link #now()} to stamp an event.
    *

@@ -467,4 +467,14 @@ class HybridLogicalClockTest {
     clock.advancePast(HlcTimestamp.of(5, 0)); // an older floor changes nothing
     assertThat(clock.now()).isEqualTo(persisted.successor().successor());
   }
+
+  @Test
+  void physicalTimeFollowsTheWallNotARemoteThatMovedTheClockAhead() {
+    ManualClock wall = new ManualClock(1_000);
+    HybridLogicalClock clock = new HybridLogicalClock(wall, DRIFT);
+    clock.update(HlcTimestamp.of(1_040, 0));
+
+    assertThat(clock.physicalTime()).isEqualTo(HlcTimestamp.of(1_000, 0));
+    assertThat(clock.peek()).isEqualTo(HlcTimestamp.of(1_040, 1));
+  }
 }

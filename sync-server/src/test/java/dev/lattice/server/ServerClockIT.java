@@ -7,12 +7,18 @@ import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.Value;
 import dev.lattice.hlc.HlcTimestamp;
 import dev.lattice.protocol.Ack;
+import dev.lattice.protocol.ErrorCode;
+import dev.lattice.protocol.ErrorMessage;
 import dev.lattice.protocol.Hello;
 import dev.lattice.protocol.Message;
+import dev.lattice.protocol.Ping;
+import dev.lattice.protocol.Pong;
 import dev.lattice.protocol.Welcome;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -78,7 +84,8 @@ class ServerClockIT {
     closeables.add(raw);
     raw.send(Hello.of(ReplicaId.of(0xC1), null, "it"));
     Welcome welcome = raw.take(Welcome.class);
-    assertThat(welcome.serverTime()).isGreaterThan(stored);
+    assertThat(welcome.serverTime().physicalMillis())
+        .isGreaterThanOrEqualTo(stored.physicalMillis());
   }
 
   @Test
@@ -120,5 +127,43 @@ class ServerClockIT {
     raw.send(Hello.of(ReplicaId.of(0xC3), null, "it"));
     assertThat(raw.take(Welcome.class).limits())
         .containsEntry(Welcome.LIMIT_MAX_CLOCK_DRIFT_MILLIS, 250L);
+  }
+
+  @Test
+  void aClientWithinTheDriftBoundDoesNotShiftTheTimeOtherClientsSyncTo() throws Exception {
+    Instant now = Instant.ofEpochMilli(System.currentTimeMillis());
+    LatticeServer server =
+        LatticeServer.builder()
+            .bindAddress("127.0.0.1")
+            .port(0)
+            .inMemory(true)
+            .clock(Clock.fixed(now, ZoneOffset.UTC))
+            .build()
+            .start();
+    closeables.add(server);
+    RawClient fast = RawClient.hello(server.uri(), 0xF1, "doc");
+    closeables.add(fast);
+    fast.subscribe();
+
+    HlcTimestamp within = HlcTimestamp.of(now.toEpochMilli() + 400, 0);
+    long accepted =
+        fast.sendUpdate(fast.doc.setRegister(fast.replica, "a", Value.of("ok"), within));
+    assertThat(fast.awaitReply(accepted)).isInstanceOf(Ack.class);
+    HlcTimestamp beyond =
+        HlcTimestamp.of(
+            now.toEpochMilli() + LatticeServer.DEFAULT_MAX_CLOCK_DRIFT.toMillis() + 1, 0);
+    long refused = fast.sendUpdate(fast.doc.setRegister(fast.replica, "b", Value.of("no"), beyond));
+    Message refusal = fast.awaitReply(refused);
+    assertThat(refusal).isInstanceOf(ErrorMessage.class);
+    assertThat(((ErrorMessage) refusal).errorCode()).contains(ErrorCode.CLOCK_DRIFT);
+
+    // The server's HLC took the accepted timestamp, but the time it gives others is its own.
+    RawClient other = RawClient.connect(server.uri(), 0xF2, "doc");
+    closeables.add(other);
+    other.send(Hello.of(ReplicaId.of(0xF2), null, "it"));
+    assertThat(other.take(Welcome.class).serverTime())
+        .isEqualTo(HlcTimestamp.of(now.toEpochMilli(), 0));
+    other.send(new Ping(7, HlcTimestamp.of(now.toEpochMilli(), 0)));
+    assertThat(other.take(Pong.class).time()).isEqualTo(HlcTimestamp.of(now.toEpochMilli(), 0));
   }
 }

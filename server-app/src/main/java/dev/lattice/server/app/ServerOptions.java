@@ -12,6 +12,7 @@ import java.util.List;
  * @param dataDirectory absolute; unused when {@code inMemory}
  * @param maxThreads Jetty's pool size; 0 for the server's default
  * @param minRoundInterval least time between two fan-out rounds of one document
+ * @param maxClockDrift how far ahead of the server's clock an update's timestamp may be
  * @param redis Redis mode's settings, or null for a server with its own store
  */
 record ServerOptions(
@@ -25,6 +26,7 @@ record ServerOptions(
     long cacheMaxBytes,
     int maxThreads,
     Duration minRoundInterval,
+    Duration maxClockDrift,
     Redis redis) {
 
   /**
@@ -70,7 +72,8 @@ record ServerOptions(
             .maxOutgoingBytesPerConnection(maxOutgoingBytes)
             .cacheMaxBytes(cacheMaxBytes)
             .maxThreads(maxThreads == 0 ? LatticeServer.Builder.defaultMaxThreads() : maxThreads)
-            .minRoundInterval(minRoundInterval);
+            .minRoundInterval(minRoundInterval)
+            .maxClockDrift(maxClockDrift);
     if (redis != null) {
       if (redis.cluster()) {
         b.redisCluster(redis.uris());

@@ -3,6 +3,7 @@ package dev.lattice.server.app;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.lattice.server.LatticeServer;
 import dev.lattice.server.session.SessionConfig;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -57,6 +58,7 @@ class LatticeMainTest {
     assertThat(o.maxFieldsPerDocument()).isEqualTo(10_000);
     assertThat(o.maxOutgoingBytes()).isEqualTo(4L * 1024 * 1024);
     assertThat(o.redis()).as("no Redis unless asked").isNull();
+    assertThat(o.maxClockDrift()).isEqualTo(LatticeServer.DEFAULT_MAX_CLOCK_DRIFT);
   }
 
   @Test
@@ -165,7 +167,8 @@ class LatticeMainTest {
                 Map.entry("LATTICE_MAX_OUTGOING_BYTES", "1000"),
                 Map.entry("LATTICE_CACHE_MAX_BYTES", "0"),
                 Map.entry("LATTICE_MAX_THREADS", "12"),
-                Map.entry("LATTICE_MIN_ROUND_INTERVAL", "250us")));
+                Map.entry("LATTICE_MIN_ROUND_INTERVAL", "250us"),
+                Map.entry("LATTICE_MAX_CLOCK_DRIFT", "2s")));
 
     assertThat(o.port()).isEqualTo(9100);
     assertThat(o.bindAddress()).isEqualTo("127.0.0.2");
@@ -181,6 +184,16 @@ class LatticeMainTest {
     assertThat(o.cacheMaxBytes()).isZero();
     assertThat(o.maxThreads()).isEqualTo(12);
     assertThat(o.minRoundInterval()).isEqualTo(Duration.ofNanos(250_000));
+    assertThat(o.maxClockDrift()).isEqualTo(Duration.ofSeconds(2));
+  }
+
+  @Test
+  void maxClockDriftIsAFlagAndRefusesLessThanAMillisecond() {
+    assertThat(LatticeMain.parse(Map.of(), "--max-clock-drift=250ms").maxClockDrift())
+        .isEqualTo(Duration.ofMillis(250));
+    assertThatThrownBy(() -> LatticeMain.parse(Map.of(), "--max-clock-drift=0"))
+        .isInstanceOf(ParameterException.class)
+        .hasMessageContaining("maxClockDrift");
   }
 
   @Test
