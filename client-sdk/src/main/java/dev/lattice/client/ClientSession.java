@@ -7,6 +7,7 @@ import dev.lattice.crdt.DotSet;
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.Value;
 import dev.lattice.hlc.ClockDriftException;
+import dev.lattice.hlc.HlcTimestamp;
 import dev.lattice.hlc.HybridLogicalClock;
 import dev.lattice.protocol.Ack;
 import dev.lattice.protocol.CloseCodes;
@@ -207,6 +208,10 @@ final class ClientSession {
   private int retryAttempt;
   private boolean holding;
   private long retryHoldUntilNanos;
+
+  /** The server's drift bound from WELCOME ({@code maxClockDriftMillis}). */
+  private long serverMaxDriftMillis;
+
   private int updatesInFlight;
   private long helloSentNanos;
   private long helloSentWall;
@@ -490,6 +495,9 @@ final class ClientSession {
             config.presenceTtlMillis(),
             limits.getOrDefault(Welcome.LIMIT_PRESENCE_TTL_MILLIS, config.presenceTtlMillis()));
     long idle = limits.getOrDefault(Welcome.LIMIT_IDLE_TIMEOUT_MILLIS, 0L);
+    // A server that does not say is taken to allow what this client allows itself.
+    serverMaxDriftMillis =
+        limits.getOrDefault(Welcome.LIMIT_MAX_CLOCK_DRIFT_MILLIS, clock.maxDrift().toMillis());
     long pingEvery =
         idle > 0 ? Math.min(config.pingIntervalMillis(), idle / 3) : config.pingIntervalMillis();
     if (pingTimer != null) {
@@ -583,7 +591,7 @@ final class ClientSession {
       return;
     }
     doc.serverOwnSeq = serverOwnSeq;
-    doc.state.mergeRemote(sync.delta());
+    mergeRemote(doc, sync.delta());
     doc.phase = DocPhase.SYNCED;
     DocumentDelta lacking = doc.state.catchUp(sync.vector());
     if (!lacking.isEmpty()) {
@@ -607,7 +615,14 @@ final class ClientSession {
     if (update.requestId().isPresent()) {
       LOG.log(Level.DEBUG, "an UPDATE from the server carried a request id; merged anyway");
     }
-    doc.state.mergeRemote(update.delta());
+    mergeRemote(doc, update.delta());
+  }
+
+  private void mergeRemote(SessionDoc doc, DocumentDelta delta) {
+    if (doc.state.mergeRemote(delta)) {
+      DocumentState state = doc.state;
+      scheduler.schedule(state::checkpointReceived, DocumentState.RECEIVED_CHECKPOINT_MILLIS);
+    }
   }
 
   private void onAck(Ack ack) {
@@ -655,6 +670,11 @@ final class ClientSession {
               case RATE_LIMITED, INTERNAL, NOT_SUBSCRIBED, DUPLICATE_REQUEST_ID -> true;
               default -> false;
             };
+    long driftWait = -1;
+    if (code.isPresent() && code.get() == ErrorCode.CLOCK_DRIFT && request.delta() != null) {
+      driftWait = clockDriftWaitMillis(request.delta());
+      retryable = driftWait >= 0;
+    }
     UpdateRejectedException failure =
         new UpdateRejectedException(error.code(), error.message(), request.documentId());
     if (doc != null
@@ -715,7 +735,7 @@ final class ClientSession {
             doc.phase = DocPhase.UNSUBSCRIBED;
             subscribe(doc);
           }
-          holdRetries();
+          holdRetries(Math.max(0, driftWait));
         } else if (request.entryIds().size() > 1) {
           // One entry of the batch spoiled it for all: send each alone to find which.
           doc.state.markSolo(request.entryIds());
@@ -732,7 +752,7 @@ final class ClientSession {
         doc.catchUpInFlight--;
         if (retryable) {
           doc.catchUp.add(0, request.delta());
-          holdRetries();
+          holdRetries(Math.max(0, driftWait));
         } else {
           LOG.log(Level.WARNING, "catch-up refused: " + failure.getMessage());
           doc.catchUpRefused = true;
@@ -839,8 +859,32 @@ final class ClientSession {
     }
   }
 
+  /**
+   * How long to hold a delta the server refused with CLOCK_DRIFT before sending it again: until the
+   * server's clock (as estimated) is within its advertised bound of the delta's greatest timestamp.
+   * -1 (refuse it for good) when that timestamp is further ahead of the estimate than this client's
+   * own drift bound: a clock that wrong is not waited out. So edits made offline on a clock a
+   * little fast, or stamped after a value a client a little fast wrote, are delayed, not lost.
+   */
+  private long clockDriftWaitMillis(DocumentDelta delta) {
+    Optional<HlcTimestamp> max = delta.maxTimestamp();
+    if (max.isEmpty()) {
+      return -1;
+    }
+    long ahead = max.get().physicalMillis() - clockSync.correctedMillis();
+    if (ahead > clock.maxDrift().toMillis()) {
+      return -1;
+    }
+    return Math.max(0, ahead - serverMaxDriftMillis + 1);
+  }
+
   private void holdRetries() {
-    long delay = config.backoff().delayMillis(retryAttempt);
+    holdRetries(0);
+  }
+
+  /** Holds every send for the next backoff delay, and at least {@code atLeastMillis}. */
+  private void holdRetries(long atLeastMillis) {
+    long delay = Math.max(atLeastMillis, config.backoff().delayMillis(retryAttempt));
     retryAttempt = Math.min(retryAttempt + 1, 30);
     holding = true;
     retryHoldUntilNanos = nanoTime.getAsLong() + delay * 1_000_000L;
@@ -905,7 +949,7 @@ final class ClientSession {
             joined = joined.join(entry.delta());
           }
           doc.inFlight.addAll(ids);
-          requests.put(requestId, new Request(doc.state.id, Request.Kind.UPDATE, ids, null));
+          requests.put(requestId, new Request(doc.state.id, Request.Kind.UPDATE, ids, joined));
           Optional<OwnUpdate> own =
               version >= 2 && batch.size() == 1 && doc.alias >= 0
                   ? OwnUpdate.of(requestId, doc.alias, me, joined)

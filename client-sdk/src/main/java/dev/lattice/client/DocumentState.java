@@ -73,6 +73,22 @@ final class DocumentState {
   /** Acknowledged entries that trigger a checkpoint while the outbox is still busy. */
   static final int CHECKPOINT_EVERY = 256;
 
+  /**
+   * Received deltas that brought something new, not yet checkpointed. Received state is
+   * checkpointed too, so that a client that only reads still has the document when it restarts
+   * offline; batched so that a busy document is not rewritten on every fan-out.
+   */
+  private int receivedSinceCheckpoint;
+
+  /** Whether the session holds a timer that will call {@link #checkpointReceived()}. */
+  private boolean receivedCheckpointScheduled;
+
+  /** Received deltas that trigger a checkpoint at once rather than at the timer. */
+  static final int RECEIVED_CHECKPOINT_EVERY = 256;
+
+  /** How long a received change may wait for its checkpoint, at most (while the client runs). */
+  static final long RECEIVED_CHECKPOINT_MILLIS = 1_000;
+
   private boolean closed;
 
   private Optional<Value> myPresence = Optional.empty();
@@ -287,9 +303,18 @@ final class DocumentState {
     return replica.versionVector();
   }
 
-  /** Merges a change from the server; the server's field types win over local unsent ones. */
-  synchronized void mergeRemote(DocumentDelta delta) {
+  /**
+   * Merges a change from the server; the server's field types win over local unsent ones. A change
+   * that brought something new is checkpointed at the latest after {@link
+   * #RECEIVED_CHECKPOINT_MILLIS} (by the caller's timer) or once {@link #RECEIVED_CHECKPOINT_EVERY}
+   * such changes wait, and at {@link #close()}.
+   *
+   * @return whether the caller must schedule {@link #checkpointReceived()} in {@link
+   *     #RECEIVED_CHECKPOINT_MILLIS}: true once per batch of received changes
+   */
+  synchronized boolean mergeRemote(DocumentDelta delta) {
     delta.maxTimestamp().ifPresent(this::see);
+    boolean news = !base.containsAll(delta.context());
     mergeServerWins(base, delta);
     Set<String> changed;
     try {
@@ -306,6 +331,26 @@ final class DocumentState {
     if (!changed.isEmpty()) {
       callbacks.deliver(
           changeListeners.snapshot(), new ChangeEvent(id, changed, ChangeEvent.Origin.REMOTE));
+    }
+    if (!news || closed) {
+      return false;
+    }
+    receivedSinceCheckpoint++;
+    if (receivedSinceCheckpoint >= RECEIVED_CHECKPOINT_EVERY) {
+      checkpointNow();
+    }
+    if (receivedSinceCheckpoint == 0 || receivedCheckpointScheduled) {
+      return false;
+    }
+    receivedCheckpointScheduled = true;
+    return true;
+  }
+
+  /** The timer asked for by {@link #mergeRemote} is due: checkpoint what was received since. */
+  synchronized void checkpointReceived() {
+    receivedCheckpointScheduled = false;
+    if (!closed) {
+      checkpointNow();
     }
   }
 
@@ -643,12 +688,13 @@ final class DocumentState {
   }
 
   private void checkpointNow() {
-    if (uncheckpointed.isEmpty()) {
+    if (uncheckpointed.isEmpty() && receivedSinceCheckpoint == 0) {
       return;
     }
     try {
       localState.checkpoint(id, base, uncheckpointed);
       uncheckpointed.clear();
+      receivedSinceCheckpoint = 0;
     } catch (RuntimeException e) {
       // The entries stay in the stored outbox and are resent after a restart: harmless.
       LOG.log(Level.WARNING, "document '" + id + "': could not checkpoint the local state", e);

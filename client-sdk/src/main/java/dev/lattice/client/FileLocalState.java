@@ -51,8 +51,10 @@ import java.util.zip.CRC32C;
  *   <li>{@code replica-id}: the replica id as 16 hexadecimal digits and a newline. Written once
  *       (temporary file, force, atomic rename, force the directory) before it is first handed out.
  *   <li>{@code documents/<sha-256 of the id's UTF-8 bytes, hex>.snapshot}: the last checkpointed
- *       replica, {@code "LSNP", version 1, length, CRC32C, Document payload} (crdt's codec; the
- *       payload holds the document id, checked on load). Replaced only by atomic rename.
+ *       replica (acknowledged edits and received changes: the SDK checkpoints received state at
+ *       most a second after it arrives, so a client that only reads keeps it too), {@code "LSNP",
+ *       version 1, length, CRC32C, Document payload} (crdt's codec; the payload holds the document
+ *       id, checked on load). Replaced only by atomic rename.
  *   <li>{@code documents/<same hash>.outbox}: the outbox log. A header {@code "LOBX", version 1, id
  *       length, CRC32C of the id, the id's UTF-8 bytes}, then records {@code length, CRC32C, entry
  *       id (8 bytes), DocumentDelta payload}, the CRC over the length and the body, all integers

@@ -447,7 +447,11 @@ public final class LatticeClient implements AutoCloseable {
 
     /**
      * How far ahead of the corrected clock a timestamp received may be before the client's clock
-     * refuses to follow it (the change still merges). Default 60 s.
+     * refuses to follow it (the change still merges; a register write after it is stamped just past
+     * it all the same). Also how far ahead of the corrected clock a change of this client the
+     * server refused with {@code CLOCK_DRIFT} may be for the client to hold it and send it again
+     * once the server's clock has caught up (its {@code maxClockDriftMillis} from WELCOME); one
+     * further ahead is reported and undone. Default 60 s.
      */
     public Builder maxClockDrift(Duration maxClockDrift) {
       Objects.requireNonNull(maxClockDrift, "maxClockDrift");

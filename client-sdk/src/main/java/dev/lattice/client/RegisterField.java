@@ -9,8 +9,10 @@ import java.util.Optional;
 
 /**
  * A last-writer-wins register field of a {@link LatticeDocument}, holding a {@link Value}. Writes
- * are stamped with the client's hybrid logical clock (corrected against the server's clock), and of
- * concurrent writes the one with the greater (timestamp, replica id) wins on every replica.
+ * are stamped with the client's hybrid logical clock (corrected against the server's clock), always
+ * after the write the field holds locally (even one too far ahead for the clock to accept), so a
+ * write made after seeing a value is never lost to it; of concurrent writes the one with the
+ * greater (timestamp, replica id) wins on every replica.
  *
  * <p>Thread-safe; reads are local and immediate, writes apply locally at once and queue for the
  * server.
@@ -48,7 +50,17 @@ public final class RegisterField {
         name,
         CrdtType.LWW_REGISTER,
         valueBytes,
-        (Document d) -> d.setRegister(document.me(), name, value, document.clock().now()));
+        // Stamped after the field's current write, under the document's lock: when that write is
+        // too far ahead for the clock to accept (a clock set back), clock.now() would stamp below
+        // it and the write would lose on every replica without a word.
+        (Document d) ->
+            d.setRegister(
+                document.me(),
+                name,
+                value,
+                d.registerTimestamp(name)
+                    .map(document.clock()::nowAfter)
+                    .orElseGet(document.clock()::now)));
   }
 
   /**

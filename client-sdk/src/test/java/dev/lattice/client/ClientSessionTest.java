@@ -619,6 +619,56 @@ class ClientSessionTest {
     assertThat(retried.delta()).isEqualTo(update.delta());
   }
 
+  private Map<String, Long> limitsWithDrift(long driftMillis) {
+    Map<String, Long> limits = new java.util.HashMap<>(limits(1000, 1000));
+    limits.put(Welcome.LIMIT_MAX_CLOCK_DRIFT_MILLIS, driftMillis);
+    return limits;
+  }
+
+  @Test
+  void anUpdateRefusedForClockDriftIsHeldUntilTheServersClockCatchesUpNotDropped() {
+    online(limitsWithDrift(500), VersionVector.empty());
+    List<UpdateRejectedException> rejected = new ArrayList<>();
+    doc.rejectedListeners.add(rejected::add);
+    // Stamped 2 s ahead (written offline on a fast clock, say): 1.5 s beyond the server's bound.
+    doc.edit(
+        "x", d -> d.setRegister(ME, "x", Value.of("v"), HlcTimestamp.of(wall.millis + 2000, 0)));
+    session.kick();
+    Update update = transport.drain(Update.class).get(0);
+
+    session.onMessage(gen(), ErrorMessage.of(update.requestId(), ErrorCode.CLOCK_DRIFT, "ahead"));
+
+    assertThat(rejected).isEmpty();
+    assertThat(doc.registerValue("x")).contains(Value.of("v"));
+    scheduler.advanceMillis(1_400);
+    assertThat(transport.drain(Update.class))
+        .as("not before the server's clock is there")
+        .isEmpty();
+    scheduler.advanceMillis(200);
+    List<Update> retried = transport.drain(Update.class);
+    assertThat(retried).hasSize(1);
+    assertThat(retried.get(0).delta()).isEqualTo(update.delta());
+  }
+
+  @Test
+  void anUpdateFurtherAheadThanTheClientsOwnBoundIsStillRefusedForGood() {
+    online(limitsWithDrift(500), VersionVector.empty());
+    List<UpdateRejectedException> rejected = new ArrayList<>();
+    doc.rejectedListeners.add(rejected::add);
+    doc.edit(
+        "x",
+        d -> d.setRegister(ME, "x", Value.of("v"), HlcTimestamp.of(wall.millis + 10 * 60_000L, 0)));
+    session.kick();
+    Update update = transport.drain(Update.class).get(0);
+
+    session.onMessage(gen(), ErrorMessage.of(update.requestId(), ErrorCode.CLOCK_DRIFT, "ahead"));
+
+    assertThat(rejected)
+        .extracting(e -> e.errorCode().orElseThrow())
+        .containsExactly(ErrorCode.CLOCK_DRIFT);
+    assertThat(doc.registerValue("x")).isEmpty();
+  }
+
   @Test
   void theClockIsCorrectedByTheSmallestRoundTripSample() {
     // This machine's wall clock is ten minutes behind the server's.

@@ -3,6 +3,7 @@ package dev.lattice.client;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.lattice.crdt.Document;
+import dev.lattice.crdt.DocumentDelta;
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.hlc.HybridLogicalClock;
 import java.util.ArrayList;
@@ -115,5 +116,59 @@ class DocumentStateCheckpointTest {
     LocalState.StoredDocument stored = local.inner.load("d").orElseThrow();
     assertThat(stored.outbox()).hasSize(7);
     assertThat(stored.replica().counterValue("n")).isEqualTo(10);
+  }
+
+  /** A change of another replica, as the server would send it. */
+  private static DocumentDelta received(Document other, int n) {
+    return other.incrementGCounter(ReplicaId.of(0xFEED), "seen", n);
+  }
+
+  @Test
+  void receivedChangesAreCheckpointedWhenTheTimerTheyAskForFires() {
+    Document other = Document.create("d");
+    assertThat(doc.mergeRemote(received(other, 1))).as("first change asks for the timer").isTrue();
+    assertThat(doc.mergeRemote(received(other, 2))).as("one timer per batch").isFalse();
+    assertThat(local.checkpoints).isEmpty();
+
+    doc.checkpointReceived();
+
+    assertThat(local.checkpoints).containsExactly(Set.of());
+    assertThat(local.inner.load("d").orElseThrow().checkpoint().counterValue("seen")).isEqualTo(3);
+    assertThat(doc.mergeRemote(received(other, 1))).as("the next batch asks again").isTrue();
+  }
+
+  @Test
+  void aChangeAlreadyHeldNeitherCheckpointsNorAsksForTheTimer() {
+    Document other = Document.create("d");
+    DocumentDelta delta = received(other, 1);
+    doc.mergeRemote(delta);
+    doc.checkpointReceived();
+
+    assertThat(doc.mergeRemote(delta)).isFalse();
+    doc.checkpointReceived();
+
+    assertThat(local.checkpoints).hasSize(1);
+  }
+
+  @Test
+  void manyReceivedChangesAreCheckpointedWithoutWaitingForTheTimer() {
+    Document other = Document.create("d");
+    for (int i = 0; i < DocumentState.RECEIVED_CHECKPOINT_EVERY; i++) {
+      doc.mergeRemote(received(other, 1));
+    }
+    assertThat(local.checkpoints).hasSize(1);
+    assertThat(local.inner.load("d").orElseThrow().checkpoint().counterValue("seen"))
+        .isEqualTo(DocumentState.RECEIVED_CHECKPOINT_EVERY);
+  }
+
+  @Test
+  void closeCheckpointsReceivedChangesAndALateTimerDoesNothing() {
+    doc.mergeRemote(received(Document.create("d"), 5));
+
+    doc.close();
+    doc.checkpointReceived();
+
+    assertThat(local.checkpoints).hasSize(1);
+    assertThat(local.inner.load("d").orElseThrow().checkpoint().counterValue("seen")).isEqualTo(5);
   }
 }

@@ -337,6 +337,40 @@ class LatticeClientIT {
     assertThat(server.document("first").orElseThrow().counterValue("n")).isEqualTo(2);
   }
 
+  @Test
+  void aWriteMadeOfflineOnAClockADayBehindOverwritesTheValueItSawEverywhere(@TempDir Path state)
+      throws Exception {
+    LatticeServer first = server(0, true);
+    int port = first.port();
+    try (LatticeClient correct =
+        LatticeClient.builder().serverUri(first.uri()).stateDirectory(state).build()) {
+      LatticeDocument doc = correct.open("board");
+      doc.register("title").set(Value.of("seen"));
+      get(doc.flush());
+    }
+    first.close();
+
+    // The machine's clock was set back a day; the client starts with the server down.
+    Clock dayBehind = Clock.offset(Clock.systemUTC(), Duration.ofDays(-1));
+    LatticeClient restarted =
+        client(LatticeClient.builder().serverUri(uri(port)).clock(dayBehind).stateDirectory(state));
+    LatticeDocument doc = restarted.open("board");
+    doc.register("title").set(Value.of("written after seeing it"));
+    List<UpdateRejectedException> refused = new CopyOnWriteArrayList<>();
+    doc.onRejected(refused::add);
+
+    LatticeServer second = server(port, true);
+    get(doc.flush());
+    assertThat(refused).isEmpty();
+    assertThat(second.document("board").orElseThrow().registerValue("title"))
+        .contains(Value.of("written after seeing it"));
+    LatticeDocument other = client(second.uri()).open("board");
+    awaitValue(
+        other,
+        () -> other.register("title").get(),
+        Optional.of(Value.of("written after seeing it")));
+  }
+
   private static HlcTimestamp timestampOf(LatticeDocument doc, String field) {
     LWWRegister register = (LWWRegister) doc.snapshot().field(field).orElseThrow().state();
     return register.timestamp().orElseThrow();

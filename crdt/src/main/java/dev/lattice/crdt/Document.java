@@ -157,6 +157,25 @@ public final class Document {
     throw new FieldTypeMismatchException(name, field.type(), CrdtType.LWW_REGISTER);
   }
 
+  /**
+   * The timestamp of a register field's winning write: the greatest timestamp merged into the
+   * field, which a new write must order after to win (see {@link
+   * dev.lattice.hlc.HybridLogicalClock#nowAfter}); empty if the field does not exist or was never
+   * written.
+   *
+   * @throws FieldTypeMismatchException if the field is not a register
+   */
+  public Optional<HlcTimestamp> registerTimestamp(String name) {
+    FieldState field = fields.get(name);
+    if (field == null) {
+      return Optional.empty();
+    }
+    if (field.state() instanceof LWWRegister register) {
+      return register.timestamp();
+    }
+    throw new FieldTypeMismatchException(name, field.type(), CrdtType.LWW_REGISTER);
+  }
+
   /** The sequence number {@code writer}'s next local mutation will take. */
   public long nextSequence(ReplicaId writer) {
     SeqRanges seqs = context.get(writer);
@@ -189,8 +208,10 @@ public final class Document {
 
   /**
    * Writes {@code value} to the register {@code field}, creating it if absent. {@code timestamp}
-   * comes from the writer's clock, which must have seen every timestamp merged into this document
-   * (see {@link DocumentDelta#maxTimestamp()}) for the write to win over them.
+   * comes from the writer's clock, and must order after {@link #registerTimestamp} for the write to
+   * win: a write at or below it is merged like any concurrent one and loses, so it changes nothing.
+   * Take it from {@link dev.lattice.hlc.HybridLogicalClock#nowAfter} with the field's timestamp,
+   * which holds even when that timestamp is too far ahead for the clock to accept.
    *
    * @throws FieldTypeMismatchException if the field exists with another type
    */

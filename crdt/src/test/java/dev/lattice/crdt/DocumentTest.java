@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.lattice.hlc.HlcTimestamp;
+import dev.lattice.hlc.HybridLogicalClock;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -13,6 +15,33 @@ class DocumentTest {
   private static final ReplicaId A = ReplicaId.of(0xA);
   private static final ReplicaId B = ReplicaId.of(0xB);
   private static final ReplicaId C = ReplicaId.of(0xC);
+
+  @Test
+  void aRegisterWriteStampedAfterTheFieldsTimestampWinsEvenWhenTheWritersClockIsFarBehind() {
+    Document doc = Document.create("d");
+    HlcTimestamp seen = HlcTimestamp.of(1_700_000_000_000L, 3);
+    doc.merge(doc.copy().setRegister(B, "title", Value.of("seen"), seen));
+    HybridLogicalClock dayBehind =
+        new HybridLogicalClock(() -> seen.physicalMillis() - 86_400_000L, Duration.ofSeconds(60));
+
+    // The clock alone stamps below what the field holds: the write would be dropped silently.
+    assertThat(doc.registerTimestamp("title")).contains(seen);
+    assertThat(dayBehind.now()).isLessThan(seen);
+
+    doc.setRegister(A, "title", Value.of("mine"), dayBehind.nowAfter(seen));
+
+    assertThat(doc.registerValue("title")).contains(Value.of("mine"));
+    assertThat(doc.registerTimestamp("title")).contains(seen.successor());
+  }
+
+  @Test
+  void registerTimestampIsEmptyForAMissingFieldAndRefusesAnotherType() {
+    Document doc = Document.create("d");
+    doc.incrementGCounter(A, "n", 1);
+    assertThat(doc.registerTimestamp("absent")).isEmpty();
+    assertThatThrownBy(() -> doc.registerTimestamp("n"))
+        .isInstanceOf(FieldTypeMismatchException.class);
+  }
 
   @Test
   void localMutationsTakeConsecutiveDotsOfTheWriter() {

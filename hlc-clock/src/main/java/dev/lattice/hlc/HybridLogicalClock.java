@@ -154,6 +154,70 @@ public final class HybridLogicalClock {
   }
 
   /**
+   * Returns a timestamp for a local write that must order after {@code seen}, a timestamp the
+   * writer has observed (the value it overwrites): the clock's {@link #update(HlcTimestamp)
+   * update(seen)} when {@code seen} is within {@link #maxDrift()}, else {@code seen}'s {@link
+   * HlcTimestamp#successor() successor}, and plain {@link #now()} when {@code seen} is already
+   * below that.
+   *
+   * <p>In the second case the clock is not moved: a far-ahead timestamp the drift check refused
+   * must not drag every later timestamp of this node along, yet a write made after seeing a value
+   * must not lose to it (a last-writer-wins register would drop it silently). The result then lies
+   * above every value this clock returned but is not remembered by it, so it is meant for one write
+   * whose field holds {@code seen}; the next write of that field sees the written timestamp and
+   * steps past it again.
+   *
+   * <p>Thread-safe and lock-free.
+   *
+   * @throws IllegalStateException if the physical clock reads outside [0, {@link
+   *     HlcTimestamp#MAX_PHYSICAL_MILLIS}]; the clock is unchanged
+   * @throws ArithmeticException if no timestamp follows {@code seen} or the clock's value
+   * @throws NullPointerException if {@code seen} is null
+   */
+  public HlcTimestamp nowAfter(HlcTimestamp seen) {
+    Objects.requireNonNull(seen, "seen must not be null");
+    HlcTimestamp now = now();
+    if (now.isAfter(seen)) {
+      return now;
+    }
+    try {
+      return update(seen);
+    } catch (ClockDriftException tooFarAhead) {
+      return seen.successor();
+    }
+  }
+
+  /**
+   * Moves the clock to at least {@code floor}, without the drift check, so that every later value
+   * is greater than it: for timestamps this node itself holds durably, such as the greatest one in
+   * a server's store at start, which its own clock (perhaps set back since) must not fall below.
+   * Does nothing if the clock is already past {@code floor}.
+   *
+   * <p>Thread-safe and lock-free.
+   *
+   * @throws NullPointerException if {@code floor} is null
+   */
+  public void advancePast(HlcTimestamp floor) {
+    Objects.requireNonNull(floor, "floor must not be null");
+    last.accumulateAndGet(floor.toLong(), Math::max);
+  }
+
+  /**
+   * The physical clock's current reading as a timestamp with counter 0, without advancing the
+   * clock: what a peer should estimate this node's clock offset from. Not the hybrid clock's value,
+   * which a remote timestamp within {@link #maxDrift()} may have moved ahead of physical time;
+   * handing that out would let one peer's fast clock shift every other peer's estimate.
+   *
+   * <p>Thread-safe.
+   *
+   * @throws IllegalStateException if the physical clock reads outside [0, {@link
+   *     HlcTimestamp#MAX_PHYSICAL_MILLIS}]
+   */
+  public HlcTimestamp physicalTime() {
+    return HlcTimestamp.of(readPhysical(), 0);
+  }
+
+  /**
    * Returns the clock's last value without advancing it: {@link HlcTimestamp#ZERO} before the first
    * event. Not a fresh timestamp; use {@link #now()} to stamp an event.
    *

@@ -423,4 +423,58 @@ class HybridLogicalClockTest {
     }
     return all;
   }
+
+  @Test
+  void nowAfterAFarAheadTimestampStepsPastItWithoutMovingTheClock() {
+    ManualClock wall = new ManualClock(1_000);
+    HybridLogicalClock clock = new HybridLogicalClock(wall, DRIFT);
+    HlcTimestamp farAhead = HlcTimestamp.of(1_000 + 86_400_000L, 7);
+
+    HlcTimestamp written = clock.nowAfter(farAhead);
+
+    assertThat(written).isEqualTo(HlcTimestamp.of(1_000 + 86_400_000L, 8));
+    // The refused timestamp did not drag the clock: the next plain event follows the wall again.
+    assertThat(clock.now().physicalMillis()).isEqualTo(1_000);
+  }
+
+  @Test
+  void nowAfterATimestampWithinTheDriftBoundMergesItLikeAReceive() {
+    ManualClock wall = new ManualClock(1_000);
+    HybridLogicalClock clock = new HybridLogicalClock(wall, DRIFT);
+    HlcTimestamp slightlyAhead = HlcTimestamp.of(1_040, 3);
+
+    assertThat(clock.nowAfter(slightlyAhead)).isEqualTo(HlcTimestamp.of(1_040, 4));
+    assertThat(clock.now()).isEqualTo(HlcTimestamp.of(1_040, 5));
+  }
+
+  @Test
+  void nowAfterAnOlderTimestampIsPlainNow() {
+    ManualClock wall = new ManualClock(1_000);
+    HybridLogicalClock clock = new HybridLogicalClock(wall, DRIFT);
+
+    assertThat(clock.nowAfter(HlcTimestamp.of(900, 0))).isEqualTo(HlcTimestamp.of(1_000, 0));
+  }
+
+  @Test
+  void advancePastKeepsEveryLaterValueAboveTheFloorWhateverTheWallSays() {
+    ManualClock wall = new ManualClock(1_000);
+    HybridLogicalClock clock = new HybridLogicalClock(wall, DRIFT);
+    HlcTimestamp persisted = HlcTimestamp.of(1_000 + 86_400_000L, 2);
+
+    clock.advancePast(persisted);
+
+    assertThat(clock.now()).isEqualTo(persisted.successor());
+    clock.advancePast(HlcTimestamp.of(5, 0)); // an older floor changes nothing
+    assertThat(clock.now()).isEqualTo(persisted.successor().successor());
+  }
+
+  @Test
+  void physicalTimeFollowsTheWallNotARemoteThatMovedTheClockAhead() {
+    ManualClock wall = new ManualClock(1_000);
+    HybridLogicalClock clock = new HybridLogicalClock(wall, DRIFT);
+    clock.update(HlcTimestamp.of(1_040, 0));
+
+    assertThat(clock.physicalTime()).isEqualTo(HlcTimestamp.of(1_000, 0));
+    assertThat(clock.peek()).isEqualTo(HlcTimestamp.of(1_040, 1));
+  }
 }

@@ -63,6 +63,12 @@ public record Welcome(
   public static final String LIMIT_BYTES_IN_PER_SECOND = "bytesInPerSecond";
 
   /**
+   * How far ahead of the server's clock a timestamp in an update may be before the update is
+   * refused with {@code CLOCK_DRIFT}, in milliseconds.
+   */
+  public static final String LIMIT_MAX_CLOCK_DRIFT_MILLIS = "maxClockDriftMillis";
+
+  /**
    * @throws IllegalArgumentException if {@code version < 1}, a limit name is empty or a limit value
    *     negative
    * @throws NullPointerException if a component, a limit name or value is null

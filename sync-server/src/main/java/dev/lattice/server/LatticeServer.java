@@ -3,6 +3,7 @@ package dev.lattice.server;
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
 import dev.lattice.crdt.ReplicaId;
+import dev.lattice.hlc.HlcTimestamp;
 import dev.lattice.hlc.HybridLogicalClock;
 import dev.lattice.protocol.Welcome;
 import dev.lattice.server.auth.AuthResult;
@@ -29,6 +30,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import java.net.URI;
 import java.nio.file.Path;
 import java.security.SecureRandom;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -45,6 +47,7 @@ import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 import java.util.function.LongConsumer;
 import org.eclipse.jetty.http.HttpHeader;
+import java.util.function.LongSupplier;
 import org.eclipse.jetty.http.HttpStatus;
 import org.eclipse.jetty.http.UriCompliance;
 import org.eclipse.jetty.io.Content;
@@ -110,6 +113,13 @@ public final class LatticeServer implements AutoCloseable {
    */
   public static final Duration DEFAULT_REDIS_WAIT_TIMEOUT = Duration.ofSeconds(1);
 
+  /**
+   * The default of {@link Builder#maxClockDrift}: 500 ms, as CockroachDB's default maximum offset.
+   */
+  public static final Duration DEFAULT_MAX_CLOCK_DRIFT = Duration.ofMillis(500);
+
+  private static final System.Logger LOG = System.getLogger(LatticeServer.class.getName());
+
   private final String bindAddress;
   private final int requestedPort;
   private final Path dataDirectory;
@@ -131,6 +141,8 @@ public final class LatticeServer implements AutoCloseable {
   private final DocumentStore givenStore;
   private final Replicator givenReplicator;
   private final RedisMode redis;
+  private final Clock wallClock;
+  private final Duration maxClockDrift;
   private final ServerMetrics metrics = new ServerMetrics();
 
   private final Set<WebSocketConnection> connections = ConcurrentHashMap.newKeySet();
@@ -170,6 +182,8 @@ public final class LatticeServer implements AutoCloseable {
     this.givenStore = b.store;
     this.givenReplicator = b.replicator;
     this.redis = b.redisMode();
+    this.wallClock = b.wallClock;
+    this.maxClockDrift = b.maxClockDrift;
   }
 
   public static Builder builder() {
@@ -215,7 +229,7 @@ public final class LatticeServer implements AutoCloseable {
                           EmbeddedStoreConfig.builder().dataDirectory(dataDirectory).build());
           replicator = givenReplicator;
         }
-        HybridLogicalClock clock = new HybridLogicalClock();
+        HybridLogicalClock clock = seededClock(store);
         CaffeineDocumentCache cache = new CaffeineDocumentCache(cacheMaxBytes);
         hub =
             new DefaultHub(
@@ -248,6 +262,7 @@ public final class LatticeServer implements AutoCloseable {
                 .authenticator(authenticator)
                 .authorizer(authorizer)
                 .advertise(Welcome.LIMIT_MAX_FIELDS_PER_DOCUMENT, maxFieldsPerDocument)
+                .advertise(Welcome.LIMIT_MAX_CLOCK_DRIFT_MILLIS, maxClockDrift.toMillis())
                 .build();
         jetty = newJetty(sessions);
         jetty.start();
@@ -259,6 +274,36 @@ public final class LatticeServer implements AutoCloseable {
             "could not start the Lattice server on " + bindAddress + ":" + requestedPort, e);
       }
     }
+  }
+
+  /**
+   * The server's clock, started past the greatest timestamp in {@code store} so that a server
+   * restarted on a wall clock set back neither stamps its own edits below what it holds nor hands
+   * clients (WELCOME, PONG) a time below it. A wall clock behind the store by more than the drift
+   * bound is taken to be wrong by that much: the physical clock continues from the store's time
+   * (logged), so the drift check and the time clients sync to agree with what the store holds. One
+   * behind by less is left as it is, so restarts do not ratchet the clock ahead by the drift that
+   * clients are allowed.
+   */
+  private HybridLogicalClock seededClock(DocumentStore store) {
+    Optional<HlcTimestamp> max = store.maxTimestamp();
+    long wall = wallClock.millis();
+    long behind = max.map(t -> t.physicalMillis() - wall).orElse(0L);
+    LongSupplier physical = wallClock::millis;
+    if (behind > maxClockDrift.toMillis()) {
+      LOG.log(
+          System.Logger.Level.WARNING,
+          "the wall clock reads "
+              + behind
+              + " ms behind the greatest timestamp in the store ("
+              + max.get()
+              + "); the server's clock continues from the store's time. Check the machine's"
+              + " clock (NTP).");
+      physical = () -> wallClock.millis() + behind;
+    }
+    HybridLogicalClock clock = new HybridLogicalClock(physical, maxClockDrift);
+    max.ifPresent(clock::advancePast);
+    return clock;
   }
 
   private Server newJetty(SessionFactory sessions) {
@@ -641,8 +686,37 @@ public final class LatticeServer implements AutoCloseable {
     private int redisWaitReplicas;
     private Duration redisWaitTimeout = DEFAULT_REDIS_WAIT_TIMEOUT;
     private String redisKeyPrefix = RedisKeys.DEFAULT_PREFIX;
+    private Clock wallClock = Clock.systemUTC();
+    private Duration maxClockDrift = DEFAULT_MAX_CLOCK_DRIFT;
 
     private Builder() {}
+
+    /**
+     * The wall clock the server's hybrid logical clock reads (default the system's, UTC): for tests
+     * that set a server's clock back or ahead. Whatever it reads, the server's clock starts past
+     * the greatest timestamp in its store (see {@link DocumentStore#maxTimestamp()}).
+     */
+    public Builder clock(Clock wallClock) {
+      this.wallClock = Objects.requireNonNull(wallClock, "clock");
+      return this;
+    }
+
+    /**
+     * How far ahead of the server's clock a timestamp in an update may be (default {@link
+     * #DEFAULT_MAX_CLOCK_DRIFT}, 500 ms; at least 1 ms); advertised in WELCOME as {@code
+     * maxClockDriftMillis}. An update with a timestamp further ahead is refused with {@code
+     * CLOCK_DRIFT} and changes nothing; one within it is merged and moves the server's clock up to
+     * it, so this is also how far one client can drag the server's clock ahead.
+     */
+    public Builder maxClockDrift(Duration maxClockDrift) {
+      Objects.requireNonNull(maxClockDrift, "maxClockDrift");
+      if (maxClockDrift.compareTo(Duration.ofMillis(1)) < 0) {
+        throw new IllegalArgumentException(
+            "maxClockDrift must be at least 1 ms, was " + maxClockDrift);
+      }
+      this.maxClockDrift = maxClockDrift;
+      return this;
+    }
 
     /**
      * The most threads Jetty's pool may run (acceptor, selector and the threads that read frames

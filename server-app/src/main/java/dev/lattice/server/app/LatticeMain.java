@@ -243,6 +243,17 @@ public final class LatticeMain implements Callable<Integer> {
   Duration minRoundInterval;
 
   @Option(
+      names = "--max-clock-drift",
+      paramLabel = "DURATION",
+      defaultValue = "500ms",
+      converter = DurationConverter.class,
+      description =
+          "How far ahead of the server's clock a timestamp in an update may be; an update further"
+              + " ahead is refused (CLOCK_DRIFT). Also how far one client can move the server's"
+              + " clock ahead. At least 1ms. Env LATTICE_MAX_CLOCK_DRIFT; default ${DEFAULT-VALUE}.")
+  Duration maxClockDrift;
+
+  @Option(
       names = "--redis",
       paramLabel = "URI",
       description =
@@ -408,6 +419,7 @@ public final class LatticeMain implements Callable<Integer> {
               cacheMaxBytes,
               maxThreads,
               minRoundInterval,
+              maxClockDrift,
               new ServerOptions.Connections(
                   maxConnectionsPerAddress, handshakesPerSecond, closeGrace),
               redisMode,

@@ -16,6 +16,7 @@ import java.util.List;
  * @param dataDirectory absolute; unused when {@code inMemory}
  * @param maxThreads Jetty's pool size; 0 for the server's default
  * @param minRoundInterval least time between two fan-out rounds of one document
+ * @param maxClockDrift how far ahead of the server's clock an update's timestamp may be
  * @param connections limits on connections before and after their session
  * @param redis Redis mode's settings, or null for a server with its own store
  */
@@ -30,6 +31,7 @@ record ServerOptions(
     long cacheMaxBytes,
     int maxThreads,
     Duration minRoundInterval,
+    Duration maxClockDrift,
     Connections connections,
     Redis redis,
     Security security) {
@@ -179,7 +181,8 @@ record ServerOptions(
             .minRoundInterval(minRoundInterval)
             .maxConnectionsPerAddress(connections.maxPerAddress())
             .handshakesPerSecond(connections.handshakesPerSecond())
-            .closeGrace(connections.closeGrace());
+            .closeGrace(connections.closeGrace())
+            .maxClockDrift(maxClockDrift);
     if (security.authenticates()) {
       b.authenticator(security.authenticator());
     }

@@ -3,6 +3,7 @@ package dev.lattice.server.app;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.lattice.server.LatticeServer;
 import dev.lattice.server.session.SessionConfig;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -74,6 +75,7 @@ class LatticeMainTest {
     assertThat(o.connections())
         .isEqualTo(new ServerOptions.Connections(1024, 1000, Duration.ofSeconds(5)));
     assertThat(o.redis()).as("no Redis unless asked").isNull();
+    assertThat(o.maxClockDrift()).isEqualTo(LatticeServer.DEFAULT_MAX_CLOCK_DRIFT);
   }
 
   @Test
@@ -199,7 +201,8 @@ class LatticeMainTest {
                 Map.entry("LATTICE_BYTES_IN_PER_SECOND", "200000"),
                 Map.entry("LATTICE_MAX_CONNECTIONS_PER_ADDRESS", "4"),
                 Map.entry("LATTICE_HANDSHAKES_PER_SECOND", "41"),
-                Map.entry("LATTICE_CLOSE_GRACE", "3s")));
+                Map.entry("LATTICE_CLOSE_GRACE", "3s"),
+                Map.entry("LATTICE_MAX_CLOCK_DRIFT", "2s")));
 
     assertThat(o.port()).isEqualTo(9100);
     assertThat(o.bindAddress()).isEqualTo("127.0.0.2");
@@ -220,6 +223,16 @@ class LatticeMainTest {
     assertThat(o.sessionConfig().bytesInPerSecond()).isEqualTo(200_000);
     assertThat(o.connections())
         .isEqualTo(new ServerOptions.Connections(4, 41, Duration.ofSeconds(3)));
+    assertThat(o.maxClockDrift()).isEqualTo(Duration.ofSeconds(2));
+  }
+
+  @Test
+  void maxClockDriftIsAFlagAndRefusesLessThanAMillisecond() {
+    assertThat(LatticeMain.parse(Map.of(), "--max-clock-drift=250ms").maxClockDrift())
+        .isEqualTo(Duration.ofMillis(250));
+    assertThatThrownBy(() -> LatticeMain.parse(Map.of(), "--max-clock-drift=0"))
+        .isInstanceOf(ParameterException.class)
+        .hasMessageContaining("maxClockDrift");
   }
 
   @Test

@@ -852,8 +852,17 @@ public final class DefaultHub implements Hub, AutoCloseable {
             switch (op.type()) {
               case G_COUNTER -> scratch.incrementGCounter(serverReplica, op.field(), op.amount());
               case PN_COUNTER -> scratch.addPNCounter(serverReplica, op.field(), op.amount());
+                // After the field's write even when another server's clock put it too far ahead
+                // for ours to accept: an edit made after that write must not lose to it.
               case LWW_REGISTER ->
-                  scratch.setRegister(serverReplica, op.field(), op.value(), clock.now());
+                  scratch.setRegister(
+                      serverReplica,
+                      op.field(),
+                      op.value(),
+                      scratch
+                          .registerTimestamp(op.field())
+                          .map(clock::nowAfter)
+                          .orElseGet(clock::now));
             };
         joined = joined.join(step);
       }

@@ -4,6 +4,7 @@ import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
 import dev.lattice.crdt.VersionVector;
 import dev.lattice.crdt.codec.CrdtCodecs;
+import dev.lattice.hlc.HlcTimestamp;
 import dev.lattice.server.store.Appended;
 import dev.lattice.server.store.DocumentStore;
 import dev.lattice.server.store.StoreCorruptedException;
@@ -182,6 +183,20 @@ public final class RedisDocumentStore implements DocumentStore {
           ScriptOutputType.MULTI);
 
   /** KEYS s l h f. Returns head, snapshot, folded (each or nil), every log entry. */
+  /**
+   * Raises the store-wide greatest timestamp to ARGV[1] (19 digits, zero-padded: Lua numbers are
+   * doubles and cannot hold a packed timestamp exactly, but equal-width digit strings compare
+   * right).
+   */
+  private static final Script RAISE_MAX_TIMESTAMP =
+      new Script(
+          """
+          local current = redis.call('GET', KEYS[1])
+          if not current or ARGV[1] > current then redis.call('SET', KEYS[1], ARGV[1]) end
+          return 1
+          """,
+          ScriptOutputType.INTEGER);
+
   private static final Script LOAD =
       new Script(
           """
@@ -259,7 +274,11 @@ public final class RedisDocumentStore implements DocumentStore {
   private final AtomicLong failedCompactions = new AtomicLong();
 
   /** One append waiting for its document's turn. */
-  private record PendingAppend(byte[] delta, CompletableFuture<Appended> done, long queuedAt) {}
+  private record PendingAppend(
+      byte[] delta, long maxTimestamp, CompletableFuture<Appended> done, long queuedAt) {}
+
+  /** The greatest timestamp this store has seen Redis take into the max-timestamp key. */
+  private final AtomicLong raisedMaxTimestamp = new AtomicLong(-1);
 
   /** The appends of one document not yet sent. Guarded by the map's lock on its entry. */
   private static final class DocumentQueue {
@@ -368,6 +387,7 @@ public final class RedisDocumentStore implements DocumentStore {
     checkId(documentId);
     Objects.requireNonNull(delta, "delta");
     byte[] bytes = codecs.documentDelta().encode(delta);
+    long max = delta.maxTimestamp().map(HlcTimestamp::toLong).orElse(-1L);
     CompletableFuture<Appended> done = new CompletableFuture<>();
     boolean start;
     closeLock.readLock().lock();
@@ -383,7 +403,7 @@ public final class RedisDocumentStore implements DocumentStore {
             // An absent queue means no script of this document is in flight.
             first[0] = q == null;
             DocumentQueue queue = q == null ? new DocumentQueue() : q;
-            queue.waiting.add(new PendingAppend(bytes, done, System.nanoTime()));
+            queue.waiting.add(new PendingAppend(bytes, max, done, System.nanoTime()));
             return queue;
           });
       start = first[0];
@@ -469,9 +489,37 @@ public final class RedisDocumentStore implements DocumentStore {
       RedisKeys.bytes(keys.born(documentId))
     };
     byte[][] args = new byte[batch.size()][];
+    long batchMax = -1;
     for (int i = 0; i < args.length; i++) {
       args[i] = batch.get(i).delta;
+      batchMax = Math.max(batchMax, batch.get(i).maxTimestamp);
     }
+    CompletableFuture<List<Object>> appended = appendScript(documentId, scriptKeys, args, batch);
+    if (batchMax <= raisedMaxTimestamp.get()) {
+      return appended;
+    }
+    // Sent beside the append and waited for before the ack, so that the key is never below an
+    // acknowledged timestamp; skipped once Redis holds a greater one from this store.
+    long raise = batchMax;
+    CompletableFuture<Long> raised =
+        RAISE_MAX_TIMESTAMP.<Long>run(
+            redis.writes(),
+            new byte[][] {RedisKeys.bytes(keys.maxTimestamp())},
+            new byte[][] {maxTimestampDigits(raise)});
+    return appended.thenCombine(
+        raised,
+        (reply, ok) -> {
+          raisedMaxTimestamp.accumulateAndGet(raise, Math::max);
+          return reply;
+        });
+  }
+
+  private static byte[] maxTimestampDigits(long packed) {
+    return String.format("%019d", packed).getBytes(StandardCharsets.US_ASCII);
+  }
+
+  private CompletableFuture<List<Object>> appendScript(
+      String documentId, byte[][] scriptKeys, byte[][] args, List<PendingAppend> batch) {
     if (config.waitReplicas() == 0) {
       return APPEND.run(redis.writes(), scriptKeys, args);
     }
@@ -802,6 +850,31 @@ public final class RedisDocumentStore implements DocumentStore {
     checkOpen();
     byte[] head = RedisKeys.bytes(keys.head(documentId));
     return await(guarded(redis.reads().exists(head).toCompletableFuture())) > 0;
+  }
+
+  /**
+   * One GET of the store-wide key every append raises before it is acknowledged ({@link
+   * RedisKeys#maxTimestamp()}). Without the key (documents written before it existed, or a Redis
+   * that lost it) every document is read once, and the key written.
+   */
+  @Override
+  public Optional<HlcTimestamp> maxTimestamp() {
+    checkOpen();
+    byte[] key = RedisKeys.bytes(keys.maxTimestamp());
+    byte[] stored = await(guarded(redis.reads().get(key).toCompletableFuture()));
+    if (stored != null) {
+      return Optional.of(
+          HlcTimestamp.fromLong(Long.parseLong(new String(stored, StandardCharsets.US_ASCII))));
+    }
+    Optional<HlcTimestamp> found = DocumentStore.super.maxTimestamp();
+    if (found.isPresent()) {
+      long packed = found.get().toLong();
+      await(
+          guarded(
+              RAISE_MAX_TIMESTAMP.<Long>run(
+                  redis.writes(), new byte[][] {key}, new byte[][] {maxTimestampDigits(packed)})));
+    }
+    return found;
   }
 
   @Override

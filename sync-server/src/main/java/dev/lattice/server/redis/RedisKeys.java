@@ -119,6 +119,15 @@ public final class RedisKeys {
   }
 
   /**
+   * The store-wide greatest timestamp, {@code <prefix>:max-timestamp}: the packed timestamp as 19
+   * decimal digits (so that a string comparison in a script orders it). Outside every document's
+   * hash tag, so no document's names can take it.
+   */
+  public String maxTimestamp() {
+    return prefix + ":max-timestamp";
+  }
+
+  /**
    * A SCAN {@code MATCH} pattern of every head key of this prefix: the prefix with glob characters
    * escaped, then {@code :{*}:h}. Keys it matches may still be foreign; {@link #documentOfHead}
    * tells.

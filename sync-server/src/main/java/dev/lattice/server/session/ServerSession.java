@@ -429,7 +429,9 @@ public final class ServerSession implements Connection {
     } else if (message instanceof Presence presence) {
       onPresence(presence);
     } else if (message instanceof Ping ping) {
-      send(new Pong(ping.nonce(), clock.now()));
+      // The physical reading, not the HLC: a client's timestamp within the drift bound moves the
+      // HLC ahead, and other clients estimating their offset from it would take on that drag.
+      send(new Pong(ping.nonce(), clock.physicalTime()));
     } else if (message instanceof Pong) {
       // Liveness only: receiving it already reset the idle timer.
     } else {
@@ -542,7 +544,7 @@ public final class ServerSession implements Connection {
       idleTimer.cancel();
     }
     scheduleIdleCheck(config.idleTimeout().toNanos() / 2);
-    send(Welcome.of(version, serverId, clock.now(), welcomeLimits, id));
+    send(Welcome.of(version, serverId, clock.physicalTime(), welcomeLimits, id));
   }
 
   private void hold(byte[] frame) {
@@ -977,7 +979,7 @@ public final class ServerSession implements Connection {
     // Before WELCOME the server sends nothing but the refusal, so no PING then.
     if (phase == Phase.OPEN && !idlePingSent && idle >= timeout / 2) {
       idlePingSent = true;
-      send(new Ping(++pingNonce, clock.now()));
+      send(new Ping(++pingNonce, clock.physicalTime()));
     }
     long next = idlePingSent || phase != Phase.OPEN ? timeout : timeout / 2;
     scheduleIdleCheck(next - idle);

@@ -3,6 +3,7 @@ package dev.lattice.server.store;
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
 import dev.lattice.crdt.VersionVector;
+import dev.lattice.hlc.HlcTimestamp;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -98,6 +99,30 @@ public interface DocumentStore extends AutoCloseable {
     } catch (RuntimeException e) {
       return CompletableFuture.failedFuture(e);
     }
+  }
+
+  /**
+   * The greatest timestamp in any delta appended to this store (every acknowledged one included),
+   * empty if it holds none. A server seeds its clock from it before serving, so that after a
+   * restart on a wall clock set back its timestamps (its own edits, WELCOME, PONG) do not fall
+   * below what it already holds.
+   *
+   * <p>The default reads every document, so its cost grows with the store: right for small stores
+   * and tests only. The stores of this package keep the maximum as they append (see their javadoc),
+   * so this is one read.
+   *
+   * @throws StoreException if the store cannot be read
+   */
+  default Optional<HlcTimestamp> maxTimestamp() {
+    HlcTimestamp max = null;
+    for (String id : documentIds()) {
+      Optional<HlcTimestamp> t =
+          load(id).flatMap(d -> d.deltaSince(VersionVector.empty()).maxTimestamp());
+      if (t.isPresent() && (max == null || t.get().isAfter(max))) {
+        max = t.get();
+      }
+    }
+    return Optional.ofNullable(max);
   }
 
   /**

@@ -3,6 +3,7 @@ package dev.lattice.server.store;
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
 import dev.lattice.crdt.VersionVector;
+import dev.lattice.hlc.HlcTimestamp;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
@@ -33,6 +34,8 @@ public final class InMemoryDocumentStore implements DocumentStore {
 
   private final ConcurrentHashMap<String, Entry> documents = new ConcurrentHashMap<>();
   private final AtomicLong appended = new AtomicLong();
+  // Packed HlcTimestamp; -1 while nothing with a timestamp was appended.
+  private final AtomicLong maxTimestamp = new AtomicLong(-1);
   private volatile boolean closed;
 
   /** An empty store. */
@@ -60,8 +63,16 @@ public final class InMemoryDocumentStore implements DocumentStore {
           new StoreException("cannot append to document '" + documentId + "'", e));
     }
     appended.incrementAndGet();
+    delta.maxTimestamp().ifPresent(t -> maxTimestamp.accumulateAndGet(t.toLong(), Math::max));
     return CompletableFuture.completedFuture(
         new Appended(StoreCursor.of(position[0] - 1), StoreCursor.of(position[0])));
+  }
+
+  /** Kept as deltas are appended: one read. */
+  @Override
+  public Optional<HlcTimestamp> maxTimestamp() {
+    long max = maxTimestamp.get();
+    return max < 0 ? Optional.empty() : Optional.of(HlcTimestamp.fromLong(max));
   }
 
   @Override

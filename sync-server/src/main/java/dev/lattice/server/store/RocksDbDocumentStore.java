@@ -3,6 +3,7 @@ package dev.lattice.server.store;
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
 import dev.lattice.crdt.codec.CrdtCodecs;
+import dev.lattice.hlc.HlcTimestamp;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.CharBuffer;
@@ -57,8 +58,9 @@ import org.rocksdb.WriteOptions;
  * One key space: {@code 's' + id} holds a document's snapshot ({@code CrdtCodecs.document()}),
  * {@code 'd' + len(id) + id + seq} its deltas ({@code CrdtCodecs.documentDelta()}) under a
  * store-wide sequence that every batch persists with itself, {@code 'e' + id} marks that the
- * document exists. Loads and compactions read from one RocksDB snapshot, so they see a consistent
- * state. Compaction (on request, or in the background after {@link
+ * document exists, and {@code "mmts"} holds the greatest timestamp of any delta committed, for
+ * {@link #maxTimestamp}. Loads and compactions read from one RocksDB snapshot, so they see a
+ * consistent state. Compaction (on request, or in the background after {@link
  * EmbeddedStoreConfig#compactionThreshold()} deltas of a document) writes the merged snapshot and
  * deletes exactly the delta keys it read, in one atomic batch; deltas committed meanwhile have
  * other keys and stay.
@@ -103,6 +105,7 @@ public final class RocksDbDocumentStore implements DocumentStore {
   private static final byte[] NEXT_SEQUENCE_KEY = {'m', 's', 'e', 'q'};
   private static final byte[] FORMAT_KEY = {'m', 'f', 'm', 't'};
   private static final byte[] FORMAT_V1 = {1};
+  private static final byte[] MAX_TIMESTAMP_KEY = {'m', 'm', 't', 's'};
 
   private final EmbeddedStoreConfig config;
   private final CrdtCodecs codecs;
@@ -123,6 +126,11 @@ public final class RocksDbDocumentStore implements DocumentStore {
   private final AtomicLong compactions = new AtomicLong();
   private final AtomicLong failedCompactions = new AtomicLong();
   private long nextSequence; // committer thread only
+  // The greatest packed timestamp committed, -1 for none. Not known in a store written before the
+  // key existed until maxTimestamp() has read it once. Both guarded by maxLock for writes.
+  private final Object maxLock = new Object();
+  private volatile long maxTimestamp = -1;
+  private volatile boolean maxTimestampKnown;
   private boolean closed; // guarded by closeLock
   private boolean dbOpen = true; // guarded by closeLock
 
@@ -139,9 +147,10 @@ public final class RocksDbDocumentStore implements DocumentStore {
     }
   }
 
-  private static final Pending CLOSE = new Pending(null, null, null);
+  private static final Pending CLOSE = new Pending(null, null, -1, null);
 
-  private record Pending(String documentId, byte[] delta, CompletableFuture<Appended> done) {}
+  private record Pending(
+      String documentId, byte[] delta, long maxTimestamp, CompletableFuture<Appended> done) {}
 
   private RocksDbDocumentStore(EmbeddedStoreConfig config) {
     this.config = config;
@@ -162,6 +171,14 @@ public final class RocksDbDocumentStore implements DocumentStore {
       checkFormat(dir);
       byte[] seq = db.get(NEXT_SEQUENCE_KEY);
       nextSequence = seq == null ? 1 : ByteBuffer.wrap(seq).getLong();
+      byte[] max = db.get(MAX_TIMESTAMP_KEY);
+      if (max != null) {
+        maxTimestamp = ByteBuffer.wrap(max).getLong();
+        maxTimestampKnown = true;
+      } else {
+        // A store with no documents has no maximum to find; one that has them predates the key.
+        maxTimestampKnown = listDocumentIds().isEmpty();
+      }
     } catch (RocksDBException | RuntimeException e) {
       db.close();
       options.close();
@@ -260,7 +277,8 @@ public final class RocksDbDocumentStore implements DocumentStore {
       if (closed) {
         return CompletableFuture.failedFuture(new IllegalStateException("the store is closed"));
       }
-      queue.add(new Pending(documentId, bytes, done));
+      long max = delta.maxTimestamp().map(HlcTimestamp::toLong).orElse(-1L);
+      queue.add(new Pending(documentId, bytes, max, done));
     } finally {
       closeLock.readLock().unlock();
     }
@@ -325,19 +343,31 @@ public final class RocksDbDocumentStore implements DocumentStore {
     config.hooks.beforeCommit(batch.size());
     Set<String> touched = new LinkedHashSet<>();
     long firstSequence = nextSequence;
-    try (WriteBatch wb = new WriteBatch()) {
-      long seq = nextSequence;
-      for (Pending p : batch) {
-        wb.put(deltaKey(utf8(p.documentId), seq++), p.delta);
-        if (touched.add(p.documentId)) {
-          wb.put(prefixed(EXISTS, utf8(p.documentId)), FORMAT_V1);
+    synchronized (maxLock) {
+      try (WriteBatch wb = new WriteBatch()) {
+        long seq = nextSequence;
+        long batchMax = -1;
+        for (Pending p : batch) {
+          wb.put(deltaKey(utf8(p.documentId), seq++), p.delta);
+          if (touched.add(p.documentId)) {
+            wb.put(prefixed(EXISTS, utf8(p.documentId)), FORMAT_V1);
+          }
+          batchMax = Math.max(batchMax, p.maxTimestamp);
+        }
+        wb.put(NEXT_SEQUENCE_KEY, ByteBuffer.allocate(8).putLong(seq).array());
+        // In the same atomic batch as the deltas, so the key is never behind what is durable.
+        boolean newMax = batchMax > maxTimestamp;
+        if (newMax && maxTimestampKnown) {
+          wb.put(MAX_TIMESTAMP_KEY, ByteBuffer.allocate(8).putLong(batchMax).array());
+        }
+        // Never reuse sequences, even if the write fails: a failed sync may still leave the batch
+        // in the log, and a later batch must not overwrite its keys.
+        nextSequence = seq;
+        db.write(syncWrite, wb);
+        if (newMax) {
+          maxTimestamp = batchMax;
         }
       }
-      wb.put(NEXT_SEQUENCE_KEY, ByteBuffer.allocate(8).putLong(seq).array());
-      // Never reuse sequences, even if the write fails: a failed sync may still leave the batch in
-      // the log, and a later batch must not overwrite its keys.
-      nextSequence = seq;
-      db.write(syncWrite, wb);
     }
     commits.incrementAndGet();
     appended.addAndGet(batch.size());
@@ -470,6 +500,40 @@ public final class RocksDbDocumentStore implements DocumentStore {
         });
   }
 
+  /**
+   * One read: the maximum is kept under its own key, written in the same atomic batch as the deltas
+   * that raise it. A store written before that key existed is read whole once, at the first call,
+   * and the key written then.
+   */
+  @Override
+  public Optional<HlcTimestamp> maxTimestamp() {
+    if (!maxTimestampKnown) {
+      synchronized (maxLock) {
+        if (!maxTimestampKnown) {
+          // Commits wait on maxLock meanwhile, so none can slip between the scan and the key.
+          long found = DocumentStore.super.maxTimestamp().map(HlcTimestamp::toLong).orElse(-1L);
+          long max = Math.max(found, maxTimestamp);
+          if (max >= 0) {
+            reading(
+                () -> {
+                  try {
+                    db.put(
+                        syncWrite, MAX_TIMESTAMP_KEY, ByteBuffer.allocate(8).putLong(max).array());
+                  } catch (RocksDBException e) {
+                    throw new StoreException("cannot write the greatest timestamp: " + e, e);
+                  }
+                  return null;
+                });
+          }
+          maxTimestamp = max;
+          maxTimestampKnown = true;
+        }
+      }
+    }
+    long max = maxTimestamp;
+    return max < 0 ? Optional.empty() : Optional.of(HlcTimestamp.fromLong(max));
+  }
+
   @Override
   public Set<String> documentIds() {
     return reading(this::listDocumentIds);
@@ -503,6 +567,11 @@ public final class RocksDbDocumentStore implements DocumentStore {
           }
           return n;
         });
+  }
+
+  /** Deletes the greatest-timestamp key, as in a store written before it existed; for tests. */
+  void deleteMaxTimestampKeyForTest() throws RocksDBException {
+    db.delete(syncWrite, MAX_TIMESTAMP_KEY);
   }
 
   /** Overwrites every stored delta of {@code documentId} with {@code bytes}; for tests. */

@@ -72,6 +72,18 @@ public abstract class DocumentStoreContractTest {
   }
 
   @Test
+  void maxTimestampIsTheGreatestTimestampEverAppended() throws Exception {
+    assertThat(store.maxTimestamp()).isEmpty();
+    Document writer = Document.create("a");
+    HlcTimestamp high = HlcTimestamp.of(1_700_000_000_000L, 5);
+    await(store.append("a", writer.setRegister(ALICE, "t", Value.of("high"), high)));
+    await(store.append("a", writer.setRegister(BOB, "u", Value.of("low"), HlcTimestamp.of(9, 0))));
+    await(store.append("b", Document.create("b").incrementGCounter(ALICE, "n", 1)));
+
+    assertThat(store.maxTimestamp()).contains(high);
+  }
+
+  @Test
   void loadAfterAppendEqualsTheMergedDeltas() throws Exception {
     List<DocumentDelta> deltas = someDeltas("doc-1", 20);
     for (DocumentDelta d : deltas) {

@@ -5,6 +5,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
+import dev.lattice.crdt.Value;
+import dev.lattice.crdt.VersionVector;
+import dev.lattice.hlc.HlcTimestamp;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -151,6 +154,26 @@ class RocksDbDocumentStoreTest extends DocumentStoreContractTest {
     CompletableFuture.allOf(acks.toArray(CompletableFuture[]::new)).get(10, TimeUnit.SECONDS);
     RocksDbDocumentStore again = reopen(EmbeddedStoreConfig.TestHooks.NONE, 0);
     assertThat(again.load("doc")).contains(merged("doc", deltas));
+  }
+
+  @Test
+  void maxTimestampSurvivesAReopenAndIsFoundInAStoreThatPredatesItsKey() throws Exception {
+    List<DocumentDelta> deltas = someDeltas("doc", 5);
+    for (DocumentDelta d : deltas) {
+      await(store.append("doc", d));
+    }
+    HlcTimestamp greatest =
+        merged("doc", deltas).deltaSince(VersionVector.empty()).maxTimestamp().get();
+    assertThat(reopen(EmbeddedStoreConfig.TestHooks.NONE, 0).maxTimestamp()).contains(greatest);
+
+    ((RocksDbDocumentStore) store).deleteMaxTimestampKeyForTest();
+    RocksDbDocumentStore legacy = reopen(EmbeddedStoreConfig.TestHooks.NONE, 0);
+    assertThat(legacy.maxTimestamp()).as("read whole once").contains(greatest);
+    HlcTimestamp later = greatest.successor();
+    await(
+        legacy.append(
+            "other", Document.create("other").setRegister(ALICE, "t", Value.of("x"), later)));
+    assertThat(reopen(EmbeddedStoreConfig.TestHooks.NONE, 0).maxTimestamp()).contains(later);
   }
 
   @Test
