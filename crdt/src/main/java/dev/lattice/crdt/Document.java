@@ -119,11 +119,9 @@ public final class Document {
     if (field == null) {
       return 0;
     }
-    if (field.state() instanceof GCounter g) {
-      return g.value();
-    }
-    if (field.state() instanceof PNCounter pn) {
-      return pn.value();
+    // A counter's view is its value as a Long; no other kind's view is a Long.
+    if (field.type().kind().viewAny(field.state()) instanceof Long value) {
+      return value;
     }
     throw new FieldTypeMismatchException(name, field.type(), CrdtType.PN_COUNTER);
   }
@@ -138,8 +136,8 @@ public final class Document {
     if (field == null) {
       return Optional.empty();
     }
-    if (field.state() instanceof LWWRegister register) {
-      return register.value();
+    if (field.type() == CrdtType.LWW_REGISTER) {
+      return LWWRegisterKind.INSTANCE.cast(field.state()).value();
     }
     throw new FieldTypeMismatchException(name, field.type(), CrdtType.LWW_REGISTER);
   }
@@ -158,7 +156,7 @@ public final class Document {
    * @throws FieldTypeMismatchException if the field exists with another type
    */
   public DocumentDelta incrementGCounter(ReplicaId writer, String field, long amount) {
-    GCounter current = (GCounter) stateFor(field, CrdtType.G_COUNTER);
+    GCounter current = stateFor(field, GCounterKind.INSTANCE);
     return apply(writer, field, current.increment(writer, amount));
   }
 
@@ -170,7 +168,7 @@ public final class Document {
    * @throws FieldTypeMismatchException if the field exists with another type
    */
   public DocumentDelta addPNCounter(ReplicaId writer, String field, long amount) {
-    PNCounter current = (PNCounter) stateFor(field, CrdtType.PN_COUNTER);
+    PNCounter current = stateFor(field, PNCounterKind.INSTANCE);
     return apply(writer, field, current.add(writer, amount));
   }
 
@@ -183,20 +181,20 @@ public final class Document {
    */
   public DocumentDelta setRegister(
       ReplicaId writer, String field, Value value, HlcTimestamp timestamp) {
-    LWWRegister current = (LWWRegister) stateFor(field, CrdtType.LWW_REGISTER);
+    LWWRegister current = stateFor(field, LWWRegisterKind.INSTANCE);
     return apply(writer, field, current.set(value, timestamp, writer));
   }
 
-  private Crdt<?> stateFor(String name, CrdtType type) {
+  private <T extends Crdt<T>> T stateFor(String name, CrdtKind<T> kind) {
     Objects.requireNonNull(name, "field name");
     FieldState existing = fields.get(name);
     if (existing == null) {
-      return type.empty();
+      return kind.empty();
     }
-    if (existing.type() != type) {
-      throw new FieldTypeMismatchException(name, existing.type(), type);
+    if (existing.type() != kind.type()) {
+      throw new FieldTypeMismatchException(name, existing.type(), kind.type());
     }
-    return existing.state();
+    return kind.cast(existing.state());
   }
 
   private DocumentDelta apply(ReplicaId writer, String name, Mutation<? extends Crdt<?>> mutation) {
