@@ -24,6 +24,21 @@ public abstract class CrdtKind<T extends Crdt<T>> {
     this.stateClass = Objects.requireNonNull(stateClass, "stateClass");
   }
 
+  /**
+   * The kind whose states are of {@code stateClass}.
+   *
+   * @throws IllegalArgumentException if no type has that state class
+   */
+  @SuppressWarnings("unchecked")
+  public static <T extends Crdt<T>> CrdtKind<T> of(Class<T> stateClass) {
+    for (CrdtType type : CrdtType.values()) {
+      if (type.kind().stateClass() == stateClass) {
+        return (CrdtKind<T>) type.kind();
+      }
+    }
+    throw new IllegalArgumentException("no CRDT type has the state class " + stateClass);
+  }
+
   /** The type this kind describes. */
   public abstract CrdtType type();
 

@@ -29,6 +29,27 @@ public enum CrdtType {
     public CrdtKind<LWWRegister> kind() {
       return LWWRegisterKind.INSTANCE;
     }
+  },
+  /** An add-wins observed-remove set of {@link Value}s: {@link ORSet}. Causal. */
+  OR_SET {
+    @Override
+    public CrdtKind<ORSet> kind() {
+      return ORSetKind.INSTANCE;
+    }
+  },
+  /** A multi-value register keeping every concurrent write: {@link MVRegister}. Causal. */
+  MV_REGISTER {
+    @Override
+    public CrdtKind<MVRegister> kind() {
+      return MVRegisterKind.INSTANCE;
+    }
+  },
+  /** An observed-remove map of string keys to nested CRDTs: {@link ORMap}. Causal. */
+  OR_MAP {
+    @Override
+    public CrdtKind<ORMap> kind() {
+      return ORMapKind.INSTANCE;
+    }
   };
 
   /** Everything else about this type. */

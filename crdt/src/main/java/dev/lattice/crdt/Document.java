@@ -185,6 +185,67 @@ public final class Document {
     return apply(writer, field, current.set(value, timestamp, writer));
   }
 
+  /**
+   * Adds {@code element} to the OR-Set {@code field}, creating it if absent; the add is tagged with
+   * this mutation's dot.
+   *
+   * @throws FieldTypeMismatchException if the field exists with another type
+   */
+  public DocumentDelta addToSet(ReplicaId writer, String field, Value element) {
+    ORSet current = stateFor(field, ORSetKind.INSTANCE);
+    return apply(writer, field, dot -> current.add(dot, element));
+  }
+
+  /**
+   * Removes {@code element} from the OR-Set {@code field} as this replica sees it: adds it has not
+   * seen survive the remove. Creates the field if absent.
+   *
+   * @throws FieldTypeMismatchException if the field exists with another type
+   */
+  public DocumentDelta removeFromSet(ReplicaId writer, String field, Value element) {
+    ORSet current = stateFor(field, ORSetKind.INSTANCE);
+    return apply(writer, field, dot -> current.remove(dot, element));
+  }
+
+  /**
+   * Writes {@code value} to the MV-Register {@code field}, replacing the writes this replica holds,
+   * creating the field if absent.
+   *
+   * @throws FieldTypeMismatchException if the field exists with another type
+   */
+  public DocumentDelta writeMVRegister(ReplicaId writer, String field, Value value) {
+    MVRegister current = stateFor(field, MVRegisterKind.INSTANCE);
+    return apply(writer, field, dot -> current.write(dot, value));
+  }
+
+  /**
+   * Changes the value of {@code key}, of {@code kind}, in the OR-Map {@code field}, creating the
+   * field if absent: {@code change} gets the key's state and this mutation's dot (for a nested
+   * causal mutation) and returns the new state.
+   *
+   * @throws FieldTypeMismatchException if the field or the key exists with another type
+   */
+  public <T extends Crdt<T>> DocumentDelta updateMap(
+      ReplicaId writer,
+      String field,
+      String key,
+      CrdtKind<T> kind,
+      java.util.function.BiFunction<T, Dot, T> change) {
+    ORMap current = stateFor(field, ORMapKind.INSTANCE);
+    return apply(writer, field, dot -> current.update(dot, key, kind, s -> change.apply(s, dot)));
+  }
+
+  /**
+   * Removes {@code key} from the OR-Map {@code field} as this replica sees it: concurrent updates
+   * of the key survive. Creates the field if absent.
+   *
+   * @throws FieldTypeMismatchException if the field exists with another type
+   */
+  public DocumentDelta removeFromMap(ReplicaId writer, String field, String key) {
+    ORMap current = stateFor(field, ORMapKind.INSTANCE);
+    return apply(writer, field, dot -> current.remove(dot, key));
+  }
+
   private <T extends Crdt<T>> T stateFor(String name, CrdtKind<T> kind) {
     Objects.requireNonNull(name, "field name");
     FieldState existing = fields.get(name);
@@ -198,7 +259,15 @@ public final class Document {
   }
 
   private DocumentDelta apply(ReplicaId writer, String name, Mutation<? extends Crdt<?>> mutation) {
+    return apply(writer, name, dot -> mutation);
+  }
+
+  private DocumentDelta apply(
+      ReplicaId writer,
+      String name,
+      java.util.function.Function<Dot, Mutation<? extends Crdt<?>>> mutator) {
     Dot dot = new Dot(writer, nextSequence(writer));
+    Mutation<? extends Crdt<?>> mutation = mutator.apply(dot);
     VersionVector touched = VersionVector.empty().with(writer, dot.sequence());
     FieldState existing = fields.get(name);
     fields.put(

@@ -1,6 +1,7 @@
 package dev.lattice.crdt.codec;
 
 import dev.lattice.crdt.Crdt;
+import dev.lattice.crdt.Dot;
 import dev.lattice.crdt.DotRange;
 import dev.lattice.crdt.DotSet;
 import dev.lattice.crdt.FieldState;
@@ -597,6 +598,38 @@ final class Reader {
       previousLast = last;
     }
     return DotSet.of(ranges);
+  }
+
+  /**
+   * Reads the header of a flat array of a causal CRDT's entries, {@code width} elements each, at
+   * most {@code maxCollectionSize} entries.
+   */
+  int entriesHeader(String where, String expected, int width) throws IOException {
+    long pos = position();
+    int n =
+        arrayHeader(
+            where,
+            "an array of " + expected,
+            (long) width * limits.maxCollectionSize(),
+            width + " x maxCollectionSize");
+    if (n % width != 0) {
+      throw error(
+          where,
+          pos,
+          "expected an array of "
+              + expected
+              + ", got "
+              + n
+              + " elements, not a multiple of "
+              + width);
+    }
+    return n;
+  }
+
+  /** Reads a dot {@code replica, sequence}. */
+  Dot readDot(String where) throws IOException {
+    ReplicaId replica = readReplica(where);
+    return new Dot(replica, readPositive(where, "a sequence number"));
   }
 
   /** Reads {@code value, timestamp, writer}: the three elements of a written register. */

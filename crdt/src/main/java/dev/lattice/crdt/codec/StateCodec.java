@@ -35,6 +35,11 @@ abstract class StateCodec {
   /** Writes the state of a field, as the next MessagePack value. */
   abstract void write(Writer writer, MessagePacker out, Crdt<?> state) throws IOException;
 
+  /** Writes a state that {@code depth} CRDTs enclose; types that nest override it. */
+  void write(Writer writer, MessagePacker out, Crdt<?> state, int depth) throws IOException {
+    write(writer, out, state);
+  }
+
   /**
    * Reads the state of a field.
    *

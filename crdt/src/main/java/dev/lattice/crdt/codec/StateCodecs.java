@@ -20,6 +20,9 @@ final class StateCodecs {
     register(new GCounterState());
     register(new PNCounterState());
     register(new LWWRegisterState());
+    register(new ORSetState());
+    register(new MVRegisterState());
+    register(new ORMapState());
     for (CrdtType type : CrdtType.values()) {
       if (!BY_TYPE.containsKey(type)) {
         throw new ExceptionInInitializerError("no state codec for " + type);

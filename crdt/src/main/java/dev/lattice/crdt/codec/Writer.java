@@ -188,6 +188,13 @@ final class Writer {
     vector(out, field.touched(), "a touched vector");
   }
 
+  /** Checks the number of live entries of a causal CRDT against {@code maxCollectionSize}. */
+  void checkEntries(String what, int entries) {
+    if (entries > limits.maxCollectionSize()) {
+      throw tooMany(what, entries, "entries", "maxCollectionSize", limits.maxCollectionSize());
+    }
+  }
+
   /** A nested state {@code [type, state]}; {@code depth} CRDTs enclose it. */
   void nested(MessagePacker out, Crdt<?> state, int depth) throws IOException {
     if (depth > limits.maxCrdtDepth()) {
@@ -202,7 +209,7 @@ final class Writer {
     StateCodec codec = StateCodecs.of(state.type());
     out.packArrayHeader(2);
     out.packInt(codec.tag());
-    codec.write(this, out, state);
+    codec.write(this, out, state, depth);
   }
 
   private static IllegalArgumentException tooMany(

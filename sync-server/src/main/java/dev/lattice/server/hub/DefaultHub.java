@@ -831,6 +831,10 @@ public final class DefaultHub implements Hub, AutoCloseable {
               case PN_COUNTER -> scratch.addPNCounter(serverReplica, op.field(), op.amount());
               case LWW_REGISTER ->
                   scratch.setRegister(serverReplica, op.field(), op.value(), clock.now());
+                // DocumentEdit makes operations of the three types above only (issue 12: edits of
+                // the causal types are a later slice).
+              default ->
+                  throw new IllegalStateException("server.edit has no operation on " + op.type());
             };
         joined = joined.join(step);
       }
