@@ -78,7 +78,7 @@ final class DotStore<K extends Comparable<? super K>, V> {
     return dots == null ? List.of() : dots;
   }
 
-  /** The keys with a live dot, ascending, with their dots. */
+  /** The keys with a live dot, with their dots, in no particular order. */
   PMap<K, List<Dot>> byKey() {
     return byKey;
   }
@@ -226,6 +226,7 @@ final class DotStore<K extends Comparable<? super K>, V> {
     if (others.isEmpty()) {
       return this;
     }
+    others.sort(null);
     return new DotStore<>(e, k, context.minus(others));
   }
 

@@ -3,13 +3,13 @@ package dev.lattice.crdt;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.TreeMap;
 import org.junit.jupiter.api.Test;
 
-/** The persistent map against {@link TreeMap}, and the old versions it must leave untouched. */
+/** The persistent map against {@link HashMap}, and the old versions it must leave untouched. */
 class PMapTest {
 
   @Test
@@ -17,9 +17,9 @@ class PMapTest {
     for (long seed = 1; seed <= 20; seed++) {
       Random r = new Random(seed);
       PMap<Integer, String> map = PMap.empty();
-      TreeMap<Integer, String> model = new TreeMap<>();
+      HashMap<Integer, String> model = new HashMap<>();
       List<PMap<Integer, String>> versions = new ArrayList<>();
-      List<TreeMap<Integer, String>> models = new ArrayList<>();
+      List<HashMap<Integer, String>> models = new ArrayList<>();
       for (int step = 0; step < 400; step++) {
         int key = r.nextInt(60);
         if (r.nextInt(3) == 0) {
@@ -33,15 +33,15 @@ class PMapTest {
         assertThat(map.size()).as("seed %d step %d", seed, step).isEqualTo(model.size());
         if (step % 50 == 0) {
           versions.add(map);
-          models.add(new TreeMap<>(model));
+          models.add(new HashMap<>(model));
         }
       }
-      assertThat(entries(map)).isEqualTo(List.copyOf(model.entrySet()));
+      assertThat(entries(map)).isEqualTo(model);
       for (int k = 0; k < 60; k++) {
         assertThat(map.get(k)).isEqualTo(model.get(k));
       }
       for (int v = 0; v < versions.size(); v++) {
-        assertThat(entries(versions.get(v))).isEqualTo(List.copyOf(models.get(v).entrySet()));
+        assertThat(entries(versions.get(v))).isEqualTo(models.get(v));
       }
     }
   }
@@ -81,11 +81,58 @@ class PMapTest {
         .containsExactly(new DotRange(r, Long.MAX_VALUE - 1, Long.MAX_VALUE - 1));
   }
 
-  private static List<Map.Entry<Integer, String>> entries(PMap<Integer, String> map) {
-    List<Map.Entry<Integer, String>> out = new ArrayList<>();
-    for (Map.Entry<Integer, String> e : map) {
-      out.add(Map.entry(e.getKey(), e.getValue()));
+  @Test
+  void keysWithOneHashShareACollisionNode() {
+    // "Aa" and "BB" have one String hash code; so do "AaAa", "AaBB", "BBAa" and "BBBB".
+    List<String> keys = List.of("Aa", "BB", "AaAa", "AaBB", "BBAa", "BBBB", "x");
+    PMap<String, Integer> map = PMap.empty();
+    for (int i = 0; i < keys.size(); i++) {
+      map = map.put(keys.get(i), i);
     }
+    assertThat(map.size()).isEqualTo(keys.size());
+    for (int i = 0; i < keys.size(); i++) {
+      assertThat(map.get(keys.get(i))).isEqualTo(i);
+    }
+    PMap<String, Integer> fewer = map.remove("BB").remove("AaBB").remove("nope");
+    assertThat(fewer.size()).isEqualTo(keys.size() - 2);
+    assertThat(fewer.get("Aa")).isEqualTo(0);
+    assertThat(fewer.get("BB")).isNull();
+    assertThat(fewer.put("BB", 1).put("AaBB", 3)).isEqualTo(map);
+    PMap<String, Integer> none = map;
+    for (String k : keys) {
+      none = none.remove(k);
+    }
+    assertThat(none.isEmpty()).isTrue();
+    assertThat(none).isEqualTo(PMap.empty());
+  }
+
+  @Test
+  void aHundredThousandKeysComeAndGo() {
+    Random r = new Random(7);
+    PMap<Long, Long> map = PMap.empty();
+    HashMap<Long, Long> model = new HashMap<>();
+    for (int i = 0; i < 200_000; i++) {
+      long key = r.nextInt(100_000);
+      if (r.nextInt(4) == 0) {
+        map = map.remove(key);
+        model.remove(key);
+      } else {
+        map = map.put(key, (long) i);
+        model.put(key, (long) i);
+      }
+    }
+    assertThat(map.size()).isEqualTo(model.size());
+    assertThat(entries(map)).isEqualTo(model);
+  }
+
+  private static <K, V> Map<K, V> entries(PMap<K, V> map) {
+    HashMap<K, V> out = new HashMap<>();
+    int n = 0;
+    for (Map.Entry<K, V> e : map) {
+      out.put(e.getKey(), e.getValue());
+      n++;
+    }
+    assertThat(n).as("iteration visits each key once").isEqualTo(out.size());
     return out;
   }
 }
