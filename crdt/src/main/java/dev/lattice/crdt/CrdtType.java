@@ -3,43 +3,66 @@ package dev.lattice.crdt;
 /**
  * The CRDT type of a document field. A field's type is fixed once the field exists.
  *
+ * <p>Each constant only names its type; what the type does lives in its {@link CrdtKind}, reached
+ * through {@link #kind()}, so code handling fields of any type never tests state classes.
+ *
  * <p>Immutable and thread-safe.
  */
 public enum CrdtType {
   /** A grow-only counter: {@link GCounter}. */
-  G_COUNTER(GCounter.class) {
+  G_COUNTER {
     @Override
-    public GCounter empty() {
-      return GCounter.empty();
+    public CrdtKind<GCounter> kind() {
+      return GCounterKind.INSTANCE;
     }
   },
   /** A counter that goes up and down: {@link PNCounter}. */
-  PN_COUNTER(PNCounter.class) {
+  PN_COUNTER {
     @Override
-    public PNCounter empty() {
-      return PNCounter.empty();
+    public CrdtKind<PNCounter> kind() {
+      return PNCounterKind.INSTANCE;
     }
   },
   /** A last-writer-wins register of a {@link Value}: {@link LWWRegister}. */
-  LWW_REGISTER(LWWRegister.class) {
+  LWW_REGISTER {
     @Override
-    public LWWRegister empty() {
-      return LWWRegister.empty();
+    public CrdtKind<LWWRegister> kind() {
+      return LWWRegisterKind.INSTANCE;
+    }
+  },
+  /** An add-wins observed-remove set of {@link Value}s: {@link ORSet}. Causal. */
+  OR_SET {
+    @Override
+    public CrdtKind<ORSet> kind() {
+      return ORSetKind.INSTANCE;
+    }
+  },
+  /** A multi-value register keeping every concurrent write: {@link MVRegister}. Causal. */
+  MV_REGISTER {
+    @Override
+    public CrdtKind<MVRegister> kind() {
+      return MVRegisterKind.INSTANCE;
+    }
+  },
+  /** An observed-remove map of string keys to nested CRDTs: {@link ORMap}. Causal. */
+  OR_MAP {
+    @Override
+    public CrdtKind<ORMap> kind() {
+      return ORMapKind.INSTANCE;
     }
   };
 
-  private final Class<? extends Crdt<?>> stateClass;
-
-  CrdtType(Class<? extends Crdt<?>> stateClass) {
-    this.stateClass = stateClass;
-  }
+  /** Everything else about this type. */
+  public abstract CrdtKind<?> kind();
 
   /** The empty state of this type. */
-  public abstract Crdt<?> empty();
+  public Crdt<?> empty() {
+    return kind().empty();
+  }
 
   /** The class of this type's states. */
   public Class<? extends Crdt<?>> stateClass() {
-    return stateClass;
+    return kind().stateClass();
   }
 
   /** Merges two states of this type; both must be of {@link #stateClass()}. */

@@ -132,11 +132,14 @@ public final class Document {
     if (field == null) {
       return 0;
     }
-    if (field.state() instanceof GCounter g) {
-      return g.value();
+    // A counter's view is its value as a Long, or a BigInteger past the range of a long; no
+    // other kind's view is a number.
+    Object view = field.type().kind().viewAny(field.state());
+    if (view instanceof Long value) {
+      return value;
     }
-    if (field.state() instanceof PNCounter pn) {
-      return pn.value();
+    if (view instanceof java.math.BigInteger big) {
+      return big.signum() > 0 ? Long.MAX_VALUE : Long.MIN_VALUE;
     }
     throw new FieldTypeMismatchException(name, field.type(), CrdtType.PN_COUNTER);
   }
@@ -151,8 +154,8 @@ public final class Document {
     if (field == null) {
       return Optional.empty();
     }
-    if (field.state() instanceof LWWRegister register) {
-      return register.value();
+    if (field.type() == CrdtType.LWW_REGISTER) {
+      return LWWRegisterKind.INSTANCE.cast(field.state()).value();
     }
     throw new FieldTypeMismatchException(name, field.type(), CrdtType.LWW_REGISTER);
   }
@@ -190,7 +193,7 @@ public final class Document {
    * @throws FieldTypeMismatchException if the field exists with another type
    */
   public DocumentDelta incrementGCounter(ReplicaId writer, String field, long amount) {
-    GCounter current = (GCounter) stateFor(field, CrdtType.G_COUNTER);
+    GCounter current = stateFor(field, GCounterKind.INSTANCE);
     return apply(writer, field, current.increment(writer, amount));
   }
 
@@ -202,7 +205,7 @@ public final class Document {
    * @throws FieldTypeMismatchException if the field exists with another type
    */
   public DocumentDelta addPNCounter(ReplicaId writer, String field, long amount) {
-    PNCounter current = (PNCounter) stateFor(field, CrdtType.PN_COUNTER);
+    PNCounter current = stateFor(field, PNCounterKind.INSTANCE);
     return apply(writer, field, current.add(writer, amount));
   }
 
@@ -217,24 +220,93 @@ public final class Document {
    */
   public DocumentDelta setRegister(
       ReplicaId writer, String field, Value value, HlcTimestamp timestamp) {
-    LWWRegister current = (LWWRegister) stateFor(field, CrdtType.LWW_REGISTER);
+    LWWRegister current = stateFor(field, LWWRegisterKind.INSTANCE);
     return apply(writer, field, current.set(value, timestamp, writer));
   }
 
-  private Crdt<?> stateFor(String name, CrdtType type) {
+  /**
+   * Adds {@code element} to the OR-Set {@code field}, creating it if absent; the add is tagged with
+   * this mutation's dot.
+   *
+   * @throws FieldTypeMismatchException if the field exists with another type
+   */
+  public DocumentDelta addToSet(ReplicaId writer, String field, Value element) {
+    ORSet current = stateFor(field, ORSetKind.INSTANCE);
+    return apply(writer, field, dot -> current.add(dot, element));
+  }
+
+  /**
+   * Removes {@code element} from the OR-Set {@code field} as this replica sees it: adds it has not
+   * seen survive the remove. Creates the field if absent.
+   *
+   * @throws FieldTypeMismatchException if the field exists with another type
+   */
+  public DocumentDelta removeFromSet(ReplicaId writer, String field, Value element) {
+    ORSet current = stateFor(field, ORSetKind.INSTANCE);
+    return apply(writer, field, dot -> current.remove(dot, element));
+  }
+
+  /**
+   * Writes {@code value} to the MV-Register {@code field}, replacing the writes this replica holds,
+   * creating the field if absent.
+   *
+   * @throws FieldTypeMismatchException if the field exists with another type
+   */
+  public DocumentDelta writeMVRegister(ReplicaId writer, String field, Value value) {
+    MVRegister current = stateFor(field, MVRegisterKind.INSTANCE);
+    return apply(writer, field, dot -> current.write(dot, value));
+  }
+
+  /**
+   * Changes the value of {@code key}, of {@code kind}, in the OR-Map {@code field}, creating the
+   * field if absent: {@code change} gets the key's state and this mutation's dot (for a nested
+   * causal mutation) and returns the new state.
+   *
+   * @throws FieldTypeMismatchException if the field or the key exists with another type
+   */
+  public <T extends Crdt<T>> DocumentDelta updateMap(
+      ReplicaId writer,
+      String field,
+      String key,
+      CrdtKind<T> kind,
+      java.util.function.BiFunction<T, Dot, T> change) {
+    ORMap current = stateFor(field, ORMapKind.INSTANCE);
+    return apply(writer, field, dot -> current.update(dot, key, kind, s -> change.apply(s, dot)));
+  }
+
+  /**
+   * Removes {@code key} from the OR-Map {@code field} as this replica sees it: concurrent updates
+   * of the key survive. Creates the field if absent.
+   *
+   * @throws FieldTypeMismatchException if the field exists with another type
+   */
+  public DocumentDelta removeFromMap(ReplicaId writer, String field, String key) {
+    ORMap current = stateFor(field, ORMapKind.INSTANCE);
+    return apply(writer, field, dot -> current.remove(dot, key));
+  }
+
+  private <T extends Crdt<T>> T stateFor(String name, CrdtKind<T> kind) {
     Objects.requireNonNull(name, "field name");
     FieldState existing = fields.get(name);
     if (existing == null) {
-      return type.empty();
+      return kind.empty();
     }
-    if (existing.type() != type) {
-      throw new FieldTypeMismatchException(name, existing.type(), type);
+    if (existing.type() != kind.type()) {
+      throw new FieldTypeMismatchException(name, existing.type(), kind.type());
     }
-    return existing.state();
+    return kind.cast(existing.state());
   }
 
   private DocumentDelta apply(ReplicaId writer, String name, Mutation<? extends Crdt<?>> mutation) {
+    return apply(writer, name, dot -> mutation);
+  }
+
+  private DocumentDelta apply(
+      ReplicaId writer,
+      String name,
+      java.util.function.Function<Dot, Mutation<? extends Crdt<?>>> mutator) {
     Dot dot = new Dot(writer, nextSequence(writer));
+    Mutation<? extends Crdt<?>> mutation = mutator.apply(dot);
     VersionVector touched = VersionVector.empty().with(writer, dot.sequence());
     FieldState existing = fields.get(name);
     fields.put(

@@ -122,8 +122,9 @@ public final class DocumentDelta {
   public Optional<HlcTimestamp> maxTimestamp() {
     HlcTimestamp max = null;
     for (FieldState field : fields.values()) {
-      if (field.state() instanceof LWWRegister register && register.timestamp().isPresent()) {
-        HlcTimestamp ts = register.timestamp().get();
+      Optional<HlcTimestamp> own = field.type().kind().maxTimestampAny(field.state());
+      if (own.isPresent()) {
+        HlcTimestamp ts = own.get();
         if (max == null || ts.isAfter(max)) {
           max = ts;
         }

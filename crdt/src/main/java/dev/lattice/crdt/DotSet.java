@@ -130,6 +130,103 @@ public final class DotSet {
     return new DotSet(Collections.unmodifiableSortedMap(map));
   }
 
+  /** The greatest sequence of {@code replica} in this set, 0 if none. */
+  public long maxSequence(ReplicaId replica) {
+    SeqRanges seqs = byReplica.get(replica);
+    return seqs == null ? 0 : seqs.max();
+  }
+
+  /** The number of dots, saturating at {@link Long#MAX_VALUE}. Costs the number of ranges. */
+  long dotCount() {
+    long n = 0;
+    for (SeqRanges seqs : byReplica.values()) {
+      for (int i = 0; i < seqs.rangeCount(); i++) {
+        n += seqs.last(i) - seqs.first(i) + 1;
+        if (n < 0) {
+          return Long.MAX_VALUE;
+        }
+      }
+    }
+    return n;
+  }
+
+  /** Whether some replica with a dot in this set passes {@code test}. */
+  boolean anyReplica(java.util.function.Predicate<ReplicaId> test) {
+    for (ReplicaId replica : byReplica.keySet()) {
+      if (test.test(replica)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Every dot, in order; for sets whose {@link #dotCount()} is small. */
+  void forEachDot(java.util.function.Consumer<Dot> action) {
+    byReplica.forEach(
+        (replica, seqs) -> {
+          for (int i = 0; i < seqs.rangeCount(); i++) {
+            for (long s = seqs.first(i); s <= seqs.last(i); s++) {
+              action.accept(new Dot(replica, s));
+              if (s == Long.MAX_VALUE) {
+                break;
+              }
+            }
+          }
+        });
+  }
+
+  /** This set without the given dots, which must be sorted ascending. */
+  DotSet minus(List<Dot> sortedDots) {
+    if (sortedDots.isEmpty()) {
+      return this;
+    }
+    TreeMap<ReplicaId, List<Long>> drop = new TreeMap<>();
+    for (Dot d : sortedDots) {
+      drop.computeIfAbsent(d.replica(), r -> new ArrayList<>()).add(d.sequence());
+    }
+    TreeMap<ReplicaId, SeqRanges> map = new TreeMap<>(byReplica);
+    drop.forEach(
+        (replica, seqs) -> {
+          SeqRanges held = map.get(replica);
+          if (held == null) {
+            return;
+          }
+          long[] bounds = new long[2 * (held.rangeCount() + seqs.size())];
+          int n = 0;
+          int j = 0;
+          for (int i = 0; i < held.rangeCount(); i++) {
+            long first = held.first(i);
+            long last = held.last(i);
+            boolean open = true;
+            while (j < seqs.size() && seqs.get(j) < first) {
+              j++;
+            }
+            while (open && j < seqs.size() && seqs.get(j) <= last) {
+              long cut = seqs.get(j++);
+              if (cut > first) {
+                bounds[n++] = first;
+                bounds[n++] = cut - 1;
+              }
+              if (cut == last) {
+                open = false;
+              } else {
+                first = cut + 1;
+              }
+            }
+            if (open) {
+              bounds[n++] = first;
+              bounds[n++] = last;
+            }
+          }
+          if (n == 0) {
+            map.remove(replica);
+          } else {
+            map.put(replica, SeqRanges.ofUnsorted(Arrays.copyOf(bounds, n)));
+          }
+        });
+    return map.isEmpty() ? EMPTY : new DotSet(Collections.unmodifiableSortedMap(map));
+  }
+
   /** The dots of this set that {@code vector} has not seen. */
   public DotSet notIn(VersionVector vector) {
     TreeMap<ReplicaId, SeqRanges> map = new TreeMap<>();

@@ -4,10 +4,6 @@ import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.FieldState;
-import dev.lattice.crdt.GCounter;
-import dev.lattice.crdt.LWWRegister;
-import dev.lattice.crdt.PNCounter;
-import dev.lattice.crdt.Value;
 import dev.lattice.server.hub.DocumentCache;
 import dev.lattice.server.store.StoredDocument;
 import java.util.Map;
@@ -65,30 +61,8 @@ final class CaffeineDocumentCache implements DocumentCache {
     for (Map.Entry<String, FieldState> e : doc.fields().entrySet()) {
       FieldState field = e.getValue();
       bytes += 160 + 2L * e.getKey().length() + 16L * field.touched().size();
-      if (field.state() instanceof GCounter g) {
-        bytes += 16L * g.replicaCount();
-      } else if (field.state() instanceof PNCounter pn) {
-        bytes += 48 + 16L * (pn.increments().replicaCount() + pn.decrements().replicaCount());
-      } else if (field.state() instanceof LWWRegister r) {
-        bytes += 48 + r.value().map(CaffeineDocumentCache::weigh).orElse(0L);
-      }
+      bytes += field.type().kind().weighAny(field.state());
     }
     return (int) Math.min(Integer.MAX_VALUE, bytes);
-  }
-
-  private static long weigh(Value value) {
-    if (value instanceof Value.StringValue s) {
-      return 48 + 2L * s.value().length();
-    } else if (value instanceof Value.BinaryValue b) {
-      return 32 + b.length();
-    } else if (value instanceof Value.ArrayValue a) {
-      return 32 + a.elements().stream().mapToLong(CaffeineDocumentCache::weigh).sum();
-    } else if (value instanceof Value.MapValue m) {
-      return 48
-          + m.entries().entrySet().stream()
-              .mapToLong(x -> 32 + weigh(x.getKey()) + weigh(x.getValue()))
-              .sum();
-    }
-    return 24;
   }
 }

@@ -2,11 +2,9 @@ package dev.lattice.server;
 
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.FieldState;
-import dev.lattice.crdt.GCounter;
-import dev.lattice.crdt.LWWRegister;
-import dev.lattice.crdt.PNCounter;
 import dev.lattice.crdt.Value;
 import java.util.Base64;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -40,19 +38,48 @@ final class DocumentJson {
       out.append(":{\"type\":");
       string(out, field.getValue().type().name());
       out.append(",\"value\":");
-      Object state = field.getValue().state();
-      if (state instanceof GCounter g) {
-        out.append(g.exactValue());
-      } else if (state instanceof PNCounter pn) {
-        out.append(pn.exactValue());
-      } else if (state instanceof LWWRegister register) {
-        register.value().ifPresentOrElse(v -> value(out, v), () -> out.append("null"));
-      } else {
-        out.append("null");
-      }
+      FieldState state = field.getValue();
+      view(out, state.type().kind().viewAny(state.state()));
       out.append('}');
     }
     return out.append("}}").toString();
+  }
+
+  /** A {@link dev.lattice.crdt.CrdtKind#view}: null, a Long or BigInteger, a Value, a List or a SortedMap. */
+  static void view(StringBuilder out, Object view) {
+    if (view == null) {
+      out.append("null");
+    } else if (view instanceof Long n) {
+      out.append(n.longValue());
+    } else if (view instanceof java.math.BigInteger n) {
+      out.append(n);
+    } else if (view instanceof Value v) {
+      value(out, v);
+    } else if (view instanceof List<?> list) {
+      out.append('[');
+      for (int i = 0; i < list.size(); i++) {
+        if (i > 0) {
+          out.append(',');
+        }
+        view(out, list.get(i));
+      }
+      out.append(']');
+    } else if (view instanceof Map<?, ?> map) {
+      out.append('{');
+      boolean first = true;
+      for (Map.Entry<?, ?> e : map.entrySet()) {
+        if (!first) {
+          out.append(',');
+        }
+        first = false;
+        string(out, String.valueOf(e.getKey()));
+        out.append(':');
+        view(out, e.getValue());
+      }
+      out.append('}');
+    } else {
+      throw new IllegalStateException("not a CrdtKind view: " + view.getClass());
+    }
   }
 
   static void value(StringBuilder out, Value value) {

@@ -28,6 +28,7 @@ public final class CodecLimits {
   private final int maxFields;
   private final int maxReplicas;
   private final int maxDotRanges;
+  private final int maxCrdtDepth;
 
   private CodecLimits(Builder b) {
     this.maxPayloadBytes = b.maxPayloadBytes;
@@ -38,6 +39,7 @@ public final class CodecLimits {
     this.maxFields = b.maxFields;
     this.maxReplicas = b.maxReplicas;
     this.maxDotRanges = b.maxDotRanges;
+    this.maxCrdtDepth = b.maxCrdtDepth;
   }
 
   /** A builder starting from the {@link #defaults()}. */
@@ -48,7 +50,8 @@ public final class CodecLimits {
   /**
    * The default limits: payload 64 MiB, strings and binaries 1 MiB each, 100,000 elements per value
    * array or map, values nested 32 deep, 1,048,576 fields per document or delta, 65,536 replicas
-   * per counter, vector or touched vector, 65,536 ranges per dot set.
+   * per counter, vector or touched vector, 65,536 ranges per dot set, CRDTs nested 8 deep in
+   * OR-Maps.
    */
   public static CodecLimits defaults() {
     return DEFAULTS;
@@ -64,7 +67,8 @@ public final class CodecLimits {
         .maxDepth(maxDepth)
         .maxFields(maxFields)
         .maxReplicas(maxReplicas)
-        .maxDotRanges(maxDotRanges);
+        .maxDotRanges(maxDotRanges)
+        .maxCrdtDepth(maxCrdtDepth);
   }
 
   /** The largest payload, in bytes, that a decoder reads. */
@@ -109,6 +113,15 @@ public final class CodecLimits {
     return maxDotRanges;
   }
 
+  /**
+   * The deepest nesting of CRDTs in OR-Maps: a document field has depth 0, a value of an OR-Map
+   * field depth 1. Decoding recurses once per level, and a deeper state is refused before its body
+   * is read.
+   */
+  public int maxCrdtDepth() {
+    return maxCrdtDepth;
+  }
+
   @Override
   public boolean equals(Object o) {
     return o instanceof CodecLimits other
@@ -119,7 +132,8 @@ public final class CodecLimits {
         && other.maxDepth == maxDepth
         && other.maxFields == maxFields
         && other.maxReplicas == maxReplicas
-        && other.maxDotRanges == maxDotRanges;
+        && other.maxDotRanges == maxDotRanges
+        && other.maxCrdtDepth == maxCrdtDepth;
   }
 
   @Override
@@ -131,7 +145,8 @@ public final class CodecLimits {
     h = 31 * h + maxDepth;
     h = 31 * h + maxFields;
     h = 31 * h + maxReplicas;
-    return 31 * h + maxDotRanges;
+    h = 31 * h + maxDotRanges;
+    return 31 * h + maxCrdtDepth;
   }
 
   @Override
@@ -152,6 +167,8 @@ public final class CodecLimits {
         + maxReplicas
         + ", maxDotRanges="
         + maxDotRanges
+        + ", maxCrdtDepth="
+        + maxCrdtDepth
         + "]";
   }
 
@@ -168,6 +185,7 @@ public final class CodecLimits {
     private int maxFields = 1_048_576;
     private int maxReplicas = 65_536;
     private int maxDotRanges = 65_536;
+    private int maxCrdtDepth = 8;
 
     private Builder() {}
 
@@ -237,6 +255,19 @@ public final class CodecLimits {
      */
     public Builder maxDotRanges(int ranges) {
       this.maxDotRanges = atLeast("maxDotRanges", ranges, 0);
+      return this;
+    }
+
+    /**
+     * @throws IllegalArgumentException unless {@code 0 <= depth <=} {@link #MAX_DEPTH_CEILING}
+     */
+    public Builder maxCrdtDepth(int depth) {
+      atLeast("maxCrdtDepth", depth, 0);
+      if (depth > MAX_DEPTH_CEILING) {
+        throw new IllegalArgumentException(
+            "maxCrdtDepth must be <= " + MAX_DEPTH_CEILING + ", was " + depth);
+      }
+      this.maxCrdtDepth = depth;
       return this;
     }
 

@@ -5,9 +5,6 @@ import dev.lattice.crdt.DocumentDelta;
 import dev.lattice.crdt.Dot;
 import dev.lattice.crdt.DotSet;
 import dev.lattice.crdt.FieldState;
-import dev.lattice.crdt.GCounter;
-import dev.lattice.crdt.LWWRegister;
-import dev.lattice.crdt.PNCounter;
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.VersionVector;
 import java.io.IOException;
@@ -55,21 +52,7 @@ final class DocumentDeltaCodec extends AbstractCodec<DocumentDelta> {
 
   /** {@code state.contributionsOf(replica).equals(state)}, without building the contributions. */
   private static boolean onlyFrom(Crdt<?> state, ReplicaId replica) {
-    if (state instanceof GCounter g) {
-      return onlyFrom(g, replica);
-    }
-    if (state instanceof PNCounter pn) {
-      return onlyFrom(pn.increments(), replica) && onlyFrom(pn.decrements(), replica);
-    }
-    if (state instanceof LWWRegister register) {
-      return register.writer().map(replica::equals).orElse(true);
-    }
-    return state.contributionsOf(replica::equals).equals(state);
-  }
-
-  private static boolean onlyFrom(GCounter counter, ReplicaId replica) {
-    int n = counter.replicaCount();
-    return n == 0 || (n == 1 && counter.replicaAt(0).equals(replica));
+    return state.type().kind().onlyFromAny(state, replica);
   }
 
   @Override
@@ -93,26 +76,9 @@ final class DocumentDeltaCodec extends AbstractCodec<DocumentDelta> {
     Writer.replica(out, replica);
     out.packLong(dot.sequence());
     writer.string(out, name, "a field name");
-    if (state instanceof GCounter g) {
-      out.packInt(TypeTags.G_COUNTER);
-      out.packLong(g.countOf(replica));
-    } else if (state instanceof PNCounter pn) {
-      out.packInt(TypeTags.PN_COUNTER);
-      out.packArrayHeader(2);
-      out.packLong(pn.increments().countOf(replica));
-      out.packLong(pn.decrements().countOf(replica));
-    } else if (state instanceof LWWRegister register) {
-      out.packInt(TypeTags.LWW_REGISTER);
-      if (register.isEmpty()) {
-        out.packArrayHeader(0);
-      } else {
-        out.packArrayHeader(2);
-        writer.value(out, register.value().orElseThrow(), 0);
-        out.packLong(register.timestamp().orElseThrow().toLong());
-      }
-    } else {
-      throw new IllegalArgumentException("cannot encode a field of type " + state.type());
-    }
+    StateCodec codec = StateCodecs.of(state.type());
+    out.packInt(codec.tag());
+    codec.writeCompact(writer, out, state, replica);
   }
 
   @Override
@@ -146,47 +112,8 @@ final class DocumentDeltaCodec extends AbstractCodec<DocumentDelta> {
     ReplicaId replica = in.readReplica("DocumentDelta.replica");
     long sequence = in.readPositive("DocumentDelta.sequence", "a sequence number");
     String name = in.readString("DocumentDelta.name", "a field name");
-    int type = in.readFieldType("DocumentDelta.type");
-    Crdt<?> state;
-    switch (type) {
-      case TypeTags.G_COUNTER ->
-          state = Reader.counter(replica, in.readNonNegative("DocumentDelta.state", "a count"));
-      case TypeTags.PN_COUNTER -> {
-        in.arrayOf("DocumentDelta.state", "a compact PN-Counter state [increments, decrements]", 2);
-        GCounter p =
-            Reader.counter(
-                replica, in.readNonNegative("DocumentDelta.state", "an increments count"));
-        GCounter n =
-            Reader.counter(
-                replica, in.readNonNegative("DocumentDelta.state", "a decrements count"));
-        state = PNCounter.of(p, n);
-      }
-      default -> {
-        long pos = in.position();
-        int n =
-            in.arrayHeader(
-                "DocumentDelta.state",
-                "a compact register state [] or [value, timestamp]",
-                2,
-                "fixed by the format");
-        if (n == 0) {
-          state = LWWRegister.empty();
-        } else if (n == 2) {
-          state =
-              LWWRegister.of(
-                  in.readValue("DocumentDelta.state.value", 0),
-                  in.readTimestamp("DocumentDelta.state.timestamp"),
-                  replica);
-        } else {
-          throw Reader.error(
-              "DocumentDelta.state",
-              pos,
-              "expected a compact register state [] or [value, timestamp], got an array of "
-                  + n
-                  + " elements");
-        }
-      }
-    }
+    Crdt<?> state =
+        in.readFieldType("DocumentDelta.type").readCompact(in, "DocumentDelta.state", replica);
     FieldState field = new FieldState(state, VersionVector.empty().with(replica, sequence));
     return of(DotSet.of(new Dot(replica, sequence)), Map.of(name, field), start);
   }

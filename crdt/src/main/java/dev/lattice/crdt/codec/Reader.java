@@ -1,12 +1,12 @@
 package dev.lattice.crdt.codec;
 
 import dev.lattice.crdt.Crdt;
+import dev.lattice.crdt.Dot;
 import dev.lattice.crdt.DotRange;
 import dev.lattice.crdt.DotSet;
 import dev.lattice.crdt.FieldState;
 import dev.lattice.crdt.GCounter;
 import dev.lattice.crdt.LWWRegister;
-import dev.lattice.crdt.PNCounter;
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.Value;
 import dev.lattice.crdt.VersionVector;
@@ -275,21 +275,24 @@ final class Reader {
     return (int) tag;
   }
 
-  /** Reads a field type tag: G_COUNTER, PN_COUNTER or LWW_REGISTER. */
-  int readFieldType(String where) throws IOException {
+  /** Reads a field type tag: one that {@link StateCodecs} knows. */
+  StateCodec readFieldType(String where) throws IOException {
     long pos = position();
     long tag = readLong(where, "a field type tag");
-    if (tag != TypeTags.G_COUNTER && tag != TypeTags.PN_COUNTER && tag != TypeTags.LWW_REGISTER) {
+    StateCodec codec = StateCodecs.ofTag(tag);
+    if (codec == null) {
       throw error(
           where,
           pos,
-          "expected field type tag 2 (G_COUNTER), 3 (PN_COUNTER) or 4 (LWW_REGISTER), got "
+          "expected a field type tag, one of "
+              + StateCodecs.known()
+              + ", got "
               + tag
               + " ("
               + TypeTags.nameOf(tag)
               + ")");
     }
-    return (int) tag;
+    return codec;
   }
 
   /** Reads a replica id: any int in the signed or the unsigned 64-bit range. */
@@ -597,6 +600,38 @@ final class Reader {
     return DotSet.of(ranges);
   }
 
+  /**
+   * Reads the header of a flat array of a causal CRDT's entries, {@code width} elements each, at
+   * most {@code maxCollectionSize} entries.
+   */
+  int entriesHeader(String where, String expected, int width) throws IOException {
+    long pos = position();
+    int n =
+        arrayHeader(
+            where,
+            "an array of " + expected,
+            (long) width * limits.maxCollectionSize(),
+            width + " x maxCollectionSize");
+    if (n % width != 0) {
+      throw error(
+          where,
+          pos,
+          "expected an array of "
+              + expected
+              + ", got "
+              + n
+              + " elements, not a multiple of "
+              + width);
+    }
+    return n;
+  }
+
+  /** Reads a dot {@code replica, sequence}. */
+  Dot readDot(String where) throws IOException {
+    ReplicaId replica = readReplica(where);
+    return new Dot(replica, readPositive(where, "a sequence number"));
+  }
+
   /** Reads {@code value, timestamp, writer}: the three elements of a written register. */
   LWWRegister readWrite(String whereValue, String whereTimestamp, String whereWriter)
       throws IOException {
@@ -644,39 +679,27 @@ final class Reader {
   /** Reads {@code [type, state, touched]}; errors name the part relative to the field. */
   FieldState readField() throws IOException {
     arrayOf("field", "a field [type, state, touched]", 3);
-    int type = readFieldType("type");
-    Crdt<?> state;
-    switch (type) {
-      case TypeTags.G_COUNTER -> state = readCounts("state");
-      case TypeTags.PN_COUNTER -> {
-        arrayOf("state", "a PN-Counter state [increments, decrements]", 2);
-        GCounter p = readCounts("state.increments");
-        GCounter n = readCounts("state.decrements");
-        state = PNCounter.of(p, n);
-      }
-      default -> {
-        long pos = position();
-        int n =
-            arrayHeader(
-                "state",
-                "a register state [] or [value, timestamp, writer]",
-                3,
-                "fixed by the format");
-        if (n == 0) {
-          state = LWWRegister.empty();
-        } else if (n == 3) {
-          state = readWrite("state.value", "state.timestamp", "state.writer");
-        } else {
-          throw error(
-              "state",
-              pos,
-              "expected a register state [] or [value, timestamp, writer], got an array of "
-                  + n
-                  + " elements");
-        }
-      }
-    }
+    Crdt<?> state = readFieldType("type").read(this, "state", 0);
     VersionVector touched = readVector("touched");
     return new FieldState(state, touched);
+  }
+
+  /**
+   * Reads a nested state {@code [type, state]} enclosed in {@code depth} CRDTs, refusing it past
+   * {@link CodecLimits#maxCrdtDepth()} before reading its body.
+   */
+  Crdt<?> readNested(String where, int depth) throws IOException {
+    long pos = position();
+    if (depth > limits.maxCrdtDepth()) {
+      throw error(
+          where,
+          pos,
+          "expected CRDTs nested at most "
+              + limits.maxCrdtDepth()
+              + " deep (maxCrdtDepth), got one at depth "
+              + depth);
+    }
+    arrayOf(where, "a nested CRDT [type, state]", 2);
+    return readFieldType(where + ".type").read(this, where + ".state", depth);
   }
 }

@@ -62,6 +62,24 @@ public final class TypeTags {
   /** A {@link dev.lattice.crdt.Document}: {@code [9, 1, id, dots, {name: field}]}. */
   public static final int DOCUMENT = 9;
 
+  /**
+   * The field type tag of an {@link dev.lattice.crdt.ORSet} field: state {@code [context, [element,
+   * replica, sequence, ...]]}. Field tag only: there is no standalone OR-Set payload.
+   */
+  public static final int OR_SET = 10;
+
+  /**
+   * The field type tag of an {@link dev.lattice.crdt.MVRegister} field: state {@code [context,
+   * [replica, sequence, value, ...]]}. Field tag only.
+   */
+  public static final int MV_REGISTER = 11;
+
+  /**
+   * The field type tag of an {@link dev.lattice.crdt.ORMap} field: state {@code [context, [replica,
+   * sequence, key, [type, state], ...]]}. Field tag only.
+   */
+  public static final int OR_MAP = 12;
+
   private TypeTags() {}
 
   /** The constant's name for a known tag, for messages; {@code "unknown"} otherwise. */
@@ -76,6 +94,9 @@ public final class TypeTags {
       case DOCUMENT_DELTA -> "DOCUMENT_DELTA";
       case DOCUMENT_DELTA_SINGLE -> "DOCUMENT_DELTA_SINGLE";
       case DOCUMENT -> "DOCUMENT";
+      case OR_SET -> "OR_SET";
+      case MV_REGISTER -> "MV_REGISTER";
+      case OR_MAP -> "OR_MAP";
       default -> "unknown";
     };
   }

@@ -6,7 +6,6 @@ import dev.lattice.crdt.DotSet;
 import dev.lattice.crdt.FieldState;
 import dev.lattice.crdt.GCounter;
 import dev.lattice.crdt.LWWRegister;
-import dev.lattice.crdt.PNCounter;
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.Value;
 import dev.lattice.crdt.VersionVector;
@@ -183,27 +182,34 @@ final class Writer {
   /** {@code [type, state, touched]}. */
   void field(MessagePacker out, FieldState field) throws IOException {
     out.packArrayHeader(3);
-    Crdt<?> state = field.state();
-    if (state instanceof GCounter g) {
-      out.packInt(TypeTags.G_COUNTER);
-      counts(out, g, "a G-Counter");
-    } else if (state instanceof PNCounter pn) {
-      out.packInt(TypeTags.PN_COUNTER);
-      out.packArrayHeader(2);
-      counts(out, pn.increments(), "a PN-Counter's increments");
-      counts(out, pn.decrements(), "a PN-Counter's decrements");
-    } else if (state instanceof LWWRegister register) {
-      out.packInt(TypeTags.LWW_REGISTER);
-      if (register.isEmpty()) {
-        out.packArrayHeader(0);
-      } else {
-        out.packArrayHeader(3);
-        write(out, register);
-      }
-    } else {
-      throw new IllegalArgumentException("cannot encode a field of type " + field.type());
-    }
+    StateCodec codec = StateCodecs.of(field.type());
+    out.packInt(codec.tag());
+    codec.write(this, out, field.state());
     vector(out, field.touched(), "a touched vector");
+  }
+
+  /** Checks the number of live entries of a causal CRDT against {@code maxCollectionSize}. */
+  void checkEntries(String what, int entries) {
+    if (entries > limits.maxCollectionSize()) {
+      throw tooMany(what, entries, "entries", "maxCollectionSize", limits.maxCollectionSize());
+    }
+  }
+
+  /** A nested state {@code [type, state]}; {@code depth} CRDTs enclose it. */
+  void nested(MessagePacker out, Crdt<?> state, int depth) throws IOException {
+    if (depth > limits.maxCrdtDepth()) {
+      throw new IllegalArgumentException(
+          "cannot encode a "
+              + state.type()
+              + " nested "
+              + depth
+              + " deep: more than maxCrdtDepth "
+              + limits.maxCrdtDepth());
+    }
+    StateCodec codec = StateCodecs.of(state.type());
+    out.packArrayHeader(2);
+    out.packInt(codec.tag());
+    codec.write(this, out, state, depth);
   }
 
   private static IllegalArgumentException tooMany(

@@ -154,6 +154,7 @@ class DocumentModelProperties {
       case G_COUNTER -> field + " += " + Math.abs(amount);
       case PN_COUNTER -> field + " += " + amount;
       case LWW_REGISTER -> field + " := " + value;
+      default -> throw new IllegalStateException("FIELDS has no " + field);
     };
   }
 
@@ -273,6 +274,9 @@ class DocumentModelProperties {
               case PN_COUNTER -> doc.addPNCounter(id(0), field, 1);
               case LWW_REGISTER ->
                   doc.setRegister(id(0), field, Value.of("wrong"), clocks.get(0).now());
+              case OR_SET -> doc.addToSet(id(0), field, Value.of("wrong"));
+              case MV_REGISTER -> doc.writeMVRegister(id(0), field, Value.of("wrong"));
+              case OR_MAP -> doc.removeFromMap(id(0), field, "wrong");
             }
           };
       if (exists) {

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.lattice.crdt.Crdt;
+import dev.lattice.crdt.CrdtKind;
 import dev.lattice.crdt.CrdtType;
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
@@ -12,6 +13,7 @@ import dev.lattice.crdt.DotRange;
 import dev.lattice.crdt.DotSet;
 import dev.lattice.crdt.FieldState;
 import dev.lattice.crdt.FieldTypeMismatchException;
+import dev.lattice.crdt.GCounter;
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.Value;
 import dev.lattice.crdt.VersionVector;
@@ -320,6 +322,15 @@ class DocumentProperties {
       case PN_COUNTER -> doc.addPNCounter(writer, field, -1);
       case LWW_REGISTER ->
           doc.setRegister(writer, field, Value.of("x"), HlcTimestamp.of(1_000_000, 0));
+      case OR_SET -> doc.addToSet(writer, field, Value.of("x"));
+      case MV_REGISTER -> doc.writeMVRegister(writer, field, Value.of("x"));
+      case OR_MAP ->
+          doc.updateMap(
+              writer,
+              field,
+              "k",
+              CrdtKind.of(GCounter.class),
+              (g, dot) -> g.increment(writer, 1).state());
     };
   }
 

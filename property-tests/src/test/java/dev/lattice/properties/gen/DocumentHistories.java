@@ -69,6 +69,7 @@ public final class DocumentHistories {
         case G_COUNTER -> "r" + replica + " " + field + " += " + Math.abs(amount);
         case PN_COUNTER -> "r" + replica + " " + field + " += " + amount;
         case LWW_REGISTER -> "r" + replica + " " + field + " := " + value + " @>=" + physical;
+        default -> throw new IllegalStateException("FIELDS has no " + FIELDS.get(field));
       };
     }
   }
@@ -143,6 +144,7 @@ public final class DocumentHistories {
             case G_COUNTER -> doc.incrementGCounter(id, w.field(), Math.abs(w.amount()));
             case PN_COUNTER -> doc.addPNCounter(id, w.field(), w.amount());
             case LWW_REGISTER -> doc.setRegister(id, w.field(), w.value(), tick(r, w.physical()));
+            default -> throw new IllegalStateException("FIELDS has no " + FIELDS.get(w.field()));
           };
       mutationDeltas.add(delta);
       allDeltas.add(delta);

@@ -5,10 +5,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.lattice.crdt.Crdt;
 import dev.lattice.crdt.Mutation;
 import dev.lattice.properties.gen.CrdtArbitraries;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Random;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.ForAll;
+import net.jqwik.api.From;
 import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
+import net.jqwik.api.constraints.Size;
 
 /**
  * The laws every {@link Crdt} keeps (see its javadoc), written once. A type's property class
@@ -99,6 +105,33 @@ public interface CrdtLaws<T extends Crdt<T>> {
       @ForAll("states") T old, @ForAll("mutators") Mutator<T> mutator) {
     Mutation<T> mutation = mutator.applyTo(old);
     assertThat(mutation.state().merge(mutation.delta())).isEqualTo(mutation.state());
+  }
+
+  @Property
+  default void deltasMergedInAnyOrderWithDuplicatesGiveTheState(
+      @ForAll("states") T start,
+      @ForAll @Size(max = 6) List<@From("mutators") Mutator<T>> mutators,
+      @ForAll long shuffleSeed) {
+    T state = start;
+    List<T> deltas = new ArrayList<>();
+    for (Mutator<T> mutator : mutators) {
+      Mutation<T> mutation = mutator.applyTo(state);
+      deltas.add(mutation.delta());
+      state = mutation.state();
+    }
+    Random random = new Random(shuffleSeed);
+    List<T> delivered = new ArrayList<>();
+    for (T delta : deltas) {
+      for (int copies = 1 + random.nextInt(2); copies > 0; copies--) {
+        delivered.add(delta);
+      }
+    }
+    Collections.shuffle(delivered, random);
+    T merged = start;
+    for (T delta : delivered) {
+      merged = merged.merge(delta);
+    }
+    assertThat(merged).as("deltas delivered as %s", delivered).isEqualTo(state);
   }
 
   @Property

@@ -863,6 +863,10 @@ public final class DefaultHub implements Hub, AutoCloseable {
                           .registerTimestamp(op.field())
                           .map(clock::nowAfter)
                           .orElseGet(clock::now));
+                // DocumentEdit makes operations of the three types above only (issue 12: edits of
+                // the causal types are a later slice).
+              default ->
+                  throw new IllegalStateException("server.edit has no operation on " + op.type());
             };
         joined = joined.join(step);
       }

@@ -1,0 +1,258 @@
+package dev.lattice.crdt;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+import java.util.function.Predicate;
+
+/**
+ * The state shared by the causal CRDTs: a dot store mapping each live dot to a value (the paper's
+ * {@code DotFun}), an index of the live dots by key, and the causal context, the exact set of dots
+ * whose effects the state has seen (Almeida, Shoker, Baquero, "Delta State Replicated Data Types",
+ * §6). A dot in the context without an entry was seen and then removed: that is how a remove
+ * travels, and why a removed entry never comes back.
+ *
+ * <p>The join keeps an entry if both sides hold it, or if the other side has not seen its dot. It
+ * works from the larger side and touches only the smaller side's entries and context dots (or the
+ * larger side's entries, if the smaller context names more dots than those), so joining a small
+ * delta costs {@code O(d log n)} for a delta of size {@code d} into a state of size {@code n}.
+ * Because the context is an exact dot set, gaps included, joins of deltas in any order give the
+ * same state: no causal delivery is needed for convergence.
+ *
+ * <p>Immutable and thread-safe when {@code V} is immutable.
+ *
+ * @param <K> the key entries are grouped by (the element, the map key)
+ * @param <V> the entries' values
+ */
+final class DotStore<K extends Comparable<? super K>, V> {
+
+  @SuppressWarnings({"rawtypes", "unchecked"})
+  private static final DotStore EMPTY = new DotStore(PMap.empty(), PMap.empty(), DotSet.empty());
+
+  private final PMap<Dot, V> entries;
+  private final PMap<K, List<Dot>> byKey;
+  private final DotSet context;
+
+  private DotStore(PMap<Dot, V> entries, PMap<K, List<Dot>> byKey, DotSet context) {
+    this.entries = entries;
+    this.byKey = byKey;
+    this.context = context;
+  }
+
+  @SuppressWarnings("unchecked")
+  static <K extends Comparable<? super K>, V> DotStore<K, V> empty() {
+    return (DotStore<K, V>) EMPTY;
+  }
+
+  /**
+   * The store with these entries and context.
+   *
+   * @throws IllegalArgumentException if an entry's dot is not in the context
+   */
+  static <K extends Comparable<? super K>, V> DotStore<K, V> of(
+      Map<Dot, V> entries, DotSet context, Function<V, K> keyOf) {
+    DotStore<K, V> store =
+        new DotStore<K, V>(PMap.<Dot, V>empty(), PMap.<K, List<Dot>>empty(), context);
+    for (Map.Entry<Dot, V> e : entries.entrySet()) {
+      if (!context.contains(e.getKey())) {
+        throw new IllegalArgumentException(
+            "entry " + e.getKey() + " is not in the causal context " + context);
+      }
+      store = store.with(e.getKey(), e.getValue(), keyOf);
+    }
+    return store;
+  }
+
+  PMap<Dot, V> entries() {
+    return entries;
+  }
+
+  DotSet context() {
+    return context;
+  }
+
+  /** The live dots of {@code key}, ascending; empty if none. */
+  List<Dot> dotsOf(K key) {
+    List<Dot> dots = byKey.get(key);
+    return dots == null ? List.of() : dots;
+  }
+
+  /** The keys with a live dot, with their dots, in no particular order. */
+  PMap<K, List<Dot>> byKey() {
+    return byKey;
+  }
+
+  boolean isEmpty() {
+    return context.isEmpty();
+  }
+
+  /**
+   * The delta of a mutation with the fresh dot {@code dot}: the entry {@code dot -> value} if
+   * {@code value} is not null, over the context {@code dot} plus the dots it supersedes.
+   */
+  static <K extends Comparable<? super K>, V> DotStore<K, V> delta(
+      Dot dot, V value, List<Dot> superseded, Function<V, K> keyOf) {
+    List<DotRange> ranges = new ArrayList<>(superseded.size() + 1);
+    ranges.add(new DotRange(dot.replica(), dot.sequence(), dot.sequence()));
+    for (Dot d : superseded) {
+      ranges.add(new DotRange(d.replica(), d.sequence(), d.sequence()));
+    }
+    DotStore<K, V> delta =
+        new DotStore<K, V>(PMap.<Dot, V>empty(), PMap.<K, List<Dot>>empty(), DotSet.of(ranges));
+    return value == null ? delta : delta.with(dot, value, keyOf);
+  }
+
+  /** This store with {@code extra} dots added to its context. */
+  DotStore<K, V> withContext(DotSet extra) {
+    return context.containsAll(extra) ? this : new DotStore<>(entries, byKey, context.union(extra));
+  }
+
+  /** Checks that a mutation's dot is new to this state. */
+  void requireFresh(Dot dot, String type) {
+    if (context.contains(dot)) {
+      throw new IllegalArgumentException(
+          type + " mutation dot " + dot + " was already used: dots must be fresh");
+    }
+  }
+
+  private DotStore<K, V> with(Dot dot, V value, Function<V, K> keyOf) {
+    return new DotStore<>(entries.put(dot, value), addDot(byKey, keyOf.apply(value), dot), context);
+  }
+
+  private static <K extends Comparable<? super K>> PMap<K, List<Dot>> addDot(
+      PMap<K, List<Dot>> byKey, K key, Dot dot) {
+    List<Dot> dots = byKey.get(key);
+    if (dots == null) {
+      return byKey.put(key, List.of(dot));
+    }
+    ArrayList<Dot> copy = new ArrayList<>(dots.size() + 1);
+    int i = 0;
+    while (i < dots.size() && dots.get(i).compareTo(dot) < 0) {
+      copy.add(dots.get(i++));
+    }
+    copy.add(dot);
+    while (i < dots.size()) {
+      copy.add(dots.get(i++));
+    }
+    return byKey.put(key, List.copyOf(copy));
+  }
+
+  private static <K extends Comparable<? super K>> PMap<K, List<Dot>> removeDot(
+      PMap<K, List<Dot>> byKey, K key, Dot dot) {
+    List<Dot> dots = byKey.get(key);
+    if (dots == null) {
+      return byKey;
+    }
+    if (dots.size() == 1) {
+      return dots.get(0).equals(dot) ? byKey.remove(key) : byKey;
+    }
+    ArrayList<Dot> copy = new ArrayList<>(dots);
+    copy.remove(dot);
+    return byKey.put(key, List.copyOf(copy));
+  }
+
+  /** The join; returns one of the two when it is the result (by identity). */
+  DotStore<K, V> join(DotStore<K, V> other, Function<V, K> keyOf) {
+    if (other == this || other.isEmpty()) {
+      return this;
+    }
+    if (isEmpty()) {
+      return other;
+    }
+    DotStore<K, V> base = entries.size() >= other.entries.size() ? this : other;
+    DotStore<K, V> small = base == this ? other : this;
+    PMap<Dot, V> e = base.entries;
+    PMap<K, List<Dot>> k = base.byKey;
+    // Entries of the base that the small side has seen and no longer holds.
+    List<Dot> removed = new ArrayList<>();
+    if (small.context.dotCount() <= base.entries.size()) {
+      small.context.forEachDot(
+          d -> {
+            if (base.entries.containsKey(d) && !small.entries.containsKey(d)) {
+              removed.add(d);
+            }
+          });
+    } else {
+      for (Map.Entry<Dot, V> entry : base.entries) {
+        Dot d = entry.getKey();
+        if (small.context.contains(d) && !small.entries.containsKey(d)) {
+          removed.add(d);
+        }
+      }
+    }
+    for (Dot d : removed) {
+      k = removeDot(k, keyOf.apply(e.get(d)), d);
+      e = e.remove(d);
+    }
+    // Entries of the small side that the base has not seen.
+    for (Map.Entry<Dot, V> entry : small.entries) {
+      Dot d = entry.getKey();
+      if (!base.context.contains(d) && !e.containsKey(d)) {
+        e = e.put(d, entry.getValue());
+        k = addDot(k, keyOf.apply(entry.getValue()), d);
+      }
+    }
+    DotSet c =
+        base.context.containsAll(small.context) ? base.context : base.context.union(small.context);
+    if (e == base.entries && c == base.context) {
+      return base;
+    }
+    return new DotStore<>(e, k, c);
+  }
+
+  /**
+   * The part of this state that {@code replicas}' mutations produced: their live entries, over the
+   * context less the live entries of other replicas (so every removal this state has seen travels
+   * with it, and no live entry of another replica is retracted). Empty if no replica of the context
+   * passes. Walks the whole state.
+   */
+  DotStore<K, V> contributionsOf(Predicate<ReplicaId> replicas, Function<V, K> keyOf) {
+    if (!context.anyReplica(replicas)) {
+      return empty();
+    }
+    List<Dot> others = new ArrayList<>();
+    PMap<Dot, V> e = PMap.<Dot, V>empty();
+    PMap<K, List<Dot>> k = PMap.<K, List<Dot>>empty();
+    for (Map.Entry<Dot, V> entry : entries) {
+      Dot d = entry.getKey();
+      if (replicas.test(d.replica())) {
+        e = e.put(d, entry.getValue());
+        k = addDot(k, keyOf.apply(entry.getValue()), d);
+      } else {
+        others.add(d);
+      }
+    }
+    if (others.isEmpty()) {
+      return this;
+    }
+    others.sort(null);
+    return new DotStore<>(e, k, context.minus(others));
+  }
+
+  /** This state with every entry's value mapped; keys must not change. */
+  <W> DotStore<K, W> mapValues(Function<V, W> f) {
+    PMap<Dot, W> e = PMap.<Dot, W>empty();
+    for (Map.Entry<Dot, V> entry : entries) {
+      e = e.put(entry.getKey(), f.apply(entry.getValue()));
+    }
+    return new DotStore<>(e, byKey, context);
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof DotStore<?, ?> other
+        && other.entries.equals(entries)
+        && other.context.equals(context);
+  }
+
+  @Override
+  public int hashCode() {
+    return 31 * entries.hashCode() + context.hashCode();
+  }
+
+  @Override
+  public String toString() {
+    return entries + " / " + context;
+  }
+}

@@ -1,0 +1,48 @@
+package dev.lattice.crdt;
+
+import java.util.Collections;
+import java.util.Map;
+import java.util.TreeMap;
+
+/** The kind of {@link ORMap}. Stateless; thread-safe. */
+final class ORMapKind extends CrdtKind<ORMap> {
+
+  static final ORMapKind INSTANCE = new ORMapKind();
+
+  private ORMapKind() {
+    super(ORMap.class);
+  }
+
+  @Override
+  public CrdtType type() {
+    return CrdtType.OR_MAP;
+  }
+
+  @Override
+  public ORMap empty() {
+    return ORMap.empty();
+  }
+
+  @Override
+  public boolean isCausal() {
+    return true;
+  }
+
+  @Override
+  public long weigh(ORMap state) {
+    long bytes = 64 + 32L * state.context().ranges().size();
+    for (Map.Entry<Dot, Map.Entry<String, Crdt<?>>> e : state.entries().entrySet()) {
+      Crdt<?> nested = e.getValue().getValue();
+      bytes += 128 + 2L * e.getValue().getKey().length() + nested.type().kind().weighAny(nested);
+    }
+    return bytes;
+  }
+
+  /** Keys to their values' views, in key order. */
+  @Override
+  public Object view(ORMap state) {
+    TreeMap<String, Object> out = new TreeMap<>();
+    state.values().forEach((key, nested) -> out.put(key, nested.type().kind().viewAny(nested)));
+    return Collections.unmodifiableSortedMap(out);
+  }
+}

@@ -1,0 +1,156 @@
+package dev.lattice.crdt.codec;
+
+import static dev.lattice.crdt.codec.Samples.A;
+import static dev.lattice.crdt.codec.Samples.B;
+import static dev.lattice.crdt.codec.Samples.CODECS;
+import static dev.lattice.crdt.codec.Samples.bytes;
+import static dev.lattice.crdt.codec.Samples.hex;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.lattice.crdt.CrdtKind;
+import dev.lattice.crdt.Document;
+import dev.lattice.crdt.DocumentDelta;
+import dev.lattice.crdt.GCounter;
+import dev.lattice.crdt.ORMap;
+import dev.lattice.crdt.ORSet;
+import dev.lattice.crdt.Value;
+import dev.lattice.crdt.VersionVector;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The wire form of the causal types (docs/ENCODING.md §4, OR-Set, MV-Register, OR-Map): exact bytes
+ * of the documented examples, round trips, and refusal of hostile input.
+ */
+class CausalCodecTest {
+
+  private static void assertGolden(DocumentDelta delta, String expectedHex) {
+    byte[] expected = bytes(expectedHex);
+    assertThat(hex(CODECS.documentDelta().encode(delta))).isEqualTo(hex(expected));
+    assertThat(CODECS.documentDelta().decode(expected)).isEqualTo(delta);
+  }
+
+  @Test
+  void orSetAddDeltaInCompactForm() {
+    DocumentDelta delta = Document.create("d").addToSet(A, "tags", Value.of("x"));
+    // [8, 1, 0x0a, 1, "tags", 10, [[0x0a, 1, 1], ["x", 0x0a, 1]]]
+    assertGolden(delta, "97 08 01 0a 01 a474616773 0a 92 93 0a0101 93 a178 0a 01");
+  }
+
+  @Test
+  void orSetRemoveDeltaCarriesTheDotsItObserved() {
+    Document doc = Document.create("d");
+    doc.merge(Document.create("d").addToSet(A, "tags", Value.of("x")));
+    DocumentDelta delta = doc.removeFromSet(B, "tags", Value.of("x"));
+    // [8, 1, 0x0b, 1, "tags", 10, [[0x0a, 1, 1, 0x0b, 1, 1], []]]
+    assertGolden(delta, "97 08 01 0b 01 a474616773 0a 92 96 0a0101 0b0101 90");
+  }
+
+  @Test
+  void mvRegisterWriteDeltaInCompactForm() {
+    DocumentDelta delta = Document.create("d").writeMVRegister(A, "title", Value.of("hi"));
+    // [8, 1, 0x0a, 1, "title", 11, [[0x0a, 1, 1], [0x0a, 1, "hi"]]]
+    assertGolden(delta, "97 08 01 0a 01 a57469746c65 0b 92 93 0a0101 93 0a 01 a26869");
+  }
+
+  @Test
+  void orMapUpdateDeltaNestsTheKeysState() {
+    DocumentDelta delta =
+        Document.create("d")
+            .updateMap(
+                A, "cfg", "n", CrdtKind.of(GCounter.class), (g, dot) -> g.increment(A, 2).state());
+    // [8, 1, 0x0a, 1, "cfg", 12, [[0x0a, 1, 1], [0x0a, 1, "n", [2, {0x0a: 2}]]]]
+    assertGolden(delta, "97 08 01 0a 01 a3636667 0c 92 93 0a0101 94 0a 01 a16e 92 02 810a02");
+  }
+
+  @Test
+  void documentsWithCausalFieldsRoundTrip() {
+    Document doc = Document.create("d");
+    doc.addToSet(A, "tags", Value.of("x"));
+    doc.addToSet(B, "tags", Value.of(7L));
+    doc.removeFromSet(A, "tags", Value.of("x"));
+    doc.writeMVRegister(A, "title", Value.of("a"));
+    doc.updateMap(
+        B,
+        "cfg",
+        "nested",
+        CrdtKind.of(ORMap.class),
+        (m, dot) ->
+            m.update(dot, "tags", CrdtKind.of(ORSet.class), s -> s.add(dot, Value.of(1L)).state())
+                .state());
+    doc.removeFromMap(A, "cfg", "gone");
+    assertThat(CODECS.document().decode(CODECS.document().encode(doc))).isEqualTo(doc);
+    DocumentDelta all = doc.deltaSince(VersionVector.empty());
+    assertThat(CODECS.documentDelta().decode(CODECS.documentDelta().encode(all))).isEqualTo(all);
+  }
+
+  @Test
+  void refusesMapsNestedDeeperThanMaxCrdtDepth() {
+    Document doc = Document.create("d");
+    doc.updateMap(
+        A,
+        "m",
+        "k",
+        CrdtKind.of(ORMap.class),
+        (m, dot) ->
+            m.update(dot, "k", CrdtKind.of(GCounter.class), g -> g.increment(A, 1).state())
+                .state());
+    CrdtCodecs shallow = CrdtCodecs.create(CodecLimits.builder().maxCrdtDepth(1).build());
+    assertThatThrownBy(() -> shallow.document().encode(doc))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("maxCrdtDepth 1");
+    byte[] encoded = CODECS.document().encode(doc);
+    assertThatThrownBy(() -> shallow.document().decode(encoded))
+        .isInstanceOf(CodecException.class)
+        .hasMessageContaining("nested at most 1 deep (maxCrdtDepth), got one at depth 2");
+    assertThat(CODECS.document().decode(encoded)).isEqualTo(doc);
+  }
+
+  @Test
+  void refusesAForgedEntryCountBeforeAllocating() {
+    // [8, 1, 0x0a, 1, "t", 10, [[0x0a, 1, 1], array32 of 4294967295 elements]]
+    assertThatThrownBy(
+            () ->
+                CODECS
+                    .documentDelta()
+                    .decode(bytes("97 08 01 0a 01 a174 0a 92 93 0a0101 dd ffffffff")))
+        .isInstanceOf(CodecException.class)
+        .hasMessageContaining("array32 declaring 4294967295")
+        .hasMessageContaining("3 x maxCollectionSize");
+  }
+
+  @Test
+  void refusesAnEntryWhoseDotIsNotInTheContext() {
+    // [8, 1, 0x0a, 1, "t", 10, [[0x0a, 1, 1], ["x", 0x0b, 1]]]
+    assertThatThrownBy(
+            () ->
+                CODECS
+                    .documentDelta()
+                    .decode(bytes("97 08 01 0a 01 a174 0a 92 93 0a0101 93 a178 0b 01")))
+        .isInstanceOf(CodecException.class)
+        .hasMessageContaining("not in the causal context");
+  }
+
+  @Test
+  void refusesEntriesOutOfOrder() {
+    // MV-Register writes 0x0a:2 then 0x0a:1
+    assertThatThrownBy(
+            () ->
+                CODECS
+                    .documentDelta()
+                    .decode(bytes("97 08 01 0a 02 a174 0b 92 93 0a0102 96 0a 02 01 0a 01 02")))
+        .isInstanceOf(CodecException.class)
+        .hasMessageContaining("expected writes in ascending dot order");
+  }
+
+  @Test
+  void refusesEntriesNotAMultipleOfTheirWidth() {
+    assertThatThrownBy(
+            () ->
+                CODECS
+                    .documentDelta()
+                    .decode(bytes("97 08 01 0a 01 a174 0a 92 93 0a0101 92 a178 0a")))
+        .isInstanceOf(CodecException.class)
+        .hasMessageContaining("not a multiple of 3");
+  }
+}
