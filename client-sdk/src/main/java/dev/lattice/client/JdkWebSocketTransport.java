@@ -9,6 +9,7 @@ import java.lang.System.Logger.Level;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.WebSocket;
+import java.net.http.WebSocketHandshakeException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
@@ -66,6 +67,11 @@ final class JdkWebSocketTransport implements ClientTransport {
             (socket, failure) -> {
               if (failure != null) {
                 Throwable cause = failure.getCause() != null ? failure.getCause() : failure;
+                if (cause instanceof WebSocketHandshakeException refused) {
+                  int status = refused.getResponse().statusCode();
+                  post(() -> session.onHandshakeRefused(generation, status, withoutQuery(uri)));
+                  return;
+                }
                 post(
                     () ->
                         session.onClosed(
@@ -83,6 +89,13 @@ final class JdkWebSocketTransport implements ClientTransport {
                     });
               }
             });
+  }
+
+  /** The address to name in a reason or a log line: a query may carry a token. */
+  static String withoutQuery(URI uri) {
+    String port = uri.getPort() < 0 ? "" : ":" + uri.getPort();
+    String path = uri.getRawPath() == null ? "" : uri.getRawPath();
+    return uri.getScheme() + "://" + uri.getHost() + port + path;
   }
 
   @Override
