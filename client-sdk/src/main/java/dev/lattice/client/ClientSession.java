@@ -111,7 +111,7 @@ final class ClientSession {
     /** HELLO sent, waiting for WELCOME. */
     HANDSHAKE,
     ONLINE,
-    /** Stopped retrying: the server refused us for good. */
+    /** Stopped retrying: the server refused us for good (reported as State.FAILED). */
     OFFLINE,
     CLOSED
   }
