@@ -112,7 +112,7 @@ final class ClientSession {
     /** HELLO sent, waiting for WELCOME. */
     HANDSHAKE,
     ONLINE,
-    /** Stopped retrying: the server refused us for good. */
+    /** Stopped retrying: the server refused us for good (reported as State.FAILED). */
     OFFLINE,
     CLOSED
   }
@@ -389,7 +389,7 @@ final class ClientSession {
     if (!CloseCodes.shouldReconnect(code)) {
       phase = Phase.OFFLINE;
       LOG.log(Level.WARNING, "Lattice server closed the connection for good: " + text);
-      statusSink.accept(ConnectionStatus.of(State.OFFLINE, text, code));
+      statusSink.accept(ConnectionStatus.of(State.FAILED, text, code));
       return;
     }
     phase = Phase.WAITING;
@@ -410,6 +410,45 @@ final class ClientSession {
         "Lattice connection lost (" + text + "); reconnecting in " + delay + " ms");
     statusSink.accept(ConnectionStatus.of(State.CONNECTING, text, code));
     reconnectTimer = scheduler.schedule(this::reconnect, delay);
+  }
+
+  /**
+   * The server answered the WebSocket upgrade with {@code httpStatus} instead of 101. A status that
+   * retrying cannot change (a wrong path, missing or refused credentials) stops the client with
+   * {@link State#FAILED}; overload and gateway statuses are retried like a lost connection.
+   */
+  void onHandshakeRefused(long gen, int httpStatus, String uri) {
+    if (gen != generation || phase != Phase.CONNECTING) {
+      return;
+    }
+    String text = "HTTP " + httpStatus + httpMeaning(httpStatus) + " from " + uri;
+    if (httpStatusIsRetryable(httpStatus)) {
+      onClosed(gen, ABNORMAL, "the WebSocket upgrade was refused with " + text);
+      return;
+    }
+    forgetConnection();
+    phase = Phase.OFFLINE;
+    String reason = "the server refused the WebSocket upgrade with " + text + "; not retrying";
+    LOG.log(Level.WARNING, "Lattice: " + reason);
+    statusSink.accept(ConnectionStatus.ofHttp(State.FAILED, reason, httpStatus));
+  }
+
+  /** Statuses that say "later" (overload, a gateway between us and a restarting server). */
+  static boolean httpStatusIsRetryable(int status) {
+    return status == 408 || status == 429 || status >= 500;
+  }
+
+  private static String httpMeaning(int status) {
+    return switch (status) {
+      case 400 -> " (bad request)";
+      case 401 -> " (unauthorized: credentials missing or refused)";
+      case 403 -> " (forbidden: credentials refused)";
+      case 404 -> " (not found: is the path /v1/sync?)";
+      case 426 -> " (upgrade required)";
+      case 429 -> " (too many requests)";
+      case 503 -> " (unavailable)";
+      default -> "";
+    };
   }
 
   void onMessage(long gen, Message message) {
@@ -592,6 +631,7 @@ final class ClientSession {
     }
     doc.serverOwnSeq = serverOwnSeq;
     mergeRemote(doc, sync.delta());
+    doc.state.markSynced();
     doc.phase = DocPhase.SYNCED;
     DocumentDelta lacking = doc.state.catchUp(sync.vector());
     if (!lacking.isEmpty()) {
@@ -721,7 +761,7 @@ final class ClientSession {
           scheduler.schedule(() -> resubscribe(doc), Math.max(1, holdMillis()));
         } else {
           LOG.log(Level.WARNING, failure.getMessage());
-          doc.state.report(failure);
+          doc.state.subscriptionRefused(failure);
         }
       }
       case UPDATE -> {

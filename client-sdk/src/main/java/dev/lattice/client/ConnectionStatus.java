@@ -13,8 +13,11 @@ import java.util.OptionalInt;
  * @param reason why the connection is in this state (a close reason, a connect failure, the
  *     server's refusal); empty when there is nothing to say
  * @param closeCode the WebSocket close code that led here, if a close did
+ * @param httpStatus the HTTP status the server answered the WebSocket upgrade with instead of
+ *     accepting it (401, 403, 404, 503...), if that is what led here
  */
-public record ConnectionStatus(State state, Optional<String> reason, OptionalInt closeCode) {
+public record ConnectionStatus(
+    State state, Optional<String> reason, OptionalInt closeCode, OptionalInt httpStatus) {
 
   /** Connection states. */
   public enum State {
@@ -25,11 +28,16 @@ public record ConnectionStatus(State state, Optional<String> reason, OptionalInt
     CONNECTING,
     /** The server welcomed this client; edits are being sent. */
     ONLINE,
+    /** The client was closed: not connected, and never again. */
+    OFFLINE,
     /**
-     * Not connected and not retrying: the server refused the client for good (credentials, protocol
-     * version), or the client was closed. Edits keep working locally.
+     * Not connected and no longer retrying, because retrying cannot help: the server refused the
+     * client for good, either by a close code (credentials, protocol version; see {@link
+     * #closeCode()}) or by answering the WebSocket upgrade with an HTTP status such as 401, 403 or
+     * 404 (a wrong path; see {@link #httpStatus()}). The reason says which. Edits keep working
+     * locally and stay in the outbox; fix the cause and create a new client.
      */
-    OFFLINE
+    FAILED
   }
 
   /**
@@ -39,12 +47,22 @@ public record ConnectionStatus(State state, Optional<String> reason, OptionalInt
     Objects.requireNonNull(state, "state");
     Objects.requireNonNull(reason, "reason");
     Objects.requireNonNull(closeCode, "closeCode");
+    Objects.requireNonNull(httpStatus, "httpStatus");
   }
 
   static ConnectionStatus of(State state, String reason, int closeCode) {
     return new ConnectionStatus(
         state,
         Optional.ofNullable(reason).filter(r -> !r.isEmpty()),
-        closeCode == 0 ? OptionalInt.empty() : OptionalInt.of(closeCode));
+        closeCode == 0 ? OptionalInt.empty() : OptionalInt.of(closeCode),
+        OptionalInt.empty());
+  }
+
+  static ConnectionStatus ofHttp(State state, String reason, int httpStatus) {
+    return new ConnectionStatus(
+        state,
+        Optional.ofNullable(reason).filter(r -> !r.isEmpty()),
+        OptionalInt.empty(),
+        OptionalInt.of(httpStatus));
   }
 }

@@ -67,6 +67,9 @@ final class DocumentState {
 
   private final List<FlushWaiter> flushWaiters = new ArrayList<>();
 
+  /** Completes once the server's state, as of the first subscription, is in the replica. */
+  private final CompletableFuture<Void> synced = new CompletableFuture<>();
+
   /** Entries acknowledged or refused since the last checkpoint. */
   private final Set<Long> uncheckpointed = new HashSet<>();
 
@@ -229,6 +232,28 @@ final class DocumentState {
     outbox.put(entry.entryId(), entry);
     callbacks.deliver(
         changeListeners.snapshot(), new ChangeEvent(id, Set.of(field), ChangeEvent.Origin.LOCAL));
+  }
+
+  /** A view of the first-sync future the application cannot complete itself. */
+  CompletableFuture<Void> synced() {
+    return synced.copy();
+  }
+
+  /** The server's answer to the first subscription is merged into the replica. */
+  synchronized void markSynced() {
+    if (!synced.isDone()) {
+      // On the callback executor, as flush futures: continuations must not run on the session
+      // thread.
+      callbacks.run(() -> synced.complete(null));
+    }
+  }
+
+  /** The server refused to serve the document for good. */
+  synchronized void subscriptionRefused(UpdateRejectedException failure) {
+    report(failure);
+    if (!synced.isDone()) {
+      callbacks.run(() -> synced.completeExceptionally(failure));
+    }
   }
 
   synchronized CompletableFuture<Void> flush() {
@@ -488,6 +513,12 @@ final class DocumentState {
       callbacks.run(() -> waiter.future.completeExceptionally(failure));
     }
     flushWaiters.clear();
+    if (!synced.isDone()) {
+      IllegalStateException notSynced =
+          new IllegalStateException(
+              "document '" + id + "' was closed before its first sync with the server");
+      callbacks.run(() -> synced.completeExceptionally(notSynced));
+    }
   }
 
   // ------------------------------------------------------------------ helpers (lock held)

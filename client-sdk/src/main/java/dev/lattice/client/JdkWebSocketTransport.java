@@ -75,17 +75,9 @@ final class JdkWebSocketTransport implements ClientTransport {
             (socket, failure) -> {
               if (failure != null) {
                 Throwable cause = failure.getCause() != null ? failure.getCause() : failure;
-                int refusal = upgradeRefusal(cause);
-                if (refusal != 0) {
-                  post(
-                      () ->
-                          session.onClosed(
-                              generation,
-                              refusal,
-                              "the upgrade was refused with HTTP "
-                                  + ((WebSocketHandshakeException) cause)
-                                      .getResponse()
-                                      .statusCode()));
+                if (cause instanceof WebSocketHandshakeException refused) {
+                  int status = refused.getResponse().statusCode();
+                  post(() -> session.onHandshakeRefused(generation, status, withoutQuery(uri)));
                   return;
                 }
                 post(
@@ -107,22 +99,11 @@ final class JdkWebSocketTransport implements ClientTransport {
             });
   }
 
-  /**
-   * The close code an upgrade refusal stands for: 401 is 4002 (the credentials were refused), 403
-   * is 1008 (a policy, such as the origin); neither is retried with the same credentials. Other
-   * statuses (503 while a server drains, a proxy's 502) are 0: retried like a network failure.
-   */
-  static int upgradeRefusal(Throwable cause) {
-    if (cause instanceof WebSocketHandshakeException handshake) {
-      int status = handshake.getResponse().statusCode();
-      if (status == 401) {
-        return dev.lattice.protocol.CloseCodes.UNAUTHORIZED;
-      }
-      if (status == 403) {
-        return dev.lattice.protocol.CloseCodes.POLICY_VIOLATION;
-      }
-    }
-    return 0;
+  /** The address to name in a reason or a log line: a query may carry a token. */
+  static String withoutQuery(URI uri) {
+    String port = uri.getPort() < 0 ? "" : ":" + uri.getPort();
+    String path = uri.getRawPath() == null ? "" : uri.getRawPath();
+    return uri.getScheme() + "://" + uri.getHost() + port + path;
   }
 
   @Override

@@ -35,7 +35,9 @@ import java.util.random.RandomGenerator;
 /**
  * A Lattice client: local replicas of documents that read and write at once, kept in sync with a
  * Lattice server over a WebSocket. Build one with {@link #builder()}; it connects at once and keeps
- * reconnecting (exponential backoff, full jitter) until closed or refused for good.
+ * reconnecting (exponential backoff, full jitter) until closed ({@link
+ * ConnectionStatus.State#OFFLINE}) or refused for good ({@link ConnectionStatus.State#FAILED}: a
+ * close code or an HTTP status that retrying cannot change).
  *
  * <pre>{@code
  * try (LatticeClient client = LatticeClient.builder().serverUri(uri).build()) {

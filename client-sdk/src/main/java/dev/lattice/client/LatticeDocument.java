@@ -101,6 +101,27 @@ public final class LatticeDocument {
   }
 
   /**
+   * A future that completes once this document has caught up with the server for the first time:
+   * the server's state as of the subscription is merged into the local replica (local edits made
+   * meanwhile are kept; catching the server up with them is what {@link #flush()} waits for). Use
+   * it instead of polling, e.g. to show a document only once it holds what others wrote:
+   *
+   * <pre>{@code
+   * LatticeDocument board = client.open("board-42");
+   * board.synced().get(10, TimeUnit.SECONDS);
+   * }</pre>
+   *
+   * <p>Already complete after the first sync, whatever happens later (reconnects sync again without
+   * a new future). It completes exceptionally with {@link UpdateRejectedException} if the server
+   * refuses to serve the document, and with {@link IllegalStateException} if the document or the
+   * client is closed first. It does not time out by itself: while the client is offline it waits.
+   * It completes on the callback executor (do not block on it there).
+   */
+  public CompletableFuture<Void> synced() {
+    return state.synced();
+  }
+
+  /**
    * Sets this client's presence on the document (a cursor, a name), shown to the document's other
    * subscribers; renewed automatically while the client is online, and sent again after a
    * reconnect.

@@ -6,6 +6,8 @@ import dev.lattice.crdt.Value;
 import dev.lattice.crdt.codec.CrdtCodecs;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.OptionalDouble;
+import java.util.OptionalLong;
 
 /**
  * A last-writer-wins register field of a {@link LatticeDocument}, holding a {@link Value}. Writes
@@ -70,6 +72,88 @@ public final class RegisterField {
    */
   public Optional<Value> get() {
     return document.state().registerValue(name);
+  }
+
+  /**
+   * The current value as a string; empty for a register nobody wrote.
+   *
+   * @throws IllegalStateException if the register holds another kind of value (named in the
+   *     message); nothing converts implicitly
+   * @throws dev.lattice.crdt.FieldTypeMismatchException if the field exists with another type
+   */
+  public Optional<String> asString() {
+    return typed(Value.StringValue.class, "a string").map(Value.StringValue::value);
+  }
+
+  /**
+   * The current value as a 64-bit integer; empty for a register nobody wrote.
+   *
+   * @throws IllegalStateException if the register holds another kind of value, a float included
+   * @throws dev.lattice.crdt.FieldTypeMismatchException if the field exists with another type
+   */
+  public OptionalLong asLong() {
+    return typed(Value.IntegerValue.class, "an integer")
+        .map(v -> OptionalLong.of(v.value()))
+        .orElse(OptionalLong.empty());
+  }
+
+  /**
+   * The current value as a 64-bit float; empty for a register nobody wrote.
+   *
+   * @throws IllegalStateException if the register holds another kind of value, an integer included
+   * @throws dev.lattice.crdt.FieldTypeMismatchException if the field exists with another type
+   */
+  public OptionalDouble asDouble() {
+    return typed(Value.FloatValue.class, "a float")
+        .map(v -> OptionalDouble.of(v.value()))
+        .orElse(OptionalDouble.empty());
+  }
+
+  /**
+   * The current value as a boolean; empty for a register nobody wrote.
+   *
+   * @throws IllegalStateException if the register holds another kind of value
+   * @throws dev.lattice.crdt.FieldTypeMismatchException if the field exists with another type
+   */
+  public Optional<Boolean> asBoolean() {
+    return typed(Value.BooleanValue.class, "a boolean").map(Value.BooleanValue::value);
+  }
+
+  /**
+   * The current value as bytes (a copy); empty for a register nobody wrote.
+   *
+   * @throws IllegalStateException if the register holds another kind of value
+   * @throws dev.lattice.crdt.FieldTypeMismatchException if the field exists with another type
+   */
+  public Optional<byte[]> asBytes() {
+    return typed(Value.BinaryValue.class, "binary").map(Value.BinaryValue::bytes);
+  }
+
+  private <T extends Value> Optional<T> typed(Class<T> kind, String wanted) {
+    Optional<Value> value = get();
+    if (value.isPresent() && !kind.isInstance(value.get())) {
+      throw new IllegalStateException(
+          "register '"
+              + name
+              + "' of document '"
+              + document.id()
+              + "' holds "
+              + describe(value.get())
+              + ", not "
+              + wanted);
+    }
+    return value.map(kind::cast);
+  }
+
+  /** By {@link Value#kind()}, the rank of each kind in the value order. */
+  private static final String[] KINDS = {
+    "nil", "a boolean", "an integer", "a float", "a string", "binary", "an array", "a map"
+  };
+
+  private static String describe(Value value) {
+    int kind = value.kind();
+    String name = kind >= 0 && kind < KINDS.length ? KINDS[kind] : "a value";
+    return name + " (" + value + ")";
   }
 
   @Override

@@ -461,7 +461,7 @@ class ClientSessionTest {
   }
 
   @Test
-  void refusedCredentialsGoOfflineWithTheReasonAndStopRetrying() {
+  void refusedCredentialsFailWithTheReasonAndStopRetrying() {
     session.open(doc);
     session.start();
     session.onOpen(gen());
@@ -469,7 +469,7 @@ class ClientSessionTest {
         gen(), ErrorMessage.of(OptionalLong.empty(), ErrorCode.UNAUTHORIZED, "bad token"));
     session.onClosed(gen(), CloseCodes.UNAUTHORIZED, "");
     ConnectionStatus last = statuses.get(statuses.size() - 1);
-    assertThat(last.state()).isEqualTo(State.OFFLINE);
+    assertThat(last.state()).isEqualTo(State.FAILED);
     assertThat(last.closeCode()).hasValue(CloseCodes.UNAUTHORIZED);
     assertThat(last.reason().orElseThrow()).contains("UNAUTHORIZED").contains("bad token");
     // No reconnect is scheduled, and the handshake timeout went with the connection.
@@ -479,13 +479,76 @@ class ClientSessionTest {
   }
 
   @Test
+  void aHandshakeRefusedWithAPermanentHttpStatusFailsWithThatStatus() {
+    session.open(doc);
+    session.start();
+    session.onHandshakeRefused(gen(), 404, "ws://h:1/wrong");
+    ConnectionStatus last = statuses.get(statuses.size() - 1);
+    assertThat(last.state()).isEqualTo(State.FAILED);
+    assertThat(last.httpStatus()).hasValue(404);
+    assertThat(last.reason().orElseThrow()).contains("HTTP 404").contains("ws://h:1/wrong");
+    assertThat(scheduler.pending()).isZero();
+    scheduler.advanceMillis(60_000);
+    assertThat(transport.connects).hasSize(1);
+  }
+
+  @Test
+  void aHandshakeRefusedWithAnOverloadStatusIsRetried() {
+    session.open(doc);
+    session.start();
+    session.onHandshakeRefused(gen(), 503, "ws://h:1/v1/sync");
+    ConnectionStatus last = statuses.get(statuses.size() - 1);
+    assertThat(last.state()).isEqualTo(State.CONNECTING);
+    assertThat(last.reason().orElseThrow()).contains("HTTP 503");
+    scheduler.advanceMillis(60_000);
+    assertThat(transport.connects).hasSizeGreaterThan(1);
+  }
+
+  @Test
+  void onlyTimeoutOverloadAndServerErrorStatusesAreRetryable() {
+    assertThat(ClientSession.httpStatusIsRetryable(401)).isFalse();
+    assertThat(ClientSession.httpStatusIsRetryable(403)).isFalse();
+    assertThat(ClientSession.httpStatusIsRetryable(404)).isFalse();
+    assertThat(ClientSession.httpStatusIsRetryable(408)).isTrue();
+    assertThat(ClientSession.httpStatusIsRetryable(429)).isTrue();
+    assertThat(ClientSession.httpStatusIsRetryable(502)).isTrue();
+    assertThat(ClientSession.httpStatusIsRetryable(503)).isTrue();
+  }
+
+  @Test
+  void syncedCompletesOnTheFirstSyncOnly() {
+    var synced = doc.synced();
+    assertThat(synced).isNotDone();
+    online();
+    assertThat(synced).isCompleted();
+    // A reconnect syncs again; the future stays as it was.
+    session.onClosed(gen(), CloseCodes.GOING_AWAY, "restart");
+    assertThat(doc.synced()).isCompleted();
+  }
+
+  @Test
+  void syncedFailsWhenTheServerRefusesTheDocument() {
+    session.open(doc);
+    session.start();
+    session.onOpen(gen());
+    session.onMessage(
+        gen(), Welcome.of(1, SERVER, HlcTimestamp.of(wall.millis, 0), limits(10, 10), "s"));
+    Subscribe subscribe = transport.drain(Subscribe.class).get(0);
+    session.onMessage(
+        gen(),
+        ErrorMessage.of(
+            OptionalLong.of(subscribe.requestId()), ErrorCode.TOO_MANY_DOCUMENTS, "too many"));
+    assertThat(doc.synced()).isCompletedExceptionally();
+  }
+
+  @Test
   void unsupportedVersionAlsoStopsRetrying() {
     session.open(doc);
     session.start();
     session.onClosed(gen(), CloseCodes.UNSUPPORTED_VERSION, "upgrade");
     scheduler.advanceMillis(60_000);
     assertThat(transport.connects).hasSize(1);
-    assertThat(statuses.get(statuses.size() - 1).state()).isEqualTo(State.OFFLINE);
+    assertThat(statuses.get(statuses.size() - 1).state()).isEqualTo(State.FAILED);
   }
 
   @Test

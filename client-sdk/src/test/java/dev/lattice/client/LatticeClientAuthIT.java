@@ -138,7 +138,7 @@ class LatticeClientAuthIT {
   }
 
   @Test
-  void refusedCredentialsLeaveTheClientOfflineWithTheCode() throws Exception {
+  void refusedCredentialsStopTheClientWithTheStatus() throws Exception {
     LatticeServer server = server(LatticeServer.builder());
     AtomicInteger asked = new AtomicInteger();
     CountDownLatch offline = new CountDownLatch(1);
@@ -155,14 +155,15 @@ class LatticeClientAuthIT {
     client.onConnectionState(
         status -> {
           statuses.add(status);
-          if (status.state() == State.OFFLINE) {
+          if (status.state() == State.FAILED) {
             offline.countDown();
           }
         });
     client.open("board");
 
     assertThat(offline.await(TIMEOUT_SECONDS, TimeUnit.SECONDS)).isTrue();
-    assertThat(client.connectionState().closeCode()).hasValue(CloseCodes.UNAUTHORIZED);
+    // The token travels at the upgrade, so the refusal is the upgrade's HTTP 401.
+    assertThat(client.connectionState().httpStatus()).hasValue(401);
     assertThat(asked).hasValue(1);
   }
 

@@ -263,7 +263,7 @@ public final class BoardPanel extends JPanel {
         switch (status.state()) {
           case ONLINE -> ONLINE;
           case CONNECTING -> CONNECTING;
-          case OFFLINE -> OFFLINE;
+          case OFFLINE, FAILED -> OFFLINE;
         });
     showPending();
   }

@@ -24,8 +24,9 @@ import org.eclipse.jetty.util.URIUtil;
  * The plain HTTP endpoints beside the WebSocket: {@code GET /healthz} (200 "ok" while the process
  * serves), {@code GET /readyz} (200 "ready" when started and the store is open, else 503) and
  * {@code GET /metrics} (Prometheus text format) and {@code GET /v1/docs/{id}} (the document as
- * JSON, see {@link DocumentJson}; 404 if it does not exist). Other paths are 404, other methods
- * 405. Blocking (a document load may read the disk).
+ * JSON, see {@link DocumentJson}; 404 if it does not exist). {@code /v1/sync} reached without a
+ * WebSocket upgrade (a browser, curl) is 426 Upgrade Required with {@code Upgrade: websocket}.
+ * Other paths are 404, other methods 405. Blocking (a document load may read the disk).
  *
  * <p>Document reads are authenticated like a WebSocket (a token in {@code Authorization: Bearer} or
  * {@code access_token}; 401 without a valid one) and authorized for read (403 without the right),
@@ -64,6 +65,18 @@ final class HttpEndpoints extends Handler.Abstract {
   public boolean handle(Request request, Response response, Callback callback) {
     // The raw (still encoded) path: a decoded one cannot tell an id's %2F from a separator.
     String path = request.getHttpURI().getPath();
+    if (path.equals(LatticeServer.SYNC_PATH)) {
+      // Only requests that are not a WebSocket upgrade get here: say what the endpoint wants.
+      response.getHeaders().put(HttpHeader.UPGRADE, "websocket");
+      response.getHeaders().put(HttpHeader.CONNECTION, "Upgrade");
+      Response.writeError(
+          request,
+          response,
+          callback,
+          HttpStatus.UPGRADE_REQUIRED_426,
+          LatticeServer.SYNC_PATH + " is a WebSocket endpoint: connect with a WebSocket client");
+      return true;
+    }
     boolean known =
         path.equals("/healthz")
             || path.equals("/readyz")

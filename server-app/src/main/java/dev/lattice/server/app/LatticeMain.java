@@ -3,6 +3,10 @@ package dev.lattice.server.app;
 import dev.lattice.protocol.ProtocolLimits;
 import dev.lattice.server.LatticeServer;
 import dev.lattice.server.session.SessionConfig;
+import java.io.IOException;
+import java.net.BindException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -10,6 +14,8 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
@@ -38,8 +44,9 @@ import picocli.CommandLine.Spec;
     sortOptions = false,
     usageHelpAutoWidth = true,
     description = {
-      "Runs the Lattice sync server: WebSocket at ws://HOST:PORT/v1/sync, health at"
-          + " http://HOST:PORT/healthz and /readyz.",
+      "Runs the Lattice sync server: WebSocket at ws://HOST:PORT/v1/sync; beside it over HTTP"
+          + " /healthz, /readyz (503 while starting or stopping), /metrics (Prometheus text)"
+          + " and GET /v1/docs/{id} (a document as JSON).",
       "Every option can also be set by the environment variable shown; a flag beats its variable.",
       "Stops gracefully on SIGTERM or Ctrl-C.",
       ""
@@ -377,7 +384,21 @@ public final class LatticeMain implements Callable<Integer> {
   static CommandLine commandLine(Map<String, String> env) {
     CommandLine cmd = new CommandLine(new LatticeMain());
     cmd.setDefaultValueProvider(new EnvironmentDefaults(env));
+    cmd.setParameterExceptionHandler(LatticeMain::usageError);
     return cmd;
+  }
+
+  /**
+   * A bad flag or value: the message and one usage line, not the whole help (which hides the
+   * message above a page of options).
+   */
+  private static int usageError(ParameterException e, String[] args) {
+    CommandLine cmd = e.getCommandLine();
+    java.io.PrintWriter err = cmd.getErr();
+    err.println("lattice-server: " + e.getMessage());
+    err.println("Usage: lattice-server [OPTIONS]  (--help lists every option and its variable)");
+    err.flush();
+    return 2;
   }
 
   /**
@@ -427,7 +448,8 @@ public final class LatticeMain implements Callable<Integer> {
       options.toBuilder(); // the builder's own checks (port range, positive bounds)
       return options;
     } catch (IllegalArgumentException e) {
-      throw new ParameterException(spec.commandLine(), "Invalid option: " + e.getMessage(), e);
+      throw new ParameterException(
+          spec.commandLine(), "Invalid option: " + inFlagTerms(e.getMessage()), e);
     }
   }
 
@@ -482,6 +504,63 @@ public final class LatticeMain implements Callable<Integer> {
     }
   }
 
+  /**
+   * The builders' names (Java setters) as the operator knows them: a flag and its variable. Longest
+   * names first, so that no name is replaced inside a longer one.
+   */
+  private static final Map<String, String> FLAG_OF_SETTING =
+      new java.util.LinkedHashMap<>(
+          Map.ofEntries(
+              Map.entry("maxOutgoingBytesPerConnection", "--max-outgoing-bytes"),
+              Map.entry("maxConnectionsPerAddress", "--max-connections-per-address"),
+              Map.entry("rateLimitCloseThreshold", "--rate-limit-close-threshold"),
+              Map.entry("handshakesPerSecond", "--handshakes-per-second"),
+              Map.entry("catchUpsPerMinute", "--catch-ups-per-minute"),
+              Map.entry("bytesInPerSecond", "--bytes-in-per-second"),
+              Map.entry("maxClockDrift", "--max-clock-drift"),
+              Map.entry("closeGrace", "--close-grace"),
+              Map.entry("maxDocumentsPerConnection", "--max-documents-per-connection"),
+              Map.entry("maxFieldsPerDocument", "--max-fields-per-document"),
+              Map.entry("minRoundInterval", "--min-round-interval"),
+              Map.entry("redisWaitReplicas", "--redis-wait-replicas"),
+              Map.entry("the WAIT timeout", "--redis-wait-timeout"),
+              Map.entry("updatesPerSecond", "--updates-per-second"),
+              Map.entry("maxFrameBytes", "--max-frame-bytes"),
+              Map.entry("cacheMaxBytes", "--cache-max-bytes"),
+              Map.entry("bindAddress", "--bind"),
+              Map.entry("idleTimeout", "--idle-timeout"),
+              Map.entry("updateBurst", "--update-burst"),
+              Map.entry("maxThreads", "--max-threads"),
+              Map.entry("port", "--port")));
+
+  private static final Pattern SETTING;
+
+  static {
+    StringBuilder alternatives = new StringBuilder();
+    FLAG_OF_SETTING.keySet().stream()
+        .sorted(java.util.Comparator.comparingInt(String::length).reversed())
+        .forEach(k -> alternatives.append(alternatives.length() == 0 ? "" : "|").append(k));
+    // Only as the subject of a builder's complaint ("port must be within..."): "host:port" in an
+    // example stays as it is.
+    SETTING = Pattern.compile("\\b(" + alternatives + ")(?= must)");
+  }
+
+  /** Replaces the builders' setting names in {@code message} by "--flag (LATTICE_FLAG)". */
+  static String inFlagTerms(String message) {
+    if (message == null) {
+      return "";
+    }
+    Matcher m = SETTING.matcher(message);
+    StringBuilder out = new StringBuilder();
+    while (m.find()) {
+      String flag = FLAG_OF_SETTING.get(m.group(1));
+      m.appendReplacement(
+          out, Matcher.quoteReplacement(flag + " (" + EnvironmentDefaults.variable(flag) + ")"));
+    }
+    m.appendTail(out);
+    return out.toString();
+  }
+
   private ServerOptions.Redis redisMode() {
     boolean cluster = redisCluster != null && !redisCluster.isEmpty();
     if (redis != null && cluster) {
@@ -510,7 +589,9 @@ public final class LatticeMain implements Callable<Integer> {
     try {
       run = start(options);
     } catch (IllegalStateException e) {
-      log.error("Lattice server did not start: {}", e.getMessage(), e.getCause());
+      // One line that names what to change; the stack trace only for those who ask (debug).
+      log.error("Lattice server did not start: {}", startupFailure(options, e));
+      log.debug("Lattice server start-up failure in full", e);
       return 1;
     }
     running = run;
@@ -530,19 +611,120 @@ public final class LatticeMain implements Callable<Integer> {
     return running;
   }
 
-  /** Starts a server from the options and logs where it listens and where its data lives. */
+  /**
+   * Starts a server from the options and logs where it listens and where its data lives.
+   *
+   * @throws IllegalStateException if it cannot start; {@link #startupFailure} words it for the log
+   */
   static Running start(ServerOptions options) {
+    // The store opens before Jetty binds: try the port first, so that a taken port leaves nothing
+    // behind in the data directory (a race with another process remains, and is harmless).
+    if (options.port() != 0) {
+      checkPortFree(options.bindAddress(), options.port());
+    }
     LatticeServer server = options.toBuilder().build().start();
     String ws = server.uri().toString();
     String http = ws.replaceFirst("^ws", "http").replace(LatticeServer.SYNC_PATH, "");
     log.info(
-        "Lattice server listening on {} (health: {}/healthz, metrics: {}/metrics), {}, {}",
+        "Lattice server listening on {} ({}; health: {}/healthz, metrics: {}/metrics), {}, {}",
+        hostPort(options.bindAddress(), server.port()),
         ws,
         http,
         http,
         options.storage(),
         options.security().describe(options.bindAddress()));
     return new Running(server);
+  }
+
+  private static String hostPort(String host, int port) {
+    return (host.contains(":") ? "[" + host + "]" : host) + ":" + port;
+  }
+
+  private static void checkPortFree(String bindAddress, int port) {
+    InetSocketAddress address = new InetSocketAddress(bindAddress, port);
+    if (address.isUnresolved()) {
+      throw new IllegalStateException(
+          "could not bind " + hostPort(bindAddress, port),
+          new java.net.UnknownHostException(bindAddress));
+    }
+    try (ServerSocket probe = new ServerSocket()) {
+      probe.setReuseAddress(true); // as Jetty binds: a port in TIME_WAIT is free
+      probe.bind(address);
+    } catch (IOException e) {
+      throw new IllegalStateException(
+          "could not bind " + hostPort(bindAddress, port) + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * One line for an operator: what failed and which flag (and variable) changes it, without a stack
+   * trace.
+   */
+  static String startupFailure(ServerOptions options, Throwable failure) {
+    String where = hostPort(options.bindAddress(), options.port());
+    Throwable bind = null;
+    for (Throwable t = failure; t != null; t = t.getCause()) {
+      if (t instanceof BindException
+          || (bind == null && String.valueOf(t.getMessage()).contains("Failed to bind"))) {
+        bind = t; // the innermost BindException says why
+      }
+    }
+    if (bind != null) {
+      String text = String.valueOf(bind.getMessage());
+      String lower = text.toLowerCase(java.util.Locale.ROOT);
+      if (lower.contains("in use")) {
+        return "port "
+            + options.port()
+            + " on "
+            + options.bindAddress()
+            + " is already in use: choose another with --port or LATTICE_PORT";
+      }
+      if (lower.contains("permission") || lower.contains("access")) {
+        return "port "
+            + options.port()
+            + " on "
+            + options.bindAddress()
+            + " needs privileges this process lacks: choose one above 1023 with --port or"
+            + " LATTICE_PORT";
+      }
+      return "cannot listen on "
+          + where
+          + " ("
+          + text
+          + "): choose another address with --bind or LATTICE_BIND";
+    }
+    for (Throwable t = failure; t != null; t = t.getCause()) {
+      String text = String.valueOf(t.getMessage());
+      if (t instanceof java.nio.channels.UnresolvedAddressException
+          || t instanceof java.net.UnknownHostException) {
+        return "bind address "
+            + options.bindAddress()
+            + " is not an address of this machine: choose another with --bind or LATTICE_BIND";
+      }
+      if (t instanceof dev.lattice.server.store.StoreException && options.redis() == null) {
+        if (t instanceof dev.lattice.server.store.StoreLockedException) {
+          return "the data directory "
+              + options.dataDirectory()
+              + " is in use by another Lattice server: stop that server or choose another"
+              + " directory with --data-dir or LATTICE_DATA_DIR";
+        }
+        return text + ": choose another directory with --data-dir or LATTICE_DATA_DIR";
+      }
+    }
+    Throwable root = failure;
+    while (root.getCause() != null) {
+      root = root.getCause();
+    }
+    String flag =
+        options.redis() == null
+            ? ""
+            : options.redis().cluster()
+                ? ": check --redis-cluster or LATTICE_REDIS_CLUSTER"
+                : ": check --redis or LATTICE_REDIS";
+    return String.valueOf(root.getMessage())
+        + flag
+        + " (--help lists the options; the full error is"
+        + " logged at debug level)";
   }
 
   /** A started server and the one way to stop it, shared by the shutdown hook and tests. */

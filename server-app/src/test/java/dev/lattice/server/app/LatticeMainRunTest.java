@@ -45,6 +45,10 @@ class LatticeMainRunTest {
     assertThat(get(port, "/healthz").statusCode()).isEqualTo(200);
     assertThat(get(port, "/readyz").statusCode()).isEqualTo(200);
     assertThat(get(port, "/metrics").body()).contains("lattice_connections 0.0");
+    // A browser or curl at the WebSocket endpoint learns what it wants.
+    HttpResponse<String> plain = get(port, "/v1/sync");
+    assertThat(plain.statusCode()).isEqualTo(426);
+    assertThat(plain.headers().firstValue("Upgrade")).hasValue("websocket");
 
     running.shutdown(); // what the SIGTERM hook runs
 
@@ -67,6 +71,30 @@ class LatticeMainRunTest {
           LatticeMain.commandLine(Map.of())
               .execute("--port", String.valueOf(taken), "--bind", "127.0.0.1", "--in-memory");
       assertThat(code).isEqualTo(1);
+    } finally {
+      first.shutdown();
+    }
+  }
+
+  @Test
+  @Timeout(60)
+  void aTakenPortCreatesNothingInTheDataDirectory(@TempDir Path cwd) throws Exception {
+    LatticeMain.Running first =
+        LatticeMain.start(
+            LatticeMain.parse(Map.of(), "--port=0", "--bind=127.0.0.1", "--in-memory"));
+    try {
+      Path dataDir = cwd.resolve("data");
+      int code =
+          LatticeMain.commandLine(Map.of())
+              .execute(
+                  "--port",
+                  String.valueOf(first.server().port()),
+                  "--bind",
+                  "127.0.0.1",
+                  "--data-dir",
+                  dataDir.toString());
+      assertThat(code).isEqualTo(1);
+      assertThat(dataDir).doesNotExist();
     } finally {
       first.shutdown();
     }

@@ -232,7 +232,7 @@ class LatticeMainTest {
         .isEqualTo(Duration.ofMillis(250));
     assertThatThrownBy(() -> LatticeMain.parse(Map.of(), "--max-clock-drift=0"))
         .isInstanceOf(ParameterException.class)
-        .hasMessageContaining("maxClockDrift");
+        .hasMessageContaining("--max-clock-drift (LATTICE_MAX_CLOCK_DRIFT)");
   }
 
   @Test
@@ -270,9 +270,9 @@ class LatticeMainTest {
   @Test
   void badValuesAreUsageErrorsWithExitCode2() {
     assertUsageError(Map.of(), "--port=abc", "Invalid value");
-    assertUsageError(Map.of(), "--port=70000", "port must be within 0..65535");
+    assertUsageError(Map.of(), "--port=70000", "--port (LATTICE_PORT) must be within 0..65535");
     assertUsageError(Map.of(), "--idle-timeout=soon", "is not a duration");
-    assertUsageError(Map.of(), "--update-burst=0", "updateBurst");
+    assertUsageError(Map.of(), "--update-burst=0", "--update-burst (LATTICE_UPDATE_BURST)");
     assertUsageError(Map.of(), "--no-such-flag", "Unknown option");
     assertUsageError(Map.of("LATTICE_PORT", "x"), "--in-memory", "Invalid value");
   }
@@ -281,7 +281,96 @@ class LatticeMainTest {
   void parseRefusesBadValuesWithoutStartingAnything() {
     assertThatThrownBy(() -> LatticeMain.parse(Map.of(), "--max-frame-bytes=1"))
         .isInstanceOf(ParameterException.class)
-        .hasMessageContaining("maxFrameBytes");
+        .hasMessageContaining("--max-frame-bytes (LATTICE_MAX_FRAME_BYTES)");
+  }
+
+  @Test
+  void validationMessagesNameFlagsAndVariablesNotJavaNames() {
+    String[][] cases = {
+      {"--max-frame-bytes=1", "--max-frame-bytes (LATTICE_MAX_FRAME_BYTES)", "maxFrameBytes"},
+      {"--update-burst=0", "--update-burst (LATTICE_UPDATE_BURST)", "updateBurst"},
+      {
+        "--updates-per-second=0",
+        "--updates-per-second (LATTICE_UPDATES_PER_SECOND)",
+        "updatesPerSecond"
+      },
+      {"--max-threads=3", "--max-threads (LATTICE_MAX_THREADS)", "maxThreads"},
+      {"--port=70000", "--port (LATTICE_PORT)", "port must"},
+      {
+        "--max-outgoing-bytes=0", "--max-outgoing-bytes (LATTICE_MAX_OUTGOING_BYTES)", "maxOutgoing"
+      },
+      {"--cache-max-bytes=-1", "--cache-max-bytes (LATTICE_CACHE_MAX_BYTES)", "cacheMaxBytes"},
+    };
+    for (String[] c : cases) {
+      StringWriter err = new StringWriter();
+      CommandLine cmd = LatticeMain.commandLine(Map.of());
+      cmd.setErr(new PrintWriter(err));
+      cmd.setOut(new PrintWriter(new StringWriter()));
+      assertThat(cmd.execute(c[0])).as(c[0]).isEqualTo(2);
+      assertThat(err.toString()).as(c[0]).contains(c[1]).doesNotContain(c[2]);
+    }
+  }
+
+  @Test
+  void aBadFlagPrintsTheErrorAndOneUsageLineNotTheWholeHelp() {
+    StringWriter err = new StringWriter();
+    CommandLine cmd = LatticeMain.commandLine(Map.of());
+    cmd.setErr(new PrintWriter(err));
+    cmd.setOut(new PrintWriter(new StringWriter()));
+
+    assertThat(cmd.execute("--no-such-flag")).isEqualTo(2);
+    assertThat(err.toString().lines())
+        .containsExactly(
+            "lattice-server: Unknown option: '--no-such-flag'",
+            "Usage: lattice-server [OPTIONS]  (--help lists every option and its variable)");
+  }
+
+  @Test
+  void startupFailuresAreOneLineNamingTheFlagToChange() {
+    ServerOptions o = LatticeMain.parse(Map.of(), "--port=7070", "--bind=127.0.0.1");
+    assertThat(
+            LatticeMain.startupFailure(
+                o,
+                new IllegalStateException(
+                    "could not start", new java.net.BindException("Address already in use"))))
+        .isEqualTo(
+            "port 7070 on 127.0.0.1 is already in use: choose another with --port or LATTICE_PORT");
+    assertThat(
+            LatticeMain.startupFailure(
+                o,
+                new IllegalStateException(
+                    "could not start",
+                    new java.io.IOException(
+                        "Failed to bind to /127.0.0.1:7070",
+                        new java.net.BindException("Permission denied")))))
+        .contains("needs privileges")
+        .contains("--port or LATTICE_PORT");
+    assertThat(
+            LatticeMain.startupFailure(
+                o,
+                new IllegalStateException(
+                    "could not start",
+                    new dev.lattice.server.store.StoreLockedException("locked", null))))
+        .isEqualTo(
+            "the data directory "
+                + o.dataDirectory()
+                + " is in use by another Lattice server: stop that server or choose another"
+                + " directory with --data-dir or LATTICE_DATA_DIR");
+    assertThat(
+            LatticeMain.startupFailure(
+                o,
+                new IllegalStateException(
+                    "could not start", new java.net.UnknownHostException("no.such.host"))))
+        .contains("choose another with --bind or LATTICE_BIND");
+    ServerOptions redis = LatticeMain.parse(Map.of(), "--redis=redis://db:6379");
+    assertThat(
+            LatticeMain.startupFailure(
+                redis,
+                new IllegalStateException(
+                    "could not start",
+                    new RuntimeException("Connection refused: db/10.0.0.1:6379"))))
+        .startsWith("Connection refused: db/10.0.0.1:6379: check --redis or LATTICE_REDIS")
+        .doesNotContain("\n");
   }
 
   @Test
@@ -296,7 +385,9 @@ class LatticeMainTest {
           .contains(option)
           .contains(LatticeMain.EnvironmentDefaults.variable(option));
     }
-    assertThat(out.toString()).contains("--version", "default 7070", "LATTICE_DATA_DIR");
+    assertThat(out.toString())
+        .contains("--version", "default 7070", "LATTICE_DATA_DIR")
+        .contains("/metrics", "/healthz", "/readyz", "/v1/docs/{id}");
   }
 
   @Test

@@ -45,7 +45,7 @@ class RunnableJarIT {
 
   private static final long TIMEOUT_SECONDS = 30;
   private static final Pattern LISTENING =
-      Pattern.compile("listening on (ws://127\\.0\\.0\\.1:(\\d+)/v1/sync)");
+      Pattern.compile("listening on 127\\.0\\.0\\.1:\\d+ \\((ws://127\\.0\\.0\\.1:(\\d+)/v1/sync)");
   private static final MessageCodec CODEC = MessageCodec.defaults();
 
   private final List<Process> processes = new ArrayList<>();
@@ -109,6 +109,50 @@ class RunnableJarIT {
     Matcher m = listening.get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
     return new Server(
         process, URI.create(m.group(1)), Integer.parseInt(m.group(2)), output, drained);
+  }
+
+  @Test
+  void aTakenPortFailsInOneLineNamingTheFlagAndCreatesNoData(@TempDir Path dir) throws Exception {
+    Server first = start(dir.resolve("first"));
+    Path second = dir.resolve("second");
+    Path jar = Path.of(System.getProperty("lattice.jar", "target/lattice-server.jar"));
+    Path java = Path.of(System.getProperty("java.home"), "bin", "java");
+    Process process =
+        new ProcessBuilder(
+                java.toString(),
+                "-jar",
+                jar.toString(),
+                "--port",
+                String.valueOf(first.port()),
+                "--bind",
+                "127.0.0.1",
+                "--data-dir",
+                second.toString())
+            .redirectErrorStream(true)
+            .start();
+    processes.add(process);
+    // Read to the end on this thread: the process exits by itself, bounded by the wait below.
+    CompletableFuture<String> output =
+        CompletableFuture.supplyAsync(
+            () -> {
+              try {
+                return new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+              } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+              }
+            });
+    assertThat(process.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS)).as("exited").isTrue();
+    String text = output.get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+    assertThat(process.exitValue()).as(text).isEqualTo(1);
+    assertThat(text)
+        .contains(
+            "port "
+                + first.port()
+                + " on 127.0.0.1 is already in use: choose another with --port or LATTICE_PORT")
+        .doesNotContain("\tat ")
+        .doesNotContain("Exception");
+    assertThat(text.strip().lines()).as(text).hasSize(1);
+    assertThat(second).as("nothing created before the port is bound").doesNotExist();
   }
 
   @Test
