@@ -76,9 +76,9 @@ public abstract class CrdtKind<T extends Crdt<T>> {
 
   /**
    * The state as a plain value for JSON views: {@code null}, a {@link Long} (or a {@link
-   * java.math.BigInteger} for a counter whose exact value leaves the range of a long), a {@link Value}, a
-   * {@link java.util.List} of such views or a {@link java.util.SortedMap} from {@link String} to
-   * such views. Renderers walk exactly these shapes.
+   * java.math.BigInteger} for a counter whose exact value leaves the range of a long), a {@link
+   * Value}, a {@link java.util.List} of such views or a {@link java.util.SortedMap} from {@link
+   * String} to such views. Renderers walk exactly these shapes.
    */
   public abstract Object view(T state);
 

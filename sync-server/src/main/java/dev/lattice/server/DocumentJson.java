@@ -45,7 +45,10 @@ final class DocumentJson {
     return out.append("}}").toString();
   }
 
-  /** A {@link dev.lattice.crdt.CrdtKind#view}: null, a Long or BigInteger, a Value, a List or a SortedMap. */
+  /**
+   * A {@link dev.lattice.crdt.CrdtKind#view}: null, a Long or BigInteger, a Value, a List or a
+   * SortedMap.
+   */
   static void view(StringBuilder out, Object view) {
     if (view == null) {
       out.append("null");

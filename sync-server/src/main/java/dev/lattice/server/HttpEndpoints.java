@@ -148,27 +148,27 @@ final class HttpEndpoints extends Handler.Abstract {
   }
 
   private void serveDocument(Response response, Callback callback, String id) {
-      Optional<Document> document;
-      try {
-        document = documents.apply(id);
-      } catch (RuntimeException e) {
-        // The cause may name files, hosts or credentials: it goes to the log, not to the client.
-        LOG.log(System.Logger.Level.WARNING, "GET of document '" + id + "' failed", e);
-        json(
-            response,
-            callback,
-            HttpStatus.INTERNAL_SERVER_ERROR_500,
-            "{\"error\":\"the server failed; the request may be retried\"}");
-        return;
-      }
-      if (document.isEmpty()) {
-        // A JSON API answers in JSON, not with Jetty's HTML error page.
-        StringBuilder body = new StringBuilder("{\"error\":");
-        DocumentJson.string(body, "no document " + id);
-        json(response, callback, HttpStatus.NOT_FOUND_404, body.append('}').toString());
-      } else {
-        json(response, callback, HttpStatus.OK_200, DocumentJson.render(document.get()));
-      }
+    Optional<Document> document;
+    try {
+      document = documents.apply(id);
+    } catch (RuntimeException e) {
+      // The cause may name files, hosts or credentials: it goes to the log, not to the client.
+      LOG.log(System.Logger.Level.WARNING, "GET of document '" + id + "' failed", e);
+      json(
+          response,
+          callback,
+          HttpStatus.INTERNAL_SERVER_ERROR_500,
+          "{\"error\":\"the server failed; the request may be retried\"}");
+      return;
+    }
+    if (document.isEmpty()) {
+      // A JSON API answers in JSON, not with Jetty's HTML error page.
+      StringBuilder body = new StringBuilder("{\"error\":");
+      DocumentJson.string(body, "no document " + id);
+      json(response, callback, HttpStatus.NOT_FOUND_404, body.append('}').toString());
+    } else {
+      json(response, callback, HttpStatus.OK_200, DocumentJson.render(document.get()));
+    }
   }
 
   private static void json(Response response, Callback callback, int status, String body) {

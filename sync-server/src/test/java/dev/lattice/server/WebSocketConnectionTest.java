@@ -167,7 +167,7 @@ class WebSocketConnectionTest {
   void aSlowConsumerCloseIsCountedAndACloseThePeerNeverReadsIsCutAndCounted() throws Exception {
     WebSocketConnection quick =
         new WebSocketConnection(
-            sessions, MAX_QUEUED, open, timer, observer, 50, 1L << 30, 1L << 30);
+            sessions, null, MAX_QUEUED, open, timer, observer, 50, 1L << 30, 1L << 30);
     quick.onWebSocketOpen(socket);
 
     quick.sendFrame(new byte[60]);
@@ -199,7 +199,8 @@ class WebSocketConnectionTest {
   void aConnectionOverItsByteRateIsReadAgainOnlyOnceTheRateAllows() throws Exception {
     CompletableFuture<Void> secondDemand = new CompletableFuture<>();
     WebSocketConnection throttled =
-        new WebSocketConnection(sessions, MAX_QUEUED, open, timer, observer, 5_000, 1_024, 1_024);
+        new WebSocketConnection(
+            sessions, null, MAX_QUEUED, open, timer, observer, 5_000, 1_024, 1_024);
     Session counting =
         (Session)
             Proxy.newProxyInstance(
