@@ -214,7 +214,9 @@ class AuthIT {
     assertThat(get(server, "/v1/docs/pub%2Fboard", null).statusCode()).isEqualTo(401);
     assertThat(get(server, "/v1/docs/pub%2Fboard", null).headers().firstValue("WWW-Authenticate"))
         .hasValueSatisfying(v -> assertThat(v).startsWith("Bearer"));
-    assertThat(get(server, "/v1/docs/pub%2Fboard", "garbage").statusCode()).isEqualTo(401);
+    HttpResponse<String> garbage = get(server, "/v1/docs/pub%2Fboard", "garbage");
+    assertThat(garbage.statusCode()).isEqualTo(401);
+    assertThat(garbage.body()).startsWith("{\"error\":").doesNotContain("garbage");
     assertThat(
             get(server, "/v1/docs/pub%2Fboard", token("bob", List.of("other"), List.of()))
                 .statusCode())
