@@ -112,21 +112,20 @@ final class HttpEndpoints extends Handler.Abstract {
               (result, failure) -> {
                 try {
                   if (!(result instanceof AuthResult.Granted granted)) {
-                    RequestCredentials.unauthorized(
-                        request,
+                    RequestCredentials.challenge(response, token.isPresent());
+                    jsonError(
                         response,
                         callback,
-                        token.isPresent(),
+                        HttpStatus.UNAUTHORIZED_401,
                         result instanceof AuthResult.Refused r
                             ? "credentials refused: " + r.reason()
                             : "credentials refused");
                   } else if (!canRead(granted.principal(), id)) {
-                    Response.writeError(
-                        request,
+                    jsonError(
                         response,
                         callback,
                         HttpStatus.FORBIDDEN_403,
-                        "no read right on this document");
+                        "no read right on document " + id);
                   } else {
                     serveDocument(response, callback, id);
                   }
@@ -154,21 +153,25 @@ final class HttpEndpoints extends Handler.Abstract {
     } catch (RuntimeException e) {
       // The cause may name files, hosts or credentials: it goes to the log, not to the client.
       LOG.log(System.Logger.Level.WARNING, "GET of document '" + id + "' failed", e);
-      json(
+      jsonError(
           response,
           callback,
           HttpStatus.INTERNAL_SERVER_ERROR_500,
-          "{\"error\":\"the server failed; the request may be retried\"}");
+          "the server failed; the request may be retried");
       return;
     }
     if (document.isEmpty()) {
-      // A JSON API answers in JSON, not with Jetty's HTML error page.
-      StringBuilder body = new StringBuilder("{\"error\":");
-      DocumentJson.string(body, "no document " + id);
-      json(response, callback, HttpStatus.NOT_FOUND_404, body.append('}').toString());
+      jsonError(response, callback, HttpStatus.NOT_FOUND_404, "no document " + id);
     } else {
       json(response, callback, HttpStatus.OK_200, DocumentJson.render(document.get()));
     }
+  }
+
+  /** A JSON API answers in JSON, not with Jetty's HTML error page: {@code {"error": text}}. */
+  private static void jsonError(Response response, Callback callback, int status, String text) {
+    StringBuilder body = new StringBuilder("{\"error\":");
+    DocumentJson.string(body, text);
+    json(response, callback, status, body.append('}').toString());
   }
 
   private static void json(Response response, Callback callback, int status, String body) {

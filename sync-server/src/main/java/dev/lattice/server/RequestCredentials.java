@@ -86,6 +86,12 @@ final class RequestCredentials {
    */
   static void unauthorized(
       Request request, Response response, Callback callback, boolean tokenGiven, String reason) {
+    challenge(response, tokenGiven);
+    Response.writeError(request, response, callback, 401, reason);
+  }
+
+  /** Sets the {@code WWW-Authenticate: Bearer} challenge of a 401 (RFC 6750). */
+  static void challenge(Response response, boolean tokenGiven) {
     response
         .getHeaders()
         .put(
@@ -93,6 +99,5 @@ final class RequestCredentials {
             tokenGiven
                 ? "Bearer realm=\"lattice\", error=\"invalid_token\""
                 : "Bearer realm=\"lattice\"");
-    Response.writeError(request, response, callback, 401, reason);
   }
 }

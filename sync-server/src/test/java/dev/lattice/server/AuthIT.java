@@ -154,6 +154,34 @@ class AuthIT {
   }
 
   @Test
+  void aSlowTokenCheckHoldsHelloAndTheFramesAfterItUntilItAnswers() throws Exception {
+    java.util.concurrent.CompletableFuture<dev.lattice.server.auth.AuthResult> decision =
+        new java.util.concurrent.CompletableFuture<>();
+    java.util.concurrent.CountDownLatch asked = new java.util.concurrent.CountDownLatch(1);
+    LatticeServer server =
+        start(
+            LatticeServer.builder()
+                .authenticator(
+                    token -> {
+                      asked.countDown();
+                      return decision; // an introspection call still on its way
+                    }));
+    RawClient c =
+        connect(server.uri(), 0xa, "doc", b -> b.header("Authorization", "Bearer opaque"));
+    c.send(Hello.of(c.replica, null, "it"));
+    long subscribe = c.takeRequestId();
+    c.send(new Subscribe(subscribe, "doc", dev.lattice.crdt.VersionVector.empty()));
+    assertThat(asked.await(5, TimeUnit.SECONDS)).isTrue();
+
+    decision.complete(
+        dev.lattice.server.auth.AuthResult.granted(
+            dev.lattice.server.auth.Principal.of("introspected")));
+
+    assertThat(c.take(Welcome.class)).isNotNull();
+    assertThat(c.take(dev.lattice.protocol.Sync.class).requestId()).isEqualTo(subscribe);
+  }
+
+  @Test
   void aDisallowedOriginIs403AndRequestsWithoutOriginPass() throws Exception {
     LatticeServer server = jwtServer();
     String token = token("alice", List.of("*"), List.of());
@@ -214,7 +242,9 @@ class AuthIT {
     assertThat(get(server, "/v1/docs/pub%2Fboard", null).statusCode()).isEqualTo(401);
     assertThat(get(server, "/v1/docs/pub%2Fboard", null).headers().firstValue("WWW-Authenticate"))
         .hasValueSatisfying(v -> assertThat(v).startsWith("Bearer"));
-    assertThat(get(server, "/v1/docs/pub%2Fboard", "garbage").statusCode()).isEqualTo(401);
+    HttpResponse<String> garbage = get(server, "/v1/docs/pub%2Fboard", "garbage");
+    assertThat(garbage.statusCode()).isEqualTo(401);
+    assertThat(garbage.body()).startsWith("{\"error\":").doesNotContain("garbage");
     assertThat(
             get(server, "/v1/docs/pub%2Fboard", token("bob", List.of("other"), List.of()))
                 .statusCode())
