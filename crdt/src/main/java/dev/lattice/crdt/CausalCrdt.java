@@ -27,6 +27,13 @@ public interface CausalCrdt<T extends CausalCrdt<T>> extends Crdt<T> {
   /** The dots whose effects this state has seen, live or removed. */
   DotSet context();
 
+  /**
+   * Whether every live entry was made by {@code replica} (nested states included, for a map): what
+   * a delta of one replica's own mutations holds. Its {@link #context()} may still name other
+   * replicas' dots, those a remove observed.
+   */
+  boolean liveOnlyFrom(ReplicaId replica);
+
   /** The next dot of {@code replica} after every dot of it in {@link #context()}. */
   default Dot nextDot(ReplicaId replica) {
     return new Dot(replica, context().maxSequence(replica) + 1);

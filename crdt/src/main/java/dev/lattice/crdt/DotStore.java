@@ -68,6 +68,16 @@ final class DotStore<K extends Comparable<? super K>, V> {
     return entries;
   }
 
+  /** Whether every live entry's dot is {@code replica}'s and its value passes {@code ok}. */
+  boolean entriesOnlyFrom(ReplicaId replica, Predicate<V> ok) {
+    for (Map.Entry<Dot, V> entry : entries) {
+      if (!entry.getKey().replica().equals(replica) || !ok.test(entry.getValue())) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   DotSet context() {
     return context;
   }

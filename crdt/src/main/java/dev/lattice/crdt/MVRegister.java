@@ -107,6 +107,11 @@ public final class MVRegister implements CausalCrdt<MVRegister> {
   }
 
   @Override
+  public boolean liveOnlyFrom(ReplicaId replica) {
+    return store.entriesOnlyFrom(replica, v -> true);
+  }
+
+  @Override
   public CrdtType type() {
     return CrdtType.MV_REGISTER;
   }

@@ -185,6 +185,16 @@ public final class ORMap implements CausalCrdt<ORMap> {
   }
 
   @Override
+  public boolean liveOnlyFrom(ReplicaId replica) {
+    return store.entriesOnlyFrom(
+        replica,
+        entry ->
+            entry.state() instanceof CausalCrdt<?> nested
+                ? nested.liveOnlyFrom(replica)
+                : entry.state().type().kind().onlyFromAny(entry.state(), replica));
+  }
+
+  @Override
   public CrdtType type() {
     return CrdtType.OR_MAP;
   }

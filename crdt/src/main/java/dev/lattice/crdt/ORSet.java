@@ -155,6 +155,11 @@ public final class ORSet implements CausalCrdt<ORSet> {
   }
 
   @Override
+  public boolean liveOnlyFrom(ReplicaId replica) {
+    return store.entriesOnlyFrom(replica, v -> true);
+  }
+
+  @Override
   public CrdtType type() {
     return CrdtType.OR_SET;
   }

@@ -84,7 +84,30 @@ public record OwnDeltaCheck(Verdict verdict, String reason) {
                 + " alone: "
                 + field.touched());
       }
-      if (!field.state().contributionsOf(r -> !r.equals(replica)).isEmpty()) {
+      if (field.state() instanceof CausalCrdt<?> causal) {
+        // A remove carries the dots it observed, other replicas' included: allowed, but only dots
+        // the server holds (a client learns other replicas' dots from the server alone), so no
+        // delta can retract another replica's future entries.
+        if (!causal.liveOnlyFrom(replica)) {
+          return new OwnDeltaCheck(
+              Verdict.FOREIGN,
+              "field '" + e.getKey() + "' holds entries of replicas other than " + replica);
+        }
+        for (DotRange range : causal.context().ranges()) {
+          if (!range.replica().equals(replica)
+              && !held.getOrDefault(range.replica(), SeqRanges.EMPTY)
+                  .containsAll(SeqRanges.of(range.first(), range.last()))) {
+            return new OwnDeltaCheck(
+                Verdict.FOREIGN,
+                "field '"
+                    + e.getKey()
+                    + "' claims to have observed dots of "
+                    + range.replica()
+                    + " the server does not hold: "
+                    + range);
+          }
+        }
+      } else if (!field.state().contributionsOf(r -> !r.equals(replica)).isEmpty()) {
         return new OwnDeltaCheck(
             Verdict.FOREIGN,
             "field '" + e.getKey() + "' carries contributions of replicas other than " + replica);
@@ -163,8 +186,19 @@ public record OwnDeltaCheck(Verdict verdict, String reason) {
       return (up == 0 || up == h.increments().countOf(replica))
           && (down == 0 || down == h.decrements().countOf(replica));
     }
+    if (held instanceof CausalCrdt<?> && theirs instanceof CausalCrdt<?>) {
+      // A causal resend changes nothing: each of its entries is held or was removed since, and
+      // its context is seen. (Its context names other replicas' dots, so comparing this
+      // replica's part, as below, would call every resend of a remove a reuse.)
+      return mergeAny(held, theirs).equals(held);
+    }
     Crdt<?> heldPart = held.contributionsOf(replica::equals);
     return heldPart.isEmpty() || theirs.isEmpty() || heldPart.equals(theirs);
+  }
+
+  @SuppressWarnings({"unchecked", "rawtypes"})
+  private static Object mergeAny(Crdt held, Crdt theirs) {
+    return held.merge(theirs);
   }
 
   private static OwnDeltaCheck reused(ReplicaId replica, long seq, String what) {

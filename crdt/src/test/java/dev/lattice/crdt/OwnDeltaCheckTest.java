@@ -111,4 +111,45 @@ class OwnDeltaCheckTest {
     accepted(DocumentDelta.of(refused.context(), Map.of()));
     assertThat(check(A, later)).isEqualTo(Verdict.NEW);
   }
+
+  @Test
+  void aRemoveMayNameObservedDotsOfOtherReplicasAndItsResendIsADuplicate() {
+    Document other = Document.create("d");
+    DocumentDelta bAdds = other.addToSet(B, "tags", Value.of("x"));
+    server.merge(bAdds);
+    client.merge(bAdds);
+
+    DocumentDelta remove = accepted(client.removeFromSet(A, "tags", Value.of("x")));
+
+    assertThat(check(A, remove)).isEqualTo(Verdict.DUPLICATE);
+    assertThat(((ORSet) server.field("tags").orElseThrow().state()).elements()).isEmpty();
+  }
+
+  @Test
+  void aRemoveClaimingDotsTheServerNeverHeldIsForeign() {
+    // A's replica pretends to have seen B's future add, which would retract it before it exists.
+    Document forged = Document.create("d");
+    forged.merge(Document.create("d").addToSet(B, "tags", Value.of("x")));
+    DocumentDelta remove = forged.removeFromSet(A, "tags", Value.of("x"));
+
+    assertThat(check(A, remove)).isEqualTo(Verdict.FOREIGN);
+    assertThat(server.checkOwnDelta(A, remove).reason()).contains("does not hold");
+  }
+
+  @Test
+  void aSetEntryOfAnotherReplicaIsForeign() {
+    DocumentDelta bAdds = Document.create("d").addToSet(B, "tags", Value.of("x"));
+    DocumentDelta own = client.addToSet(A, "tags", Value.of("y"));
+    DocumentDelta smuggled =
+        DocumentDelta.of(
+            own.context(),
+            Map.of(
+                "tags",
+                new FieldState(
+                    ((ORSet) own.fields().get("tags").state())
+                        .merge((ORSet) bAdds.fields().get("tags").state()),
+                    own.fields().get("tags").touched())));
+
+    assertThat(check(A, smuggled)).isEqualTo(Verdict.FOREIGN);
+  }
 }

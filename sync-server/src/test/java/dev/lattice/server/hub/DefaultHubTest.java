@@ -317,10 +317,10 @@ class DefaultHubTest {
     hub.update(alice, DOC, aliceDoc.deltaSince(VersionVector.empty())).join();
 
     // Each write alone is legal on bob's replica; only together with alice's do they overflow.
-    Document bobDoc = Document.create(DOC);
-    DocumentDelta gOver = bobDoc.incrementGCounter(bob.replicaId(), "g", 1);
-    DocumentDelta pnOver = bobDoc.addPNCounter(bob.replicaId(), "pn", 1);
-    // A fresh replica so that its first dot is not one the hub refused.
+    // Each from a fresh replica state: a refused update's dot is not held, so a later dot of the
+    // same replica would meet a gap (STALE_REPLICA) before its counter range was looked at.
+    DocumentDelta gOver = Document.create(DOC).incrementGCounter(bob.replicaId(), "g", 1);
+    DocumentDelta pnOver = Document.create(DOC).addPNCounter(bob.replicaId(), "pn", 1);
     DocumentDelta pnDown =
         Document.create(DOC).addPNCounter(bob.replicaId(), "pn", -Long.MAX_VALUE);
 
