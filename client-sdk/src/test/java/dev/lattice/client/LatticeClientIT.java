@@ -371,6 +371,26 @@ class LatticeClientIT {
         Optional.of(Value.of("written after seeing it")));
   }
 
+  @Test
+  void anEditMadeOfflineOnAClockFiveSecondsFastIsDelayedNotLost() throws Exception {
+    int port = freePort();
+    // Never connected, so no offset measured: its offline edit is stamped 5 s ahead, far beyond the
+    // server's 500 ms bound.
+    Clock fast = Clock.offset(Clock.systemUTC(), Duration.ofSeconds(5));
+    LatticeClient offline = client(LatticeClient.builder().serverUri(uri(port)).clock(fast));
+    LatticeDocument doc = offline.open("fast");
+    doc.register("status").set(Value.of("typed on a fast clock"));
+    List<UpdateRejectedException> refused = new CopyOnWriteArrayList<>();
+    doc.onRejected(refused::add);
+
+    LatticeServer server = server(port, false);
+    get(doc.flush());
+
+    assertThat(refused).isEmpty();
+    assertThat(server.document("fast").orElseThrow().registerValue("status"))
+        .contains(Value.of("typed on a fast clock"));
+  }
+
   private static HlcTimestamp timestampOf(LatticeDocument doc, String field) {
     LWWRegister register = (LWWRegister) doc.snapshot().field(field).orElseThrow().state();
     return register.timestamp().orElseThrow();

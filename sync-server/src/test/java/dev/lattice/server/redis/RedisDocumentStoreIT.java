@@ -147,6 +147,26 @@ class RedisDocumentStoreIT {
   // ---------------------------------------------------------------- positions and reads
 
   @Test
+  void maxTimestampIsOneKeyRaisedByEveryServerAndFoundByAScanWhenTheKeyIsGone() throws Exception {
+    RedisDocumentStore first = store();
+    RedisDocumentStore second = store();
+    HlcTimestamp early = HlcTimestamp.of(1_700_000_000_000L, 1);
+    HlcTimestamp late = HlcTimestamp.of(1_700_000_000_500L, 7);
+    join(first.append("a", Document.create("a").setRegister(ALICE, "t", Value.of("x"), late)));
+    join(second.append("b", Document.create("b").setRegister(BOB, "t", Value.of("y"), early)));
+
+    assertThat(second.maxTimestamp()).as("what the other server stored").contains(late);
+    assertThat(redis.call("GET", "lattice:max-timestamp").toString())
+        .isEqualTo(String.format("%019d", late.toLong()));
+
+    // Data from before the key (or a Redis that lost it): read whole once, and the key written.
+    redis.call("DEL", "lattice:max-timestamp");
+    assertThat(store().maxTimestamp()).contains(late);
+    assertThat(redis.call("GET", "lattice:max-timestamp").toString())
+        .isEqualTo(String.format("%019d", late.toLong()));
+  }
+
+  @Test
   void positionsGrowAndChainFromOrigin() throws Exception {
     RedisDocumentStore store = store();
     List<CompletableFuture<Appended>> acks = new ArrayList<>();
