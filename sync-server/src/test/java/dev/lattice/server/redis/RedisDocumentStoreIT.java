@@ -644,7 +644,14 @@ class RedisDocumentStoreIT {
     await(
         "the replica to sync",
         () -> "up".equals(replica.info("replication", "master_link_status")));
+    // Generous where the replica must answer (a loaded machine can take more than a few hundred
+    // ms), short where it cannot: one bound serving both made the test fail under load.
     RedisDocumentStore store =
+        store(
+            RedisStoreConfig.builder(redis.uri())
+                .waitReplicas(1, Duration.ofSeconds(10))
+                .compactionThreshold(0));
+    RedisDocumentStore impatient =
         store(
             RedisStoreConfig.builder(redis.uri())
                 .waitReplicas(1, Duration.ofMillis(300))
@@ -654,7 +661,7 @@ class RedisDocumentStoreIT {
 
     replica.pause();
     try {
-      Throwable failure = failureOf(store.append("doc", deltas.get(1)));
+      Throwable failure = failureOf(impatient.append("doc", deltas.get(1)));
       assertThat(failure).isInstanceOf(StoreException.class).hasMessageContaining("replicas");
       // Not acknowledged, yet on the primary: a retry is harmless, the merge idempotent.
       assertThat(store.load("doc").orElseThrow().contains(new Dot(ALICE, 2))).isTrue();
