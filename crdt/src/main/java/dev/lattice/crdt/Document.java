@@ -10,6 +10,8 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.SortedMap;
 import java.util.TreeMap;
+import java.util.function.BiFunction;
+import java.util.function.Function;
 
 /**
  * A replica of one document: named fields, each a CRDT of a declared type, and the set of mutations
@@ -265,11 +267,7 @@ public final class Document {
    * @throws FieldTypeMismatchException if the field or the key exists with another type
    */
   public <T extends Crdt<T>> DocumentDelta updateMap(
-      ReplicaId writer,
-      String field,
-      String key,
-      CrdtKind<T> kind,
-      java.util.function.BiFunction<T, Dot, T> change) {
+      ReplicaId writer, String field, String key, CrdtKind<T> kind, BiFunction<T, Dot, T> change) {
     ORMap current = stateFor(field, ORMapKind.INSTANCE);
     return apply(writer, field, dot -> current.update(dot, key, kind, s -> change.apply(s, dot)));
   }
@@ -302,9 +300,7 @@ public final class Document {
   }
 
   private DocumentDelta apply(
-      ReplicaId writer,
-      String name,
-      java.util.function.Function<Dot, Mutation<? extends Crdt<?>>> mutator) {
+      ReplicaId writer, String name, Function<Dot, Mutation<? extends Crdt<?>>> mutator) {
     Dot dot = new Dot(writer, nextSequence(writer));
     Mutation<? extends Crdt<?>> mutation = mutator.apply(dot);
     VersionVector touched = VersionVector.empty().with(writer, dot.sequence());

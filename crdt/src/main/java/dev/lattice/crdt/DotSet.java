@@ -10,6 +10,8 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.SortedMap;
 import java.util.TreeMap;
+import java.util.function.Consumer;
+import java.util.function.Predicate;
 
 /**
  * A set of dots: the causal context of a delta, saying exactly which mutations' effects it carries.
@@ -151,7 +153,7 @@ public final class DotSet {
   }
 
   /** Whether some replica with a dot in this set passes {@code test}. */
-  boolean anyReplica(java.util.function.Predicate<ReplicaId> test) {
+  boolean anyReplica(Predicate<ReplicaId> test) {
     for (ReplicaId replica : byReplica.keySet()) {
       if (test.test(replica)) {
         return true;
@@ -161,7 +163,7 @@ public final class DotSet {
   }
 
   /** Every dot, in order; for sets whose {@link #dotCount()} is small. */
-  void forEachDot(java.util.function.Consumer<Dot> action) {
+  void forEachDot(Consumer<Dot> action) {
     byReplica.forEach(
         (replica, seqs) -> {
           for (int i = 0; i < seqs.rangeCount(); i++) {

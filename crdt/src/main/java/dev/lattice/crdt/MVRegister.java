@@ -1,6 +1,7 @@
 package dev.lattice.crdt;
 
 import java.util.Collections;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.SortedMap;
@@ -57,8 +58,7 @@ public final class MVRegister implements CausalCrdt<MVRegister> {
   public Mutation<MVRegister> write(Dot dot, Value value) {
     Objects.requireNonNull(value, "value");
     store.requireFresh(dot, "MV-Register");
-    DotStore<Value, Value> delta =
-        DotStore.delta(dot, value, java.util.List.copyOf(writes().keySet()), KEY);
+    DotStore<Value, Value> delta = DotStore.delta(dot, value, List.copyOf(writes().keySet()), KEY);
     return new Mutation<>(wrap(store.join(delta, KEY)), wrap(delta));
   }
 
