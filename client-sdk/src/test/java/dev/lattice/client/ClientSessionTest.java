@@ -339,7 +339,7 @@ class ClientSessionTest {
 
     assertThat(gen()).isEqualTo(before);
     ConnectionStatus last = statuses.get(statuses.size() - 1);
-    assertThat(last.state()).isEqualTo(State.OFFLINE);
+    assertThat(last.state()).isEqualTo(State.FAILED);
     assertThat(last.closeCode()).hasValue(CloseCodes.UNAUTHORIZED);
   }
 
