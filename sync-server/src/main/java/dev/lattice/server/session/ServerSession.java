@@ -305,7 +305,8 @@ public final class ServerSession implements Connection {
       for (DocumentDelta part : split.parts()) {
         frames.add(codec.encode(Update.fanOut(documentId, part)));
       }
-      DocumentDelta context = DocumentDelta.of(split.context(), Map.of());
+      DocumentDelta context =
+          DocumentDelta.of(split.whole() ? delta.context() : split.context(), Map.of());
       frames.add(
           codec.encode(
               message instanceof Sync sync
