@@ -1,6 +1,7 @@
 package dev.lattice.protocol;
 
 import dev.lattice.crdt.DocumentDelta;
+import dev.lattice.crdt.Dot;
 import dev.lattice.crdt.DotRange;
 import dev.lattice.crdt.DotSet;
 import dev.lattice.crdt.FieldState;
@@ -15,6 +16,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 
 /**
  * Splits a delta too large for one frame (a long-offline client's catch-up, a big document's SYNC)
@@ -46,17 +48,26 @@ public final class DeltaChunks {
    *
    * @param parts each fits the budget; merged in any order they give the delta's fields
    * @param context the delta's whole context, to announce once every part is merged; empty when the
-   *     delta fitted whole (then {@code parts} is the delta itself)
+   *     delta fitted whole (then {@code parts} is the delta itself). Without the latest dot of each
+   *     replica whose contribution to a skipped field was left out
+   * @param skipped fields left out ({@link #forFanOut} only; sorted, usually empty): those of which
+   *     some replica's contribution alone could not fit a frame, and those that share a latest dot
+   *     with one
    */
-  public record Split(List<DocumentDelta> parts, DotSet context) {
+  public record Split(List<DocumentDelta> parts, DotSet context, List<String> skipped) {
     public Split {
       parts = List.copyOf(parts);
       Objects.requireNonNull(context, "context");
+      skipped = List.copyOf(skipped);
+    }
+
+    Split(List<DocumentDelta> parts, DotSet context) {
+      this(parts, context, List.of());
     }
 
     /** Whether the delta fitted one frame unchanged. */
     public boolean whole() {
-      return context.isEmpty();
+      return context.isEmpty() && skipped.isEmpty();
     }
   }
 
@@ -77,10 +88,14 @@ public final class DeltaChunks {
    * id nil, as a server sends them), is a frame of at most {@code maxFrameBytes}: exactly the room
    * {@link #unsendableField} promises.
    *
-   * @throws IllegalArgumentException if one replica's contribution to one field does not fit
+   * <p>One field must never stop a catch-up: a replica's contribution too large for any frame
+   * (stored before the server refused such updates, or under a larger {@code maxFrameBytes}) is
+   * left out and named in {@link Split#skipped()}, and its latest dot is left out of the context to
+   * announce. The receiver then holds a gap there, so it never claims what it lacks; it converges
+   * on everything else, and its next catch-up simply offers that field again.
    */
   public static Split forFanOut(String documentId, DocumentDelta delta, int maxFrameBytes) {
-    return split(delta, maxFrameBytes - fanOutOverheadBytes(documentId));
+    return split(delta, maxFrameBytes - fanOutOverheadBytes(documentId), true);
   }
 
   /**
@@ -128,6 +143,10 @@ public final class DeltaChunks {
    * @throws IllegalArgumentException if one field alone is larger than {@code maxDeltaBytes}
    */
   public static Split split(DocumentDelta delta, int maxDeltaBytes) {
+    return split(delta, maxDeltaBytes, false);
+  }
+
+  private static Split split(DocumentDelta delta, int maxDeltaBytes, boolean skip) {
     Objects.requireNonNull(delta, "delta");
     if (maxDeltaBytes < 1) {
       throw new IllegalArgumentException("no room for a delta in " + maxDeltaBytes + " bytes");
@@ -139,6 +158,7 @@ public final class DeltaChunks {
     // form (its touched vector; a lone single-dot field encodes compactly), then checked: a part
     // that still does not fit is halved until it does.
     List<DocumentDelta> parts = new ArrayList<>();
+    Skipped skipped = skip ? new Skipped() : null;
     TreeMap<String, FieldState> current = new TreeMap<>();
     long currentBytes = 0;
     for (Map.Entry<String, FieldState> e : delta.fields().entrySet()) {
@@ -147,7 +167,7 @@ public final class DeltaChunks {
               + 8
               + 20L * e.getValue().touched().size();
       if (!current.isEmpty() && currentBytes + bytes > maxDeltaBytes) {
-        addFitting(parts, current, maxDeltaBytes);
+        addFitting(parts, current, maxDeltaBytes, skipped);
         current = new TreeMap<>();
         currentBytes = 0;
       }
@@ -155,14 +175,101 @@ public final class DeltaChunks {
       currentBytes += bytes;
     }
     if (!current.isEmpty()) {
-      addFitting(parts, current, maxDeltaBytes);
+      addFitting(parts, current, maxDeltaBytes, skipped);
     }
-    return new Split(parts, delta.context());
+    if (skipped == null || skipped.fields.isEmpty()) {
+      return new Split(parts, delta.context());
+    }
+    return leaveOut(delta, parts, skipped);
+  }
+
+  /**
+   * The split without the skipped fields and every field that shares a left-out dot with one (one
+   * update may have touched several fields with one dot; a part that carried such a field would
+   * claim the dot for the skipped one too), to a fixed point, and the context without all their
+   * latest dots.
+   */
+  private static Split leaveOut(DocumentDelta delta, List<DocumentDelta> parts, Skipped skipped) {
+    Set<Dot> dots = new HashSet<>(skipped.dots);
+    TreeSet<String> names = new TreeSet<>(skipped.fields);
+    boolean grew = true;
+    while (grew) {
+      grew = false;
+      for (Map.Entry<String, FieldState> e : delta.fields().entrySet()) {
+        if (!names.contains(e.getKey()) && touchesAny(e.getValue(), dots)) {
+          names.add(e.getKey());
+          grew = true;
+        }
+        if (names.contains(e.getKey())) {
+          for (Map.Entry<ReplicaId, Long> t : e.getValue().touched().entries().entrySet()) {
+            grew |= dots.add(new Dot(t.getKey(), t.getValue()));
+          }
+        }
+      }
+    }
+    List<DocumentDelta> kept = new ArrayList<>(parts.size());
+    for (DocumentDelta part : parts) {
+      TreeMap<String, FieldState> fields = new TreeMap<>(part.fields());
+      fields.keySet().removeAll(names);
+      if (fields.size() == part.fields().size()) {
+        kept.add(part);
+      } else if (!fields.isEmpty()) {
+        kept.add(part(fields));
+      }
+    }
+    return new Split(kept, without(delta.context(), new ArrayList<>(dots)), new ArrayList<>(names));
+  }
+
+  private static boolean touchesAny(FieldState field, Set<Dot> dots) {
+    for (Map.Entry<ReplicaId, Long> t : field.touched().entries().entrySet()) {
+      if (dots.contains(new Dot(t.getKey(), t.getValue()))) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** What a fan-out split left out: field names, and the latest dots of what it left out. */
+  private static final class Skipped {
+    final TreeSet<String> fields = new TreeSet<>();
+    final List<Dot> dots = new ArrayList<>();
+  }
+
+  /** {@code context} without {@code dots}. */
+  private static DotSet without(DotSet context, List<Dot> dots) {
+    List<DotRange> kept = new ArrayList<>();
+    for (DotRange range : context.ranges()) {
+      long from = range.first();
+      List<Long> cuts =
+          dots.stream()
+              .filter(
+                  d ->
+                      d.replica().equals(range.replica())
+                          && d.sequence() >= range.first()
+                          && d.sequence() <= range.last())
+              .map(Dot::sequence)
+              .sorted()
+              .distinct()
+              .toList();
+      for (long cut : cuts) {
+        if (cut > from) {
+          kept.add(new DotRange(range.replica(), from, cut - 1));
+        }
+        from = cut + 1;
+      }
+      if (from <= range.last()) {
+        kept.add(new DotRange(range.replica(), from, range.last()));
+      }
+    }
+    return DotSet.of(kept);
   }
 
   /** Adds the fields as one part if it fits, else as halves, each checked the same way. */
   private static void addFitting(
-      List<DocumentDelta> parts, TreeMap<String, FieldState> fields, int maxDeltaBytes) {
+      List<DocumentDelta> parts,
+      TreeMap<String, FieldState> fields,
+      int maxDeltaBytes,
+      Skipped skipped) {
     DocumentDelta part = part(fields);
     int bytes = CODECS.documentDelta().encode(part).length;
     if (bytes <= maxDeltaBytes) {
@@ -170,12 +277,13 @@ public final class DeltaChunks {
       return;
     }
     if (fields.size() == 1) {
-      addFittingByReplica(parts, fields.firstKey(), fields.firstEntry().getValue(), maxDeltaBytes);
+      addFittingByReplica(
+          parts, fields.firstKey(), fields.firstEntry().getValue(), maxDeltaBytes, skipped);
       return;
     }
     String middle = new ArrayList<>(fields.keySet()).get(fields.size() / 2);
-    addFitting(parts, new TreeMap<>(fields.headMap(middle)), maxDeltaBytes);
-    addFitting(parts, new TreeMap<>(fields.tailMap(middle)), maxDeltaBytes);
+    addFitting(parts, new TreeMap<>(fields.headMap(middle)), maxDeltaBytes, skipped);
+    addFitting(parts, new TreeMap<>(fields.tailMap(middle)), maxDeltaBytes, skipped);
   }
 
   /**
@@ -188,8 +296,17 @@ public final class DeltaChunks {
    * @throws IllegalArgumentException if one replica's contribution alone does not fit
    */
   private static void addFittingByReplica(
-      List<DocumentDelta> parts, String name, FieldState field, int maxDeltaBytes) {
+      List<DocumentDelta> parts,
+      String name,
+      FieldState field,
+      int maxDeltaBytes,
+      Skipped skipped) {
     List<ReplicaId> replicas = new ArrayList<>(field.touched().entries().keySet());
+    if (replicas.size() <= 1 && skipped != null) {
+      skipped.fields.add(name);
+      field.touched().entries().forEach((r, seq) -> skipped.dots.add(new Dot(r, seq)));
+      return;
+    }
     if (replicas.size() <= 1) {
       int bytes = CODECS.documentDelta().encode(part(Map.of(name, field))).length;
       throw new IllegalArgumentException(
@@ -209,7 +326,7 @@ public final class DeltaChunks {
       if (CODECS.documentDelta().encode(part).length <= maxDeltaBytes) {
         parts.add(part);
       } else {
-        addFittingByReplica(parts, name, piece, maxDeltaBytes);
+        addFittingByReplica(parts, name, piece, maxDeltaBytes, skipped);
       }
     }
   }

@@ -5,12 +5,16 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
+import dev.lattice.crdt.Dot;
+import dev.lattice.crdt.DotSet;
+import dev.lattice.crdt.FieldState;
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.Value;
 import dev.lattice.crdt.VersionVector;
 import dev.lattice.crdt.codec.CrdtCodecs;
 import dev.lattice.hlc.HlcTimestamp;
 import java.util.Random;
+import java.util.TreeMap;
 import org.junit.jupiter.api.Test;
 
 class DeltaChunksTest {
@@ -144,9 +148,7 @@ class DeltaChunksTest {
     assertThat(DeltaChunks.unsendableField("doc", atLimit, maxFrame)).isEmpty();
     assertThat(DeltaChunks.forFanOut("doc", atLimit, maxFrame).parts()).hasSize(1);
     assertThat(DeltaChunks.unsendableField("doc", overLimit, maxFrame)).contains("r");
-    assertThatThrownBy(() -> DeltaChunks.forFanOut("doc", overLimit, maxFrame))
-        .isInstanceOf(IllegalArgumentException.class)
-        .hasMessageContaining("'r'");
+    assertThat(DeltaChunks.forFanOut("doc", overLimit, maxFrame).skipped()).containsExactly("r");
     // A long document id costs its own length, with a longer str header.
     String longId = "x".repeat(300);
     assertThat(DeltaChunks.fanOutOverheadBytes(longId))
@@ -186,5 +188,62 @@ class DeltaChunksTest {
     }
     partial.merge(source.deltaSince(partial.versionVector()));
     assertThat(partial).isEqualTo(source);
+  }
+
+  @Test
+  void aFanOutSplitLeavesOutAFieldNoFrameCanCarryAndTheReceiverNeverClaimsIt() {
+    Document source = busyDocument(3, 30, 200);
+    ReplicaId writer = ReplicaId.of(9);
+    source.setRegister(
+        writer, "huge", Value.of("x".repeat(5_000)), HlcTimestamp.of(1_800_000_000_000L, 0));
+    source.incrementGCounter(writer, "after", 1); // a later dot of the same replica
+    DocumentDelta delta = source.deltaSince(VersionVector.empty());
+
+    DeltaChunks.Split split = DeltaChunks.forFanOut("d", delta, 1_000);
+
+    assertThat(split.skipped()).containsExactly("huge");
+    assertThat(split.whole()).isFalse();
+    Document receiver = Document.create("d");
+    for (DocumentDelta part : split.parts()) {
+      assertThat(part.fields()).doesNotContainKey("huge");
+      receiver.merge(part);
+    }
+    receiver.merge(DocumentDelta.of(split.context(), java.util.Map.of()));
+    // Everything else arrived; the huge field's dot is a gap, so the next catch-up offers it.
+    assertThat(receiver.fields()).doesNotContainKey("huge").containsKey("after");
+    assertThat(receiver.versionVector().get(writer)).isLessThan(source.versionVector().get(writer));
+    assertThat(source.deltaSince(receiver.versionVector()).fields()).containsKey("huge");
+    Document rest = receiver.copy();
+    rest.merge(source.deltaSince(receiver.versionVector()));
+    assertThat(rest).isEqualTo(source);
+  }
+
+  @Test
+  void aFieldSharingTheLeftOutDotIsLeftOutTooSoNoPartClaimsIt() {
+    Document source = Document.create("d");
+    ReplicaId writer = ReplicaId.of(9);
+    source.incrementGCounter(ReplicaId.of(1), "other", 1);
+    // One update of two fields with one dot: the huge register and a counter.
+    Document scratch = source.copy();
+    DocumentDelta both =
+        scratch
+            .setRegister(writer, "huge", Value.of("x".repeat(5_000)), HlcTimestamp.of(1_000, 0))
+            .join(scratch.incrementGCounter(writer, "shared", 1));
+    TreeMap<String, FieldState> oneDot = new TreeMap<>();
+    both.fields()
+        .forEach(
+            (n, f) ->
+                oneDot.put(n, new FieldState(f.state(), VersionVector.empty().with(writer, 1))));
+    source.merge(DocumentDelta.of(DotSet.of(new Dot(writer, 1)), oneDot));
+
+    DeltaChunks.Split split =
+        DeltaChunks.forFanOut("d", source.deltaSince(VersionVector.empty()), 1_000);
+
+    assertThat(split.skipped()).containsExactly("huge", "shared");
+    Document receiver = Document.create("d");
+    split.parts().forEach(receiver::merge);
+    receiver.merge(DocumentDelta.of(split.context(), java.util.Map.of()));
+    assertThat(receiver.versionVector().get(writer)).isZero();
+    assertThat(receiver.counterValue("other")).isEqualTo(1);
   }
 }

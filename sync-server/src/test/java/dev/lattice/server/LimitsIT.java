@@ -137,6 +137,48 @@ class LimitsIT {
   }
 
   @Test
+  void aStoredFieldNoFrameCanCarryIsLeftOutOfTheCatchUpInsteadOfClosingWith1011() throws Exception {
+    int limit = 4096;
+    // Written under a larger maxFrameBytes, then served by a server whose frames cannot carry it.
+    try (LatticeServer before =
+        LatticeServer.builder()
+            .dataDirectory(data)
+            .bindAddress("127.0.0.1")
+            .port(0)
+            .sessionConfig(
+                SessionConfig.builder()
+                    .protocolLimits(ProtocolLimits.builder().maxFrameBytes(16 * limit).build())
+                    .build())
+            .build()
+            .start()) {
+      before
+          .edit(DOC, e -> e.set("huge", Value.of("x".repeat(3 * limit))))
+          .get(RawClient.TIMEOUT_SECONDS, TimeUnit.SECONDS);
+      before
+          .edit(DOC, e -> e.increment("likes", 2))
+          .get(RawClient.TIMEOUT_SECONDS, TimeUnit.SECONDS);
+    }
+    LatticeServer server =
+        server(
+            LatticeServer.builder()
+                .dataDirectory(data)
+                .sessionConfig(
+                    SessionConfig.builder()
+                        .protocolLimits(ProtocolLimits.builder().maxFrameBytes(limit).build())
+                        .build()));
+
+    RawClient reader = subscribed(server, 0xa);
+
+    assertThat(reader.doc.counterValue("likes")).isEqualTo(2);
+    assertThat(reader.doc.registerValue("huge")).isEmpty();
+    assertThat(reader.closeCode).isNotDone();
+    // The reader does not claim the dot it lacks: a later catch-up offers the field again.
+    assertThat(reader.doc.versionVector())
+        .isNotEqualTo(server.document(DOC).orElseThrow().versionVector());
+    assertThat(reader.increment("mine", 1)).isInstanceOf(Ack.class);
+  }
+
+  @Test
   void anUpdateThatFitsAFrameButCouldNotBeSentBackIsRefusedWithFieldTooLarge() throws Exception {
     int limit = 4096;
     String longId = "d".repeat(400);

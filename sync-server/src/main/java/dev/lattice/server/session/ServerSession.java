@@ -321,6 +321,19 @@ public final class ServerSession implements Connection {
       }
       DeltaChunks.Split split =
           DeltaChunks.forFanOut(documentId, delta, config.protocolLimits().maxFrameBytes());
+      if (!split.skipped().isEmpty()) {
+        // Closing instead (1011) made the client reconnect into the same catch-up forever.
+        LOG.log(
+            System.Logger.Level.WARNING,
+            "session "
+                + id
+                + ": fields "
+                + split.skipped()
+                + " of document "
+                + documentId
+                + " cannot fit a frame of maxFrameBytes and were left out (the client is not"
+                + " told it holds them)");
+      }
       // A delta that fits an UPDATE frame whole but not a SYNC (which carries the server's vector
       // too) goes as that one part: closing instead would make the client reconnect into the
       // same SYNC forever.
@@ -331,7 +344,8 @@ public final class ServerSession implements Connection {
       for (DocumentDelta part : split.parts()) {
         frames.add(codec.encode(Update.fanOut(documentId, part)));
       }
-      DocumentDelta context = DocumentDelta.of(delta.context(), Map.of());
+      DocumentDelta context =
+          DocumentDelta.of(split.whole() ? delta.context() : split.context(), Map.of());
       frames.add(
           codec.encode(
               message instanceof Sync sync
