@@ -262,8 +262,13 @@ class RedisServersIT {
     for (LatticeDocument d : docs) {
       awaitValue(d, () -> d.counter("clicks").value(), 800L);
     }
-    // The faults happened: both subscriptions were cut, and the servers read what they missed.
-    assertThat(sum(servers, "lattice.replication.reconnects")).isGreaterThanOrEqualTo(2);
+    // The faults happened: subscriptions were cut and came back, and the servers read what they
+    // missed. Not "both servers twice": a connection that is still reconnecting when a KILL
+    // comes is not a pubsub client yet and escapes it, and a reconnect is counted when Lettuce
+    // reports it, which may be after the clients converged.
+    awaitCondition(
+        "a subscription cut and re-established",
+        () -> sum(servers, "lattice.replication.reconnects") >= 1);
     assertThat(sum(servers, "lattice.replication.repairs")).isPositive();
 
     long gapsBefore = (long) sum(servers, "lattice.replication.gaps");
