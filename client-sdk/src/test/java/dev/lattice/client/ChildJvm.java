@@ -2,6 +2,7 @@ package dev.lattice.client;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.lattice.server.OrphanGuard;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -114,21 +115,7 @@ final class ChildJvm implements AutoCloseable {
    * it.
    */
   static void haltWhenParentGoes() {
-    Thread watcher =
-        new Thread(
-            () -> {
-              try {
-                while (System.in.read() != -1) {
-                  // the parent never writes; EOF means it is gone
-                }
-              } catch (Exception e) {
-                // treat as EOF
-              }
-              Runtime.getRuntime().halt(3);
-            },
-            "stdin-watcher");
-    watcher.setDaemon(true);
-    watcher.start();
+    OrphanGuard.haltWhenParentGoes();
   }
 
   /** For a child's {@code main}: halts the child (status 4) after {@code lifetime} at most. */

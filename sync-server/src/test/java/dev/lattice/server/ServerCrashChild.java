@@ -21,21 +21,7 @@ public final class ServerCrashChild {
   private ServerCrashChild() {}
 
   public static void main(String[] args) throws Exception {
-    Thread watcher =
-        new Thread(
-            () -> {
-              try {
-                while (System.in.read() != -1) {
-                  // the parent never writes; EOF means it is gone
-                }
-              } catch (Exception e) {
-                // treat as EOF
-              }
-              Runtime.getRuntime().halt(3);
-            },
-            "stdin-watcher");
-    watcher.setDaemon(true);
-    watcher.start();
+    OrphanGuard.haltWhenParentGoes();
 
     LatticeServer server =
         LatticeServer.builder()

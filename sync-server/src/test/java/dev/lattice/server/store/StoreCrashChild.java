@@ -3,6 +3,7 @@ package dev.lattice.server.store;
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
 import dev.lattice.crdt.ReplicaId;
+import dev.lattice.server.OrphanGuard;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.concurrent.Semaphore;
@@ -22,21 +23,7 @@ public final class StoreCrashChild {
   private StoreCrashChild() {}
 
   public static void main(String[] args) throws Exception {
-    Thread watcher =
-        new Thread(
-            () -> {
-              try {
-                while (System.in.read() != -1) {
-                  // the parent never writes; EOF means it is gone
-                }
-              } catch (Exception e) {
-                // treat as EOF
-              }
-              Runtime.getRuntime().halt(3);
-            },
-            "stdin-watcher");
-    watcher.setDaemon(true);
-    watcher.start();
+    OrphanGuard.haltWhenParentGoes();
 
     PrintStream out = new PrintStream(System.out, true, "UTF-8");
     RocksDbDocumentStore store =
