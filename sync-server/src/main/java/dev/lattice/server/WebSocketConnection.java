@@ -2,6 +2,7 @@ package dev.lattice.server;
 
 import dev.lattice.protocol.CloseCodes;
 import dev.lattice.server.auth.AuthResult;
+import dev.lattice.server.hub.WriteBatch;
 import dev.lattice.server.session.ServerSession;
 import dev.lattice.server.session.SessionFactory;
 import dev.lattice.server.session.SessionObserver;
@@ -16,6 +17,10 @@ import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 import java.util.concurrent.atomic.AtomicLongFieldUpdater;
 import org.eclipse.jetty.websocket.api.Callback;
 import org.eclipse.jetty.websocket.api.Session;
+import org.eclipse.jetty.websocket.common.WebSocketSession;
+import org.eclipse.jetty.websocket.core.CoreSession;
+import org.eclipse.jetty.websocket.core.Frame;
+import org.eclipse.jetty.websocket.core.OpCode;
 
 /**
  * The thin Jetty adapter for one WebSocket connection: it feeds the connection's frames to a {@link
@@ -30,11 +35,13 @@ import org.eclipse.jetty.websocket.api.Session;
  * onWebSocketPong}; not having them also spares the two method handles Jetty would bind to every
  * connection.
  *
- * <p><b>Writes</b> use {@link Session#sendBinary} with a completion callback; the bytes queued but
- * not yet written are counted. A frame that would take the queue past {@code maxQueuedBytes} while
- * other frames are still waiting closes the connection with 4003 SLOW_CONSUMER instead (a single
- * frame larger than the bound is still sent when the queue is empty). The close frame queues behind
- * the pending frames (WebSocket has no way to send it first), so the session is told at once
+ * <p><b>Writes</b> go to Jetty's core session with a completion callback; the bytes queued but not
+ * yet written are counted. A frame sent inside a {@link WriteBatch} (a document's round) is queued
+ * without a flush and the batch flushes the connection once at its end, so a round's frames for one
+ * connection leave in one write. A frame that would take the queue past {@code maxQueuedBytes}
+ * while other frames are still waiting closes the connection with 4003 SLOW_CONSUMER instead (a
+ * single frame larger than the bound is still sent when the queue is empty). The close frame queues
+ * behind the pending frames (WebSocket has no way to send it first), so the session is told at once
  * ({@link ServerSession#onClosed()}) and the connection is cut after the close grace if the peer
  * never reads up to it: a reader stalled for longer than the grace sees the TCP connection end
  * (1006) rather than 4003. Every close is reported to the {@link SessionObserver} once, and every
@@ -42,13 +49,15 @@ import org.eclipse.jetty.websocket.api.Session;
  *
  * <p>Thread-safety: Jetty delivers events one at a time; {@link #sendFrame} and {@link #close} may
  * come from any thread (never two at once, per {@link SessionTransport}); {@link #shutDown} from
- * the server's closing thread. State is volatiles, updated atomically through field updaters.
+ * the server's closing thread; {@link #flushBatch} from any thread (Jetty's flusher is locked).
+ * State is volatiles, updated atomically through field updaters.
  *
  * <p>Public only because Jetty invokes listener methods through public method handles (a
  * package-private endpoint fails the upgrade with 500); its constructor is package-private and it
  * is not part of the API.
  */
-public final class WebSocketConnection implements Session.Listener, SessionTransport {
+public final class WebSocketConnection
+    implements Session.Listener, SessionTransport, WriteBatch.Flushable {
 
   /** How long a close may wait for the peer before the connection is cut, by default. */
   static final long CLOSE_GRACE_MILLIS = 5_000;
@@ -76,6 +85,8 @@ public final class WebSocketConnection implements Session.Listener, SessionTrans
   private volatile int demandOwed; // 1 while a frame's demand waits for resumeReading
   private final CompletableFuture<Void> ended = new CompletableFuture<>();
   private volatile Session socket;
+  // Jetty's core session under the API one: only it can queue a frame without flushing it.
+  private volatile CoreSession core;
   private volatile ServerSession session;
 
   WebSocketConnection(
@@ -113,6 +124,9 @@ public final class WebSocketConnection implements Session.Listener, SessionTrans
   @Override
   public void onWebSocketOpen(Session socket) {
     this.socket = socket;
+    if (socket instanceof WebSocketSession api) {
+      this.core = api.getCoreSession();
+    }
     open.add(this);
     this.session = sessions.open(this, upgradeAuth);
     socket.demand();
@@ -215,11 +229,32 @@ public final class WebSocketConnection implements Session.Listener, SessionTrans
           CloseCodes.SLOW_CONSUMER, "slow consumer: more than " + maxQueuedBytes + " bytes queued");
       return;
     }
-    socket.sendBinary(
-        ByteBuffer.wrap(frame),
-        Callback.from(
+    CoreSession c = core;
+    if (c == null) {
+      socket.sendBinary(
+          ByteBuffer.wrap(frame),
+          Callback.from(
+              () -> QUEUED_BYTES.addAndGet(this, -length),
+              e -> QUEUED_BYTES.addAndGet(this, -length)));
+      return;
+    }
+    // Inside a write batch (a document's round) the frame is queued unflushed, and Jetty's flusher
+    // gathers the connection's frames of the round (its ACK, the fan-out) into one write when the
+    // batch flushes. Elsewhere it is written at once, after anything queued before it.
+    c.sendFrame(
+        new Frame(OpCode.BINARY).setPayload(ByteBuffer.wrap(frame)),
+        org.eclipse.jetty.util.Callback.from(
             () -> QUEUED_BYTES.addAndGet(this, -length),
-            e -> QUEUED_BYTES.addAndGet(this, -length)));
+            e -> QUEUED_BYTES.addAndGet(this, -length)),
+        WriteBatch.join(this));
+  }
+
+  @Override
+  public void flushBatch() {
+    CoreSession c = core;
+    if (c != null) {
+      c.flush(org.eclipse.jetty.util.Callback.NOOP);
+    }
   }
 
   @Override

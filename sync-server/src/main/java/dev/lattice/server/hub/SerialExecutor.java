@@ -14,7 +14,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * <p>Each task happens-before the next (the queue and the flag publish it), so state touched only
  * from tasks needs no locks. A task that throws is logged and does not stop later tasks. A drain
  * runs at most {@link #BATCH} tasks before yielding the pool thread, so one busy document cannot
- * starve the others sharing the pool.
+ * starve the others sharing the pool. A drain runs inside a {@link WriteBatch}: the frames its
+ * tasks send (a round's ACKs and fan-out) leave as one write per connection when the drain ends.
  *
  * <p>Thread-safe: {@link #execute} may be called from any thread, also from inside a task.
  */
@@ -55,6 +56,7 @@ final class SerialExecutor implements Executor {
   }
 
   private void drain() {
+    WriteBatch.open();
     try {
       for (int i = 0; i < BATCH; i++) {
         Runnable task = tasks.poll();
@@ -68,6 +70,9 @@ final class SerialExecutor implements Executor {
         }
       }
     } finally {
+      // Flushed before the flag drops, so the next drain, perhaps on another thread, writes after
+      // everything this one held back.
+      WriteBatch.close();
       scheduled.set(false);
       // A task may have arrived after the last poll but before the flag dropped: its execute()
       // saw the flag still set and did not schedule, so we must.
