@@ -61,7 +61,9 @@ import org.eclipse.jetty.server.SslConnectionFactory;
 import org.eclipse.jetty.server.handler.ErrorHandler;
 import org.eclipse.jetty.util.ssl.SslContextFactory;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
-import org.eclipse.jetty.websocket.server.WebSocketUpgradeHandler;
+import org.eclipse.jetty.websocket.core.Configuration;
+import org.eclipse.jetty.websocket.core.server.WebSocketServerComponents;
+import org.eclipse.jetty.websocket.core.server.WebSocketUpgradeHandler;
 
 /**
  * The Lattice sync server: a Jetty 12 WebSocket endpoint at {@code /v1/sync} (docs/PROTOCOL.md)
@@ -344,18 +346,19 @@ public final class LatticeServer implements AutoCloseable {
     server.addConnector(connector);
     long maxFrame = sessionConfig.protocolLimits().maxFrameBytes();
     WebSocketUpgradeHandler websocket =
-        WebSocketUpgradeHandler.from(
-            server,
-            container -> {
-              container.setMaxBinaryMessageSize(maxFrame);
-              container.setMaxFrameSize(maxFrame);
-              container.setMaxTextMessageSize(maxFrame);
+        new WebSocketUpgradeHandler(
+            WebSocketServerComponents.ensureWebSocketComponents(server),
+            upgrades -> {
+              Configuration limits = upgrades.getConfiguration();
+              limits.setMaxBinaryMessageSize(maxFrame);
+              limits.setMaxFrameSize(maxFrame);
+              limits.setMaxTextMessageSize(maxFrame);
               // No Jetty idle timeout: every WebSocket has a session whose idle timer (PING, then
               // 4004) closes it, and a close the peer never answers is cut after
               // WebSocketConnection's grace. Jetty's timeout was a second timer per connection
               // (a scheduled task each, re-armed every timeout) that never fired first.
-              container.setIdleTimeout(Duration.ZERO);
-              container.addMapping(
+              limits.setIdleTimeout(Duration.ZERO);
+              upgrades.addMapping(
                   SYNC_PATH,
                   (request, response, callback) -> {
                     if (!accepting) {
@@ -424,6 +427,7 @@ public final class LatticeServer implements AutoCloseable {
                             sessions,
                             upgradeAuth,
                             maxOutgoingBytesPerConnection,
+                            (int) maxFrame,
                             connections,
                             timer,
                             metrics,

@@ -8,6 +8,7 @@ import dev.lattice.server.session.SessionFactory;
 import dev.lattice.server.session.SessionObserver;
 import dev.lattice.server.session.SessionTransport;
 import java.nio.ByteBuffer;
+import java.util.Arrays;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -15,28 +16,36 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 import java.util.concurrent.atomic.AtomicLongFieldUpdater;
-import org.eclipse.jetty.websocket.api.Callback;
-import org.eclipse.jetty.websocket.api.Session;
-import org.eclipse.jetty.websocket.common.WebSocketSession;
+import org.eclipse.jetty.util.BufferUtil;
+import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.websocket.core.CloseStatus;
 import org.eclipse.jetty.websocket.core.CoreSession;
 import org.eclipse.jetty.websocket.core.Frame;
+import org.eclipse.jetty.websocket.core.FrameHandler;
 import org.eclipse.jetty.websocket.core.OpCode;
+import org.eclipse.jetty.websocket.core.exception.MessageTooLargeException;
 
 /**
- * The thin Jetty adapter for one WebSocket connection: it feeds the connection's frames to a {@link
- * ServerSession} and implements the session's {@link SessionTransport}.
+ * The thin Jetty adapter for one WebSocket connection: a {@link FrameHandler} on Jetty's core
+ * WebSocket API that feeds the connection's messages to a {@link ServerSession} and implements the
+ * session's {@link SessionTransport}.
  *
- * <p><b>Reads</b> are demand-driven: one frame is demanded at open and one more after each binary
- * or text frame has been handed to the session, which never blocks, unless the session paused
- * reading ({@link #pauseReading}: too many of its UPDATEs await the store); the owed demand is then
- * made by {@link #resumeReading}, so a client that outruns the store is held back by TCP, not by
- * queues in the server. WebSocket PINGs and PONGs are left to Jetty, which answers a PING and
- * demands the next frame itself for a listener without {@code onWebSocketPing}/{@code
- * onWebSocketPong}; not having them also spares the two method handles Jetty would bind to every
- * connection.
+ * <p>Core rather than Jetty's {@code Session.Listener} API: the listener layer keeps the whole HTTP
+ * upgrade request (and what hangs off it) alive for the life of the connection, plus message sinks
+ * and method handles, which made most of an idle connection's heap. Here a connection holds its
+ * core session, its {@link ServerSession} and a few counters; the price is doing by hand the little
+ * the listener layer did: answering PINGs, joining a fragmented message (within {@code
+ * maxMessageBytes}, else 1009) and copying each message out of Jetty's pooled buffer.
  *
- * <p><b>Writes</b> go to Jetty's core session with a completion callback; the bytes queued but not
- * yet written are counted. A frame sent inside a {@link WriteBatch} (a document's round) is queued
+ * <p><b>Reads</b> are demand-driven: one frame is demanded at open and one more after each frame
+ * has been handled; a message is handed to the session, which never blocks, when its last fragment
+ * arrives. Reading stops while the session paused it ({@link #pauseReading}: too many of its
+ * UPDATEs await the store); the owed demand is then made by {@link #resumeReading}, so a client
+ * that outruns the store is held back by TCP, not by queues in the server. Every frame, PINGs
+ * included, is paid for from the connection's byte rate before the next is read.
+ *
+ * <p><b>Writes</b> go to the core session with a completion callback; the bytes queued but not yet
+ * written are counted. A frame sent inside a {@link WriteBatch} (a document's round) is queued
  * without a flush and the batch flushes the connection once at its end, so a round's frames for one
  * connection leave in one write. A frame that would take the queue past {@code maxQueuedBytes}
  * while other frames are still waiting closes the connection with 4003 SLOW_CONSUMER instead (a
@@ -50,21 +59,20 @@ import org.eclipse.jetty.websocket.core.OpCode;
  * <p>Thread-safety: Jetty delivers events one at a time; {@link #sendFrame} and {@link #close} may
  * come from any thread (never two at once, per {@link SessionTransport}); {@link #shutDown} from
  * the server's closing thread; {@link #flushBatch} from any thread (Jetty's flusher is locked).
- * State is volatiles, updated atomically through field updaters.
- *
- * <p>Public only because Jetty invokes listener methods through public method handles (a
- * package-private endpoint fails the upgrade with 500); its constructor is package-private and it
- * is not part of the API.
+ * State is volatiles, updated atomically through field updaters; the message being joined is
+ * confined to Jetty's event thread.
  */
-public final class WebSocketConnection
-    implements Session.Listener, SessionTransport, WriteBatch.Flushable {
+final class WebSocketConnection implements FrameHandler, SessionTransport, WriteBatch.Flushable {
 
   /** How long a close may wait for the peer before the connection is cut, by default. */
   static final long CLOSE_GRACE_MILLIS = 5_000;
 
+  private static final byte[] EMPTY = new byte[0];
+
   private final SessionFactory sessions;
   private final CompletionStage<AuthResult> upgradeAuth;
   private final long maxQueuedBytes;
+  private final int maxMessageBytes;
   private final Set<WebSocketConnection> open;
   private final ScheduledExecutorService timer;
   private final SessionObserver observer;
@@ -84,15 +92,18 @@ public final class WebSocketConnection
   private volatile boolean readingPaused;
   private volatile int demandOwed; // 1 while a frame's demand waits for resumeReading
   private final CompletableFuture<Void> ended = new CompletableFuture<>();
-  private volatile Session socket;
-  // Jetty's core session under the API one: only it can queue a frame without flushing it.
-  private volatile CoreSession core;
+  private volatile CoreSession socket;
   private volatile ServerSession session;
+  // A fragmented message being joined (Jetty's event thread only); null between messages.
+  private byte[] partial;
+  private int partialLength;
+  private boolean partialIsText;
 
   WebSocketConnection(
       SessionFactory sessions,
       CompletionStage<AuthResult> upgradeAuth,
       long maxQueuedBytes,
+      int maxMessageBytes,
       Set<WebSocketConnection> open,
       ScheduledExecutorService timer,
       SessionObserver observer,
@@ -102,6 +113,7 @@ public final class WebSocketConnection
     this.sessions = sessions;
     this.upgradeAuth = upgradeAuth;
     this.maxQueuedBytes = maxQueuedBytes;
+    this.maxMessageBytes = maxMessageBytes;
     this.open = open;
     this.timer = timer;
     this.observer = observer;
@@ -122,29 +134,92 @@ public final class WebSocketConnection
   // ------------------------------------------------------------------ Jetty events
 
   @Override
-  public void onWebSocketOpen(Session socket) {
+  public void onOpen(CoreSession socket, Callback callback) {
     this.socket = socket;
-    if (socket instanceof WebSocketSession api) {
-      this.core = api.getCoreSession();
-    }
     open.add(this);
     this.session = sessions.open(this, upgradeAuth);
+    callback.succeeded();
     socket.demand();
   }
 
   @Override
-  public void onWebSocketBinary(ByteBuffer payload, Callback callback) {
-    byte[] frame = new byte[payload.remaining()];
-    payload.get(frame);
-    callback.succeed();
-    session.onFrame(frame);
-    demandWithin(frame.length);
+  public void onFrame(Frame frame, Callback callback) {
+    switch (frame.getOpCode()) {
+      case OpCode.BINARY, OpCode.TEXT, OpCode.CONTINUATION -> onData(frame, callback);
+      case OpCode.PING -> {
+        int length = frame.getPayloadLength();
+        ByteBuffer payload = frame.hasPayload() ? BufferUtil.copy(frame.getPayload()) : null;
+        callback.succeeded();
+        send(new Frame(OpCode.PONG).setPayload(payload), length, false);
+        demandWithin(length);
+      }
+      case OpCode.PONG -> {
+        int length = frame.getPayloadLength();
+        callback.succeeded();
+        demandWithin(length);
+      }
+        // Jetty answers the peer's close once the callback completes, then reports onClosed.
+      default -> callback.succeeded();
+    }
   }
 
-  @Override
-  public void onWebSocketText(String text) {
-    session.onText();
-    demandWithin(text.length());
+  /**
+   * One data frame: a whole message goes to the session at once; fragments are joined first, within
+   * {@code maxMessageBytes} (the frame size bound alone would let fragments add up to any size).
+   * Jetty has already checked the order of fragments.
+   */
+  private void onData(Frame frame, Callback callback) {
+    int length = frame.getPayloadLength();
+    boolean text =
+        frame.getOpCode() == OpCode.TEXT
+            || (frame.getOpCode() == OpCode.CONTINUATION && partialIsText);
+    if (frame.isFin() && partial == null) {
+      byte[] message = EMPTY;
+      if (!text && length > 0) {
+        message = new byte[length];
+        frame.getPayload().get(message);
+      }
+      callback.succeeded();
+      deliver(message, text);
+    } else {
+      if ((long) partialLength + length > maxMessageBytes) {
+        partial = null;
+        callback.failed(
+            new MessageTooLargeException(
+                "message larger than " + maxMessageBytes + " bytes in fragments"));
+        return;
+      }
+      if (partial == null) {
+        partial = text ? EMPTY : new byte[Math.min(maxMessageBytes, Math.max(2 * length, 256))];
+        partialLength = 0;
+        partialIsText = text;
+      }
+      if (!text && length > 0) {
+        if (partial.length < partialLength + length) {
+          partial =
+              Arrays.copyOf(
+                  partial, (int) Math.min(maxMessageBytes, 2L * (partialLength + length)));
+        }
+        frame.getPayload().get(partial, partialLength, length);
+      }
+      partialLength += length;
+      callback.succeeded();
+      if (frame.isFin()) {
+        byte[] message = text ? EMPTY : Arrays.copyOf(partial, partialLength);
+        partial = null;
+        partialLength = 0;
+        deliver(message, text);
+      }
+    }
+    demandWithin(length);
+  }
+
+  private void deliver(byte[] message, boolean text) {
+    if (text) {
+      session.onText();
+    } else {
+      session.onFrame(message);
+    }
   }
 
   /**
@@ -162,13 +237,15 @@ public final class WebSocketConnection
   }
 
   @Override
-  public void onWebSocketError(Throwable cause) {
-    onEnded();
+  public void onError(Throwable cause, Callback callback) {
+    // onClosed follows, with the status Jetty derived from the error.
+    callback.succeeded();
   }
 
   @Override
-  public void onWebSocketClose(int statusCode, String reason) {
+  public void onClosed(CloseStatus closeStatus, Callback callback) {
     onEnded();
+    callback.succeeded();
   }
 
   /**
@@ -186,7 +263,7 @@ public final class WebSocketConnection
 
   private void demandNow() {
     if (DEMAND_OWED.compareAndSet(this, 1, 0)) {
-      Session s = socket;
+      CoreSession s = socket;
       if (s != null && !ended.isDone()) {
         s.demand();
       }
@@ -221,7 +298,17 @@ public final class WebSocketConnection
     if (closing != 0) {
       return;
     }
-    long length = frame.length;
+    // Inside a write batch (a document's round) the frame is queued unflushed, and Jetty's flusher
+    // gathers the connection's frames of the round (its ACK, the fan-out) into one write when the
+    // batch flushes. Elsewhere it is written at once, after anything queued before it.
+    send(
+        new Frame(OpCode.BINARY).setPayload(ByteBuffer.wrap(frame)),
+        frame.length,
+        WriteBatch.join(this));
+  }
+
+  /** Queues a frame within the byte bound, or closes with SLOW_CONSUMER. */
+  private void send(Frame frame, long length, boolean batch) {
     long queued = QUEUED_BYTES.addAndGet(this, length);
     if (queued > maxQueuedBytes && queued > length) {
       QUEUED_BYTES.addAndGet(this, -length);
@@ -229,31 +316,19 @@ public final class WebSocketConnection
           CloseCodes.SLOW_CONSUMER, "slow consumer: more than " + maxQueuedBytes + " bytes queued");
       return;
     }
-    CoreSession c = core;
-    if (c == null) {
-      socket.sendBinary(
-          ByteBuffer.wrap(frame),
-          Callback.from(
-              () -> QUEUED_BYTES.addAndGet(this, -length),
-              e -> QUEUED_BYTES.addAndGet(this, -length)));
-      return;
-    }
-    // Inside a write batch (a document's round) the frame is queued unflushed, and Jetty's flusher
-    // gathers the connection's frames of the round (its ACK, the fan-out) into one write when the
-    // batch flushes. Elsewhere it is written at once, after anything queued before it.
-    c.sendFrame(
-        new Frame(OpCode.BINARY).setPayload(ByteBuffer.wrap(frame)),
-        org.eclipse.jetty.util.Callback.from(
+    socket.sendFrame(
+        frame,
+        Callback.from(
             () -> QUEUED_BYTES.addAndGet(this, -length),
             e -> QUEUED_BYTES.addAndGet(this, -length)),
-        WriteBatch.join(this));
+        batch);
   }
 
   @Override
   public void flushBatch() {
-    CoreSession c = core;
-    if (c != null) {
-      c.flush(org.eclipse.jetty.util.Callback.NOOP);
+    CoreSession s = socket;
+    if (s != null) {
+      s.flush(Callback.NOOP);
     }
   }
 
@@ -285,16 +360,16 @@ public final class WebSocketConnection
     if (!CLOSING.compareAndSet(this, 0, 1)) {
       return false;
     }
-    Session s = socket;
+    CoreSession s = socket;
     if (s == null) {
       return false;
     }
-    s.close(code, reason, Callback.from(() -> {}, e -> s.disconnect()));
+    s.close(code, reason, Callback.from(() -> {}, e -> s.abort()));
     timer.schedule(
         () -> {
           if (!ended.isDone()) {
             observer.closeCut(code);
-            s.disconnect();
+            s.abort();
           }
         },
         closeGraceMillis,

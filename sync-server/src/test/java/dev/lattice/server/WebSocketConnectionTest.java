@@ -11,6 +11,7 @@ import dev.lattice.protocol.MessageCodec;
 import dev.lattice.protocol.Pong;
 import dev.lattice.server.hub.DefaultHub;
 import dev.lattice.server.hub.HubConfig;
+import dev.lattice.server.hub.WriteBatch;
 import dev.lattice.server.session.SessionFactory;
 import dev.lattice.server.session.SessionObserver;
 import dev.lattice.server.session.SessionScheduler;
@@ -26,15 +27,20 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import org.eclipse.jetty.websocket.api.Callback;
-import org.eclipse.jetty.websocket.api.Session;
+import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.websocket.core.CloseStatus;
+import org.eclipse.jetty.websocket.core.CoreSession;
+import org.eclipse.jetty.websocket.core.Frame;
+import org.eclipse.jetty.websocket.core.OpCode;
+import org.eclipse.jetty.websocket.core.exception.MessageTooLargeException;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
-/** The adapter's outgoing byte bound, against a recording Jetty session that never writes. */
+/** The adapter against a recording Jetty core session that never writes. */
 class WebSocketConnectionTest {
 
   private static final long MAX_QUEUED = 100;
+  private static final int MAX_MESSAGE = 1 << 16;
 
   private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor();
   private final DefaultHub hub =
@@ -51,25 +57,36 @@ class WebSocketConnectionTest {
           .build();
   private final Set<WebSocketConnection> open = ConcurrentHashMap.newKeySet();
   private final List<Callback> pendingSends = new ArrayList<>();
+  private final List<Frame> sentFrames = new ArrayList<>();
+  private final List<Boolean> batched = new ArrayList<>();
   private final List<Integer> closes = new ArrayList<>();
   private int demands;
+  private int flushes;
 
-  private final Session socket =
-      (Session)
+  private final CoreSession socket =
+      (CoreSession)
           Proxy.newProxyInstance(
-              Session.class.getClassLoader(),
-              new Class<?>[] {Session.class},
+              CoreSession.class.getClassLoader(),
+              new Class<?>[] {CoreSession.class},
               (proxy, method, args) -> {
                 switch (method.getName()) {
-                  case "sendBinary" -> pendingSends.add((Callback) args[1]);
+                  case "sendFrame" -> {
+                    sentFrames.add((Frame) args[0]);
+                    pendingSends.add((Callback) args[1]);
+                    batched.add((Boolean) args[2]);
+                  }
+                  case "flush" -> flushes++;
                   case "close" -> {
                     if (args != null && args.length == 3) {
                       closes.add((Integer) args[0]);
                     }
                   }
                   case "demand" -> demands++;
-                  case "isOpen" -> {
+                  case "isOutputOpen", "isInputOpen" -> {
                     return true;
+                  }
+                  case "isClosed" -> {
+                    return false;
                   }
                   case "hashCode" -> {
                     return System.identityHashCode(proxy);
@@ -102,7 +119,16 @@ class WebSocketConnectionTest {
 
   private final WebSocketConnection connection =
       new WebSocketConnection(
-          sessions, null, MAX_QUEUED, open, timer, observer, 5_000, 1L << 30, 1L << 30);
+          sessions,
+          null,
+          MAX_QUEUED,
+          MAX_MESSAGE,
+          open,
+          timer,
+          observer,
+          5_000,
+          1L << 30,
+          1L << 30);
 
   @AfterEach
   void stop() {
@@ -112,13 +138,17 @@ class WebSocketConnectionTest {
 
   @Test
   void demandsOneFrameAtOpenAndOneAfterEachFrame() {
-    connection.onWebSocketOpen(socket);
+    connection.onOpen(socket, Callback.NOOP);
     assertThat(demands).isEqualTo(1);
     assertThat(open).containsExactly(connection);
 
-    connection.onWebSocketBinary(ByteBuffer.wrap(new byte[] {(byte) 0xc1}), Callback.NOOP);
+    connection.onFrame(binary(new byte[] {(byte) 0xc1}), Callback.NOOP);
     assertThat(demands).isEqualTo(2);
     assertThat(closes).containsExactly(CloseCodes.MALFORMED_FRAME);
+  }
+
+  private static Frame binary(byte[] message) {
+    return new Frame(OpCode.BINARY).setPayload(ByteBuffer.wrap(message));
   }
 
   private static byte[] hello() {
@@ -127,10 +157,10 @@ class WebSocketConnectionTest {
 
   @Test
   void aPausedConnectionDemandsNoFrameUntilItIsResumedAndThenExactlyOne() {
-    connection.onWebSocketOpen(socket);
+    connection.onOpen(socket, Callback.NOOP);
     connection.pauseReading();
 
-    connection.onWebSocketBinary(ByteBuffer.wrap(hello()), Callback.NOOP);
+    connection.onFrame(binary(hello()), Callback.NOOP);
     assertThat(demands).isEqualTo(1);
 
     connection.resumeReading();
@@ -138,16 +168,15 @@ class WebSocketConnectionTest {
     connection.resumeReading();
     assertThat(demands).isEqualTo(2);
 
-    connection.onWebSocketBinary(
-        ByteBuffer.wrap(MessageCodec.defaults().encode(new Pong(1, HlcTimestamp.of(1, 0)))),
-        Callback.NOOP);
+    connection.onFrame(
+        binary(MessageCodec.defaults().encode(new Pong(1, HlcTimestamp.of(1, 0)))), Callback.NOOP);
     assertThat(demands).isEqualTo(3);
     assertThat(closes).isEmpty();
   }
 
   @Test
   void closesWithSlowConsumerWhenQueuedBytesPassTheBound() {
-    connection.onWebSocketOpen(socket);
+    connection.onOpen(socket, Callback.NOOP);
 
     connection.sendFrame(new byte[60]);
     assertThat(connection.queuedBytes()).isEqualTo(60);
@@ -157,7 +186,7 @@ class WebSocketConnectionTest {
     assertThat(closes).containsExactly(CloseCodes.SLOW_CONSUMER);
     assertThat(connection.queuedBytes()).isEqualTo(60);
 
-    pendingSends.get(0).succeed();
+    pendingSends.get(0).succeeded();
     assertThat(connection.queuedBytes()).isZero();
     connection.sendFrame(new byte[10]);
     assertThat(pendingSends).as("nothing is sent after the close").hasSize(1);
@@ -167,8 +196,8 @@ class WebSocketConnectionTest {
   void aSlowConsumerCloseIsCountedAndACloseThePeerNeverReadsIsCutAndCounted() throws Exception {
     WebSocketConnection quick =
         new WebSocketConnection(
-            sessions, null, MAX_QUEUED, open, timer, observer, 50, 1L << 30, 1L << 30);
-    quick.onWebSocketOpen(socket);
+            sessions, null, MAX_QUEUED, MAX_MESSAGE, open, timer, observer, 50, 1L << 30, 1L << 30);
+    quick.onOpen(socket, Callback.NOOP);
 
     quick.sendFrame(new byte[60]);
     quick.sendFrame(new byte[60]);
@@ -200,24 +229,24 @@ class WebSocketConnectionTest {
     CompletableFuture<Void> secondDemand = new CompletableFuture<>();
     WebSocketConnection throttled =
         new WebSocketConnection(
-            sessions, null, MAX_QUEUED, open, timer, observer, 5_000, 1_024, 1_024);
-    Session counting =
-        (Session)
+            sessions, null, MAX_QUEUED, MAX_MESSAGE, open, timer, observer, 5_000, 1_024, 1_024);
+    CoreSession counting =
+        (CoreSession)
             Proxy.newProxyInstance(
-                Session.class.getClassLoader(),
-                new Class<?>[] {Session.class},
+                CoreSession.class.getClassLoader(),
+                new Class<?>[] {CoreSession.class},
                 (proxy, method, args) -> {
                   if (method.getName().equals("demand") && ++demands == 2) {
                     secondDemand.complete(null);
                   }
-                  return method.getName().equals("isOpen") ? true : null;
+                  return method.getName().startsWith("is") ? Boolean.FALSE : null;
                 });
-    throttled.onWebSocketOpen(counting);
+    throttled.onOpen(counting, Callback.NOOP);
 
     // About 1.5 KiB against 1 KiB/s with a 1 KiB burst: about half a second of debt.
     byte[] hello =
         MessageCodec.defaults().encode(Hello.of(ReplicaId.of(7), null, "x".repeat(1_536)));
-    throttled.onWebSocketBinary(ByteBuffer.wrap(hello), Callback.NOOP);
+    throttled.onFrame(binary(hello), Callback.NOOP);
     assertThat(demands).as("no demand while the debt is unpaid").isEqualTo(1);
     secondDemand.get(10, TimeUnit.SECONDS);
     assertThat(demands).isEqualTo(2);
@@ -225,7 +254,7 @@ class WebSocketConnectionTest {
 
   @Test
   void aServerShutdownCloseIsCounted() {
-    connection.onWebSocketOpen(socket);
+    connection.onOpen(socket, Callback.NOOP);
     connection.shutDown();
 
     assertThat(closes).containsExactly(CloseCodes.GOING_AWAY);
@@ -235,12 +264,12 @@ class WebSocketConnectionTest {
 
   @Test
   void completedSendsFreeTheirBytesWhetherTheySucceedOrFail() {
-    connection.onWebSocketOpen(socket);
+    connection.onOpen(socket, Callback.NOOP);
 
     connection.sendFrame(new byte[60]);
-    pendingSends.get(0).succeed();
+    pendingSends.get(0).succeeded();
     connection.sendFrame(new byte[60]);
-    pendingSends.get(1).fail(new RuntimeException("write failed"));
+    pendingSends.get(1).failed(new RuntimeException("write failed"));
     connection.sendFrame(new byte[90]);
 
     assertThat(pendingSends).hasSize(3);
@@ -250,7 +279,7 @@ class WebSocketConnectionTest {
 
   @Test
   void aSingleFrameLargerThanTheBoundIsSentWhenNothingIsQueued() {
-    connection.onWebSocketOpen(socket);
+    connection.onOpen(socket, Callback.NOOP);
 
     connection.sendFrame(new byte[500]);
 
@@ -260,9 +289,79 @@ class WebSocketConnectionTest {
 
   @Test
   void theEndOfTheConnectionLeavesTheOpenSet() {
-    connection.onWebSocketOpen(socket);
-    connection.onWebSocketClose(1000, "bye");
+    connection.onOpen(socket, Callback.NOOP);
+    connection.onClosed(new CloseStatus(1000, "bye"), Callback.NOOP);
     assertThat(open).isEmpty();
     assertThat(connection.ended()).isDone();
+  }
+
+  @Test
+  void aPingIsAnsweredWithItsPayloadAndTheNextFrameDemanded() {
+    connection.onOpen(socket, Callback.NOOP);
+
+    connection.onFrame(
+        new Frame(OpCode.PING).setPayload(ByteBuffer.wrap(new byte[] {1, 2, 3})), Callback.NOOP);
+
+    assertThat(sentFrames).hasSize(1);
+    assertThat(sentFrames.get(0).getOpCode()).isEqualTo(OpCode.PONG);
+    assertThat(bytes(sentFrames.get(0).getPayload())).containsExactly(1, 2, 3);
+    assertThat(demands).isEqualTo(2);
+  }
+
+  @Test
+  void aFragmentedMessageReachesTheSessionWhole() {
+    connection.onOpen(socket, Callback.NOOP);
+    byte[] hello = hello();
+    int half = hello.length / 2;
+
+    connection.onFrame(
+        new Frame(OpCode.BINARY, false, ByteBuffer.wrap(hello, 0, half).slice()), Callback.NOOP);
+    assertThat(sentFrames).as("nothing answered before the last fragment").isEmpty();
+    connection.onFrame(
+        new Frame(OpCode.CONTINUATION, true, ByteBuffer.wrap(hello, half, hello.length - half)),
+        Callback.NOOP);
+
+    assertThat(closes).as("the joined HELLO is well formed").isEmpty();
+    assertThat(sentFrames).as("WELCOME").hasSize(1);
+    assertThat(demands).isEqualTo(3);
+  }
+
+  @Test
+  void fragmentsAddingUpPastTheMessageBoundFailTheFrame() {
+    WebSocketConnection small =
+        new WebSocketConnection(
+            sessions, null, MAX_QUEUED, 100, open, timer, observer, 5_000, 1L << 30, 1L << 30);
+    small.onOpen(socket, Callback.NOOP);
+    small.onFrame(new Frame(OpCode.BINARY, false, ByteBuffer.allocate(60)), Callback.NOOP);
+    CompletableFuture<Throwable> failed = new CompletableFuture<>();
+    small.onFrame(
+        new Frame(OpCode.CONTINUATION, true, ByteBuffer.allocate(60)),
+        Callback.from(() -> failed.complete(null), failed::complete));
+
+    assertThat(failed).isCompletedWithValueMatching(e -> e instanceof MessageTooLargeException);
+  }
+
+  @Test
+  void insideAWriteBatchFramesAreQueuedUnflushedAndFlushedOnceAtItsEnd() {
+    connection.onOpen(socket, Callback.NOOP);
+
+    WriteBatch.open();
+    try {
+      connection.sendFrame(new byte[10]);
+      connection.sendFrame(new byte[10]);
+      assertThat(flushes).isZero();
+    } finally {
+      WriteBatch.close();
+    }
+    connection.sendFrame(new byte[10]);
+
+    assertThat(batched).containsExactly(true, true, false);
+    assertThat(flushes).isEqualTo(1);
+  }
+
+  private static byte[] bytes(ByteBuffer buffer) {
+    byte[] out = new byte[buffer.remaining()];
+    buffer.duplicate().get(out);
+    return out;
   }
 }
