@@ -25,6 +25,7 @@ import dev.lattice.server.store.StoredDocument;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -328,7 +329,7 @@ public final class DefaultHub implements Hub, AutoCloseable {
     // caller synchronously, as the contract asks. The task checks again, in the document's order.
     ConnectionState state = connections.get(connection);
     LiveDocument live = documents.get(documentId);
-    if (state == null || live == null || !state.documents.contains(documentId)) {
+    if (state == null || live == null || !state.documents().contains(documentId)) {
       throw notSubscribed(documentId);
     }
     Duration capped = ttl.compareTo(maxPresenceTtl) > 0 ? maxPresenceTtl : ttl;
@@ -345,7 +346,7 @@ public final class DefaultHub implements Hub, AutoCloseable {
     // Pairs with LiveDocument#subscribe, which adds the id and then reads the flag: either that
     // subscribe sees the flag and backs out, or this loop sees the id and unsubscribes it.
     state.closed = true;
-    for (String documentId : state.documents) {
+    for (String documentId : state.documents()) {
       unsubscribe(connection, documentId);
     }
   }
@@ -409,10 +410,34 @@ public final class DefaultHub implements Hub, AutoCloseable {
 
   /** What the hub knows about a connection across documents. */
   private static final class ConnectionState {
-    /** Documents subscribed; written only by document tasks, read by presence and disconnect. */
-    final Set<String> documents = ConcurrentHashMap.newKeySet();
+    /**
+     * Documents subscribed; written only by document tasks, read by presence and disconnect. An
+     * immutable set replaced under the state's lock: subscribing is rare next to reading, and a
+     * concurrent set cost every connection about 200 bytes to hold its one document.
+     */
+    private volatile Set<String> documents = Set.of();
 
     volatile boolean closed;
+
+    Set<String> documents() {
+      return documents;
+    }
+
+    synchronized void add(String documentId) {
+      if (!documents.contains(documentId)) {
+        Set<String> next = new HashSet<>(documents);
+        next.add(documentId);
+        documents = Set.copyOf(next);
+      }
+    }
+
+    synchronized void remove(String documentId) {
+      if (documents.contains(documentId)) {
+        Set<String> next = new HashSet<>(documents);
+        next.remove(documentId);
+        documents = Set.copyOf(next);
+      }
+    }
   }
 
   /** One subscriber of one document. Confined to the document's serial executor. */
@@ -572,9 +597,9 @@ public final class DefaultHub implements Hub, AutoCloseable {
         Connection connection,
         VersionVector clientVector,
         CompletableFuture<SyncResult> result) {
-      state.documents.add(id);
+      state.add(id);
       if (state.closed) {
-        state.documents.remove(id);
+        state.remove(id);
         result.completeExceptionally(
             new HubException(ErrorCode.INTERNAL, "the connection closed while subscribing"));
         maybeRelease();
@@ -1509,7 +1534,7 @@ public final class DefaultHub implements Hub, AutoCloseable {
     void unsubscribe(Connection connection) {
       ConnectionState state = connections.get(connection);
       if (state != null) {
-        state.documents.remove(id);
+        state.remove(id);
       }
       Subscriber s = subscribers.remove(connection);
       if (s != null) {

@@ -130,9 +130,10 @@ public final class ServerSession implements Connection {
   private Set<String> confirmed = Set.of(); // a subscribe succeeded; immutable, replaced
   private Map<String, Integer> subscribing; // outstanding SUBSCRIBEs; null while none
   private int version = ProtocolVersion.MIN; // the negotiated version, from HELLO on
-  // Version 2 document aliases and their inverse. Empty HashMaps allocate no table.
-  private final Map<Integer, String> aliases = new HashMap<>();
-  private final Map<String, Integer> aliasOf = new HashMap<>();
+  // Version 2 document aliases and their inverse; made at the first alias (two empty HashMaps
+  // still cost every connection about 100 bytes).
+  private Map<Integer, String> aliases = Map.of();
+  private Map<String, Integer> aliasOf = Map.of();
 
   /**
    * The documents subscribed or being subscribed. {@link #send} reads it from hub threads too:
@@ -689,6 +690,10 @@ public final class ServerSession implements Connection {
     // A SUBSCRIBE of the document replaces its alias (with none, if it names none).
     unbindAlias(documentId);
     if (alias.isPresent()) {
+      if (aliases.isEmpty()) {
+        aliases = new HashMap<>(4);
+        aliasOf = new HashMap<>(4);
+      }
       aliases.put(alias.getAsInt(), documentId);
       aliasOf.put(documentId, alias.getAsInt());
     }
@@ -1139,6 +1144,9 @@ public final class ServerSession implements Connection {
 
   /** Forgets the document's version 2 alias, if it has one. */
   private void unbindAlias(String documentId) {
+    if (aliasOf.isEmpty()) {
+      return;
+    }
     Integer alias = aliasOf.remove(documentId);
     if (alias != null) {
       aliases.remove(alias);
