@@ -176,6 +176,40 @@ class ClientSessionTest {
   }
 
   @Test
+  void requestIdsAreReusedOnceAnsweredSoTheThreeHundredthIncrementStillFitsTwentyWireBytes() {
+    onlineAt(2);
+    OwnUpdate last = null;
+    for (int k = 1; k <= 300; k++) {
+      increment("g");
+      List<OwnUpdate> sent = transport.drain(OwnUpdate.class);
+      assertThat(sent).hasSize(1);
+      last = sent.get(0);
+      // One request outstanding at a time: the answered id is free again, so it stays small.
+      assertThat(last.requestId()).isLessThan(128);
+      session.onMessage(gen(), new Ack(last.requestId(), "d"));
+    }
+    assertThat(last.seq()).isEqualTo(300);
+    assertThat(last.state()).isEqualTo(new OwnUpdate.GCount(300));
+    // seq and count take 3 bytes each past 255; request id and alias still 1: 14 + 6 header.
+    assertThat(MessageCodec.defaults().encode(last)).hasSizeLessThanOrEqualTo(14);
+    assertThat(doc.pendingChanges()).isZero();
+  }
+
+  @Test
+  void anOutstandingRequestIdIsNeverReused() {
+    onlineAt(2);
+    increment("a");
+    OwnUpdate first = transport.drain(OwnUpdate.class).get(0);
+    increment("b");
+    OwnUpdate second = transport.drain(OwnUpdate.class).get(0);
+    assertThat(second.requestId()).isNotEqualTo(first.requestId());
+    session.onMessage(gen(), new Ack(first.requestId(), "d"));
+    increment("c");
+    OwnUpdate third = transport.drain(OwnUpdate.class).get(0);
+    assertThat(third.requestId()).isEqualTo(first.requestId()).isNotEqualTo(second.requestId());
+  }
+
+  @Test
   void versionTwoStillSendsBatchesAsUpdate() {
     increment("a");
     increment("b");

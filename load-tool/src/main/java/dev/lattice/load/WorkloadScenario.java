@@ -24,6 +24,7 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.locks.LockSupport;
 import org.HdrHistogram.ConcurrentHistogram;
 import org.HdrHistogram.Histogram;
@@ -250,7 +251,7 @@ final class WorkloadScenario {
     List<Client> clients = new ArrayList<>(n);
     Map<ReplicaId, Integer> clientOf = new HashMap<>();
     for (int g = 0; g < n; g++) {
-      Client c = new Client(g, prefix + "doc-" + WorkloadPlan.documentOf(g, config.docs()));
+      Client c = new Client(g, prefix + "doc-" + WorkloadPlan.documentOf(g, config.docs()), k);
       clients.add(c);
       clientOf.put(c.replica, g);
     }
@@ -406,8 +407,8 @@ final class WorkloadScenario {
       ledger.sent(g, k, now);
       firstSend.accumulateAndGet(now, Math::min);
       c.sentCount = k;
-      // Request 1 was the SUBSCRIBE. UPDATE_OWN on a version 2 connection, else UPDATE.
-      int bytes = c.connection.sendUpdate(k + 1L, c.documentId, delta);
+      // UPDATE_OWN on a version 2 connection, else UPDATE.
+      int bytes = c.connection.sendUpdate(c.requestIdFor(k), c.documentId, delta);
       wireBytes += WorkloadPlan.clientFrameBytes(bytes);
       sent++;
     }
@@ -454,6 +455,7 @@ final class WorkloadScenario {
 
   /** One client: its connection's receive thread calls {@link #onMessage}. */
   private static final class Client implements ProtocolConnection.Receiver {
+    private static final int RING = 126;
     final int g;
     final String documentId;
     final String field;
@@ -463,21 +465,40 @@ final class WorkloadScenario {
     volatile Run run;
     volatile ProtocolConnection connection;
     volatile int sentCount; // written by the sender thread
+    // The request id of update k (index k), written by the sender, read when its ACK arrives.
+    final AtomicLongArray requestIds;
 
-    Client(int g, String documentId) {
+    Client(int g, String documentId, int updates) {
       this.g = g;
       this.documentId = documentId;
       this.field = "c" + g;
       this.doc = Document.create(documentId);
+      this.requestIds = new AtomicLongArray(updates + 1);
+    }
+
+    /**
+     * The request id of update {@code k}: one of the one-byte ids 2 to 127 (1 was the SUBSCRIBE)
+     * while fewer than 126 updates are unacknowledged, as PROTOCOL.md allows once an id is
+     * answered, so the wire bytes per update measure what a client like the SDK sends; beyond that,
+     * an id no ring slot can hold.
+     */
+    long requestIdFor(int k) {
+      long unacknowledged = (k - 1) - acked.get();
+      // ACKs come in order: with fewer than RING outstanding, update k - RING is acknowledged, so
+      // its slot is free.
+      long id = unacknowledged < RING ? 2 + (k - 1) % RING : 128L + k;
+      requestIds.set(k, id);
+      return id;
     }
 
     @Override
     public void onMessage(Message message, long receivedNanos) {
       Run r = run;
       if (message instanceof Ack a) {
-        long k = a.requestId() - 1;
-        if (k < 1 || k > r.config.updates()) {
-          r.fail("client " + g + " got an ACK for unknown request " + a.requestId());
+        // The server answers a connection's UPDATEs in order, so this is the next one's ACK.
+        long k = acked.get() + 1;
+        if (k > r.config.updates() || a.requestId() != requestIds.get((int) k)) {
+          r.fail("client " + g + " got an ACK for unexpected request " + a.requestId());
           return;
         }
         r.ack.recordValue(Math.max(0, receivedNanos - r.ledger.sentAt(g, (int) k)));

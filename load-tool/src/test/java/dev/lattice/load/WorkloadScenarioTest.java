@@ -49,6 +49,23 @@ class WorkloadScenarioTest {
   }
 
   @Test
+  void requestIdsStayInOneByteSoAnIncrementPastTheTwoHundredFiftySixthTakesTwentyWireBytes()
+      throws Exception {
+    try (Target target = Target.inProcess(true)) {
+      WorkloadScenario.Result r =
+          WorkloadScenario.run(
+              List.of(target.uri()), new WorkloadScenario.Config(2, 1, 300, 0, 0, TIMEOUT));
+
+      assertThat(WorkloadScenario.describe(r)).isEmpty();
+      // UPDATE_OWN of "c0" with a one-byte request id and alias, 6 bytes of framing: 16 bytes
+      // while seq and count are below 128, 18 to 255, 20 from 256 (counting the request id up
+      // from 2 would add 1 byte from the 127th update and 2 from the 255th).
+      double perClient = 127 * 16 + 128 * 18 + 45 * 20;
+      assertThat(r.wireBytesPerUpdate()).isEqualTo(perClient / 300);
+    }
+  }
+
+  @Test
   void openLoopAtASmallRateConverges() throws Exception {
     try (Target target = Target.inProcess(true)) {
       // 6 clients at 50/s, 10 updates each: the schedule lasts 0.2 s.
