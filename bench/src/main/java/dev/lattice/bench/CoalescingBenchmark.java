@@ -5,6 +5,7 @@ import dev.lattice.crdt.DocumentDelta;
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.codec.Codec;
 import dev.lattice.crdt.codec.CrdtCodecs;
+import java.util.Arrays;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -50,7 +51,13 @@ public class CoalescingBenchmark {
     }
   }
 
-  /** The round as the hub builds it: join every delta, then encode the join once. */
+  /** The round as the hub builds it: join every delta in a balanced tree, then encode once. */
+  @Benchmark
+  public byte[] joinAllThenEncodeOnce() {
+    return CODEC.encode(DocumentDelta.joinAll(Arrays.asList(deltas)));
+  }
+
+  /** The round as the hub built it before {@code joinAll}: one join at a time, then encode. */
   @Benchmark
   public byte[] joinThenEncodeOnce() {
     DocumentDelta joined = deltas[0];

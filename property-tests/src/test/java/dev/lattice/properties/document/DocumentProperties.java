@@ -84,8 +84,12 @@ class DocumentProperties {
     }
     Document fromJoin = Document.create(DocumentHistories.DOC_ID);
     fromJoin.merge(joined);
+    List<DocumentDelta> shuffled = new ArrayList<>(withRepeatsShuffled(deltas, random));
+    DocumentDelta joinedAll = DocumentDelta.joinAll(shuffled);
     assertSameDocument(second, first);
     assertSameDocument(fromJoin, first);
+    // The balanced join of the deltas, shuffled and repeated, is the one-by-one join.
+    assertThat(joinedAll).isEqualTo(joined);
   }
 
   @Property

@@ -1385,8 +1385,8 @@ public final class DefaultHub implements Hub, AutoCloseable {
     /** The dots on their way to the store: of the open and in-flight rounds, of failed appends. */
     private DotSet pendingDots() {
       DotSet out = DotSet.empty();
-      if (open != null && open.joined != null) {
-        out = out.union(open.joined.context());
+      if (open != null && open.joined() != null) {
+        out = out.union(open.joined().context());
       }
       DocumentDelta flying = inFlight == null ? null : inFlight.toAppend;
       if (flying != null) {
@@ -1801,8 +1801,14 @@ public final class DefaultHub implements Hub, AutoCloseable {
    * executor.
    */
   private static final class Round {
-    /** The join of the round's new deltas; null while it has only duplicates. */
-    DocumentDelta joined;
+    /** The join of the round's new deltas taken so far; null while there is none. */
+    private DocumentDelta joined;
+
+    /**
+     * New deltas not yet in {@link #joined}: joined all at once when the round is read, in a
+     * balanced tree, since joining a round of n replicas' deltas one by one costs O(n²).
+     */
+    private final List<DocumentDelta> parts = new ArrayList<>(4);
 
     /** The connection of the round's first new delta (null for a server edit). */
     Connection sender;
@@ -1819,9 +1825,21 @@ public final class DefaultHub implements Hub, AutoCloseable {
     /** What was handed to the store, {@link #appended()} as the round closed; null if nothing. */
     DocumentDelta toAppend;
 
+    /** The join of the round's new deltas; null while it has only duplicates. */
+    DocumentDelta joined() {
+      if (!parts.isEmpty()) {
+        if (joined != null) {
+          parts.add(joined);
+        }
+        joined = DocumentDelta.joinAll(parts);
+        parts.clear();
+      }
+      return joined;
+    }
+
     /** What subscribers have not seen: the new deltas and the failed ones; null if nothing. */
     DocumentDelta newDeltas() {
-      return join(joined, retried);
+      return join(joined(), retried);
     }
 
     /** What the round appends: its new deltas, the failed ones, a write-back; null if nothing. */
@@ -1840,15 +1858,12 @@ public final class DefaultHub implements Hub, AutoCloseable {
       if (delta == null) {
         return;
       }
-      if (joined == null) {
-        joined = delta;
+      if (joined == null && parts.isEmpty()) {
         sender = from;
-      } else {
-        joined = joined.join(delta);
-        if (!Objects.equals(sender, from)) {
-          severalSenders = true;
-        }
+      } else if (!Objects.equals(sender, from)) {
+        severalSenders = true;
       }
+      parts.add(delta);
     }
 
     void failAll(HubException e) {
