@@ -461,7 +461,7 @@ public final class LatticeServer implements AutoCloseable {
 
   /**
    * The session timers' granularity: a thirtieth of the idle timeout, at most 1 s (1 s for the
-   * default 30 s). A PING or an idle close may come up to one tick late; the coarser the tick, the
+   * default 60 s). A PING or an idle close may come up to one tick late; the coarser the tick, the
    * more of the idle sessions' timers fall due together and run in one wake-up of the timer thread.
    */
   static Duration sessionTimerTick(SessionConfig config) {

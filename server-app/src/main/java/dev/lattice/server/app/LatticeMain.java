@@ -204,7 +204,7 @@ public final class LatticeMain implements Callable<Integer> {
   @Option(
       names = "--idle-timeout",
       paramLabel = "DURATION",
-      defaultValue = "30s",
+      defaultValue = "60s",
       converter = DurationConverter.class,
       description =
           "Close a connection silent this long (it is PINGed at half): 500ms, 30s, 5m, 1h or"

@@ -59,7 +59,9 @@ public final class SessionConfig {
     this.maxProtocolVersion = b.maxProtocolVersion;
   }
 
-  /** The defaults: 100 documents, 100 updates/s with bursts of 200, 30 s idle and presence TTL. */
+  /**
+   * The defaults: 100 documents, 100 updates/s with bursts of 200, 60 s idle, 30 s presence TTL.
+   */
   public static SessionConfig defaults() {
     return DEFAULTS;
   }
@@ -235,7 +237,7 @@ public final class SessionConfig {
     private int rateLimitCloseThreshold = 1000;
     private int catchUpsPerMinute = 300;
     private long bytesInPerSecond = 4L * 1024 * 1024;
-    private Duration idleTimeout = Duration.ofSeconds(30);
+    private Duration idleTimeout = Duration.ofSeconds(60);
     private Duration presenceTtl = Duration.ofSeconds(30);
     private int maxPresenceBytes = 4096;
     private int maxPendingUpdates = 256;

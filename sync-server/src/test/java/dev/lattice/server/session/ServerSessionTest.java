@@ -131,7 +131,7 @@ class ServerSessionTest {
         .containsEntry("maxDocumentsPerConnection", 100L)
         .containsEntry("updatesPerSecond", 100L)
         .containsEntry("updateBurst", 200L)
-        .containsEntry("idleTimeoutMillis", 30_000L)
+        .containsEntry("idleTimeoutMillis", 60_000L)
         .containsEntry("presenceTtlMillis", 30_000L)
         .containsEntry("maxPresenceBytes", 4096L);
     assertThat(welcome.sessionId()).isEqualTo(session.id());
@@ -777,9 +777,13 @@ class ServerSessionTest {
     assertThat(pong.time().physicalMillis()).isEqualTo(1_700_000_003_000L);
   }
 
+  /** The idle tests' timeout: 30 s, so their arithmetic does not follow the default. */
+  private static final SessionConfig IDLE_30S =
+      SessionConfig.builder().idleTimeout(Duration.ofSeconds(30)).build();
+
   @Test
   void pingsAtHalfTheIdleTimeoutThenClosesWith4004() {
-    open();
+    openWith(IDLE_30S);
     handshake();
     time.advance(Duration.ofMillis(14_999));
     assertThat(transport.drain()).isEmpty();
@@ -797,7 +801,7 @@ class ServerSessionTest {
 
   @Test
   void anyFrameResetsTheIdleTimer() {
-    open();
+    openWith(IDLE_30S);
     handshake();
     time.advance(Duration.ofSeconds(10));
     feed(new Pong(1, clock.peek()));
@@ -823,7 +827,7 @@ class ServerSessionTest {
           wheel.advance(time.getAsLong());
         };
     advance.accept(Duration.ofMillis(300)); // off the tick grid: HELLO at 0.3 s
-    open(b -> b.scheduler(wheel));
+    open(b -> b.config(IDLE_30S).scheduler(wheel));
     handshake();
 
     advance.accept(Duration.ofMillis(14_999)); // 15.299 s: the PING is due, its tick is not
@@ -844,7 +848,7 @@ class ServerSessionTest {
   @Test
   void aSessionKeepsOneTimerArmedOnTheWheelHoweverOftenItIsRearmed() {
     SessionTimerWheel wheel = new SessionTimerWheel(TimeUnit.SECONDS.toNanos(1), 64, time);
-    open(b -> b.scheduler(wheel));
+    open(b -> b.config(IDLE_30S).scheduler(wheel));
     assertThat(wheel.size()).isEqualTo(1); // the wait for HELLO
     handshake();
     assertThat(wheel.size()).isEqualTo(1); // replaced, not added: the HELLO timer left at once
@@ -862,7 +866,7 @@ class ServerSessionTest {
 
   @Test
   void closesAConnectionThatNeverSaysHelloAfterTheIdleTimeout() {
-    open();
+    openWith(IDLE_30S);
     time.advance(Duration.ofSeconds(30));
 
     assertThat(transport.drain()).isEmpty();
