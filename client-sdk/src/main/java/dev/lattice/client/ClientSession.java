@@ -386,7 +386,11 @@ final class ClientSession {
     String why = reason == null || reason.isEmpty() ? lastErrorText : reason;
     String text = CloseCodes.name(code) + " (" + code + ")" + (why == null ? "" : ": " + why);
     lastErrorText = null;
-    if (!CloseCodes.shouldReconnect(code)) {
+    // Another subject owns the replica id (a state directory copied from another user's): the
+    // same path as a retirement, then reconnect under the fresh id; the edits are re-issued by it.
+    boolean freshReplica =
+        code == CloseCodes.REPLICA_OWNED && adoptFreshReplica("the server said: " + text);
+    if (!freshReplica && !CloseCodes.shouldReconnect(code)) {
       phase = Phase.OFFLINE;
       LOG.log(Level.WARNING, "Lattice server closed the connection for good: " + text);
       statusSink.accept(ConnectionStatus.of(State.FAILED, text, code));
@@ -812,23 +816,35 @@ final class ClientSession {
    */
   private void retire(String why) {
     ReplicaId old = me;
-    ReplicaId fresh;
-    try {
-      fresh = retireReplica.get();
-    } catch (RuntimeException e) {
-      LOG.log(Level.ERROR, "cannot retire replica " + old + " (" + why + ")", e);
+    if (!adoptFreshReplica(why)) {
       return;
-    }
-    me = fresh;
-    LOG.log(Level.WARNING, "retired replica " + old + " for " + fresh + ": " + why);
-    for (SessionDoc d : docs.values()) {
-      d.state.adopt(fresh);
     }
     if (phase == Phase.ONLINE || phase == Phase.HANDSHAKE) {
       long gen = generation;
       transport.close(gen, CloseCodes.GOING_AWAY, "replica id retired");
       onClosed(gen, ABNORMAL, "replica " + old + " retired");
     }
+  }
+
+  /**
+   * Retires {@link #me} and makes every document's unacknowledged edits again under its durable
+   * successor; false (and nothing changed) if the local state could not retire it.
+   */
+  private boolean adoptFreshReplica(String why) {
+    ReplicaId old = me;
+    ReplicaId fresh;
+    try {
+      fresh = retireReplica.get();
+    } catch (RuntimeException e) {
+      LOG.log(Level.ERROR, "cannot retire replica " + old + " (" + why + ")", e);
+      return false;
+    }
+    me = fresh;
+    LOG.log(Level.WARNING, "retired replica " + old + " for " + fresh + ": " + why);
+    for (SessionDoc d : docs.values()) {
+      d.state.adopt(fresh);
+    }
+    return true;
   }
 
   /**

@@ -253,6 +253,7 @@ public final class LatticeServer implements AutoCloseable {
         timer = Executors.newSingleThreadScheduledExecutor(daemonThread("lattice-close-timer"));
         sessionTimers =
             SessionTimerWheel.start(sessionTimerTick(sessionConfig), "lattice-session-timer");
+        DocumentStore owners = store;
         SessionFactory sessions =
             SessionFactory.builder()
                 .hub(hub)
@@ -263,6 +264,8 @@ public final class LatticeServer implements AutoCloseable {
                 .observer(metrics)
                 .authenticator(authenticator)
                 .authorizer(authorizer)
+                // In the store, so the binding survives restarts and is shared through Redis.
+                .replicaOwners(owners::claimReplica)
                 .advertise(Welcome.LIMIT_MAX_FIELDS_PER_DOCUMENT, maxFieldsPerDocument)
                 .advertise(Welcome.LIMIT_MAX_CLOCK_DRIFT_MILLIS, maxClockDrift.toMillis())
                 .build();
