@@ -170,6 +170,7 @@ public final class ServerSession implements Connection {
   private long pingNonce;
   private SessionScheduler.Cancellable idleTimer;
   private SessionScheduler.Cancellable expiryTimer;
+  private SessionScheduler.Cancellable rightsTimer; // armed while there are subscriptions
   private ArrayDeque<byte[]> heldFrames; // frames that came while AUTHENTICATING; null if none
   private boolean disconnected;
 
@@ -702,6 +703,47 @@ public final class ServerSession implements Connection {
     }
   }
 
+  private void armRightsRecheck() {
+    if (rightsTimer == null) {
+      rightsTimer =
+          scheduler.schedule(
+              () -> serial.execute(this::recheckRights), config.rightsRecheckInterval().toNanos());
+    }
+  }
+
+  /**
+   * Asks the authorizer again about every document the connection follows: fan-out needs no
+   * request, so without this a revoked read right would go on receiving changes. A document no
+   * longer readable gets ERROR FORBIDDEN (requestId nil) and its subscription ends, as after an
+   * UNSUBSCRIBE. Re-armed while subscriptions remain.
+   */
+  private void recheckRights() {
+    rightsTimer = null;
+    if (phase != Phase.OPEN) {
+      return;
+    }
+    for (String documentId : following) {
+      // A SUBSCRIBE still on its way to the hub was checked as it came; it is asked next time.
+      boolean pending = subscribing != null && subscribing.containsKey(documentId);
+      if (!pending && !access(documentId).canRead()) {
+        following = without(following, documentId);
+        confirmed = without(confirmed, documentId);
+        unbindAlias(documentId);
+        hubQuietly(() -> hub.unsubscribe(this, documentId));
+        send(
+            error(
+                OptionalLong.empty(),
+                ErrorCode.FORBIDDEN,
+                "the read right on document "
+                    + documentId
+                    + " was revoked; its subscription ended"));
+      }
+    }
+    if (!following.isEmpty()) {
+      armRightsRecheck();
+    }
+  }
+
   private static ErrorMessage forbidden(OptionalLong requestId, String right, String documentId) {
     return error(
         requestId, ErrorCode.FORBIDDEN, "no " + right + " right on document " + documentId);
@@ -760,6 +802,7 @@ public final class ServerSession implements Connection {
       return;
     }
     following = with(following, documentId);
+    armRightsRecheck();
     // A SUBSCRIBE of the document replaces its alias (with none, if it names none).
     unbindAlias(documentId);
     if (alias.isPresent()) {
@@ -1110,6 +1153,10 @@ public final class ServerSession implements Connection {
     if (expiryTimer != null) {
       expiryTimer.cancel();
       expiryTimer = null;
+    }
+    if (rightsTimer != null) {
+      rightsTimer.cancel();
+      rightsTimer = null;
     }
     heldFrames = null;
     updateReplies = null;

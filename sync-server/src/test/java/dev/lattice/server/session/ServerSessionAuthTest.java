@@ -348,6 +348,56 @@ class ServerSessionAuthTest {
     assertThat(time.pendingTimers()).isZero();
   }
 
+  // ------------------------------------------------------------------ revoked rights
+
+  @Test
+  void aRevokedReadRightEndsTheSubscriptionAtTheNextRecheck() {
+    java.util.Set<String> readable = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    readable.addAll(List.of("doc", "other"));
+    open(
+        b ->
+            b.authenticator(Authenticator.of(t -> AuthResult.granted(Principal.of("alice"))))
+                .authorizer(
+                    (principal, documentId) ->
+                        readable.contains(documentId) ? Access.READ : Access.NONE)
+                .config(
+                    SessionConfig.builder()
+                        .idleTimeout(Duration.ofHours(1))
+                        .rightsRecheckInterval(Duration.ofSeconds(10))
+                        .build()),
+        null);
+    handshake();
+    subscribe(1, "doc");
+    subscribe(2, "other");
+
+    time.advance(Duration.ofSeconds(10));
+    assertThat(transport.drain()).isEmpty();
+    assertThat(hub.unsubscribes).isEmpty();
+
+    readable.remove("doc");
+    time.advance(Duration.ofSeconds(10));
+
+    List<Message> sent = transport.drain();
+    assertThat(sent).hasSize(1);
+    assertError(sent.get(0), OptionalLong.empty(), ErrorCode.FORBIDDEN);
+    assertThat(((ErrorMessage) sent.get(0)).message()).contains("doc");
+    assertThat(hub.unsubscribes).containsExactly("doc");
+    assertThat(transport.closed()).isFalse();
+    // Fan-out of the revoked document no longer reaches the client; the other document's does.
+    session.send(Update.fanOut("doc", DocumentDelta.empty()));
+    session.send(Update.fanOut("other", DocumentDelta.empty()));
+    assertThat(transport.drain())
+        .singleElement()
+        .satisfies(m -> assertThat(((Update) m).documentId()).isEqualTo("other"));
+
+    readable.clear();
+    time.advance(Duration.ofSeconds(10));
+    assertError(transport.drain().get(0), OptionalLong.empty(), ErrorCode.FORBIDDEN);
+    assertThat(hub.unsubscribes).containsExactly("doc", "other");
+    // No subscription left: the recheck is not armed again, only the idle timer remains.
+    assertThat(time.pendingTimers()).isEqualTo(1);
+  }
+
   // ------------------------------------------------------------------ replica ownership
 
   /** A session of {@code subject} on its own transport, sharing {@code owners}. */
