@@ -73,7 +73,7 @@ import org.eclipse.jetty.websocket.core.server.WebSocketUpgradeHandler;
  *
  * <pre>{@code
  * try (LatticeServer server = LatticeServer.builder().port(0).inMemory(true).build().start()) {
- *   URI uri = server.uri(); // ws://0.0.0.0:<port>/v1/sync
+ *   URI uri = server.uri(); // ws://127.0.0.1:<port>/v1/sync: no authenticator, so loopback
  * }
  * }</pre>
  *
@@ -661,13 +661,16 @@ public final class LatticeServer implements AutoCloseable {
   }
 
   /**
-   * Builds a {@link LatticeServer}. Defaults: bind 0.0.0.0, port 7070, data directory {@code
+   * Builds a {@link LatticeServer}. Defaults: bind 127.0.0.1 without an {@link #authenticator}
+   * (0.0.0.0 with one, or after {@link #insecureNoAuth()}), port 7070, data directory {@code
    * ./lattice-data}, embedded (durable) store, {@link SessionConfig#defaults()}, 10,000 fields per
    * document, a random replica id, 4 MiB queued per connection, a 64 MiB idle-document cache.
    * Setters fail fast on bad values.
    */
   public static final class Builder {
-    private String bindAddress = "0.0.0.0";
+    private String bindAddress; // null: chosen at build, by whether the server authenticates
+    private boolean authenticates;
+    private boolean insecureNoAuth;
     private int port = 7070;
     private Path dataDirectory = EmbeddedStoreConfig.DEFAULT_DATA_DIRECTORY;
     private boolean inMemory;
@@ -755,7 +758,12 @@ public final class LatticeServer implements AutoCloseable {
       return Math.max(8, 4 * Runtime.getRuntime().availableProcessors());
     }
 
-    /** The address to listen on; default 0.0.0.0 (all interfaces). */
+    /**
+     * The address to listen on. Default: 127.0.0.1 (loopback) when no {@link #authenticator} is
+     * set, else 0.0.0.0 (all interfaces). An address other machines can reach needs an
+     * authenticator or {@link #insecureNoAuth()}, or {@link #build()} fails: a server without
+     * authentication lets anyone who reaches it read and write every document.
+     */
     public Builder bindAddress(String bindAddress) {
       Objects.requireNonNull(bindAddress, "bindAddress");
       if (bindAddress.isBlank()) {
@@ -914,6 +922,18 @@ public final class LatticeServer implements AutoCloseable {
      */
     public Builder authenticator(Authenticator authenticator) {
       this.authenticator = Objects.requireNonNull(authenticator, "authenticator");
+      this.authenticates = true;
+      return this;
+    }
+
+    /**
+     * Serves addresses other than loopback WITHOUT authentication (the runnable server's {@code
+     * --insecure-no-auth}): anyone who reaches the server reads and writes every document. For
+     * trusted networks, and servers behind a proxy that authenticates. Also makes 0.0.0.0 the
+     * default {@link #bindAddress}.
+     */
+    public Builder insecureNoAuth() {
+      this.insecureNoAuth = true;
       return this;
     }
 
@@ -1032,8 +1052,32 @@ public final class LatticeServer implements AutoCloseable {
      * @throws IllegalStateException if Redis mode is combined with a store, a replicator or
      *     in-memory documents
      */
+    /**
+     * Builds the server (nothing is opened or bound until {@link LatticeServer#start()}).
+     *
+     * @throws IllegalStateException if {@link #bindAddress} is not a loopback address but no {@link
+     *     #authenticator} is set and {@link #insecureNoAuth()} was not called
+     */
     public LatticeServer build() {
+      boolean open = authenticates || insecureNoAuth;
+      if (bindAddress == null) {
+        bindAddress = open ? "0.0.0.0" : "127.0.0.1";
+      } else if (!open && !isLoopback(bindAddress)) {
+        throw new IllegalStateException(
+            "bindAddress "
+                + bindAddress
+                + " serves other machines, but no authenticator is set: set one with"
+                + " authenticator(...), or call insecureNoAuth() to serve without authentication");
+      }
       return new LatticeServer(this);
+    }
+
+    private static boolean isLoopback(String address) {
+      try {
+        return java.net.InetAddress.getByName(address).isLoopbackAddress();
+      } catch (java.net.UnknownHostException e) {
+        return false;
+      }
     }
   }
 

@@ -185,6 +185,8 @@ record ServerOptions(
             .maxClockDrift(maxClockDrift);
     if (security.authenticates()) {
       b.authenticator(security.authenticator());
+    } else if (security.insecureNoAuth()) {
+      b.insecureNoAuth();
     }
     if (!security.allowedOrigins().isEmpty()) {
       b.allowedOrigins(java.util.Set.copyOf(security.allowedOrigins()));
