@@ -121,6 +121,15 @@ final class Target implements AutoCloseable {
     }
   }
 
+  /**
+   * This target, with {@code token} (null for none) sent at the upgrade of every connection until
+   * {@link #close()} (see {@link UpgradeToken}).
+   */
+  Target withToken(String token) {
+    UpgradeToken.set(token);
+    return this;
+  }
+
   /** The WebSocket URI to connect to (the first, if several). */
   URI uri() {
     return uris.get(0);
@@ -139,6 +148,7 @@ final class Target implements AutoCloseable {
   /** Stops an in-process server and deletes its data directory; nothing for a remote one. */
   @Override
   public void close() {
+    UpgradeToken.set(null);
     try {
       if (server != null) {
         server.close();
