@@ -172,7 +172,11 @@ public final class LatticeServer implements AutoCloseable {
     this.maxOutgoingBytesPerConnection = b.maxOutgoingBytesPerConnection;
     this.closeGrace = b.closeGrace;
     this.gate =
-        new UpgradeGate(b.maxConnectionsPerAddress, b.handshakesPerSecond, System::nanoTime);
+        new UpgradeGate(
+            b.maxConnectionsPerAddress,
+            b.handshakesPerSecond,
+            b.handshakesPerSecondPerAddress,
+            System::nanoTime);
     this.cacheMaxBytes = b.cacheMaxBytes;
     this.maxThreads = b.maxThreads;
     this.minRoundInterval = b.minRoundInterval;
@@ -681,6 +685,7 @@ public final class LatticeServer implements AutoCloseable {
     private Duration closeGrace = Duration.ofMillis(WebSocketConnection.CLOSE_GRACE_MILLIS);
     private int maxConnectionsPerAddress = 1024;
     private int handshakesPerSecond = 1000;
+    private int handshakesPerSecondPerAddress = 100;
     private long cacheMaxBytes = DEFAULT_CACHE_MAX_BYTES;
     private DocumentStore store;
     private Replicator replicator = Replicator.none();
@@ -882,6 +887,22 @@ public final class LatticeServer implements AutoCloseable {
             "handshakesPerSecond must be at least 1, was " + handshakes);
       }
       this.handshakesPerSecond = handshakes;
+      return this;
+    }
+
+    /**
+     * WebSocket upgrades the server accepts per second from one remote address (a token bucket of a
+     * second's worth, checked before the server-wide {@link #handshakesPerSecond}); one more is
+     * refused with HTTP 503 and a {@code Retry-After} in seconds. Default 100: one address looping
+     * through handshakes cannot use up every client's share; behind a proxy every client shares the
+     * proxy's address, so raise it there (or rate-limit at the proxy).
+     */
+    public Builder handshakesPerSecondPerAddress(int handshakes) {
+      if (handshakes < 1) {
+        throw new IllegalArgumentException(
+            "handshakesPerSecondPerAddress must be at least 1, was " + handshakes);
+      }
+      this.handshakesPerSecondPerAddress = handshakes;
       return this;
     }
 
