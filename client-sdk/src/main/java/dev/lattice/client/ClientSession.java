@@ -177,6 +177,9 @@ final class ClientSession {
     }
   }
 
+  /** The longest wait a refused upgrade's Retry-After may impose: 10 minutes. */
+  static final long MAX_RETRY_AFTER_MILLIS = 600_000;
+
   private final Config config;
 
   /** This client's replica: HELLO's replica id, until it is retired. */
@@ -222,6 +225,8 @@ final class ClientSession {
   private TokenBucket bucket;
   private long presenceTtlMillis;
   private ClientScheduler.Cancellable reconnectTimer;
+  // Set only while onHandshakeRefused hands a refusal with Retry-After to onClosed.
+  private long retryAfterFloorMillis;
   private ClientScheduler.Cancellable pingTimer;
   private ClientScheduler.Cancellable presenceTimer;
   private ClientScheduler.Cancellable pumpTimer;
@@ -408,6 +413,7 @@ final class ClientSession {
             : later
                 ? config.backoff().laterDelayMillis(attempt)
                 : config.backoff().delayMillis(attempt);
+    delay = Math.max(delay, retryAfterFloorMillis);
     attempt = Math.min(attempt + 1, 30);
     LOG.log(
         wasOnline ? Level.INFO : Level.DEBUG,
@@ -422,12 +428,30 @@ final class ClientSession {
    * {@link State#FAILED}; overload and gateway statuses are retried like a lost connection.
    */
   void onHandshakeRefused(long gen, int httpStatus, String uri) {
+    onHandshakeRefused(gen, httpStatus, uri, Optional.empty());
+  }
+
+  /**
+   * {@link #onHandshakeRefused(long, int, String)} with the response's {@code Retry-After} header:
+   * on 429 and 503 a value in seconds sets the least delay before the next attempt (at most {@link
+   * #MAX_RETRY_AFTER_MILLIS}); the jittered backoff still applies when it is longer.
+   */
+  void onHandshakeRefused(long gen, int httpStatus, String uri, Optional<String> retryAfter) {
     if (gen != generation || phase != Phase.CONNECTING) {
       return;
     }
     String text = "HTTP " + httpStatus + httpMeaning(httpStatus) + " from " + uri;
     if (httpStatusIsRetryable(httpStatus)) {
-      onClosed(gen, ABNORMAL, "the WebSocket upgrade was refused with " + text);
+      retryAfterFloorMillis = retryAfterMillis(httpStatus, retryAfter);
+      onClosed(
+          gen,
+          ABNORMAL,
+          "the WebSocket upgrade was refused with "
+              + text
+              + (retryAfterFloorMillis > 0
+                  ? " (Retry-After " + retryAfterFloorMillis + " ms)"
+                  : ""));
+      retryAfterFloorMillis = 0;
       return;
     }
     forgetConnection();
@@ -435,6 +459,23 @@ final class ClientSession {
     String reason = "the server refused the WebSocket upgrade with " + text + "; not retrying";
     LOG.log(Level.WARNING, "Lattice: " + reason);
     statusSink.accept(ConnectionStatus.ofHttp(State.FAILED, reason, httpStatus));
+  }
+
+  /**
+   * The least delay a refused upgrade's {@code Retry-After} asks for, in ms: only on 429 and 503,
+   * only in the delay-seconds form (an HTTP date is left to the normal backoff, as is a missing or
+   * malformed value), capped at {@link #MAX_RETRY_AFTER_MILLIS} so that a wrong header cannot park
+   * the client for hours. 0 for none.
+   */
+  static long retryAfterMillis(int httpStatus, Optional<String> retryAfter) {
+    if ((httpStatus != 429 && httpStatus != 503) || retryAfter.isEmpty()) {
+      return 0;
+    }
+    String value = retryAfter.get().trim();
+    if (value.isEmpty() || value.length() > 12 || !value.chars().allMatch(Character::isDigit)) {
+      return 0;
+    }
+    return Math.min(MAX_RETRY_AFTER_MILLIS, Long.parseLong(value) * 1000);
   }
 
   /** Statuses that say "later" (overload, a gateway between us and a restarting server). */
