@@ -177,6 +177,9 @@ final class ClientSession {
     }
   }
 
+  /** The longest wait a refused upgrade's Retry-After may impose: 10 minutes. */
+  static final long MAX_RETRY_AFTER_MILLIS = 600_000;
+
   private final Config config;
 
   /** This client's replica: HELLO's replica id, until it is retired. */
@@ -221,6 +224,8 @@ final class ClientSession {
   private TokenBucket bucket;
   private long presenceTtlMillis;
   private ClientScheduler.Cancellable reconnectTimer;
+  // Set only while onHandshakeRefused hands a refusal with Retry-After to onClosed.
+  private long retryAfterFloorMillis;
   private ClientScheduler.Cancellable pingTimer;
   private ClientScheduler.Cancellable presenceTimer;
   private ClientScheduler.Cancellable pumpTimer;
@@ -385,7 +390,11 @@ final class ClientSession {
     String why = reason == null || reason.isEmpty() ? lastErrorText : reason;
     String text = CloseCodes.name(code) + " (" + code + ")" + (why == null ? "" : ": " + why);
     lastErrorText = null;
-    if (!CloseCodes.shouldReconnect(code)) {
+    // Another subject owns the replica id (a state directory copied from another user's): the
+    // same path as a retirement, then reconnect under the fresh id; the edits are re-issued by it.
+    boolean freshReplica =
+        code == CloseCodes.REPLICA_OWNED && adoptFreshReplica("the server said: " + text);
+    if (!freshReplica && !CloseCodes.shouldReconnect(code)) {
       phase = Phase.OFFLINE;
       LOG.log(Level.WARNING, "Lattice server closed the connection for good: " + text);
       statusSink.accept(ConnectionStatus.of(State.FAILED, text, code));
@@ -403,6 +412,7 @@ final class ClientSession {
             : later
                 ? config.backoff().laterDelayMillis(attempt)
                 : config.backoff().delayMillis(attempt);
+    delay = Math.max(delay, retryAfterFloorMillis);
     attempt = Math.min(attempt + 1, 30);
     LOG.log(
         wasOnline ? Level.INFO : Level.DEBUG,
@@ -417,12 +427,30 @@ final class ClientSession {
    * {@link State#FAILED}; overload and gateway statuses are retried like a lost connection.
    */
   void onHandshakeRefused(long gen, int httpStatus, String uri) {
+    onHandshakeRefused(gen, httpStatus, uri, Optional.empty());
+  }
+
+  /**
+   * {@link #onHandshakeRefused(long, int, String)} with the response's {@code Retry-After} header:
+   * on 429 and 503 a value in seconds sets the least delay before the next attempt (at most {@link
+   * #MAX_RETRY_AFTER_MILLIS}); the jittered backoff still applies when it is longer.
+   */
+  void onHandshakeRefused(long gen, int httpStatus, String uri, Optional<String> retryAfter) {
     if (gen != generation || phase != Phase.CONNECTING) {
       return;
     }
     String text = "HTTP " + httpStatus + httpMeaning(httpStatus) + " from " + uri;
     if (httpStatusIsRetryable(httpStatus)) {
-      onClosed(gen, ABNORMAL, "the WebSocket upgrade was refused with " + text);
+      retryAfterFloorMillis = retryAfterMillis(httpStatus, retryAfter);
+      onClosed(
+          gen,
+          ABNORMAL,
+          "the WebSocket upgrade was refused with "
+              + text
+              + (retryAfterFloorMillis > 0
+                  ? " (Retry-After " + retryAfterFloorMillis + " ms)"
+                  : ""));
+      retryAfterFloorMillis = 0;
       return;
     }
     forgetConnection();
@@ -430,6 +458,23 @@ final class ClientSession {
     String reason = "the server refused the WebSocket upgrade with " + text + "; not retrying";
     LOG.log(Level.WARNING, "Lattice: " + reason);
     statusSink.accept(ConnectionStatus.ofHttp(State.FAILED, reason, httpStatus));
+  }
+
+  /**
+   * The least delay a refused upgrade's {@code Retry-After} asks for, in ms: only on 429 and 503,
+   * only in the delay-seconds form (an HTTP date is left to the normal backoff, as is a missing or
+   * malformed value), capped at {@link #MAX_RETRY_AFTER_MILLIS} so that a wrong header cannot park
+   * the client for hours. 0 for none.
+   */
+  static long retryAfterMillis(int httpStatus, Optional<String> retryAfter) {
+    if ((httpStatus != 429 && httpStatus != 503) || retryAfter.isEmpty()) {
+      return 0;
+    }
+    String value = retryAfter.get().trim();
+    if (value.isEmpty() || value.length() > 12 || !value.chars().allMatch(Character::isDigit)) {
+      return 0;
+    }
+    return Math.min(MAX_RETRY_AFTER_MILLIS, Long.parseLong(value) * 1000);
   }
 
   /** Statuses that say "later" (overload, a gateway between us and a restarting server). */
@@ -811,23 +856,35 @@ final class ClientSession {
    */
   private void retire(String why) {
     ReplicaId old = me;
-    ReplicaId fresh;
-    try {
-      fresh = retireReplica.get();
-    } catch (RuntimeException e) {
-      LOG.log(Level.ERROR, "cannot retire replica " + old + " (" + why + ")", e);
+    if (!adoptFreshReplica(why)) {
       return;
-    }
-    me = fresh;
-    LOG.log(Level.WARNING, "retired replica " + old + " for " + fresh + ": " + why);
-    for (SessionDoc d : docs.values()) {
-      d.state.adopt(fresh);
     }
     if (phase == Phase.ONLINE || phase == Phase.HANDSHAKE) {
       long gen = generation;
       transport.close(gen, CloseCodes.GOING_AWAY, "replica id retired");
       onClosed(gen, ABNORMAL, "replica " + old + " retired");
     }
+  }
+
+  /**
+   * Retires {@link #me} and makes every document's unacknowledged edits again under its durable
+   * successor; false (and nothing changed) if the local state could not retire it.
+   */
+  private boolean adoptFreshReplica(String why) {
+    ReplicaId old = me;
+    ReplicaId fresh;
+    try {
+      fresh = retireReplica.get();
+    } catch (RuntimeException e) {
+      LOG.log(Level.ERROR, "cannot retire replica " + old + " (" + why + ")", e);
+      return false;
+    }
+    me = fresh;
+    LOG.log(Level.WARNING, "retired replica " + old + " for " + fresh + ": " + why);
+    for (SessionDoc d : docs.values()) {
+      d.state.adopt(fresh);
+    }
+    return true;
   }
 
   /**

@@ -77,7 +77,12 @@ final class JdkWebSocketTransport implements ClientTransport {
                 Throwable cause = failure.getCause() != null ? failure.getCause() : failure;
                 if (cause instanceof WebSocketHandshakeException refused) {
                   int status = refused.getResponse().statusCode();
-                  post(() -> session.onHandshakeRefused(generation, status, withoutQuery(uri)));
+                  java.util.Optional<String> retryAfter =
+                      refused.getResponse().headers().firstValue("Retry-After");
+                  post(
+                      () ->
+                          session.onHandshakeRefused(
+                              generation, status, withoutQuery(uri), retryAfter));
                   return;
                 }
                 post(

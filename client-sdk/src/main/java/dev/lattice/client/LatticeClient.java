@@ -400,7 +400,9 @@ public final class LatticeClient implements AutoCloseable {
      * the connection state turns OFFLINE with that code, since the same credentials would be
      * refused again. A document the token may not read fails with FORBIDDEN (reported to the
      * document's error listeners), and an edit it may not write is dropped with its flush future
-     * failing with {@link UpdateRejectedException} (code 16, FORBIDDEN).
+     * failing with {@link UpdateRejectedException} (code 16, FORBIDDEN). A HELLO refused because
+     * another subject owns the replica id (close 4008, REPLICA_OWNED) retires the id: the edits not
+     * yet acknowledged are made again under a fresh one, and the client reconnects.
      */
     public Builder credentials(Supplier<String> credentials) {
       this.credentials = Objects.requireNonNull(credentials, "credentials");

@@ -539,6 +539,60 @@ class ClientSessionTest {
   }
 
   @Test
+  void aRefusedUpgradesRetryAfterInSecondsDelaysTheNextAttempt() {
+    session.open(doc);
+    session.start();
+    session.onHandshakeRefused(gen(), 503, "ws://h:1/v1/sync", Optional.of(" 7 "));
+
+    scheduler.advanceMillis(6_999);
+    assertThat(transport.connects).as("not before Retry-After").hasSize(1);
+    scheduler.advanceMillis(1_001); // the backoff (cap 1 s here) is shorter: Retry-After decides
+    assertThat(transport.connects).hasSize(2);
+    assertThat(statuses)
+        .anySatisfy(
+            st ->
+                assertThat(st.reason())
+                    .hasValueSatisfying(r -> assertThat(r).contains("Retry-After 7000 ms")));
+  }
+
+  @Test
+  void aRetryAfterOfHoursIsCappedAtTenMinutes() {
+    session.open(doc);
+    session.start();
+    session.onHandshakeRefused(gen(), 429, "ws://h:1/v1/sync", Optional.of("86400"));
+
+    scheduler.advanceMillis(599_999);
+    assertThat(transport.connects).hasSize(1);
+    scheduler.advanceMillis(1);
+    assertThat(transport.connects).hasSize(2);
+  }
+
+  @Test
+  void retryAfterCountsOnlyOn429And503InItsSecondsForm() {
+    assertThat(ClientSession.retryAfterMillis(503, Optional.of("2"))).isEqualTo(2_000);
+    assertThat(ClientSession.retryAfterMillis(429, Optional.of("0"))).isZero();
+    assertThat(ClientSession.retryAfterMillis(502, Optional.of("2"))).as("other status").isZero();
+    assertThat(ClientSession.retryAfterMillis(503, Optional.of("Wed, 21 Oct 2026 07:28:00 GMT")))
+        .as("an HTTP date: normal backoff")
+        .isZero();
+    assertThat(ClientSession.retryAfterMillis(503, Optional.of("-5"))).isZero();
+    assertThat(ClientSession.retryAfterMillis(503, Optional.of("99999999999999999999"))).isZero();
+    assertThat(ClientSession.retryAfterMillis(503, Optional.of("999999999999")))
+        .isEqualTo(ClientSession.MAX_RETRY_AFTER_MILLIS);
+    assertThat(ClientSession.retryAfterMillis(503, Optional.empty())).isZero();
+  }
+
+  @Test
+  void withoutRetryAfterTheNormalBackoffApplies() {
+    session.open(doc);
+    session.start();
+    session.onHandshakeRefused(gen(), 503, "ws://h:1/v1/sync", Optional.empty());
+
+    scheduler.advanceMillis(1_000); // the backoff's cap here
+    assertThat(transport.connects).hasSize(2);
+  }
+
+  @Test
   void onlyTimeoutOverloadAndServerErrorStatusesAreRetryable() {
     assertThat(ClientSession.httpStatusIsRetryable(401)).isFalse();
     assertThat(ClientSession.httpStatusIsRetryable(403)).isFalse();

@@ -100,4 +100,38 @@ class HandshakeRefusalTest {
       }
     }
   }
+
+  /**
+   * A 503 with {@code Retry-After: 2} over a real socket: the transport hands the header to the
+   * session, so the second attempt comes no sooner than 2 s after the first refusal, where the
+   * backoff alone (at most 50 ms here) would have retried at once. Only a lower bound is asserted.
+   */
+  @Test
+  void retryAfterOnA503DelaysTheNextUpgrade() throws Exception {
+    List<Long> arrivals = new CopyOnWriteArrayList<>();
+    CompletableFuture<Void> second = new CompletableFuture<>();
+    HttpServer http =
+        HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+    http.createContext(
+        "/",
+        exchange -> {
+          arrivals.add(System.nanoTime());
+          exchange.getResponseHeaders().add("Retry-After", "2");
+          exchange.sendResponseHeaders(503, -1);
+          exchange.close();
+          if (arrivals.size() >= 2) {
+            second.complete(null);
+          }
+        });
+    http.start();
+    try (LatticeClient client =
+        client(URI.create("ws://127.0.0.1:" + http.getAddress().getPort() + "/v1/sync"))) {
+      second.get(20, TimeUnit.SECONDS);
+      long waitedMillis = TimeUnit.NANOSECONDS.toMillis(arrivals.get(1) - arrivals.get(0));
+      assertThat(waitedMillis).isGreaterThanOrEqualTo(2_000);
+      assertThat(client.connectionState().state()).isEqualTo(State.CONNECTING);
+    } finally {
+      http.stop(0);
+    }
+  }
 }

@@ -164,6 +164,47 @@ class ReplicaRetirementTest {
   }
 
   /**
+   * A HELLO naming a replica id that another subject owns (a state directory copied from another
+   * user's) is refused with close 4008: the client retires the id, re-issues its edits under a
+   * fresh one and reconnects, so nothing is lost.
+   */
+  @Test
+  void aReplicaOwnedByAnotherSubjectIsRetiredAndTheEditsGoUpUnderAFreshId() {
+    MemoryLocalState local = new MemoryLocalState(ME);
+    DocumentState doc = new DocumentState("d", ME, local, clock, callbacks);
+    doc.edit("n", d -> d.incrementGCounter(ME, "n", 2));
+    doc.edit("n", d -> d.incrementGCounter(ME, "n", 3));
+    var flushed = doc.flush();
+    ClientSession session = session(local);
+    session.open(doc);
+    session.start();
+
+    session.onOpen(gen());
+    assertThat(transport.drain(Hello.class).get(0).replicaId()).isEqualTo(ME);
+    session.onMessage(
+        gen(), new ErrorMessage(OptionalLong.empty(), ErrorCode.REPLICA_OWNED.code(), "owned"));
+    session.onClosed(gen(), CloseCodes.REPLICA_OWNED, "REPLICA_OWNED: owned");
+
+    ReplicaId fresh = local.replicaId();
+    assertThat(fresh).isNotEqualTo(ME);
+    assertThat(doc.me()).isEqualTo(fresh);
+    assertThat(doc.counterValue("n")).isEqualTo(5);
+
+    scheduler.advanceMillis(2_000); // the reconnect
+    Hello second = handshake(session, VersionVector.empty());
+    assertThat(second.replicaId()).isEqualTo(fresh);
+    Document server = Document.create("d");
+    for (Update update : transport.drain(Update.class)) {
+      assertThat(server.checkOwnDelta(fresh, update.delta()).verdict().accepted()).isTrue();
+      server.merge(update.delta());
+      session.onMessage(gen(), new dev.lattice.protocol.Ack(update.requestId().getAsLong(), "d"));
+    }
+    assertThat(server.counterValue("n")).isEqualTo(5);
+    assertThat(server.versionVector().get(ME)).isZero();
+    assertThat(flushed).isCompleted();
+  }
+
+  /**
    * A restored copy whose outbox held edits that the lost history delivered after all: the server
    * acknowledges them as the duplicates they are, and only then is the id retired, so nothing is
    * made twice.

@@ -285,7 +285,9 @@ final class IdleClients implements AutoCloseable {
               + server.getPort()
               + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: "
               + Base64.getEncoder().encodeToString(key)
-              + "\r\nSec-WebSocket-Version: 13\r\n\r\n";
+              + "\r\nSec-WebSocket-Version: 13\r\n"
+              + UpgradeToken.get().map(t -> "Authorization: Bearer " + t + "\r\n").orElse("")
+              + "\r\n";
       writeFully(ByteBuffer.wrap(request.getBytes(StandardCharsets.US_ASCII)));
       String status = readHeaders();
       if (!status.startsWith("HTTP/1.1 101")) {

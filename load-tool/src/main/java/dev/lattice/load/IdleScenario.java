@@ -250,8 +250,11 @@ final class IdleScenario {
               "--max-life",
               maxLife + "s");
       try {
-        return new Worker(
-            new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT).start());
+        ProcessBuilder process =
+            new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT);
+        // In the environment, not the arguments, where ps would show it.
+        UpgradeToken.get().ifPresent(t -> process.environment().put(UpgradeToken.ENV, t));
+        return new Worker(process.start());
       } catch (IOException e) {
         throw new LoadException("could not start a worker JVM: " + e, e);
       }

@@ -111,25 +111,59 @@ public final class LoadMain implements Runnable {
     @Option(names = "--in-memory", description = "Start a server in this process, in memory.")
     boolean inMemory;
 
-    /** Starts or names the server; a bad {@code --uri} is a usage error. */
-    Target open(CommandLine.Model.CommandSpec spec) {
-      return open(spec, false);
-    }
-
-    /** As {@link #open(CommandLine.Model.CommandSpec)}; {@code several}: more than one --uri. */
-    Target open(CommandLine.Model.CommandSpec spec, boolean several) {
+    /**
+     * Starts or names the server; a bad {@code --uri} is a usage error. {@code several}: more than
+     * one --uri is allowed. {@code token} (null for none) is sent at every upgrade of the run.
+     */
+    Target open(CommandLine.Model.CommandSpec spec, boolean several, String token) {
       if (uris != null && !uris.isEmpty()) {
         if (uris.size() > 1 && !several) {
           throw new CommandLine.ParameterException(
               spec.commandLine(), "this scenario takes one --uri; only workload takes several");
         }
         try {
-          return Target.remote(uris);
+          return Target.remote(uris).withToken(token);
         } catch (IllegalArgumentException e) {
           throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }
       }
-      return Target.inProcess(inMemory);
+      return Target.inProcess(inMemory).withToken(token);
+    }
+  }
+
+  /** The token for a server that authenticates: at most one of the two. */
+  static final class TokenChoice {
+    @Option(
+        names = "--token",
+        paramLabel = "TOKEN",
+        description =
+            "A bearer token (a JWT) every connection sends at the upgrade (Authorization: Bearer),"
+                + " for a server with authentication. Visible in ps: prefer --token-file.")
+    String token;
+
+    @Option(
+        names = "--token-file",
+        paramLabel = "FILE",
+        description = "As --token, read from FILE (surrounding whitespace dropped).")
+    java.nio.file.Path tokenFile;
+
+    /** The token given, or null. */
+    String read(CommandLine.Model.CommandSpec spec) {
+      if (tokenFile == null) {
+        return token;
+      }
+      String read;
+      try {
+        read = java.nio.file.Files.readString(tokenFile).strip();
+      } catch (java.io.IOException e) {
+        throw new CommandLine.ParameterException(
+            spec.commandLine(), "--token-file: cannot read " + tokenFile + ": " + e.getMessage());
+      }
+      if (read.isEmpty()) {
+        throw new CommandLine.ParameterException(
+            spec.commandLine(), "--token-file: " + tokenFile + " is empty");
+      }
+      return read;
     }
   }
 
@@ -137,6 +171,9 @@ public final class LoadMain implements Runnable {
   static final class Common {
     @ArgGroup(exclusive = true, multiplicity = "1", heading = "Server (one of):%n")
     TargetChoice target;
+
+    @ArgGroup(exclusive = true, multiplicity = "0..1", heading = "Credentials (at most one):%n")
+    TokenChoice token = new TokenChoice();
 
     @Option(
         names = "--warmup",
@@ -208,7 +245,7 @@ public final class LoadMain implements Runnable {
     public Integer call() throws Exception {
       ThroughputScenario.Config config = config(spec, this);
       PrintWriter out = spec.commandLine().getOut();
-      try (Target target = common.target.open(spec)) {
+      try (Target target = common.target.open(spec, false, common.token.read(spec))) {
         out.println("lattice-load throughput: " + target.description());
         out.flush();
         ThroughputScenario.Result r = ThroughputScenario.run(target.uri(), config);
@@ -282,7 +319,7 @@ public final class LoadMain implements Runnable {
         throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
       }
       PrintWriter out = spec.commandLine().getOut();
-      try (Target target = common.target.open(spec)) {
+      try (Target target = common.target.open(spec, false, common.token.read(spec))) {
         out.println("lattice-load fanout: " + target.description());
         out.flush();
         FanoutScenario.Result r = FanoutScenario.run(target.uri(), config);
@@ -357,7 +394,7 @@ public final class LoadMain implements Runnable {
         throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
       }
       PrintWriter out = spec.commandLine().getOut();
-      try (Target t = common.target.open(spec)) {
+      try (Target t = common.target.open(spec, false, common.token.read(spec))) {
         out.println("lattice-load catchup: " + t.description());
         out.flush();
         CatchupScenario.Result r = CatchupScenario.run(t.uri(), config);
@@ -386,6 +423,9 @@ public final class LoadMain implements Runnable {
 
     @ArgGroup(exclusive = true, multiplicity = "1", heading = "Server (one of):%n")
     TargetChoice target;
+
+    @ArgGroup(exclusive = true, multiplicity = "0..1", heading = "Credentials (at most one):%n")
+    TokenChoice token = new TokenChoice();
 
     @Option(
         names = "--clients",
@@ -455,7 +495,7 @@ public final class LoadMain implements Runnable {
         throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
       }
       PrintWriter out = spec.commandLine().getOut();
-      try (Target t = target.open(spec, true)) {
+      try (Target t = target.open(spec, true, token.read(spec))) {
         out.println("lattice-load workload: " + t.description());
         if (warmupUpdates > 0) {
           out.printf(
@@ -506,6 +546,9 @@ public final class LoadMain implements Runnable {
 
     @ArgGroup(exclusive = true, multiplicity = "1", heading = "Server (one of):%n")
     TargetChoice target;
+
+    @ArgGroup(exclusive = true, multiplicity = "0..1", heading = "Credentials (at most one):%n")
+    TokenChoice token = new TokenChoice();
 
     @Option(
         names = "--clients",
@@ -606,7 +649,7 @@ public final class LoadMain implements Runnable {
         throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
       }
       PrintWriter out = spec.commandLine().getOut();
-      try (Target t = target.open(spec)) {
+      try (Target t = target.open(spec, false, token.read(spec))) {
         out.println("lattice-load saturation: " + t.description());
         out.printf(
             Locale.ROOT,
@@ -691,6 +734,9 @@ public final class LoadMain implements Runnable {
     @ArgGroup(exclusive = true, multiplicity = "1", heading = "Server (one of):%n")
     TargetChoice target;
 
+    @ArgGroup(exclusive = true, multiplicity = "0..1", heading = "Credentials (at most one):%n")
+    TokenChoice token = new TokenChoice();
+
     @Option(
         names = "--connections",
         paramLabel = "N",
@@ -757,7 +803,7 @@ public final class LoadMain implements Runnable {
         throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
       }
       PrintWriter out = spec.commandLine().getOut();
-      try (Target t = target.open(spec)) {
+      try (Target t = target.open(spec, false, token.read(spec))) {
         boolean inProcess = target.uris == null || target.uris.isEmpty();
         ServerProbe probe =
             inProcess ? ServerProbe.self() : ServerProbe.of(serverPid != null ? serverPid : -1);
@@ -802,6 +848,7 @@ public final class LoadMain implements Runnable {
     @Override
     public Integer call() throws Exception {
       PrintWriter out = spec.commandLine().getOut();
+      UpgradeToken.set(System.getenv(UpgradeToken.ENV));
       IdleClients clients;
       try {
         clients = IdleClients.open(uri, from, count, docs, prefix, connectTimeout, 4);

@@ -116,11 +116,9 @@ final class ProtocolConnection implements WebSocket.Listener, AutoCloseable {
       HttpClient http, URI uri, ReplicaId replica, Receiver receiver, Duration timeout) {
     ProtocolConnection c = new ProtocolConnection(receiver, timeout, replica);
     try {
-      c.socket =
-          http.newWebSocketBuilder()
-              .connectTimeout(timeout)
-              .buildAsync(uri, c)
-              .get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+      WebSocket.Builder builder = http.newWebSocketBuilder().connectTimeout(timeout);
+      UpgradeToken.get().ifPresent(t -> builder.header("Authorization", "Bearer " + t));
+      c.socket = builder.buildAsync(uri, c).get(timeout.toMillis(), TimeUnit.MILLISECONDS);
       c.send(
           new Hello(
               ProtocolVersion.MIN,

@@ -21,7 +21,9 @@ import java.util.stream.Stream;
  * <p>An in-process server gets a per-connection UPDATE rate limit of {@value #RAISED_RATE}/s (the
  * largest {@link SessionConfig} allows) instead of the default 100/s, so that the limit, which is
  * there to stop one abusive client, does not cap a measurement of the server itself. A remote
- * server keeps its own limits; a run against it reports RATE_LIMITED refusals as errors.
+ * server keeps its own limits; a run against it reports RATE_LIMITED refusals as errors. It also
+ * gets a per-address handshake limit of {@value #RAISED_RATE}/s instead of 100/s, since every
+ * connection of a run comes from this one host.
  *
  * <p>Not thread-safe; created and closed by one thread.
  */
@@ -85,6 +87,9 @@ final class Target implements AutoCloseable {
               .bindAddress("127.0.0.1")
               .port(0)
               .inMemory(inMemory)
+              // Every connection of a run comes from this host: the per-address handshake limit,
+              // there against one abusive address, would throttle the run's own ramp-up.
+              .handshakesPerSecondPerAddress(RAISED_RATE)
               .sessionConfig(
                   SessionConfig.defaults().toBuilder()
                       .updatesPerSecond(RAISED_RATE)
@@ -121,6 +126,15 @@ final class Target implements AutoCloseable {
     }
   }
 
+  /**
+   * This target, with {@code token} (null for none) sent at the upgrade of every connection until
+   * {@link #close()} (see {@link UpgradeToken}).
+   */
+  Target withToken(String token) {
+    UpgradeToken.set(token);
+    return this;
+  }
+
   /** The WebSocket URI to connect to (the first, if several). */
   URI uri() {
     return uris.get(0);
@@ -139,6 +153,7 @@ final class Target implements AutoCloseable {
   /** Stops an in-process server and deletes its data directory; nothing for a remote one. */
   @Override
   public void close() {
+    UpgradeToken.set(null);
     try {
       if (server != null) {
         server.close();

@@ -121,4 +121,78 @@ class LoadMainTest {
     assertThat(code).isEqualTo(1);
     assertThat(err.toString()).contains("could not connect");
   }
+
+  /** A server that lets in only connections whose upgrade carries {@code Bearer load-secret}. */
+  private static dev.lattice.server.LatticeServer tokenCheckingServer() {
+    return dev.lattice.server.LatticeServer.builder()
+        .bindAddress("127.0.0.1")
+        .port(0)
+        .inMemory(true)
+        .sessionConfig(
+            dev.lattice.server.session.SessionConfig.defaults().toBuilder()
+                .updatesPerSecond(Target.RAISED_RATE)
+                .updateBurst(Target.RAISED_RATE)
+                .build())
+        .authenticator(
+            dev.lattice.server.auth.Authenticator.of(
+                token ->
+                    token.filter("load-secret"::equals).isPresent()
+                        ? dev.lattice.server.auth.AuthResult.granted(
+                            dev.lattice.server.auth.Principal.of("load"))
+                        : dev.lattice.server.auth.AuthResult.refused("wrong token")))
+        .build()
+        .start();
+  }
+
+  @Test
+  void aTokenOrTokenFileLetsTheRunIntoAnAuthenticatingServer(
+      @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+    try (dev.lattice.server.LatticeServer server = tokenCheckingServer()) {
+      String uri = server.uri().toString();
+      String[] common = {"-c", "2", "-w", "4", "-n", "100", "--warmup", "0s", "--timeout", "5s"};
+
+      assertThat(run(concat(new String[] {"throughput", "--uri", uri}, common)))
+          .as("without a token")
+          .isEqualTo(1);
+      assertThat(err.toString()).contains("credentials refused");
+
+      assertThat(
+              run(
+                  concat(
+                      new String[] {"throughput", "--uri", uri, "--token", "load-secret"}, common)))
+          .as(err.toString())
+          .isZero();
+      assertThat(out.toString()).contains("acknowledged increments 100: OK");
+
+      java.nio.file.Path file = dir.resolve("token");
+      java.nio.file.Files.writeString(file, "load-secret\n");
+      assertThat(
+              run(
+                  concat(
+                      new String[] {"throughput", "--uri", uri, "--token-file", file.toString()},
+                      common)))
+          .as(err.toString())
+          .isZero();
+      // The token never reaches the report.
+      assertThat(out.toString()).doesNotContain("load-secret");
+    }
+    assertThat(UpgradeToken.get()).as("cleared after the run").isEmpty();
+  }
+
+  @Test
+  void tokenAndTokenFileAreExclusiveAndAnEmptyFileIsAUsageError(
+      @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+    java.nio.file.Path empty = java.nio.file.Files.writeString(dir.resolve("empty"), " \n");
+    assertThat(run("throughput", "--in-memory", "--token", "a", "--token-file", empty.toString()))
+        .isEqualTo(2);
+    assertThat(err.toString()).contains("mutually exclusive");
+    assertThat(run("throughput", "--in-memory", "--token-file", empty.toString())).isEqualTo(2);
+    assertThat(err.toString()).contains("is empty");
+  }
+
+  private static String[] concat(String[] a, String[] b) {
+    String[] all = java.util.Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, all, a.length, b.length);
+    return all;
+  }
 }

@@ -52,6 +52,13 @@ public final class CloseCodes {
    */
   public static final int TOKEN_EXPIRED = 4007;
 
+  /**
+   * HELLO named a replica id bound to another authenticated subject: take a fresh replica id (and
+   * re-issue unacknowledged edits under it) before reconnecting. Reconnecting unchanged would be
+   * refused again, so {@link #shouldReconnect} says false.
+   */
+  public static final int REPLICA_OWNED = 4008;
+
   private CloseCodes() {}
 
   /**
@@ -70,7 +77,13 @@ public final class CloseCodes {
               TRY_AGAIN_LATER,
               TOKEN_EXPIRED ->
           true;
-      case NORMAL, POLICY_VIOLATION, TOO_BIG, MALFORMED_FRAME, UNSUPPORTED_VERSION, UNAUTHORIZED ->
+      case NORMAL,
+              POLICY_VIOLATION,
+              TOO_BIG,
+              MALFORMED_FRAME,
+              UNSUPPORTED_VERSION,
+              UNAUTHORIZED,
+              REPLICA_OWNED ->
           false;
       default -> code < 4000 || code > 4999;
     };
@@ -92,6 +105,7 @@ public final class CloseCodes {
       case RATE_LIMITED -> "RATE_LIMITED";
       case TRY_AGAIN_LATER -> "TRY_AGAIN_LATER";
       case TOKEN_EXPIRED -> "TOKEN_EXPIRED";
+      case REPLICA_OWNED -> "REPLICA_OWNED";
       default -> "UNKNOWN";
     };
   }

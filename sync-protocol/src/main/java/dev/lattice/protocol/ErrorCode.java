@@ -77,7 +77,14 @@ public enum ErrorCode {
    * practice a register value) would not fit a fan-out UPDATE of the document within maxFrameBytes.
    * Nothing of the update is merged; resending it unchanged cannot succeed.
    */
-  FIELD_TOO_LARGE(21, "a field of the update could not be sent back within maxFrameBytes");
+  FIELD_TOO_LARGE(21, "a field of the update could not be sent back within maxFrameBytes"),
+  /**
+   * HELLO named a replica id that the server has bound to another authenticated subject (the first
+   * subject to connect with a replica id owns it for good). Sent just before close 4008
+   * (REPLICA_OWNED). The client takes a fresh replica id, re-issues its unacknowledged edits under
+   * it and reconnects; retrying with the same id cannot succeed.
+   */
+  REPLICA_OWNED(22, "the replica id belongs to another subject; take a fresh one");
 
   // Indexed by wire value; codes may leave gaps (a client treats an unknown code as a failure).
   private static final ErrorCode[] BY_CODE;

@@ -154,6 +154,7 @@ class MessageRoundTripTest {
     assertThat(ErrorCode.STALE_REPLICA.code()).isEqualTo(19);
     assertThat(ErrorCode.COUNTER_OVERFLOW.code()).isEqualTo(20);
     assertThat(ErrorCode.FIELD_TOO_LARGE.code()).isEqualTo(21);
+    assertThat(ErrorCode.REPLICA_OWNED.code()).isEqualTo(22);
     // Codes are reserved in ranges; a gap in the table reads as a code this version does not know.
     assertThat(ErrorCode.fromCode(24)).isEmpty();
     assertThat(ErrorCode.fromCode(0)).isEmpty();
@@ -165,10 +166,11 @@ class MessageRoundTripTest {
   void closeCodesSayWhetherToReconnect() {
     assertThat(List.of(1001, 1011, 4003, 4004, 4005, 4006, 4007, 1006))
         .allMatch(CloseCodes::shouldReconnect);
-    assertThat(List.of(1000, 1008, 1009, 4000, 4001, 4002, 4999))
+    assertThat(List.of(1000, 1008, 1009, 4000, 4001, 4002, 4008, 4999))
         .noneMatch(CloseCodes::shouldReconnect);
     assertThat(CloseCodes.name(4003)).isEqualTo("SLOW_CONSUMER");
     assertThat(CloseCodes.name(4007)).isEqualTo("TOKEN_EXPIRED");
+    assertThat(CloseCodes.name(4008)).isEqualTo("REPLICA_OWNED");
     assertThat(CloseCodes.name(4321)).isEqualTo("UNKNOWN");
   }
 

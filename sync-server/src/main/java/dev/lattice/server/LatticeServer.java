@@ -73,7 +73,7 @@ import org.eclipse.jetty.websocket.core.server.WebSocketUpgradeHandler;
  *
  * <pre>{@code
  * try (LatticeServer server = LatticeServer.builder().port(0).inMemory(true).build().start()) {
- *   URI uri = server.uri(); // ws://0.0.0.0:<port>/v1/sync
+ *   URI uri = server.uri(); // ws://127.0.0.1:<port>/v1/sync: no authenticator, so loopback
  * }
  * }</pre>
  *
@@ -172,7 +172,11 @@ public final class LatticeServer implements AutoCloseable {
     this.maxOutgoingBytesPerConnection = b.maxOutgoingBytesPerConnection;
     this.closeGrace = b.closeGrace;
     this.gate =
-        new UpgradeGate(b.maxConnectionsPerAddress, b.handshakesPerSecond, System::nanoTime);
+        new UpgradeGate(
+            b.maxConnectionsPerAddress,
+            b.handshakesPerSecond,
+            b.handshakesPerSecondPerAddress,
+            System::nanoTime);
     this.cacheMaxBytes = b.cacheMaxBytes;
     this.maxThreads = b.maxThreads;
     this.minRoundInterval = b.minRoundInterval;
@@ -253,6 +257,7 @@ public final class LatticeServer implements AutoCloseable {
         timer = Executors.newSingleThreadScheduledExecutor(daemonThread("lattice-close-timer"));
         sessionTimers =
             SessionTimerWheel.start(sessionTimerTick(sessionConfig), "lattice-session-timer");
+        DocumentStore owners = store;
         SessionFactory sessions =
             SessionFactory.builder()
                 .hub(hub)
@@ -263,6 +268,8 @@ public final class LatticeServer implements AutoCloseable {
                 .observer(metrics)
                 .authenticator(authenticator)
                 .authorizer(authorizer)
+                // In the store, so the binding survives restarts and is shared through Redis.
+                .replicaOwners(owners::claimReplica)
                 .advertise(Welcome.LIMIT_MAX_FIELDS_PER_DOCUMENT, maxFieldsPerDocument)
                 .advertise(Welcome.LIMIT_MAX_CLOCK_DRIFT_MILLIS, maxClockDrift.toMillis())
                 .build();
@@ -658,13 +665,16 @@ public final class LatticeServer implements AutoCloseable {
   }
 
   /**
-   * Builds a {@link LatticeServer}. Defaults: bind 0.0.0.0, port 7070, data directory {@code
+   * Builds a {@link LatticeServer}. Defaults: bind 127.0.0.1 without an {@link #authenticator}
+   * (0.0.0.0 with one, or after {@link #insecureNoAuth()}), port 7070, data directory {@code
    * ./lattice-data}, embedded (durable) store, {@link SessionConfig#defaults()}, 10,000 fields per
    * document, a random replica id, 4 MiB queued per connection, a 64 MiB idle-document cache.
    * Setters fail fast on bad values.
    */
   public static final class Builder {
-    private String bindAddress = "0.0.0.0";
+    private String bindAddress; // null: chosen at build, by whether the server authenticates
+    private boolean authenticates;
+    private boolean insecureNoAuth;
     private int port = 7070;
     private Path dataDirectory = EmbeddedStoreConfig.DEFAULT_DATA_DIRECTORY;
     private boolean inMemory;
@@ -675,6 +685,7 @@ public final class LatticeServer implements AutoCloseable {
     private Duration closeGrace = Duration.ofMillis(WebSocketConnection.CLOSE_GRACE_MILLIS);
     private int maxConnectionsPerAddress = 1024;
     private int handshakesPerSecond = 1000;
+    private int handshakesPerSecondPerAddress = 100;
     private long cacheMaxBytes = DEFAULT_CACHE_MAX_BYTES;
     private DocumentStore store;
     private Replicator replicator = Replicator.none();
@@ -752,7 +763,12 @@ public final class LatticeServer implements AutoCloseable {
       return Math.max(8, 4 * Runtime.getRuntime().availableProcessors());
     }
 
-    /** The address to listen on; default 0.0.0.0 (all interfaces). */
+    /**
+     * The address to listen on. Default: 127.0.0.1 (loopback) when no {@link #authenticator} is
+     * set, else 0.0.0.0 (all interfaces). An address other machines can reach needs an
+     * authenticator or {@link #insecureNoAuth()}, or {@link #build()} fails: a server without
+     * authentication lets anyone who reaches it read and write every document.
+     */
     public Builder bindAddress(String bindAddress) {
       Objects.requireNonNull(bindAddress, "bindAddress");
       if (bindAddress.isBlank()) {
@@ -875,6 +891,22 @@ public final class LatticeServer implements AutoCloseable {
     }
 
     /**
+     * WebSocket upgrades the server accepts per second from one remote address (a token bucket of a
+     * second's worth, checked before the server-wide {@link #handshakesPerSecond}); one more is
+     * refused with HTTP 503 and a {@code Retry-After} in seconds. Default 100: one address looping
+     * through handshakes cannot use up every client's share; behind a proxy every client shares the
+     * proxy's address, so raise it there (or rate-limit at the proxy).
+     */
+    public Builder handshakesPerSecondPerAddress(int handshakes) {
+      if (handshakes < 1) {
+        throw new IllegalArgumentException(
+            "handshakesPerSecondPerAddress must be at least 1, was " + handshakes);
+      }
+      this.handshakesPerSecondPerAddress = handshakes;
+      return this;
+    }
+
+    /**
      * How long a connection the server closes may take to read up to the close frame before it is
      * dropped; default 5 s. The close frame queues behind every frame sent before it, so a client
      * closed as a slow consumer (4003) that does not read for this long sees the TCP connection end
@@ -911,6 +943,18 @@ public final class LatticeServer implements AutoCloseable {
      */
     public Builder authenticator(Authenticator authenticator) {
       this.authenticator = Objects.requireNonNull(authenticator, "authenticator");
+      this.authenticates = true;
+      return this;
+    }
+
+    /**
+     * Serves addresses other than loopback WITHOUT authentication (the runnable server's {@code
+     * --insecure-no-auth}): anyone who reaches the server reads and writes every document. For
+     * trusted networks, and servers behind a proxy that authenticates. Also makes 0.0.0.0 the
+     * default {@link #bindAddress}.
+     */
+    public Builder insecureNoAuth() {
+      this.insecureNoAuth = true;
       return this;
     }
 
@@ -1029,8 +1073,32 @@ public final class LatticeServer implements AutoCloseable {
      * @throws IllegalStateException if Redis mode is combined with a store, a replicator or
      *     in-memory documents
      */
+    /**
+     * Builds the server (nothing is opened or bound until {@link LatticeServer#start()}).
+     *
+     * @throws IllegalStateException if {@link #bindAddress} is not a loopback address but no {@link
+     *     #authenticator} is set and {@link #insecureNoAuth()} was not called
+     */
     public LatticeServer build() {
+      boolean open = authenticates || insecureNoAuth;
+      if (bindAddress == null) {
+        bindAddress = open ? "0.0.0.0" : "127.0.0.1";
+      } else if (!open && !isLoopback(bindAddress)) {
+        throw new IllegalStateException(
+            "bindAddress "
+                + bindAddress
+                + " serves other machines, but no authenticator is set: set one with"
+                + " authenticator(...), or call insecureNoAuth() to serve without authentication");
+      }
       return new LatticeServer(this);
+    }
+
+    private static boolean isLoopback(String address) {
+      try {
+        return java.net.InetAddress.getByName(address).isLoopbackAddress();
+      } catch (java.net.UnknownHostException e) {
+        return false;
+      }
     }
   }
 

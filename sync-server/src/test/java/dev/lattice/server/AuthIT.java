@@ -232,6 +232,54 @@ class AuthIT {
     assertThat(reader.take(ErrorMessage.class).errorCode()).contains(ErrorCode.FORBIDDEN);
   }
 
+  // ------------------------------------------------------------------ replica ownership
+
+  private LatticeServer durableJwtServer() {
+    LatticeServer server =
+        LatticeServer.builder()
+            .dataDirectory(dir.resolve("data"))
+            .bindAddress("127.0.0.1")
+            .port(0)
+            .replicaId(ReplicaId.of(5))
+            .authenticator(JwtAuthenticator.builder().hmacSecret(Tokens.SECRET).build())
+            .build();
+    open.add(server);
+    return server.start();
+  }
+
+  private RawClient helloAs(LatticeServer server, String subject, long replica) throws Exception {
+    String token = token(subject, List.of(), List.of("*"));
+    RawClient c =
+        connect(server.uri(), replica, "doc", b -> b.header("Authorization", "Bearer " + token));
+    c.send(Hello.of(c.replica, null, "it"));
+    return c;
+  }
+
+  @Test
+  void aSubjectCannotTakeAReplicaIdAnotherSubjectUsedEvenAfterARestart() throws Exception {
+    LatticeServer server = durableJwtServer();
+    RawClient alice = helloAs(server, "alice", 0xa1);
+    alice.take(Welcome.class);
+    alice.subscribe();
+    alice.awaitAck(alice.sendUpdate(alice.doc.incrementGCounter(alice.replica, "n", 1)));
+
+    RawClient mallory = helloAs(server, "mallory", 0xa1);
+    ErrorMessage refused = mallory.take(ErrorMessage.class);
+    assertThat(refused.errorCode()).contains(ErrorCode.REPLICA_OWNED);
+    assertThat(refused.message()).doesNotContain("alice");
+    assertThat(mallory.awaitClose()).isEqualTo(dev.lattice.protocol.CloseCodes.REPLICA_OWNED);
+    // Under a replica id of its own the same token is welcome.
+    helloAs(server, "mallory", 0xb1).take(Welcome.class);
+
+    server.close();
+    LatticeServer restarted = durableJwtServer();
+    RawClient again = helloAs(restarted, "mallory", 0xa1);
+    assertThat(again.take(ErrorMessage.class).errorCode()).contains(ErrorCode.REPLICA_OWNED);
+    RawClient owner = helloAs(restarted, "alice", 0xa1);
+    assertThat(owner.take(Welcome.class)).isNotNull();
+    assertThat(restarted.document("doc").orElseThrow().counterValue("n")).isEqualTo(1);
+  }
+
   // ------------------------------------------------------------------ HTTP
 
   @Test

@@ -500,6 +500,17 @@ class LimitsIT {
     assertThat(refused.headers().firstValue("Retry-After")).contains("1");
   }
 
+  @Test
+  void handshakesPastOneAddresssRateAreRefusedWith503AndRetryAfter() throws Exception {
+    LatticeServer server = server(inMemory().handshakesPerSecondPerAddress(2));
+    client(server, 0xa).close();
+    client(server, 0xb).close(); // closed again: the rate counts handshakes, not open connections
+
+    java.net.http.HttpResponse<?> refused = refusedUpgrade(server);
+    assertThat(refused.statusCode()).isEqualTo(503);
+    assertThat(refused.headers().firstValue("Retry-After")).contains("1");
+  }
+
   // ------------------------------------------------------------------ idle and slow peers
 
   @Test

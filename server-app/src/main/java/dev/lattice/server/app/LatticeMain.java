@@ -191,6 +191,17 @@ public final class LatticeMain implements Callable<Integer> {
   int handshakesPerSecond;
 
   @Option(
+      names = "--handshakes-per-second-per-address",
+      paramLabel = "N",
+      defaultValue = "100",
+      description =
+          "WebSocket upgrades accepted a second from one remote address; more are refused with"
+              + " HTTP 503 and Retry-After. Behind a proxy every client shares its address: raise"
+              + " it there. Env LATTICE_HANDSHAKES_PER_SECOND_PER_ADDRESS; default"
+              + " ${DEFAULT-VALUE}.")
+  int handshakesPerSecondPerAddress;
+
+  @Option(
       names = "--close-grace",
       paramLabel = "DURATION",
       defaultValue = "5s",
@@ -442,7 +453,10 @@ public final class LatticeMain implements Callable<Integer> {
               minRoundInterval,
               maxClockDrift,
               new ServerOptions.Connections(
-                  maxConnectionsPerAddress, handshakesPerSecond, closeGrace),
+                  maxConnectionsPerAddress,
+                  handshakesPerSecond,
+                  handshakesPerSecondPerAddress,
+                  closeGrace),
               redisMode,
               security);
       options.toBuilder(); // the builder's own checks (port range, positive bounds)
@@ -514,6 +528,7 @@ public final class LatticeMain implements Callable<Integer> {
               Map.entry("maxOutgoingBytesPerConnection", "--max-outgoing-bytes"),
               Map.entry("maxConnectionsPerAddress", "--max-connections-per-address"),
               Map.entry("rateLimitCloseThreshold", "--rate-limit-close-threshold"),
+              Map.entry("handshakesPerSecondPerAddress", "--handshakes-per-second-per-address"),
               Map.entry("handshakesPerSecond", "--handshakes-per-second"),
               Map.entry("catchUpsPerMinute", "--catch-ups-per-minute"),
               Map.entry("bytesInPerSecond", "--bytes-in-per-second"),

@@ -131,9 +131,14 @@ record ServerOptions(
    *
    * @param maxPerAddress connections open at once from one remote address (else HTTP 429)
    * @param handshakesPerSecond upgrades accepted a second, server-wide (else HTTP 503)
+   * @param handshakesPerSecondPerAddress upgrades accepted a second from one address (else 503)
    * @param closeGrace how long a closed connection may take to read the close frame
    */
-  record Connections(int maxPerAddress, int handshakesPerSecond, Duration closeGrace) {}
+  record Connections(
+      int maxPerAddress,
+      int handshakesPerSecond,
+      int handshakesPerSecondPerAddress,
+      Duration closeGrace) {}
 
   /**
    * Redis mode: Redis is the store and the bus between servers.
@@ -181,10 +186,13 @@ record ServerOptions(
             .minRoundInterval(minRoundInterval)
             .maxConnectionsPerAddress(connections.maxPerAddress())
             .handshakesPerSecond(connections.handshakesPerSecond())
+            .handshakesPerSecondPerAddress(connections.handshakesPerSecondPerAddress())
             .closeGrace(connections.closeGrace())
             .maxClockDrift(maxClockDrift);
     if (security.authenticates()) {
       b.authenticator(security.authenticator());
+    } else if (security.insecureNoAuth()) {
+      b.insecureNoAuth();
     }
     if (!security.allowedOrigins().isEmpty()) {
       b.allowedOrigins(java.util.Set.copyOf(security.allowedOrigins()));

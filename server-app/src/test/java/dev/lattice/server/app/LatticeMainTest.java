@@ -73,7 +73,7 @@ class LatticeMainTest {
     assertThat(o.sessionConfig().catchUpsPerMinute()).isEqualTo(d.catchUpsPerMinute());
     assertThat(o.sessionConfig().bytesInPerSecond()).isEqualTo(d.bytesInPerSecond());
     assertThat(o.connections())
-        .isEqualTo(new ServerOptions.Connections(1024, 1000, Duration.ofSeconds(5)));
+        .isEqualTo(new ServerOptions.Connections(1024, 1000, 100, Duration.ofSeconds(5)));
     assertThat(o.redis()).as("no Redis unless asked").isNull();
     assertThat(o.maxClockDrift()).isEqualTo(LatticeServer.DEFAULT_MAX_CLOCK_DRIFT);
   }
@@ -157,6 +157,7 @@ class LatticeMainTest {
             "--bytes-in-per-second=100000",
             "--max-connections-per-address=3",
             "--handshakes-per-second=40",
+            "--handshakes-per-second-per-address=7",
             "--close-grace=2s");
 
     assertThat(o.port()).isEqualTo(9000);
@@ -174,7 +175,7 @@ class LatticeMainTest {
     assertThat(o.sessionConfig().catchUpsPerMinute()).isEqualTo(30);
     assertThat(o.sessionConfig().bytesInPerSecond()).isEqualTo(100_000);
     assertThat(o.connections())
-        .isEqualTo(new ServerOptions.Connections(3, 40, Duration.ofSeconds(2)));
+        .isEqualTo(new ServerOptions.Connections(3, 40, 7, Duration.ofSeconds(2)));
   }
 
   @Test
@@ -201,6 +202,7 @@ class LatticeMainTest {
                 Map.entry("LATTICE_BYTES_IN_PER_SECOND", "200000"),
                 Map.entry("LATTICE_MAX_CONNECTIONS_PER_ADDRESS", "4"),
                 Map.entry("LATTICE_HANDSHAKES_PER_SECOND", "41"),
+                Map.entry("LATTICE_HANDSHAKES_PER_SECOND_PER_ADDRESS", "8"),
                 Map.entry("LATTICE_CLOSE_GRACE", "3s"),
                 Map.entry("LATTICE_MAX_CLOCK_DRIFT", "2s")));
 
@@ -222,7 +224,7 @@ class LatticeMainTest {
     assertThat(o.sessionConfig().catchUpsPerMinute()).isEqualTo(31);
     assertThat(o.sessionConfig().bytesInPerSecond()).isEqualTo(200_000);
     assertThat(o.connections())
-        .isEqualTo(new ServerOptions.Connections(4, 41, Duration.ofSeconds(3)));
+        .isEqualTo(new ServerOptions.Connections(4, 41, 8, Duration.ofSeconds(3)));
     assertThat(o.maxClockDrift()).isEqualTo(Duration.ofSeconds(2));
   }
 

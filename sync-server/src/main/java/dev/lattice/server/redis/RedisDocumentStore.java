@@ -2,6 +2,7 @@ package dev.lattice.server.redis;
 
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
+import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.VersionVector;
 import dev.lattice.crdt.codec.CrdtCodecs;
 import dev.lattice.hlc.HlcTimestamp;
@@ -196,6 +197,15 @@ public final class RedisDocumentStore implements DocumentStore {
           return 1
           """,
           ScriptOutputType.INTEGER);
+
+  /** KEYS owner; ARGV subject. Sets the owner if none is set; returns the owner. */
+  private static final Script CLAIM_REPLICA =
+      new Script(
+          """
+          if redis.call('SET', KEYS[1], ARGV[1], 'NX') then return ARGV[1] end
+          return redis.call('GET', KEYS[1])
+          """,
+          ScriptOutputType.VALUE);
 
   private static final Script LOAD =
       new Script(
@@ -842,6 +852,34 @@ public final class RedisDocumentStore implements DocumentStore {
       throw new StoreCorruptedException(
           "the " + what + " of document '" + documentId + "' is not a position: '" + s + "'", e);
     }
+  }
+
+  /**
+   * One script on the primary: {@code SET NX} of {@link RedisKeys#replicaOwner}, else its value.
+   * Every server sharing the Redis sees the same owner. The write is not followed by {@code WAIT}
+   * (unlike appends): a failover that loses it lets the next subject to connect with that replica
+   * id claim it again, which docs/SECURITY.md lists as a known gap.
+   */
+  @Override
+  public CompletableFuture<String> claimReplica(ReplicaId replica, String subject) {
+    Objects.requireNonNull(replica, "replica");
+    Objects.requireNonNull(subject, "subject");
+    if (closed) {
+      return CompletableFuture.failedFuture(new IllegalStateException("the store is closed"));
+    }
+    CompletableFuture<byte[]> claimed;
+    try {
+      claimed =
+          CLAIM_REPLICA.run(
+              redis.writes(),
+              new byte[][] {RedisKeys.bytes(keys.replicaOwner(replica))},
+              new byte[][] {subject.getBytes(StandardCharsets.UTF_8)});
+    } catch (RuntimeException e) {
+      claimed = CompletableFuture.failedFuture(e);
+    }
+    return translated(
+        guarded(claimed).thenApplyAsync(o -> new String(o, StandardCharsets.UTF_8), completer),
+        "cannot record the owner of replica " + replica);
   }
 
   @Override

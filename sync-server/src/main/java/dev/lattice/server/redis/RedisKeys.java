@@ -1,5 +1,6 @@
 package dev.lattice.server.redis;
 
+import dev.lattice.crdt.ReplicaId;
 import java.nio.charset.StandardCharsets;
 
 /**
@@ -125,6 +126,15 @@ public final class RedisKeys {
    */
   public String maxTimestamp() {
     return prefix + ":max-timestamp";
+  }
+
+  /**
+   * The key holding the subject that owns a replica id, {@code <prefix>:replica-owner:<hex id>}
+   * ({@code DocumentStore.claimReplica}). Outside every document's hash tag: a replica writes to
+   * many documents, and its owner is one fact shared by all of them.
+   */
+  public String replicaOwner(ReplicaId replica) {
+    return prefix + ":replica-owner:" + replica;
   }
 
   /**

@@ -30,6 +30,7 @@ import dev.lattice.server.auth.AuthResult;
 import dev.lattice.server.auth.Authenticator;
 import dev.lattice.server.auth.Authorizer;
 import dev.lattice.server.auth.Principal;
+import dev.lattice.server.auth.ReplicaOwners;
 import dev.lattice.server.hub.Connection;
 import dev.lattice.server.hub.FanOut;
 import dev.lattice.server.hub.Hub;
@@ -43,6 +44,7 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.OptionalLong;
@@ -66,12 +68,14 @@ import java.util.function.Supplier;
  * and version 2's UPDATE_OWN is resolved through the connection's document aliases into the UPDATE
  * it stands for), authentication (the upgrade's token check, or the {@link Authenticator} on
  * HELLO's credentials; while its answer is pending nothing is read and HELLO is not answered, for
- * at most the idle timeout), the principal's rights (the {@link Authorizer} on every SUBSCRIBE,
- * UPDATE and PRESENCE: FORBIDDEN otherwise), the token's expiry (ERROR TOKEN_EXPIRED and close 4007
- * when it passes, on the shared timer), documents per connection, the UPDATE rate (a token bucket;
- * {@link SessionConfig#rateLimitCloseThreshold()} refusals in a row close with 4005), presence size
- * and TTL cap, unique outstanding request ids, the idle timeout (a PING at half of it, close 4004
- * at the full), and back-pressure: with {@link SessionConfig#maxPendingUpdates()} UPDATEs awaiting
+ * at most the idle timeout), the replica's owner (an authenticated subject may only use a replica
+ * id that no other subject claimed first, see {@link ReplicaOwners}: REPLICA_OWNED and close 4008
+ * otherwise), the principal's rights (the {@link Authorizer} on every SUBSCRIBE, UPDATE and
+ * PRESENCE: FORBIDDEN otherwise), the token's expiry (ERROR TOKEN_EXPIRED and close 4007 when it
+ * passes, on the shared timer), documents per connection, the UPDATE rate (a token bucket; {@link
+ * SessionConfig#rateLimitCloseThreshold()} refusals in a row close with 4005), presence size and
+ * TTL cap, unique outstanding request ids, the idle timeout (a PING at half of it, close 4004 at
+ * the full), and back-pressure: with {@link SessionConfig#maxPendingUpdates()} UPDATEs awaiting
  * replies it asks the transport to stop reading until half are answered. Replies to UPDATEs (ACK or
  * ERROR) leave in the order of the UPDATEs, whatever order the hub completes them in.
  *
@@ -107,6 +111,7 @@ public final class ServerSession implements Connection {
   private final SessionConfig config;
   private final Authenticator authenticator;
   private final Authorizer authorizer;
+  private final ReplicaOwners replicaOwners;
   private final Clock wallClock;
   // The upgrade request's token check, or null when the upgrade carried no token.
   private final CompletionStage<AuthResult> upgradeAuth;
@@ -166,6 +171,7 @@ public final class ServerSession implements Connection {
   private long pingNonce;
   private SessionScheduler.Cancellable idleTimer;
   private SessionScheduler.Cancellable expiryTimer;
+  private SessionScheduler.Cancellable rightsTimer; // armed while there are subscriptions
   private ArrayDeque<byte[]> heldFrames; // frames that came while AUTHENTICATING; null if none
   private boolean disconnected;
 
@@ -183,6 +189,7 @@ public final class ServerSession implements Connection {
       SessionConfig config,
       Authenticator authenticator,
       Authorizer authorizer,
+      ReplicaOwners replicaOwners,
       Clock wallClock,
       CompletionStage<AuthResult> upgradeAuth,
       HybridLogicalClock clock,
@@ -199,6 +206,7 @@ public final class ServerSession implements Connection {
     this.config = config;
     this.authenticator = authenticator;
     this.authorizer = authorizer;
+    this.replicaOwners = replicaOwners;
     this.wallClock = wallClock;
     this.upgradeAuth = upgradeAuth;
     this.clock = clock;
@@ -231,8 +239,8 @@ public final class ServerSession implements Connection {
 
   /**
    * Who the client authenticated as (its token's subject and rights); {@code null} until HELLO was
-   * accepted. Set before {@link #replicaId()}'s HELLO is answered, so a check binding the replica
-   * id to {@link Principal#subject()} can be made at HELLO.
+   * accepted. The replica id is bound to its {@link Principal#subject()} before WELCOME (see {@link
+   * ReplicaOwners}).
    */
   public Principal principal() {
     return principal;
@@ -500,15 +508,23 @@ public final class ServerSession implements Connection {
       auth = CompletableFuture.failedFuture(e);
     }
     int negotiatedVersion = negotiated.getAsInt();
-    if (auth.isDone()) {
-      authenticated(hello, negotiatedVersion, auth);
+    CompletableFuture<AuthResult> checked = auth;
+    whenDone(checked, () -> authenticated(hello, negotiatedVersion, checked));
+  }
+
+  /**
+   * Runs {@code then} once {@code step} (a token check, a replica claim) completes: at once if it
+   * has, else on the serial executor, with nothing read meanwhile (frames already on their way are
+   * held, then replayed).
+   */
+  private void whenDone(CompletableFuture<?> step, Runnable then) {
+    if (step.isDone()) {
+      then.run();
       return;
     }
-    // Nothing is read until the answer: frames already on their way are held, then replayed.
     phase = Phase.AUTHENTICATING;
     transport.pauseReading();
-    CompletableFuture<AuthResult> pending = auth;
-    auth.whenComplete(
+    step.whenComplete(
         (result, failure) ->
             serial.execute(
                 () -> {
@@ -516,7 +532,7 @@ public final class ServerSession implements Connection {
                     return; // closed meanwhile
                   }
                   transport.resumeReading();
-                  authenticated(hello, negotiatedVersion, pending);
+                  then.run();
                   replayHeldFrames();
                 }));
   }
@@ -547,6 +563,65 @@ public final class ServerSession implements Connection {
       tokenExpired();
       return;
     }
+    if (granted == Principal.anonymous()) {
+      open(hello, negotiatedVersion, granted);
+      return;
+    }
+    CompletableFuture<String> claim;
+    try {
+      claim = replicaOwners.claim(hello.replicaId(), granted.subject()).toCompletableFuture();
+    } catch (RuntimeException e) {
+      claim = CompletableFuture.failedFuture(e);
+    }
+    CompletableFuture<String> owner = claim;
+    whenDone(owner, () -> claimed(hello, negotiatedVersion, granted, owner));
+  }
+
+  /** HELLO's replica id was claimed for {@code granted}'s subject: open, unless another owns it. */
+  private void claimed(
+      Hello hello, int negotiatedVersion, Principal granted, CompletableFuture<String> claim) {
+    String owner;
+    try {
+      owner = Objects.requireNonNull(claim.join(), "the replica owners answered null");
+    } catch (RuntimeException e) {
+      LOG.log(
+          System.Logger.Level.WARNING,
+          "session " + id + ": cannot record the owner of replica " + hello.replicaId(),
+          e);
+      refuse(
+          OptionalLong.empty(),
+          ErrorCode.INTERNAL,
+          "the server failed; the request may be retried",
+          CloseCodes.INTERNAL_ERROR);
+      return;
+    }
+    if (!granted.subject().equals(owner)) {
+      // The owner's subject stays in the server's log: it names another user.
+      LOG.log(
+          System.Logger.Level.INFO,
+          "session "
+              + id
+              + ": subject "
+              + granted.subject()
+              + " named replica "
+              + hello.replicaId()
+              + ", which "
+              + owner
+              + " owns");
+      refuse(
+          OptionalLong.empty(),
+          ErrorCode.REPLICA_OWNED,
+          "replica "
+              + hello.replicaId()
+              + " belongs to another subject; take a fresh replica id and reconnect",
+          CloseCodes.REPLICA_OWNED);
+      return;
+    }
+    open(hello, negotiatedVersion, granted);
+  }
+
+  private void open(Hello hello, int negotiatedVersion, Principal granted) {
+    Optional<java.time.Instant> expiresAt = granted.expiresAt();
     principal = granted;
     replicaId = hello.replicaId();
     version = negotiatedVersion;
@@ -629,6 +704,47 @@ public final class ServerSession implements Connection {
     }
   }
 
+  private void armRightsRecheck() {
+    if (rightsTimer == null) {
+      rightsTimer =
+          scheduler.schedule(
+              () -> serial.execute(this::recheckRights), config.rightsRecheckInterval().toNanos());
+    }
+  }
+
+  /**
+   * Asks the authorizer again about every document the connection follows: fan-out needs no
+   * request, so without this a revoked read right would go on receiving changes. A document no
+   * longer readable gets ERROR FORBIDDEN (requestId nil) and its subscription ends, as after an
+   * UNSUBSCRIBE. Re-armed while subscriptions remain.
+   */
+  private void recheckRights() {
+    rightsTimer = null;
+    if (phase != Phase.OPEN) {
+      return;
+    }
+    for (String documentId : following) {
+      // A SUBSCRIBE still on its way to the hub was checked as it came; it is asked next time.
+      boolean pending = subscribing != null && subscribing.containsKey(documentId);
+      if (!pending && !access(documentId).canRead()) {
+        following = without(following, documentId);
+        confirmed = without(confirmed, documentId);
+        unbindAlias(documentId);
+        hubQuietly(() -> hub.unsubscribe(this, documentId));
+        send(
+            error(
+                OptionalLong.empty(),
+                ErrorCode.FORBIDDEN,
+                "the read right on document "
+                    + documentId
+                    + " was revoked; its subscription ended"));
+      }
+    }
+    if (!following.isEmpty()) {
+      armRightsRecheck();
+    }
+  }
+
   private static ErrorMessage forbidden(OptionalLong requestId, String right, String documentId) {
     return error(
         requestId, ErrorCode.FORBIDDEN, "no " + right + " right on document " + documentId);
@@ -687,6 +803,7 @@ public final class ServerSession implements Connection {
       return;
     }
     following = with(following, documentId);
+    armRightsRecheck();
     // A SUBSCRIBE of the document replaces its alias (with none, if it names none).
     unbindAlias(documentId);
     if (alias.isPresent()) {
@@ -1041,6 +1158,10 @@ public final class ServerSession implements Connection {
     if (expiryTimer != null) {
       expiryTimer.cancel();
       expiryTimer = null;
+    }
+    if (rightsTimer != null) {
+      rightsTimer.cancel();
+      rightsTimer = null;
     }
     heldFrames = null;
     updateReplies = null;

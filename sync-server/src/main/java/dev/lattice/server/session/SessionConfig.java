@@ -29,6 +29,7 @@ public final class SessionConfig {
   private final long bytesInPerSecond;
   private final Duration idleTimeout;
   private final Duration presenceTtl;
+  private final Duration rightsRecheckInterval;
   private final int maxPresenceBytes;
   private final int maxPendingUpdates;
   private final ProtocolLimits protocolLimits;
@@ -51,6 +52,7 @@ public final class SessionConfig {
     this.bytesInPerSecond = b.bytesInPerSecond;
     this.idleTimeout = b.idleTimeout;
     this.presenceTtl = b.presenceTtl;
+    this.rightsRecheckInterval = b.rightsRecheckInterval;
     this.maxPresenceBytes = b.maxPresenceBytes;
     this.maxPendingUpdates = b.maxPendingUpdates;
     this.protocolLimits = b.protocolLimits;
@@ -80,6 +82,7 @@ public final class SessionConfig {
         .bytesInPerSecond(bytesInPerSecond)
         .idleTimeout(idleTimeout)
         .presenceTtl(presenceTtl)
+        .rightsRecheckInterval(rightsRecheckInterval)
         .maxPresenceBytes(maxPresenceBytes)
         .maxPendingUpdates(maxPendingUpdates)
         .protocolLimits(protocolLimits)
@@ -140,6 +143,18 @@ public final class SessionConfig {
   /** The longest presence TTL honoured; longer ones are capped to it. */
   public Duration presenceTtl() {
     return presenceTtl;
+  }
+
+  /**
+   * How often a session asks the authorizer again whether its principal may still read each
+   * document it is subscribed to. Every request is checked as it comes, but fan-out to an existing
+   * subscription needs no request: without this a revoked read right would keep receiving every
+   * change until the client disconnected. On loss of read the session sends ERROR FORBIDDEN and
+   * ends that subscription. Default 30 s; the check runs on the session timer only while the
+   * connection has subscriptions.
+   */
+  public Duration rightsRecheckInterval() {
+    return rightsRecheckInterval;
   }
 
   /** Largest presence value, in bytes of its raw MessagePack encoding. */
@@ -214,6 +229,8 @@ public final class SessionConfig {
         + idleTimeout
         + ", presenceTtl="
         + presenceTtl
+        + ", rightsRecheckInterval="
+        + rightsRecheckInterval
         + ", maxPresenceBytes="
         + maxPresenceBytes
         + ", maxPendingUpdates="
@@ -239,6 +256,7 @@ public final class SessionConfig {
     private long bytesInPerSecond = 4L * 1024 * 1024;
     private Duration idleTimeout = Duration.ofSeconds(60);
     private Duration presenceTtl = Duration.ofSeconds(30);
+    private Duration rightsRecheckInterval = Duration.ofSeconds(30);
     private int maxPresenceBytes = 4096;
     private int maxPendingUpdates = 256;
     private ProtocolLimits protocolLimits = ProtocolLimits.defaults();
@@ -288,6 +306,13 @@ public final class SessionConfig {
 
     public Builder presenceTtl(Duration ttl) {
       this.presenceTtl = duration("presenceTtl", ttl, Duration.ofMillis(1));
+      return this;
+    }
+
+    /** See {@link SessionConfig#rightsRecheckInterval()}; default 30 s, at least 1 ms. */
+    public Builder rightsRecheckInterval(Duration interval) {
+      this.rightsRecheckInterval =
+          duration("rightsRecheckInterval", interval, Duration.ofMillis(1));
       return this;
     }
 

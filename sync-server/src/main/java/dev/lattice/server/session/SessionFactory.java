@@ -5,6 +5,7 @@ import dev.lattice.hlc.HybridLogicalClock;
 import dev.lattice.server.auth.AuthResult;
 import dev.lattice.server.auth.Authenticator;
 import dev.lattice.server.auth.Authorizer;
+import dev.lattice.server.auth.ReplicaOwners;
 import dev.lattice.server.hub.Hub;
 import java.time.Clock;
 import java.util.Collections;
@@ -27,6 +28,7 @@ public final class SessionFactory {
   private final SessionConfig config;
   private final Authenticator authenticator;
   private final Authorizer authorizer;
+  private final ReplicaOwners replicaOwners;
   private final Clock wallClock;
   private final HybridLogicalClock clock;
   private final ReplicaId serverId;
@@ -45,6 +47,7 @@ public final class SessionFactory {
     this.config = b.config;
     this.authenticator = b.authenticator;
     this.authorizer = b.authorizer;
+    this.replicaOwners = b.replicaOwners;
     this.wallClock = b.wallClock;
     this.nanoTime = b.nanoTime;
     this.observer = b.observer;
@@ -90,6 +93,7 @@ public final class SessionFactory {
             config,
             authenticator,
             authorizer,
+            replicaOwners,
             wallClock,
             upgradeAuth,
             clock,
@@ -112,8 +116,8 @@ public final class SessionFactory {
   /**
    * Builds a {@link SessionFactory}. Required: hub, clock, serverId, scheduler. Defaults: {@link
    * SessionConfig#defaults()}, {@link Authenticator#allowAll()}, {@link
-   * Authorizer#byPrincipalRights()}, the system UTC clock for token expiry, {@link
-   * System#nanoTime()}, {@link SessionObserver#NONE}.
+   * Authorizer#byPrincipalRights()}, {@link ReplicaOwners#inMemory()}, the system UTC clock for
+   * token expiry, {@link System#nanoTime()}, {@link SessionObserver#NONE}.
    */
   public static final class Builder {
 
@@ -121,6 +125,7 @@ public final class SessionFactory {
     private SessionConfig config = SessionConfig.defaults();
     private Authenticator authenticator = Authenticator.allowAll();
     private Authorizer authorizer = Authorizer.byPrincipalRights();
+    private ReplicaOwners replicaOwners = ReplicaOwners.inMemory();
     private Clock wallClock = Clock.systemUTC();
     private HybridLogicalClock clock;
     private ReplicaId serverId;
@@ -158,6 +163,15 @@ public final class SessionFactory {
     /** Gives a principal's access to a document on every SUBSCRIBE, UPDATE and PRESENCE. */
     public Builder authorizer(Authorizer authorizer) {
       this.authorizer = Objects.requireNonNull(authorizer, "authorizer");
+      return this;
+    }
+
+    /**
+     * Binds replica ids to authenticated subjects at HELLO; the server passes its store's {@code
+     * claimReplica}, so owners survive restarts and are shared through Redis.
+     */
+    public Builder replicaOwners(ReplicaOwners replicaOwners) {
+      this.replicaOwners = Objects.requireNonNull(replicaOwners, "replicaOwners");
       return this;
     }
 

@@ -2,6 +2,7 @@ package dev.lattice.server.store;
 
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
+import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.VersionVector;
 import dev.lattice.hlc.HlcTimestamp;
 import java.util.Optional;
@@ -132,6 +133,30 @@ public interface DocumentStore extends AutoCloseable {
    */
   default boolean available() {
     return true;
+  }
+
+  /**
+   * Records, once and for good, that {@code replica} belongs to {@code subject} (an authenticated
+   * principal's subject), unless some subject owns it already: a put-if-absent that every server
+   * sharing the store sees, and that survives a restart. The server calls it at each authenticated
+   * HELLO so that no user can write under another user's replica id (docs/SECURITY.md, "Replica
+   * ownership").
+   *
+   * <p>Why a record and not an id derived from the subject: clients choose their replica ids
+   * (random 64 bits, kept with their local state) before they know who the server will say they
+   * are, and a restored or re-issued id must stay valid. A record costs one small key per replica
+   * id ever used with authentication, and one store round trip per authenticated HELLO.
+   *
+   * <p>The default fails, so that a store that keeps no owners refuses authenticated HELLOs instead
+   * of letting anyone claim any replica id.
+   *
+   * @return a future of the owner's subject: {@code subject} if this call claimed the replica or it
+   *     owned it already, another subject otherwise; failed with a {@link StoreException} if the
+   *     store cannot be read or written
+   */
+  default CompletableFuture<String> claimReplica(ReplicaId replica, String subject) {
+    return CompletableFuture.failedFuture(
+        new UnsupportedOperationException(getClass().getSimpleName() + " keeps no replica owners"));
   }
 
   /** Whether anything was ever appended to {@code documentId}. */

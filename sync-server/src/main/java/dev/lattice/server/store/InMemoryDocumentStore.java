@@ -2,6 +2,7 @@ package dev.lattice.server.store;
 
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
+import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.VersionVector;
 import dev.lattice.hlc.HlcTimestamp;
 import java.util.Objects;
@@ -36,6 +37,7 @@ public final class InMemoryDocumentStore implements DocumentStore {
   private final AtomicLong appended = new AtomicLong();
   // Packed HlcTimestamp; -1 while nothing with a timestamp was appended.
   private final AtomicLong maxTimestamp = new AtomicLong(-1);
+  private final ConcurrentHashMap<ReplicaId, String> replicaOwners = new ConcurrentHashMap<>();
   private volatile boolean closed;
 
   /** An empty store. */
@@ -107,6 +109,17 @@ public final class InMemoryDocumentStore implements DocumentStore {
           return e;
         });
     return Optional.ofNullable(copy[0]);
+  }
+
+  @Override
+  public CompletableFuture<String> claimReplica(ReplicaId replica, String subject) {
+    Objects.requireNonNull(replica, "replica");
+    Objects.requireNonNull(subject, "subject");
+    if (closed) {
+      return CompletableFuture.failedFuture(new IllegalStateException("the store is closed"));
+    }
+    String owner = replicaOwners.putIfAbsent(replica, subject);
+    return CompletableFuture.completedFuture(owner == null ? subject : owner);
   }
 
   @Override

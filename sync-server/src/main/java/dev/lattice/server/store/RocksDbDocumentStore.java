@@ -2,6 +2,7 @@ package dev.lattice.server.store;
 
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
+import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.codec.CrdtCodecs;
 import dev.lattice.hlc.HlcTimestamp;
 import java.io.IOException;
@@ -59,8 +60,9 @@ import org.rocksdb.WriteOptions;
  * {@code 'd' + len(id) + id + seq} its deltas ({@code CrdtCodecs.documentDelta()}) under a
  * store-wide sequence that every batch persists with itself, {@code 'e' + id} marks that the
  * document exists, and {@code "mmts"} holds the greatest timestamp of any delta committed, for
- * {@link #maxTimestamp}. Loads and compactions read from one RocksDB snapshot, so they see a
- * consistent state. Compaction (on request, or in the background after {@link
+ * {@link #maxTimestamp}, and {@code 'o' + replica id (8 bytes)} the UTF-8 subject that owns a
+ * replica id ({@link #claimReplica}). Loads and compactions read from one RocksDB snapshot, so they
+ * see a consistent state. Compaction (on request, or in the background after {@link
  * EmbeddedStoreConfig#compactionThreshold()} deltas of a document) writes the merged snapshot and
  * deletes exactly the delta keys it read, in one atomic batch; deltas committed meanwhile have
  * other keys and stay.
@@ -102,6 +104,7 @@ public final class RocksDbDocumentStore implements DocumentStore {
   private static final byte SNAPSHOT = 's';
   private static final byte DELTA = 'd';
   private static final byte EXISTS = 'e';
+  private static final byte REPLICA_OWNER = 'o';
   private static final byte[] NEXT_SEQUENCE_KEY = {'m', 's', 'e', 'q'};
   private static final byte[] FORMAT_KEY = {'m', 'f', 'm', 't'};
   private static final byte[] FORMAT_V1 = {1};
@@ -128,6 +131,8 @@ public final class RocksDbDocumentStore implements DocumentStore {
   private long nextSequence; // committer thread only
   // The greatest packed timestamp committed, -1 for none. Not known in a store written before the
   // key existed until maxTimestamp() has read it once. Both guarded by maxLock for writes.
+  // Claims are rare (one per replica id ever used): one lock makes get-then-put atomic.
+  private final Object ownerLock = new Object();
   private final Object maxLock = new Object();
   private volatile long maxTimestamp = -1;
   private volatile boolean maxTimestampKnown;
@@ -484,6 +489,38 @@ public final class RocksDbDocumentStore implements DocumentStore {
       throw new StoreException("cannot read document '" + documentId + "': " + e.getMessage(), e);
     } finally {
       db.releaseSnapshot(snapshot);
+    }
+  }
+
+  /**
+   * A read and, for a new claim, a synced write under one lock (only this process writes the
+   * database, so the lock makes the put-if-absent atomic). Completes before returning.
+   */
+  @Override
+  public CompletableFuture<String> claimReplica(ReplicaId replica, String subject) {
+    Objects.requireNonNull(replica, "replica");
+    Objects.requireNonNull(subject, "subject");
+    byte[] key = ByteBuffer.allocate(9).put(REPLICA_OWNER).putLong(replica.value()).array();
+    try {
+      return CompletableFuture.completedFuture(
+          reading(
+              () -> {
+                synchronized (ownerLock) {
+                  try {
+                    byte[] owner = db.get(key);
+                    if (owner != null) {
+                      return new String(owner, StandardCharsets.UTF_8);
+                    }
+                    db.put(syncWrite, key, subject.getBytes(StandardCharsets.UTF_8));
+                    return subject;
+                  } catch (RocksDBException e) {
+                    throw new StoreException(
+                        "cannot record the owner of replica " + replica + ": " + e.getMessage(), e);
+                  }
+                }
+              }));
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(e);
     }
   }
 

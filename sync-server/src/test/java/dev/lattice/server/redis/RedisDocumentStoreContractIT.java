@@ -1,11 +1,16 @@
 package dev.lattice.server.redis;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.lattice.crdt.ReplicaId;
 import dev.lattice.server.store.DocumentStore;
 import dev.lattice.server.store.DocumentStoreContractTest;
 import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 
 /**
  * The {@link DocumentStore} contract against a real redis-server. One server for the class; each
@@ -28,12 +33,27 @@ class RedisDocumentStoreContractIT extends DocumentStoreContractTest {
     }
   }
 
+  private String prefix;
+
   @Override
   protected DocumentStore open(Path dir) {
+    prefix = "contract" + TESTS.incrementAndGet();
     return RedisDocumentStore.open(
-        RedisStoreConfig.builder(redis.uri())
-            .keyPrefix("contract" + TESTS.incrementAndGet())
-            .compactionThreshold(0)
-            .build());
+        RedisStoreConfig.builder(redis.uri()).keyPrefix(prefix).compactionThreshold(0).build());
+  }
+
+  @Test
+  void replicaOwnersAreSharedByEveryStoreOfThePrefix() throws Exception {
+    ReplicaId replica = ReplicaId.of(0x4444L);
+    assertThat(store.claimReplica(replica, "alice").get(10, TimeUnit.SECONDS)).isEqualTo("alice");
+    try (RedisDocumentStore other =
+        RedisDocumentStore.open(
+            RedisStoreConfig.builder(redis.uri())
+                .keyPrefix(prefix)
+                .compactionThreshold(0)
+                .build())) {
+      assertThat(other.claimReplica(replica, "mallory").get(10, TimeUnit.SECONDS))
+          .isEqualTo("alice");
+    }
   }
 }

@@ -24,6 +24,7 @@ import dev.lattice.server.auth.AuthResult;
 import dev.lattice.server.auth.Authenticator;
 import dev.lattice.server.auth.DocumentRights;
 import dev.lattice.server.auth.Principal;
+import dev.lattice.server.auth.ReplicaOwners;
 import dev.lattice.server.hub.Hub;
 import java.time.Clock;
 import java.time.Duration;
@@ -345,5 +346,146 @@ class ServerSessionAuthTest {
     session.onClosed();
 
     assertThat(time.pendingTimers()).isZero();
+  }
+
+  // ------------------------------------------------------------------ revoked rights
+
+  @Test
+  void aRevokedReadRightEndsTheSubscriptionAtTheNextRecheck() {
+    java.util.Set<String> readable = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    readable.addAll(List.of("doc", "other"));
+    open(
+        b ->
+            b.authenticator(Authenticator.of(t -> AuthResult.granted(Principal.of("alice"))))
+                .authorizer(
+                    (principal, documentId) ->
+                        readable.contains(documentId) ? Access.READ : Access.NONE)
+                .config(
+                    SessionConfig.builder()
+                        .idleTimeout(Duration.ofHours(1))
+                        .rightsRecheckInterval(Duration.ofSeconds(10))
+                        .build()),
+        null);
+    handshake();
+    subscribe(1, "doc");
+    subscribe(2, "other");
+
+    time.advance(Duration.ofSeconds(10));
+    assertThat(transport.drain()).isEmpty();
+    assertThat(hub.unsubscribes).isEmpty();
+
+    readable.remove("doc");
+    time.advance(Duration.ofSeconds(10));
+
+    List<Message> sent = transport.drain();
+    assertThat(sent).hasSize(1);
+    assertError(sent.get(0), OptionalLong.empty(), ErrorCode.FORBIDDEN);
+    assertThat(((ErrorMessage) sent.get(0)).message()).contains("doc");
+    assertThat(hub.unsubscribes).containsExactly("doc");
+    assertThat(transport.closed()).isFalse();
+    // Fan-out of the revoked document no longer reaches the client; the other document's does.
+    session.send(Update.fanOut("doc", DocumentDelta.empty()));
+    session.send(Update.fanOut("other", DocumentDelta.empty()));
+    assertThat(transport.drain())
+        .singleElement()
+        .satisfies(m -> assertThat(((Update) m).documentId()).isEqualTo("other"));
+
+    readable.clear();
+    time.advance(Duration.ofSeconds(10));
+    assertError(transport.drain().get(0), OptionalLong.empty(), ErrorCode.FORBIDDEN);
+    assertThat(hub.unsubscribes).containsExactly("doc", "other");
+    // No subscription left: the recheck is not armed again, only the idle timer remains.
+    assertThat(time.pendingTimers()).isEqualTo(1);
+  }
+
+  // ------------------------------------------------------------------ replica ownership
+
+  /** A session of {@code subject} on its own transport, sharing {@code owners}. */
+  private RecordingTransport helloAs(String subject, ReplicaOwners owners) {
+    RecordingTransport own = new RecordingTransport();
+    SessionFactory.builder()
+        .hub(hub)
+        .clock(clock)
+        .serverId(ReplicaId.of(0x0b))
+        .nanoTime(time)
+        .wallClock(wall)
+        .scheduler(time)
+        .authenticator(Authenticator.of(t -> AuthResult.granted(Principal.of(subject))))
+        .replicaOwners(owners)
+        .build()
+        .open(own)
+        .onFrame(CODEC.encode(Hello.of(CLIENT, "token", "test/1")));
+    return own;
+  }
+
+  @Test
+  void aSubjectNamingAReplicaIdAnotherSubjectOwnsIsRefusedWith4008() {
+    ReplicaOwners owners = ReplicaOwners.inMemory();
+    RecordingTransport alice = helloAs("alice", owners);
+    assertThat(alice.drain()).singleElement().isInstanceOf(Welcome.class);
+
+    RecordingTransport mallory = helloAs("mallory", owners);
+
+    List<Message> sent = mallory.drain();
+    assertThat(sent).hasSize(1);
+    assertError(sent.get(0), OptionalLong.empty(), ErrorCode.REPLICA_OWNED);
+    // The refusal does not name the owner: that is another user's name.
+    assertThat(((ErrorMessage) sent.get(0)).message()).doesNotContain("alice");
+    assertThat(mallory.closeCode).isEqualTo(CloseCodes.REPLICA_OWNED);
+    assertThat(hub.calls()).isZero();
+    // The owner keeps its replica, on any later connection.
+    assertThat(helloAs("alice", owners).drain()).singleElement().isInstanceOf(Welcome.class);
+  }
+
+  @Test
+  void aPendingClaimHoldsHelloAndLaterFramesUntilItCompletes() {
+    CompletableFuture<String> claim = new CompletableFuture<>();
+    open(
+        b ->
+            b.authenticator(Authenticator.of(t -> AuthResult.granted(Principal.of("alice"))))
+                .replicaOwners((replica, subject) -> claim),
+        null);
+    feed(Hello.of(CLIENT, "token", "test/1"));
+    feed(new Subscribe(1, "doc", VersionVector.empty()));
+    assertThat(transport.drain()).isEmpty();
+    assertThat(hub.calls()).isZero();
+
+    claim.complete("alice");
+
+    assertThat(transport.drain()).singleElement().isInstanceOf(Welcome.class);
+    assertThat(hub.subscribes).hasSize(1);
+    assertThat(transport.readingChanges).containsExactly(true, false);
+  }
+
+  @Test
+  void aClaimThatFailsRefusesHelloAsInternalSoTheClientRetries() {
+    open(
+        b ->
+            b.authenticator(Authenticator.of(t -> AuthResult.granted(Principal.of("alice"))))
+                .replicaOwners(
+                    (replica, subject) ->
+                        CompletableFuture.failedFuture(new IllegalStateException("store down"))),
+        null);
+    feed(Hello.of(CLIENT, "token", "test/1"));
+
+    List<Message> sent = transport.drain();
+    assertError(sent.get(0), OptionalLong.empty(), ErrorCode.INTERNAL);
+    assertThat(((ErrorMessage) sent.get(0)).message()).doesNotContain("store down");
+    assertThat(transport.closeCode).isEqualTo(CloseCodes.INTERNAL_ERROR);
+    assertThat(hub.calls()).isZero();
+  }
+
+  @Test
+  void withoutAuthenticationNoReplicaIsBound() {
+    open(
+        b ->
+            b.replicaOwners(
+                (replica, subject) -> {
+                  throw new AssertionError("asked for " + subject);
+                }),
+        null);
+    feed(Hello.of(CLIENT, null, "test/1"));
+
+    assertThat(transport.drain()).singleElement().isInstanceOf(Welcome.class);
   }
 }

@@ -33,7 +33,7 @@ public abstract class DocumentStoreContractTest {
   static final ReplicaId BOB = ReplicaId.of(0x2222L);
 
   @TempDir Path dir;
-  DocumentStore store;
+  protected DocumentStore store;
 
   /** Opens the store under test; {@code dir} is a fresh directory it may use. */
   protected abstract DocumentStore open(Path dir);
@@ -200,5 +200,52 @@ public abstract class DocumentStoreContractTest {
         .isInstanceOf(ExecutionException.class)
         .hasCauseInstanceOf(IllegalStateException.class);
     store.close(); // idempotent
+  }
+
+  @Test
+  void theFirstSubjectToClaimAReplicaOwnsItForGood() throws Exception {
+    assertThat(store.claimReplica(ALICE, "alice").get(10, TimeUnit.SECONDS)).isEqualTo("alice");
+    assertThat(store.claimReplica(ALICE, "mallory").get(10, TimeUnit.SECONDS)).isEqualTo("alice");
+    assertThat(store.claimReplica(ALICE, "alice").get(10, TimeUnit.SECONDS)).isEqualTo("alice");
+    assertThat(store.claimReplica(BOB, "mallory").get(10, TimeUnit.SECONDS)).isEqualTo("mallory");
+    // Subjects are kept as given, whatever their characters.
+    ReplicaId third = ReplicaId.of(-7);
+    assertThat(store.claimReplica(third, "ü:{x}").get(10, TimeUnit.SECONDS)).isEqualTo("ü:{x}");
+  }
+
+  @Test
+  void concurrentClaimsOfOneReplicaAgreeOnOneOwner() throws Exception {
+    ReplicaId contested = ReplicaId.of(0x3333L);
+    List<CompletableFuture<String>> claims = new ArrayList<>();
+    List<Thread> threads = new ArrayList<>();
+    for (int i = 0; i < 8; i++) {
+      CompletableFuture<String> claim = new CompletableFuture<>();
+      claims.add(claim);
+      String subject = "user-" + i;
+      threads.add(
+          new Thread(
+              () ->
+                  store
+                      .claimReplica(contested, subject)
+                      .whenComplete(
+                          (o, e) -> {
+                            if (e != null) {
+                              claim.completeExceptionally(e);
+                            } else {
+                              claim.complete(o);
+                            }
+                          })));
+    }
+    threads.forEach(Thread::start);
+    java.util.Set<String> owners = new java.util.HashSet<>();
+    for (CompletableFuture<String> claim : claims) {
+      owners.add(claim.get(10, TimeUnit.SECONDS));
+    }
+    for (Thread t : threads) {
+      t.join(10_000);
+    }
+    assertThat(owners).hasSize(1);
+    assertThat(store.claimReplica(contested, "late").get(10, TimeUnit.SECONDS))
+        .isEqualTo(owners.iterator().next());
   }
 }

@@ -157,6 +157,14 @@ class RocksDbDocumentStoreTest extends DocumentStoreContractTest {
   }
 
   @Test
+  void replicaOwnersSurviveAReopen() throws Exception {
+    assertThat(store.claimReplica(ALICE, "alice").get(10, TimeUnit.SECONDS)).isEqualTo("alice");
+    RocksDbDocumentStore again = reopen(EmbeddedStoreConfig.TestHooks.NONE, 0);
+    assertThat(again.claimReplica(ALICE, "mallory").get(10, TimeUnit.SECONDS)).isEqualTo("alice");
+    assertThat(again.documentIds()).isEmpty();
+  }
+
+  @Test
   void maxTimestampSurvivesAReopenAndIsFoundInAStoreThatPredatesItsKey() throws Exception {
     List<DocumentDelta> deltas = someDeltas("doc", 5);
     for (DocumentDelta d : deltas) {

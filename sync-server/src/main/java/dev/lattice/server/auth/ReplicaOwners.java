@@ -1,0 +1,45 @@
+package dev.lattice.server.auth;
+
+import dev.lattice.crdt.ReplicaId;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Who owns each replica id: the first authenticated subject to open a session with a replica id
+ * owns it for good, and a HELLO of another subject naming it is refused with {@code REPLICA_OWNED}
+ * (close 4008). Without this a user with write right could name another user's replica id in HELLO
+ * and make edits that every replica attributes to the victim (docs/SECURITY.md, "Replica
+ * ownership").
+ *
+ * <p>The server asks it at every HELLO of a principal other than {@link Principal#anonymous()} (a
+ * server without authentication has one principal, so binding would change nothing). {@code
+ * LatticeServer} answers from its {@code DocumentStore} ({@code claimReplica}), so the record
+ * survives a restart and every server sharing a Redis store sees the same owner.
+ *
+ * <p>Implementations are thread-safe; they are called concurrently from the sessions' threads and
+ * should not block (a pending stage pauses only the one session, like a pending token check).
+ */
+@FunctionalInterface
+public interface ReplicaOwners {
+
+  /**
+   * Claims {@code replica} for {@code subject} unless another subject owns it.
+   *
+   * @return a stage of the owner's subject: {@code subject} if it owns the replica now (claimed by
+   *     this call or before), another subject if that one owns it; a failed stage refuses the HELLO
+   *     as an internal error (the client retries later)
+   */
+  CompletionStage<String> claim(ReplicaId replica, String subject);
+
+  /** Owners kept in this process's memory only: for tests and servers without a durable store. */
+  static ReplicaOwners inMemory() {
+    ConcurrentHashMap<ReplicaId, String> owners = new ConcurrentHashMap<>();
+    return (replica, subject) -> {
+      Objects.requireNonNull(subject, "subject");
+      String owner = owners.putIfAbsent(Objects.requireNonNull(replica, "replica"), subject);
+      return CompletableFuture.completedFuture(owner == null ? subject : owner);
+    };
+  }
+}
