@@ -373,4 +373,50 @@ class ExtensionsIT {
     alice.increment("n", 1);
     assertThat(poll(recorder.changes).principal()).contains(Principal.of("alice-verified"));
   }
+
+  @Test
+  void aWebhookPostsTheChangedFieldsAsGetRendersThem() throws Exception {
+    BlockingQueue<String> bodies = new LinkedBlockingQueue<>();
+    com.sun.net.httpserver.HttpServer receiver =
+        com.sun.net.httpserver.HttpServer.create(new java.net.InetSocketAddress("127.0.0.1", 0), 0);
+    receiver.createContext(
+        "/hook",
+        exchange -> {
+          bodies.add(
+              new String(
+                  exchange.getRequestBody().readAllBytes(),
+                  java.nio.charset.StandardCharsets.UTF_8));
+          exchange.sendResponseHeaders(204, -1);
+          exchange.close();
+        });
+    receiver.start();
+    open.add(() -> receiver.stop(0));
+    java.net.URI url =
+        java.net.URI.create("http://127.0.0.1:" + receiver.getAddress().getPort() + "/hook");
+    LatticeServer server =
+        start(
+            LatticeServer.builder()
+                .inMemory(true)
+                .extension(
+                    dev.lattice.server.extension.WebhookExtension.builder(url)
+                        .debounce(Duration.ofMillis(50))
+                        .build()));
+    RawClient alice = client(server, 0xa, "board", null);
+    alice.subscribe();
+    server.edit("board", e -> e.set("title", Value.of("Q3"))).get(WAIT, TimeUnit.SECONDS);
+    String title = poll(bodies);
+    alice.increment("likes", 2);
+
+    String likes = poll(bodies);
+    assertThat(title)
+        .isEqualTo(
+            "{\"event\":\"change\",\"document\":{\"id\":\"board\",\"fields\":"
+                + "{\"title\":{\"type\":\"LWW_REGISTER\",\"value\":\"Q3\"}}},"
+                + "\"replicas\":[\"000000000000005e\"],\"changes\":1}");
+    assertThat(likes)
+        .isEqualTo(
+            "{\"event\":\"change\",\"document\":{\"id\":\"board\",\"fields\":"
+                + "{\"likes\":{\"type\":\"G_COUNTER\",\"value\":2}}},"
+                + "\"replicas\":[\"000000000000000a\"],\"changes\":1}");
+  }
 }
