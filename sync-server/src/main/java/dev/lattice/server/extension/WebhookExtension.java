@@ -85,10 +85,11 @@ public final class WebhookExtension implements LatticeExtension {
   private final Duration initialBackoff;
   private final Duration maxBackoff;
   private final Duration requestTimeout;
-  private final HttpClient http;
-  private final HubScheduler scheduler;
-  private final ScheduledExecutorService ownedScheduler;
   private final DoubleSupplier jitter;
+  // Made at start, not in the builder: an extension built only to check options owns no thread.
+  private volatile HttpClient http;
+  private volatile HubScheduler scheduler;
+  private volatile ScheduledExecutorService ownedScheduler;
 
   private final Object lock = new Object();
   private final Map<String, Batch> open = new HashMap<>(); // guarded by lock
@@ -108,21 +109,9 @@ public final class WebhookExtension implements LatticeExtension {
     this.initialBackoff = b.initialBackoff;
     this.maxBackoff = b.maxBackoff;
     this.requestTimeout = b.requestTimeout;
-    this.http = b.http != null ? b.http : HttpClient.newBuilder().build();
+    this.http = b.http;
     this.jitter = b.jitter;
-    if (b.scheduler != null) {
-      this.scheduler = b.scheduler;
-      this.ownedScheduler = null;
-    } else {
-      this.ownedScheduler =
-          Executors.newSingleThreadScheduledExecutor(
-              r -> {
-                Thread t = new Thread(r, "lattice-webhook");
-                t.setDaemon(true);
-                return t;
-              });
-      this.scheduler = HubScheduler.of(ownedScheduler);
-    }
+    this.scheduler = b.scheduler;
   }
 
   /** A builder of a webhook that POSTs to {@code url} (http or https). */
@@ -133,6 +122,19 @@ public final class WebhookExtension implements LatticeExtension {
   @Override
   public void onStart(Context context) {
     this.context = context;
+    if (http == null) {
+      http = HttpClient.newBuilder().build();
+    }
+    if (scheduler == null) {
+      ownedScheduler =
+          Executors.newSingleThreadScheduledExecutor(
+              r -> {
+                Thread t = new Thread(r, "lattice-webhook");
+                t.setDaemon(true);
+                return t;
+              });
+      scheduler = HubScheduler.of(ownedScheduler);
+    }
     var registry = context.meterRegistry();
     this.delivered =
         Counter.builder("lattice.webhook.deliveries")
@@ -345,7 +347,16 @@ public final class WebhookExtension implements LatticeExtension {
 
   @Override
   public String toString() {
-    return "WebhookExtension[" + url + ", debounce " + debounce + "]";
+    return "WebhookExtension[" + where(url) + ", debounce " + debounce + "]";
+  }
+
+  /** The URL for a log line: scheme, host, port and path, without user info or query. */
+  public static String where(URI url) {
+    return url.getScheme()
+        + "://"
+        + url.getHost()
+        + (url.getPort() < 0 ? "" : ":" + url.getPort())
+        + (url.getRawPath() == null ? "" : url.getRawPath());
   }
 
   /** One document's changes waiting for their window to close. Guarded by the extension's lock. */
