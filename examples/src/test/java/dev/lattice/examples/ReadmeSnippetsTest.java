@@ -64,13 +64,20 @@ class ReadmeSnippetsTest {
     List<String> blocks = javaBlocks(readme);
     // Embedding the server, the CRDT layer, the SDK: a README without them is not this one.
     assertThat(blocks).as("java blocks in README.md").hasSizeGreaterThanOrEqualTo(3);
+    assertCompiles(blocks, IMPORTS, "ReadmeSnippet", out);
+  }
 
+  /**
+   * Compiles each block as the body of a method {@code run(URI serverUri)} of a class of its own
+   * (so a block may declare local classes), with {@code imports}; fails with javac's report.
+   */
+  static void assertCompiles(List<String> blocks, String imports, String prefix, Path out) {
     List<JavaFileObject> sources = new ArrayList<>();
     for (int i = 0; i < blocks.size(); i++) {
-      String name = "ReadmeSnippet" + (i + 1);
+      String name = prefix + (i + 1);
       String source =
           "package readme;\n"
-              + IMPORTS
+              + imports
               + "\n@SuppressWarnings(\"unused\")\nclass "
               + name
               + " {\n  static void run(URI serverUri) throws Exception {\n"
@@ -112,6 +119,6 @@ class ReadmeSnippetsTest {
                     .append(": ")
                     .append(d.getMessage(Locale.ROOT))
                     .append('\n'));
-    assertThat(compiled).as("README snippets compile:\n%s%s", report, output).isTrue();
+    assertThat(compiled).as("%s snippets compile:\n%s%s", prefix, report, output).isTrue();
   }
 }

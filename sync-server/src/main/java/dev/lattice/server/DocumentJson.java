@@ -24,12 +24,20 @@ final class DocumentJson {
   private DocumentJson() {}
 
   static String render(Document document) {
+    return render(document, java.util.Set.of());
+  }
+
+  /** {@link #render(Document)} of only {@code fields}; all of them when {@code fields} is empty. */
+  static String render(Document document, java.util.Set<String> fields) {
     StringBuilder out = new StringBuilder(128);
     out.append("{\"id\":");
     string(out, document.id());
     out.append(",\"fields\":{");
     boolean first = true;
     for (Map.Entry<String, FieldState> field : document.fields().entrySet()) {
+      if (!fields.isEmpty() && !fields.contains(field.getKey())) {
+        continue;
+      }
       if (!first) {
         out.append(',');
       }

@@ -9,8 +9,11 @@ import dev.lattice.protocol.Welcome;
 import dev.lattice.server.auth.AuthResult;
 import dev.lattice.server.auth.Authenticator;
 import dev.lattice.server.auth.Authorizer;
+import dev.lattice.server.extension.ExtensionRunner;
+import dev.lattice.server.extension.LatticeExtension;
 import dev.lattice.server.hub.DefaultHub;
 import dev.lattice.server.hub.DocumentEdit;
+import dev.lattice.server.hub.DocumentHooks;
 import dev.lattice.server.hub.HubConfig;
 import dev.lattice.server.hub.Replicator;
 import dev.lattice.server.redis.RedisDocumentStore;
@@ -20,6 +23,7 @@ import dev.lattice.server.redis.RedisReplicatorConfig;
 import dev.lattice.server.redis.RedisStoreConfig;
 import dev.lattice.server.session.SessionConfig;
 import dev.lattice.server.session.SessionFactory;
+import dev.lattice.server.session.SessionHooks;
 import dev.lattice.server.session.SessionTimerWheel;
 import dev.lattice.server.store.DocumentStore;
 import dev.lattice.server.store.EmbeddedStoreConfig;
@@ -145,6 +149,8 @@ public final class LatticeServer implements AutoCloseable {
   private final RedisMode redis;
   private final Clock wallClock;
   private final Duration maxClockDrift;
+  private final List<LatticeExtension> extensions;
+  private final Duration extensionTimeout;
   private final ServerMetrics metrics = new ServerMetrics();
 
   private final Set<WebSocketConnection> connections = ConcurrentHashMap.newKeySet();
@@ -156,6 +162,7 @@ public final class LatticeServer implements AutoCloseable {
   private Replicator replicator;
   private ClientResources redisResources;
   private DefaultHub hub;
+  private ExtensionRunner extensionRunner;
   private ScheduledExecutorService timer;
   private SessionTimerWheel sessionTimers;
   private Server jetty;
@@ -190,6 +197,8 @@ public final class LatticeServer implements AutoCloseable {
     this.redis = b.redisMode();
     this.wallClock = b.wallClock;
     this.maxClockDrift = b.maxClockDrift;
+    this.extensions = List.copyOf(b.extensions);
+    this.extensionTimeout = b.extensionTimeout;
   }
 
   public static Builder builder() {
@@ -237,9 +246,14 @@ public final class LatticeServer implements AutoCloseable {
         }
         HybridLogicalClock clock = seededClock(store);
         CaffeineDocumentCache cache = new CaffeineDocumentCache(cacheMaxBytes);
+        if (!extensions.isEmpty()) {
+          extensionRunner = new ExtensionRunner(extensions, extensionTimeout, metrics.registry());
+          extensionRunner.start(new ExtensionContext());
+        }
         hub =
             new DefaultHub(
                 HubConfig.builder(store, replicaId)
+                    .hooks(extensionRunner != null ? extensionRunner : DocumentHooks.NONE)
                     .clock(clock)
                     .maxFieldsPerDocument(maxFieldsPerDocument)
                     .cache(cache)
@@ -270,6 +284,7 @@ public final class LatticeServer implements AutoCloseable {
                 .authorizer(authorizer)
                 // In the store, so the binding survives restarts and is shared through Redis.
                 .replicaOwners(owners::claimReplica)
+                .hooks(extensionRunner != null ? extensionRunner : SessionHooks.NONE)
                 .advertise(Welcome.LIMIT_MAX_FIELDS_PER_DOCUMENT, maxFieldsPerDocument)
                 .advertise(Welcome.LIMIT_MAX_CLOCK_DRIFT_MILLIS, maxClockDrift.toMillis())
                 .build();
@@ -432,6 +447,7 @@ public final class LatticeServer implements AutoCloseable {
                     WebSocketConnection connection =
                         new WebSocketConnection(
                             sessions,
+                            token,
                             upgradeAuth,
                             maxOutgoingBytesPerConnection,
                             (int) maxFrame,
@@ -637,6 +653,10 @@ public final class LatticeServer implements AutoCloseable {
         }
       }
     }
+    if (extensionRunner != null) {
+      // After the store, whose last appends report their changes; waits for them, briefly.
+      extensionRunner.close();
+    }
     if (redisResources != null) {
       // After the store and replicator: their clients use these threads until they close.
       redisResources.shutdown(0, 2, TimeUnit.SECONDS);
@@ -662,6 +682,29 @@ public final class LatticeServer implements AutoCloseable {
             ? ", " + givenStore.getClass().getSimpleName()
             : inMemory ? ", in memory" : ", " + dataDirectory)
         + "]";
+  }
+
+  /** What extensions may use: reads of the store, the meters. */
+  private final class ExtensionContext implements LatticeExtension.Context {
+    @Override
+    public ReplicaId serverReplicaId() {
+      return replicaId;
+    }
+
+    @Override
+    public Optional<Document> document(String documentId) {
+      return LatticeServer.this.document(documentId);
+    }
+
+    @Override
+    public Optional<String> documentJson(String documentId, Set<String> fields) {
+      return document(documentId).map(d -> DocumentJson.render(d, fields));
+    }
+
+    @Override
+    public MeterRegistry meterRegistry() {
+      return metrics.registry();
+    }
   }
 
   /**
@@ -703,8 +746,36 @@ public final class LatticeServer implements AutoCloseable {
     private String redisKeyPrefix = RedisKeys.DEFAULT_PREFIX;
     private Clock wallClock = Clock.systemUTC();
     private Duration maxClockDrift = DEFAULT_MAX_CLOCK_DRIFT;
+    private final List<LatticeExtension> extensions = new ArrayList<>();
+    private Duration extensionTimeout = ExtensionRunner.DEFAULT_TIMEOUT;
 
     private Builder() {}
+
+    /**
+     * Adds a server-side extension, told of connections, authentication, document loads, durable
+     * changes, appends, unloads and disconnects (see {@link LatticeExtension} and
+     * docs/EMBEDDING.md). May be called several times: extensions run in the order added. The
+     * server starts them ({@link LatticeExtension#onStart}) before it binds and stops them when it
+     * closes.
+     */
+    public Builder extension(LatticeExtension extension) {
+      this.extensions.add(Objects.requireNonNull(extension, "extension"));
+      return this;
+    }
+
+    /**
+     * How long one extension hook call may take before it counts as failed (default {@link
+     * ExtensionRunner#DEFAULT_TIMEOUT}, 5 s): a connection is then refused, a load fails, a
+     * notification is skipped; see {@link LatticeExtension}.
+     */
+    public Builder extensionTimeout(Duration timeout) {
+      Objects.requireNonNull(timeout, "extensionTimeout");
+      if (timeout.isNegative() || timeout.isZero()) {
+        throw new IllegalArgumentException("extensionTimeout must be positive, was " + timeout);
+      }
+      this.extensionTimeout = timeout;
+      return this;
+    }
 
     /**
      * The wall clock the server's hybrid logical clock reads (default the system's, UTC): for tests

@@ -9,6 +9,7 @@ import dev.lattice.server.session.SessionObserver;
 import dev.lattice.server.session.SessionTransport;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -51,10 +52,10 @@ import org.eclipse.jetty.websocket.core.exception.MessageTooLargeException;
  * while other frames are still waiting closes the connection with 4003 SLOW_CONSUMER instead (a
  * single frame larger than the bound is still sent when the queue is empty). The close frame queues
  * behind the pending frames (WebSocket has no way to send it first), so the session is told at once
- * ({@link ServerSession#onClosed()}) and the connection is cut after the close grace if the peer
- * never reads up to it: a reader stalled for longer than the grace sees the TCP connection end
- * (1006) rather than 4003. Every close is reported to the {@link SessionObserver} once, and every
- * cut too ({@link SessionObserver#closeCut}).
+ * ({@link ServerSession#onClosed(int, String)}) and the connection is cut after the close grace if
+ * the peer never reads up to it: a reader stalled for longer than the grace sees the TCP connection
+ * end (1006) rather than 4003. Every close is reported to the {@link SessionObserver} once, and
+ * every cut too ({@link SessionObserver#closeCut}).
  *
  * <p>Thread-safety: Jetty delivers events one at a time; {@link #sendFrame} and {@link #close} may
  * come from any thread (never two at once, per {@link SessionTransport}); {@link #shutDown} from
@@ -71,6 +72,8 @@ final class WebSocketConnection implements FrameHandler, SessionTransport, Write
 
   private final SessionFactory sessions;
   private final CompletionStage<AuthResult> upgradeAuth;
+  // The upgrade's token for the session's hooks; dropped once the session has it.
+  private Optional<String> upgradeToken;
   private final long maxQueuedBytes;
   private final int maxMessageBytes;
   private final Set<WebSocketConnection> open;
@@ -101,6 +104,7 @@ final class WebSocketConnection implements FrameHandler, SessionTransport, Write
 
   WebSocketConnection(
       SessionFactory sessions,
+      Optional<String> upgradeToken,
       CompletionStage<AuthResult> upgradeAuth,
       long maxQueuedBytes,
       int maxMessageBytes,
@@ -112,6 +116,7 @@ final class WebSocketConnection implements FrameHandler, SessionTransport, Write
       long bytesInBurst) {
     this.sessions = sessions;
     this.upgradeAuth = upgradeAuth;
+    this.upgradeToken = upgradeToken;
     this.maxQueuedBytes = maxQueuedBytes;
     this.maxMessageBytes = maxMessageBytes;
     this.open = open;
@@ -137,7 +142,8 @@ final class WebSocketConnection implements FrameHandler, SessionTransport, Write
   public void onOpen(CoreSession socket, Callback callback) {
     this.socket = socket;
     open.add(this);
-    this.session = sessions.open(this, upgradeAuth);
+    this.session = sessions.open(this, upgradeToken, upgradeAuth);
+    upgradeToken = null;
     callback.succeeded();
     socket.demand();
   }
@@ -244,7 +250,7 @@ final class WebSocketConnection implements FrameHandler, SessionTransport, Write
 
   @Override
   public void onClosed(CloseStatus closeStatus, Callback callback) {
-    onEnded();
+    onEnded(closeStatus.getCode(), closeStatus.getReason());
     callback.succeeded();
   }
 
@@ -281,12 +287,12 @@ final class WebSocketConnection implements FrameHandler, SessionTransport, Write
     demandNow();
   }
 
-  private void onEnded() {
+  private void onEnded(int code, String reason) {
     open.remove(this);
     closing = 1;
     ServerSession s = session;
     if (s != null) {
-      s.onClosed();
+      s.onClosed(code, reason);
     }
     ended.complete(null);
   }
@@ -351,7 +357,7 @@ final class WebSocketConnection implements FrameHandler, SessionTransport, Write
       observer.closedByServer(code);
       ServerSession s = session;
       if (s != null) {
-        timer.execute(s::onClosed);
+        timer.execute(() -> s.onClosed(code, reason));
       }
     }
   }

@@ -327,6 +327,11 @@ final class RawClient implements WebSocket.Listener, AutoCloseable {
     }
   }
 
+  /** Closes the connection from this side with {@code code} and {@code reason}. */
+  void closeWith(int code, String reason) throws Exception {
+    socket.sendClose(code, reason).get(TIMEOUT_SECONDS, SECONDS);
+  }
+
   int awaitClose() throws Exception {
     return closeCode.get(TIMEOUT_SECONDS, SECONDS);
   }

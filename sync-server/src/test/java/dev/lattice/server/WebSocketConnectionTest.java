@@ -20,6 +20,7 @@ import java.lang.reflect.Proxy;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -120,6 +121,7 @@ class WebSocketConnectionTest {
   private final WebSocketConnection connection =
       new WebSocketConnection(
           sessions,
+          Optional.empty(),
           null,
           MAX_QUEUED,
           MAX_MESSAGE,
@@ -196,7 +198,17 @@ class WebSocketConnectionTest {
   void aSlowConsumerCloseIsCountedAndACloseThePeerNeverReadsIsCutAndCounted() throws Exception {
     WebSocketConnection quick =
         new WebSocketConnection(
-            sessions, null, MAX_QUEUED, MAX_MESSAGE, open, timer, observer, 50, 1L << 30, 1L << 30);
+            sessions,
+            Optional.empty(),
+            null,
+            MAX_QUEUED,
+            MAX_MESSAGE,
+            open,
+            timer,
+            observer,
+            50,
+            1L << 30,
+            1L << 30);
     quick.onOpen(socket, Callback.NOOP);
 
     quick.sendFrame(new byte[60]);
@@ -229,7 +241,17 @@ class WebSocketConnectionTest {
     CompletableFuture<Void> secondDemand = new CompletableFuture<>();
     WebSocketConnection throttled =
         new WebSocketConnection(
-            sessions, null, MAX_QUEUED, MAX_MESSAGE, open, timer, observer, 5_000, 1_024, 1_024);
+            sessions,
+            Optional.empty(),
+            null,
+            MAX_QUEUED,
+            MAX_MESSAGE,
+            open,
+            timer,
+            observer,
+            5_000,
+            1_024,
+            1_024);
     CoreSession counting =
         (CoreSession)
             Proxy.newProxyInstance(
@@ -330,7 +352,17 @@ class WebSocketConnectionTest {
   void fragmentsAddingUpPastTheMessageBoundFailTheFrame() {
     WebSocketConnection small =
         new WebSocketConnection(
-            sessions, null, MAX_QUEUED, 100, open, timer, observer, 5_000, 1L << 30, 1L << 30);
+            sessions,
+            Optional.empty(),
+            null,
+            MAX_QUEUED,
+            100,
+            open,
+            timer,
+            observer,
+            5_000,
+            1L << 30,
+            1L << 30);
     small.onOpen(socket, Callback.NOOP);
     small.onFrame(new Frame(OpCode.BINARY, false, ByteBuffer.allocate(60)), Callback.NOOP);
     CompletableFuture<Throwable> failed = new CompletableFuture<>();

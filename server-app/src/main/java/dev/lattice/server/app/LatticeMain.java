@@ -381,6 +381,34 @@ public final class LatticeMain implements Callable<Integer> {
               + " Env LATTICE_TLS_KEYSTORE_PASSWORD_FILE.")
   Path tlsKeystorePasswordFile;
 
+  @Option(
+      names = "--webhook-url",
+      paramLabel = "URL",
+      description =
+          "POST every document's durable changes to this http(s) URL as JSON (the changed fields as"
+              + " GET /v1/docs/{id} renders them, the replica ids), gathered per document for"
+              + " --webhook-debounce and retried with back-off. Env LATTICE_WEBHOOK_URL.")
+  String webhookUrl;
+
+  @Option(
+      names = "--webhook-secret-file",
+      paramLabel = "FILE",
+      description =
+          "Sign each webhook POST with this secret (the file's bytes, trailing whitespace dropped,"
+              + " at least 16): header X-Lattice-Signature: sha256=<HMAC-SHA256 of the body>."
+              + " Env LATTICE_WEBHOOK_SECRET_FILE.")
+  Path webhookSecretFile;
+
+  @Option(
+      names = "--webhook-debounce",
+      paramLabel = "DURATION",
+      defaultValue = "2s",
+      converter = DurationConverter.class,
+      description =
+          "How long a document's changes are gathered into one webhook POST: at most one POST per"
+              + " document per interval. Env LATTICE_WEBHOOK_DEBOUNCE; default ${DEFAULT-VALUE}.")
+  Duration webhookDebounce;
+
   private volatile Running running;
 
   /** Entry point of the runnable jar. */
@@ -458,13 +486,46 @@ public final class LatticeMain implements Callable<Integer> {
                   handshakesPerSecondPerAddress,
                   closeGrace),
               redisMode,
-              security);
+              security,
+              webhook());
       options.toBuilder(); // the builder's own checks (port range, positive bounds)
       return options;
     } catch (IllegalArgumentException e) {
       throw new ParameterException(
           spec.commandLine(), "Invalid option: " + inFlagTerms(e.getMessage()), e);
     }
+  }
+
+  private ServerOptions.Webhook webhook() {
+    if (webhookUrl == null) {
+      if (webhookSecretFile != null) {
+        throw new IllegalArgumentException("--webhook-secret-file needs --webhook-url");
+      }
+      return null;
+    }
+    java.net.URI url;
+    try {
+      url = new java.net.URI(webhookUrl);
+    } catch (java.net.URISyntaxException e) {
+      throw new IllegalArgumentException("--webhook-url is not a URL: " + e.getMessage());
+    }
+    if (url.getHost() == null
+        || !("http".equals(url.getScheme()) || "https".equals(url.getScheme()))) {
+      throw new IllegalArgumentException(
+          "--webhook-url must be an http:// or https:// URL with a host, was " + webhookUrl);
+    }
+    if (webhookDebounce.isNegative() || webhookDebounce.isZero()) {
+      throw new IllegalArgumentException(
+          "--webhook-debounce must be positive, was " + webhookDebounce);
+    }
+    ServerOptions.Webhook webhook =
+        new ServerOptions.Webhook(url, webhookSecretFile, webhookDebounce);
+    try {
+      webhook.extension(); // reads the secret now: a bad file is a usage error, not a failed start
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("--webhook-secret-file: " + e.getMessage(), e);
+    }
+    return webhook;
   }
 
   private ServerOptions.Security security() {
@@ -647,7 +708,8 @@ public final class LatticeMain implements Callable<Integer> {
         http,
         http,
         options.storage(),
-        options.security().describe(options.bindAddress()));
+        options.security().describe(options.bindAddress())
+            + (options.webhook() != null ? ", " + options.webhook().describe() : ""));
     return new Running(server);
   }
 

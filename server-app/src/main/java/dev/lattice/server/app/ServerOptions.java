@@ -34,7 +34,45 @@ record ServerOptions(
     Duration maxClockDrift,
     Connections connections,
     Redis redis,
-    Security security) {
+    Security security,
+    Webhook webhook) {
+
+  /**
+   * The webhook extension: document changes POSTed as JSON.
+   *
+   * @param url where to POST
+   * @param secretFile the HMAC-SHA256 secret's file, or null for unsigned POSTs
+   * @param debounce how long a document's changes are gathered into one POST
+   */
+  record Webhook(URI url, Path secretFile, Duration debounce) {
+
+    /** The extension; reads the secret file now. */
+    dev.lattice.server.extension.WebhookExtension extension() {
+      dev.lattice.server.extension.WebhookExtension.Builder b =
+          dev.lattice.server.extension.WebhookExtension.builder(url).debounce(debounce);
+      if (secretFile != null) {
+        try {
+          b.secret(
+              Files.readString(secretFile)
+                  .stripTrailing()
+                  .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        } catch (IOException e) {
+          throw new IllegalArgumentException("cannot read " + e.getMessage());
+        }
+      }
+      return b.build();
+    }
+
+    /** For the start-up line; never the secret, the URL's user info or its query. */
+    String describe() {
+      return "webhook to "
+          + dev.lattice.server.extension.WebhookExtension.where(url)
+          + (secretFile != null ? " (signed)" : "")
+          + " every "
+          + debounce.toMillis()
+          + " ms";
+    }
+  }
 
   /**
    * Authentication, origins and TLS.
@@ -202,6 +240,9 @@ record ServerOptions(
         throw new IllegalArgumentException("cannot read " + security.tlsKeyStore());
       }
       b.tls(security.tlsKeyStore(), security.tlsPassword());
+    }
+    if (webhook != null) {
+      b.extension(webhook.extension());
     }
     if (redis != null) {
       if (redis.cluster()) {

@@ -61,6 +61,52 @@ class LatticeMainRunTest {
 
   @Test
   @Timeout(60)
+  void webhookFlagsPostSignedChangesToTheUrl(@TempDir Path dir) throws Exception {
+    java.util.concurrent.BlockingQueue<String[]> posts =
+        new java.util.concurrent.LinkedBlockingQueue<>();
+    com.sun.net.httpserver.HttpServer receiver =
+        com.sun.net.httpserver.HttpServer.create(new java.net.InetSocketAddress("127.0.0.1", 0), 0);
+    receiver.createContext(
+        "/hook",
+        exchange -> {
+          byte[] body = exchange.getRequestBody().readAllBytes();
+          posts.add(
+              new String[] {
+                new String(body, java.nio.charset.StandardCharsets.UTF_8),
+                exchange.getRequestHeaders().getFirst("X-Lattice-Signature")
+              });
+          exchange.sendResponseHeaders(204, -1);
+          exchange.close();
+        });
+    receiver.start();
+    byte[] secret = "a-webhook-secret-of-some-length".getBytes();
+    Path secretFile = java.nio.file.Files.write(dir.resolve("webhook-secret"), secret);
+    LatticeMain.Running running =
+        LatticeMain.start(
+            LatticeMain.parse(
+                Map.of("LATTICE_WEBHOOK_DEBOUNCE", "50ms"),
+                "--port=0",
+                "--bind=127.0.0.1",
+                "--in-memory",
+                "--webhook-url=http://127.0.0.1:" + receiver.getAddress().getPort() + "/hook",
+                "--webhook-secret-file=" + secretFile));
+    try {
+      running.server().edit("board", e -> e.increment("likes", 3)).get(30, TimeUnit.SECONDS);
+      String[] post = posts.poll(30, TimeUnit.SECONDS);
+      assertThat(post).as("a webhook POST").isNotNull();
+      assertThat(post[0]).contains("\"likes\":{\"type\":\"G_COUNTER\",\"value\":3}");
+      assertThat(post[1])
+          .isEqualTo(
+              dev.lattice.server.extension.WebhookExtension.signature(
+                  secret, post[0].getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+    } finally {
+      running.shutdown();
+      receiver.stop(0);
+    }
+  }
+
+  @Test
+  @Timeout(60)
   void aTakenPortExitsWith1() throws Exception {
     LatticeMain.Running first =
         LatticeMain.start(

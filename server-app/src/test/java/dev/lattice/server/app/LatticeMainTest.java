@@ -48,7 +48,10 @@ class LatticeMainTest {
           "--insecure-no-auth",
           "--allowed-origins",
           "--tls-keystore",
-          "--tls-keystore-password-file");
+          "--tls-keystore-password-file",
+          "--webhook-url",
+          "--webhook-secret-file",
+          "--webhook-debounce");
 
   @Test
   void defaultsMatchTheServerDefaults() {
@@ -76,6 +79,7 @@ class LatticeMainTest {
         .isEqualTo(new ServerOptions.Connections(1024, 1000, 100, Duration.ofSeconds(5)));
     assertThat(o.redis()).as("no Redis unless asked").isNull();
     assertThat(o.maxClockDrift()).isEqualTo(LatticeServer.DEFAULT_MAX_CLOCK_DRIFT);
+    assertThat(o.webhook()).as("no webhook unless asked").isNull();
   }
 
   @Test
@@ -522,5 +526,66 @@ class LatticeMainTest {
 
     assertThat(cmd.execute(args.toArray(String[]::new))).as(arg).isEqualTo(2);
     assertThat(err.toString()).as(arg).contains(message).contains("Usage: lattice-server");
+  }
+
+  @Test
+  void webhookFlagsAndTheirVariablesConfigureTheWebhook() throws IOException {
+    String secret = "webhook-secret-0123456789";
+    Path secretFile = Files.writeString(dir.resolve("webhook-secret"), secret + "\n");
+    ServerOptions flags =
+        LatticeMain.parse(
+            Map.of(),
+            "--webhook-url=https://hooks.example/lattice?token=abc",
+            "--webhook-secret-file=" + secretFile,
+            "--webhook-debounce=500ms");
+    ServerOptions env =
+        LatticeMain.parse(
+            Map.of(
+                "LATTICE_WEBHOOK_URL", "https://hooks.example/lattice?token=abc",
+                "LATTICE_WEBHOOK_SECRET_FILE", secretFile.toString(),
+                "LATTICE_WEBHOOK_DEBOUNCE", "500ms"));
+
+    for (ServerOptions o : List.of(flags, env)) {
+      assertThat(o.webhook())
+          .isEqualTo(
+              new ServerOptions.Webhook(
+                  java.net.URI.create("https://hooks.example/lattice?token=abc"),
+                  secretFile,
+                  Duration.ofMillis(500)));
+      assertThat(o.webhook().describe())
+          .isEqualTo("webhook to https://hooks.example/lattice (signed) every 500 ms")
+          .doesNotContain(secret)
+          .doesNotContain("token=abc");
+      assertThat(o.webhook().extension().toString()).contains("PT0.5S");
+    }
+    assertThat(LatticeMain.parse(Map.of(), "--webhook-url=http://127.0.0.1:9/h").webhook())
+        .isEqualTo(
+            new ServerOptions.Webhook(
+                java.net.URI.create("http://127.0.0.1:9/h"), null, Duration.ofSeconds(2)));
+  }
+
+  @Test
+  void badWebhookOptionsAreUsageErrors() throws IOException {
+    Path shortSecret = Files.writeString(dir.resolve("short-webhook-secret"), "too short");
+    assertUsageError(
+        Map.of(),
+        "--webhook-secret-file=" + shortSecret,
+        "--webhook-secret-file needs --webhook-url");
+    assertUsageError(Map.of(), "--webhook-url=ftp://files.example/x", "http:// or https://");
+    assertUsageError(Map.of(), "--webhook-url=not a url", "--webhook-url");
+    assertUsageError(
+        Map.of(),
+        List.of("--webhook-url=http://127.0.0.1:9/h", "--webhook-secret-file=" + shortSecret),
+        "at least 16 bytes");
+    assertUsageError(
+        Map.of(),
+        List.of(
+            "--webhook-url=http://127.0.0.1:9/h",
+            "--webhook-secret-file=" + dir.resolve("missing")),
+        "cannot read");
+    assertUsageError(
+        Map.of("LATTICE_WEBHOOK_URL", "http://127.0.0.1:9/h"),
+        "--webhook-debounce=0",
+        "--webhook-debounce must be positive");
   }
 }

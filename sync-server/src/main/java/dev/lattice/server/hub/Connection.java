@@ -2,6 +2,7 @@ package dev.lattice.server.hub;
 
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.protocol.Message;
+import dev.lattice.server.auth.Principal;
 
 /**
  * One client connection as the {@link Hub} sees it: who it is and where to push messages (fan-out
@@ -17,6 +18,14 @@ public interface Connection {
 
   /** The replica id the client announced in HELLO. */
   ReplicaId replicaId();
+
+  /**
+   * Who the connection authenticated as, reported with its changes to the server's extensions; null
+   * when unknown. The default is null.
+   */
+  default Principal principal() {
+    return null;
+  }
 
   /**
    * Queues {@code message} for the peer. Never blocks: a connection whose outgoing queue is full

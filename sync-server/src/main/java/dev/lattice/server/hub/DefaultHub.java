@@ -34,6 +34,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
@@ -179,6 +180,8 @@ public final class DefaultHub implements Hub, AutoCloseable {
   private final Replicator replicator;
   private final boolean replicating;
   private final Duration repairDelay;
+  private final DocumentHooks hooks;
+  private final boolean hooked;
   private final ExecutorService ownedExecutor;
   private final ScheduledExecutorService ownedScheduler;
 
@@ -215,6 +218,8 @@ public final class DefaultHub implements Hub, AutoCloseable {
     this.replicator = config.replicator();
     this.replicating = replicator != Replicator.none();
     this.repairDelay = config.repairDelay();
+    this.hooks = config.hooks();
+    this.hooked = hooks != DocumentHooks.NONE;
     if (config.executor().isPresent()) {
       this.executor = config.executor().get();
       this.ownedExecutor = null;
@@ -515,6 +520,9 @@ public final class DefaultHub implements Hub, AutoCloseable {
      */
     DocumentDelta unsaved;
 
+    /** The hooks' changes of the failed rounds in {@link #unsaved}; null when none. */
+    List<DocumentHooks.Change> unsavedChanges;
+
     /** A retry of {@link #unsaved} is scheduled. */
     boolean retryScheduled;
 
@@ -687,8 +695,40 @@ public final class DefaultHub implements Hub, AutoCloseable {
                 });
       }
       boolean fromStore = cached.isEmpty();
-      loading.whenComplete(
-          (stored, failure) -> executeQuietly(this, () -> loaded(stored, failure, fromStore)));
+      if (!hooked) {
+        loading.whenComplete(
+            (stored, failure) ->
+                executeQuietly(this, () -> loaded(stored, List.of(), failure, fromStore)));
+        return;
+      }
+      // The extensions see the document before anyone is served it, and may seed a new one.
+      loading
+          .thenCompose(
+              stored ->
+                  askHooks(stored.isEmpty()).thenApply(seeds -> new LoadedWithSeeds(stored, seeds)))
+          .whenComplete(
+              (done, failure) ->
+                  executeQuietly(
+                      this,
+                      () ->
+                          loaded(
+                              done == null ? null : done.stored(),
+                              done == null ? List.of() : done.seeds(),
+                              failure,
+                              fromStore)));
+    }
+
+    private CompletableFuture<List<Consumer<DocumentEdit>>> askHooks(boolean isNew) {
+      try {
+        CompletionStage<List<Consumer<DocumentEdit>>> stage = hooks.loading(id, isNew);
+        if (stage == null) {
+          return CompletableFuture.failedFuture(
+              new IllegalStateException("an extension's load hook gave no answer"));
+        }
+        return stage.toCompletableFuture().thenApply(seeds -> seeds == null ? List.of() : seeds);
+      } catch (RuntimeException e) {
+        return CompletableFuture.failedFuture(e);
+      }
     }
 
     private <T> CompletableFuture<T> followThen(
@@ -700,7 +740,23 @@ public final class DefaultHub implements Hub, AutoCloseable {
       }
     }
 
-    private void loaded(Optional<StoredDocument> stored, Throwable failure, boolean fromStore) {
+    private void loaded(
+        Optional<StoredDocument> stored,
+        List<Consumer<DocumentEdit>> seeds,
+        Throwable failure,
+        boolean fromStore) {
+      DocumentEdit seed = null;
+      if (failure == null && stored.isEmpty() && !seeds.isEmpty()) {
+        try {
+          seed = new DocumentEdit(maxFieldBytes);
+          for (Consumer<DocumentEdit> s : seeds) {
+            s.accept(seed);
+          }
+        } catch (RuntimeException e) {
+          failure =
+              new IllegalArgumentException("an extension's seed failed: " + e.getMessage(), e);
+        }
+      }
       // waitingForLoad stays set until every waiter ran: it keeps maybeRelease, called by a waiter
       // (a subscribe whose connection closed meanwhile, an empty edit), from dropping the
       // document under the waiters after it.
@@ -740,6 +796,9 @@ public final class DefaultHub implements Hub, AutoCloseable {
         }
       } else {
         doc = Document.create(id);
+        if (seed != null) {
+          seed(seed);
+        }
       }
       if (early != null) {
         for (RemoteDelta r : early) {
@@ -755,6 +814,23 @@ public final class DefaultHub implements Hub, AutoCloseable {
         storeLost();
       }
       maybeRelease();
+    }
+
+    /**
+     * Applies an extension's seed to the document just created, as a server edit, before any waiter
+     * of the load runs: the subscribes then see it in their catch-up once it is durable.
+     */
+    private void seed(DocumentEdit edit) {
+      CompletableFuture<DocumentDelta> seeded = new CompletableFuture<>();
+      seeded.whenComplete(
+          (delta, failure) -> {
+            if (failure != null) {
+              LOG.log(
+                  System.Logger.Level.WARNING,
+                  "could not seed document '" + id + "': " + unwrap(failure).getMessage());
+            }
+          });
+      applyEdit(edit, seeded, System.nanoTime(), DocumentHooks.Source.SEED);
     }
 
     void update(
@@ -785,7 +861,7 @@ public final class DefaultHub implements Hub, AutoCloseable {
           return;
         }
       }
-      accept(connection, delta, result, null, started, received);
+      accept(connection, delta, result, null, started, received, DocumentHooks.Source.CLIENT);
     }
 
     /**
@@ -799,7 +875,8 @@ public final class DefaultHub implements Hub, AutoCloseable {
         CompletableFuture<T> result,
         T value,
         long started,
-        long received) {
+        long received,
+        DocumentHooks.Source source) {
       boolean newDots = !doc.containsAll(delta.context());
       Set<String> changed;
       try {
@@ -821,6 +898,15 @@ public final class DefaultHub implements Hub, AutoCloseable {
         open = new Round();
       }
       open.add(sender, duplicate ? null : delta, new Waiter<>(result, value, duplicate, received));
+      if (hooked && !duplicate) {
+        open.change(
+            new DocumentHooks.Change(
+                id,
+                delta,
+                sender == null ? serverReplica : sender.replicaId(),
+                sender == null ? Optional.empty() : Optional.ofNullable(sender.principal()),
+                source));
+      }
       maybeCloseRound();
     }
 
@@ -834,6 +920,14 @@ public final class DefaultHub implements Hub, AutoCloseable {
 
     private void editLoaded(
         DocumentEdit edit, CompletableFuture<DocumentDelta> result, long received) {
+      applyEdit(edit, result, received, DocumentHooks.Source.EDIT);
+    }
+
+    private void applyEdit(
+        DocumentEdit edit,
+        CompletableFuture<DocumentDelta> result,
+        long received,
+        DocumentHooks.Source source) {
       long started = System.nanoTime();
       HubException refusal = fieldRefusal(edit.types(), type -> type);
       if (refusal != null) {
@@ -856,7 +950,7 @@ public final class DefaultHub implements Hub, AutoCloseable {
         maybeRelease();
         return;
       }
-      accept(null, delta, result, delta, started, received);
+      accept(null, delta, result, delta, started, received, source);
     }
 
     /**
@@ -1040,6 +1134,10 @@ public final class DefaultHub implements Hub, AutoCloseable {
       // What failed before rides along: the store merges, so appending it again is harmless.
       r.retried = unsaved;
       unsaved = null;
+      if (unsavedChanges != null) {
+        r.carried = unsavedChanges;
+        unsavedChanges = null;
+      }
       if (rewrite) {
         r.rewritten = doc.deltaSince(VersionVector.empty());
         rewrite = false;
@@ -1078,6 +1176,13 @@ public final class DefaultHub implements Hub, AutoCloseable {
           rewrite = true;
           scheduleRetry();
         }
+        if (hooked) {
+          // Reported once the retry carrying them is durable.
+          List<DocumentHooks.Change> pending = r.allChanges();
+          if (!pending.isEmpty()) {
+            unsavedChanges = pending;
+          }
+        }
         r.failAll(
             new HubException(
                 ErrorCode.INTERNAL,
@@ -1103,6 +1208,9 @@ public final class DefaultHub implements Hub, AutoCloseable {
           }
         }
         DocumentDelta durable = r.toAppend;
+        if (hooked) {
+          tellHooks(r, durable);
+        }
         if (durable != null) {
           DocumentDelta news = r.newDeltas();
           if (news != null) {
@@ -1118,6 +1226,25 @@ public final class DefaultHub implements Hub, AutoCloseable {
       }
       maybeCloseRound();
       maybeRelease();
+    }
+
+    /** Hands the round's durable changes and its append to the hooks, which return at once. */
+    private void tellHooks(Round r, DocumentDelta durable) {
+      List<DocumentHooks.Change> changes = r.allChanges();
+      for (DocumentHooks.Change c : changes) {
+        try {
+          hooks.changed(c);
+        } catch (RuntimeException e) {
+          LOG.log(System.Logger.Level.WARNING, "the change hook of " + id + " threw", e);
+        }
+      }
+      if (durable != null) {
+        try {
+          hooks.stored(id, durable, changes.size());
+        } catch (RuntimeException e) {
+          LOG.log(System.Logger.Level.WARNING, "the store hook of " + id + " threw", e);
+        }
+      }
     }
 
     /**
@@ -1715,6 +1842,13 @@ public final class DefaultHub implements Hub, AutoCloseable {
         if (doc != null && !appendFailed) {
           cache.put(new StoredDocument(doc, position));
         }
+        if (hooked && doc != null) {
+          try {
+            hooks.unloaded(id);
+          } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "the unload hook of " + id + " threw", e);
+          }
+        }
         doc = null;
         documents.remove(id, this);
         if (replicating) {
@@ -1731,6 +1865,10 @@ public final class DefaultHub implements Hub, AutoCloseable {
 
   /** A subscribe or edit waiting for its document's load. */
   private record LoadWaiter(CompletableFuture<?> result, Runnable then) {}
+
+  /** A load's answer with the seeds the hooks gave for it. */
+  private record LoadedWithSeeds(
+      Optional<StoredDocument> stored, List<Consumer<DocumentEdit>> seeds) {}
 
   /** A remote delta that arrived while its document was loading. */
   private record RemoteDelta(DocumentDelta delta, Appended appended) {}
@@ -1852,6 +1990,33 @@ public final class DefaultHub implements Hub, AutoCloseable {
     }
 
     final List<Waiter<?>> waiters = new ArrayList<>(4);
+
+    /**
+     * The hooks' record of the round's new updates, in merge order; null while none (or no hooks).
+     */
+    List<DocumentHooks.Change> changes;
+
+    /** The changes of failed rounds this one appends again; null if none. */
+    List<DocumentHooks.Change> carried;
+
+    void change(DocumentHooks.Change change) {
+      if (changes == null) {
+        changes = new ArrayList<>(2);
+      }
+      changes.add(change);
+    }
+
+    /** The carried changes, then the round's own. */
+    List<DocumentHooks.Change> allChanges() {
+      if (carried == null) {
+        return changes == null ? List.of() : changes;
+      }
+      List<DocumentHooks.Change> all = new ArrayList<>(carried);
+      if (changes != null) {
+        all.addAll(changes);
+      }
+      return all;
+    }
 
     void add(Connection from, DocumentDelta delta, Waiter<?> waiter) {
       waiters.add(waiter);

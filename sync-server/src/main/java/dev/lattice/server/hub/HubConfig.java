@@ -38,6 +38,7 @@ public final class HubConfig {
   private final Duration minRoundInterval;
   private final Replicator replicator;
   private final Duration repairDelay;
+  private final DocumentHooks hooks;
 
   private HubConfig(Builder b) {
     this.store = b.store;
@@ -53,6 +54,7 @@ public final class HubConfig {
     this.minRoundInterval = b.minRoundInterval;
     this.replicator = b.replicator;
     this.repairDelay = b.repairDelay;
+    this.hooks = b.hooks;
   }
 
   /** A builder over the store the hub makes deltas durable in and the server's replica id. */
@@ -134,6 +136,11 @@ public final class HubConfig {
     return repairDelay;
   }
 
+  /** Told of loads, durable changes, appends and releases; default {@link DocumentHooks#NONE}. */
+  public DocumentHooks hooks() {
+    return hooks;
+  }
+
   @Override
   public String toString() {
     return "HubConfig[store="
@@ -164,6 +171,7 @@ public final class HubConfig {
     private int maxEditFieldBytes = Integer.MAX_VALUE;
     private Replicator replicator = Replicator.none();
     private Duration repairDelay = DEFAULT_REPAIR_DELAY;
+    private DocumentHooks hooks = DocumentHooks.NONE;
 
     private Builder(DocumentStore store, ReplicaId serverReplicaId) {
       this.store = Objects.requireNonNull(store, "store must not be null");
@@ -293,6 +301,15 @@ public final class HubConfig {
         throw new IllegalArgumentException("repairDelay must be within 0 and 10 s, was " + delay);
       }
       this.repairDelay = delay;
+      return this;
+    }
+
+    /**
+     * Told when a document is made live (and may seed it), of each durable change, each append and
+     * each release: the seam of the server's extensions. Default {@link DocumentHooks#NONE}.
+     */
+    public Builder hooks(DocumentHooks hooks) {
+      this.hooks = Objects.requireNonNull(hooks, "hooks must not be null");
       return this;
     }
 

@@ -98,6 +98,9 @@ public final class ServerSession implements Connection {
 
   private static final Duration MAX_EXPIRY_TIMER = Duration.ofDays(1);
 
+  /** The close code of a connection that ended without one known (RFC 6455 "no status"). */
+  private static final int NO_STATUS = 1005;
+
   private enum Phase {
     AWAITING_HELLO,
     AUTHENTICATING,
@@ -115,6 +118,9 @@ public final class ServerSession implements Connection {
   private final Clock wallClock;
   // The upgrade request's token check, or null when the upgrade carried no token.
   private final CompletionStage<AuthResult> upgradeAuth;
+  private final SessionHooks hooks;
+  // The upgrade's token, for the hooks' authentication; dropped once HELLO is answered.
+  private Optional<String> upgradeToken;
   private final HybridLogicalClock clock;
   private final ReplicaId serverId;
   private final LongSupplier nanoTime;
@@ -174,6 +180,13 @@ public final class ServerSession implements Connection {
   private SessionScheduler.Cancellable rightsTimer; // armed while there are subscriptions
   private ArrayDeque<byte[]> heldFrames; // frames that came while AUTHENTICATING; null if none
   private boolean disconnected;
+  // HELLO's replica, once the hooks were told of it; they are told of the end then too.
+  private ReplicaId hookedReplica;
+  private boolean hooksToldOfEnd;
+  // The first close known: the session's own, the transport's, or the peer's.
+  private int closeCode = NO_STATUS;
+  private String closeReason = "";
+  private boolean closeKnown;
 
   private final SessionObserver observer;
   private final SortedMap<String, Long> welcomeLimits;
@@ -192,6 +205,8 @@ public final class ServerSession implements Connection {
       ReplicaOwners replicaOwners,
       Clock wallClock,
       CompletionStage<AuthResult> upgradeAuth,
+      Optional<String> upgradeToken,
+      SessionHooks hooks,
       HybridLogicalClock clock,
       ReplicaId serverId,
       LongSupplier nanoTime,
@@ -209,6 +224,8 @@ public final class ServerSession implements Connection {
     this.replicaOwners = replicaOwners;
     this.wallClock = wallClock;
     this.upgradeAuth = upgradeAuth;
+    this.upgradeToken = upgradeToken;
+    this.hooks = hooks;
     this.clock = clock;
     this.serverId = serverId;
     this.nanoTime = nanoTime;
@@ -394,15 +411,34 @@ public final class ServerSession implements Connection {
   }
 
   /**
-   * The connection ended, whoever closed it. Disconnects from the hub (once, however often this is
-   * called); later output is dropped.
+   * The connection ended, whoever closed it, with no close code known (1005). See {@link
+   * #onClosed(int, String)}.
    */
   public void onClosed() {
+    onClosed(NO_STATUS, "");
+  }
+
+  /**
+   * The connection ended with close {@code code} and {@code reason}: the close frame received from
+   * the peer, or the one the transport sent. Disconnects from the hub (once, however often this is
+   * called); later output is dropped. The first close the session learns of (its own included) is
+   * the one reported to the hooks.
+   */
+  public void onClosed(int code, String reason) {
     serial.execute(
         () -> {
           phase = Phase.CLOSED;
+          closeKnown(code, reason);
           shutDown();
         });
+  }
+
+  private void closeKnown(int code, String reason) {
+    if (!closeKnown) {
+      closeKnown = true;
+      closeCode = code;
+      closeReason = reason == null ? "" : reason;
+    }
   }
 
   // ------------------------------------------------------------------ dispatch
@@ -500,12 +536,10 @@ public final class ServerSession implements Connection {
     }
     // The upgrade's token, when it carried one, decides; else HELLO's credentials.
     CompletableFuture<AuthResult> auth;
-    try {
-      CompletionStage<AuthResult> stage =
-          upgradeAuth != null ? upgradeAuth : authenticator.authenticate(hello.credentials());
-      auth = stage.toCompletableFuture();
-    } catch (RuntimeException e) {
-      auth = CompletableFuture.failedFuture(e);
+    if (hooks == SessionHooks.NONE) {
+      auth = authenticate(hello);
+    } else {
+      auth = hookedAuthentication(hello, negotiated.getAsInt());
     }
     int negotiatedVersion = negotiated.getAsInt();
     CompletableFuture<AuthResult> checked = auth;
@@ -535,6 +569,61 @@ public final class ServerSession implements Connection {
                   then.run();
                   replayHeldFrames();
                 }));
+  }
+
+  private CompletableFuture<AuthResult> authenticate(Hello hello) {
+    try {
+      CompletionStage<AuthResult> stage =
+          upgradeAuth != null ? upgradeAuth : authenticator.authenticate(hello.credentials());
+      return stage.toCompletableFuture();
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+  }
+
+  /**
+   * The hooks' connect check, then the authenticator, then the hooks' say on its principal: each
+   * waits for the one before, and any refusal ends the chain.
+   */
+  private CompletableFuture<AuthResult> hookedAuthentication(Hello hello, int negotiatedVersion) {
+    ReplicaId replica = hello.replicaId();
+    hookedReplica = replica;
+    Optional<String> token = upgradeToken != null ? upgradeToken : hello.credentials();
+    upgradeToken = null;
+    CompletableFuture<Void> connected;
+    try {
+      connected = hooks.connecting(id, replica, negotiatedVersion).toCompletableFuture();
+    } catch (RuntimeException e) {
+      connected = CompletableFuture.failedFuture(e);
+    }
+    return connected
+        .handle(
+            (ignored, failure) -> {
+              if (failure == null) {
+                return authenticate(hello);
+              }
+              // The hooks logged why; this only ties it to the session.
+              LOG.log(
+                  System.Logger.Level.DEBUG,
+                  "session " + id + ": an extension refused the connection",
+                  failure);
+              return CompletableFuture.completedFuture(
+                  AuthResult.refused("the server refused the connection"));
+            })
+        .thenCompose(stage -> stage)
+        .thenCompose(
+            result -> {
+              if (!(result instanceof AuthResult.Granted granted)) {
+                return CompletableFuture.completedFuture(result);
+              }
+              try {
+                return hooks
+                    .authenticated(id, replica, token, granted.principal())
+                    .toCompletableFuture();
+              } catch (RuntimeException e) {
+                return CompletableFuture.failedFuture(e);
+              }
+            });
   }
 
   private void authenticated(
@@ -1134,6 +1223,7 @@ public final class ServerSession implements Connection {
       return;
     }
     phase = Phase.CLOSED;
+    closeKnown(code, truncateUtf8(reason, MAX_CLOSE_REASON_BYTES));
     boolean wasOpen;
     synchronized (outLock) {
       wasOpen = !outClosed;
@@ -1168,6 +1258,14 @@ public final class ServerSession implements Connection {
     if (replicaId != null && !disconnected) {
       disconnected = true;
       hubQuietly(() -> hub.disconnect(this));
+    }
+    if (hookedReplica != null && !hooksToldOfEnd) {
+      hooksToldOfEnd = true;
+      try {
+        hooks.disconnected(id, hookedReplica, principal, closeCode, closeReason);
+      } catch (RuntimeException e) {
+        LOG.log(System.Logger.Level.WARNING, "session " + id + ": the disconnect hook threw", e);
+      }
     }
   }
 

@@ -10,6 +10,7 @@ import dev.lattice.server.hub.Hub;
 import java.time.Clock;
 import java.util.Collections;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.concurrent.CompletionStage;
@@ -35,6 +36,7 @@ public final class SessionFactory {
   private final LongSupplier nanoTime;
   private final SessionScheduler scheduler;
   private final SessionObserver observer;
+  private final SessionHooks hooks;
   private final SortedMap<String, Long> welcomeLimits;
 
   private final AtomicLong nextId = new AtomicLong(1);
@@ -51,6 +53,7 @@ public final class SessionFactory {
     this.wallClock = b.wallClock;
     this.nanoTime = b.nanoTime;
     this.observer = b.observer;
+    this.hooks = b.hooks;
     TreeMap<String, Long> limits = new TreeMap<>(b.config.limitsMap());
     limits.putAll(b.advertised);
     this.welcomeLimits = Collections.unmodifiableSortedMap(limits);
@@ -84,7 +87,19 @@ public final class SessionFactory {
    * decides at HELLO instead of HELLO's credentials. Null when the upgrade carried no token.
    */
   public ServerSession open(SessionTransport transport, CompletionStage<AuthResult> upgradeAuth) {
+    return open(transport, Optional.empty(), upgradeAuth);
+  }
+
+  /**
+   * {@link #open(SessionTransport, CompletionStage)} that also hands the upgrade's token to the
+   * {@link SessionHooks}' authentication (HELLO's credentials are used when it is empty).
+   */
+  public ServerSession open(
+      SessionTransport transport,
+      Optional<String> upgradeToken,
+      CompletionStage<AuthResult> upgradeAuth) {
     Objects.requireNonNull(transport, "transport");
+    Objects.requireNonNull(upgradeToken, "upgradeToken");
     ServerSession session =
         new ServerSession(
             "s-" + nextId.getAndIncrement(),
@@ -96,6 +111,8 @@ public final class SessionFactory {
             replicaOwners,
             wallClock,
             upgradeAuth,
+            upgradeToken.isPresent() ? upgradeToken : null,
+            hooks,
             clock,
             serverId,
             nanoTime,
@@ -132,6 +149,7 @@ public final class SessionFactory {
     private LongSupplier nanoTime = System::nanoTime;
     private SessionScheduler scheduler;
     private SessionObserver observer = SessionObserver.NONE;
+    private SessionHooks hooks = SessionHooks.NONE;
     private final TreeMap<String, Long> advertised = new TreeMap<>();
 
     private Builder() {}
@@ -207,6 +225,15 @@ public final class SessionFactory {
     /** Told frame sizes, errors and closes of every session, for metrics. Default: nobody. */
     public Builder observer(SessionObserver observer) {
       this.observer = Objects.requireNonNull(observer, "observer");
+      return this;
+    }
+
+    /**
+     * Told of each connection's HELLO (which it may refuse), of its authentication (which it may
+     * refuse or change) and of its end with the close code. Default {@link SessionHooks#NONE}.
+     */
+    public Builder hooks(SessionHooks hooks) {
+      this.hooks = Objects.requireNonNull(hooks, "hooks");
       return this;
     }
 

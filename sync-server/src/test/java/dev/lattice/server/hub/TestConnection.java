@@ -4,6 +4,7 @@ import dev.lattice.crdt.ReplicaId;
 import dev.lattice.protocol.Message;
 import dev.lattice.protocol.Presence;
 import dev.lattice.protocol.Update;
+import dev.lattice.server.auth.Principal;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -16,9 +17,21 @@ final class TestConnection implements Connection {
   private final List<Message> received = new ArrayList<>();
   private volatile CountDownLatch updateLatch = new CountDownLatch(0);
 
+  private final Principal principal;
+
   TestConnection(String id, long replica) {
+    this(id, replica, null);
+  }
+
+  TestConnection(String id, long replica, Principal principal) {
     this.id = id;
     this.replica = ReplicaId.of(replica);
+    this.principal = principal;
+  }
+
+  @Override
+  public Principal principal() {
+    return principal;
   }
 
   /** Counts down on every fan-out update received from now on. */

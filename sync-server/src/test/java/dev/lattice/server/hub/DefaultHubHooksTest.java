@@ -1,0 +1,212 @@
+package dev.lattice.server.hub;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.lattice.crdt.Document;
+import dev.lattice.crdt.DocumentDelta;
+import dev.lattice.crdt.ReplicaId;
+import dev.lattice.crdt.Value;
+import dev.lattice.crdt.VersionVector;
+import dev.lattice.hlc.HybridLogicalClock;
+import dev.lattice.protocol.ErrorCode;
+import dev.lattice.server.auth.Principal;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import org.junit.jupiter.api.Test;
+
+/**
+ * What the hub tells its {@link DocumentHooks}: loads and seeds, durable changes, appends, unloads.
+ */
+class DefaultHubHooksTest {
+
+  private static final String DOC = "doc";
+  private static final ReplicaId SERVER = ReplicaId.of(0x5E);
+
+  private final HybridLogicalClock clock =
+      new HybridLogicalClock(() -> 1_700_000_000_000L, Duration.ofSeconds(60));
+  private final TestConnection alice = new TestConnection("alice", 0xA, Principal.of("alice"));
+  private final ManualScheduler scheduler = new ManualScheduler();
+  private final Recording hooks = new Recording();
+
+  /** Records every call; {@link #loading} answers with {@link #loadAnswer}. */
+  static final class Recording implements DocumentHooks {
+    final List<String> loads = new CopyOnWriteArrayList<>();
+    final List<Change> changes = new CopyOnWriteArrayList<>();
+    final List<String> stores = new CopyOnWriteArrayList<>();
+    final List<String> unloads = new CopyOnWriteArrayList<>();
+    volatile CompletionStage<List<Consumer<DocumentEdit>>> loadAnswer =
+        CompletableFuture.completedFuture(List.of());
+
+    @Override
+    public CompletionStage<List<Consumer<DocumentEdit>>> loading(String documentId, boolean isNew) {
+      loads.add(documentId + (isNew ? " new" : " stored"));
+      return loadAnswer;
+    }
+
+    @Override
+    public void changed(Change change) {
+      changes.add(change);
+    }
+
+    @Override
+    public void stored(String documentId, DocumentDelta delta, int updates) {
+      stores.add(documentId + " x" + updates);
+    }
+
+    @Override
+    public void unloaded(String documentId) {
+      unloads.add(documentId);
+    }
+  }
+
+  private DefaultHub hub(ControllableStore store) {
+    return new DefaultHub(
+        HubConfig.builder(store, SERVER)
+            .executor(Runnable::run)
+            .scheduler(scheduler)
+            .clock(clock)
+            .hooks(hooks)
+            .build());
+  }
+
+  private static <T> T join(CompletableFuture<T> f) {
+    return f.orTimeout(10, TimeUnit.SECONDS).join();
+  }
+
+  @Test
+  void aChangeIsReportedOnceDurableWithItsReplicaAndPrincipalAndADuplicateIsNot() {
+    ControllableStore store = new ControllableStore();
+    DefaultHub hub = hub(store);
+    join(hub.subscribe(alice, DOC, VersionVector.empty()));
+    DocumentDelta delta = Document.create(DOC).incrementGCounter(alice.replicaId(), "n", 1);
+
+    CompletableFuture<Void> acked = hub.update(alice, DOC, delta);
+    assertThat(hooks.changes).isEmpty(); // not durable yet
+    store.completeAppend(0);
+    join(acked);
+
+    assertThat(hooks.changes)
+        .containsExactly(
+            new DocumentHooks.Change(
+                DOC,
+                delta,
+                alice.replicaId(),
+                Optional.of(Principal.of("alice")),
+                DocumentHooks.Source.CLIENT));
+    assertThat(hooks.stores).containsExactly(DOC + " x1");
+
+    join(hub.update(alice, DOC, delta)); // a resend: nothing new is durable
+    assertThat(hooks.changes).hasSize(1);
+    assertThat(hooks.stores).hasSize(1);
+  }
+
+  @Test
+  void aServerEditIsReportedAsTheServerReplicaWithoutPrincipal() {
+    ControllableStore store = new ControllableStore();
+    DefaultHub hub = hub(store);
+    join(hub.subscribe(alice, DOC, VersionVector.empty()));
+    CompletableFuture<DocumentDelta> edit = hub.edit(DOC, e -> e.set("title", Value.of("Q3")));
+    store.completeAppend(0);
+
+    DocumentHooks.Change change = hooks.changes.get(0);
+    assertThat(change.delta()).isEqualTo(join(edit));
+    assertThat(change.replica()).isEqualTo(SERVER);
+    assertThat(change.principal()).isEmpty();
+    assertThat(change.source()).isEqualTo(DocumentHooks.Source.EDIT);
+  }
+
+  @Test
+  void aChangeWhoseAppendFailedIsReportedOnceItsRetryIsDurable() {
+    ControllableStore store = new ControllableStore();
+    DefaultHub hub = hub(store);
+    join(hub.subscribe(alice, DOC, VersionVector.empty()));
+    DocumentDelta delta = Document.create(DOC).incrementGCounter(alice.replicaId(), "n", 1);
+    CompletableFuture<Void> refused = hub.update(alice, DOC, delta);
+    store.failAppend(0);
+    assertThat(refused).isCompletedExceptionally();
+    assertThat(hooks.changes).isEmpty();
+
+    scheduler.advance(Duration.ofSeconds(1)); // the hub's retry of the failed round
+    assertThat(store.appends()).hasSize(2);
+    store.completeAppend(1);
+
+    assertThat(hooks.changes).hasSize(1);
+    assertThat(hooks.changes.get(0).delta()).isEqualTo(delta);
+  }
+
+  @Test
+  void aNewDocumentIsSeededBeforeItsFirstSyncAndAStoredOneIsNot() {
+    ControllableStore store = new ControllableStore();
+    hooks.loadAnswer =
+        CompletableFuture.completedFuture(List.of(e -> e.set("title", Value.of("Untitled"))));
+    DefaultHub hub = hub(store);
+
+    CompletableFuture<Hub.SyncResult> sync = hub.subscribe(alice, DOC, VersionVector.empty());
+    assertThat(sync).isNotDone(); // the SYNC shows only what is durable: it waits for the seed
+    assertThat(store.appends()).hasSize(1);
+    store.completeAppend(0);
+    Document replica = Document.create(DOC);
+    replica.merge(join(sync).missing());
+    assertThat(replica.registerValue("title")).contains(Value.of("Untitled"));
+    assertThat(hooks.loads).containsExactly(DOC + " new");
+    assertThat(hooks.changes)
+        .singleElement()
+        .extracting(DocumentHooks.Change::source)
+        .isEqualTo(DocumentHooks.Source.SEED);
+
+    hub.unsubscribe(alice, DOC);
+    assertThat(hooks.unloads).containsExactly(DOC);
+    store.setStored(replica);
+    join(hub.subscribe(alice, DOC, VersionVector.empty()));
+
+    assertThat(hooks.loads).containsExactly(DOC + " new", DOC + " stored");
+    assertThat(store.appends()).hasSize(1); // no second seed
+  }
+
+  @Test
+  void aFailedLoadHookFailsTheSubscribeCachesNothingAndIsAskedAgainNextTime() {
+    ControllableStore store = new ControllableStore();
+    hooks.loadAnswer =
+        CompletableFuture.failedFuture(new IllegalStateException("seed service down"));
+    DefaultHub hub = hub(store);
+
+    CompletableFuture<Hub.SyncResult> failed = hub.subscribe(alice, DOC, VersionVector.empty());
+    assertThat(failed).isCompletedExceptionally();
+    try {
+      failed.join();
+    } catch (CompletionException e) {
+      HubException cause = (HubException) e.getCause();
+      assertThat(cause.code()).isEqualTo(ErrorCode.INTERNAL);
+      assertThat(cause.getMessage()).contains("seed service down");
+    }
+    assertThat(hub.stats().documentsLive()).isZero();
+    assertThat(hooks.unloads).isEmpty(); // never loaded, so never unloaded
+
+    hooks.loadAnswer = CompletableFuture.completedFuture(List.of());
+    join(hub.subscribe(alice, DOC, VersionVector.empty()));
+    assertThat(hooks.loads).containsExactly(DOC + " new", DOC + " new");
+  }
+
+  @Test
+  void aSeedThatThrowsFailsTheLoad() {
+    ControllableStore store = new ControllableStore();
+    hooks.loadAnswer =
+        CompletableFuture.completedFuture(
+            List.of(
+                e -> {
+                  throw new IllegalArgumentException("bad seed");
+                }));
+    DefaultHub hub = hub(store);
+
+    assertThat(hub.subscribe(alice, DOC, VersionVector.empty())).isCompletedExceptionally();
+    assertThat(store.appends()).isEmpty();
+    assertThat(hub.stats().documentsLive()).isZero();
+  }
+}
