@@ -283,6 +283,21 @@ public final class Document {
     return apply(writer, field, dot -> current.remove(dot, key));
   }
 
+  /**
+   * Applies one mutation of any type to {@code field}, creating it if absent: {@code mutator} gets
+   * the field's state (the kind's empty state if absent) and this mutation's fresh dot, for a
+   * causal mutation, and returns the new state with its delta. The typed methods above are this
+   * with one mutator each; code that handles fields of any kind (a server's edits, an SDK's
+   * handles) calls this.
+   *
+   * @throws FieldTypeMismatchException if the field exists with another type
+   */
+  public <T extends Crdt<T>> DocumentDelta mutate(
+      ReplicaId writer, String field, CrdtKind<T> kind, BiFunction<T, Dot, Mutation<T>> mutator) {
+    T current = stateFor(field, kind);
+    return apply(writer, field, dot -> mutator.apply(current, dot));
+  }
+
   private <T extends Crdt<T>> T stateFor(String name, CrdtKind<T> kind) {
     Objects.requireNonNull(name, "field name");
     FieldState existing = fields.get(name);
