@@ -4,6 +4,7 @@ import dev.lattice.hlc.HlcTimestamp;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
@@ -296,6 +297,79 @@ public final class Document {
       ReplicaId writer, String field, CrdtKind<T> kind, BiFunction<T, Dot, Mutation<T>> mutator) {
     T current = stateFor(field, kind);
     return apply(writer, field, dot -> mutator.apply(current, dot));
+  }
+
+  /**
+   * {@link #mutate} of the value at {@code keys} inside the OR-Map {@code field} (nested maps for
+   * every key but the last), creating the maps and the value if absent; with no keys, the field
+   * itself. The mutation's dot serves every level.
+   *
+   * @throws FieldTypeMismatchException if the field, a map on the way or the value exists with
+   *     another type
+   */
+  public <T extends Crdt<T>> DocumentDelta mutateAt(
+      ReplicaId writer,
+      String field,
+      List<String> keys,
+      CrdtKind<T> kind,
+      BiFunction<T, Dot, Mutation<T>> mutator) {
+    if (keys.isEmpty()) {
+      return mutate(writer, field, kind, mutator);
+    }
+    return mutate(
+        writer,
+        field,
+        ORMapKind.INSTANCE,
+        (map, dot) -> updateAt(map, keys, 0, kind, mutator, dot));
+  }
+
+  private static <T extends Crdt<T>> Mutation<ORMap> updateAt(
+      ORMap map,
+      List<String> keys,
+      int depth,
+      CrdtKind<T> kind,
+      BiFunction<T, Dot, Mutation<T>> mutator,
+      Dot dot) {
+    String key = keys.get(depth);
+    if (depth + 1 == keys.size()) {
+      return map.update(dot, key, kind, value -> mutator.apply(value, dot).state());
+    }
+    return map.update(
+        dot,
+        key,
+        ORMapKind.INSTANCE,
+        nested -> updateAt(nested, keys, depth + 1, kind, mutator, dot).state());
+  }
+
+  /**
+   * The value at {@code keys} inside the OR-Map {@code field} (the field itself with no keys);
+   * empty if it or a map on the way is absent.
+   *
+   * @throws FieldTypeMismatchException if the field, a map on the way or the value has another type
+   */
+  public <T extends Crdt<T>> Optional<T> stateAt(
+      String field, List<String> keys, CrdtKind<T> kind) {
+    FieldState held = fields.get(field);
+    if (held == null) {
+      return Optional.empty();
+    }
+    Crdt<?> state = held.state();
+    StringBuilder path = new StringBuilder(field);
+    for (String key : keys) {
+      if (!(state instanceof ORMap map)) {
+        throw new FieldTypeMismatchException(path.toString(), state.type(), CrdtType.OR_MAP);
+      }
+      Optional<Crdt<?>> next = map.get(key);
+      if (next.isEmpty()) {
+        return Optional.empty();
+      }
+      state = next.get();
+      path.append('.').append(key);
+    }
+    if (state.type() != kind.type()) {
+      throw new FieldTypeMismatchException(path.toString(), state.type(), kind.type());
+    }
+    return Optional.of(kind.cast(state));
   }
 
   private <T extends Crdt<T>> T stateFor(String name, CrdtKind<T> kind) {
