@@ -372,6 +372,27 @@ public final class Document {
     return Optional.of(kind.cast(state));
   }
 
+  /**
+   * The first key of an OR-Map field of {@code delta} that this document holds with another type
+   * (see {@link ORMap#keyTypeConflict}); empty if none. Fields given another type are {@link
+   * #typeOf}'s to find.
+   */
+  public Optional<FieldTypeMismatchException> keyTypeConflict(DocumentDelta delta) {
+    for (Map.Entry<String, FieldState> e : delta.fields().entrySet()) {
+      FieldState held = fields.get(e.getKey());
+      if (held != null
+          && held.state() instanceof ORMap heldMap
+          && e.getValue().state() instanceof ORMap incoming) {
+        Optional<FieldTypeMismatchException> conflict =
+            heldMap.keyTypeConflict(e.getKey(), incoming);
+        if (conflict.isPresent()) {
+          return conflict;
+        }
+      }
+    }
+    return Optional.empty();
+  }
+
   private <T extends Crdt<T>> T stateFor(String name, CrdtKind<T> kind) {
     Objects.requireNonNull(name, "field name");
     FieldState existing = fields.get(name);

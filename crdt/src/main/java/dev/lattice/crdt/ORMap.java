@@ -122,6 +122,35 @@ public final class ORMap implements CausalCrdt<ORMap> {
     return new Mutation<>(wrap(store.join(delta, KEY)), wrap(delta));
   }
 
+  /**
+   * The first key of {@code delta}'s live entries that this map holds with another type, nested
+   * maps searched too, as the exception a refusal would carry ({@code path} names this map); empty
+   * if none. A server calls this to keep the first type it holds for a key, as it does for fields:
+   * merged, entries of two types would hide one writer's value. Costs the delta's entries.
+   */
+  public Optional<FieldTypeMismatchException> keyTypeConflict(String path, ORMap delta) {
+    for (Map.Entry<Dot, Entry> e : delta.store.entries()) {
+      String key = e.getValue().key();
+      Crdt<?> incoming = e.getValue().state();
+      Optional<Crdt<?>> held = get(key);
+      if (held.isEmpty()) {
+        continue;
+      }
+      if (held.get().type() != incoming.type()) {
+        return Optional.of(
+            new FieldTypeMismatchException(path + "." + key, held.get().type(), incoming.type()));
+      }
+      if (held.get() instanceof ORMap heldMap && incoming instanceof ORMap incomingMap) {
+        Optional<FieldTypeMismatchException> nested =
+            heldMap.keyTypeConflict(path + "." + key, incomingMap);
+        if (nested.isPresent()) {
+          return nested;
+        }
+      }
+    }
+    return Optional.empty();
+  }
+
   /** Whether {@code key} has a value. */
   public boolean containsKey(String key) {
     return store.byKey().containsKey(key);

@@ -748,6 +748,10 @@ public final class DefaultHub implements Hub, AutoCloseable {
         refusal = fieldRefusal(delta.fields(), FieldState::type);
       }
       if (refusal == null) {
+        // A map key keeps the first type the server holds, as a field does.
+        refusal = doc.keyTypeConflict(delta).map(DefaultHub::typeMismatch).orElse(null);
+      }
+      if (refusal == null) {
         refusal = counterRefusal(delta);
       }
       if (refusal != null) {

@@ -5,12 +5,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.lattice.crdt.CrdtKind;
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
+import dev.lattice.crdt.GCounter;
 import dev.lattice.crdt.ORMap;
 import dev.lattice.crdt.ORSet;
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.Value;
 import dev.lattice.crdt.VersionVector;
 import dev.lattice.hlc.HybridLogicalClock;
+import dev.lattice.protocol.ErrorCode;
 import dev.lattice.protocol.Update;
 import dev.lattice.server.store.InMemoryDocumentStore;
 import java.time.Duration;
@@ -142,5 +144,44 @@ class DefaultHubCausalTypesTest {
     }
     assertThat(store.load(DOC).orElseThrow().field("card").orElseThrow().state())
         .isEqualTo(aliceLocal.field("card").orElseThrow().state());
+  }
+
+  /**
+   * Two replicas create one key of one map with different types: the first the server holds wins,
+   * the other's update is refused with FIELD_TYPE_MISMATCH and changes nothing. (Before, both were
+   * merged and every reader showed the lower type of the two, whichever came first.)
+   */
+  @Test
+  void aMapKeyKeepsTheFirstTypeTheServerHolds() {
+    InMemoryDocumentStore store = new InMemoryDocumentStore();
+    DefaultHub hub = hub(store);
+    join(hub.subscribe(alice, DOC, VersionVector.empty()));
+    join(hub.subscribe(bob, DOC, VersionVector.empty()));
+    DocumentDelta aliceSet =
+        Document.create(DOC)
+            .updateMap(
+                alice.replicaId(),
+                "card",
+                "k",
+                CrdtKind.of(ORSet.class),
+                (set, dot) -> set.add(dot, Value.of("x")).state());
+    DocumentDelta bobCounter =
+        Document.create(DOC)
+            .updateMap(
+                bob.replicaId(),
+                "card",
+                "k",
+                CrdtKind.of(GCounter.class),
+                (counter, dot) -> counter.increment(bob.replicaId(), 1).state());
+    join(hub.update(alice, DOC, aliceSet));
+    assertThat(hub.update(bob, DOC, bobCounter))
+        .failsWithin(Duration.ofSeconds(TIMEOUT_SECONDS))
+        .withThrowableOfType(java.util.concurrent.ExecutionException.class)
+        .havingCause()
+        .isInstanceOfSatisfying(
+            HubException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.FIELD_TYPE_MISMATCH));
+    ORMap card = (ORMap) store.load(DOC).orElseThrow().field("card").orElseThrow().state();
+    assertThat(card.get("k").orElseThrow()).isInstanceOf(ORSet.class);
+    assertThat(card.entries()).hasSize(1);
   }
 }
