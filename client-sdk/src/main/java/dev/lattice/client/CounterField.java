@@ -1,7 +1,10 @@
 package dev.lattice.client;
 
+import dev.lattice.crdt.CrdtKind;
 import dev.lattice.crdt.CrdtType;
 import dev.lattice.crdt.Document;
+import dev.lattice.crdt.GCounter;
+import java.util.List;
 
 /**
  * A grow-only counter field (G-Counter) of a {@link LatticeDocument}: every replica's increments
@@ -12,12 +15,21 @@ import dev.lattice.crdt.Document;
  */
 public final class CounterField {
 
+  private static final CrdtKind<GCounter> KIND = CrdtKind.of(GCounter.class);
+
   private final LatticeDocument document;
   private final String name;
+  private final List<String> keys;
 
   CounterField(LatticeDocument document, String name) {
+    this(document, name, List.of());
+  }
+
+  /** The counter at {@code keys} inside the map field {@code name}. */
+  CounterField(LatticeDocument document, String name, List<String> keys) {
     this.document = document;
     this.name = name;
+    this.keys = List.copyOf(keys);
   }
 
   /** The field's name. */
@@ -39,6 +51,10 @@ public final class CounterField {
       throw new IllegalArgumentException(
           "a G-Counter only grows; increment of '" + name + "' by " + amount + " refused");
     }
+    if (!keys.isEmpty()) {
+      document.editAt(name, keys, KIND, 0, (g, dot) -> g.increment(document.me(), amount));
+      return;
+    }
     document.edit(
         name,
         CrdtType.G_COUNTER,
@@ -58,11 +74,14 @@ public final class CounterField {
    * @throws dev.lattice.crdt.FieldTypeMismatchException if the field is a register
    */
   public long value() {
+    if (!keys.isEmpty()) {
+      return document.state().stateAt(name, keys, KIND).map(GCounter::value).orElse(0L);
+    }
     return document.state().counterValue(name);
   }
 
   @Override
   public String toString() {
-    return "CounterField[" + name + "=" + value() + "]";
+    return "CounterField[" + FieldPaths.describe(name, keys) + "=" + value() + "]";
   }
 }

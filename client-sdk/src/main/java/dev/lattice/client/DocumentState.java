@@ -1,6 +1,8 @@
 package dev.lattice.client;
 
 import dev.lattice.client.LocalState.OutboxEntry;
+import dev.lattice.crdt.Crdt;
+import dev.lattice.crdt.CrdtKind;
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
 import dev.lattice.crdt.DotSet;
@@ -144,6 +146,11 @@ final class DocumentState {
     return replica.registerValue(field);
   }
 
+  synchronized <T extends Crdt<T>> Optional<T> stateAt(
+      String field, List<String> keys, CrdtKind<T> kind) {
+    return replica.stateAt(field, keys, kind);
+  }
+
   synchronized Document snapshot() {
     return replica.copy();
   }
@@ -219,6 +226,7 @@ final class DocumentState {
       throw new IllegalStateException(
           "document '" + id + "' is closed (or its Lattice client is); open it again to edit");
     }
+    Optional<Crdt<?>> was = replica.field(field).map(FieldState::state);
     DocumentDelta delta = mutation.apply(replica);
     OutboxEntry entry = new OutboxEntry(lastEntryId + 1, delta);
     try {
@@ -230,8 +238,11 @@ final class DocumentState {
     }
     lastEntryId = entry.entryId();
     outbox.put(entry.entryId(), entry);
+    FieldChange change =
+        FieldChange.between(field, was, replica.field(field).map(FieldState::state));
     callbacks.deliver(
-        changeListeners.snapshot(), new ChangeEvent(id, Set.of(field), ChangeEvent.Origin.LOCAL));
+        changeListeners.snapshot(),
+        new ChangeEvent(id, Set.of(field), ChangeEvent.Origin.LOCAL, Map.of(field, change)));
   }
 
   /** A view of the first-sync future the application cannot complete itself. */
@@ -341,6 +352,10 @@ final class DocumentState {
     delta.maxTimestamp().ifPresent(this::see);
     boolean news = !base.containsAll(delta.context());
     mergeServerWins(base, delta);
+    Map<String, Optional<Crdt<?>>> was = new HashMap<>();
+    for (String field : delta.fields().keySet()) {
+      was.put(field, replica.field(field).map(FieldState::state));
+    }
     Set<String> changed;
     try {
       changed = replica.merge(delta);
@@ -355,7 +370,8 @@ final class DocumentState {
     }
     if (!changed.isEmpty()) {
       callbacks.deliver(
-          changeListeners.snapshot(), new ChangeEvent(id, changed, ChangeEvent.Origin.REMOTE));
+          changeListeners.snapshot(),
+          new ChangeEvent(id, changed, ChangeEvent.Origin.REMOTE, changes(changed, was)));
     }
     if (!news || closed) {
       return false;
@@ -439,11 +455,28 @@ final class DocumentState {
           }
         });
     if (!undone.isEmpty()) {
+      Map<String, Optional<Crdt<?>>> was = new HashMap<>();
+      before.forEach((field, state) -> was.put(field, state.map(FieldState::state)));
       callbacks.deliver(
-          changeListeners.snapshot(), new ChangeEvent(id, undone, ChangeEvent.Origin.REMOTE));
+          changeListeners.snapshot(),
+          new ChangeEvent(id, undone, ChangeEvent.Origin.REMOTE, changes(undone, was)));
     }
     callbacks.deliver(rejectedListeners.snapshot(), failure);
     settleFlushWaiters(failure, Set.of(entryId));
+  }
+
+  /** What changed in each of {@code fields} since {@code was}, against the replica now. */
+  private Map<String, FieldChange> changes(Set<String> fields, Map<String, Optional<Crdt<?>>> was) {
+    Map<String, FieldChange> out = new HashMap<>();
+    for (String field : fields) {
+      out.put(
+          field,
+          FieldChange.between(
+              field,
+              was.getOrDefault(field, Optional.empty()),
+              replica.field(field).map(FieldState::state)));
+    }
+    return out;
   }
 
   /** Reports a refusal that concerns no outbox entry (a subscription, a catch-up). */

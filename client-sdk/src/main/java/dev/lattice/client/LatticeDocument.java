@@ -1,16 +1,22 @@
 package dev.lattice.client;
 
+import dev.lattice.crdt.Crdt;
+import dev.lattice.crdt.CrdtKind;
 import dev.lattice.crdt.CrdtType;
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
+import dev.lattice.crdt.Dot;
+import dev.lattice.crdt.Mutation;
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.Value;
 import dev.lattice.hlc.HybridLogicalClock;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.BiFunction;
 import java.util.function.Consumer;
 import java.util.function.Function;
 
@@ -51,6 +57,21 @@ public final class LatticeDocument {
   /** The last-writer-wins register field {@code name} (created by its first write). */
   public RegisterField register(String name) {
     return new RegisterField(this, checkName(name));
+  }
+
+  /** The add-wins observed-remove set field {@code name} (created by its first edit). */
+  public SetField set(String name) {
+    return new SetField(this, checkName(name), List.of());
+  }
+
+  /** The multi-value register field {@code name} (created by its first write). */
+  public MVRegisterField mvRegister(String name) {
+    return new MVRegisterField(this, checkName(name), List.of());
+  }
+
+  /** The observed-remove map field {@code name}, of nested fields (created by its first edit). */
+  public MapField map(String name) {
+    return new MapField(this, checkName(name), List.of());
   }
 
   /** A copy of the whole local replica, for reading many fields at one instant. */
@@ -212,6 +233,27 @@ public final class LatticeDocument {
     }
     state.edit(field, mutation);
     client.kick();
+  }
+
+  /**
+   * Applies a mutation of the value at {@code keys} inside the field {@code field} (the field
+   * itself with no keys) of {@code kind}, as {@link #edit} does.
+   */
+  <T extends Crdt<T>> void editAt(
+      String field,
+      List<String> keys,
+      CrdtKind<T> kind,
+      int payloadBytes,
+      BiFunction<T, Dot, Mutation<T>> mutator) {
+    int keyBytes = 0;
+    for (String key : keys) {
+      keyBytes += key.getBytes(StandardCharsets.UTF_8).length + 8;
+    }
+    edit(
+        field,
+        kind.type(),
+        payloadBytes + keyBytes,
+        (Document d) -> d.mutateAt(me(), field, keys, kind, mutator));
   }
 
   private static String checkName(String name) {

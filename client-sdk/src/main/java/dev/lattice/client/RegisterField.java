@@ -1,9 +1,12 @@
 package dev.lattice.client;
 
+import dev.lattice.crdt.CrdtKind;
 import dev.lattice.crdt.CrdtType;
 import dev.lattice.crdt.Document;
+import dev.lattice.crdt.LWWRegister;
 import dev.lattice.crdt.Value;
 import dev.lattice.crdt.codec.CrdtCodecs;
+import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.OptionalDouble;
@@ -23,12 +26,21 @@ public final class RegisterField {
 
   private static final CrdtCodecs CODECS = CrdtCodecs.defaults();
 
+  private static final CrdtKind<LWWRegister> KIND = CrdtKind.of(LWWRegister.class);
+
   private final LatticeDocument document;
   private final String name;
+  private final List<String> keys;
 
   RegisterField(LatticeDocument document, String name) {
+    this(document, name, List.of());
+  }
+
+  /** The register at {@code keys} inside the map field {@code name}. */
+  RegisterField(LatticeDocument document, String name, List<String> keys) {
     this.document = document;
     this.name = name;
+    this.keys = List.copyOf(keys);
   }
 
   /** The field's name. */
@@ -48,6 +60,20 @@ public final class RegisterField {
   public void set(Value value) {
     Objects.requireNonNull(value, "value");
     int valueBytes = CODECS.value().encode(value).length;
+    if (!keys.isEmpty()) {
+      // Stamped after the key's current write, as below.
+      document.editAt(
+          name,
+          keys,
+          KIND,
+          valueBytes,
+          (r, dot) ->
+              r.set(
+                  value,
+                  r.timestamp().map(document.clock()::nowAfter).orElseGet(document.clock()::now),
+                  document.me()));
+      return;
+    }
     document.edit(
         name,
         CrdtType.LWW_REGISTER,
@@ -71,6 +97,9 @@ public final class RegisterField {
    * @throws dev.lattice.crdt.FieldTypeMismatchException if the field exists with another type
    */
   public Optional<Value> get() {
+    if (!keys.isEmpty()) {
+      return document.state().stateAt(name, keys, KIND).flatMap(LWWRegister::value);
+    }
     return document.state().registerValue(name);
   }
 
@@ -158,6 +187,10 @@ public final class RegisterField {
 
   @Override
   public String toString() {
-    return "RegisterField[" + name + "=" + get().map(Value::toString).orElse("unset") + "]";
+    return "RegisterField["
+        + FieldPaths.describe(name, keys)
+        + "="
+        + get().map(Value::toString).orElse("unset")
+        + "]";
   }
 }

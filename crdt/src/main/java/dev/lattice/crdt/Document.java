@@ -4,6 +4,7 @@ import dev.lattice.hlc.HlcTimestamp;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
@@ -281,6 +282,115 @@ public final class Document {
   public DocumentDelta removeFromMap(ReplicaId writer, String field, String key) {
     ORMap current = stateFor(field, ORMapKind.INSTANCE);
     return apply(writer, field, dot -> current.remove(dot, key));
+  }
+
+  /**
+   * Applies one mutation of any type to {@code field}, creating it if absent: {@code mutator} gets
+   * the field's state (the kind's empty state if absent) and this mutation's fresh dot, for a
+   * causal mutation, and returns the new state with its delta. The typed methods above are this
+   * with one mutator each; code that handles fields of any kind (a server's edits, an SDK's
+   * handles) calls this.
+   *
+   * @throws FieldTypeMismatchException if the field exists with another type
+   */
+  public <T extends Crdt<T>> DocumentDelta mutate(
+      ReplicaId writer, String field, CrdtKind<T> kind, BiFunction<T, Dot, Mutation<T>> mutator) {
+    T current = stateFor(field, kind);
+    return apply(writer, field, dot -> mutator.apply(current, dot));
+  }
+
+  /**
+   * {@link #mutate} of the value at {@code keys} inside the OR-Map {@code field} (nested maps for
+   * every key but the last), creating the maps and the value if absent; with no keys, the field
+   * itself. The mutation's dot serves every level.
+   *
+   * @throws FieldTypeMismatchException if the field, a map on the way or the value exists with
+   *     another type
+   */
+  public <T extends Crdt<T>> DocumentDelta mutateAt(
+      ReplicaId writer,
+      String field,
+      List<String> keys,
+      CrdtKind<T> kind,
+      BiFunction<T, Dot, Mutation<T>> mutator) {
+    if (keys.isEmpty()) {
+      return mutate(writer, field, kind, mutator);
+    }
+    return mutate(
+        writer,
+        field,
+        ORMapKind.INSTANCE,
+        (map, dot) -> updateAt(map, keys, 0, kind, mutator, dot));
+  }
+
+  private static <T extends Crdt<T>> Mutation<ORMap> updateAt(
+      ORMap map,
+      List<String> keys,
+      int depth,
+      CrdtKind<T> kind,
+      BiFunction<T, Dot, Mutation<T>> mutator,
+      Dot dot) {
+    String key = keys.get(depth);
+    if (depth + 1 == keys.size()) {
+      return map.update(dot, key, kind, value -> mutator.apply(value, dot).state());
+    }
+    return map.update(
+        dot,
+        key,
+        ORMapKind.INSTANCE,
+        nested -> updateAt(nested, keys, depth + 1, kind, mutator, dot).state());
+  }
+
+  /**
+   * The value at {@code keys} inside the OR-Map {@code field} (the field itself with no keys);
+   * empty if it or a map on the way is absent.
+   *
+   * @throws FieldTypeMismatchException if the field, a map on the way or the value has another type
+   */
+  public <T extends Crdt<T>> Optional<T> stateAt(
+      String field, List<String> keys, CrdtKind<T> kind) {
+    FieldState held = fields.get(field);
+    if (held == null) {
+      return Optional.empty();
+    }
+    Crdt<?> state = held.state();
+    StringBuilder path = new StringBuilder(field);
+    for (String key : keys) {
+      if (!(state instanceof ORMap map)) {
+        throw new FieldTypeMismatchException(path.toString(), state.type(), CrdtType.OR_MAP);
+      }
+      Optional<Crdt<?>> next = map.get(key);
+      if (next.isEmpty()) {
+        return Optional.empty();
+      }
+      state = next.get();
+      path.append('.').append(key);
+    }
+    if (state.type() != kind.type()) {
+      throw new FieldTypeMismatchException(path.toString(), state.type(), kind.type());
+    }
+    return Optional.of(kind.cast(state));
+  }
+
+  /**
+   * The first key of an OR-Map field of {@code delta} that this document holds with another type
+   * (see {@link ORMap#keyTypeConflict}); empty if none. Fields given another type are {@link
+   * #typeOf}'s to find.
+   */
+  public Optional<FieldTypeMismatchException> keyTypeConflict(DocumentDelta delta) {
+    for (Map.Entry<String, FieldState> e : delta.fields().entrySet()) {
+      FieldState held = fields.get(e.getKey());
+      if (held != null
+          && held.state() instanceof ORMap heldMap
+          && e.getValue().state() instanceof ORMap incoming) {
+        Optional<FieldTypeMismatchException> conflict =
+            heldMap.keyTypeConflict(e.getKey(), incoming);
+        if (conflict.isPresent()) {
+          return conflict;
+        }
+      }
+    }
+    return Optional.empty();
   }
 
   private <T extends Crdt<T>> T stateFor(String name, CrdtKind<T> kind) {

@@ -14,22 +14,29 @@ import java.util.function.UnaryOperator;
 
 /**
  * An observed-remove map from string keys to nested CRDTs of any {@link CrdtType}, OR-Maps
- * included. Each update of a key is an entry tagged with the update's dot that holds the key's
- * whole nested state as its writer left it, and supersedes the key's entries its writer had seen; a
- * remove retracts the entries its writer had seen. So a key updated concurrently with its removal
- * stays, holding what the concurrent updater wrote (the paper's ORMap keeps only the concurrent
- * update's own effects instead; with whole states per entry this map works for nested types that
- * are not causal, counters and LWW registers included). The value of a key is the join of its live
- * entries; concurrent updates therefore merge as their type merges.
+ * included. Each update of a key is an entry tagged with the update's dot that holds its writer's
+ * own part of the key's nested state ({@link Crdt#contributionsOf} of the writer: its counter
+ * share, its register write, its set entries and the removals it observed), and supersedes that
+ * writer's earlier entries of the key; other replicas' entries stay live. The value of a key is the
+ * join of its live entries, so concurrent updates merge as their type merges, and a delta carries
+ * one writer's part only: any number of replicas can write one key, each sending what is its own
+ * (as a server's identity check demands), and a removal inside a nested causal value travels in the
+ * remover's entry's context.
+ *
+ * <p>A remove of a key retracts the entries its writer had seen. A key updated concurrently with
+ * its removal therefore stays, holding the concurrent updater's own part of the value, its earlier
+ * contributions included (the paper's ORMap, Almeida et al. §7, keeps only the concurrent update's
+ * effects; with one writer's part per entry this map also serves nested types that are not causal,
+ * counters and LWW registers, as Akka's ORMap does).
  *
  * <p>Should concurrent updates give one key different types, the key's value is the join of the
  * entries of the first type in {@link CrdtType} declaration order; the next update through this map
- * supersedes them all. Nesting depth is not bounded here but by the codec ({@link
- * dev.lattice.crdt.codec.CodecLimits#maxCrdtDepth()}).
+ * supersedes the writer's own entries only. Nesting depth is not bounded here but by the codec
+ * ({@link dev.lattice.crdt.codec.CodecLimits#maxCrdtDepth()}).
  *
  * <p>A causal CRDT ({@link CausalCrdt}): no causal delivery needed. Merging a small delta costs
- * {@code O(d log n)} for a delta of {@code d} entries into a map of {@code n} keys. Immutable and
- * thread-safe.
+ * {@code O(d log n)} for a delta of {@code d} entries into a map of {@code n} keys; an update's
+ * delta grows with its writer's part of the nested value. Immutable and thread-safe.
  */
 public final class ORMap implements CausalCrdt<ORMap> {
 
@@ -74,7 +81,9 @@ public final class ORMap implements CausalCrdt<ORMap> {
   /**
    * Changes the value of {@code key}, of type {@code kind}, with the fresh dot {@code dot}: {@code
    * change} gets the key's current state (the empty state if the key is absent) and returns the new
-   * one. A nested causal mutation should use {@code dot} too.
+   * one. A nested causal mutation should use {@code dot} too. The new entry holds the part of the
+   * new state that is {@code dot}'s replica's own, and supersedes that replica's entries of the
+   * key.
    *
    * @throws FieldTypeMismatchException if the key holds another type
    */
@@ -88,14 +97,18 @@ public final class ORMap implements CausalCrdt<ORMap> {
     }
     T before = current.isPresent() ? kind.cast(current.get()) : kind.empty();
     T after = Objects.requireNonNull(change.apply(before), "changed state");
-    DotStore<String, Entry> delta =
-        DotStore.delta(dot, new Entry(key, after), store.dotsOf(key), KEY);
-    // The nested state carries the dots of the updates it grew from: the map's context must hold
-    // them too, so that the map's next dots stay fresh for nested causal mutations.
-    if (after instanceof CausalCrdt<?> causal) {
-      delta = delta.withContext(causal.context());
+    ReplicaId writer = dot.replica();
+    T own = after.contributionsOf(writer::equals);
+    List<Dot> superseded = new ArrayList<>();
+    for (Dot d : store.dotsOf(key)) {
+      if (d.replica().equals(writer)) {
+        superseded.add(d);
+      }
     }
-    return apply(delta);
+    // The nested context stays in the entry, not in the map's context: a nested remove names the
+    // dot of the element it retracts, which is also the dot of its adder's live map entry, and
+    // must not retract that entry's other contributions.
+    return apply(DotStore.delta(dot, new Entry(key, own), superseded, KEY));
   }
 
   /** Removes {@code key} as this state sees it, with the fresh dot {@code dot}. */
@@ -107,6 +120,35 @@ public final class ORMap implements CausalCrdt<ORMap> {
 
   private Mutation<ORMap> apply(DotStore<String, Entry> delta) {
     return new Mutation<>(wrap(store.join(delta, KEY)), wrap(delta));
+  }
+
+  /**
+   * The first key of {@code delta}'s live entries that this map holds with another type, nested
+   * maps searched too, as the exception a refusal would carry ({@code path} names this map); empty
+   * if none. A server calls this to keep the first type it holds for a key, as it does for fields:
+   * merged, entries of two types would hide one writer's value. Costs the delta's entries.
+   */
+  public Optional<FieldTypeMismatchException> keyTypeConflict(String path, ORMap delta) {
+    for (Map.Entry<Dot, Entry> e : delta.store.entries()) {
+      String key = e.getValue().key();
+      Crdt<?> incoming = e.getValue().state();
+      Optional<Crdt<?>> held = get(key);
+      if (held.isEmpty()) {
+        continue;
+      }
+      if (held.get().type() != incoming.type()) {
+        return Optional.of(
+            new FieldTypeMismatchException(path + "." + key, held.get().type(), incoming.type()));
+      }
+      if (held.get() instanceof ORMap heldMap && incoming instanceof ORMap incomingMap) {
+        Optional<FieldTypeMismatchException> nested =
+            heldMap.keyTypeConflict(path + "." + key, incomingMap);
+        if (nested.isPresent()) {
+          return nested;
+        }
+      }
+    }
+    return Optional.empty();
   }
 
   /** Whether {@code key} has a value. */
@@ -162,6 +204,21 @@ public final class ORMap implements CausalCrdt<ORMap> {
   @Override
   public DotSet context() {
     return store.context();
+  }
+
+  /**
+   * {@inheritDoc} Nested causal states are consulted too: a nested context may name a replica's
+   * dots (removals it observed) that this map has not seen as entries. Costs the size of the map.
+   */
+  @Override
+  public Dot nextDot(ReplicaId replica) {
+    long max = store.context().maxSequence(replica);
+    for (Map.Entry<Dot, Entry> e : store.entries()) {
+      if (e.getValue().state() instanceof CausalCrdt<?> nested) {
+        max = Math.max(max, nested.nextDot(replica).sequence() - 1);
+      }
+    }
+    return new Dot(replica, max + 1);
   }
 
   @Override

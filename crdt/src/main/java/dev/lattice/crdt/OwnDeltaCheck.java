@@ -93,19 +93,16 @@ public record OwnDeltaCheck(Verdict verdict, String reason) {
               Verdict.FOREIGN,
               "field '" + e.getKey() + "' holds entries of replicas other than " + replica);
         }
-        for (DotRange range : causal.context().ranges()) {
-          if (!range.replica().equals(replica)
-              && !held.getOrDefault(range.replica(), SeqRanges.EMPTY)
-                  .containsAll(SeqRanges.of(range.first(), range.last()))) {
-            return new OwnDeltaCheck(
-                Verdict.FOREIGN,
-                "field '"
-                    + e.getKey()
-                    + "' claims to have observed dots of "
-                    + range.replica()
-                    + " the server does not hold: "
-                    + range);
-          }
+        DotRange unheld = unheldObserved(causal, replica, held);
+        if (unheld != null) {
+          return new OwnDeltaCheck(
+              Verdict.FOREIGN,
+              "field '"
+                  + e.getKey()
+                  + "' claims to have observed dots of "
+                  + unheld.replica()
+                  + " the server does not hold: "
+                  + unheld);
         }
       } else if (!field.state().contributionsOf(r -> !r.equals(replica)).isEmpty()) {
         return new OwnDeltaCheck(
@@ -211,5 +208,33 @@ public record OwnDeltaCheck(Verdict verdict, String reason) {
             + ", which "
             + what
             + ": this replica id was used for another history (a restored state?); retire it");
+  }
+
+  /**
+   * A range of another replica's dots that {@code state}'s context, or a nested state's context in
+   * a map entry, names and the server does not hold; null if none. Nested contexts count because a
+   * map entry's nested removal retracts nested entries of other writers just as a top-level one
+   * does.
+   */
+  private static DotRange unheldObserved(
+      CausalCrdt<?> state, ReplicaId replica, Map<ReplicaId, SeqRanges> held) {
+    for (DotRange range : state.context().ranges()) {
+      if (!range.replica().equals(replica)
+          && !held.getOrDefault(range.replica(), SeqRanges.EMPTY)
+              .containsAll(SeqRanges.of(range.first(), range.last()))) {
+        return range;
+      }
+    }
+    if (state instanceof ORMap map) {
+      for (Map.Entry<String, Crdt<?>> entry : map.entries().values()) {
+        if (entry.getValue() instanceof CausalCrdt<?> nested) {
+          DotRange unheld = unheldObserved(nested, replica, held);
+          if (unheld != null) {
+            return unheld;
+          }
+        }
+      }
+    }
+    return null;
   }
 }

@@ -13,6 +13,7 @@ import dev.lattice.properties.gen.CausalArbitraries;
 import dev.lattice.properties.gen.CrdtArbitraries;
 import dev.lattice.properties.laws.CrdtLaws;
 import dev.lattice.properties.laws.Mutator;
+import java.util.List;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.ForAll;
@@ -21,8 +22,9 @@ import net.jqwik.api.Provide;
 
 /**
  * The CRDT laws and the observed-remove rules of {@link ORMap}: a key updated concurrently with its
- * removal stays, a remove retracts the updates it saw, and concurrent updates of one key merge as
- * the nested type merges.
+ * removal stays with the updater's own part, a remove retracts the updates it saw, concurrent
+ * updates of one key merge as the nested type merges, and an update's delta holds its writer's
+ * entries only.
  */
 class ORMapProperties implements CrdtLaws<ORMap> {
 
@@ -65,7 +67,9 @@ class ORMapProperties implements CrdtLaws<ORMap> {
     assertThat(removed.containsKey("count")).isFalse();
     ORMap merged = removed.merge(updated);
     assertThat(merged.containsKey("count")).isTrue();
-    assertThat(merged.get("count")).isEqualTo(updated.get("count"));
+    // The key keeps the concurrent updater's own part of the value, no other replica's.
+    assertThat(merged.get("count"))
+        .contains(((PNCounter) updated.get("count").orElseThrow()).contributionsOf(B::equals));
   }
 
   @Property
@@ -107,5 +111,61 @@ class ORMapProperties implements CrdtLaws<ORMap> {
                 g -> g.increment(A, 2).state())
             .state();
     assertThat(((GCounter) next.get("counter").orElseThrow()).value()).isEqualTo(2);
+  }
+
+  @Property
+  void anUpdateDeltaCarriesOnlyItsWritersOwnEntries(@ForAll("states") ORMap base) {
+    ORMap delta =
+        base.update(
+                base.nextDot(A),
+                "tags",
+                CrdtKind.of(ORSet.class),
+                s -> s.add(base.nextDot(A), Value.of("mine")).state())
+            .delta();
+    assertThat(delta.liveOnlyFrom(A)).isTrue();
+  }
+
+  @Property
+  void aNestedRemoveRetractsOnlyTheElementItSaw(@ForAll("states") ORMap base) {
+    ORMap withB =
+        base.update(
+                base.nextDot(B),
+                "tags",
+                CrdtKind.of(ORSet.class),
+                s -> s.add(base.nextDot(B), Value.of("b1")).state())
+            .state();
+    ORMap withB2 =
+        withB
+            .update(
+                withB.nextDot(B),
+                "tags",
+                CrdtKind.of(ORSet.class),
+                s -> s.add(withB.nextDot(B), Value.of("b2")).state())
+            .state();
+    // A has seen both of B's adds and removes b2; B concurrently adds b3.
+    ORMap removedByA =
+        withB2
+            .update(
+                withB2.nextDot(A),
+                "tags",
+                CrdtKind.of(ORSet.class),
+                s -> s.remove(withB2.nextDot(A), Value.of("b2")).state())
+            .delta();
+    ORMap addedByB =
+        withB2
+            .update(
+                withB2.nextDot(B),
+                "tags",
+                CrdtKind.of(ORSet.class),
+                s -> s.add(withB2.nextDot(B), Value.of("b3")).state())
+            .delta();
+    for (ORMap merged :
+        List.of(
+            withB2.merge(removedByA).merge(addedByB), withB2.merge(addedByB).merge(removedByA))) {
+      ORSet tags = (ORSet) merged.get("tags").orElseThrow();
+      assertThat(tags.contains(Value.of("b1"))).isTrue();
+      assertThat(tags.contains(Value.of("b2"))).isFalse();
+      assertThat(tags.contains(Value.of("b3"))).isTrue();
+    }
   }
 }

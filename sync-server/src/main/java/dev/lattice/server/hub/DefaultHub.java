@@ -1,11 +1,14 @@
 package dev.lattice.server.hub;
 
+import dev.lattice.crdt.Crdt;
+import dev.lattice.crdt.CrdtKind;
 import dev.lattice.crdt.CrdtType;
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
 import dev.lattice.crdt.DotSet;
 import dev.lattice.crdt.FieldState;
 import dev.lattice.crdt.FieldTypeMismatchException;
+import dev.lattice.crdt.Mutation;
 import dev.lattice.crdt.OwnDeltaCheck;
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.Value;
@@ -846,6 +849,10 @@ public final class DefaultHub implements Hub, AutoCloseable {
         refusal = fieldRefusal(delta.fields(), FieldState::type);
       }
       if (refusal == null) {
+        // A map key keeps the first type the server holds, as a field does.
+        refusal = doc.keyTypeConflict(delta).map(DefaultHub::typeMismatch).orElse(null);
+      }
+      if (refusal == null) {
         refusal = counterRefusal(delta);
       }
       if (refusal != null) {
@@ -944,6 +951,11 @@ public final class DefaultHub implements Hub, AutoCloseable {
             new HubException(ErrorCode.COUNTER_OVERFLOW, e.getMessage(), e));
         maybeRelease();
         return;
+      } catch (FieldTypeMismatchException e) {
+        // A key of an OR-Map holds another type than the edit's nested operation.
+        refuse(result, typeMismatch(e));
+        maybeRelease();
+        return;
       }
       if (delta.fields().isEmpty()) {
         result.complete(delta);
@@ -967,29 +979,23 @@ public final class DefaultHub implements Hub, AutoCloseable {
       Document scratch = Document.restore(id, doc.context(), touched);
       DocumentDelta joined = DocumentDelta.empty();
       for (DocumentEdit.Op op : edit.ops()) {
-        DocumentDelta step =
-            switch (op.type()) {
-              case G_COUNTER -> scratch.incrementGCounter(serverReplica, op.field(), op.amount());
-              case PN_COUNTER -> scratch.addPNCounter(serverReplica, op.field(), op.amount());
-                // After the field's write even when another server's clock put it too far ahead
-                // for ours to accept: an edit made after that write must not lose to it.
-              case LWW_REGISTER ->
-                  scratch.setRegister(
-                      serverReplica,
-                      op.field(),
-                      op.value(),
-                      scratch
-                          .registerTimestamp(op.field())
-                          .map(clock::nowAfter)
-                          .orElseGet(clock::now));
-                // DocumentEdit makes operations of the three types above only (issue 12: edits of
-                // the causal types are a later slice).
-              default ->
-                  throw new IllegalStateException("server.edit has no operation on " + op.type());
-            };
+        DocumentDelta step = editStep(scratch, op, op.type().kind());
         joined = joined.join(step);
       }
       return joined;
+    }
+
+    private <T extends Crdt<T>> DocumentDelta editStep(
+        Document scratch, DocumentEdit.Op op, CrdtKind<T> kind) {
+      return scratch.mutate(
+          serverReplica,
+          op.field(),
+          kind,
+          (state, dot) -> {
+            Mutation<? extends Crdt<?>> m =
+                DocumentEdit.mutation(op, state, dot, serverReplica, clock);
+            return new Mutation<>(kind.cast(m.state()), kind.cast(m.delta()));
+          });
     }
 
     /**

@@ -5,6 +5,11 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
+import dev.lattice.crdt.GCounter;
+import dev.lattice.crdt.LWWRegister;
+import dev.lattice.crdt.MVRegister;
+import dev.lattice.crdt.ORMap;
+import dev.lattice.crdt.ORSet;
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.Value;
 import dev.lattice.crdt.VersionVector;
@@ -162,6 +167,71 @@ class DefaultHubEditAndCacheTest {
     replica.merge(join(hub.subscribe(bob, DOC, VersionVector.empty())).missing());
     assertThat(replica.fields()).containsOnlyKeys("n");
     assertThat(replica.counterValue("n")).isEqualTo(1);
+  }
+
+  @Test
+  void editsTheCausalTypesAndNestedMapValues() {
+    DefaultHub hub = hub(new InMemoryDocumentStore());
+    join(hub.subscribe(alice, DOC, VersionVector.empty()));
+    Document aliceLocal = Document.create(DOC);
+    // Alice adds "mine" to the set; the server, which has not seen it, removes only what it holds.
+    DocumentDelta aliceAdds = aliceLocal.addToSet(alice.replicaId(), "tags", Value.of("mine"));
+    join(hub.update(alice, DOC, aliceAdds));
+
+    join(
+        hub.edit(
+            DOC,
+            e ->
+                e.addToSet("tags", Value.of("x"))
+                    .addToSet("tags", Value.of("y"))
+                    .writeMVRegister("title", Value.of("T"))
+                    .inMap(
+                        "card",
+                        card ->
+                            card.set("title", Value.of("Fix"))
+                                .increment("votes", 2)
+                                .addToSet("labels", Value.of("bug"))
+                                .inMap("meta", meta -> meta.set("owner", Value.of("ann"))))));
+    join(
+        hub.edit(
+            DOC,
+            e ->
+                e.removeFromSet("tags", Value.of("x"))
+                    .removeFromSet("tags", Value.of("mine"))
+                    .writeMVRegister("title", Value.of("U"))
+                    .inMap(
+                        "card",
+                        card ->
+                            card.removeFromSet("labels", Value.of("bug"))
+                                .removeFromMap("meta", "owner"))));
+
+    Document replica = Document.create(DOC);
+    replica.merge(join(hub.subscribe(bob, DOC, VersionVector.empty())).missing());
+    assertThat(((ORSet) replica.field("tags").orElseThrow().state()).elements())
+        .containsExactly(Value.of("y"));
+    assertThat(((MVRegister) replica.field("title").orElseThrow().state()).values())
+        .containsExactly(Value.of("U"));
+    ORMap card = (ORMap) replica.field("card").orElseThrow().state();
+    assertThat(((LWWRegister) card.get("title").orElseThrow()).value()).contains(Value.of("Fix"));
+    assertThat(((GCounter) card.get("votes").orElseThrow()).value()).isEqualTo(2);
+    assertThat(((ORSet) card.get("labels").orElseThrow()).elements()).isEmpty();
+    assertThat(((ORMap) card.get("meta").orElseThrow()).containsKey("owner")).isFalse();
+    // Every dot of the edits is the server's.
+    assertThat(card.liveOnlyFrom(SERVER)).isTrue();
+  }
+
+  @Test
+  void anEditOfANestedKeyOfAnotherTypeIsRefusedAndChangesNothing() {
+    ControllableStore store = new ControllableStore();
+    DefaultHub hub = hub(store);
+    join(hub.subscribe(alice, DOC, VersionVector.empty()));
+    hub.edit(DOC, e -> e.inMap("card", card -> card.increment("votes", 1)));
+    store.completeAppend(0);
+    assertThat(codeOf(hub.edit(DOC, e -> e.inMap("card", card -> card.set("votes", Value.of(1L))))))
+        .isEqualTo(ErrorCode.FIELD_TYPE_MISMATCH);
+    assertThat(codeOf(hub.edit(DOC, e -> e.addToSet("card", Value.of(1L)))))
+        .isEqualTo(ErrorCode.FIELD_TYPE_MISMATCH);
+    assertThat(store.appends()).hasSize(1);
   }
 
   @Test
