@@ -775,11 +775,26 @@ final class ClientSession {
       boolean resend =
           request.kind() == Request.Kind.UPDATE
               && doc.state.entriesAtMost(request.entryIds(), doc.serverOwnSeq);
-      if ((code.get() == ErrorCode.REPLICA_MISMATCH || resend) && !bound.equals(me)) {
-        // An earlier id's edits the server holds other content for: they never reached it under
-        // those dots, so they are made again by the current id. The connection ends so that no
-        // answer still on its way settles an entry that now carries other dots.
-        doc.state.reissue(bound);
+      if (code.get() == ErrorCode.STALE_REPLICA
+          && resend
+          && !bound.equals(me)
+          && request.entryIds().size() > 1) {
+        // Resends of an earlier id, some of which the server holds with other content: the rest
+        // may be held as they are (edits the lost history did deliver), which must not be made
+        // twice. Send each alone to find which.
+        doc.state.markSolo(request.entryIds());
+      } else if (code.get() == ErrorCode.STALE_REPLICA && resend && !bound.equals(me)) {
+        // An earlier id's edit the server holds other content for: it never reached the server
+        // under its dot, so it is made again by the current id.
+        doc.state.reissue(bound, Set.copyOf(request.entryIds()));
+        if (finishDrainIfDone()) {
+          return;
+        }
+      } else if (code.get() == ErrorCode.REPLICA_MISMATCH && !bound.equals(me)) {
+        // The server takes no dots of that id on this connection: make them all again by the
+        // current id. The connection ends so that no answer still on its way settles an entry
+        // that now carries other dots.
+        doc.state.reissue(bound, null);
         rebind(errorText(error));
       } else if (code.get() == ErrorCode.REPLICA_MISMATCH || resend) {
         // The server holds these dots of ours with other content (or will not take them as ours
@@ -882,7 +897,7 @@ final class ClientSession {
     LOG.log(Level.WARNING, "retired replica " + old + " for " + fresh + ": " + why);
     for (SessionDoc d : docs.values()) {
       d.state.adopt(fresh);
-      d.state.reissue(old);
+      d.state.reissue(old, null);
     }
     if (phase == Phase.ONLINE || phase == Phase.HANDSHAKE) {
       long gen = generation;

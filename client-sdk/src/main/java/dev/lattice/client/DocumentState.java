@@ -62,6 +62,13 @@ final class DocumentState {
   private final TreeMap<Long, OutboxEntry> outbox = new TreeMap<>();
   private long lastEntryId;
 
+  /**
+   * Per field and earlier replica ({@code name + '\0' + replica}), its contribution as of the last
+   * entry already re-issued under {@link #me}: an entry of it re-issued later makes only the
+   * difference again, so an edit is never made twice when its entries are re-issued one by one.
+   */
+  private final Map<String, dev.lattice.crdt.Crdt<?>> reissuedUpTo = new HashMap<>();
+
   /** Entries to send on their own: they were in a coalesced UPDATE that the server refused. */
   private final Set<Long> solo = new HashSet<>();
 
@@ -248,12 +255,13 @@ final class DocumentState {
   }
 
   /**
-   * Re-issues under {@link #me} the outbox entries made by {@code old}: the server holds dots of
-   * {@code old} with other content, so these edits never reached it under their own dots.
+   * Re-issues under {@link #me} the outbox entries made by {@code old} (those of {@code only}, or
+   * all when null): the server holds their dots with other content, so these edits never reached it
+   * under their own dots.
    */
-  synchronized void reissue(ReplicaId old) {
+  synchronized void reissue(ReplicaId old, Set<Long> only) {
     if (!old.equals(me)) {
-      reissueStale(old);
+      reissueStale(old, only);
     }
   }
 
@@ -600,10 +608,10 @@ final class DocumentState {
    * atomic step, so a crash leaves either the old entries (delivered, and refused and re-issued,
    * again after the restart) or the new ones.
    */
-  private void reissueStale(ReplicaId old) {
+  private void reissueStale(ReplicaId old, Set<Long> only) {
     boolean any = false;
     for (OutboxEntry entry : outbox.values()) {
-      if (old.equals(writerOf(entry.delta()))) {
+      if (old.equals(writerOf(entry.delta())) && (only == null || only.contains(entry.entryId()))) {
         any = true;
         break;
       }
@@ -616,11 +624,13 @@ final class DocumentState {
     Map<String, dev.lattice.crdt.Crdt<?>> previous = new HashMap<>();
     Map<Long, DocumentDelta> replaced = new HashMap<>();
     Set<Long> removed = new HashSet<>();
+    Map<String, dev.lattice.crdt.Crdt<?>> accounted = new HashMap<>();
     boolean started = false;
     for (OutboxEntry entry : outbox.values()) {
       ReplicaId writer = writerOf(entry.delta());
-      started |= old.equals(writer);
-      boolean again = old.equals(writer) || (started && me.equals(writer));
+      boolean stale = old.equals(writer) && (only == null || only.contains(entry.entryId()));
+      started |= stale;
+      boolean again = stale || (started && me.equals(writer));
       DocumentDelta fresh = DocumentDelta.empty();
       for (Map.Entry<String, FieldState> e : entry.delta().fields().entrySet()) {
         String name = e.getKey();
@@ -636,8 +646,15 @@ final class DocumentState {
               held.isPresent()
                   ? held.get().state().contributionsOf(writer::equals)
                   : field.type().empty();
+          dev.lattice.crdt.Crdt<?> done = reissuedUpTo.get(key);
+          if (done != null) {
+            before = join(before, done);
+          }
         }
         previous.put(key, field.state());
+        if (stale) {
+          accounted.put(key, field.state());
+        }
         if (!again) {
           continue;
         }
@@ -666,6 +683,7 @@ final class DocumentState {
           e);
       return;
     }
+    reissuedUpTo.putAll(accounted);
     for (Long entryId : removed) {
       outbox.remove(entryId);
       solo.remove(entryId);
@@ -683,6 +701,12 @@ final class DocumentState {
             + me);
     rebuildReplica();
     settleFlushWaiters(null, Set.of());
+  }
+
+  @SuppressWarnings({"unchecked", "rawtypes"})
+  private static dev.lattice.crdt.Crdt<?> join(
+      dev.lattice.crdt.Crdt<?> a, dev.lattice.crdt.Crdt<?> b) {
+    return (dev.lattice.crdt.Crdt<?>) ((dev.lattice.crdt.Crdt) a).merge(b);
   }
 
   /** The edit that took {@code old}'s contribution from {@code before} to {@code after}, by me. */

@@ -219,8 +219,9 @@ class ReplicaRetirementTest {
 
   /**
    * Edits of an earlier process (an id already replaced for new edits) go on a connection bound to
-   * that id, apart from the new edits; a refusal of them re-issues them under the current id
-   * without retiring it; then the connection is bound to the current id.
+   * that id, apart from the new edits; a refused resend of several goes again entry by entry, and
+   * each entry refused alone is re-issued under the current id without retiring it; then the
+   * connection is bound to the current id.
    */
   @Test
   void earlierEditsGoOnAConnectionOfTheirOwnIdAndNewEditsUnderTheCurrentOne() {
@@ -249,6 +250,20 @@ class ReplicaRetirementTest {
             OptionalLong.of(resend.get(0).requestId().getAsLong()),
             ErrorCode.STALE_REPLICA.code(),
             "held with other content"));
+    // Some of them might be held as they are: each goes again alone, and only those refused alone
+    // are made again.
+    List<Update> alone = transport.drain(Update.class);
+    assertThat(alone).hasSize(2);
+    assertThat(transport.closes).isEmpty();
+    for (Update update : alone) {
+      assertThat(update.delta().context().ranges()).hasSize(1);
+      session.onMessage(
+          gen(),
+          new ErrorMessage(
+              OptionalLong.of(update.requestId().getAsLong()),
+              ErrorCode.STALE_REPLICA.code(),
+              "held with other content"));
+    }
     assertThat(local.replicaId()).as("the current id is not retired").isEqualTo(ME);
     assertThat(doc.earlierWriters()).isEmpty();
     assertThat(doc.counterValue("n")).isEqualTo(7);
