@@ -182,8 +182,24 @@ final class ClientSession {
 
   private final Config config;
 
-  /** This client's replica: HELLO's replica id, until it is retired. */
+  /** This client's replica, the one new edits are made by, until it is retired. */
   private ReplicaId me;
+
+  /**
+   * The replica the current connection is bound to (named in its HELLO): {@link #me}, or an earlier
+   * id whose edits are still in some open document's outbox. The server takes a connection's dots
+   * of its own replica only, so the edits of an earlier process (a restarted or restored client) go
+   * on a connection of their own id first: there, a resend the server holds is acknowledged as the
+   * duplicate it is, and the new edits, made by {@link #me}, can never take a sequence number the
+   * server holds for another history (issue 11, the Riak kv679 problem).
+   */
+  private ReplicaId bound;
+
+  /**
+   * Documents whose subscription the server refused for good on a connection: their earlier entries
+   * can go under no id, so they keep no connection bound to an earlier id.
+   */
+  private final Set<String> undeliverable = new HashSet<>();
 
   /** Retires {@link #me} for good and returns its durable successor. */
   private final Supplier<ReplicaId> retireReplica;
@@ -263,6 +279,7 @@ final class ClientSession {
       Consumer<ConnectionStatus> statusSink) {
     this.config = config;
     this.me = me;
+    this.bound = me;
     this.retireReplica = retireReplica;
     this.transport = transport;
     this.scheduler = scheduler;
@@ -292,6 +309,13 @@ final class ClientSession {
     // A document opened while the replica was being retired must not edit under the old id.
     state.adopt(me);
     SessionDoc doc = docs.computeIfAbsent(state.id, id -> new SessionDoc(state));
+    if ((phase == Phase.ONLINE || phase == Phase.HANDSHAKE)
+        && bound.equals(me)
+        && !state.earlierWriters().isEmpty()) {
+      // Edits of an earlier id wait in this document: they go on a connection bound to that id.
+      rebind("document '" + state.id + "' holds edits of " + state.earlierWriters().get(0));
+      return;
+    }
     if (phase == Phase.ONLINE && doc.phase == DocPhase.UNSUBSCRIBED) {
       subscribe(doc);
     }
@@ -304,6 +328,7 @@ final class ClientSession {
    */
   void closeDocument(String documentId) {
     SessionDoc doc = docs.remove(documentId);
+    undeliverable.remove(documentId);
     if (doc == null) {
       return;
     }
@@ -312,6 +337,7 @@ final class ClientSession {
       requests.put(requestId, new Request(documentId, Request.Kind.UNSUBSCRIBE, List.of(), null));
       transport.send(generation, new Unsubscribe(requestId, documentId));
     }
+    finishDrainIfDone();
   }
 
   /** Something may be ready to send: a local edit, a presence change. */
@@ -356,12 +382,16 @@ final class ClientSession {
     helloSentNanos = nanoTime.getAsLong();
     helloSentWall = clockSync.wallMillis();
     String credentials = connectCredentials;
+    bound = binding();
+    if (!bound.equals(me)) {
+      LOG.log(Level.INFO, "delivering the unacknowledged edits of earlier replica " + bound);
+    }
     transport.send(
         gen,
         new Hello(
             ProtocolVersion.MIN,
             config.maxProtocolVersion(),
-            me,
+            bound,
             Optional.ofNullable(credentials),
             Optional.ofNullable(config.clientName())));
     // PINGs only start after WELCOME, so without this a server that dies silently after the
@@ -393,7 +423,10 @@ final class ClientSession {
     // Another subject owns the replica id (a state directory copied from another user's): the
     // same path as a retirement, then reconnect under the fresh id; the edits are re-issued by it.
     boolean freshReplica =
-        code == CloseCodes.REPLICA_OWNED && adoptFreshReplica("the server said: " + text);
+        code == CloseCodes.REPLICA_OWNED
+            && (bound != null && !bound.equals(me)
+                ? reissueEarlier(bound, "the server said: " + text)
+                : adoptFreshReplica("the server said: " + text));
     if (!freshReplica && !CloseCodes.shouldReconnect(code)) {
       phase = Phase.OFFLINE;
       LOG.log(Level.WARNING, "Lattice server closed the connection for good: " + text);
@@ -645,20 +678,32 @@ final class ClientSession {
       LOG.log(Level.DEBUG, "SYNC for no subscription: " + sync.requestId());
       return;
     }
-    long serverOwnSeq = sync.vector().get(me);
-    if (serverOwnSeq > doc.state.ownMaxSequence()) {
+    long serverOwnSeq = sync.vector().get(bound);
+    boolean draining = !bound.equals(me);
+    if (serverOwnSeq > doc.state.maxSequence(bound)
+        && (!draining || doc.state.hasEntriesBy(bound))) {
       // Not merged: the SYNC carries the server's version of those edits, and a re-issue must
       // measure our unacknowledged edits against our own history, not the server's.
       String why =
           "the server holds "
-              + me
+              + bound
               + ":"
               + serverOwnSeq
               + " of document '"
               + sync.documentId()
               + "' but this client only ever used sequences up to "
-              + doc.state.ownMaxSequence()
+              + doc.state.maxSequence(bound)
               + " (a state directory restored from an older copy?)";
+      if (draining) {
+        // An earlier id, already replaced for new edits: its entries go first as resends. The
+        // server acknowledges those it holds with the same content and refuses the others with
+        // STALE_REPLICA, which re-issues them under the current id.
+        LOG.log(Level.WARNING, why + "; resending its outbox entries to verify them");
+        doc.serverOwnSeq = serverOwnSeq;
+        doc.phase = DocPhase.SYNCED;
+        pump();
+        return;
+      }
       if (doc.state.pendingChanges() == 0) {
         retire(why);
         return;
@@ -677,10 +722,10 @@ final class ClientSession {
     mergeRemote(doc, sync.delta());
     doc.state.markSynced();
     doc.phase = DocPhase.SYNCED;
-    DocumentDelta lacking = doc.state.catchUp(sync.vector());
+    DocumentDelta lacking = doc.state.catchUp(sync.vector(), bound);
     if (!lacking.isEmpty()) {
       try {
-        doc.catchUp.addAll(ownParts(sync.documentId(), lacking, me, maxFrameBytes));
+        doc.catchUp.addAll(ownParts(sync.documentId(), lacking, bound, maxFrameBytes));
         doc.catchUpContext = null;
       } catch (IllegalArgumentException e) {
         // A field no frame can carry: the server cannot take it from us, nor could anyone.
@@ -689,6 +734,7 @@ final class ClientSession {
     }
     sendPresence(doc, false);
     pump();
+    finishDrainIfDone();
   }
 
   private void onFanOut(Update update) {
@@ -727,6 +773,9 @@ final class ClientSession {
         // that the server might hold, and later edits must not take its sequences.
         doc.verifyUpTo = -1;
         retire("the outbox of document '" + doc.state.id + "' is verified");
+        return;
+      }
+      if (finishDrainIfDone()) {
         return;
       }
     }
@@ -773,7 +822,28 @@ final class ClientSession {
       boolean resend =
           request.kind() == Request.Kind.UPDATE
               && doc.state.entriesAtMost(request.entryIds(), doc.serverOwnSeq);
-      if (code.get() == ErrorCode.REPLICA_MISMATCH || resend) {
+      if (code.get() == ErrorCode.STALE_REPLICA
+          && resend
+          && !bound.equals(me)
+          && request.entryIds().size() > 1) {
+        // Resends of an earlier id, some of which the server holds with other content: the rest
+        // may be held as they are (edits the lost history did deliver), which must not be made
+        // twice. Send each alone to find which.
+        doc.state.markSolo(request.entryIds());
+      } else if (code.get() == ErrorCode.STALE_REPLICA && resend && !bound.equals(me)) {
+        // An earlier id's edit the server holds other content for: it never reached the server
+        // under its dot, so it is made again by the current id.
+        doc.state.reissue(bound, Set.copyOf(request.entryIds()));
+        if (finishDrainIfDone()) {
+          return;
+        }
+      } else if (code.get() == ErrorCode.REPLICA_MISMATCH && !bound.equals(me)) {
+        // The server takes no dots of that id on this connection: make them all again by the
+        // current id. The connection ends so that no answer still on its way settles an entry
+        // that now carries other dots.
+        doc.state.reissue(bound, null);
+        rebind(errorText(error));
+      } else if (code.get() == ErrorCode.REPLICA_MISMATCH || resend) {
         // The server holds these dots of ours with other content (or will not take them as ours
         // at all): this replica id names a history we do not have. Retire it.
         retire(errorText(error));
@@ -806,6 +876,10 @@ final class ClientSession {
         } else {
           LOG.log(Level.WARNING, failure.getMessage());
           doc.state.subscriptionRefused(failure);
+          undeliverable.add(doc.state.id);
+          if (finishDrainIfDone()) {
+            return;
+          }
         }
       }
       case UPDATE -> {
@@ -826,6 +900,9 @@ final class ClientSession {
         } else {
           LOG.log(Level.WARNING, failure.getMessage());
           doc.state.rejected(request.entryIds().get(0), failure);
+          if (finishDrainIfDone()) {
+            return;
+          }
         }
       }
       case CATCH_UP -> {
@@ -883,8 +960,65 @@ final class ClientSession {
     LOG.log(Level.WARNING, "retired replica " + old + " for " + fresh + ": " + why);
     for (SessionDoc d : docs.values()) {
       d.state.adopt(fresh);
+      d.state.reissue(old, null);
     }
     return true;
+  }
+
+  /**
+   * Another subject owns {@code earlier}, an id of this client's earlier process whose edits were
+   * still to deliver: they can never go under it, so they are made again under {@link #me}.
+   */
+  private boolean reissueEarlier(ReplicaId earlier, String why) {
+    LOG.log(Level.WARNING, "re-issuing the edits of earlier replica " + earlier + ": " + why);
+    for (SessionDoc d : docs.values()) {
+      d.state.reissue(earlier, null);
+    }
+    return true;
+  }
+
+  /**
+   * The replica the next connection is bound to: the first earlier id with edits still to deliver
+   * in an open document, else {@link #me}.
+   */
+  private ReplicaId binding() {
+    for (SessionDoc doc : docs.values()) {
+      if (undeliverable.contains(doc.state.id)) {
+        continue;
+      }
+      List<ReplicaId> earlier = doc.state.earlierWriters();
+      if (!earlier.isEmpty()) {
+        return earlier.get(0);
+      }
+    }
+    return me;
+  }
+
+  /**
+   * On a connection bound to an earlier id: once no open document holds an entry of it (each
+   * acknowledged, refused, or re-issued under {@link #me}), reconnects bound to the next one or to
+   * {@link #me}.
+   *
+   * @return whether the connection was ended
+   */
+  private boolean finishDrainIfDone() {
+    if (bound.equals(me) || phase != Phase.ONLINE) {
+      return false;
+    }
+    for (SessionDoc doc : docs.values()) {
+      if (!undeliverable.contains(doc.state.id) && doc.state.hasEntriesBy(bound)) {
+        return false;
+      }
+    }
+    rebind("the edits of earlier replica " + bound + " are delivered");
+    return true;
+  }
+
+  /** Ends the connection so that the next one is bound to {@link #binding()}. */
+  private void rebind(String why) {
+    long gen = generation;
+    transport.close(gen, CloseCodes.GOING_AWAY, "rebinding the replica id");
+    onClosed(gen, ABNORMAL, why);
   }
 
   /**
@@ -1062,7 +1196,7 @@ final class ClientSession {
           requests.put(requestId, new Request(doc.state.id, Request.Kind.UPDATE, ids, joined));
           Optional<OwnUpdate> own =
               version >= 2 && batch.size() == 1 && doc.alias >= 0
-                  ? OwnUpdate.of(requestId, doc.alias, me, joined)
+                  ? OwnUpdate.of(requestId, doc.alias, bound, joined)
                   : Optional.empty();
           if (own.isPresent()) {
             transport.send(generation, own.get());
@@ -1081,6 +1215,12 @@ final class ClientSession {
    */
   private List<OutboxEntry> batch(SessionDoc doc) {
     List<OutboxEntry> unsent = doc.state.unsent(doc.inFlight);
+    // A connection carries the dots of the replica it is bound to, and no other's.
+    unsent.removeIf(
+        e -> {
+          ReplicaId writer = DocumentState.writerOf(e.delta());
+          return !bound.equals(writer == null ? me : writer);
+        });
     if (doc.verifyUpTo >= 0) {
       // Only the entries being verified; later edits wait for the fresh replica id.
       unsent.removeIf(e -> e.entryId() > doc.verifyUpTo);
@@ -1160,8 +1300,8 @@ final class ClientSession {
     transport.send(
         generation,
         mine.isEmpty()
-            ? Presence.leave(doc.state.id, me)
-            : new Presence(doc.state.id, me, presenceTtlMillis, mine));
+            ? Presence.leave(doc.state.id, bound)
+            : new Presence(doc.state.id, bound, presenceTtlMillis, mine));
   }
 
   private void schedulePresenceRenewal() {

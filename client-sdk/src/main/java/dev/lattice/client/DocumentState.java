@@ -64,6 +64,13 @@ final class DocumentState {
   private final TreeMap<Long, OutboxEntry> outbox = new TreeMap<>();
   private long lastEntryId;
 
+  /**
+   * Per field and earlier replica ({@code name + '\0' + replica}), its contribution as of the last
+   * entry already re-issued under {@link #me}: an entry of it re-issued later makes only the
+   * difference again, so an edit is never made twice when its entries are re-issued one by one.
+   */
+  private final Map<String, dev.lattice.crdt.Crdt<?>> reissuedUpTo = new HashMap<>();
+
   /** Entries to send on their own: they were in a coalesced UPDATE that the server refused. */
   private final Set<Long> solo = new HashSet<>();
 
@@ -123,8 +130,9 @@ final class DocumentState {
         lastEntryId = Math.max(lastEntryId, entry.entryId());
       }
       rebuildReplica();
-      // Edits of a replica id retired before a crash that came before their re-issue.
-      reissueStale();
+      // Entries of earlier replica ids stay as they are: the session delivers them on a
+      // connection bound to their own id (a resend the server holds must be acknowledged, not made
+      // again), and re-issues them under the current id only if the server refuses them.
       // A restarted client must never write below its own earlier writes (nor anyone's it saw).
       replica
           .deltaSince(dev.lattice.crdt.VersionVector.empty())
@@ -179,7 +187,51 @@ final class DocumentState {
    * client does not remember making: its state was restored from an older copy.
    */
   synchronized long ownMaxSequence() {
-    return replica.nextSequence(me) - 1;
+    return maxSequence(me);
+  }
+
+  /** The greatest sequence number {@code replica} has used in this document as far as we know. */
+  synchronized long maxSequence(ReplicaId replica) {
+    return this.replica.nextSequence(replica) - 1;
+  }
+
+  /**
+   * The replica ids other than {@link #me} that made entries still in the outbox, in the order of
+   * their first entry: edits of an earlier process (or of a retired id) still to be delivered, each
+   * on a connection bound to its own id.
+   */
+  synchronized List<ReplicaId> earlierWriters() {
+    Set<ReplicaId> out = new java.util.LinkedHashSet<>();
+    for (OutboxEntry entry : outbox.values()) {
+      ReplicaId writer = writerOf(entry.delta());
+      if (writer != null && !writer.equals(me)) {
+        out.add(writer);
+      }
+    }
+    return List.copyOf(out);
+  }
+
+  /** Whether the outbox holds an entry made by {@code replica}. */
+  synchronized boolean hasEntriesBy(ReplicaId replica) {
+    for (OutboxEntry entry : outbox.values()) {
+      if (replica.equals(writerOf(entry.delta()))) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** The replica that made an outbox entry (its dots'), or null for an entry with none. */
+  static ReplicaId writerOf(DocumentDelta delta) {
+    for (dev.lattice.crdt.DotRange range : delta.context().ranges()) {
+      return range.replica();
+    }
+    for (FieldState field : delta.fields().values()) {
+      for (ReplicaId writer : field.touched().entries().keySet()) {
+        return writer;
+      }
+    }
+    return null;
   }
 
   /**
@@ -202,15 +254,22 @@ final class DocumentState {
   }
 
   /**
-   * Makes this document's edits by {@code fresh} from now on, and re-issues under it every outbox
-   * entry of a retired replica id (see {@link #reissueStale}).
+   * Makes this document's new edits by {@code fresh} from now on. Entries of earlier ids stay as
+   * they are (see {@link #reissue}).
    */
   synchronized void adopt(ReplicaId fresh) {
-    if (fresh.equals(me)) {
-      return;
-    }
     me = fresh;
-    reissueStale();
+  }
+
+  /**
+   * Re-issues under {@link #me} the outbox entries made by {@code old} (those of {@code only}, or
+   * all when null): the server holds their dots with other content, so these edits never reached it
+   * under their own dots.
+   */
+  synchronized void reissue(ReplicaId old, Set<Long> only) {
+    if (!old.equals(me)) {
+      reissueStale(old, only);
+    }
   }
 
   // ------------------------------------------------------------------ edits (app threads)
@@ -307,7 +366,13 @@ final class DocumentState {
    * replica sends its own.
    */
   synchronized DocumentDelta catchUp(dev.lattice.crdt.VersionVector serverVector) {
-    return ownPart(base.deltaSince(serverVector), me);
+    return catchUp(serverVector, me);
+  }
+
+  /** What the server lacks of {@code replica}'s acknowledged edits, given its vector. */
+  synchronized DocumentDelta catchUp(
+      dev.lattice.crdt.VersionVector serverVector, ReplicaId replica) {
+    return ownPart(base.deltaSince(serverVector), replica);
   }
 
   /** The dots, touched entries and contributions of {@code replica} in {@code delta}. */
@@ -566,17 +631,20 @@ final class DocumentState {
   }
 
   /**
-   * Re-issues under {@link #me} the outbox entries made by a retired replica id: each such edit is
-   * made again as the same operation (a counter's amount, a register's value and timestamp) by the
-   * current replica, in the entry's place (same entry id, so flush futures keep their meaning).
-   * Entries left with nothing to do (an empty change) are dropped. The stored outbox is rewritten
-   * in one atomic step, so a crash leaves either the old entries (re-issued again at the next
-   * start) or the new ones.
+   * Re-issues under {@link #me} the outbox entries made by {@code old}: each such edit is made
+   * again as the same operation (a counter's amount, a register's value and timestamp) by the
+   * current replica, in the entry's place (same entry id, so flush futures keep their meaning). The
+   * current replica's own entries after the first of them are made again too: they were never sent
+   * (a connection bound to {@code old} carries none of them), and their sequence numbers must
+   * follow the re-issued ones, since the server takes a replica's new dots only in order. Entries
+   * left with nothing to do (an empty change) are dropped. The stored outbox is rewritten in one
+   * atomic step, so a crash leaves either the old entries (delivered, and refused and re-issued,
+   * again after the restart) or the new ones.
    */
-  private void reissueStale() {
+  private void reissueStale(ReplicaId old, Set<Long> only) {
     boolean any = false;
     for (OutboxEntry entry : outbox.values()) {
-      if (!isBy(entry.delta(), me)) {
+      if (old.equals(writerOf(entry.delta())) && (only == null || only.contains(entry.entryId()))) {
         any = true;
         break;
       }
@@ -585,42 +653,55 @@ final class DocumentState {
       return;
     }
     Document scratch = base.copy();
-    // Per field and retired replica, its contribution before the entry at hand.
+    // Per field and writer, its contribution before the entry at hand.
     Map<String, dev.lattice.crdt.Crdt<?>> previous = new HashMap<>();
     Map<Long, DocumentDelta> replaced = new HashMap<>();
     Set<Long> removed = new HashSet<>();
+    Map<String, dev.lattice.crdt.Crdt<?>> accounted = new HashMap<>();
+    boolean started = false;
     for (OutboxEntry entry : outbox.values()) {
-      if (isBy(entry.delta(), me)) {
-        mergeQuietly(scratch, entry.delta());
-        continue;
-      }
+      ReplicaId writer = writerOf(entry.delta());
+      boolean stale = old.equals(writer) && (only == null || only.contains(entry.entryId()));
+      started |= stale;
+      boolean again = stale || (started && me.equals(writer));
       DocumentDelta fresh = DocumentDelta.empty();
       for (Map.Entry<String, FieldState> e : entry.delta().fields().entrySet()) {
         String name = e.getKey();
         FieldState field = e.getValue();
-        if (field.touched().isEmpty()) {
+        if (field.touched().isEmpty() || writer == null) {
           continue;
         }
-        ReplicaId old = field.touched().replicaAt(0);
-        String key = name + '\u0000' + old;
+        String key = name + '\u0000' + writer;
         dev.lattice.crdt.Crdt<?> before = previous.get(key);
         if (before == null) {
           Optional<FieldState> held = base.field(name);
           before =
               held.isPresent()
-                  ? held.get().state().contributionsOf(old::equals)
+                  ? held.get().state().contributionsOf(writer::equals)
                   : field.type().empty();
+          dev.lattice.crdt.Crdt<?> done = reissuedUpTo.get(key);
+          if (done != null) {
+            before = join(before, done);
+          }
         }
         previous.put(key, field.state());
+        if (stale) {
+          accounted.put(key, field.state());
+        }
+        if (!again) {
+          continue;
+        }
         try {
-          fresh = fresh.join(redo(scratch, name, old, before, field.state()));
+          fresh = fresh.join(redo(scratch, name, writer, before, field.state()));
         } catch (RuntimeException ex) {
           // A field the document now has with another type: the server would refuse it anyway.
           LOG.log(
               Level.INFO, "document '" + id + "': not re-issuing an edit of '" + name + "': " + ex);
         }
       }
-      if (fresh.isEmpty()) {
+      if (!again) {
+        mergeQuietly(scratch, entry.delta());
+      } else if (fresh.isEmpty()) {
         removed.add(entry.entryId());
       } else {
         replaced.put(entry.entryId(), fresh);
@@ -635,6 +716,7 @@ final class DocumentState {
           e);
       return;
     }
+    reissuedUpTo.putAll(accounted);
     for (Long entryId : removed) {
       outbox.remove(entryId);
       solo.remove(entryId);
@@ -646,10 +728,18 @@ final class DocumentState {
             + id
             + "': re-issued "
             + replaced.size()
-            + " unacknowledged edits under replica "
+            + " unacknowledged edits of replica "
+            + old
+            + " under "
             + me);
     rebuildReplica();
     settleFlushWaiters(null, Set.of());
+  }
+
+  @SuppressWarnings({"unchecked", "rawtypes"})
+  private static dev.lattice.crdt.Crdt<?> join(
+      dev.lattice.crdt.Crdt<?> a, dev.lattice.crdt.Crdt<?> b) {
+    return (dev.lattice.crdt.Crdt<?>) ((dev.lattice.crdt.Crdt) a).merge(b);
   }
 
   /** The edit that took {@code old}'s contribution from {@code before} to {@code after}, by me. */
@@ -682,23 +772,6 @@ final class DocumentState {
       return scratch.setRegister(me, name, register.value().get(), register.timestamp().get());
     }
     return DocumentDelta.empty();
-  }
-
-  /** Whether every dot and touched entry of {@code delta} is {@code replica}'s. */
-  private static boolean isBy(DocumentDelta delta, ReplicaId replica) {
-    for (dev.lattice.crdt.DotRange range : delta.context().ranges()) {
-      if (!range.replica().equals(replica)) {
-        return false;
-      }
-    }
-    for (FieldState field : delta.fields().values()) {
-      for (ReplicaId writer : field.touched().entries().keySet()) {
-        if (!writer.equals(replica)) {
-          return false;
-        }
-      }
-    }
-    return true;
   }
 
   private static void mergeQuietly(Document doc, DocumentDelta delta) {

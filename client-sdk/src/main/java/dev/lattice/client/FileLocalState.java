@@ -266,36 +266,6 @@ final class FileLocalState implements LocalState {
     return fresh;
   }
 
-  /**
-   * {@inheritDoc}
-   *
-   * <p>Reads only the outbox files' headers and sizes: an outbox longer than its header may hold a
-   * record (a torn one counts too, which errs on the safe side).
-   */
-  @Override
-  public boolean hasPendingEdits() {
-    ensureOpen();
-    try (DirectoryStream<Path> outboxes =
-        Files.newDirectoryStream(documentsDir, "*" + OUTBOX_SUFFIX)) {
-      for (Path outbox : outboxes) {
-        try (FileChannel ch = FileChannel.open(outbox, StandardOpenOption.READ)) {
-          long size = ch.size();
-          if (size < OUTBOX_HEADER_FIXED_BYTES) {
-            return true;
-          }
-          ByteBuffer fixed = ByteBuffer.wrap(readFully(ch, 0, OUTBOX_HEADER_FIXED_BYTES, outbox));
-          long idLength = Integer.toUnsignedLong(fixed.getInt(8));
-          if (size > OUTBOX_HEADER_FIXED_BYTES + idLength) {
-            return true;
-          }
-        }
-      }
-      return false;
-    } catch (IOException e) {
-      return true;
-    }
-  }
-
   @Override
   public void replaceOutbox(
       String documentId, Map<Long, DocumentDelta> replaced, Set<Long> removed) {

@@ -83,17 +83,15 @@ public final class LatticeClient implements AutoCloseable {
 
   private LatticeClient(Builder b, LocalState localState) {
     this.localState = localState;
-    if (!localState.hasPendingEdits()) {
-      // Each process edits under a replica id of its own unless it still has edits of the last one
-      // to deliver: a state directory restored from an older copy would otherwise hand out
-      // sequence numbers the server holds with other content, and lose those edits for good
-      // (issue 11, the Riak kv679 problem). With edits pending, the server's vector and its checks
-      // of reused sequences catch a restored copy instead (docs/PROTOCOL.md, "Replica identity").
-      try {
-        localState.retireReplicaId();
-      } catch (RuntimeException e) {
-        LOG.log(Level.WARNING, "could not take a fresh replica id; keeping the stored one", e);
-      }
+    // Each process makes its edits under a replica id of its own: a state directory restored
+    // from an older copy would otherwise hand out sequence numbers the server holds with other
+    // content (or, worse, with the same content, taken for a duplicate), and lose those edits for
+    // good (issue 11, the Riak kv679 problem). Edits of earlier ids still in the outbox are
+    // delivered on connections bound to their own id first (docs/PROTOCOL.md, "Replica identity").
+    try {
+      localState.retireReplicaId();
+    } catch (RuntimeException e) {
+      LOG.log(Level.WARNING, "could not take a fresh replica id; keeping the stored one", e);
     }
     ClockSync clockSync =
         new ClockSync(

@@ -70,21 +70,11 @@ interface LocalState extends AutoCloseable {
   ReplicaId retireReplicaId();
 
   /**
-   * Whether any document's stored outbox may hold an edit (when in doubt, true). A client that
-   * starts with none retires its stored replica id and edits under a fresh one (see {@code
-   * LatticeClient}): a state directory restored from a backup then cannot hand out a sequence
-   * number the server already holds.
-   */
-  default boolean hasPendingEdits() {
-    return true;
-  }
-
-  /**
    * Replaces outbox entries in place, atomically with respect to crashes: each entry of {@code
    * replaced} takes the delta given for its id (keeping its id and position), the entries of {@code
-   * removed} are forgotten, the rest stay. Used to re-issue the edits of a retired replica id under
-   * the current one; unlike {@link #checkpoint} it does not ask the stored state to hold the dots
-   * of the entries it forgets, since they are dots of a retired id.
+   * removed} are forgotten, the rest stay. Used to re-issue the edits of an earlier replica id
+   * under the current one; unlike {@link #checkpoint} it does not ask the stored state to hold the
+   * dots of the entries it forgets, since they are dots of a retired id.
    *
    * @throws LocalStateException if the outbox cannot be rewritten (it is then unchanged)
    */

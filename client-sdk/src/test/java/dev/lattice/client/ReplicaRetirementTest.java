@@ -258,6 +258,71 @@ class ReplicaRetirementTest {
     assertThat(doc.pendingChanges()).isEqualTo(2);
   }
 
+  /**
+   * Edits of an earlier process (an id already replaced for new edits) go on a connection bound to
+   * that id, apart from the new edits; a refused resend of several goes again entry by entry, and
+   * each entry refused alone is re-issued under the current id without retiring it; then the
+   * connection is bound to the current id.
+   */
+  @Test
+  void earlierEditsGoOnAConnectionOfTheirOwnIdAndNewEditsUnderTheCurrentOne() {
+    ReplicaId earlier = ReplicaId.of(7);
+    MemoryLocalState local = new MemoryLocalState(ME);
+    DocumentState doc = new DocumentState("d", earlier, local, clock, callbacks);
+    doc.edit("n", d -> d.incrementGCounter(earlier, "n", 1));
+    doc.edit("n", d -> d.incrementGCounter(earlier, "n", 1));
+    doc.adopt(ME);
+    doc.edit("n", d -> d.incrementGCounter(ME, "n", 5));
+    assertThat(doc.earlierWriters()).containsExactly(earlier);
+    var flushed = doc.flush();
+    ClientSession session = session(local);
+    session.open(doc);
+    session.start();
+
+    Hello first = handshake(session, VersionVector.of(Map.of(earlier, 2L)));
+    assertThat(first.replicaId()).isEqualTo(earlier);
+    List<Update> resend = transport.drain(Update.class);
+    assertThat(resend).hasSize(1);
+    assertThat(resend.get(0).delta().context().ranges())
+        .containsExactly(new DotRange(earlier, 1, 2));
+    session.onMessage(
+        gen(),
+        new ErrorMessage(
+            OptionalLong.of(resend.get(0).requestId().getAsLong()),
+            ErrorCode.STALE_REPLICA.code(),
+            "held with other content"));
+    // Some of them might be held as they are: each goes again alone, and only those refused alone
+    // are made again.
+    List<Update> alone = transport.drain(Update.class);
+    assertThat(alone).hasSize(2);
+    assertThat(transport.closes).isEmpty();
+    for (Update update : alone) {
+      assertThat(update.delta().context().ranges()).hasSize(1);
+      session.onMessage(
+          gen(),
+          new ErrorMessage(
+              OptionalLong.of(update.requestId().getAsLong()),
+              ErrorCode.STALE_REPLICA.code(),
+              "held with other content"));
+    }
+    assertThat(local.replicaId()).as("the current id is not retired").isEqualTo(ME);
+    assertThat(doc.earlierWriters()).isEmpty();
+    assertThat(doc.counterValue("n")).isEqualTo(7);
+    assertThat(transport.closes).containsExactly(CloseCodes.GOING_AWAY);
+
+    scheduler.advanceMillis(2_000);
+    Hello second = handshake(session, VersionVector.of(Map.of(earlier, 2L)));
+    assertThat(second.replicaId()).isEqualTo(ME);
+    Document server = Document.create("d");
+    for (Update update : transport.drain(Update.class)) {
+      assertThat(server.checkOwnDelta(ME, update.delta()).verdict().accepted()).isTrue();
+      server.merge(update.delta());
+      session.onMessage(gen(), new dev.lattice.protocol.Ack(update.requestId().getAsLong(), "d"));
+    }
+    assertThat(server.counterValue("n")).isEqualTo(7);
+    assertThat(flushed).isCompleted();
+  }
+
   @Test
   void aGapIsAnsweredByAResyncNotByRetiringTheId() {
     MemoryLocalState local = new MemoryLocalState(ME);
