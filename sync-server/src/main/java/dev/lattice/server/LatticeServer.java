@@ -73,7 +73,8 @@ import org.eclipse.jetty.websocket.core.server.WebSocketUpgradeHandler;
  * The Lattice sync server: a Jetty 12 WebSocket endpoint at {@code /v1/sync} (docs/PROTOCOL.md)
  * over the document hub and a store, with plain HTTP beside it ({@code /healthz}, {@code /readyz},
  * {@code /metrics}, {@code /v1/docs/{id}}). Server-side code changes documents with {@link #edit}
- * and reads them with {@link #document}.
+ * and reads them with {@link #document}; extensions ({@link Builder#extension}) are told of
+ * connections, loads, durable changes and disconnects (docs/EMBEDDING.md).
  *
  * <pre>{@code
  * try (LatticeServer server = LatticeServer.builder().port(0).inMemory(true).build().start()) {
