@@ -636,6 +636,11 @@ public final class LatticeServer implements AutoCloseable {
     } else if (replicator != null) {
       replicator.close();
     }
+    if (extensionRunner != null) {
+      // After the hub, which reports nothing more once closed; before the store, which the
+      // extensions' onStop may still read (a webhook sending its open windows).
+      extensionRunner.close();
+    }
     if (store != null) {
       try {
         store.close();
@@ -647,10 +652,7 @@ public final class LatticeServer implements AutoCloseable {
         }
       }
     }
-    if (extensionRunner != null) {
-      // After the store, whose last appends report their changes; waits for them, briefly.
-      extensionRunner.close();
-    }
+
     if (redisResources != null) {
       // After the store and replicator: their clients use these threads until they close.
       redisResources.shutdown(0, 2, TimeUnit.SECONDS);
