@@ -73,7 +73,8 @@ import org.eclipse.jetty.websocket.core.server.WebSocketUpgradeHandler;
  * The Lattice sync server: a Jetty 12 WebSocket endpoint at {@code /v1/sync} (docs/PROTOCOL.md)
  * over the document hub and a store, with plain HTTP beside it ({@code /healthz}, {@code /readyz},
  * {@code /metrics}, {@code /v1/docs/{id}}). Server-side code changes documents with {@link #edit}
- * and reads them with {@link #document}.
+ * and reads them with {@link #document}; extensions ({@link Builder#extension}) are told of
+ * connections, loads, durable changes and disconnects (docs/EMBEDDING.md).
  *
  * <pre>{@code
  * try (LatticeServer server = LatticeServer.builder().port(0).inMemory(true).build().start()) {
@@ -642,6 +643,11 @@ public final class LatticeServer implements AutoCloseable {
     } else if (replicator != null) {
       replicator.close();
     }
+    if (extensionRunner != null) {
+      // After the hub, which reports nothing more once closed; before the store, which the
+      // extensions' onStop may still read (a webhook sending its open windows).
+      extensionRunner.close();
+    }
     if (store != null) {
       try {
         store.close();
@@ -653,10 +659,7 @@ public final class LatticeServer implements AutoCloseable {
         }
       }
     }
-    if (extensionRunner != null) {
-      // After the store, whose last appends report their changes; waits for them, briefly.
-      extensionRunner.close();
-    }
+
     if (redisResources != null) {
       // After the store and replicator: their clients use these threads until they close.
       redisResources.shutdown(0, 2, TimeUnit.SECONDS);

@@ -419,4 +419,43 @@ class ExtensionsIT {
                 + "{\"likes\":{\"type\":\"G_COUNTER\",\"value\":2}}},"
                 + "\"replicas\":[\"000000000000000a\"],\"changes\":1}");
   }
+
+  @Test
+  void aWebhookSendsItsOpenWindowWhenTheServerCloses(@TempDir Path data) throws Exception {
+    BlockingQueue<String> bodies = new LinkedBlockingQueue<>();
+    com.sun.net.httpserver.HttpServer receiver =
+        com.sun.net.httpserver.HttpServer.create(new java.net.InetSocketAddress("127.0.0.1", 0), 0);
+    receiver.createContext(
+        "/hook",
+        exchange -> {
+          bodies.add(
+              new String(
+                  exchange.getRequestBody().readAllBytes(),
+                  java.nio.charset.StandardCharsets.UTF_8));
+          exchange.sendResponseHeaders(204, -1);
+          exchange.close();
+        });
+    receiver.start();
+    open.add(() -> receiver.stop(0));
+    java.net.URI url =
+        java.net.URI.create("http://127.0.0.1:" + receiver.getAddress().getPort() + "/hook");
+    LatticeServer server =
+        start(
+            LatticeServer.builder()
+                .dataDirectory(data) // a store that refuses reads once closed
+                .extension(
+                    dev.lattice.server.extension.WebhookExtension.builder(url)
+                        .debounce(Duration.ofHours(1)) // only the close can send it
+                        .build()));
+    server.edit("board", e -> e.increment("likes", 4)).get(WAIT, TimeUnit.SECONDS);
+
+    server.close();
+
+    // Sent during close, with the store still open to read the document from.
+    assertThat(bodies.poll())
+        .isEqualTo(
+            "{\"event\":\"change\",\"document\":{\"id\":\"board\",\"fields\":"
+                + "{\"likes\":{\"type\":\"G_COUNTER\",\"value\":4}}},"
+                + "\"replicas\":[\"000000000000005e\"],\"changes\":1}");
+  }
 }

@@ -91,7 +91,8 @@ public interface LatticeExtension {
    * cache). When {@link LoadDocument#isNew()} (the store has never held it) the returned {@link
    * Seed} is applied to it as one server edit before anyone is served it, so the first subscriber's
    * catch-up holds it; a seed returned for a stored document is ignored. The subscribes waiting for
-   * the load wait for this hook.
+   * the load wait for this hook. HTTP reads ({@code GET /v1/docs/{id}}) read the store directly and
+   * load nothing, so they neither call this hook nor see a seed before the first subscribe or edit.
    */
   default CompletionStage<Seed> onLoadDocument(LoadDocument load) {
     return CompletableFuture.completedFuture(Seed.none());

@@ -144,6 +144,16 @@ import java.util.function.Function;
  * LiveDocument#maybeRelease} is the one place that decides to drop a document, and {@code
  * LiveDocument#startLoad} the one place that loads it.
  *
+ * <h2>Hooks</h2>
+ *
+ * <p>With {@link HubConfig#hooks()} set, a load asks {@link DocumentHooks#loading} before anyone is
+ * served the document (a failure fails the load like a store failure; a seed of a new document is
+ * applied as a server edit, in the first round); each accepted update is recorded in its round and
+ * reported by {@link DocumentHooks#changed} once the round is durable and acknowledged (a failed
+ * round's changes ride with the retry), followed by {@link DocumentHooks#stored}; a release of a
+ * loaded document is reported by {@link DocumentHooks#unloaded}. Deltas delivered by the replicator
+ * are never reported. The hooks only queue: nothing here waits for an extension.
+ *
  * <h2>Presence</h2>
  *
  * <p>Kept per (connection, document) with its expiry, at most {@link HubConfig#maxPresenceTtl()};

@@ -180,13 +180,11 @@ public final class ServerSession implements Connection {
   private SessionScheduler.Cancellable rightsTimer; // armed while there are subscriptions
   private ArrayDeque<byte[]> heldFrames; // frames that came while AUTHENTICATING; null if none
   private boolean disconnected;
-  // HELLO's replica, once the hooks were told of it; they are told of the end then too.
+  // HELLO's replica, once the hooks were told of it, until they are told of the end.
   private ReplicaId hookedReplica;
-  private boolean hooksToldOfEnd;
-  // The first close known: the session's own, the transport's, or the peer's.
+  // The first close known (the session's own, the transport's, or the peer's); null reason until.
   private int closeCode = NO_STATUS;
-  private String closeReason = "";
-  private boolean closeKnown;
+  private String closeReason;
 
   private final SessionObserver observer;
   private final SortedMap<String, Long> welcomeLimits;
@@ -434,8 +432,7 @@ public final class ServerSession implements Connection {
   }
 
   private void closeKnown(int code, String reason) {
-    if (!closeKnown) {
-      closeKnown = true;
+    if (closeReason == null) {
       closeCode = code;
       closeReason = reason == null ? "" : reason;
     }
@@ -1259,10 +1256,12 @@ public final class ServerSession implements Connection {
       disconnected = true;
       hubQuietly(() -> hub.disconnect(this));
     }
-    if (hookedReplica != null && !hooksToldOfEnd) {
-      hooksToldOfEnd = true;
+    if (hookedReplica != null) {
+      ReplicaId replica = hookedReplica;
+      hookedReplica = null; // told once
       try {
-        hooks.disconnected(id, hookedReplica, principal, closeCode, closeReason);
+        hooks.disconnected(
+            id, replica, principal, closeCode, closeReason == null ? "" : closeReason);
       } catch (RuntimeException e) {
         LOG.log(System.Logger.Level.WARNING, "session " + id + ": the disconnect hook threw", e);
       }

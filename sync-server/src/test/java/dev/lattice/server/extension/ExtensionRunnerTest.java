@@ -258,4 +258,36 @@ class ExtensionRunnerTest {
 
     assertThat(calls).containsExactly("a 4004 idle", "b stop", "a stop");
   }
+
+  @Test
+  void eventsBeyondTheBoundAreDroppedAndCountedNotQueued() throws Exception {
+    CompletableFuture<Void> stuck = new CompletableFuture<>();
+    BlockingQueue<String> seen = new LinkedBlockingQueue<>();
+    LatticeExtension stalling =
+        new LatticeExtension() {
+          @Override
+          public CompletionStage<Void> onChange(Change change) {
+            return stuck;
+          }
+        };
+    runner(Duration.ofMinutes(5), stalling, recorder("after", seen));
+
+    DocumentHooks.Change change = change("d", "n");
+    for (int i = 0; i < ExtensionRunner.MAX_PENDING_NOTIFICATIONS + 3; i++) {
+      runner.changed(change);
+    }
+
+    assertThat(registry.counter("lattice.extension.dropped").count()).isEqualTo(3);
+    stuck.complete(null);
+    for (int i = 0; i < ExtensionRunner.MAX_PENDING_NOTIFICATIONS; i++) {
+      poll(seen);
+    }
+    // Drained: the queue takes events again.
+    runner.changed(change("d", "again"));
+    String last;
+    do {
+      last = poll(seen);
+    } while (!last.equals("after:d:again"));
+    assertThat(registry.counter("lattice.extension.dropped").count()).isEqualTo(3);
+  }
 }

@@ -10,6 +10,7 @@ import dev.lattice.crdt.VersionVector;
 import dev.lattice.hlc.HybridLogicalClock;
 import dev.lattice.protocol.ErrorCode;
 import dev.lattice.server.auth.Principal;
+import dev.lattice.server.store.InMemoryDocumentStore;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
@@ -208,5 +209,37 @@ class DefaultHubHooksTest {
     assertThat(hub.subscribe(alice, DOC, VersionVector.empty())).isCompletedExceptionally();
     assertThat(store.appends()).isEmpty();
     assertThat(hub.stats().documentsLive()).isZero();
+  }
+
+  @Test
+  void withReplicationOnlyTheHubThatAcceptedAChangeReportsIt() {
+    InMemoryDocumentStore shared = new InMemoryDocumentStore();
+    LoopbackBus bus = new LoopbackBus();
+    Recording hooksB = new Recording();
+    DefaultHub hubA = replicatingHub(shared, bus.replicator(), hooks, 1);
+    DefaultHub hubB = replicatingHub(shared, bus.replicator(), hooksB, 2);
+    TestConnection bob = new TestConnection("bob", 0xB);
+    join(hubA.subscribe(alice, DOC, VersionVector.empty()));
+    join(hubB.subscribe(bob, DOC, VersionVector.empty()));
+
+    join(
+        hubA.update(alice, DOC, Document.create(DOC).incrementGCounter(alice.replicaId(), "n", 1)));
+
+    assertThat(bob.updates()).hasSize(1); // B merged and fanned it out...
+    assertThat(hooks.changes).hasSize(1);
+    assertThat(hooksB.changes).isEmpty(); // ...but only A, which accepted it, reports it
+    assertThat(hooksB.stores).isEmpty();
+  }
+
+  private DefaultHub replicatingHub(
+      InMemoryDocumentStore store, Replicator replicator, DocumentHooks hooks, long replica) {
+    return new DefaultHub(
+        HubConfig.builder(store, ReplicaId.of(replica))
+            .executor(Runnable::run)
+            .scheduler(scheduler)
+            .clock(new HybridLogicalClock(() -> 1_700_000_000_000L, Duration.ofSeconds(60)))
+            .replicator(replicator)
+            .hooks(hooks)
+            .build());
   }
 }
