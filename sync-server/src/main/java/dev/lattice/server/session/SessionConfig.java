@@ -1,11 +1,14 @@
 package dev.lattice.server.session;
 
+import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.codec.CrdtCodecs;
+import dev.lattice.hlc.HlcTimestamp;
 import dev.lattice.protocol.MessageCodec;
 import dev.lattice.protocol.ProtocolLimits;
 import dev.lattice.protocol.ProtocolVersion;
 import dev.lattice.protocol.Welcome;
 import java.time.Duration;
+import java.util.Map;
 import java.util.Objects;
 import java.util.SortedMap;
 import java.util.TreeMap;
@@ -209,6 +212,41 @@ public final class SessionConfig {
     return limits;
   }
 
+  /**
+   * The size in bytes of the largest WELCOME a server of this config can send, with {@code
+   * advertised} limits beside its own (their values as given: pass the largest they may take): the
+   * widest server id, time and session id.
+   */
+  public int welcomeBytes(Map<String, Long> advertised) {
+    TreeMap<String, Long> limits = new TreeMap<>(limitsMap());
+    limits.putAll(advertised);
+    Welcome widest =
+        Welcome.of(
+            ProtocolVersion.MAX,
+            ReplicaId.of(Long.MIN_VALUE),
+            HlcTimestamp.of(HlcTimestamp.MAX_PHYSICAL_MILLIS, HlcTimestamp.MAX_LOGICAL),
+            limits,
+            "s-" + Long.MAX_VALUE);
+    return MessageCodec.defaults().encode(widest).length;
+  }
+
+  /**
+   * Checks that this config's {@code maxFrameBytes} holds its own WELCOME with {@code advertised}
+   * limits beside its own: a server that cannot send WELCOME closes every HELLO with 1011.
+   *
+   * @throws IllegalArgumentException naming maxFrameBytes and the size it needs
+   */
+  public void requireWelcomeFits(Map<String, Long> advertised) {
+    int welcome = welcomeBytes(advertised);
+    if (welcome > protocolLimits.maxFrameBytes()) {
+      throw new IllegalArgumentException(
+          "maxFrameBytes must hold the server's own WELCOME, "
+              + welcome
+              + " bytes with these limits, was "
+              + protocolLimits.maxFrameBytes());
+    }
+  }
+
   @Override
   public String toString() {
     return "SessionConfig[maxDocumentsPerConnection="
@@ -336,8 +374,16 @@ public final class SessionConfig {
       return this;
     }
 
+    /**
+     * Builds the config.
+     *
+     * @throws IllegalArgumentException if {@code maxFrameBytes} cannot hold the config's own
+     *     WELCOME
+     */
     public SessionConfig build() {
-      return new SessionConfig(this);
+      SessionConfig config = new SessionConfig(this);
+      config.requireWelcomeFits(Map.of());
+      return config;
     }
 
     private static int between(String name, int value, int min, int max) {

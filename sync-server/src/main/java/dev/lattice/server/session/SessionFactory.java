@@ -51,6 +51,7 @@ public final class SessionFactory {
     this.wallClock = b.wallClock;
     this.nanoTime = b.nanoTime;
     this.observer = b.observer;
+    b.config.requireWelcomeFits(b.advertised);
     TreeMap<String, Long> limits = new TreeMap<>(b.config.limitsMap());
     limits.putAll(b.advertised);
     this.welcomeLimits = Collections.unmodifiableSortedMap(limits);
