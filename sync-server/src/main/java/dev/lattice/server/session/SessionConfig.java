@@ -117,10 +117,12 @@ public final class SessionConfig {
   }
 
   /**
-   * SUBSCRIBEs a connection may send a minute, each a catch-up that walks the whole document: a
-   * token bucket of this many, refilled at this many a minute. One over it is refused with ERROR
-   * RATE_LIMITED (the SUBSCRIBE changes nothing; the client retries later). Default 300, room for a
-   * reconnect that resubscribes every one of the default 100 documents, three times over.
+   * Catch-ups a connection may get a minute: SUBSCRIBEs whose SYNC sends it something. A token
+   * bucket of this many, refilled at this many a minute; a SUBSCRIBE takes a token, and gives it
+   * back when its SYNC turns out empty (the client was up to date, as after most reconnects) or the
+   * SUBSCRIBE failed. One without a token is refused with ERROR RATE_LIMITED (the SUBSCRIBE changes
+   * nothing; the client retries later). Default 300, room for a reconnect that catches up every one
+   * of the default 100 documents, three times over.
    */
   public int catchUpsPerMinute() {
     return catchUpsPerMinute;
