@@ -185,4 +185,70 @@ class LatticeClientAuthIT {
     assertThat(server.uri().getScheme()).isEqualTo("wss");
     assertThat(server.document("board").orElseThrow().counterValue("likes")).isEqualTo(1);
   }
+
+  /**
+   * A state directory copied from another user's holds edits under that user's replica id: the
+   * server refuses the HELLO with 4008 (REPLICA_OWNED), and the client retires the id and delivers
+   * the edits under a fresh one, so nothing is lost and nothing is attributed to the other user.
+   */
+  @Test
+  void aCopiedStateDirectoryOfAnotherSubjectTakesAFreshReplicaAndLosesNothing() throws Exception {
+    Path data = dir.resolve("data");
+    java.util.function.Supplier<LatticeServer> durable =
+        () -> {
+          LatticeServer s =
+              LatticeServer.builder()
+                  .bindAddress("127.0.0.1")
+                  .port(0)
+                  .dataDirectory(data)
+                  .authenticator(JwtAuthenticator.builder().hmacSecret(Tokens.SECRET).build())
+                  .build()
+                  .start();
+          closeables.add(s);
+          return s;
+        };
+    LatticeServer first = durable.get();
+    Path aliceState = dir.resolve("alice");
+    LatticeClient alice =
+        client(
+            LatticeClient.builder()
+                .serverUri(first.uri())
+                .stateDirectory(aliceState)
+                .credentials(() -> token(inAnHour(), List.of(), List.of("*"))));
+    dev.lattice.crdt.ReplicaId alicesReplica = alice.replicaId();
+    LatticeDocument aliceDoc = alice.open("board");
+    aliceDoc.counter("likes").increment(1);
+    aliceDoc.flush().get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+    first.close();
+    aliceDoc.counter("likes").increment(2); // offline: stays in alice's outbox
+    alice.close();
+    Path copied = dir.resolve("copied");
+    try (java.util.stream.Stream<Path> files = java.nio.file.Files.walk(aliceState)) {
+      for (Path from : (Iterable<Path>) files::iterator) {
+        java.nio.file.Files.copy(from, copied.resolve(aliceState.relativize(from).toString()));
+      }
+    }
+
+    LatticeServer second = durable.get();
+    List<ConnectionStatus> statuses = new CopyOnWriteArrayList<>();
+    LatticeClient bob =
+        client(
+            LatticeClient.builder()
+                .serverUri(second.uri())
+                .stateDirectory(copied)
+                .credentials(
+                    () ->
+                        Tokens.hmac(
+                            Tokens.claims("bob", inAnHour(), List.of(), List.of("*")).build())));
+    bob.onConnectionState(statuses::add);
+    LatticeDocument bobDoc = bob.open("board");
+    bobDoc.flush().get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+
+    assertThat(second.document("board").orElseThrow().counterValue("likes")).isEqualTo(3);
+    assertThat(bob.replicaId()).isNotEqualTo(alicesReplica);
+    assertThat(statuses).anyMatch(st -> st.closeCode().orElse(0) == CloseCodes.REPLICA_OWNED);
+    assertThat(second.document("board").orElseThrow().versionVector().get(alicesReplica))
+        .as("bob's edit is not alice's")
+        .isEqualTo(1);
+  }
 }

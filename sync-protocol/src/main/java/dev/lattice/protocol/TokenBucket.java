@@ -80,6 +80,14 @@ public final class TokenBucket {
     return false;
   }
 
+  /**
+   * Gives back one token taken by {@link #tryAcquire} for work that turned out not to need it (the
+   * bucket never holds more than its burst).
+   */
+  public void refund() {
+    units = Math.min(capacityUnits, units + unitsPerToken);
+  }
+
   /** Milliseconds until the next token, rounded up. */
   public long millisToNextToken() {
     long missing = Math.max(0, unitsPerToken - units);

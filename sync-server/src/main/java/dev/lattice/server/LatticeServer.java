@@ -38,6 +38,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
@@ -895,9 +896,22 @@ public final class LatticeServer implements AutoCloseable {
       return this;
     }
 
-    /** The limits every session enforces; also sets Jetty's frame size limit. */
+    /**
+     * The limits every session enforces; also sets Jetty's frame size limit.
+     *
+     * @throws IllegalArgumentException if its {@code maxFrameBytes} cannot hold the server's
+     *     WELCOME, with the limits this server advertises beside the session's own
+     */
     public Builder sessionConfig(SessionConfig sessionConfig) {
-      this.sessionConfig = Objects.requireNonNull(sessionConfig, "sessionConfig");
+      Objects.requireNonNull(sessionConfig, "sessionConfig");
+      // At their widest, so that no later setting of them can make WELCOME outgrow the frame.
+      sessionConfig.requireWelcomeFits(
+          Map.of(
+              Welcome.LIMIT_MAX_FIELDS_PER_DOCUMENT,
+              Long.MAX_VALUE,
+              Welcome.LIMIT_MAX_CLOCK_DRIFT_MILLIS,
+              Long.MAX_VALUE));
+      this.sessionConfig = sessionConfig;
       return this;
     }
 

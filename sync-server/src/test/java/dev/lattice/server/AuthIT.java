@@ -280,6 +280,35 @@ class AuthIT {
     assertThat(restarted.document("doc").orElseThrow().counterValue("n")).isEqualTo(1);
   }
 
+  @Test
+  void serversSharingARedisAgreeOnAReplicasOwner() throws Exception {
+    dev.lattice.server.redis.RedisServerProcess redis =
+        dev.lattice.server.redis.RedisServerProcess.startDefault();
+    open.add(redis);
+    java.util.function.LongFunction<LatticeServer> onRedis =
+        replica -> {
+          LatticeServer server =
+              LatticeServer.builder()
+                  .redis(redis.uri())
+                  .bindAddress("127.0.0.1")
+                  .port(0)
+                  .replicaId(ReplicaId.of(replica))
+                  .authenticator(JwtAuthenticator.builder().hmacSecret(Tokens.SECRET).build())
+                  .build();
+          open.add(server);
+          return server.start();
+        };
+    LatticeServer one = onRedis.apply(0x61);
+    LatticeServer two = onRedis.apply(0x62);
+
+    helloAs(one, "alice", 0xa2).take(Welcome.class);
+    RawClient mallory = helloAs(two, "mallory", 0xa2);
+
+    assertThat(mallory.take(ErrorMessage.class).errorCode()).contains(ErrorCode.REPLICA_OWNED);
+    assertThat(mallory.awaitClose()).isEqualTo(dev.lattice.protocol.CloseCodes.REPLICA_OWNED);
+    assertThat(helloAs(two, "alice", 0xa2).take(Welcome.class)).isNotNull();
+  }
+
   // ------------------------------------------------------------------ HTTP
 
   @Test

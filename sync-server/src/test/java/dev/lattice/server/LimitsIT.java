@@ -1,6 +1,7 @@
 package dev.lattice.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
@@ -498,6 +499,41 @@ class LimitsIT {
     java.net.http.HttpResponse<?> refused = refusedUpgrade(server);
     assertThat(refused.statusCode()).isEqualTo(503);
     assertThat(refused.headers().firstValue("Retry-After")).contains("1");
+  }
+
+  /**
+   * A server whose maxFrameBytes was below its own WELCOME's size closed every HELLO with 1011
+   * ("could not encode a message"), and ProtocolLimits accepted values down to 16: the builder now
+   * refuses such a config, naming the setting, and the smallest it accepts still says WELCOME.
+   */
+  @Test
+  void aFrameLimitBelowTheServersOwnWelcomeIsRefusedAtBuildAndTheSmallestAcceptedWorks()
+      throws Exception {
+    java.util.function.IntFunction<SessionConfig> framed =
+        limit ->
+            SessionConfig.builder()
+                .protocolLimits(ProtocolLimits.builder().maxFrameBytes(limit).build())
+                .build();
+    assertThatThrownBy(() -> inMemory().sessionConfig(framed.apply(200)))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("maxFrameBytes")
+        .hasMessageContaining("WELCOME")
+        .hasMessageContaining("200");
+
+    int smallest = 200;
+    while (true) {
+      try {
+        inMemory().sessionConfig(framed.apply(smallest));
+        break;
+      } catch (IllegalArgumentException tooSmall) {
+        smallest++;
+        assertThat(smallest).as("some frame limit under 1 KiB is accepted").isLessThan(1024);
+      }
+    }
+    LatticeServer server = server(framed.apply(smallest));
+    RawClient client = closer.add(RawClient.connect(server.uri(), 0xa, DOC));
+    client.send(dev.lattice.protocol.Hello.of(client.replica, null, "it"));
+    assertThat(client.take(dev.lattice.protocol.Welcome.class)).isNotNull();
   }
 
   @Test

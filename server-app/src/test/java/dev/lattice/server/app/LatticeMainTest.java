@@ -288,6 +288,12 @@ class LatticeMainTest {
     assertThatThrownBy(() -> LatticeMain.parse(Map.of(), "--max-frame-bytes=1"))
         .isInstanceOf(ParameterException.class)
         .hasMessageContaining("--max-frame-bytes (LATTICE_MAX_FRAME_BYTES)");
+    // Accepted by the protocol's bound but too small for the server's own WELCOME: it used to
+    // start, then close every HELLO with 1011.
+    assertThatThrownBy(() -> LatticeMain.parse(Map.of(), "--max-frame-bytes=200"))
+        .isInstanceOf(ParameterException.class)
+        .hasMessageContaining("--max-frame-bytes (LATTICE_MAX_FRAME_BYTES)")
+        .hasMessageContaining("WELCOME");
   }
 
   @Test

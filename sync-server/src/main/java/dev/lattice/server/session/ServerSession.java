@@ -928,6 +928,11 @@ public final class ServerSession implements Connection {
       }
       return;
     }
+    if (failure != null || result.missing().isEmpty()) {
+      // Only a SUBSCRIBE that sends the client something counts as a catch-up: a client re-
+      // subscribing documents it is up to date with (every reconnect) does not use up the limit.
+      catchUpBucket().refund();
+    }
     if (failure == null) {
       if (isSubscribed(documentId)) {
         confirmed = with(confirmed, documentId);

@@ -1,11 +1,14 @@
 package dev.lattice.server.session;
 
+import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.codec.CrdtCodecs;
+import dev.lattice.hlc.HlcTimestamp;
 import dev.lattice.protocol.MessageCodec;
 import dev.lattice.protocol.ProtocolLimits;
 import dev.lattice.protocol.ProtocolVersion;
 import dev.lattice.protocol.Welcome;
 import java.time.Duration;
+import java.util.Map;
 import java.util.Objects;
 import java.util.SortedMap;
 import java.util.TreeMap;
@@ -116,10 +119,12 @@ public final class SessionConfig {
   }
 
   /**
-   * SUBSCRIBEs a connection may send a minute, each a catch-up that walks the whole document: a
-   * token bucket of this many, refilled at this many a minute. One over it is refused with ERROR
-   * RATE_LIMITED (the SUBSCRIBE changes nothing; the client retries later). Default 300, room for a
-   * reconnect that resubscribes every one of the default 100 documents, three times over.
+   * Catch-ups a connection may get a minute: SUBSCRIBEs whose SYNC sends it something. A token
+   * bucket of this many, refilled at this many a minute; a SUBSCRIBE takes a token, and gives it
+   * back when its SYNC turns out empty (the client was up to date, as after most reconnects) or the
+   * SUBSCRIBE failed. One without a token is refused with ERROR RATE_LIMITED (the SUBSCRIBE changes
+   * nothing; the client retries later). Default 300, room for a reconnect that catches up every one
+   * of the default 100 documents, three times over.
    */
   public int catchUpsPerMinute() {
     return catchUpsPerMinute;
@@ -209,6 +214,41 @@ public final class SessionConfig {
     limits.put(Welcome.LIMIT_MAX_PRESENCE_BYTES, (long) maxPresenceBytes);
     limits.put(Welcome.LIMIT_PRESENCE_TTL_MILLIS, presenceTtl.toMillis());
     return limits;
+  }
+
+  /**
+   * The size in bytes of the largest WELCOME a server of this config can send, with {@code
+   * advertised} limits beside its own (their values as given: pass the largest they may take): the
+   * widest server id, time and session id.
+   */
+  public int welcomeBytes(Map<String, Long> advertised) {
+    TreeMap<String, Long> limits = new TreeMap<>(limitsMap());
+    limits.putAll(advertised);
+    Welcome widest =
+        Welcome.of(
+            ProtocolVersion.MAX,
+            ReplicaId.of(Long.MIN_VALUE),
+            HlcTimestamp.of(HlcTimestamp.MAX_PHYSICAL_MILLIS, HlcTimestamp.MAX_LOGICAL),
+            limits,
+            "s-" + Long.MAX_VALUE);
+    return MessageCodec.defaults().encode(widest).length;
+  }
+
+  /**
+   * Checks that this config's {@code maxFrameBytes} holds its own WELCOME with {@code advertised}
+   * limits beside its own: a server that cannot send WELCOME closes every HELLO with 1011.
+   *
+   * @throws IllegalArgumentException naming maxFrameBytes and the size it needs
+   */
+  public void requireWelcomeFits(Map<String, Long> advertised) {
+    int welcome = welcomeBytes(advertised);
+    if (welcome > protocolLimits.maxFrameBytes()) {
+      throw new IllegalArgumentException(
+          "maxFrameBytes must hold the server's own WELCOME, "
+              + welcome
+              + " bytes with these limits, was "
+              + protocolLimits.maxFrameBytes());
+    }
   }
 
   @Override
@@ -338,8 +378,16 @@ public final class SessionConfig {
       return this;
     }
 
+    /**
+     * Builds the config.
+     *
+     * @throws IllegalArgumentException if {@code maxFrameBytes} cannot hold the config's own
+     *     WELCOME
+     */
     public SessionConfig build() {
-      return new SessionConfig(this);
+      SessionConfig config = new SessionConfig(this);
+      config.requireWelcomeFits(Map.of());
+      return config;
     }
 
     private static int between(String name, int value, int min, int max) {

@@ -54,6 +54,7 @@ public final class SessionFactory {
     this.nanoTime = b.nanoTime;
     this.observer = b.observer;
     this.hooks = b.hooks;
+    b.config.requireWelcomeFits(b.advertised);
     TreeMap<String, Long> limits = new TreeMap<>(b.config.limitsMap());
     limits.putAll(b.advertised);
     this.welcomeLimits = Collections.unmodifiableSortedMap(limits);

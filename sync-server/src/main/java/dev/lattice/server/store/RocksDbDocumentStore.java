@@ -114,6 +114,7 @@ public final class RocksDbDocumentStore implements DocumentStore {
   private final CrdtCodecs codecs;
   private final Options options;
   private final WriteOptions syncWrite;
+  private final WriteOptions unsyncedWrite;
   private final RocksDB db;
   private final LinkedBlockingQueue<Pending> queue = new LinkedBlockingQueue<>();
   private final ReentrantReadWriteLock closeLock = new ReentrantReadWriteLock();
@@ -163,12 +164,14 @@ public final class RocksDbDocumentStore implements DocumentStore {
     Path dir = prepareDirectory(config.dataDirectory());
     this.options = new Options().setCreateIfMissing(true).setParanoidChecks(true);
     this.syncWrite = new WriteOptions().setSync(true);
+    this.unsyncedWrite = new WriteOptions();
     RocksDB opened;
     try {
       opened = RocksDB.open(options, dir.toString());
     } catch (RocksDBException e) {
       options.close();
       syncWrite.close();
+      unsyncedWrite.close();
       throw openFailure(dir, e);
     }
     this.db = opened;
@@ -188,6 +191,7 @@ public final class RocksDbDocumentStore implements DocumentStore {
       db.close();
       options.close();
       syncWrite.close();
+      unsyncedWrite.close();
       throw e instanceof StoreException se ? se : openFailure(dir, e);
     }
     this.compactor =
@@ -493,8 +497,13 @@ public final class RocksDbDocumentStore implements DocumentStore {
   }
 
   /**
-   * A read and, for a new claim, a synced write under one lock (only this process writes the
-   * database, so the lock makes the put-if-absent atomic). Completes before returning.
+   * A read and, for a new claim, a write under one lock (only this process writes the database, so
+   * the lock makes the put-if-absent atomic). Completes before returning. The write goes to the
+   * write-ahead log without its own fsync, so an authenticated HELLO (each SDK process takes a
+   * fresh replica id) costs no fsync on the caller's thread: the log is sequential, so the next
+   * synced commit makes the record durable with it, and the replica's first edit is acknowledged
+   * only after such a commit. A crash before that loses only the claim of a replica with nothing
+   * durable.
    */
   @Override
   public CompletableFuture<String> claimReplica(ReplicaId replica, String subject) {
@@ -511,7 +520,7 @@ public final class RocksDbDocumentStore implements DocumentStore {
                     if (owner != null) {
                       return new String(owner, StandardCharsets.UTF_8);
                     }
-                    db.put(syncWrite, key, subject.getBytes(StandardCharsets.UTF_8));
+                    db.put(unsyncedWrite, key, subject.getBytes(StandardCharsets.UTF_8));
                     return subject;
                   } catch (RocksDBException e) {
                     throw new StoreException(
@@ -716,6 +725,7 @@ public final class RocksDbDocumentStore implements DocumentStore {
       dbOpen = false;
       db.close();
       syncWrite.close();
+      unsyncedWrite.close();
       options.close();
     } finally {
       closeLock.writeLock().unlock();

@@ -220,6 +220,55 @@ class ReplicationTest {
     assertThat(hubA.stats().repairs() + hubB.stats().repairs()).isZero();
   }
 
+  /**
+   * Two servers each accept an increment that alone keeps the counter in range, before either sees
+   * the other's: together they pass 2^63-1. The decision (docs/ENCODING.md, "Counter range"): a
+   * delta from another server is merged unchecked, since it is durable and acknowledged already and
+   * refusing it here would only make this server disagree with the store and every other server;
+   * readers stay total, and the next local increment of that counter is refused.
+   */
+  @Test
+  void incrementsAcceptedOnTwoHubsThatTogetherOverflowAreMergedAndReadersStayTotal() {
+    Hub.SyncResult aliceSync = join(hubA.subscribe(alice, DOC, VersionVector.empty()));
+    Hub.SyncResult bobSync = join(hubB.subscribe(bob, DOC, VersionVector.empty()));
+    long big = Long.MAX_VALUE - 10;
+    bus.holdDeltas();
+    hubA.update(alice, DOC, Document.create(DOC).incrementGCounter(alice.replicaId(), "n", big))
+        .orTimeout(10, TimeUnit.SECONDS)
+        .join();
+    hubB.update(bob, DOC, Document.create(DOC).incrementGCounter(bob.replicaId(), "n", big))
+        .orTimeout(10, TimeUnit.SECONDS)
+        .join();
+
+    bus.releaseHeldNewestFirst();
+
+    java.math.BigInteger exact = java.math.BigInteger.valueOf(big).shiftLeft(1);
+    // What each hub holds, as a newcomer's catch-up shows it, and what the store holds.
+    TestConnection dave = new TestConnection("dave", 0xD);
+    Document onA = Document.create(DOC);
+    onA.merge(join(hubA.subscribe(carol, DOC, VersionVector.empty())).missing());
+    Document onB = Document.create(DOC);
+    onB.merge(join(hubB.subscribe(dave, DOC, VersionVector.empty())).missing());
+    for (Document held : new Document[] {onA, onB, store.load(DOC).orElseThrow()}) {
+      assertThat(((dev.lattice.crdt.GCounter) held.field("n").orElseThrow().state()).exactValue())
+          .isEqualTo(exact);
+      assertThat(held.counterValue("n")).as("saturates").isEqualTo(Long.MAX_VALUE);
+    }
+    assertThat(view(aliceSync, alice).counterValue("n"))
+        .as("bob's part reached alice")
+        .isEqualTo(big);
+    assertThat(view(bobSync, bob).counterValue("n")).as("alice's part reached bob").isEqualTo(big);
+    // Past the range, a further increment is refused on either hub.
+    Document carolLocal = Document.create(DOC);
+    CompletableFuture<Void> more =
+        hubA.update(carol, DOC, carolLocal.incrementGCounter(carol.replicaId(), "n", 1));
+    assertThat(more).isCompletedExceptionally();
+    assertThat(org.assertj.core.api.Assertions.catchThrowable(more::join).getCause())
+        .isInstanceOfSatisfying(
+            HubException.class,
+            e -> assertThat(e.code()).isEqualTo(dev.lattice.protocol.ErrorCode.COUNTER_OVERFLOW));
+  }
+
   @Test
   void presenceCrossesHubsAndExpiresThere() {
     join(hubA.subscribe(alice, DOC, VersionVector.empty()));

@@ -91,12 +91,23 @@ class ServerSessionTest {
   }
 
   private void subscribe(long requestId, String documentId) {
+    subscribe(requestId, documentId, DocumentDelta.empty());
+  }
+
+  /** SUBSCRIBE answered by a SYNC carrying {@code missing}. */
+  private void subscribe(long requestId, String documentId, DocumentDelta missing) {
     feed(new Subscribe(requestId, documentId, VersionVector.empty()));
     hub.subscribes
         .get(hub.subscribes.size() - 1)
         .future()
-        .complete(new Hub.SyncResult(DocumentDelta.empty(), VersionVector.empty()));
+        .complete(new Hub.SyncResult(missing, VersionVector.empty()));
     assertThat(transport.drain()).singleElement().isInstanceOf(Sync.class);
+  }
+
+  /** A catch-up's worth: one counter increment. */
+  private static DocumentDelta someMissing(String documentId) {
+    return dev.lattice.crdt.Document.create(documentId)
+        .incrementGCounter(ReplicaId.of(0x77), "n", 1);
   }
 
   private static Update update(long requestId, String documentId) {
@@ -571,8 +582,8 @@ class ServerSessionTest {
     openWith(
         SessionConfig.builder().catchUpsPerMinute(2).idleTimeout(Duration.ofMinutes(5)).build());
     handshake();
-    subscribe(1, "a");
-    subscribe(2, "b");
+    subscribe(1, "a", someMissing("a"));
+    subscribe(2, "b", someMissing("b"));
     feed(new Subscribe(3, "c", VersionVector.empty()));
     assertError(transport.drain().get(0), OptionalLong.of(3), ErrorCode.RATE_LIMITED);
     assertThat(hub.subscribes).hasSize(2);
@@ -581,9 +592,32 @@ class ServerSessionTest {
     assertError(transport.drain().get(0), OptionalLong.of(4), ErrorCode.RATE_LIMITED);
 
     time.advance(Duration.ofSeconds(30)); // one token at 2 a minute
-    subscribe(5, "c");
+    subscribe(5, "c", someMissing("c"));
     assertThat(hub.subscribes).hasSize(3);
     assertThat(transport.closed()).isFalse();
+  }
+
+  @Test
+  void subscribesThatSendNothingDoNotCountAsCatchUps() {
+    openWith(
+        SessionConfig.builder().catchUpsPerMinute(2).idleTimeout(Duration.ofMinutes(5)).build());
+    handshake();
+    // A reconnecting client up to date with its documents: every SYNC is empty.
+    for (int i = 0; i < 10; i++) {
+      subscribe(10 + i, "d" + i);
+    }
+    // A failed SUBSCRIBE sent nothing either.
+    feed(new Subscribe(30, "x", VersionVector.empty()));
+    hub.subscribes
+        .get(hub.subscribes.size() - 1)
+        .future()
+        .completeExceptionally(new IllegalStateException("store down"));
+    transport.drain();
+    // The limit still bites on SUBSCRIBEs that do send a catch-up.
+    subscribe(40, "e", someMissing("e"));
+    subscribe(41, "f", someMissing("f"));
+    feed(new Subscribe(42, "g", VersionVector.empty()));
+    assertError(transport.drain().get(0), OptionalLong.of(42), ErrorCode.RATE_LIMITED);
   }
 
   @Test
