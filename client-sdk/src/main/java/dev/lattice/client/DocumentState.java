@@ -297,11 +297,14 @@ final class DocumentState {
     }
     lastEntryId = entry.entryId();
     outbox.put(entry.entryId(), entry);
-    FieldChange change =
-        FieldChange.between(field, was, replica.field(field).map(FieldState::state));
-    callbacks.deliver(
-        changeListeners.snapshot(),
-        new ChangeEvent(id, Set.of(field), ChangeEvent.Origin.LOCAL, Map.of(field, change)));
+    if (!changeListeners.snapshot().isEmpty()) {
+      // Only with a listener to tell: the comparison costs the size of the field.
+      FieldChange change =
+          FieldChange.between(field, was, replica.field(field).map(FieldState::state));
+      callbacks.deliver(
+          changeListeners.snapshot(),
+          new ChangeEvent(id, Set.of(field), ChangeEvent.Origin.LOCAL, Map.of(field, change)));
+    }
   }
 
   /** A view of the first-sync future the application cannot complete itself. */
@@ -433,7 +436,7 @@ final class DocumentState {
       rebuildReplica();
       changed = delta.fields().keySet();
     }
-    if (!changed.isEmpty()) {
+    if (!changed.isEmpty() && !changeListeners.snapshot().isEmpty()) {
       callbacks.deliver(
           changeListeners.snapshot(),
           new ChangeEvent(id, changed, ChangeEvent.Origin.REMOTE, changes(changed, was)));
@@ -519,7 +522,7 @@ final class DocumentState {
             undone.add(field);
           }
         });
-    if (!undone.isEmpty()) {
+    if (!undone.isEmpty() && !changeListeners.snapshot().isEmpty()) {
       Map<String, Optional<Crdt<?>>> was = new HashMap<>();
       before.forEach((field, state) -> was.put(field, state.map(FieldState::state)));
       callbacks.deliver(

@@ -7,9 +7,11 @@ import dev.lattice.client.LatticeDocument;
 import dev.lattice.client.PNCounterField;
 import dev.lattice.client.RegisterField;
 import dev.lattice.client.Registration;
+import dev.lattice.client.SetField;
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.Value;
 import java.awt.Color;
+import java.awt.FlowLayout;
 import java.awt.Font;
 import java.awt.GridBagConstraints;
 import java.awt.GridBagLayout;
@@ -33,9 +35,10 @@ import javax.swing.SwingUtilities;
 
 /**
  * One view of the shared board: a PN-Counter with +1 / -1 buttons, a title held in an LWW-Register,
- * the client's connection state, its pending (unacknowledged) changes and who else has the board
- * open. Everything it shows comes from the bound {@link LatticeDocument} and {@link LatticeClient};
- * it never caches a value the document could contradict.
+ * tags held in an OR-Set (chips that remove their tag when clicked, and a field to add one), the
+ * client's connection state, its pending (unacknowledged) changes and who else has the board open.
+ * Everything it shows comes from the bound {@link LatticeDocument} and {@link LatticeClient}; it
+ * never caches a value the document could contradict.
  *
  * <p>The client must be built with {@code callbackExecutor(SwingUtilities::invokeLater)}, so that
  * every listener this panel registers runs on the event dispatch thread. Not thread-safe, like all
@@ -49,6 +52,9 @@ public final class BoardPanel extends JPanel {
   /** The LWW-Register field holding the title, a string. */
   public static final String TITLE_FIELD = "title";
 
+  /** The OR-Set field of the board's tags, strings: a concurrent add beats a remove. */
+  public static final String TAGS_FIELD = "tags";
+
   /** The presence entry carrying a view's display name. */
   static final Value PRESENCE_NAME = Value.of("name");
 
@@ -60,6 +66,7 @@ public final class BoardPanel extends JPanel {
   private final LatticeDocument document;
   private final PNCounterField counter;
   private final RegisterField title;
+  private final SetField tags;
   private final List<Registration> registrations = new ArrayList<>();
 
   private final JLabel counterLabel = new JLabel("0", SwingConstants.CENTER);
@@ -71,6 +78,9 @@ public final class BoardPanel extends JPanel {
   private final JLabel pendingLabel = new JLabel();
   private final JLabel presenceLabel = new JLabel();
   private final JLabel messageLabel = new JLabel(" ");
+  private final JTextField tagField = new JTextField(12);
+  private final JButton addTagButton = new JButton("Add tag");
+  private final JPanel tagChips = new JPanel(new FlowLayout(FlowLayout.LEFT, 4, 0));
 
   /** The title text last put into the field from the register or committed from it. */
   private String shownTitle = "";
@@ -92,12 +102,15 @@ public final class BoardPanel extends JPanel {
     Objects.requireNonNull(name, "name");
     this.counter = document.pnCounter(COUNTER_FIELD);
     this.title = document.register(TITLE_FIELD);
+    this.tags = document.set(TAGS_FIELD);
     setName(name);
     layOut(name);
 
     plusButton.addActionListener(e -> edit(counter::increment));
     minusButton.addActionListener(e -> edit(counter::decrement));
     titleField.addActionListener(e -> commitTitle());
+    addTagButton.addActionListener(e -> addTag());
+    tagField.addActionListener(e -> addTag());
     titleField.addFocusListener(
         new FocusAdapter() {
           @Override
@@ -119,6 +132,7 @@ public final class BoardPanel extends JPanel {
 
     showCounter();
     showTitleFromRegister();
+    showTags();
     showStatus(client.connectionState());
     showPending();
     showPresence();
@@ -175,6 +189,33 @@ public final class BoardPanel extends JPanel {
     return messageLabel;
   }
 
+  JTextField tagField() {
+    return tagField;
+  }
+
+  JButton addTagButton() {
+    return addTagButton;
+  }
+
+  /** The tags shown as chips, in order. */
+  List<String> chipTags() {
+    List<String> out = new ArrayList<>();
+    for (java.awt.Component c : tagChips.getComponents()) {
+      out.add(c.getName());
+    }
+    return out;
+  }
+
+  /** The chip of {@code tag}: clicking it removes the tag; null if not shown. */
+  JButton chip(String tag) {
+    for (java.awt.Component c : tagChips.getComponents()) {
+      if (tag.equals(c.getName())) {
+        return (JButton) c;
+      }
+    }
+    return null;
+  }
+
   // ------------------------------------------------------------------ behaviour
 
   /** Applies {@code change}; false, with the reason shown, if it was refused (nothing applied). */
@@ -206,7 +247,22 @@ public final class BoardPanel extends JPanel {
     // Refused: the text stays in the field, next to the reason, for the user to fix.
   }
 
+  private void addTag() {
+    String text = tagField.getText().strip();
+    if (text.isEmpty()) {
+      return;
+    }
+    if (edit(() -> tags.add(Value.of(text)))) {
+      tagField.setText("");
+    }
+  }
+
   private void changed(ChangeEvent event) {
+    if (event.fields().contains(TAGS_FIELD)) {
+      // Rebuilt whole from the set: the event's FieldChange says which tags came and went, but
+      // the set itself is the one truth the chips must match.
+      showTags();
+    }
     if (event.fields().contains(COUNTER_FIELD)) {
       showCounter();
     }
@@ -223,6 +279,30 @@ public final class BoardPanel extends JPanel {
       counterLabel.setText("?");
       showMessage(e.getMessage());
     }
+  }
+
+  private void showTags() {
+    List<String> shown = new ArrayList<>();
+    try {
+      for (Value v : tags.elements()) {
+        shown.add(text(v));
+      }
+    } catch (RuntimeException e) {
+      showMessage(e.getMessage());
+    }
+    if (shown.equals(chipTags())) {
+      return;
+    }
+    tagChips.removeAll();
+    for (String tag : shown) {
+      JButton chip = new JButton(tag + " \u00d7");
+      chip.setName(tag);
+      chip.setToolTipText("Remove the tag '" + tag + "' (a concurrent add elsewhere keeps it)");
+      chip.addActionListener(e -> edit(() -> tags.remove(Value.of(tag))));
+      tagChips.add(chip);
+    }
+    tagChips.revalidate();
+    tagChips.repaint();
   }
 
   private void showTitleFromRegister() {
@@ -329,14 +409,21 @@ public final class BoardPanel extends JPanel {
     buttons.add(plusButton);
     add(buttons, cell(1, 3, 2));
 
-    add(new JLabel("Connection"), cell(0, 4, 1));
-    add(statusLabel, cell(1, 4, 2));
-    add(reasonLabel, cell(1, 5, 2));
-    add(new JLabel("Outbox"), cell(0, 6, 1));
-    add(pendingLabel, cell(1, 6, 2));
-    add(new JLabel("Presence"), cell(0, 7, 1));
-    add(presenceLabel, cell(1, 7, 2));
-    add(messageLabel, cell(0, 8, 3));
+    add(new JLabel("Tags"), cell(0, 4, 1));
+    add(tagChips, cell(1, 4, 2));
+    JPanel addTag = new JPanel(new FlowLayout(FlowLayout.LEFT, 4, 0));
+    addTag.add(tagField);
+    addTag.add(addTagButton);
+    add(addTag, cell(1, 5, 2));
+
+    add(new JLabel("Connection"), cell(0, 6, 1));
+    add(statusLabel, cell(1, 6, 2));
+    add(reasonLabel, cell(1, 7, 2));
+    add(new JLabel("Outbox"), cell(0, 8, 1));
+    add(pendingLabel, cell(1, 8, 2));
+    add(new JLabel("Presence"), cell(0, 9, 1));
+    add(presenceLabel, cell(1, 9, 2));
+    add(messageLabel, cell(0, 10, 3));
   }
 
   private static GridBagConstraints cell(int x, int y, int width) {
@@ -354,7 +441,7 @@ public final class BoardPanel extends JPanel {
   /** Adds {@code control} (such as a server toggle) under the board. */
   public void addControl(JComponent control) {
     requireEdt();
-    GridBagConstraints c = cell(0, 9 + controls++, 3);
+    GridBagConstraints c = cell(0, 11 + controls++, 3);
     add(control, c);
     revalidate();
   }

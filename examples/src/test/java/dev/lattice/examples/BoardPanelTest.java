@@ -184,6 +184,60 @@ class BoardPanelTest {
   }
 
   @Test
+  void aTagAddedInOneWindowShowsAsAChipInTheOtherWhoseClickRemovesIt() throws Exception {
+    Board a = board("window 1", server.uri());
+    Board b = board("window 2", server.uri());
+
+    run(
+        () -> {
+          a.panel.tagField().setText("urgent");
+          a.panel.addTagButton().doClick();
+        });
+    assertThat(call(() -> a.panel.chipTags())).containsExactly("urgent");
+    assertThat(call(() -> a.panel.tagField().getText())).isEmpty();
+    awaitChips(b, List.of("urgent"));
+
+    run(() -> b.panel.chip("urgent").doClick());
+    assertThat(call(() -> b.panel.chipTags())).isEmpty();
+    awaitChips(a, List.of());
+  }
+
+  @Test
+  void aTagRemovedInOneWindowWhileTheOtherAddsItOfflineStays(@TempDir Path dir) throws Exception {
+    try (EmbeddedServer embedded = new EmbeddedServer(dir.resolve("data"), 0)) {
+      embedded.start();
+      Board a = board("window 1", embedded.uri());
+      Board b = board("window 2", embedded.uri());
+      run(
+          () -> {
+            a.panel.tagField().setText("x");
+            a.panel.tagField().postActionEvent(); // Enter
+          });
+      awaitChips(b, List.of("x"));
+
+      embedded.stop();
+      awaitStatus(a, "CONNECTING");
+      awaitStatus(b, "CONNECTING");
+      // Concurrent and offline: window 1 removes x; window 2 adds x again, and y.
+      run(
+          () -> {
+            a.panel.chip("x").doClick();
+            b.panel.tagField().setText("x");
+            b.panel.addTagButton().doClick();
+            b.panel.tagField().setText("y");
+            b.panel.addTagButton().doClick();
+          });
+      assertThat(call(() -> a.panel.chipTags())).isEmpty();
+      assertThat(call(() -> b.panel.chipTags())).containsExactly("x", "y");
+
+      embedded.start();
+      // Add-wins: window 2's add of x was not seen by window 1's remove.
+      awaitChips(a, List.of("x", "y"));
+      awaitChips(b, List.of("x", "y"));
+    }
+  }
+
+  @Test
   void aCounterOfAnotherTypeIsReportedAndNothingIsApplied() throws Exception {
     // Another program made "counter" a grow-only counter: the board's PN-Counter edits must be
     // refused with the reason shown, not applied, and nothing queued.
@@ -244,6 +298,15 @@ class BoardPanelTest {
         () -> board.panel.counterLabel().getText().equals(expected),
         () -> board.panel.counterLabel().getText(),
         board.panel.getName() + "'s counter shows " + expected);
+  }
+
+  private static void awaitChips(Board board, List<String> expected) throws Exception {
+    until(
+        board.client,
+        board.document,
+        () -> board.panel.chipTags().equals(expected),
+        () -> board.panel.chipTags().toString(),
+        board.panel.getName() + "'s tag chips are " + expected);
   }
 
   private static void awaitStatus(Board board, String prefix) throws Exception {

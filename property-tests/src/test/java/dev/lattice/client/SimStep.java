@@ -9,12 +9,19 @@ package dev.lattice.client;
 sealed interface SimStep {
 
   /**
-   * Fields by index, their type by initial: G-Counters, PN-Counters and LWW-Registers; enough of
-   * them that a document outgrows a small frame.
+   * Fields by index, their type by initial: G-Counters, PN-Counters, LWW-Registers, OR-Sets and an
+   * OR-Map whose key {@code "tags"} holds an OR-Set; enough of them that a document outgrows a
+   * small frame.
    */
-  String[] FIELDS = {"g0", "g1", "g2", "g3", "p0", "p1", "p2", "r0", "r1", "r2", "r3"};
+  String[] FIELDS = {
+    "g0", "g1", "g2", "g3", "p0", "p1", "p2", "r0", "r1", "r2", "r3", "o0", "o1", "m0"
+  };
 
-  /** A local edit: G-Counter increment, PN-Counter add or register set, by the field's type. */
+  /**
+   * A local edit: G-Counter increment, PN-Counter add or register set, by the field's type; for a
+   * set (top-level or in the map), an add of element {@code amount % 3} when {@code amount >= 0},
+   * else a remove of element {@code -amount % 3}: few elements, so adds and removes collide.
+   */
   record Edit(int client, int document, int field, int amount) implements SimStep {
     @Override
     public String toString() {

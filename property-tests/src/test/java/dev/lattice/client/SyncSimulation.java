@@ -1,9 +1,12 @@
 package dev.lattice.client;
 
+import dev.lattice.crdt.CrdtKind;
 import dev.lattice.crdt.CrdtType;
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
+import dev.lattice.crdt.Dot;
 import dev.lattice.crdt.DotSet;
+import dev.lattice.crdt.ORSet;
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.Value;
 import dev.lattice.hlc.HlcTimestamp;
@@ -42,6 +45,7 @@ import java.util.Optional;
 import java.util.Random;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -108,6 +112,8 @@ final class SyncSimulation {
   /** What happened in this run, by kind, for coverage statistics. */
   private final Map<String, Integer> counts = new TreeMap<>();
 
+  private static final CrdtKind<ORSet> SET = CrdtKind.of(ORSet.class);
+
   private Server server;
   private long registerWrites;
   private List<CompletableFuture<Void>> flushes = List.of();
@@ -116,6 +122,12 @@ final class SyncSimulation {
   private final Map<String, Long> expectedCounters = new TreeMap<>(); // "doc.field" -> sum
   private final Map<String, Write> expectedRegisters = new TreeMap<>(); // "doc.field" -> winner
   private final Map<String, Optional<Value>> expectedPresence = new TreeMap<>(); // "doc/client"
+  // The OR-Set oracle: every add is a tag (its dot); a remove, or a re-add, retracts the tags of
+  // the
+  // element its replica held when it was made. An element must be present iff one of its tags was
+  // never retracted: add-wins for adds a remove had not seen, no resurrection of those it had.
+  private final Map<String, Map<Value, Set<Dot>>> addTags = new TreeMap<>(); // "doc.field"
+  private final Map<String, Set<Dot>> retractedTags = new TreeMap<>(); // "doc.field"
   // A server edit lost in a crash before it was durable may come back (a client got it in a SYNC
   // and sends it back in its catch-up) or not: only the range is known.
   private final Map<String, Long> serverAcknowledged = new TreeMap<>(); // doc -> sum
@@ -220,6 +232,37 @@ final class SyncSimulation {
         Write write = new Write(stamp[0], c.id, value);
         expectedRegisters.merge(key, write, (old, now) -> now.beats(old) ? now : old);
       }
+      case OR_SET, OR_MAP -> {
+        Value element = Value.of((long) Math.abs(e.amount()) % 3);
+        List<String> keys = typeOf(field) == CrdtType.OR_MAP ? List.of("tags") : List.of();
+        // What the replica holds of the element: a remove retracts it, and so does a re-add,
+        // whose one new tag replaces the element's tags its writer had seen.
+        List<Dot> seen =
+            state
+                .stateAt(field, keys, SET)
+                .map(set -> set.entries().getOrDefault(element, List.of()))
+                .orElse(List.of());
+        retractedTags.computeIfAbsent(key, k -> new HashSet<>()).addAll(seen);
+        if (e.amount() >= 0) {
+          DocumentDelta[] delta = new DocumentDelta[1];
+          state.edit(
+              field,
+              d ->
+                  delta[0] =
+                      d.mutateAt(c.id, field, keys, SET, (set, dot) -> set.add(dot, element)));
+          Dot tag = delta[0].context().singleDot().orElseThrow();
+          addTags
+              .computeIfAbsent(key, k -> new TreeMap<>())
+              .computeIfAbsent(element, k -> new HashSet<>())
+              .add(tag);
+          count("set add");
+        } else {
+          state.edit(
+              field,
+              d -> d.mutateAt(c.id, field, keys, SET, (set, dot) -> set.remove(dot, element)));
+          count("set remove");
+        }
+      }
       default -> throw new AssertionError(field);
     }
     count("edit");
@@ -230,6 +273,8 @@ final class SyncSimulation {
     return switch (field.charAt(0)) {
       case 'g' -> CrdtType.G_COUNTER;
       case 'p' -> CrdtType.PN_COUNTER;
+      case 'o' -> CrdtType.OR_SET;
+      case 'm' -> CrdtType.OR_MAP;
       default -> CrdtType.LWW_REGISTER;
     };
   }
@@ -534,7 +579,31 @@ final class SyncSimulation {
     }
     for (String field : SimStep.FIELDS) {
       String key = doc + "." + field;
-      if (typeOf(field) == CrdtType.LWW_REGISTER) {
+      if (typeOf(field) == CrdtType.OR_SET || typeOf(field) == CrdtType.OR_MAP) {
+        List<String> keys = typeOf(field) == CrdtType.OR_MAP ? List.of("tags") : List.of();
+        Set<Value> expected = new TreeSet<>();
+        Set<Dot> retracted = retractedTags.getOrDefault(key, Set.of());
+        addTags
+            .getOrDefault(key, Map.of())
+            .forEach(
+                (element, tags) -> {
+                  if (!retracted.containsAll(tags)) {
+                    expected.add(element);
+                  }
+                });
+        Set<Value> actual =
+            replica.stateAt(field, keys, SET).map(ORSet::elements).orElse(new TreeSet<>());
+        if (!actual.equals(expected)) {
+          out.add(
+              who
+                  + ": "
+                  + key
+                  + " = "
+                  + actual
+                  + ", the adds not removed by what their removers saw are "
+                  + expected);
+        }
+      } else if (typeOf(field) == CrdtType.LWW_REGISTER) {
         Optional<Value> expected =
             Optional.ofNullable(expectedRegisters.get(key)).map(Write::value);
         Optional<Value> actual = replica.registerValue(field);

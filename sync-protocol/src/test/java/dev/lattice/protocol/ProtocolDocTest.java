@@ -26,7 +26,11 @@ class ProtocolDocTest {
           "SUBSCRIBE_ALIAS",
           "UPDATE_OWN",
           "UPDATE_OWN_REGISTER",
-          "UPDATE_OWN_PN"
+          "UPDATE_OWN_PN",
+          "UPDATE_OR_SET_ADD",
+          "UPDATE_OR_SET_REMOVE",
+          "UPDATE_MV_REGISTER",
+          "UPDATE_OR_MAP"
         }) {
       String hex = hex(CODEC.encode(Samples.goldens().get(name).message()));
       assertThat(page).as(name).contains("hex: " + hex + "\n");

@@ -1,7 +1,9 @@
 package dev.lattice.protocol;
 
+import dev.lattice.crdt.CrdtKind;
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
+import dev.lattice.crdt.GCounter;
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.Value;
 import dev.lattice.crdt.VersionVector;
@@ -111,6 +113,41 @@ final class Samples {
         new Golden(
             ErrorMessage.of(OptionalLong.of(3), ErrorCode.NOT_SUBSCRIBED, "not subscribed"),
             "94 0b 03 04 ae6e6f742073756273637269626564"));
+    // The causal types (docs/PROTOCOL.md, "UPDATEs of the causal types"; ENCODING.md §4).
+    Document setOfA = Document.create("d");
+    DocumentDelta addX = setOfA.addToSet(A, "tags", Value.of("x"));
+    g.put(
+        "UPDATE_OR_SET_ADD",
+        new Golden(
+            Update.request(3, "d", addX),
+            "94 05 03 a164 97 08 01 0a 01 a4746167 73 0a 92 93 0a 01 01 93 a178 0a 01"));
+    Document setOfB = Document.create("d");
+    setOfB.merge(addX);
+    g.put(
+        "UPDATE_OR_SET_REMOVE",
+        new Golden(
+            Update.request(4, "d", setOfB.removeFromSet(SERVER, "tags", Value.of("x"))),
+            "94 05 04 a164 97 08 01 0b 01 a474616773 0a 92 96 0a 01 01 0b 01 01 90"));
+    g.put(
+        "UPDATE_MV_REGISTER",
+        new Golden(
+            Update.request(
+                5, "d", Document.create("d").writeMVRegister(A, "title", Value.of("hi"))),
+            "94 05 05 a164 97 08 01 0a 01 a57469746c65 0b 92 93 0a 01 01 93 0a 01 a26869"));
+    g.put(
+        "UPDATE_OR_MAP",
+        new Golden(
+            Update.request(
+                6,
+                "d",
+                Document.create("d")
+                    .updateMap(
+                        A,
+                        "cfg",
+                        "n",
+                        CrdtKind.of(GCounter.class),
+                        (counter, dot) -> counter.increment(A, 2).state())),
+            "94 05 06 a164 97 08 01 0a 01 a3636667 0c 92 93 0a 01 01 94 0a 01 a16e 92 02 81 0a 02"));
     // Protocol version 2 (docs/PROTOCOL.md, "What changed in version 2").
     g.put(
         "HELLO_V2",

@@ -29,6 +29,7 @@ public final class CodecLimits {
   private final int maxReplicas;
   private final int maxDotRanges;
   private final int maxCrdtDepth;
+  private final int maxCausalEntries;
 
   private CodecLimits(Builder b) {
     this.maxPayloadBytes = b.maxPayloadBytes;
@@ -40,6 +41,7 @@ public final class CodecLimits {
     this.maxReplicas = b.maxReplicas;
     this.maxDotRanges = b.maxDotRanges;
     this.maxCrdtDepth = b.maxCrdtDepth;
+    this.maxCausalEntries = b.maxCausalEntries;
   }
 
   /** A builder starting from the {@link #defaults()}. */
@@ -51,7 +53,7 @@ public final class CodecLimits {
    * The default limits: payload 64 MiB, strings and binaries 1 MiB each, 100,000 elements per value
    * array or map, values nested 32 deep, 1,048,576 fields per document or delta, 65,536 replicas
    * per counter, vector or touched vector, 65,536 ranges per dot set, CRDTs nested 8 deep in
-   * OR-Maps.
+   * OR-Maps, 1,048,576 live entries per OR-Set, MV-Register or OR-Map.
    */
   public static CodecLimits defaults() {
     return DEFAULTS;
@@ -68,7 +70,8 @@ public final class CodecLimits {
         .maxFields(maxFields)
         .maxReplicas(maxReplicas)
         .maxDotRanges(maxDotRanges)
-        .maxCrdtDepth(maxCrdtDepth);
+        .maxCrdtDepth(maxCrdtDepth)
+        .maxCausalEntries(maxCausalEntries);
   }
 
   /** The largest payload, in bytes, that a decoder reads. */
@@ -122,6 +125,15 @@ public final class CodecLimits {
     return maxCrdtDepth;
   }
 
+  /**
+   * The most live entries of one OR-Set, MV-Register or OR-Map (its dots with a value): a set of a
+   * million elements is a normal thing to keep, unlike a value array of that size, so this is apart
+   * from {@link #maxCollectionSize()}.
+   */
+  public int maxCausalEntries() {
+    return maxCausalEntries;
+  }
+
   @Override
   public boolean equals(Object o) {
     return o instanceof CodecLimits other
@@ -133,7 +145,8 @@ public final class CodecLimits {
         && other.maxFields == maxFields
         && other.maxReplicas == maxReplicas
         && other.maxDotRanges == maxDotRanges
-        && other.maxCrdtDepth == maxCrdtDepth;
+        && other.maxCrdtDepth == maxCrdtDepth
+        && other.maxCausalEntries == maxCausalEntries;
   }
 
   @Override
@@ -146,7 +159,8 @@ public final class CodecLimits {
     h = 31 * h + maxFields;
     h = 31 * h + maxReplicas;
     h = 31 * h + maxDotRanges;
-    return 31 * h + maxCrdtDepth;
+    h = 31 * h + maxCrdtDepth;
+    return 31 * h + maxCausalEntries;
   }
 
   @Override
@@ -169,6 +183,8 @@ public final class CodecLimits {
         + maxDotRanges
         + ", maxCrdtDepth="
         + maxCrdtDepth
+        + ", maxCausalEntries="
+        + maxCausalEntries
         + "]";
   }
 
@@ -186,6 +202,7 @@ public final class CodecLimits {
     private int maxReplicas = 65_536;
     private int maxDotRanges = 65_536;
     private int maxCrdtDepth = 8;
+    private int maxCausalEntries = 1_048_576;
 
     private Builder() {}
 
@@ -268,6 +285,14 @@ public final class CodecLimits {
             "maxCrdtDepth must be <= " + MAX_DEPTH_CEILING + ", was " + depth);
       }
       this.maxCrdtDepth = depth;
+      return this;
+    }
+
+    /**
+     * @throws IllegalArgumentException if {@code entries} is negative
+     */
+    public Builder maxCausalEntries(int entries) {
+      this.maxCausalEntries = atLeast("maxCausalEntries", entries, 0);
       return this;
     }
 

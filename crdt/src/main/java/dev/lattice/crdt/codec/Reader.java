@@ -602,7 +602,7 @@ final class Reader {
 
   /**
    * Reads the header of a flat array of a causal CRDT's entries, {@code width} elements each, at
-   * most {@code maxCollectionSize} entries.
+   * most {@code maxCausalEntries} entries.
    */
   int entriesHeader(String where, String expected, int width) throws IOException {
     long pos = position();
@@ -610,8 +610,8 @@ final class Reader {
         arrayHeader(
             where,
             "an array of " + expected,
-            (long) width * limits.maxCollectionSize(),
-            width + " x maxCollectionSize");
+            (long) width * limits.maxCausalEntries(),
+            width + " x maxCausalEntries");
     if (n % width != 0) {
       throw error(
           where,

@@ -188,10 +188,10 @@ final class Writer {
     vector(out, field.touched(), "a touched vector");
   }
 
-  /** Checks the number of live entries of a causal CRDT against {@code maxCollectionSize}. */
+  /** Checks the number of live entries of a causal CRDT against {@code maxCausalEntries}. */
   void checkEntries(String what, int entries) {
-    if (entries > limits.maxCollectionSize()) {
-      throw tooMany(what, entries, "entries", "maxCollectionSize", limits.maxCollectionSize());
+    if (entries > limits.maxCausalEntries()) {
+      throw tooMany(what, entries, "entries", "maxCausalEntries", limits.maxCausalEntries());
     }
   }
 

@@ -11,11 +11,17 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.lattice.crdt.CrdtKind;
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
+import dev.lattice.crdt.Dot;
+import dev.lattice.crdt.DotRange;
+import dev.lattice.crdt.DotSet;
+import dev.lattice.crdt.FieldState;
 import dev.lattice.crdt.GCounter;
 import dev.lattice.crdt.ORMap;
 import dev.lattice.crdt.ORSet;
+import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.Value;
 import dev.lattice.crdt.VersionVector;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -116,7 +122,45 @@ class CausalCodecTest {
                     .decode(bytes("97 08 01 0a 01 a174 0a 92 93 0a0101 dd ffffffff")))
         .isInstanceOf(CodecException.class)
         .hasMessageContaining("array32 declaring 4294967295")
-        .hasMessageContaining("3 x maxCollectionSize");
+        .hasMessageContaining("3 x maxCausalEntries");
+  }
+
+  /**
+   * Live entries of a causal state have their own limit, apart from value arrays: a set of a
+   * million elements is stored with the defaults (issue 12). Checked at 2,000 entries against
+   * limits of 2,000 and 1,999, since a million-element round trip takes half a minute on a loaded
+   * machine.
+   */
+  @Test
+  void liveEntriesAreBoundedByMaxCausalEntriesNotMaxCollectionSize() {
+    assertThat(CodecLimits.defaults().maxCausalEntries())
+        .isGreaterThanOrEqualTo(1_000_000)
+        .isGreaterThan(CodecLimits.defaults().maxCollectionSize());
+    ReplicaId writer = ReplicaId.of(0x0a);
+    int n = 2_000;
+    java.util.Map<Value, List<Dot>> elements = new java.util.HashMap<>();
+    for (int i = 1; i <= n; i++) {
+      elements.put(Value.of((long) i), List.of(new Dot(writer, i)));
+    }
+    DotSet context = DotSet.of(List.of(new DotRange(writer, 1, n)));
+    Document doc =
+        Document.restore(
+            "big",
+            context,
+            java.util.Map.of(
+                "tags",
+                new FieldState(
+                    ORSet.of(elements, context), VersionVector.empty().with(writer, n))));
+    CodecLimits fits = CodecLimits.builder().maxCollectionSize(10).maxCausalEntries(n).build();
+    byte[] encoded = CrdtCodecs.create(fits).document().encode(doc);
+    assertThat(CrdtCodecs.create(fits).document().decode(encoded)).isEqualTo(doc);
+    CrdtCodecs tight = CrdtCodecs.create(fits.toBuilder().maxCausalEntries(n - 1).build());
+    assertThatThrownBy(() -> tight.document().encode(doc))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("maxCausalEntries");
+    assertThatThrownBy(() -> tight.document().decode(encoded))
+        .isInstanceOf(CodecException.class)
+        .hasMessageContaining("maxCausalEntries");
   }
 
   @Test

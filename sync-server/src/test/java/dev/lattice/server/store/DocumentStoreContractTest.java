@@ -3,9 +3,13 @@ package dev.lattice.server.store;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.lattice.crdt.CrdtKind;
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
 import dev.lattice.crdt.Dot;
+import dev.lattice.crdt.GCounter;
+import dev.lattice.crdt.ORMap;
+import dev.lattice.crdt.ORSet;
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.Value;
 import dev.lattice.hlc.HlcTimestamp;
@@ -62,6 +66,51 @@ public abstract class DocumentStoreContractTest {
       deltas.add(bob.addPNCounter(BOB, "balance", i % 2 == 0 ? i : -i));
       deltas.add(bob.setRegister(BOB, "title", Value.of("v" + i), HlcTimestamp.of(1_000L + i, 0)));
     }
+    return deltas;
+  }
+
+  /**
+   * Deltas of two writers over the causal types: set adds and a remove of the other's element, MV
+   * writes that both keep, and both writing one key of one map (a nested set) and a nested map.
+   */
+  static List<DocumentDelta> causalDeltas(String id) {
+    Document alice = Document.create(id);
+    Document bob = Document.create(id);
+    List<DocumentDelta> deltas = new ArrayList<>();
+    deltas.add(alice.addToSet(ALICE, "tags", Value.of("red")));
+    deltas.add(alice.addToSet(ALICE, "tags", Value.of("blue")));
+    deltas.add(bob.writeMVRegister(BOB, "status", Value.of("open")));
+    deltas.add(alice.writeMVRegister(ALICE, "status", Value.of("draft")));
+    deltas.add(
+        alice.updateMap(
+            ALICE,
+            "card",
+            "labels",
+            CrdtKind.of(ORSet.class),
+            (set, dot) -> set.add(dot, Value.of("a")).state()));
+    deltas.forEach(bob::merge);
+    deltas.add(bob.removeFromSet(BOB, "tags", Value.of("red")));
+    deltas.add(
+        bob.updateMap(
+            BOB,
+            "card",
+            "labels",
+            CrdtKind.of(ORSet.class),
+            (set, dot) -> set.remove(dot, Value.of("a")).state()));
+    deltas.add(
+        bob.updateMap(
+            BOB,
+            "card",
+            "meta",
+            CrdtKind.of(ORMap.class),
+            (map, dot) ->
+                map.update(
+                        dot,
+                        "votes",
+                        CrdtKind.of(GCounter.class),
+                        counter -> counter.increment(BOB, 3).state())
+                    .state()));
+    deltas.add(bob.removeFromMap(BOB, "card", "nothing"));
     return deltas;
   }
 
@@ -190,6 +239,27 @@ public abstract class DocumentStoreContractTest {
     Document doc = Document.create("doc");
     doc.merge(changes.delta());
     assertThat(doc).isEqualTo(merged("doc", deltas));
+  }
+
+  @Test
+  void causalTypesRoundTripThroughAppendCompactionAndReadSince() throws Exception {
+    List<DocumentDelta> deltas = causalDeltas("doc");
+    for (DocumentDelta d : deltas.subList(0, 5)) {
+      await(store.append("doc", d));
+    }
+    store.compact("doc");
+    for (DocumentDelta d : deltas.subList(5, deltas.size())) {
+      await(store.append("doc", d));
+    }
+    Document expected = merged("doc", deltas);
+    assertThat(store.load("doc")).contains(expected);
+    Document fromChanges = Document.create("doc");
+    fromChanges.merge(store.readSince("doc", StoreCursor.ORIGIN).get(10, TimeUnit.SECONDS).delta());
+    assertThat(fromChanges).isEqualTo(expected);
+    ORSet tags = (ORSet) expected.field("tags").orElseThrow().state();
+    assertThat(tags.elements()).containsExactly(Value.of("blue"));
+    store.compact("doc");
+    assertThat(store.load("doc")).contains(expected);
   }
 
   @Test

@@ -100,6 +100,16 @@ class RocksDbDocumentStoreTest extends DocumentStoreContractTest {
   }
 
   @Test
+  void causalTypesSurviveAReopen() throws Exception {
+    List<DocumentDelta> deltas = causalDeltas("doc");
+    for (DocumentDelta d : deltas) {
+      await(store.append("doc", d));
+    }
+    RocksDbDocumentStore again = reopen(EmbeddedStoreConfig.TestHooks.NONE, 0);
+    assertThat(again.load("doc")).contains(merged("doc", deltas));
+  }
+
+  @Test
   void batchesRespectTheMaximumSize() throws Exception {
     Gate gate = new Gate();
     store.close();
