@@ -31,11 +31,12 @@ import net.jqwik.api.Example;
  * clients ({@link LatticeClient}, each with its own state directory) that reach it through TCP
  * fault proxies ({@link FaultProxy}: delay, pause, cut), the server killed with {@code kill -9}
  * ({@link Process#destroyForcibly()}) and started again on the same directory, clients closed and
- * started again from their state directories. Every edit is recorded with whether its flush
- * completed (the history); after the faults heal, every replica, and a fresh reader's, must be
- * byte-identical, each counter between the sum of the acknowledged edits and the sum of the
- * attempted ones, and the register a value some client wrote, at least as late as every
- * acknowledged write. On failure the history and a report go to {@code target/faults-it/<run>/}.
+ * started again from their state directories, or from a backup of them taken earlier. Every edit is
+ * recorded with whether its flush completed (the history); after the faults heal, every replica,
+ * and a fresh reader's, must be byte-identical, each counter between the sum of the acknowledged
+ * edits and the sum of the attempted ones, and the register a value some client wrote, at least as
+ * late as every acknowledged write. On failure the history and a report go to {@code
+ * target/faults-it/<run>/}.
  *
  * <p>Seeded: {@code -Dlattice.faults.seed} picks the faults and edits (the default is fixed, so CI
  * runs the same schedule; the network and the JVMs still time things their own way). Bounded: 8
@@ -101,6 +102,22 @@ class FaultsEndToEndIT {
 
     void restart() {
       client.close();
+      start();
+    }
+
+    /** Copies the state directory while the client is stopped, as a backup tool would. */
+    void backup(Path to) throws IOException {
+      client.close();
+      deleteTree(to);
+      copyTree(state, to);
+      start();
+    }
+
+    /** Kills the client's state: starts it again over the copy in {@code from}. */
+    void restore(Path from) throws IOException {
+      client.close();
+      deleteTree(state);
+      copyTree(from, state);
       start();
     }
   }
@@ -253,7 +270,8 @@ class FaultsEndToEndIT {
           events.add("round " + round + ": server started again on port " + server.port);
         } else {
           Client c = clients.get(random.nextInt(CLIENTS));
-          switch (random.nextInt(4)) {
+          Path backup = dir.resolve("backup-" + c.index);
+          switch (random.nextInt(6)) {
             case 0 -> {
               int cut = c.proxy.cut();
               events.add("round " + round + ": c" + c.index + "'s connection cut (" + cut + ")");
@@ -273,10 +291,23 @@ class FaultsEndToEndIT {
               events.add(
                   "round " + round + ": c" + c.index + "'s network delays " + millis + " ms");
             }
-            default -> {
+            case 3 -> {
               c.restart();
               events.add(
                   "round " + round + ": c" + c.index + " restarted from its state directory");
+            }
+            case 4 -> {
+              c.backup(backup);
+              events.add("round " + round + ": c" + c.index + "'s state directory backed up");
+            }
+            default -> {
+              if (Files.exists(backup)) {
+                c.restore(backup);
+                events.add("round " + round + ": c" + c.index + " restored from its backup");
+              } else {
+                c.restart();
+                events.add("round " + round + ": c" + c.index + " restarted (no backup yet)");
+              }
             }
           }
         }
@@ -323,7 +354,8 @@ class FaultsEndToEndIT {
               + history.size()
               + " edits, "
               + acked
-              + " acknowledged before healing's flush");
+              + " acknowledged before healing's flush\n  "
+              + (events.size() <= 40 ? String.join("\n  ", events) : "(events listed up to 40)"));
       passed = true;
     } catch (Exception | AssertionError e) {
       writeReport(dir, seed, events, history, List.of("failed: " + e));
@@ -466,6 +498,23 @@ class FaultsEndToEndIT {
     List<String> h = new ArrayList<>();
     history.forEach(a -> h.add(a.toString()));
     Files.write(dir.resolve("history.txt"), h, StandardCharsets.UTF_8);
+  }
+
+  private static void copyTree(Path from, Path to) throws IOException {
+    try (Stream<Path> paths = Files.walk(from)) {
+      for (Path p : paths.sorted().toList()) {
+        // The lock belongs to the process that held the directory, not to its contents.
+        if (p.getFileName().toString().equals("lock")) {
+          continue;
+        }
+        Path target = to.resolve(from.relativize(p).toString());
+        if (Files.isDirectory(p)) {
+          Files.createDirectories(target);
+        } else {
+          Files.copy(p, target, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        }
+      }
+    }
   }
 
   private static void deleteTree(Path dir) throws IOException {
