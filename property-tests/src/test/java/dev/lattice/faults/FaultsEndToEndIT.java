@@ -40,8 +40,8 @@ import net.jqwik.api.Example;
  *
  * <p>Seeded: {@code -Dlattice.faults.seed} picks the faults and edits (the default is fixed, so CI
  * runs the same schedule; the network and the JVMs still time things their own way). Bounded: 8
- * rounds by default, two of them server kills; {@code -Dlattice.soak.minutes=M} runs rounds for M
- * minutes instead.
+ * rounds by default, two of them server kills, one a backup and one a restore from it; {@code
+ * -Dlattice.soak.minutes=M} runs rounds for M minutes instead.
  */
 class FaultsEndToEndIT {
 
@@ -270,8 +270,14 @@ class FaultsEndToEndIT {
           events.add("round " + round + ": server started again on port " + server.port);
         } else {
           Client c = clients.get(random.nextInt(CLIENTS));
+          int fault = random.nextInt(6);
+          if (soak == null && (round == 3 || round == 7)) {
+            // Every CI run backs a client up and later restores it.
+            c = clients.get(1);
+            fault = round == 3 ? 4 : 5;
+          }
           Path backup = dir.resolve("backup-" + c.index);
-          switch (random.nextInt(6)) {
+          switch (fault) {
             case 0 -> {
               int cut = c.proxy.cut();
               events.add("round " + round + ": c" + c.index + "'s connection cut (" + cut + ")");
