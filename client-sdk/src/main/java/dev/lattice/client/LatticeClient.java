@@ -150,10 +150,12 @@ public final class LatticeClient implements AutoCloseable {
   }
 
   /**
-   * This client's replica id (stored with the local state, or fresh without one). It changes only
-   * when the server shows that the id was used for another history (a state directory restored from
-   * a backup): the id is then retired for good and the edits it had not got acknowledged are made
-   * again under a fresh one.
+   * The replica id this client's edits are made by: fresh for every client process (stored with the
+   * local state, so a restart can tell its edits from earlier processes'), so that a state
+   * directory restored from a backup can never reuse a sequence number the server holds. It changes
+   * while the client runs only when the server shows that the id was used for another history: the
+   * id is then retired for good and the edits it had not got acknowledged are made again under a
+   * fresh one.
    */
   public ReplicaId replicaId() {
     return localState.replicaId();

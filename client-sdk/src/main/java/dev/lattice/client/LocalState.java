@@ -60,9 +60,9 @@ interface LocalState extends AutoCloseable {
 
   /**
    * Retires the current replica id for good and stores a fresh one in its place, which {@link
-   * #replicaId} returns from then on. Called when the server holds dots of the current id that this
-   * state does not (a state directory restored from a backup): every later edit must take dots the
-   * server has never seen. Durable when this returns.
+   * #replicaId} returns from then on. Called at every client start, and when the server holds dots
+   * of the current id that this state does not (a state directory restored from a backup): every
+   * later edit must take dots the server has never seen. Durable when this returns.
    *
    * @return the new replica id
    * @throws LocalStateException if the new id cannot be stored (the old one then stays)

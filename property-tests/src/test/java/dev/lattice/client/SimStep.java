@@ -117,4 +117,43 @@ sealed interface SimStep {
       return "time +" + millis + " ms";
     }
   }
+
+  /** A copy of the client's state directory is taken, as a backup tool would (issue 11). */
+  record Backup(int client) implements SimStep {
+    @Override
+    public String toString() {
+      return "c" + client + "'s state is backed up";
+    }
+  }
+
+  /**
+   * The client's process dies and starts again over its last backup (an empty state if none was
+   * taken): edits and received state since then are gone from it, the server still holds what it
+   * acknowledged. The server sees the socket reset.
+   */
+  record Restore(int client) implements SimStep {
+    @Override
+    public String toString() {
+      return "c" + client + " is restored from its last backup";
+    }
+  }
+
+  /** The client's wall clock jumps by {@code millis} (forward or back) and stays there. */
+  record ClockJump(int client, long millis) implements SimStep {
+    @Override
+    public String toString() {
+      return "c" + client + "'s clock jumps " + (millis >= 0 ? "+" : "") + millis + " ms";
+    }
+  }
+
+  /**
+   * The server machine's wall clock jumps by {@code millis}: the running server sees it at once,
+   * and a server restarted later starts on it (behind what its store holds, when set back).
+   */
+  record ServerClockJump(long millis) implements SimStep {
+    @Override
+    public String toString() {
+      return "server clock jumps " + (millis >= 0 ? "+" : "") + millis + " ms";
+    }
+  }
 }

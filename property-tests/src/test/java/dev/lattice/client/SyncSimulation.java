@@ -23,6 +23,7 @@ import dev.lattice.protocol.ProtocolLimits;
 import dev.lattice.protocol.Subscribe;
 import dev.lattice.protocol.Sync;
 import dev.lattice.protocol.Update;
+import dev.lattice.protocol.Welcome;
 import dev.lattice.server.hub.DefaultHub;
 import dev.lattice.server.hub.HubConfig;
 import dev.lattice.server.hub.HubScheduler;
@@ -62,9 +63,13 @@ import java.util.concurrent.CompletableFuture;
  * PINGs) over the same store with a fresh server replica id, client restarts over their kept local
  * state, delivery interleavings across connections, appends held back by the store, and time jumps
  * that fire pings, idle timeouts, backoff and presence expiry; server-side edits ({@code hub.edit})
- * write beside the clients. After the faulty schedule, {@link #heal} delivers everything and runs
- * time until the system is quiescent; {@link #problems} then compares every replica with the store
- * and with the ground truth of the edits made.
+ * write beside the clients. Since issue 11: a client's state directory backed up and restored (its
+ * process killed), client wall clocks that jump, a server machine clock set back that the next
+ * server process starts on (its clock seeded from the store as LatticeServer seeds it), the
+ * production drift bound of 500 ms with its CLOCK_DRIFT refusals, and, as LatticeClient does, a
+ * fresh replica id for every client process. After the faulty schedule, {@link #heal} delivers
+ * everything and runs time until the system is quiescent; {@link #problems} then compares every
+ * replica with the store and with the ground truth of the edits made.
  *
  * <p>Not thread-safe: one run, one thread.
  */
@@ -98,6 +103,13 @@ final class SyncSimulation {
 
   private static final MessageCodec CODEC = MessageCodec.defaults();
   private static final Duration MAX_DRIFT = HybridLogicalClock.DEFAULT_MAX_DRIFT;
+
+  /**
+   * The server's drift bound, LatticeServer's default: client timestamps further ahead of its clock
+   * are refused with CLOCK_DRIFT, and the client holds them until the server's clock passes them.
+   */
+  private static final Duration SERVER_MAX_DRIFT = Duration.ofMillis(500);
+
   private static final int MAX_HEAL_STEPS = 20_000;
   private static final long MAX_HEAL_NANOS = Duration.ofMinutes(30).toNanos();
 
@@ -116,6 +128,39 @@ final class SyncSimulation {
 
   private Server server;
   private long registerWrites;
+
+  /** Each client's wall-clock offset from the simulation's time; clock jumps move it. */
+  private final long[] clientSkew;
+
+  /** The server machine's wall-clock offset, taken by each server process at its start. */
+  private long serverSkewMillis;
+
+  /** Per client, the source of its fresh replica ids: it outlives processes and backups. */
+  private final List<java.util.function.Supplier<ReplicaId>> idSources = new ArrayList<>();
+
+  /** Per client, its last backup. */
+  private final Map<Integer, SimLocalState> backups = new TreeMap<>();
+
+  /**
+   * Every edit made, with what its flush says: the history the counter and register checkers read
+   * when the exact ground truth no longer applies (a restored backup forgets edits; a refusal for
+   * good undoes one).
+   */
+  private final List<Attempt> attempts = new ArrayList<>();
+
+  private int restores;
+  private int refusedForGood;
+
+  /**
+   * One edit: a counter's amount, or a register's write. {@code ack} is the edit's flush, which
+   * completes normally once the server acknowledged it (and every earlier edit of its document).
+   */
+  private record Attempt(String key, long amount, Write write, CompletableFuture<Void> ack) {
+    boolean acknowledged() {
+      return ack.isDone() && !ack.isCompletedExceptionally();
+    }
+  }
+
   private List<CompletableFuture<Void>> flushes = List.of();
 
   // Ground truth: what every replica must hold in the end.
@@ -145,9 +190,14 @@ final class SyncSimulation {
     for (int d = 0; d < setup.documents(); d++) {
       documentIds.add("d" + d);
     }
+    clientSkew = new long[setup.clients()];
     server = new Server(0);
     for (int i = 0; i < setup.clients(); i++) {
-      clients.add(new SimClient(i, new MemoryLocalState(ReplicaId.of(i + 1)), 0));
+      clientSkew[i] = setup.skewMillis().get(i);
+      long base = (i + 1) * 1_000_000L;
+      long[] next = {0};
+      idSources.add(() -> ReplicaId.of(base + next[0]++));
+      clients.add(new SimClient(i, new SimLocalState(idSources.get(i)), 0));
     }
     for (SimClient c : clients) {
       c.open(documentIds.get(0));
@@ -189,11 +239,29 @@ final class SyncSimulation {
     } else if (step instanceof SimStep.Restart r) {
       restart(r.kind());
     } else if (step instanceof SimStep.RestartClient r) {
-      restartClient(Math.floorMod(r.client(), clients.size()), r.serverNotices());
+      int index = Math.floorMod(r.client(), clients.size());
+      restartClient(index, r.serverNotices(), clients.get(index).local);
     } else if (step instanceof SimStep.ServerEdit e) {
       serverEdit(documentIds.get(e.document() % documentIds.size()), Math.floorMod(e.amount(), 6));
     } else if (step instanceof SimStep.Advance a) {
       time.advance(a.millis() * 1_000_000L);
+    } else if (step instanceof SimStep.Backup b) {
+      int index = Math.floorMod(b.client(), clients.size());
+      backups.put(index, clients.get(index).local.copy());
+      count("backup");
+    } else if (step instanceof SimStep.Restore r) {
+      int index = Math.floorMod(r.client(), clients.size());
+      SimLocalState backup = backups.get(index);
+      restores++;
+      count("restored backup");
+      restartClient(
+          index, true, backup == null ? new SimLocalState(idSources.get(index)) : backup.copy());
+    } else if (step instanceof SimStep.ClockJump j) {
+      clientSkew[Math.floorMod(j.client(), clients.size())] += j.millis();
+      count("clock jump");
+    } else if (step instanceof SimStep.ServerClockJump j) {
+      serverSkewMillis += j.millis();
+      count("server clock jump");
     } else {
       throw new AssertionError(step);
     }
@@ -207,16 +275,19 @@ final class SyncSimulation {
     String field = SimStep.FIELDS[Math.floorMod(e.field(), SimStep.FIELDS.length)];
     DocumentState state = c.open(doc);
     String key = doc + "." + field;
+    ReplicaId me = state.me();
     switch (typeOf(field)) {
       case G_COUNTER -> {
         long amount = Math.floorMod(e.amount(), 6);
-        state.edit(field, d -> d.incrementGCounter(c.id, field, amount));
+        state.edit(field, d -> d.incrementGCounter(me, field, amount));
         expectedCounters.merge(key, amount, Long::sum);
+        attempts.add(new Attempt(key, amount, null, state.flush()));
       }
       case PN_COUNTER -> {
         long amount = e.amount() % 6;
-        state.edit(field, d -> d.addPNCounter(c.id, field, amount));
+        state.edit(field, d -> d.addPNCounter(me, field, amount));
         expectedCounters.merge(key, amount, Long::sum);
+        attempts.add(new Attempt(key, amount, null, state.flush()));
       }
       case LWW_REGISTER -> {
         // Unique across clients and their restarts, so a wrong winner cannot pass for the right
@@ -226,11 +297,13 @@ final class SyncSimulation {
         state.edit(
             field,
             d -> {
-              stamp[0] = c.clock.now();
-              return d.setRegister(c.id, field, value, stamp[0]);
+              // As RegisterField stamps it: after the field's current write.
+              stamp[0] = d.registerTimestamp(field).map(c.clock::nowAfter).orElseGet(c.clock::now);
+              return d.setRegister(me, field, value, stamp[0]);
             });
-        Write write = new Write(stamp[0], c.id, value);
+        Write write = new Write(stamp[0], me, value);
         expectedRegisters.merge(key, write, (old, now) -> now.beats(old) ? now : old);
+        attempts.add(new Attempt(key, 0, write, state.flush()));
       }
       case OR_SET, OR_MAP -> {
         Value element = Value.of((long) Math.abs(e.amount()) % 3);
@@ -370,7 +443,7 @@ final class SyncSimulation {
     count("restart " + kind);
   }
 
-  private void restartClient(int index, boolean serverNotices) {
+  private void restartClient(int index, boolean serverNotices, SimLocalState local) {
     SimClient old = clients.get(index);
     time.cancelOwnedBy(old);
     Link link = old.link;
@@ -394,7 +467,7 @@ final class SyncSimulation {
     if (link != null) {
       link.clientOpen = false; // the process that used it is gone
     }
-    SimClient fresh = new SimClient(index, old.local, old.restarts + 1);
+    SimClient fresh = new SimClient(index, local, old.restarts + 1);
     clients.set(index, fresh);
     for (String doc : old.docs.keySet()) {
       fresh.open(doc);
@@ -529,7 +602,7 @@ final class SyncSimulation {
             if (other != c) {
               expectedPresence
                   .getOrDefault(doc + "/" + other.index, Optional.empty())
-                  .ifPresent(v -> expected.put(other.id, v));
+                  .ifPresent(v -> expected.put(other.local.replicaId(), v));
             }
           }
           if (!state.others().equals(expected)) {
@@ -551,7 +624,9 @@ final class SyncSimulation {
     }
     for (int i = 0; i < flushes.size(); i++) {
       CompletableFuture<Void> f = flushes.get(i);
-      if (!f.isDone() || f.isCompletedExceptionally()) {
+      // A flush may fail only after a refusal for good, which the client reports (a server whose
+      // clock is set back by more than a client may wait out refuses that client's timestamps).
+      if (!f.isDone() || (f.isCompletedExceptionally() && refusedForGood == 0)) {
         out.add("flush " + i + " is " + f);
       }
     }
@@ -576,6 +651,10 @@ final class SyncSimulation {
               + ", attempted "
               + attempted
               + "]");
+    }
+    if (restores > 0 || refusedForGood > 0) {
+      checkAgainstHistory(who, doc, replica, out);
+      return;
     }
     for (String field : SimStep.FIELDS) {
       String key = doc + "." + field;
@@ -622,6 +701,82 @@ final class SyncSimulation {
         long actual = replica.counterValue(field);
         if (actual != expected) {
           out.add(who + ": " + key + " = " + actual + ", the edits add up to " + expected);
+        }
+      }
+    }
+  }
+
+  /**
+   * The checkers of a history in which edits may be lost by right (a restored backup forgets the
+   * edits made after it that the server had not acknowledged; a refusal for good undoes one): a
+   * counter lies between the sum of the acknowledged edits plus every unacknowledged decrement and
+   * that sum plus every unacknowledged increment (Jepsen's counter checker); a register holds a
+   * value somebody wrote, at least as great in (timestamp, replica) as every acknowledged write.
+   */
+  private void checkAgainstHistory(String who, String doc, Document replica, List<String> out) {
+    for (String field : SimStep.FIELDS) {
+      String key = doc + "." + field;
+      if (typeOf(field) == CrdtType.LWW_REGISTER) {
+        Optional<Value> actual = replica.registerValue(field);
+        Write written = null;
+        Write greatestAcked = null;
+        for (Attempt a : attempts) {
+          if (!a.key().equals(key)) {
+            continue;
+          }
+          if (actual.isPresent() && a.write().value().equals(actual.get())) {
+            written = a.write();
+          }
+          if (a.acknowledged() && (greatestAcked == null || a.write().beats(greatestAcked))) {
+            greatestAcked = a.write();
+          }
+        }
+        if (actual.isPresent() && written == null) {
+          out.add(who + ": " + key + " = " + actual.get() + ", a value nobody wrote");
+        } else if (greatestAcked != null
+            && (written == null
+                || (!written.value().equals(greatestAcked.value())
+                    && greatestAcked.beats(written)))) {
+          out.add(
+              who
+                  + ": "
+                  + key
+                  + " = "
+                  + actual
+                  + ", below the acknowledged write "
+                  + greatestAcked);
+        }
+      } else {
+        long acknowledged = 0;
+        long down = 0;
+        long up = 0;
+        for (Attempt a : attempts) {
+          if (!a.key().equals(key)) {
+            continue;
+          }
+          if (a.acknowledged()) {
+            acknowledged += a.amount();
+          } else if (a.amount() < 0) {
+            down += a.amount();
+          } else {
+            up += a.amount();
+          }
+        }
+        long actual = replica.counterValue(field);
+        if (actual < acknowledged + down || actual > acknowledged + up) {
+          out.add(
+              who
+                  + ": "
+                  + key
+                  + " = "
+                  + actual
+                  + ", outside [acknowledged "
+                  + acknowledged
+                  + " + unacknowledged decrements "
+                  + down
+                  + ", + unacknowledged increments "
+                  + up
+                  + "]");
         }
       }
     }
@@ -704,8 +859,7 @@ final class SyncSimulation {
     Server(int epoch) {
       this.epoch = epoch;
       ReplicaId id = ReplicaId.of(SERVER_IDS + epoch);
-      HybridLogicalClock clock =
-          new HybridLogicalClock(() -> EPOCH_MILLIS + time.elapsedMillis(), MAX_DRIFT);
+      HybridLogicalClock clock = seededClock(serverSkewMillis);
       Server owner = this;
       hub =
           new DefaultHub(
@@ -738,10 +892,30 @@ final class SyncSimulation {
               .clock(clock)
               .serverId(id)
               .config(config.build())
+              .advertise(Welcome.LIMIT_MAX_CLOCK_DRIFT_MILLIS, SERVER_MAX_DRIFT.toMillis())
               .nanoTime(time::nanoTime)
               .scheduler((task, delayNanos) -> time.schedule(owner, delayNanos, task)::cancel)
               .build();
     }
+  }
+
+  /**
+   * The server's clock as LatticeServer seeds it (issue 11 bug 2; {@code
+   * LatticeServer.seededClock}): past the greatest timestamp in the store, and, on a wall clock
+   * behind the store by more than the drift bound, continuing from the store's time.
+   */
+  private HybridLogicalClock seededClock(long skewMillis) {
+    java.util.function.LongSupplier wall = () -> EPOCH_MILLIS + skewMillis + time.elapsedMillis();
+    Optional<HlcTimestamp> max = store.maxTimestamp();
+    long behind = max.map(t -> t.physicalMillis() - wall.getAsLong()).orElse(0L);
+    java.util.function.LongSupplier physical = wall;
+    if (behind > SERVER_MAX_DRIFT.toMillis()) {
+      count("server started behind its store");
+      physical = () -> wall.getAsLong() + behind;
+    }
+    HybridLogicalClock clock = new HybridLogicalClock(physical, SERVER_MAX_DRIFT);
+    max.ifPresent(clock::advancePast);
+    return clock;
   }
 
   // ------------------------------------------------------------------ the network
@@ -784,6 +958,9 @@ final class SyncSimulation {
     boolean severed;
     Server server;
     ServerSession session;
+
+    /** The replica the client's HELLO named on this connection. */
+    ReplicaId replica;
 
     Link(int client, long generation) {
       this.client = client;
@@ -855,6 +1032,10 @@ final class SyncSimulation {
           // and it retries a refusal after a backoff.
           count("refused over the rate");
         }
+        if (message instanceof ErrorMessage error
+            && error.errorCode().equals(Optional.of(ErrorCode.CLOCK_DRIFT))) {
+          count("CLOCK_DRIFT refusal");
+        }
         c.session.onMessage(generation, message);
       }
     }
@@ -869,6 +1050,12 @@ final class SyncSimulation {
     void clientSends(Message message) {
       if (state == LinkState.OPEN && clientOpen && !severed) {
         log("c" + client + " -> " + this + ": " + describe(message));
+        if (message instanceof dev.lattice.protocol.Hello hello) {
+          replica = hello.replicaId();
+          if (!replica.equals(clients.get(client).local.replicaId())) {
+            count("connection bound to an earlier id");
+          }
+        }
         if (message instanceof Update u && claimsContextOnly(u.delta())) {
           count("catch-up in parts");
         }
@@ -880,7 +1067,7 @@ final class SyncSimulation {
         }
         if (message instanceof OwnUpdate own) {
           count("UPDATE_OWN sent (protocol version 2)");
-          if (!clients.get(client).sent.add(own.delta(clients.get(client).id).context())) {
+          if (!clients.get(client).sent.add(own.delta(replica).context())) {
             count("update resent");
           }
         }
@@ -946,12 +1133,12 @@ final class SyncSimulation {
 
   // ------------------------------------------------------------------ clients
 
-  /** A wall clock {@code skew} off the server's, moving with simulated time. */
+  /** Client {@code index}'s wall clock: its current skew off the simulation's time. */
   private final class SkewedClock extends Clock {
-    private final long skewMillis;
+    private final int index;
 
-    SkewedClock(long skewMillis) {
-      this.skewMillis = skewMillis;
+    SkewedClock(int index) {
+      this.index = index;
     }
 
     @Override
@@ -966,7 +1153,7 @@ final class SyncSimulation {
 
     @Override
     public Instant instant() {
-      return Instant.ofEpochMilli(EPOCH_MILLIS + skewMillis + time.elapsedMillis());
+      return Instant.ofEpochMilli(EPOCH_MILLIS + clientSkew[index] + time.elapsedMillis());
     }
   }
 
@@ -974,7 +1161,7 @@ final class SyncSimulation {
   private final class SimClient implements ClientTransport, ClientScheduler {
     final int index;
     final ReplicaId id;
-    final MemoryLocalState local;
+    final SimLocalState local;
     final ClockSync clockSync;
     final HybridLogicalClock clock;
     final Callbacks callbacks = new Callbacks(Runnable::run);
@@ -990,16 +1177,18 @@ final class SyncSimulation {
      * Client {@code index} in its {@code restarts}-th process over {@code local}, which outlives
      * processes as a state directory would.
      */
-    SimClient(int index, MemoryLocalState local, int restarts) {
+    SimClient(int index, SimLocalState local, int restarts) {
       this.index = index;
       this.local = local;
       this.restarts = restarts;
+      // As LatticeClient: every process edits under a fresh id (issue 11).
+      local.retireReplicaId();
       this.id = local.replicaId();
       long seed = setup.seed() + index + 1_000L * restarts;
       // As LatticeClient: start from the saved clock offset, save new estimates.
       this.clockSync =
           new ClockSync(
-              new SkewedClock(setup.skewMillis().get(index)),
+              new SkewedClock(index),
               local.clockOffsetMillis().orElse(0),
               local::saveClockOffsetMillis);
       this.clock = new HybridLogicalClock(clockSync::correctedMillis, MAX_DRIFT);
@@ -1017,6 +1206,7 @@ final class SyncSimulation {
                   // serves both at once, and a restarted client may come back with the other.
                   1 + (int) Math.floorMod(seed, 2L)),
               id,
+              local::retireReplicaId,
               this,
               this,
               time::nanoTime,
@@ -1031,7 +1221,13 @@ final class SyncSimulation {
     DocumentState open(String doc) {
       DocumentState state = docs.get(doc);
       if (state == null) {
-        state = new DocumentState(doc, id, local, clock, callbacks);
+        state = new DocumentState(doc, local.replicaId(), local, clock, callbacks);
+        state.rejectedListeners.add(
+            failure -> {
+              refusedForGood++;
+              count("refused for good");
+              log("c" + index + " refused for good: " + failure.getMessage());
+            });
         docs.put(doc, state);
         session.open(state);
       }

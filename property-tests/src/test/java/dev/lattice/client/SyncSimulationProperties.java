@@ -23,18 +23,25 @@ import net.jqwik.api.statistics.Statistics;
  * The production sync logic of client and server, end to end under faults (see {@link
  * SyncSimulation}): real {@link ClientSession}s against real server sessions over the real hub,
  * with dropped connections, server and client restarts, store commits held back, interleaved
- * deliveries, time jumps and (in half the tries) a frame limit so small that SYNCs go in parts, all
- * seeded and deterministic. After the faults heal, every replica must equal the stored document and
- * the ground truth of the edits made: counters the sum of every increment whose edit call returned,
- * registers the greatest (timestamp, replica) write, the server's own counter between its
- * acknowledged and attempted edits, presence as last set; every client online with an empty outbox,
- * every flush completed, and no connection closed by a server failure (1011).
+ * deliveries, time jumps and (in half the tries) a frame limit so small that SYNCs go in parts;
+ * since issue 11 also client state restored from a backup, client clocks jumping forward and back
+ * (up to a day), a server restarted on a clock set back (its clock seeded from the store) and
+ * CLOCK_DRIFT refusals held and resent; all seeded and deterministic. After the faults heal, every
+ * replica must equal the stored document, and the document must agree with the history of edits:
+ * while nothing was lost by right, exactly (counters the sum of every increment whose edit call
+ * returned, registers the greatest (timestamp, replica) write); after a restore or a refusal for
+ * good, by the checkers of a recorded history (each counter between the acknowledged sum and the
+ * attempted one, Jepsen's counter checker; each register a value somebody wrote, at least the
+ * greatest acknowledged write). Also: the server's own counter between its acknowledged and
+ * attempted edits, presence as last set; every client online with an empty outbox, every flush
+ * completed (or failed by a refusal the client reported), and no connection closed by a server
+ * failure (1011).
  *
  * <p>jqwik shrinks a failing schedule to a few steps and prints it with the seed; a failure message
- * also holds the problems found and the last lines of the simulation's trace. Replay with
- * {@code @Property(seed = "...")}. 200 tries took 35-39 s at load 17 (19 s before the set and map
- * fields, which merge slower in the store loads the checks repeat); to hunt, raise {@code tries}
- * locally.
+ * also holds the problems found and the last lines of the simulation's trace ({@code
+ * -Dlattice.faults.trace=N} lines, 200 by default). Replay with {@code @Property(seed = "...")}.
+ * Longer runs, and replays of their seeds, are {@link SyncSimulationSoakTest}'s ({@code
+ * -Dlattice.soak.minutes}, {@code -Dlattice.faults.seed}); see docs/TESTING.md.
  */
 class SyncSimulationProperties {
 
@@ -69,19 +76,27 @@ class SyncSimulationProperties {
           Map.entry("server edit", 15.0),
           Map.entry("UPDATE_OWN sent (protocol version 2)", 10.0),
           Map.entry("set add", 23.0),
-          Map.entry("set remove", 24.0));
+          Map.entry("set remove", 24.0),
+          // Shares seen in 200 tries: 36 %, 55 %, 49 %, 25 %. "server started behind its store"
+          // (about 3 %) is counted but too rare to guard without flaking.
+          Map.entry("restored backup", 10.0),
+          Map.entry("connection bound to an earlier id", 15.0),
+          Map.entry("clock jump", 15.0),
+          Map.entry("CLOCK_DRIFT refusal", 7.0));
 
-  private static final int DEFAULT_FRAME = 1_048_576;
+  static final int DEFAULT_FRAME = 1_048_576;
 
   /** Room for WELCOME (160 bytes) and little more. */
   // Small enough that documents need several frames; large enough for WELCOME, whose limits map
   // grew past 200 bytes with the drift, catch-up and byte-rate limits.
-  private static final int SMALL_FRAME = 400;
+  static final int SMALL_FRAME = 400;
 
   // Just above WELCOME's size, so that the pinned example's document needs several frames.
   private static final int PARTS_FRAME = 240;
 
-  @Property(tries = 200)
+  // 170 tries: issue 11's faults make each try longer; this keeps the property's CI time near
+  // what 200 tries took before them.
+  @Property(tries = 170)
   void clientsAndServerConvergeAfterFaults(
       @ForAll @IntRange(min = 2, max = 4) int clients,
       @ForAll @IntRange(min = 1, max = 2) int documents,
@@ -147,7 +162,7 @@ class SyncSimulationProperties {
     assertThat(sim.counts()).as(sim.report(100)).containsKey("SYNC in parts");
   }
 
-  private static SyncSimulation assertConverges(SyncSimulation.Setup setup, List<SimStep> steps) {
+  static SyncSimulation assertConverges(SyncSimulation.Setup setup, List<SimStep> steps) {
     SyncSimulation sim = new SyncSimulation(setup);
     sim.run(steps);
     boolean quiescent = sim.heal();
@@ -158,7 +173,7 @@ class SyncSimulationProperties {
               + "problems:\n  "
               + String.join("\n  ", problems)
               + "\n"
-              + sim.report(200));
+              + sim.report(Integer.getInteger("lattice.faults.trace", 200)));
     }
     return sim;
   }
@@ -198,6 +213,16 @@ class SyncSimulationProperties {
             .as(SimStep.ServerEdit::new);
     Arbitrary<SimStep> advance =
         Arbitraries.of(1L, 20L, 300L, 2_000L, 12_000L, 31_000L, 65_000L).map(SimStep.Advance::new);
+    Arbitrary<SimStep> backup = client.map(SimStep.Backup::new);
+    Arbitrary<SimStep> restore = client.map(SimStep.Restore::new);
+    // Forward by less than the client's own drift bound (60 s), so a held CLOCK_DRIFT resend is
+    // waited out; back by up to a day.
+    Arbitrary<SimStep> clockJump =
+        Combinators.combine(
+                client, Arbitraries.of(-86_400_000L, -20_000L, -1_500L, 1_500L, 20_000L))
+            .as(SimStep.ClockJump::new);
+    Arbitrary<SimStep> serverClockJump =
+        Arbitraries.of(-86_400_000L, -3_000L, 3_000L).map(SimStep.ServerClockJump::new);
     return Arbitraries.frequencyOf(
             Tuple.of(40, deliver),
             Tuple.of(18, edit),
@@ -207,7 +232,11 @@ class SyncSimulationProperties {
             Tuple.of(6, drop),
             Tuple.of(3, restart),
             Tuple.of(3, restartClient),
-            Tuple.of(3, serverEdit))
+            Tuple.of(3, serverEdit),
+            Tuple.of(2, backup),
+            Tuple.of(1, restore),
+            Tuple.of(2, clockJump),
+            Tuple.of(1, serverClockJump))
         .list()
         .ofMaxSize(200)
         // jqwik favours short lists; faults need room to happen between edits and deliveries.
