@@ -716,7 +716,16 @@ final class SyncSimulation {
   private void checkAgainstHistory(String who, String doc, Document replica, List<String> out) {
     for (String field : SimStep.FIELDS) {
       String key = doc + "." + field;
-      if (typeOf(field) == CrdtType.LWW_REGISTER) {
+      if (typeOf(field) == CrdtType.OR_SET || typeOf(field) == CrdtType.OR_MAP) {
+        // A lost add or remove is allowed here, so only this holds: no element from nowhere.
+        List<String> keys = typeOf(field) == CrdtType.OR_MAP ? List.of("tags") : List.of();
+        Set<Value> added = addTags.getOrDefault(key, Map.of()).keySet();
+        Set<Value> actual =
+            replica.stateAt(field, keys, SET).map(ORSet::elements).orElse(new TreeSet<>());
+        if (!added.containsAll(actual)) {
+          out.add(who + ": " + key + " = " + actual + ", holds elements nobody added: " + added);
+        }
+      } else if (typeOf(field) == CrdtType.LWW_REGISTER) {
         Optional<Value> actual = replica.registerValue(field);
         Write written = null;
         Write greatestAcked = null;

@@ -92,7 +92,7 @@ class SyncSimulationProperties {
   static final int SMALL_FRAME = 400;
 
   // Just above WELCOME's size, so that the pinned example's document needs several frames.
-  private static final int PARTS_FRAME = 240;
+  private static final int PARTS_FRAME = 256;
 
   // 170 tries: issue 11's faults make each try longer; this keeps the property's CI time near
   // what 200 tries took before them.
