@@ -635,7 +635,8 @@ final class DocumentState {
 
   /**
    * Re-issues under {@link #me} the outbox entries made by {@code old}: each such edit is made
-   * again as the same operation (a counter's amount, a register's value and timestamp) by the
+   * again as the same operation (a counter's amount, a register's value and timestamp, a set's
+   * adds and removes, an MV-Register's write; not an OR-Map's edits, which are dropped) by the
    * current replica, in the entry's place (same entry id, so flush futures keep their meaning). The
    * current replica's own entries after the first of them are made again too: they were never sent
    * (a connection bound to {@code old} carries none of them), and their sequence numbers must
@@ -656,6 +657,14 @@ final class DocumentState {
       return;
     }
     Document scratch = base.copy();
+    retiredAdds.clear();
+    for (OutboxEntry entry : outbox.values()) {
+      for (FieldState field : entry.delta().fields().values()) {
+        if (field.state() instanceof dev.lattice.crdt.ORSet set) {
+          set.entries().forEach((element, dots) -> dots.forEach(d -> retiredAdds.put(d, element)));
+        }
+      }
+    }
     // Per field and writer, its contribution before the entry at hand.
     Map<String, dev.lattice.crdt.Crdt<?>> previous = new HashMap<>();
     Map<Long, DocumentDelta> replaced = new HashMap<>();
@@ -774,7 +783,57 @@ final class DocumentState {
         && register.timestamp().isPresent()) {
       return scratch.setRegister(me, name, register.value().get(), register.timestamp().get());
     }
+    if (after instanceof dev.lattice.crdt.ORSet set) {
+      // Adds are made again; a removal is made again for each element whose dot it retracted,
+      // as far as those dots are known (the base's entries, or the retired id's own adds).
+      DocumentDelta out = DocumentDelta.empty();
+      for (Value element : set.elements()) {
+        out = out.join(scratch.addToSet(me, name, element));
+      }
+      Set<Value> removed = new java.util.TreeSet<>();
+      for (dev.lattice.crdt.DotRange range : set.context().ranges()) {
+        for (long seq = range.first(); seq <= range.last() && seq - range.first() < 4096; seq++) {
+          dev.lattice.crdt.Dot dot = new dev.lattice.crdt.Dot(range.replica(), seq);
+          Value element = retiredAdds.get(dot);
+          if (element == null) {
+            element = elementOf(base, name, dot);
+          }
+          if (element != null && !set.contains(element)) {
+            removed.add(element);
+          }
+        }
+      }
+      for (Value element : removed) {
+        out = out.join(scratch.removeFromSet(me, name, element));
+      }
+      return out;
+    }
+    if (after instanceof dev.lattice.crdt.MVRegister register) {
+      DocumentDelta out = DocumentDelta.empty();
+      for (Value value : register.values()) {
+        out = out.join(scratch.writeMVRegister(me, name, value));
+      }
+      return out;
+    }
+    LOG.log(
+        Level.INFO,
+        "document '" + id + "': an edit of " + after.type() + " '" + name + "' is not re-issued");
     return DocumentDelta.empty();
+  }
+
+  /** Dot to element of the retired ids' OR-Set adds in the outbox, for {@link #redo}. */
+  private final Map<dev.lattice.crdt.Dot, Value> retiredAdds = new HashMap<>();
+
+  private static Value elementOf(Document doc, String name, dev.lattice.crdt.Dot dot) {
+    Optional<FieldState> field = doc.field(name);
+    if (field.isPresent() && field.get().state() instanceof dev.lattice.crdt.ORSet set) {
+      for (Map.Entry<Value, List<dev.lattice.crdt.Dot>> e : set.entries().entrySet()) {
+        if (e.getValue().contains(dot)) {
+          return e.getKey();
+        }
+      }
+    }
+    return null;
   }
 
   private static void mergeQuietly(Document doc, DocumentDelta delta) {

@@ -205,6 +205,49 @@ class ReplicaRetirementTest {
   }
 
   /**
+   * Set adds and removes and MV-Register writes are re-issued under the fresh id too (they were
+   * dropped before: the retired id's causal edits never reached the server).
+   */
+  @Test
+  void retirementRedoesSetAndMultiValueRegisterEdits() throws Exception {
+    try (FileLocalState local = FileLocalState.open(dir)) {
+      ReplicaId old = local.replicaId();
+      DocumentState doc = new DocumentState("d", old, local, clock, callbacks);
+      doc.edit("tags", d -> d.addToSet(old, "tags", Value.of("a")));
+      doc.edit("tags", d -> d.addToSet(old, "tags", Value.of("b")));
+      doc.edit("tags", d -> d.removeFromSet(old, "tags", Value.of("a")));
+      doc.edit("status", d -> d.writeMVRegister(old, "status", Value.of("open")));
+      ClientSession session = session(local);
+      session.open(doc);
+      session.start();
+      handshake(session, VersionVector.of(Map.of(old, 10L)));
+      List<Update> resend = transport.drain(Update.class);
+      session.onMessage(
+          gen(),
+          new ErrorMessage(
+              OptionalLong.of(resend.get(0).requestId().getAsLong()),
+              ErrorCode.STALE_REPLICA.code(),
+              "held with other content"));
+      ReplicaId fresh = local.replicaId();
+      assertThat(fresh).isNotEqualTo(old);
+
+      scheduler.advanceMillis(2_000);
+      handshake(session, VersionVector.empty());
+      Document server = Document.create("d");
+      for (Update update : transport.drain(Update.class)) {
+        assertThat(server.checkOwnDelta(fresh, update.delta()).verdict().accepted()).isTrue();
+        server.merge(update.delta());
+        session.onMessage(gen(), new dev.lattice.protocol.Ack(update.requestId().getAsLong(), "d"));
+      }
+      assertThat(((dev.lattice.crdt.ORSet) server.field("tags").orElseThrow().state()).elements())
+          .containsExactly(Value.of("b"));
+      assertThat(
+              ((dev.lattice.crdt.MVRegister) server.field("status").orElseThrow().state()).values())
+          .containsExactly(Value.of("open"));
+    }
+  }
+
+  /**
    * A restored copy whose outbox held edits that the lost history delivered after all: the server
    * acknowledges them as the duplicates they are, and only then is the id retired, so nothing is
    * made twice.
