@@ -781,6 +781,9 @@ final class ClientSession {
     }
     if (doc != null && request.kind() == Request.Kind.CATCH_UP) {
       doc.catchUpInFlight--;
+      pump();
+      finishDrainIfDone();
+      return;
     }
     pump();
   }
@@ -1006,7 +1009,13 @@ final class ClientSession {
       return false;
     }
     for (SessionDoc doc : docs.values()) {
-      if (!undeliverable.contains(doc.state.id) && doc.state.hasEntriesBy(bound)) {
+      if (undeliverable.contains(doc.state.id)) {
+        continue;
+      }
+      // A catch-up of that id's acknowledged edits goes on this connection too, or never.
+      boolean catchingUp =
+          !doc.catchUp.isEmpty() || doc.catchUpInFlight > 0 || doc.catchUpContext != null;
+      if (doc.state.hasEntriesBy(bound) || catchingUp) {
         return false;
       }
     }
