@@ -635,15 +635,15 @@ final class DocumentState {
 
   /**
    * Re-issues under {@link #me} the outbox entries made by {@code old}: each such edit is made
-   * again as the same operation (a counter's amount, a register's value and timestamp, a set's
-   * adds and removes, an MV-Register's write; not an OR-Map's edits, which are dropped) by the
-   * current replica, in the entry's place (same entry id, so flush futures keep their meaning). The
-   * current replica's own entries after the first of them are made again too: they were never sent
-   * (a connection bound to {@code old} carries none of them), and their sequence numbers must
-   * follow the re-issued ones, since the server takes a replica's new dots only in order. Entries
-   * left with nothing to do (an empty change) are dropped. The stored outbox is rewritten in one
-   * atomic step, so a crash leaves either the old entries (delivered, and refused and re-issued,
-   * again after the restart) or the new ones.
+   * again as the same operation (a counter's amount, a register's value and timestamp, a set's adds
+   * and removes, an MV-Register's write; not an OR-Map's edits, which are dropped) by the current
+   * replica, in the entry's place (same entry id, so flush futures keep their meaning). The current
+   * replica's own entries after the first of them are made again too: they were never sent (a
+   * connection bound to {@code old} carries none of them), and their sequence numbers must follow
+   * the re-issued ones, since the server takes a replica's new dots only in order. Entries left
+   * with nothing to do (an empty change) are dropped. The stored outbox is rewritten in one atomic
+   * step, so a crash leaves either the old entries (delivered, and refused and re-issued, again
+   * after the restart) or the new ones.
    */
   private void reissueStale(ReplicaId old, Set<Long> only) {
     boolean any = false;
