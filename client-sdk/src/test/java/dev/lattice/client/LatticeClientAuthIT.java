@@ -75,7 +75,9 @@ class LatticeClientAuthIT {
     Supplier<String> tokens =
         () ->
             asked.incrementAndGet() == 1
-                ? token(Instant.now().plusSeconds(2), List.of(), List.of("*"))
+                // 5 s: long enough for a slow first upgrade on a loaded machine (2 s timed out
+                // once at load 16, and a 401 at the upgrade stops the client for good).
+                ? token(Instant.now().plusSeconds(5), List.of(), List.of("*"))
                 : token(inAnHour(), List.of(), List.of("*"));
     List<ConnectionStatus> statuses = new CopyOnWriteArrayList<>();
     CountDownLatch backOnline = new CountDownLatch(1);
