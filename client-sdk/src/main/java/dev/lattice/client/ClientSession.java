@@ -416,9 +416,12 @@ final class ClientSession {
       return;
     }
     boolean wasOnline = phase == Phase.ONLINE;
+    boolean neverOpened = phase == Phase.CONNECTING;
     forgetConnection();
     String why = reason == null || reason.isEmpty() ? lastErrorText : reason;
-    String text = CloseCodes.name(code) + " (" + code + ")" + (why == null ? "" : ": " + why);
+    // 1006 never travels in a close frame (RFC 6455), so CloseCodes has no name for it.
+    String name = code == ABNORMAL ? "ABNORMAL" : CloseCodes.name(code);
+    String text = name + " (" + code + ")" + (why == null ? "" : ": " + why);
     lastErrorText = null;
     // Another subject owns the replica id (a state directory copied from another user's): the
     // same path as a retirement, then reconnect under the fresh id; the edits are re-issued by it.
@@ -450,7 +453,11 @@ final class ClientSession {
     LOG.log(
         wasOnline ? Level.INFO : Level.DEBUG,
         "Lattice connection lost (" + text + "); reconnecting in " + delay + " ms");
-    statusSink.accept(ConnectionStatus.of(State.CONNECTING, text, code));
+    statusSink.accept(
+        ConnectionStatus.of(
+            State.CONNECTING,
+            plainWords(code, neverOpened) + ", retrying " + inPlainWords(delay) + " (" + text + ")",
+            code));
     reconnectTimer = scheduler.schedule(this::reconnect, delay);
   }
 
@@ -927,6 +934,43 @@ final class ClientSession {
       default -> throw new AssertionError(request.kind());
     }
     pump();
+  }
+
+  /**
+   * What a close means, as an app would show it ("server unreachable"); the close code and the
+   * technical reason follow it in the status, for logs and tooltips.
+   */
+  private static String plainWords(int code, boolean neverOpened) {
+    if (code == ABNORMAL) {
+      return neverOpened ? "server unreachable" : "connection lost";
+    }
+    if (code == CloseCodes.GOING_AWAY) {
+      return "the server is restarting";
+    }
+    if (code == CloseCodes.TRY_AGAIN_LATER || code == CloseCodes.RATE_LIMITED) {
+      return "the server is busy";
+    }
+    if (code == CloseCodes.TOKEN_EXPIRED) {
+      return "the sign-in expired";
+    }
+    if (code == CloseCodes.IDLE_TIMEOUT) {
+      return "the connection went quiet";
+    }
+    return "disconnected";
+  }
+
+  /** "now", "in 0.4 s", "in 2 s", "in 3 min". */
+  private static String inPlainWords(long delayMillis) {
+    if (delayMillis < 100) {
+      return "now";
+    }
+    if (delayMillis < 1_000) {
+      return "in 0." + delayMillis / 100 + " s";
+    }
+    if (delayMillis < 120_000) {
+      return "in " + Math.round(delayMillis / 1000.0) + " s";
+    }
+    return "in " + Math.round(delayMillis / 60_000.0) + " min";
   }
 
   /**

@@ -11,7 +11,10 @@ import java.util.OptionalInt;
  *
  * @param state the state
  * @param reason why the connection is in this state (a close reason, a connect failure, the
- *     server's refusal); empty when there is nothing to say
+ *     server's refusal); empty when there is nothing to say. While {@link State#CONNECTING} after a
+ *     lost or failed connection it starts as an app would show it, with when the next attempt comes
+ *     ("server unreachable, retrying in 2 s"), followed by the close code and the technical reason
+ *     in parentheses
  * @param closeCode the WebSocket close code that led here, if a close did
  * @param httpStatus the HTTP status the server answered the WebSocket upgrade with instead of
  *     accepting it (401, 403, 404, 503...), if that is what led here

@@ -296,6 +296,33 @@ class ClientSessionTest {
   }
 
   @Test
+  void aServerThatCannotBeReachedIsReportedAsAPersonWouldSayIt() {
+    session.open(doc);
+    session.start();
+    // The socket never opened: the transport reports the failed connect as an abnormal close.
+    session.onClosed(gen(), ClientSession.ABNORMAL, "connect failed: Connection refused");
+
+    ConnectionStatus last = statuses.get(statuses.size() - 1);
+    assertThat(last.state()).isEqualTo(State.CONNECTING);
+    // Backoff(100 ms, 1 s) with full jitter: under a second, so "retrying in 0.N s" or "now".
+    assertThat(last.reason().orElseThrow())
+        .matches("server unreachable, retrying (now|in 0\\.\\d s) \\(ABNORMAL \\(1006\\): .*\\)")
+        .contains("Connection refused");
+    assertThat(last.closeCode()).hasValue(ClientSession.ABNORMAL);
+  }
+
+  @Test
+  void aLostConnectionSaysSoAndWhenItRetries() {
+    online();
+    session.onClosed(gen(), CloseCodes.GOING_AWAY, "server shutting down");
+
+    ConnectionStatus last = statuses.get(statuses.size() - 1);
+    assertThat(last.reason().orElseThrow())
+        .startsWith("the server is restarting, retrying ")
+        .contains("GOING_AWAY (1001)");
+  }
+
+  @Test
   void handshakeSendsHelloWithCredentialsThenSubscribesWithTheLocalVector() {
     increment("n");
     session.open(doc);

@@ -117,7 +117,8 @@ public final class SharedBoardApp {
   private void startJoined(URI serverUri, String documentId, String name) {
     LatticeClient client = client(serverUri, null);
     LOG.info("joining {} as {}", serverUri, name);
-    onEdt(() -> show(panel(name, client, documentId), 0));
+    // One window per process: two processes placing theirs at one spot would hide each other.
+    onEdt(() -> show(panel(name, client, documentId), BY_PLATFORM));
   }
 
   private LatticeClient client(URI serverUri, Path stateDirectory) {
@@ -139,7 +140,13 @@ public final class SharedBoardApp {
     return new BoardPanel(name, client, client.open(documentId));
   }
 
-  /** A window showing {@code panel}, {@code x} pixels right of the first one. */
+  /** {@link #show}'s x that lets the window system place the window. */
+  private static final int BY_PLATFORM = -1;
+
+  /**
+   * A window showing {@code panel}, {@code x} pixels right of the first one, or where the window
+   * system puts a new window ({@link #BY_PLATFORM}).
+   */
   private JFrame show(BoardPanel panel, int x) {
     JFrame frame = new JFrame("Lattice shared board: " + panel.getName());
     frame.setDefaultCloseOperation(WindowConstants.DO_NOTHING_ON_CLOSE);
@@ -152,7 +159,11 @@ public final class SharedBoardApp {
         });
     frame.getContentPane().add(panel);
     frame.pack();
-    frame.setLocation(40 + x, 40);
+    if (x == BY_PLATFORM) {
+      frame.setLocationByPlatform(true);
+    } else {
+      frame.setLocation(40 + x, 40);
+    }
     frame.setVisible(true);
     frames.add(frame);
     return frame;
