@@ -9,6 +9,7 @@ import dev.lattice.protocol.Welcome;
 import dev.lattice.server.auth.AuthResult;
 import dev.lattice.server.auth.Authenticator;
 import dev.lattice.server.auth.Authorizer;
+import dev.lattice.server.auth.ReplicaOwners;
 import dev.lattice.server.extension.ExtensionRunner;
 import dev.lattice.server.extension.LatticeExtension;
 import dev.lattice.server.hub.DefaultHub;
@@ -284,8 +285,10 @@ public final class LatticeServer implements AutoCloseable {
                 .observer(metrics)
                 .authenticator(authenticator)
                 .authorizer(authorizer)
-                // In the store, so the binding survives restarts and is shared through Redis.
-                .replicaOwners(owners::claimReplica)
+                // In the store, so the binding survives restarts and is shared through Redis;
+                // remembered (an owner never changes), so a reconnect costs no store round trip.
+                // 50,000 ids take a few MB at most.
+                .replicaOwners(ReplicaOwners.remembering(owners::claimReplica, 50_000))
                 .hooks(extensionRunner != null ? extensionRunner : SessionHooks.NONE)
                 .advertise(Welcome.LIMIT_MAX_FIELDS_PER_DOCUMENT, maxFieldsPerDocument)
                 .advertise(Welcome.LIMIT_MAX_CLOCK_DRIFT_MILLIS, maxClockDrift.toMillis())

@@ -33,6 +33,35 @@ public interface ReplicaOwners {
    */
   CompletionStage<String> claim(ReplicaId replica, String subject);
 
+  /**
+   * {@code owners} with the answers it gave remembered, at most {@code maxEntries} of them: an
+   * owner never changes once claimed, so a reconnecting client's HELLO needs no store round trip,
+   * and a remembered owner answers a foreign subject's claim too. Failed claims are not remembered.
+   *
+   * @throws IllegalArgumentException if {@code maxEntries} is not positive
+   */
+  static ReplicaOwners remembering(ReplicaOwners owners, long maxEntries) {
+    Objects.requireNonNull(owners, "owners");
+    if (maxEntries <= 0) {
+      throw new IllegalArgumentException("maxEntries must be positive, was " + maxEntries);
+    }
+    com.github.benmanes.caffeine.cache.Cache<ReplicaId, String> known =
+        com.github.benmanes.caffeine.cache.Caffeine.newBuilder().maximumSize(maxEntries).build();
+    return (replica, subject) -> {
+      String owner = known.getIfPresent(replica);
+      if (owner != null) {
+        return CompletableFuture.completedFuture(owner);
+      }
+      return owners
+          .claim(replica, subject)
+          .thenApply(
+              claimed -> {
+                known.put(replica, claimed);
+                return claimed;
+              });
+    };
+  }
+
   /** Owners kept in this process's memory only: for tests and servers without a durable store. */
   static ReplicaOwners inMemory() {
     ConcurrentHashMap<ReplicaId, String> owners = new ConcurrentHashMap<>();
