@@ -909,22 +909,18 @@ final class SyncSimulation {
   }
 
   /**
-   * The server's clock as LatticeServer seeds it (issue 11 bug 2; {@code
-   * LatticeServer.seededClock}): past the greatest timestamp in the store, and, on a wall clock
-   * behind the store by more than the drift bound, continuing from the store's time.
+   * The server's clock, seeded by the server's own code ({@link
+   * dev.lattice.server.LatticeServer#clockAbove}, issue 11 bug 2) on this server's skewed wall
+   * clock; a start behind the store is counted for the coverage guard.
    */
   private HybridLogicalClock seededClock(long skewMillis) {
     java.util.function.LongSupplier wall = () -> EPOCH_MILLIS + skewMillis + time.elapsedMillis();
     Optional<HlcTimestamp> max = store.maxTimestamp();
-    long behind = max.map(t -> t.physicalMillis() - wall.getAsLong()).orElse(0L);
-    java.util.function.LongSupplier physical = wall;
-    if (behind > SERVER_MAX_DRIFT.toMillis()) {
+    if (max.map(t -> t.physicalMillis() - wall.getAsLong()).orElse(0L)
+        > SERVER_MAX_DRIFT.toMillis()) {
       count("server started behind its store");
-      physical = () -> wall.getAsLong() + behind;
     }
-    HybridLogicalClock clock = new HybridLogicalClock(physical, SERVER_MAX_DRIFT);
-    max.ifPresent(clock::advancePast);
-    return clock;
+    return dev.lattice.server.LatticeServer.clockAbove(store, wall, SERVER_MAX_DRIFT);
   }
 
   // ------------------------------------------------------------------ the network

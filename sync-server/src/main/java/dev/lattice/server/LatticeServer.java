@@ -315,10 +315,21 @@ public final class LatticeServer implements AutoCloseable {
    * clients are allowed.
    */
   private HybridLogicalClock seededClock(DocumentStore store) {
+    return clockAbove(store, wallClock::millis, maxClockDrift);
+  }
+
+  /**
+   * The clock a server starts with on {@code store}: past the greatest timestamp the store holds,
+   * so its own writes order after everything it acknowledged before; and when {@code wallMillis}
+   * reads more than {@code maxClockDrift} behind that timestamp (a clock set back, a restored VM),
+   * continuing from the store's time rather than going back, with a warning. Public so that
+   * simulations of a server restarting behind its store run this code, not a copy of it.
+   */
+  public static HybridLogicalClock clockAbove(
+      DocumentStore store, LongSupplier wallMillis, Duration maxClockDrift) {
     Optional<HlcTimestamp> max = store.maxTimestamp();
-    long wall = wallClock.millis();
-    long behind = max.map(t -> t.physicalMillis() - wall).orElse(0L);
-    LongSupplier physical = wallClock::millis;
+    long behind = max.map(t -> t.physicalMillis() - wallMillis.getAsLong()).orElse(0L);
+    LongSupplier physical = wallMillis;
     if (behind > maxClockDrift.toMillis()) {
       LOG.log(
           System.Logger.Level.WARNING,
@@ -328,7 +339,7 @@ public final class LatticeServer implements AutoCloseable {
               + max.get()
               + "); the server's clock continues from the store's time. Check the machine's"
               + " clock (NTP).");
-      physical = () -> wallClock.millis() + behind;
+      physical = () -> wallMillis.getAsLong() + behind;
     }
     HybridLogicalClock clock = new HybridLogicalClock(physical, maxClockDrift);
     max.ifPresent(clock::advancePast);
