@@ -2,10 +2,17 @@ package dev.lattice.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.lattice.crdt.CrdtKind;
 import dev.lattice.crdt.Document;
+import dev.lattice.crdt.GCounter;
+import dev.lattice.crdt.ORSet;
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.Value;
 import dev.lattice.hlc.HybridLogicalClock;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -77,5 +84,29 @@ class DocumentJsonTest {
                 + "\"balance\":{\"type\":\"PN_COUNTER\",\"value\":-2},"
                 + "\"likes\":{\"type\":\"G_COUNTER\",\"value\":3},"
                 + "\"title\":{\"type\":\"LWW_REGISTER\",\"value\":\"T\"}}}");
+  }
+
+  /** The example of docs/PROTOCOL.md §12, "Reading a document over HTTP". */
+  @Test
+  void rendersTheDocumentedExample() throws IOException {
+    ReplicaId a = ReplicaId.of(7);
+    ReplicaId b = ReplicaId.of(8);
+    Document doc = Document.create("d");
+    doc.incrementGCounter(a, "likes", 3);
+    doc.addPNCounter(a, "balance", -2);
+    doc.setRegister(a, "title", Value.of("T"), new HybridLogicalClock().now());
+    doc.addToSet(a, "tags", Value.of("red"));
+    doc.addToSet(a, "tags", Value.of("blue"));
+    doc.removeFromSet(a, "tags", Value.of("red"));
+    doc.writeMVRegister(a, "who", Value.of("ann"));
+    doc.merge(Document.create("d").writeMVRegister(b, "who", Value.of("bob")));
+    doc.updateMap(
+        a, "cfg", "n", CrdtKind.of(GCounter.class), (g, dot) -> g.increment(a, 2).state());
+    doc.updateMap(
+        a, "cfg", "labels", CrdtKind.of(ORSet.class), (s, dot) -> s.add(dot, Value.of(1L)).state());
+
+    // Surefire runs in the module directory; the page is in the reactor root's docs/.
+    String page = Files.readString(Path.of("../docs/PROTOCOL.md"), StandardCharsets.UTF_8);
+    assertThat(page).contains("json: " + DocumentJson.render(doc) + "\n");
   }
 }

@@ -77,6 +77,63 @@ class GoldenBytesTest {
   }
 
   @Test
+  void counterDeltasCarryTheRunningTotal() {
+    Document doc = Document.create("d");
+    doc.incrementGCounter(A, "g", 1);
+    doc.incrementGCounter(A, "g", 1);
+    // The third +1 carries A's total, 3, not the amount added.
+    assertGolden(
+        CODECS.documentDelta(), doc.incrementGCounter(A, "g", 1), "97 08 01 0a 03 a167 02 03");
+    Document other = Document.create("d");
+    other.incrementGCounter(A, "g", 1);
+    other.incrementGCounter(A, "g", 1);
+    other.merge(CODECS.documentDelta().decode(bytes("97 08 01 0a 03 a167 02 03")));
+    assertThat(other.counterValue("g")).isEqualTo(3);
+
+    Document pn = Document.create("d");
+    // Each delta carries the running total of the half it changes; the other half is empty.
+    assertGolden(
+        CODECS.documentDelta(),
+        pn.addPNCounter(A, "stock", 5),
+        "97 08 01 0a 01 a573746f636b 03 92 05 00");
+    assertGolden(
+        CODECS.documentDelta(),
+        pn.addPNCounter(A, "stock", -3),
+        "97 08 01 0a 02 a573746f636b 03 92 00 03");
+    assertThat(pn.counterValue("stock")).isEqualTo(2);
+  }
+
+  @Test
+  void deltaSinceSendsOnlyWhatTheVectorLacks() {
+    Document doc = Document.create("d");
+    doc.incrementGCounter(A, "a", 1);
+    doc.incrementGCounter(A, "b", 2);
+    assertGolden(
+        CODECS.documentDelta(),
+        doc.deltaSince(VersionVector.empty().with(A, 1)),
+        "97 08 01 0a 02 a162 02 02");
+  }
+
+  @Test
+  void decodersAcceptNonShortestIntegers() {
+    DocumentDelta wide =
+        CODECS
+            .documentDelta()
+            .decode(bytes("97 08 01 cf000000000000000a cd0001 a167 02 d30000000000000001"));
+    assertThat(hex(CODECS.documentDelta().encode(wide)))
+        .isEqualTo(hex(bytes("97 08 01 0a 01 a167 02 01")));
+    assertThat(wide).isEqualTo(Document.create("d").incrementGCounter(A, "g", 1));
+  }
+
+  @Test
+  void anExactRegisterTieGoesToTheGreaterValue() {
+    LWWRegister a = LWWRegister.of(Value.of("a"), T1, A);
+    LWWRegister b = LWWRegister.of(Value.of("b"), T1, A);
+    assertThat(a.merge(b).value()).contains(Value.of("b"));
+    assertThat(b.merge(a).value()).contains(Value.of("b"));
+  }
+
+  @Test
   void registerStandalone() {
     // [4, 1, "hi", T1, 0x42]
     assertGolden(
