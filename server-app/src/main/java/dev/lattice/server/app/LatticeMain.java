@@ -252,7 +252,7 @@ public final class LatticeMain implements Callable<Integer> {
   @Option(
       names = "--min-round-interval",
       paramLabel = "DURATION",
-      defaultValue = "0",
+      defaultValue = "2ms",
       converter = DurationConverter.class,
       description =
           "Least time between two fan-out rounds of one document: a busier document sends fewer,"
