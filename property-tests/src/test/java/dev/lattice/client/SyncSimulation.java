@@ -9,6 +9,7 @@ import dev.lattice.crdt.DotSet;
 import dev.lattice.crdt.ORSet;
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.Value;
+import dev.lattice.faults.CounterCheck;
 import dev.lattice.hlc.HlcTimestamp;
 import dev.lattice.hlc.HybridLogicalClock;
 import dev.lattice.protocol.Ack;
@@ -659,7 +660,6 @@ final class SyncSimulation {
     for (String field : SimStep.FIELDS) {
       String key = doc + "." + field;
       if (typeOf(field) == CrdtType.OR_SET || typeOf(field) == CrdtType.OR_MAP) {
-        List<String> keys = typeOf(field) == CrdtType.OR_MAP ? List.of("tags") : List.of();
         Set<Value> expected = new TreeSet<>();
         Set<Dot> retracted = retractedTags.getOrDefault(key, Set.of());
         addTags
@@ -670,8 +670,7 @@ final class SyncSimulation {
                     expected.add(element);
                   }
                 });
-        Set<Value> actual =
-            replica.stateAt(field, keys, SET).map(ORSet::elements).orElse(new TreeSet<>());
+        Set<Value> actual = setElements(replica, field);
         if (!actual.equals(expected)) {
           out.add(
               who
@@ -706,6 +705,12 @@ final class SyncSimulation {
     }
   }
 
+  /** The elements of a set field, or of the set under the map field's "tags" key. */
+  private Set<Value> setElements(Document replica, String field) {
+    List<String> keys = typeOf(field) == CrdtType.OR_MAP ? List.of("tags") : List.of();
+    return replica.stateAt(field, keys, SET).map(ORSet::elements).orElse(new TreeSet<>());
+  }
+
   /**
    * The checkers of a history in which edits may be lost by right (a restored backup forgets the
    * edits made after it that the server had not acknowledged; a refusal for good undoes one): a
@@ -718,10 +723,8 @@ final class SyncSimulation {
       String key = doc + "." + field;
       if (typeOf(field) == CrdtType.OR_SET || typeOf(field) == CrdtType.OR_MAP) {
         // A lost add or remove is allowed here, so only this holds: no element from nowhere.
-        List<String> keys = typeOf(field) == CrdtType.OR_MAP ? List.of("tags") : List.of();
         Set<Value> added = addTags.getOrDefault(key, Map.of()).keySet();
-        Set<Value> actual =
-            replica.stateAt(field, keys, SET).map(ORSet::elements).orElse(new TreeSet<>());
+        Set<Value> actual = setElements(replica, field);
         if (!added.containsAll(actual)) {
           out.add(who + ": " + key + " = " + actual + ", holds elements nobody added: " + added);
         }
@@ -756,36 +759,15 @@ final class SyncSimulation {
                   + greatestAcked);
         }
       } else {
-        long acknowledged = 0;
-        long down = 0;
-        long up = 0;
+        CounterCheck check = new CounterCheck();
         for (Attempt a : attempts) {
-          if (!a.key().equals(key)) {
-            continue;
-          }
-          if (a.acknowledged()) {
-            acknowledged += a.amount();
-          } else if (a.amount() < 0) {
-            down += a.amount();
-          } else {
-            up += a.amount();
+          if (a.key().equals(key)) {
+            check.attempt(a.amount(), a.acknowledged());
           }
         }
-        long actual = replica.counterValue(field);
-        if (actual < acknowledged + down || actual > acknowledged + up) {
-          out.add(
-              who
-                  + ": "
-                  + key
-                  + " = "
-                  + actual
-                  + ", outside [acknowledged "
-                  + acknowledged
-                  + " + unacknowledged decrements "
-                  + down
-                  + ", + unacknowledged increments "
-                  + up
-                  + "]");
+        String violation = check.violation(replica.counterValue(field));
+        if (violation != null) {
+          out.add(who + ": " + key + " = " + violation);
         }
       }
     }

@@ -423,34 +423,15 @@ class FaultsEndToEndIT {
       }
       Document result = fresh.snapshot();
       for (String field : List.of("hits", "balance")) {
-        long acknowledged = 0;
-        long down = 0;
-        long up = 0;
+        CounterCheck check = new CounterCheck();
         for (Attempt a : history) {
-          if (!a.field().equals(field)) {
-            continue;
-          }
-          if (a.acknowledged()) {
-            acknowledged += a.amount();
-          } else if (a.amount() < 0) {
-            down += a.amount();
-          } else {
-            up += a.amount();
+          if (a.field().equals(field)) {
+            check.attempt(a.amount(), a.acknowledged());
           }
         }
-        long actual = result.counterValue(field);
-        if (actual < acknowledged + down || actual > acknowledged + up) {
-          problems.add(
-              field
-                  + " = "
-                  + actual
-                  + ", outside [acknowledged "
-                  + acknowledged
-                  + " + unacknowledged decrements "
-                  + down
-                  + ", + unacknowledged increments "
-                  + up
-                  + "]");
+        String violation = check.violation(result.counterValue(field));
+        if (violation != null) {
+          problems.add(field + " = " + violation);
         }
       }
       Optional<Value> last = result.registerValue("last");
