@@ -477,7 +477,10 @@ public final class LatticeServer implements AutoCloseable {
                             Math.max(sessionConfig.bytesInPerSecond(), 2 * maxFrame));
                     // An upgrade that fails after this point ends the connection too (an error or
                     // a close event), which gives the address its slot back.
-                    connection.ended().whenComplete((ignored, e) -> gate.release(address));
+                    // Interned: the release keeps the address until the end, and thousands of
+                    // connections from one address then share one string.
+                    String slot = address.intern();
+                    connection.onEnd(() -> gate.release(slot));
                     return connection;
                   });
             });

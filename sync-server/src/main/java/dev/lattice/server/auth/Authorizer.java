@@ -18,10 +18,31 @@ public interface Authorizer {
   Access access(Principal principal, String documentId);
 
   /**
+   * Whether the answer depends on nothing but the principal and the document id (no ACL that an
+   * administrator may change, no clock), so a connection's rights cannot change while it lasts; a
+   * principal's expiry is enforced apart. The server then skips the periodic re-check of an open
+   * connection's subscriptions (its {@code rightsRecheckInterval}), a timer per subscribed
+   * connection. The default is false: re-checked.
+   */
+  default boolean dependsOnlyOnPrincipal() {
+    return false;
+  }
+
+  /**
    * The default: the rights the principal carries ({@link Principal#rights()}, from the JWT claim
-   * {@code lattice}).
+   * {@code lattice}). It {@linkplain #dependsOnlyOnPrincipal() depends only on the principal}.
    */
   static Authorizer byPrincipalRights() {
-    return (principal, documentId) -> principal.rights().accessTo(documentId);
+    return new Authorizer() {
+      @Override
+      public Access access(Principal principal, String documentId) {
+        return principal.rights().accessTo(documentId);
+      }
+
+      @Override
+      public boolean dependsOnlyOnPrincipal() {
+        return true;
+      }
+    };
   }
 }

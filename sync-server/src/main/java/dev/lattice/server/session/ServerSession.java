@@ -108,7 +108,9 @@ public final class ServerSession implements Connection {
     CLOSED
   }
 
-  private final String id;
+  // The number of the id s-<n>; the string is made when asked (logs, hooks, WELCOME), not kept
+  // on every idle connection.
+  private final long number;
   private final SessionTransport transport;
   private final Hub hub;
   private final SessionConfig config;
@@ -194,7 +196,7 @@ public final class ServerSession implements Connection {
   private volatile boolean outClosed;
 
   ServerSession(
-      String id,
+      long number,
       SessionTransport transport,
       Hub hub,
       SessionConfig config,
@@ -211,7 +213,7 @@ public final class ServerSession implements Connection {
       SessionScheduler scheduler,
       SessionObserver observer,
       SortedMap<String, Long> welcomeLimits) {
-    this.id = id;
+    this.number = number;
     this.observer = observer;
     this.welcomeLimits = welcomeLimits;
     this.transport = transport;
@@ -243,7 +245,7 @@ public final class ServerSession implements Connection {
 
   @Override
   public String id() {
-    return id;
+    return "s-" + number;
   }
 
   /** The client's replica id; {@code null} until HELLO was accepted. */
@@ -303,7 +305,7 @@ public final class ServerSession implements Connection {
   }
 
   private void cannotEncode(Message message, IllegalArgumentException e) {
-    LOG.log(System.Logger.Level.WARNING, "session " + id + ": cannot encode " + message, e);
+    LOG.log(System.Logger.Level.WARNING, "session " + id() + ": cannot encode " + message, e);
     serial.execute(() -> close(CloseCodes.INTERNAL_ERROR, "could not encode a message"));
   }
 
@@ -350,7 +352,7 @@ public final class ServerSession implements Connection {
         LOG.log(
             System.Logger.Level.WARNING,
             "session "
-                + id
+                + id()
                 + ": fields "
                 + split.skipped()
                 + " of document "
@@ -589,7 +591,7 @@ public final class ServerSession implements Connection {
     upgradeToken = null;
     CompletableFuture<Void> connected;
     try {
-      connected = hooks.connecting(id, replica, negotiatedVersion).toCompletableFuture();
+      connected = hooks.connecting(id(), replica, negotiatedVersion).toCompletableFuture();
     } catch (RuntimeException e) {
       connected = CompletableFuture.failedFuture(e);
     }
@@ -602,7 +604,7 @@ public final class ServerSession implements Connection {
               // The hooks logged why; this only ties it to the session.
               LOG.log(
                   System.Logger.Level.DEBUG,
-                  "session " + id + ": an extension refused the connection",
+                  "session " + id() + ": an extension refused the connection",
                   failure);
               return CompletableFuture.completedFuture(
                   AuthResult.refused("the server refused the connection"));
@@ -615,7 +617,7 @@ public final class ServerSession implements Connection {
               }
               try {
                 return hooks
-                    .authenticated(id, replica, token, granted.principal())
+                    .authenticated(id(), replica, token, granted.principal())
                     .toCompletableFuture();
               } catch (RuntimeException e) {
                 return CompletableFuture.failedFuture(e);
@@ -629,7 +631,7 @@ public final class ServerSession implements Connection {
     try {
       result = auth.join();
     } catch (CompletionException | java.util.concurrent.CancellationException e) {
-      LOG.log(System.Logger.Level.WARNING, "session " + id + ": the authenticator failed", e);
+      LOG.log(System.Logger.Level.WARNING, "session " + id() + ": the authenticator failed", e);
       result = AuthResult.refused("the credentials could not be checked");
     }
     if (result == null) {
@@ -672,7 +674,7 @@ public final class ServerSession implements Connection {
     } catch (RuntimeException e) {
       LOG.log(
           System.Logger.Level.WARNING,
-          "session " + id + ": cannot record the owner of replica " + hello.replicaId(),
+          "session " + id() + ": cannot record the owner of replica " + hello.replicaId(),
           e);
       refuse(
           OptionalLong.empty(),
@@ -686,7 +688,7 @@ public final class ServerSession implements Connection {
       LOG.log(
           System.Logger.Level.INFO,
           "session "
-              + id
+              + id()
               + ": subject "
               + granted.subject()
               + " named replica "
@@ -720,7 +722,7 @@ public final class ServerSession implements Connection {
       idleTimer.cancel();
     }
     scheduleIdleCheck(config.idleTimeout().toNanos() / 2);
-    send(Welcome.of(version, serverId, clock.physicalTime(), welcomeLimits, id));
+    send(Welcome.of(version, serverId, clock.physicalTime(), welcomeLimits, id()));
   }
 
   private void hold(byte[] frame) {
@@ -779,19 +781,28 @@ public final class ServerSession implements Connection {
         CloseCodes.TOKEN_EXPIRED);
   }
 
+  private boolean dependsOnlyOnPrincipal() {
+    try {
+      return authorizer.dependsOnlyOnPrincipal();
+    } catch (RuntimeException e) {
+      return false;
+    }
+  }
+
   /** What the principal may do with {@code documentId}; a failing authorizer grants nothing. */
   private Access access(String documentId) {
     try {
       Access access = authorizer.access(principal, documentId);
       return access == null ? Access.NONE : access;
     } catch (RuntimeException e) {
-      LOG.log(System.Logger.Level.WARNING, "session " + id + ": the authorizer failed", e);
+      LOG.log(System.Logger.Level.WARNING, "session " + id() + ": the authorizer failed", e);
       return Access.NONE;
     }
   }
 
   private void armRightsRecheck() {
-    if (rightsTimer == null) {
+    // Rights that depend only on the principal cannot change on an open connection: no timer.
+    if (rightsTimer == null && !dependsOnlyOnPrincipal()) {
       rightsTimer =
           scheduler.schedule(
               () -> serial.execute(this::recheckRights), config.rightsRecheckInterval().toNanos());
@@ -1266,15 +1277,15 @@ public final class ServerSession implements Connection {
       hookedReplica = null; // told once
       try {
         hooks.disconnected(
-            id, replica, principal, closeCode, closeReason == null ? "" : closeReason);
+            id(), replica, principal, closeCode, closeReason == null ? "" : closeReason);
       } catch (RuntimeException e) {
-        LOG.log(System.Logger.Level.WARNING, "session " + id + ": the disconnect hook threw", e);
+        LOG.log(System.Logger.Level.WARNING, "session " + id() + ": the disconnect hook threw", e);
       }
     }
   }
 
   private void internalFailure(Throwable e) {
-    LOG.log(System.Logger.Level.ERROR, "session " + id + " failed", e);
+    LOG.log(System.Logger.Level.ERROR, "session " + id() + " failed", e);
     close(CloseCodes.INTERNAL_ERROR, "internal error");
   }
 
@@ -1342,7 +1353,7 @@ public final class ServerSession implements Connection {
     try {
       call.run();
     } catch (RuntimeException e) {
-      LOG.log(System.Logger.Level.WARNING, "session " + id + ": hub call failed", e);
+      LOG.log(System.Logger.Level.WARNING, "session " + id() + ": hub call failed", e);
     }
   }
 
@@ -1361,7 +1372,7 @@ public final class ServerSession implements Connection {
     }
     // An internal failure's text (a store's exception: paths, hosts, a URI with its password)
     // and its stack trace stay in the log; the client gets the code and a fixed sentence.
-    LOG.log(System.Logger.Level.ERROR, "session " + id + ": hub failed a request", cause);
+    LOG.log(System.Logger.Level.ERROR, "session " + id() + ": hub failed a request", cause);
     return error(requestId, ErrorCode.INTERNAL, "the server failed; the request may be retried");
   }
 
@@ -1414,7 +1425,7 @@ public final class ServerSession implements Connection {
 
   @Override
   public String toString() {
-    return "ServerSession[" + id + ", replica " + replicaId + "]";
+    return "ServerSession[" + id() + ", replica " + replicaId + "]";
   }
 
   /** The reply to one UPDATE, in request order; {@code message} is null until it is known. */

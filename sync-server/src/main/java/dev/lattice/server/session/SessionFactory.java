@@ -103,7 +103,7 @@ public final class SessionFactory {
     Objects.requireNonNull(upgradeToken, "upgradeToken");
     ServerSession session =
         new ServerSession(
-            "s-" + nextId.getAndIncrement(),
+            nextId.getAndIncrement(),
             transport,
             hub,
             config,

@@ -22,6 +22,7 @@ import dev.lattice.protocol.Welcome;
 import dev.lattice.server.auth.Access;
 import dev.lattice.server.auth.AuthResult;
 import dev.lattice.server.auth.Authenticator;
+import dev.lattice.server.auth.Authorizer;
 import dev.lattice.server.auth.DocumentRights;
 import dev.lattice.server.auth.Principal;
 import dev.lattice.server.auth.ReplicaOwners;
@@ -396,6 +397,29 @@ class ServerSessionAuthTest {
     assertThat(hub.unsubscribes).containsExactly("doc", "other");
     // No subscription left: the recheck is not armed again, only the idle timer remains.
     assertThat(time.pendingTimers()).isEqualTo(1);
+  }
+
+  @Test
+  void rightsThatDependOnlyOnThePrincipalAreNotRechecked() {
+    open(
+        b ->
+            b.authenticator(Authenticator.of(t -> AuthResult.granted(Principal.of("alice"))))
+                .authorizer(Authorizer.byPrincipalRights())
+                .config(
+                    SessionConfig.builder()
+                        .idleTimeout(Duration.ofHours(1))
+                        .rightsRecheckInterval(Duration.ofSeconds(10))
+                        .build()),
+        null);
+    handshake();
+    subscribe(1, "doc");
+
+    // Only the idle timer: a recheck could never change these rights, and a timer per subscribed
+    // connection is memory and wake-ups on every idle one.
+    assertThat(time.pendingTimers()).isEqualTo(1);
+    time.advance(Duration.ofSeconds(30));
+    assertThat(transport.drain()).isEmpty();
+    assertThat(hub.unsubscribes).isEmpty();
   }
 
   // ------------------------------------------------------------------ replica ownership
