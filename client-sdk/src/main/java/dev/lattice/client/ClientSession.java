@@ -44,11 +44,11 @@ import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 
 /**
- * The client's protocol logic, without I/O (DESIGN.md, "Protocol logic without I/O"): it takes
- * connection events, decoded messages and timer firings in, and hands messages, connects, closes
- * and timers out through {@link ClientTransport} and {@link ClientScheduler}. The JDK WebSocket
- * adapter ({@link JdkWebSocketTransport}) is a thin shell around it, and unit tests drive it with a
- * recording transport and a manual clock.
+ * The client's protocol logic, without I/O (docs/ARCHITECTURE.md): it takes connection events,
+ * decoded messages and timer firings in, and hands messages, connects, closes and timers out
+ * through {@link ClientTransport} and {@link ClientScheduler}. The JDK WebSocket adapter ({@link
+ * JdkWebSocketTransport}) is a thin shell around it, and unit tests drive it with a recording
+ * transport and a manual clock.
  *
  * <p>What it does: HELLO on every connection; from WELCOME the clock offset, the limits and a reset
  * of the backoff; SUBSCRIBE of every open document with its version vector; from SYNC a merge, then

@@ -10,9 +10,9 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * Keeps the module arrows of DESIGN.md: hlc-clock <- crdt <- sync-protocol <- {sync-server,
- * client-sdk}. Modules not yet built have no classes; the rules for them allow that, so they start
- * guarding the moment the first class lands.
+ * Keeps the module arrows of docs/ARCHITECTURE.md: hlc-clock <- crdt <- sync-protocol <-
+ * {sync-server, client-sdk}. Modules not yet built have no classes; the rules for them allow that,
+ * so they start guarding the moment the first class lands.
  */
 class ArchitectureTest {
 
