@@ -850,7 +850,7 @@ final class SyncSimulation {
     Server(int epoch) {
       this.epoch = epoch;
       ReplicaId id = ReplicaId.of(SERVER_IDS + epoch);
-      HybridLogicalClock clock = seededClock(serverSkewMillis);
+      HybridLogicalClock clock = seededClock();
       Server owner = this;
       hub =
           new DefaultHub(
@@ -895,14 +895,17 @@ final class SyncSimulation {
    * dev.lattice.server.LatticeServer#clockAbove}, issue 11 bug 2) on this server's skewed wall
    * clock; a start behind the store is counted for the coverage guard.
    */
-  private HybridLogicalClock seededClock(long skewMillis) {
-    java.util.function.LongSupplier wall = () -> EPOCH_MILLIS + skewMillis + time.elapsedMillis();
+  private HybridLogicalClock seededClock() {
+    // Read at every tick: the running server sees its machine's clock jump, as a real one does.
+    java.util.function.LongSupplier wall =
+        () -> EPOCH_MILLIS + serverSkewMillis + time.elapsedMillis();
     Optional<HlcTimestamp> max = store.maxTimestamp();
     if (max.map(t -> t.physicalMillis() - wall.getAsLong()).orElse(0L)
         > SERVER_MAX_DRIFT.toMillis()) {
       count("server started behind its store");
     }
-    return dev.lattice.server.LatticeServer.clockAbove(store, wall, SERVER_MAX_DRIFT);
+    return dev.lattice.server.LatticeServer.clockAbove(
+        store, wall, time::nanoTime, SERVER_MAX_DRIFT);
   }
 
   // ------------------------------------------------------------------ the network

@@ -5,6 +5,7 @@ import dev.lattice.crdt.DocumentDelta;
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.hlc.HlcTimestamp;
 import dev.lattice.hlc.HybridLogicalClock;
+import dev.lattice.hlc.SteadyWallClock;
 import dev.lattice.protocol.Welcome;
 import dev.lattice.server.auth.AuthResult;
 import dev.lattice.server.auth.Authenticator;
@@ -153,6 +154,7 @@ public final class LatticeServer implements AutoCloseable {
   private final Replicator givenReplicator;
   private final RedisMode redis;
   private final Clock wallClock;
+  private final LongSupplier nanoTime;
   private final Duration maxClockDrift;
   private final List<LatticeExtension> extensions;
   private final Duration extensionTimeout;
@@ -201,6 +203,7 @@ public final class LatticeServer implements AutoCloseable {
     this.givenReplicator = b.replicator;
     this.redis = b.redisMode();
     this.wallClock = b.wallClock;
+    this.nanoTime = b.nanoTime;
     this.maxClockDrift = b.maxClockDrift;
     this.extensions = List.copyOf(b.extensions);
     this.extensionTimeout = b.extensionTimeout;
@@ -310,28 +313,28 @@ public final class LatticeServer implements AutoCloseable {
   /**
    * The server's clock, started past the greatest timestamp in {@code store} so that a server
    * restarted on a wall clock set back neither stamps its own edits below what it holds nor hands
-   * clients (WELCOME, PONG) a time below it. A wall clock behind the store by more than the drift
-   * bound is taken to be wrong by that much: the physical clock continues from the store's time
-   * (logged), so the drift check and the time clients sync to agree with what the store holds. One
-   * behind by less is left as it is, so restarts do not ratchet the clock ahead by the drift that
-   * clients are allowed.
+   * clients (WELCOME, PONG) a time below it; see {@link #clockAbove}.
    */
   private HybridLogicalClock seededClock(DocumentStore store) {
-    return clockAbove(store, wallClock::millis, maxClockDrift);
+    return clockAbove(store, wallClock::millis, nanoTime, maxClockDrift);
   }
 
   /**
-   * The clock a server starts with on {@code store}: past the greatest timestamp the store holds,
-   * so its own writes order after everything it acknowledged before; and when {@code wallMillis}
-   * reads more than {@code maxClockDrift} behind that timestamp (a clock set back, a restored VM),
-   * continuing from the store's time rather than going back, with a warning. Public so that
-   * simulations of a server restarting behind its store run this code, not a copy of it.
+   * The clock a server runs on with {@code store}: past the greatest timestamp the store holds, so
+   * its own writes order after everything it acknowledged before. Its physical clock is a {@link
+   * SteadyWallClock} on {@code wallMillis}: when the wall reads more than {@code maxClockDrift}
+   * behind that timestamp at start (a clock set back, a restored VM), or falls that far behind
+   * while the server runs, the server continues from the time it had reached, on the monotonic
+   * {@code nanoTime}, until the wall catches up, with a warning; so the drift check and the time
+   * clients sync to agree with what the store holds, and correct clients are not refused. A wall
+   * behind by less is followed, so restarts do not ratchet the clock ahead by the drift clients are
+   * allowed. Public so that simulations of a server on a wrong clock run this code, not a copy.
    */
   public static HybridLogicalClock clockAbove(
-      DocumentStore store, LongSupplier wallMillis, Duration maxClockDrift) {
+      DocumentStore store, LongSupplier wallMillis, LongSupplier nanoTime, Duration maxClockDrift) {
     Optional<HlcTimestamp> max = store.maxTimestamp();
-    long behind = max.map(t -> t.physicalMillis() - wallMillis.getAsLong()).orElse(0L);
-    LongSupplier physical = wallMillis;
+    long wall = wallMillis.getAsLong();
+    long behind = max.map(t -> t.physicalMillis() - wall).orElse(0L);
     if (behind > maxClockDrift.toMillis()) {
       LOG.log(
           System.Logger.Level.WARNING,
@@ -341,8 +344,13 @@ public final class LatticeServer implements AutoCloseable {
               + max.get()
               + "); the server's clock continues from the store's time. Check the machine's"
               + " clock (NTP).");
-      physical = () -> wallMillis.getAsLong() + behind;
     }
+    LongSupplier physical =
+        SteadyWallClock.startingAt(
+            max.map(HlcTimestamp::physicalMillis).orElse(wall),
+            wallMillis,
+            nanoTime,
+            maxClockDrift);
     HybridLogicalClock clock = new HybridLogicalClock(physical, maxClockDrift);
     max.ifPresent(clock::advancePast);
     return clock;
@@ -768,6 +776,7 @@ public final class LatticeServer implements AutoCloseable {
     private Duration redisWaitTimeout = DEFAULT_REDIS_WAIT_TIMEOUT;
     private String redisKeyPrefix = RedisKeys.DEFAULT_PREFIX;
     private Clock wallClock = Clock.systemUTC();
+    private LongSupplier nanoTime = System::nanoTime;
     private Duration maxClockDrift = DEFAULT_MAX_CLOCK_DRIFT;
     private final List<LatticeExtension> extensions = new ArrayList<>();
     private Duration extensionTimeout = ExtensionRunner.DEFAULT_TIMEOUT;
@@ -807,6 +816,16 @@ public final class LatticeServer implements AutoCloseable {
      */
     public Builder clock(Clock wallClock) {
       this.wallClock = Objects.requireNonNull(wallClock, "clock");
+      return this;
+    }
+
+    /**
+     * The monotonic clock (nanoseconds, default {@link System#nanoTime()}) the server measures
+     * elapsed time on while its wall {@link #clock} reads far behind the time it had reached: for
+     * tests whose wall clock stands still, which pass one that stands still too.
+     */
+    public Builder nanoTime(LongSupplier nanoTime) {
+      this.nanoTime = Objects.requireNonNull(nanoTime, "nanoTime");
       return this;
     }
 

@@ -111,6 +111,59 @@ class ServerClockIT {
         .contains(Value.of("after"));
   }
 
+  /** A wall clock a test sets back while the server runs. */
+  private static final class SettableClock extends Clock {
+    private volatile Duration offset = Duration.ZERO;
+
+    void setBack(Duration by) {
+      offset = offset.minus(by);
+    }
+
+    @Override
+    public java.time.ZoneId getZone() {
+      return ZoneOffset.UTC;
+    }
+
+    @Override
+    public Clock withZone(java.time.ZoneId zone) {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
+    public Instant instant() {
+      return Instant.now().plus(offset);
+    }
+  }
+
+  @Test
+  void aRunningServerWhoseWallClockIsSetBackADayKeepsTakingCorrectClients() throws Exception {
+    SettableClock wall = new SettableClock();
+    LatticeServer server = server(wall);
+    RawClient client = RawClient.hello(server.uri(), 0xC4, "doc");
+    closeables.add(client);
+    client.subscribe();
+    long first =
+        client.sendUpdate(
+            client.doc.setRegister(client.replica, "title", Value.of("a"), client.clock.now()));
+    assertThat(client.awaitReply(first)).isInstanceOf(Ack.class);
+
+    wall.setBack(Duration.ofDays(1));
+
+    // The client's clock is right; the server's wall is a day behind. Refusing it as drift
+    // would hold every correct client's edits for a day.
+    long second =
+        client.sendUpdate(
+            client.doc.setRegister(client.replica, "title", Value.of("b"), client.clock.now()));
+    assertThat(client.awaitReply(second)).isInstanceOf(Ack.class);
+    assertThat(server.document("doc").orElseThrow().registerValue("title")).contains(Value.of("b"));
+    // Nor does its own edit go below what it acknowledged.
+    HlcTimestamp edited =
+        timestampOf(
+            server.edit("doc", e -> e.set("fresh", Value.of("x"))).get(5, TimeUnit.SECONDS));
+    assertThat(edited.physicalMillis())
+        .isGreaterThanOrEqualTo(System.currentTimeMillis() - Duration.ofHours(1).toMillis());
+  }
+
   @Test
   void welcomeAdvertisesTheDriftBound() throws Exception {
     LatticeServer server =
@@ -138,6 +191,7 @@ class ServerClockIT {
             .port(0)
             .inMemory(true)
             .clock(Clock.fixed(now, ZoneOffset.UTC))
+            .nanoTime(() -> 0L)
             .build()
             .start();
     closeables.add(server);
