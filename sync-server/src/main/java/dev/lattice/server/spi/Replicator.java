@@ -1,8 +1,7 @@
-package dev.lattice.server.hub;
+package dev.lattice.server.spi;
 
 import dev.lattice.crdt.DocumentDelta;
 import dev.lattice.protocol.Presence;
-import dev.lattice.server.store.Appended;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -19,7 +18,7 @@ import java.util.concurrent.CompletableFuture;
  * <p>A replicator may lose, duplicate, delay and reorder messages (Redis pub/sub does all of these
  * but reorder). The hub stays correct because the store is the truth: every announced delta carries
  * its position and the one before it, the hub chains them, and a break in the chain that does not
- * heal within {@link HubConfig#repairDelay()} makes it read what it missed from the store. What the
+ * heal within {@code HubConfig.repairDelay()} makes it read what it missed from the store. What the
  * chain cannot show (the very last message lost, and nothing after it) the replicator reports
  * through {@link ReplicationSink#head} from a periodic check, and a reconnect through {@link
  * ReplicationSink#mayHaveMissed}.

@@ -1,4 +1,4 @@
-package dev.lattice.server.store;
+package dev.lattice.server.spi;
 
 import java.util.Objects;
 
@@ -8,7 +8,7 @@ import java.util.Objects;
  * <p>{@code previous} is the document's position just before this append, read atomically with it:
  * a server that holds everything up to {@code previous} holds everything up to {@code position}
  * once it holds this delta. Servers that replicate chain these pairs to notice a delta they never
- * received (see {@code dev.lattice.server.hub.Replicator}). A store that only one process writes
+ * received (see {@code dev.lattice.server.spi.Replicator}). A store that only one process writes
  * (the embedded one) may leave it unknown, since no other writer's append can fall in between.
  * Immutable.
  *

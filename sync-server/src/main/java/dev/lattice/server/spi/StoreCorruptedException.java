@@ -1,4 +1,4 @@
-package dev.lattice.server.store;
+package dev.lattice.server.spi;
 
 /**
  * Stored data cannot be read back: undecodable bytes, or a store file the library reports as

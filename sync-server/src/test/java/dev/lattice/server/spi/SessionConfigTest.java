@@ -1,4 +1,4 @@
-package dev.lattice.server.session;
+package dev.lattice.server.spi;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;

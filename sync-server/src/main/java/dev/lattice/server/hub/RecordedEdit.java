@@ -15,6 +15,7 @@ import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.Value;
 import dev.lattice.crdt.codec.CrdtCodecs;
 import dev.lattice.hlc.HybridLogicalClock;
+import dev.lattice.server.spi.DocumentEdit;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -24,23 +25,10 @@ import java.util.Objects;
 import java.util.function.Consumer;
 
 /**
- * A server-side change to one document, collected by application code and applied by {@link
- * Hub#edit} as one update of the server's own replica: the same checks, durability and fan-out as a
- * client's update.
- *
- * <pre>{@code
- * hub.edit("board-1", e -> e.increment("views", 1).set("title", Value.of("Q3 plan")));
- * hub.edit("board-1", e -> e.addToSet("tags", Value.of("urgent"))
- *     .inMap("card-7", card -> card.set("title", Value.of("Fix")).removeFromSet("tags", old)));
- * }</pre>
- *
- * <p>Inside {@link #inMap}, field names are the OR-Map's keys, and the nested edit offers the same
- * operations, nested maps included. Each operation is its own mutation of the server's replica, in
- * the order given; the edit as a whole is one update.
- *
- * <p>Not thread-safe: filled by the thread that runs the edit callback, then read by the hub.
+ * The hub's {@link DocumentEdit}: records each operation with the leaf that will apply it, for
+ * {@link DefaultHub} to turn into mutations of the server's replica. Not thread-safe.
  */
-public final class DocumentEdit {
+final class RecordedEdit implements DocumentEdit {
 
   /**
    * One change: of {@code field}'s type, to the nested value at {@code path} (OR-Map keys; empty
@@ -67,7 +55,7 @@ public final class DocumentEdit {
   private final int maxFieldBytes;
 
   /** An edit whose field name and value, encoded, may take at most {@code maxFieldBytes}. */
-  DocumentEdit(int maxFieldBytes) {
+  RecordedEdit(int maxFieldBytes) {
     this.maxFieldBytes = maxFieldBytes;
   }
 
@@ -77,6 +65,7 @@ public final class DocumentEdit {
    * @throws IllegalArgumentException if {@code amount} is negative, or this edit already gives
    *     {@code field} another type
    */
+  @Override
   public DocumentEdit increment(String field, long amount) {
     if (amount < 0) {
       throw new IllegalArgumentException(
@@ -91,6 +80,7 @@ public final class DocumentEdit {
    *
    * @throws IllegalArgumentException if this edit already gives {@code field} another type
    */
+  @Override
   public DocumentEdit add(String field, long amount) {
     return add(field, leaf(PNCounter.class, (c, dot, server, clock) -> c.add(server, amount)));
   }
@@ -101,6 +91,7 @@ public final class DocumentEdit {
    * @throws IllegalArgumentException if this edit already gives {@code field} another type, or the
    *     field name and value are too large to reach clients in one frame
    */
+  @Override
   public DocumentEdit set(String field, Value value) {
     checkSize(field, value);
     // After the field's write even when another server's clock put it too far ahead for ours to
@@ -119,6 +110,7 @@ public final class DocumentEdit {
    * @throws IllegalArgumentException if this edit already gives {@code field} another type, or the
    *     field name and element are too large to reach clients in one frame
    */
+  @Override
   public DocumentEdit addToSet(String field, Value element) {
     checkSize(field, element);
     return add(field, leaf(ORSet.class, (s, dot, server, clock) -> s.add(dot, element)));
@@ -130,6 +122,7 @@ public final class DocumentEdit {
    *
    * @throws IllegalArgumentException if this edit already gives {@code field} another type
    */
+  @Override
   public DocumentEdit removeFromSet(String field, Value element) {
     Objects.requireNonNull(element, "element");
     return add(field, leaf(ORSet.class, (s, dot, server, clock) -> s.remove(dot, element)));
@@ -141,6 +134,7 @@ public final class DocumentEdit {
    * @throws IllegalArgumentException if this edit already gives {@code field} another type, or the
    *     field name and value are too large to reach clients in one frame
    */
+  @Override
   public DocumentEdit writeMVRegister(String field, Value value) {
     checkSize(field, value);
     return add(field, leaf(MVRegister.class, (m, dot, server, clock) -> m.write(dot, value)));
@@ -153,9 +147,10 @@ public final class DocumentEdit {
    * @throws IllegalArgumentException if this edit already gives {@code field} another type, or
    *     {@code keys} does
    */
+  @Override
   public DocumentEdit inMap(String field, Consumer<DocumentEdit> keys) {
     Objects.requireNonNull(field, "field");
-    DocumentEdit nested = new DocumentEdit(maxFieldBytes);
+    RecordedEdit nested = new RecordedEdit(maxFieldBytes);
     keys.accept(nested);
     for (Op op : nested.ops) {
       List<String> path = new ArrayList<>(op.path().size() + 1);
@@ -172,6 +167,7 @@ public final class DocumentEdit {
    *
    * @throws IllegalArgumentException if this edit already gives {@code field} another type
    */
+  @Override
   public DocumentEdit removeFromMap(String field, String key) {
     Objects.requireNonNull(key, "key");
     return add(field, leaf(ORMap.class, (m, dot, server, clock) -> m.remove(dot, key)));
@@ -200,11 +196,11 @@ public final class DocumentEdit {
     }
   }
 
-  private DocumentEdit add(String field, Leaf<?> leaf) {
+  private RecordedEdit add(String field, Leaf<?> leaf) {
     return add(new Op(field, leaf.kind().type(), List.of(), leaf));
   }
 
-  private DocumentEdit add(Op op) {
+  private RecordedEdit add(Op op) {
     Objects.requireNonNull(op.field(), "field");
     CrdtType previous = types.putIfAbsent(op.field(), op.type());
     if (previous != null && previous != op.type()) {

@@ -1,4 +1,4 @@
-package dev.lattice.server.auth;
+package dev.lattice.server.spi;
 
 import java.time.Instant;
 import java.util.Objects;

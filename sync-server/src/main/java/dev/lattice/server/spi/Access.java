@@ -1,4 +1,4 @@
-package dev.lattice.server.auth;
+package dev.lattice.server.spi;
 
 /**
  * What a principal may do with one document. Write implies read: a principal that may write a

@@ -1,4 +1,4 @@
-package dev.lattice.server.auth;
+package dev.lattice.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -14,6 +14,10 @@ import com.nimbusds.jwt.JWTClaimsSet;
 import com.nimbusds.jwt.PlainJWT;
 import com.nimbusds.jwt.SignedJWT;
 import com.sun.net.httpserver.HttpServer;
+import dev.lattice.server.auth.Tokens;
+import dev.lattice.server.spi.Access;
+import dev.lattice.server.spi.AuthResult;
+import dev.lattice.server.spi.Principal;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.URI;

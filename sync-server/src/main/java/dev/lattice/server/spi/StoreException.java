@@ -1,4 +1,4 @@
-package dev.lattice.server.store;
+package dev.lattice.server.spi;
 
 /** A {@link DocumentStore} could not be opened, read or written. */
 public class StoreException extends RuntimeException {

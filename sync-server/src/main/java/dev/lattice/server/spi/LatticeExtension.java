@@ -1,15 +1,17 @@
-package dev.lattice.server.extension;
+package dev.lattice.server.spi;
 
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
 import dev.lattice.crdt.ReplicaId;
-import dev.lattice.server.auth.AuthResult;
-import dev.lattice.server.auth.Principal;
-import dev.lattice.server.hub.DocumentEdit;
 import io.micrometer.core.instrument.MeterRegistry;
+import java.net.InetSocketAddress;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.function.Consumer;
@@ -75,7 +77,7 @@ public interface LatticeExtension {
   }
 
   /**
-   * The server's {@link dev.lattice.server.auth.Authenticator} granted the connection a principal
+   * The server's {@link dev.lattice.server.spi.Authenticator} granted the connection a principal
    * (with no authenticator configured, {@link Principal#anonymous()}): answer {@link
    * AuthResult#granted} with it or another principal (which the next extension and the session then
    * use), or {@link AuthResult#refused} with a reason the client is shown. A failed stage refuses
@@ -170,11 +172,36 @@ public interface LatticeExtension {
     MeterRegistry meterRegistry();
   }
 
-  /** A client's HELLO: its connection, its replica and the protocol version agreed. */
-  record Connect(String connectionId, ReplicaId replicaId, int protocolVersion) {
+  /**
+   * A client's HELLO: its connection, its replica, the protocol version agreed, and what its
+   * WebSocket upgrade showed: the TCP peer's address (a proxy's, behind one: read {@code
+   * X-Forwarded-For} from the headers then) and the upgrade request's headers. Every header is
+   * there except those carrying credentials ({@code Authorization}, {@code Proxy-Authorization},
+   * {@code Cookie}, {@code Sec-WebSocket-Protocol}); the token reaches {@link #onAuthenticate}
+   * instead. Immutable.
+   *
+   * @param headers unmodifiable; names are case-insensitive ({@code headers().get("user-agent")}
+   *     finds {@code User-Agent}), values in the order the request carried them
+   */
+  record Connect(
+      String connectionId,
+      ReplicaId replicaId,
+      int protocolVersion,
+      InetSocketAddress remoteAddress,
+      Map<String, List<String>> headers) {
     public Connect {
       Objects.requireNonNull(connectionId, "connectionId");
       Objects.requireNonNull(replicaId, "replicaId");
+      Objects.requireNonNull(remoteAddress, "remoteAddress");
+      TreeMap<String, List<String>> copy = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
+      headers.forEach((name, values) -> copy.put(name, List.copyOf(values)));
+      headers = Collections.unmodifiableMap(copy);
+    }
+
+    /** The first value of header {@code name} (any case), if the upgrade carried it. */
+    public Optional<String> header(String name) {
+      List<String> values = headers.get(name);
+      return values == null || values.isEmpty() ? Optional.empty() : Optional.of(values.get(0));
     }
   }
 

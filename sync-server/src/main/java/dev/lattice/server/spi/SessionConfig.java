@@ -1,4 +1,4 @@
-package dev.lattice.server.session;
+package dev.lattice.server.spi;
 
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.codec.CrdtCodecs;
@@ -14,7 +14,7 @@ import java.util.SortedMap;
 import java.util.TreeMap;
 
 /**
- * The policy limits one {@link ServerSession} enforces, and the codec limits it decodes with. The
+ * The policy limits one {@code ServerSession} enforces, and the codec limits it decodes with. The
  * limits that concern the client are advertised in WELCOME ({@link #limitsMap()}).
  *
  * <p>Immutable and thread-safe; one instance is shared by every session of a server, and so are the

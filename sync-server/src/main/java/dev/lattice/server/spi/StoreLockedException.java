@@ -1,4 +1,4 @@
-package dev.lattice.server.store;
+package dev.lattice.server.spi;
 
 /** The data directory is already open in another store, in this process or another. */
 public class StoreLockedException extends StoreException {

@@ -1,4 +1,4 @@
-package dev.lattice.server.store;
+package dev.lattice.server.spi;
 
 /**
  * Counters of a {@link DocumentStore} since it was opened, for export as metrics. Immutable.

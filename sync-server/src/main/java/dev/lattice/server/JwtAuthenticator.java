@@ -1,4 +1,4 @@
-package dev.lattice.server.auth;
+package dev.lattice.server;
 
 import com.nimbusds.jose.JOSEException;
 import com.nimbusds.jose.JWSAlgorithm;
@@ -16,6 +16,10 @@ import com.nimbusds.jose.proc.SecurityContext;
 import com.nimbusds.jwt.JWTClaimsSet;
 import com.nimbusds.jwt.proc.DefaultJWTClaimsVerifier;
 import com.nimbusds.jwt.proc.DefaultJWTProcessor;
+import dev.lattice.server.spi.AuthResult;
+import dev.lattice.server.spi.Authenticator;
+import dev.lattice.server.spi.DocumentRights;
+import dev.lattice.server.spi.Principal;
 import java.io.IOException;
 import java.net.URI;
 import java.net.URL;

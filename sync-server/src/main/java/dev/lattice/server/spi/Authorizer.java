@@ -1,4 +1,4 @@
-package dev.lattice.server.auth;
+package dev.lattice.server.spi;
 
 /**
  * Says what a principal may do with a document. Asked on every SUBSCRIBE, UPDATE and PRESENCE (not

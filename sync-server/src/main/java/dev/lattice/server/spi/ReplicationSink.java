@@ -1,9 +1,7 @@
-package dev.lattice.server.hub;
+package dev.lattice.server.spi;
 
 import dev.lattice.crdt.DocumentDelta;
 import dev.lattice.protocol.Presence;
-import dev.lattice.server.store.Appended;
-import dev.lattice.server.store.StoreCursor;
 
 /**
  * Where a {@link Replicator} delivers what other server processes did: the hub. Every method may be
@@ -22,7 +20,7 @@ public interface ReplicationSink {
 
   /**
    * The store's newest position of the document is {@code latest} (a periodic check): if this hub
-   * has not seen it by {@link HubConfig#repairDelay()} from now, it repairs from the store. {@link
+   * has not seen it by {@code HubConfig.repairDelay()} from now, it repairs from the store. {@link
    * StoreCursor#ORIGIN} says the store holds nothing of the document: a hub that holds some (the
    * store lost it, say Redis restarted empty) writes its whole document back, and reads the store's
    * again from the origin.

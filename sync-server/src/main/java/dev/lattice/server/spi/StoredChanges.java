@@ -1,4 +1,4 @@
-package dev.lattice.server.store;
+package dev.lattice.server.spi;
 
 import dev.lattice.crdt.DocumentDelta;
 import java.util.Objects;

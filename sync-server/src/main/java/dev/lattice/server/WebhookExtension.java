@@ -1,7 +1,8 @@
-package dev.lattice.server.extension;
+package dev.lattice.server;
 
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.server.hub.HubScheduler;
+import dev.lattice.server.spi.LatticeExtension;
 import io.micrometer.core.instrument.Counter;
 import java.net.URI;
 import java.net.http.HttpClient;
