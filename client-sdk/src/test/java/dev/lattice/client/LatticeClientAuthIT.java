@@ -5,9 +5,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.lattice.client.ConnectionStatus.State;
 import dev.lattice.protocol.CloseCodes;
+import dev.lattice.server.JwtAuthenticator;
 import dev.lattice.server.LatticeServer;
 import dev.lattice.server.TestKeyStores;
-import dev.lattice.server.auth.JwtAuthenticator;
 import dev.lattice.server.auth.Tokens;
 import java.nio.file.Path;
 import java.time.Duration;

@@ -12,7 +12,7 @@ import dev.lattice.crdt.Value;
 import dev.lattice.hlc.HlcTimestamp;
 import dev.lattice.protocol.ErrorCode;
 import dev.lattice.server.LatticeServer;
-import dev.lattice.server.session.SessionConfig;
+import dev.lattice.server.spi.SessionConfig;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -569,7 +569,7 @@ class LatticeClientIT {
             .port(0)
             .inMemory(true)
             .sessionConfig(
-                dev.lattice.server.session.SessionConfig.builder()
+                dev.lattice.server.spi.SessionConfig.builder()
                     .protocolLimits(
                         dev.lattice.protocol.ProtocolLimits.builder().maxFrameBytes(4096).build())
                     .updatesPerSecond(20)

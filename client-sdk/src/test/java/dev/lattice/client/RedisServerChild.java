@@ -1,7 +1,7 @@
 package dev.lattice.client;
 
 import dev.lattice.server.LatticeServer;
-import dev.lattice.server.session.SessionConfig;
+import dev.lattice.server.spi.SessionConfig;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;

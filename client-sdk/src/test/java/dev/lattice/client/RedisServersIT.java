@@ -13,7 +13,7 @@ import dev.lattice.server.redis.RedisClusterProcesses;
 import dev.lattice.server.redis.RedisDocumentStore;
 import dev.lattice.server.redis.RedisServerProcess;
 import dev.lattice.server.redis.RedisStoreConfig;
-import dev.lattice.server.session.SessionConfig;
+import dev.lattice.server.spi.SessionConfig;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;

@@ -20,7 +20,7 @@ class EmbeddingSnippetsTest {
           "\n",
           "import dev.lattice.crdt.*;",
           "import dev.lattice.server.*;",
-          "import dev.lattice.server.extension.*;",
+          "import dev.lattice.server.spi.*;",
           "import java.net.URI;",
           "import java.time.Duration;",
           "import java.util.*;",

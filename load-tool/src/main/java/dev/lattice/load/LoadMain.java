@@ -105,7 +105,8 @@ public final class LoadMain implements Runnable {
         names = "--embedded",
         description =
             "Start a server in this process on the embedded RocksDB store (temporary directory,"
-                + " deleted afterwards).")
+                + " deleted afterwards). Needs lattice-load-embedded.jar: lattice-load.jar"
+                + " carries no RocksDB.")
     boolean embedded;
 
     @Option(names = "--in-memory", description = "Start a server in this process, in memory.")
@@ -127,7 +128,27 @@ public final class LoadMain implements Runnable {
           throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }
       }
+      if (!inMemory && !rocksDbPresent()) {
+        throw new CommandLine.ParameterException(
+            spec.commandLine(),
+            "--embedded needs RocksDB, which lattice-load.jar leaves out: run"
+                + " lattice-load-embedded.jar with the same options, or use --in-memory, or start"
+                + " lattice-server.jar and point --uri at it");
+      }
       return Target.inProcess(inMemory).withToken(token);
+    }
+
+    /**
+     * Whether RocksDB is on the class path: lattice-load.jar leaves it out (its natives are most of
+     * a runnable jar's size, and runs with --uri or --in-memory never load them).
+     */
+    static boolean rocksDbPresent() {
+      try {
+        Class.forName("org.rocksdb.RocksDB", false, LoadMain.class.getClassLoader());
+        return true;
+      } catch (ClassNotFoundException e) {
+        return false;
+      }
     }
   }
 

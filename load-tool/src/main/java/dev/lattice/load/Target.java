@@ -1,7 +1,7 @@
 package dev.lattice.load;
 
 import dev.lattice.server.LatticeServer;
-import dev.lattice.server.session.SessionConfig;
+import dev.lattice.server.spi.SessionConfig;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;

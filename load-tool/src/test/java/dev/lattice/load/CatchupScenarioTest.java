@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.lattice.protocol.ProtocolLimits;
 import dev.lattice.server.LatticeServer;
-import dev.lattice.server.session.SessionConfig;
+import dev.lattice.server.spi.SessionConfig;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;

@@ -129,17 +129,17 @@ class LoadMainTest {
         .port(0)
         .inMemory(true)
         .sessionConfig(
-            dev.lattice.server.session.SessionConfig.defaults().toBuilder()
+            dev.lattice.server.spi.SessionConfig.defaults().toBuilder()
                 .updatesPerSecond(Target.RAISED_RATE)
                 .updateBurst(Target.RAISED_RATE)
                 .build())
         .authenticator(
-            dev.lattice.server.auth.Authenticator.of(
+            dev.lattice.server.spi.Authenticator.of(
                 token ->
                     token.filter("load-secret"::equals).isPresent()
-                        ? dev.lattice.server.auth.AuthResult.granted(
-                            dev.lattice.server.auth.Principal.of("load"))
-                        : dev.lattice.server.auth.AuthResult.refused("wrong token")))
+                        ? dev.lattice.server.spi.AuthResult.granted(
+                            dev.lattice.server.spi.Principal.of("load"))
+                        : dev.lattice.server.spi.AuthResult.refused("wrong token")))
         .build()
         .start();
   }

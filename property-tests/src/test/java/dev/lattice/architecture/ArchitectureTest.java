@@ -97,10 +97,30 @@ class ArchitectureTest {
         .resideInAnyPackage(
             "dev.lattice.server.session..",
             "dev.lattice.server.hub..",
-            "dev.lattice.server.store..")
+            "dev.lattice.server.store..",
+            "dev.lattice.server.spi..")
         .should()
         .dependOnClassesThat()
         .resideInAnyPackage("org.eclipse.jetty..", "com.github.benmanes.caffeine..", "io.lettuce..")
+        .check(lattice);
+  }
+
+  @Test
+  void theServersSpiNamesNoUnexportedPackage() {
+    // sync-server's module exports dev.lattice.server and dev.lattice.server.spi only: an spi type
+    // that used one of the other packages would hand embedders a type they cannot name.
+    noClasses()
+        .that()
+        .resideInAPackage("dev.lattice.server.spi..")
+        .should()
+        .dependOnClassesThat()
+        .resideInAnyPackage(
+            "dev.lattice.server.session..",
+            "dev.lattice.server.hub..",
+            "dev.lattice.server.store..",
+            "dev.lattice.server.redis..",
+            "dev.lattice.server.auth..",
+            "dev.lattice.server.extension..")
         .check(lattice);
   }
 

@@ -2,10 +2,10 @@ package dev.lattice.client;
 
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
-import dev.lattice.server.store.Appended;
-import dev.lattice.server.store.DocumentStore;
+import dev.lattice.server.spi.Appended;
+import dev.lattice.server.spi.DocumentStore;
+import dev.lattice.server.spi.StoreStats;
 import dev.lattice.server.store.InMemoryDocumentStore;
-import dev.lattice.server.store.StoreStats;
 import java.util.ArrayDeque;
 import java.util.Optional;
 import java.util.Set;

@@ -2,7 +2,7 @@ package dev.lattice.faults;
 
 import dev.lattice.server.LatticeServer;
 import dev.lattice.server.OrphanGuard;
-import dev.lattice.server.session.SessionConfig;
+import dev.lattice.server.spi.SessionConfig;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;

@@ -5,7 +5,7 @@ import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.FieldState;
 import dev.lattice.server.hub.DocumentCache;
-import dev.lattice.server.store.StoredDocument;
+import dev.lattice.server.spi.StoredDocument;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;

@@ -1,10 +1,10 @@
 package dev.lattice.server;
 
 import dev.lattice.crdt.Document;
-import dev.lattice.server.auth.Access;
-import dev.lattice.server.auth.AuthResult;
-import dev.lattice.server.auth.Authorizer;
-import dev.lattice.server.auth.Principal;
+import dev.lattice.server.spi.Access;
+import dev.lattice.server.spi.AuthResult;
+import dev.lattice.server.spi.Authorizer;
+import dev.lattice.server.spi.Principal;
 import java.util.Optional;
 import java.util.concurrent.CompletionStage;
 import java.util.function.BooleanSupplier;

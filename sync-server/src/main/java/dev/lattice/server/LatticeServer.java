@@ -7,38 +7,42 @@ import dev.lattice.hlc.HlcTimestamp;
 import dev.lattice.hlc.HybridLogicalClock;
 import dev.lattice.hlc.SteadyWallClock;
 import dev.lattice.protocol.Welcome;
-import dev.lattice.server.auth.AuthResult;
-import dev.lattice.server.auth.Authenticator;
-import dev.lattice.server.auth.Authorizer;
 import dev.lattice.server.auth.ReplicaOwners;
 import dev.lattice.server.extension.ExtensionRunner;
-import dev.lattice.server.extension.LatticeExtension;
 import dev.lattice.server.hub.DefaultHub;
-import dev.lattice.server.hub.DocumentEdit;
 import dev.lattice.server.hub.DocumentHooks;
 import dev.lattice.server.hub.HubConfig;
-import dev.lattice.server.hub.Replicator;
 import dev.lattice.server.redis.RedisDocumentStore;
 import dev.lattice.server.redis.RedisKeys;
 import dev.lattice.server.redis.RedisReplicator;
 import dev.lattice.server.redis.RedisReplicatorConfig;
 import dev.lattice.server.redis.RedisStoreConfig;
-import dev.lattice.server.session.SessionConfig;
+import dev.lattice.server.session.Handshake;
 import dev.lattice.server.session.SessionFactory;
 import dev.lattice.server.session.SessionHooks;
 import dev.lattice.server.session.SessionTimerWheel;
-import dev.lattice.server.store.DocumentStore;
+import dev.lattice.server.spi.AuthResult;
+import dev.lattice.server.spi.Authenticator;
+import dev.lattice.server.spi.Authorizer;
+import dev.lattice.server.spi.DocumentEdit;
+import dev.lattice.server.spi.DocumentStore;
+import dev.lattice.server.spi.LatticeExtension;
+import dev.lattice.server.spi.Replicator;
+import dev.lattice.server.spi.SessionConfig;
 import dev.lattice.server.store.EmbeddedStoreConfig;
 import dev.lattice.server.store.InMemoryDocumentStore;
 import dev.lattice.server.store.RocksDbDocumentStore;
 import io.lettuce.core.resource.ClientResources;
 import io.micrometer.core.instrument.MeterRegistry;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.net.URI;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -54,6 +58,7 @@ import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 import java.util.function.LongConsumer;
 import java.util.function.LongSupplier;
+import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.HttpStatus;
 import org.eclipse.jetty.http.UriCompliance;
@@ -473,6 +478,7 @@ public final class LatticeServer implements AutoCloseable {
                     WebSocketConnection connection =
                         new WebSocketConnection(
                             sessions,
+                            handshake(request),
                             token,
                             upgradeAuth,
                             maxOutgoingBytesPerConnection,
@@ -497,6 +503,21 @@ public final class LatticeServer implements AutoCloseable {
             this::isReady, this::document, metrics::scrape, this::authenticateQuietly, authorizer));
     server.setHandler(websocket);
     return server;
+  }
+
+  /** The peer and the headers of an upgrade request, for the extensions' connect hook. */
+  private static Handshake handshake(Request request) {
+    SocketAddress peer = request.getConnectionMetaData().getRemoteSocketAddress();
+    InetSocketAddress address =
+        peer instanceof InetSocketAddress inet
+            ? inet
+            : InetSocketAddress.createUnresolved(
+                Request.getRemoteAddr(request), Request.getRemotePort(request));
+    Map<String, List<String>> headers = new LinkedHashMap<>();
+    for (HttpField field : request.getHeaders()) {
+      headers.computeIfAbsent(field.getName(), n -> new ArrayList<>()).add(field.getValue());
+    }
+    return new Handshake(address, headers);
   }
 
   /** The authenticator's answer; one that throws is a failed stage (a refusal). */
@@ -1065,7 +1086,7 @@ public final class LatticeServer implements AutoCloseable {
      * {@code lattice.bearer.<token>} subprotocol; a refusal there is a 401), else HELLO's
      * credentials (a refusal is ERROR UNAUTHORIZED and close 4002), and those of HTTP document
      * reads. Default {@link Authenticator#allowAll()}: everyone, every right. See docs/SECURITY.md;
-     * {@link dev.lattice.server.auth.JwtAuthenticator} checks JWTs.
+     * {@link dev.lattice.server.JwtAuthenticator} checks JWTs.
      */
     public Builder authenticator(Authenticator authenticator) {
       this.authenticator = Objects.requireNonNull(authenticator, "authenticator");

@@ -1,12 +1,13 @@
 package dev.lattice.server;
 
 import dev.lattice.protocol.CloseCodes;
-import dev.lattice.server.auth.AuthResult;
 import dev.lattice.server.hub.WriteBatch;
+import dev.lattice.server.session.Handshake;
 import dev.lattice.server.session.ServerSession;
 import dev.lattice.server.session.SessionFactory;
 import dev.lattice.server.session.SessionObserver;
 import dev.lattice.server.session.SessionTransport;
+import dev.lattice.server.spi.AuthResult;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
 import java.util.Objects;
@@ -73,6 +74,8 @@ final class WebSocketConnection implements FrameHandler, SessionTransport, Write
   private static final byte[] EMPTY = new byte[0];
 
   private final SessionFactory sessions;
+  // What the upgrade showed, for the connect hook.
+  private final Handshake handshake;
   private final CompletionStage<AuthResult> upgradeAuth;
   // The upgrade's token for the session's hooks; dropped once the session has it.
   private Optional<String> upgradeToken;
@@ -113,6 +116,7 @@ final class WebSocketConnection implements FrameHandler, SessionTransport, Write
 
   WebSocketConnection(
       SessionFactory sessions,
+      Handshake handshake,
       Optional<String> upgradeToken,
       CompletionStage<AuthResult> upgradeAuth,
       long maxQueuedBytes,
@@ -124,6 +128,7 @@ final class WebSocketConnection implements FrameHandler, SessionTransport, Write
       long bytesInPerSecond,
       long bytesInBurst) {
     this.sessions = sessions;
+    this.handshake = handshake;
     this.upgradeAuth = upgradeAuth;
     this.upgradeToken = upgradeToken;
     this.maxQueuedBytes = maxQueuedBytes;
@@ -181,7 +186,7 @@ final class WebSocketConnection implements FrameHandler, SessionTransport, Write
   public void onOpen(CoreSession socket, Callback callback) {
     this.socket = socket;
     open.add(this);
-    this.session = sessions.open(this, upgradeToken, upgradeAuth);
+    this.session = sessions.open(this, upgradeToken, upgradeAuth, handshake);
     upgradeToken = null;
     callback.succeeded();
     socket.demand();

@@ -9,7 +9,6 @@ import dev.lattice.protocol.ErrorMessage;
 import dev.lattice.protocol.Hello;
 import dev.lattice.protocol.Subscribe;
 import dev.lattice.protocol.Welcome;
-import dev.lattice.server.auth.JwtAuthenticator;
 import dev.lattice.server.auth.Tokens;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -155,7 +154,7 @@ class AuthIT {
 
   @Test
   void aSlowTokenCheckHoldsHelloAndTheFramesAfterItUntilItAnswers() throws Exception {
-    java.util.concurrent.CompletableFuture<dev.lattice.server.auth.AuthResult> decision =
+    java.util.concurrent.CompletableFuture<dev.lattice.server.spi.AuthResult> decision =
         new java.util.concurrent.CompletableFuture<>();
     java.util.concurrent.CountDownLatch asked = new java.util.concurrent.CountDownLatch(1);
     LatticeServer server =
@@ -174,8 +173,8 @@ class AuthIT {
     assertThat(asked.await(5, TimeUnit.SECONDS)).isTrue();
 
     decision.complete(
-        dev.lattice.server.auth.AuthResult.granted(
-            dev.lattice.server.auth.Principal.of("introspected")));
+        dev.lattice.server.spi.AuthResult.granted(
+            dev.lattice.server.spi.Principal.of("introspected")));
 
     assertThat(c.take(Welcome.class)).isNotNull();
     assertThat(c.take(dev.lattice.protocol.Sync.class).requestId()).isEqualTo(subscribe);

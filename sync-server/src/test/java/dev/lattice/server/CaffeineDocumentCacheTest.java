@@ -7,8 +7,8 @@ import dev.lattice.crdt.Document;
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.Value;
 import dev.lattice.hlc.HlcTimestamp;
-import dev.lattice.server.store.StoreCursor;
-import dev.lattice.server.store.StoredDocument;
+import dev.lattice.server.spi.StoreCursor;
+import dev.lattice.server.spi.StoredDocument;
 import org.junit.jupiter.api.Test;
 
 class CaffeineDocumentCacheTest {

@@ -18,7 +18,7 @@ import dev.lattice.protocol.ErrorMessage;
 import dev.lattice.protocol.Message;
 import dev.lattice.protocol.Sync;
 import dev.lattice.protocol.Update;
-import dev.lattice.server.session.SessionConfig;
+import dev.lattice.server.spi.SessionConfig;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;

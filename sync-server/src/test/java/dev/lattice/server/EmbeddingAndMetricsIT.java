@@ -137,12 +137,12 @@ class EmbeddingAndMetricsIT {
             LatticeServer.builder()
                 .inMemory(true)
                 .authenticator(
-                    dev.lattice.server.auth.Authenticator.of(
+                    dev.lattice.server.spi.Authenticator.of(
                         credentials ->
                             credentials.equals(Optional.of("s3cret"))
-                                ? dev.lattice.server.auth.AuthResult.granted(
-                                    dev.lattice.server.auth.Principal.of("member"))
-                                : dev.lattice.server.auth.AuthResult.refused("wrong secret"))));
+                                ? dev.lattice.server.spi.AuthResult.granted(
+                                    dev.lattice.server.spi.Principal.of("member"))
+                                : dev.lattice.server.spi.AuthResult.refused("wrong secret"))));
     RawClient intruder = RawClient.connect(server.uri(), 0xe, "board");
     open.add(intruder);
     intruder.send(dev.lattice.protocol.Hello.of(intruder.replica, "guess", "it"));

@@ -1,6 +1,7 @@
 package dev.lattice.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.lattice.crdt.DocumentDelta;
 import dev.lattice.crdt.ReplicaId;
@@ -11,15 +12,15 @@ import dev.lattice.protocol.ErrorMessage;
 import dev.lattice.protocol.Hello;
 import dev.lattice.protocol.Sync;
 import dev.lattice.protocol.Welcome;
-import dev.lattice.server.auth.AuthResult;
-import dev.lattice.server.auth.Authenticator;
-import dev.lattice.server.auth.Principal;
-import dev.lattice.server.extension.LatticeExtension;
-import dev.lattice.server.extension.LatticeExtension.Change;
-import dev.lattice.server.extension.LatticeExtension.Disconnect;
-import dev.lattice.server.extension.LatticeExtension.LoadDocument;
-import dev.lattice.server.extension.LatticeExtension.Seed;
-import dev.lattice.server.extension.LatticeExtension.Source;
+import dev.lattice.server.spi.AuthResult;
+import dev.lattice.server.spi.Authenticator;
+import dev.lattice.server.spi.LatticeExtension;
+import dev.lattice.server.spi.LatticeExtension.Change;
+import dev.lattice.server.spi.LatticeExtension.Disconnect;
+import dev.lattice.server.spi.LatticeExtension.LoadDocument;
+import dev.lattice.server.spi.LatticeExtension.Seed;
+import dev.lattice.server.spi.LatticeExtension.Source;
+import dev.lattice.server.spi.Principal;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -301,6 +302,49 @@ class ExtensionsIT {
   }
 
   @Test
+  void onConnectSeesThePeerAddressAndTheUpgradeHeadersButNoCredentials() throws Exception {
+    Recorder recorder = new Recorder();
+    LatticeServer server =
+        start(
+            LatticeServer.builder()
+                .inMemory(true)
+                .authenticator(
+                    token ->
+                        CompletableFuture.completedFuture(
+                            AuthResult.granted(Principal.of(token.orElse("nobody")))))
+                .extension(recorder));
+
+    RawClient c =
+        RawClient.connect(
+            java.net.http.HttpClient.newHttpClient(),
+            server.uri(),
+            0xa,
+            "doc",
+            upgrade ->
+                upgrade
+                    .header("X-Team", "blue")
+                    .header("X-Team", "green")
+                    .header("Authorization", "Bearer alice"));
+    open.add(c);
+    c.send(Hello.of(c.replica, null, "it"));
+    c.take(Welcome.class);
+
+    LatticeExtension.Connect connect = poll(recorder.connects);
+    assertThat(connect.replicaId()).isEqualTo(c.replica);
+    assertThat(connect.remoteAddress().getAddress().isLoopbackAddress()).isTrue();
+    assertThat(connect.remoteAddress().getPort()).isPositive().isNotEqualTo(server.port());
+    assertThat(connect.headers().get("x-team")).containsExactly("blue", "green");
+    assertThat(connect.header("X-TEAM")).contains("blue");
+    assertThat(connect.header("host")).contains("127.0.0.1:" + server.port());
+    // Credentials reach onAuthenticate only.
+    assertThat(connect.headers().keySet())
+        .noneMatch(name -> name.equalsIgnoreCase("authorization"));
+    assertThat(connect.header("Authorization")).isEmpty();
+    assertThatThrownBy(() -> connect.headers().put("X-Other", List.of("x")))
+        .isInstanceOf(UnsupportedOperationException.class);
+  }
+
+  @Test
   void onDisconnectGetsTheCloseCodeOfEitherSide() throws Exception {
     Recorder recorder = new Recorder();
     LatticeExtension gate =
@@ -398,7 +442,7 @@ class ExtensionsIT {
             LatticeServer.builder()
                 .inMemory(true)
                 .extension(
-                    dev.lattice.server.extension.WebhookExtension.builder(url)
+                    dev.lattice.server.WebhookExtension.builder(url)
                         .debounce(Duration.ofMillis(50))
                         .build()));
     RawClient alice = client(server, 0xa, "board", null);
@@ -444,7 +488,7 @@ class ExtensionsIT {
             LatticeServer.builder()
                 .dataDirectory(data) // a store that refuses reads once closed
                 .extension(
-                    dev.lattice.server.extension.WebhookExtension.builder(url)
+                    dev.lattice.server.WebhookExtension.builder(url)
                         .debounce(Duration.ofHours(1)) // only the close can send it
                         .build()));
     server.edit("board", e -> e.increment("likes", 4)).get(WAIT, TimeUnit.SECONDS);

@@ -7,7 +7,7 @@ import dev.lattice.crdt.VersionVector;
 import dev.lattice.protocol.ProtocolLimits;
 import dev.lattice.protocol.Sync;
 import dev.lattice.protocol.Update;
-import dev.lattice.server.session.SessionConfig;
+import dev.lattice.server.spi.SessionConfig;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;

@@ -3,9 +3,9 @@ package dev.lattice.server;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.lattice.server.auth.AuthResult;
-import dev.lattice.server.auth.Authenticator;
-import dev.lattice.server.auth.Principal;
+import dev.lattice.server.spi.AuthResult;
+import dev.lattice.server.spi.Authenticator;
+import dev.lattice.server.spi.Principal;
 import org.junit.jupiter.api.Test;
 
 /**

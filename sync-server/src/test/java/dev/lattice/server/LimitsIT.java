@@ -26,7 +26,7 @@ import dev.lattice.protocol.Sync;
 import dev.lattice.protocol.Unsubscribe;
 import dev.lattice.protocol.Update;
 import dev.lattice.protocol.Welcome;
-import dev.lattice.server.session.SessionConfig;
+import dev.lattice.server.spi.SessionConfig;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;

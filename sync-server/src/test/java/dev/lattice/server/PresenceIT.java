@@ -7,7 +7,7 @@ import dev.lattice.crdt.Value;
 import dev.lattice.protocol.Ack;
 import dev.lattice.protocol.Presence;
 import dev.lattice.protocol.Unsubscribe;
-import dev.lattice.server.session.SessionConfig;
+import dev.lattice.server.spi.SessionConfig;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;

@@ -14,7 +14,7 @@ import dev.lattice.protocol.Subscribe;
 import dev.lattice.protocol.Sync;
 import dev.lattice.protocol.Update;
 import dev.lattice.protocol.Welcome;
-import dev.lattice.server.session.SessionConfig;
+import dev.lattice.server.spi.SessionConfig;
 import java.util.Optional;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;

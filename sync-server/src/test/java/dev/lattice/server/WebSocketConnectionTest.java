@@ -12,6 +12,7 @@ import dev.lattice.protocol.Pong;
 import dev.lattice.server.hub.DefaultHub;
 import dev.lattice.server.hub.HubConfig;
 import dev.lattice.server.hub.WriteBatch;
+import dev.lattice.server.session.Handshake;
 import dev.lattice.server.session.SessionFactory;
 import dev.lattice.server.session.SessionObserver;
 import dev.lattice.server.session.SessionScheduler;
@@ -121,6 +122,7 @@ class WebSocketConnectionTest {
   private final WebSocketConnection connection =
       new WebSocketConnection(
           sessions,
+          Handshake.NONE,
           Optional.empty(),
           null,
           MAX_QUEUED,
@@ -199,6 +201,7 @@ class WebSocketConnectionTest {
     WebSocketConnection quick =
         new WebSocketConnection(
             sessions,
+            Handshake.NONE,
             Optional.empty(),
             null,
             MAX_QUEUED,
@@ -242,6 +245,7 @@ class WebSocketConnectionTest {
     WebSocketConnection throttled =
         new WebSocketConnection(
             sessions,
+            Handshake.NONE,
             Optional.empty(),
             null,
             MAX_QUEUED,
@@ -353,6 +357,7 @@ class WebSocketConnectionTest {
     WebSocketConnection small =
         new WebSocketConnection(
             sessions,
+            Handshake.NONE,
             Optional.empty(),
             null,
             MAX_QUEUED,

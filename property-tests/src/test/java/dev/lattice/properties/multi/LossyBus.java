@@ -2,9 +2,9 @@ package dev.lattice.properties.multi;
 
 import dev.lattice.crdt.DocumentDelta;
 import dev.lattice.protocol.Presence;
-import dev.lattice.server.hub.ReplicationSink;
-import dev.lattice.server.hub.Replicator;
-import dev.lattice.server.store.Appended;
+import dev.lattice.server.spi.Appended;
+import dev.lattice.server.spi.ReplicationSink;
+import dev.lattice.server.spi.Replicator;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -19,8 +19,8 @@ import java.util.concurrent.CompletableFuture;
  * Node} is its {@link Replicator}: a follow takes effect (and its future completes) only when the
  * schedule delivers the subscription's reply; a reconnect loses what was in flight to the node and
  * reports every followed document as possibly missed; the head check reports the store's head of
- * every followed document, {@link dev.lattice.server.store.StoreCursor#ORIGIN} when Redis lost it,
- * as {@code RedisReplicator}'s does.
+ * every followed document, {@link dev.lattice.server.spi.StoreCursor#ORIGIN} when Redis lost it, as
+ * {@code RedisReplicator}'s does.
  *
  * <p>Not thread-safe: the simulation is single-threaded.
  */

@@ -16,7 +16,7 @@ import dev.lattice.server.hub.Hub;
 import dev.lattice.server.hub.HubConfig;
 import dev.lattice.server.hub.HubException;
 import dev.lattice.server.hub.HubScheduler;
-import dev.lattice.server.store.StoredDocument;
+import dev.lattice.server.spi.StoredDocument;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;

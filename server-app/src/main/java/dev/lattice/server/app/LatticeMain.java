@@ -2,7 +2,7 @@ package dev.lattice.server.app;
 
 import dev.lattice.protocol.ProtocolLimits;
 import dev.lattice.server.LatticeServer;
-import dev.lattice.server.session.SessionConfig;
+import dev.lattice.server.spi.SessionConfig;
 import java.io.IOException;
 import java.net.BindException;
 import java.net.InetSocketAddress;
@@ -778,8 +778,8 @@ public final class LatticeMain implements Callable<Integer> {
             + options.bindAddress()
             + " is not an address of this machine: choose another with --bind or LATTICE_BIND";
       }
-      if (t instanceof dev.lattice.server.store.StoreException && options.redis() == null) {
-        if (t instanceof dev.lattice.server.store.StoreLockedException) {
+      if (t instanceof dev.lattice.server.spi.StoreException && options.redis() == null) {
+        if (t instanceof dev.lattice.server.spi.StoreLockedException) {
           return "the data directory "
               + options.dataDirectory()
               + " is in use by another Lattice server: stop that server or choose another"

@@ -1,8 +1,8 @@
 package dev.lattice.server.app;
 
+import dev.lattice.server.JwtAuthenticator;
 import dev.lattice.server.LatticeServer;
-import dev.lattice.server.auth.JwtAuthenticator;
-import dev.lattice.server.session.SessionConfig;
+import dev.lattice.server.spi.SessionConfig;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Files;
@@ -47,9 +47,9 @@ record ServerOptions(
   record Webhook(URI url, Path secretFile, Duration debounce) {
 
     /** The extension; reads the secret file now. */
-    dev.lattice.server.extension.WebhookExtension extension() {
-      dev.lattice.server.extension.WebhookExtension.Builder b =
-          dev.lattice.server.extension.WebhookExtension.builder(url).debounce(debounce);
+    dev.lattice.server.WebhookExtension extension() {
+      dev.lattice.server.WebhookExtension.Builder b =
+          dev.lattice.server.WebhookExtension.builder(url).debounce(debounce);
       if (secretFile != null) {
         try {
           b.secret(
@@ -66,7 +66,7 @@ record ServerOptions(
     /** For the start-up line; never the secret, the URL's user info or its query. */
     String describe() {
       return "webhook to "
-          + dev.lattice.server.extension.WebhookExtension.where(url)
+          + dev.lattice.server.WebhookExtension.where(url)
           + (secretFile != null ? " (signed)" : "")
           + " every "
           + debounce.toMillis()

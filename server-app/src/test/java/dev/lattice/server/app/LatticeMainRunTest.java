@@ -97,7 +97,7 @@ class LatticeMainRunTest {
       assertThat(post[0]).contains("\"likes\":{\"type\":\"G_COUNTER\",\"value\":3}");
       assertThat(post[1])
           .isEqualTo(
-              dev.lattice.server.extension.WebhookExtension.signature(
+              dev.lattice.server.WebhookExtension.signature(
                   secret, post[0].getBytes(java.nio.charset.StandardCharsets.UTF_8)));
     } finally {
       running.shutdown();

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.lattice.server.LatticeServer;
-import dev.lattice.server.session.SessionConfig;
+import dev.lattice.server.spi.SessionConfig;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -362,7 +362,7 @@ class LatticeMainTest {
                 o,
                 new IllegalStateException(
                     "could not start",
-                    new dev.lattice.server.store.StoreLockedException("locked", null))))
+                    new dev.lattice.server.spi.StoreLockedException("locked", null))))
         .isEqualTo(
             "the data directory "
                 + o.dataDirectory()

@@ -1,6 +1,7 @@
 package dev.lattice.server.auth;
 
 import dev.lattice.crdt.ReplicaId;
+import dev.lattice.server.spi.Principal;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;

@@ -1,8 +1,7 @@
 /**
- * Authentication and authorization: an {@link dev.lattice.server.auth.Authenticator} turns a token
- * into a {@link dev.lattice.server.auth.Principal} (asynchronously), an {@link
- * dev.lattice.server.auth.Authorizer} gives a principal's {@link dev.lattice.server.auth.Access} to
- * a document, and {@link dev.lattice.server.auth.JwtAuthenticator} is the JWT implementation with
- * the {@code lattice} rights claim. See docs/SECURITY.md.
+ * The server's own authentication parts, not exported: what the interfaces in {@code
+ * dev.lattice.server.spi} ({@code Authenticator}, {@code Authorizer}, {@code Principal}) need
+ * inside the server, such as the owners of replica ids. {@code dev.lattice.server.JwtAuthenticator}
+ * is the JWT implementation with the {@code lattice} rights claim. See docs/SECURITY.md.
  */
 package dev.lattice.server.auth;

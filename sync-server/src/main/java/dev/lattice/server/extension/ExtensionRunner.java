@@ -2,11 +2,13 @@ package dev.lattice.server.extension;
 
 import dev.lattice.crdt.DocumentDelta;
 import dev.lattice.crdt.ReplicaId;
-import dev.lattice.server.auth.AuthResult;
-import dev.lattice.server.auth.Principal;
-import dev.lattice.server.hub.DocumentEdit;
 import dev.lattice.server.hub.DocumentHooks;
+import dev.lattice.server.session.Handshake;
 import dev.lattice.server.session.SessionHooks;
+import dev.lattice.server.spi.AuthResult;
+import dev.lattice.server.spi.DocumentEdit;
+import dev.lattice.server.spi.LatticeExtension;
+import dev.lattice.server.spi.Principal;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
@@ -111,7 +113,15 @@ public final class ExtensionRunner implements DocumentHooks, SessionHooks, AutoC
 
   @Override
   public CompletionStage<Void> connecting(String connectionId, ReplicaId replica, int version) {
-    LatticeExtension.Connect event = new LatticeExtension.Connect(connectionId, replica, version);
+    return connecting(connectionId, replica, version, Handshake.NONE);
+  }
+
+  @Override
+  public CompletionStage<Void> connecting(
+      String connectionId, ReplicaId replica, int version, Handshake handshake) {
+    LatticeExtension.Connect event =
+        new LatticeExtension.Connect(
+            connectionId, replica, version, handshake.remoteAddress(), handshake.headers());
     CompletableFuture<Void> chain = CompletableFuture.completedFuture(null);
     for (LatticeExtension e : extensions) {
       chain = chain.thenCompose(ignored -> call("onConnect", e, () -> e.onConnect(event)));
@@ -184,15 +194,8 @@ public final class ExtensionRunner implements DocumentHooks, SessionHooks, AutoC
   }
 
   @Override
-  public void changed(DocumentHooks.Change change) {
-    LatticeExtension.Change event =
-        new LatticeExtension.Change(
-            change.documentId(),
-            change.delta(),
-            change.replica(),
-            change.principal(),
-            LatticeExtension.Source.valueOf(change.source().name()));
-    notify("d:" + change.documentId(), "onChange", e -> e.onChange(event));
+  public void changed(LatticeExtension.Change change) {
+    notify("d:" + change.documentId(), "onChange", e -> e.onChange(change));
   }
 
   @Override

@@ -1,8 +1,6 @@
 /**
- * Server-side extensions: code an embedder plugs into {@link
- * dev.lattice.server.LatticeServer.Builder#extension} to be told of connections, authentication,
- * document loads, durable changes, appends, unloads and disconnects, as Hocuspocus extensions are.
- * See {@link dev.lattice.server.extension.LatticeExtension} and docs/EMBEDDING.md; {@link
- * dev.lattice.server.extension.WebhookExtension} is one built on it.
+ * Runs the server-side extensions ({@code dev.lattice.server.spi.LatticeExtension}) an embedder
+ * registers with {@code LatticeServer.Builder#extension}: ordered, time-limited and isolated from
+ * each other and from the documents. Not exported; see docs/EMBEDDING.md.
  */
 package dev.lattice.server.extension;

@@ -2,7 +2,7 @@ package dev.lattice.server.hub;
 
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.protocol.Message;
-import dev.lattice.server.auth.Principal;
+import dev.lattice.server.spi.Principal;
 
 /**
  * One client connection as the {@link Hub} sees it: who it is and where to push messages (fan-out

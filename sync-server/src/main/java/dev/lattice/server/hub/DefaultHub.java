@@ -20,11 +20,15 @@ import dev.lattice.protocol.ErrorCode;
 import dev.lattice.protocol.Message;
 import dev.lattice.protocol.Presence;
 import dev.lattice.protocol.Update;
-import dev.lattice.server.store.Appended;
-import dev.lattice.server.store.DocumentStore;
-import dev.lattice.server.store.StoreCursor;
-import dev.lattice.server.store.StoredChanges;
-import dev.lattice.server.store.StoredDocument;
+import dev.lattice.server.spi.Appended;
+import dev.lattice.server.spi.DocumentEdit;
+import dev.lattice.server.spi.DocumentStore;
+import dev.lattice.server.spi.LatticeExtension;
+import dev.lattice.server.spi.ReplicationSink;
+import dev.lattice.server.spi.Replicator;
+import dev.lattice.server.spi.StoreCursor;
+import dev.lattice.server.spi.StoredChanges;
+import dev.lattice.server.spi.StoredDocument;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -306,7 +310,7 @@ public final class DefaultHub implements Hub, AutoCloseable {
   public CompletableFuture<DocumentDelta> edit(String documentId, Consumer<DocumentEdit> edits) {
     Objects.requireNonNull(documentId, "documentId");
     Objects.requireNonNull(edits, "edits");
-    DocumentEdit edit = new DocumentEdit(maxFieldBytes);
+    RecordedEdit edit = new RecordedEdit(maxFieldBytes);
     edits.accept(edit);
     long received = System.nanoTime();
     CompletableFuture<DocumentDelta> result = new CompletableFuture<>();
@@ -316,7 +320,7 @@ public final class DefaultHub implements Hub, AutoCloseable {
 
   private void edit(
       String documentId,
-      DocumentEdit edit,
+      RecordedEdit edit,
       CompletableFuture<DocumentDelta> result,
       long received) {
     LiveDocument live = documents.computeIfAbsent(documentId, LiveDocument::new);
@@ -534,7 +538,7 @@ public final class DefaultHub implements Hub, AutoCloseable {
     DocumentDelta unsaved;
 
     /** The hooks' changes of the failed rounds in {@link #unsaved}; null when none. */
-    List<DocumentHooks.Change> unsavedChanges;
+    List<LatticeExtension.Change> unsavedChanges;
 
     /** A retry of {@link #unsaved} is scheduled. */
     boolean retryScheduled;
@@ -758,10 +762,10 @@ public final class DefaultHub implements Hub, AutoCloseable {
         List<Consumer<DocumentEdit>> seeds,
         Throwable failure,
         boolean fromStore) {
-      DocumentEdit seed = null;
+      RecordedEdit seed = null;
       if (failure == null && stored.isEmpty() && !seeds.isEmpty()) {
         try {
-          seed = new DocumentEdit(maxFieldBytes);
+          seed = new RecordedEdit(maxFieldBytes);
           for (Consumer<DocumentEdit> s : seeds) {
             s.accept(seed);
           }
@@ -833,7 +837,7 @@ public final class DefaultHub implements Hub, AutoCloseable {
      * Applies an extension's seed to the document just created, as a server edit, before any waiter
      * of the load runs: the subscribes then see it in their catch-up once it is durable.
      */
-    private void seed(DocumentEdit edit) {
+    private void seed(RecordedEdit edit) {
       CompletableFuture<DocumentDelta> seeded = new CompletableFuture<>();
       seeded.whenComplete(
           (delta, failure) -> {
@@ -843,7 +847,7 @@ public final class DefaultHub implements Hub, AutoCloseable {
                   "could not seed document '" + id + "': " + unwrap(failure).getMessage());
             }
           });
-      applyEdit(edit, seeded, System.nanoTime(), DocumentHooks.Source.SEED);
+      applyEdit(edit, seeded, System.nanoTime(), LatticeExtension.Source.SEED);
     }
 
     void update(
@@ -878,7 +882,7 @@ public final class DefaultHub implements Hub, AutoCloseable {
           return;
         }
       }
-      accept(connection, delta, result, null, started, received, DocumentHooks.Source.CLIENT);
+      accept(connection, delta, result, null, started, received, LatticeExtension.Source.CLIENT);
     }
 
     /**
@@ -893,7 +897,7 @@ public final class DefaultHub implements Hub, AutoCloseable {
         T value,
         long started,
         long received,
-        DocumentHooks.Source source) {
+        LatticeExtension.Source source) {
       boolean newDots = !doc.containsAll(delta.context());
       Set<String> changed;
       try {
@@ -917,7 +921,7 @@ public final class DefaultHub implements Hub, AutoCloseable {
       open.add(sender, duplicate ? null : delta, new Waiter<>(result, value, duplicate, received));
       if (hooked && !duplicate) {
         open.change(
-            new DocumentHooks.Change(
+            new LatticeExtension.Change(
                 id,
                 delta,
                 sender == null ? serverReplica : sender.replicaId(),
@@ -927,7 +931,7 @@ public final class DefaultHub implements Hub, AutoCloseable {
       maybeCloseRound();
     }
 
-    void edit(DocumentEdit edit, CompletableFuture<DocumentDelta> result, long received) {
+    void edit(RecordedEdit edit, CompletableFuture<DocumentDelta> result, long received) {
       if (released) {
         DefaultHub.this.edit(id, edit, result, received);
         return;
@@ -936,15 +940,15 @@ public final class DefaultHub implements Hub, AutoCloseable {
     }
 
     private void editLoaded(
-        DocumentEdit edit, CompletableFuture<DocumentDelta> result, long received) {
-      applyEdit(edit, result, received, DocumentHooks.Source.EDIT);
+        RecordedEdit edit, CompletableFuture<DocumentDelta> result, long received) {
+      applyEdit(edit, result, received, LatticeExtension.Source.EDIT);
     }
 
     private void applyEdit(
-        DocumentEdit edit,
+        RecordedEdit edit,
         CompletableFuture<DocumentDelta> result,
         long received,
-        DocumentHooks.Source source) {
+        LatticeExtension.Source source) {
       long started = System.nanoTime();
       HubException refusal = fieldRefusal(edit.types(), type -> type);
       if (refusal != null) {
@@ -981,14 +985,14 @@ public final class DefaultHub implements Hub, AutoCloseable {
      * overflow) leaves the live document untouched, and the delta then takes the path of a client's
      * update.
      */
-    private DocumentDelta serverDelta(DocumentEdit edit) {
+    private DocumentDelta serverDelta(RecordedEdit edit) {
       Map<String, FieldState> touched = new HashMap<>();
       for (String field : edit.types().keySet()) {
         doc.field(field).ifPresent(f -> touched.put(field, f));
       }
       Document scratch = Document.restore(id, doc.context(), touched);
       DocumentDelta joined = DocumentDelta.empty();
-      for (DocumentEdit.Op op : edit.ops()) {
+      for (RecordedEdit.Op op : edit.ops()) {
         DocumentDelta step = editStep(scratch, op, op.type().kind());
         joined = joined.join(step);
       }
@@ -996,14 +1000,14 @@ public final class DefaultHub implements Hub, AutoCloseable {
     }
 
     private <T extends Crdt<T>> DocumentDelta editStep(
-        Document scratch, DocumentEdit.Op op, CrdtKind<T> kind) {
+        Document scratch, RecordedEdit.Op op, CrdtKind<T> kind) {
       return scratch.mutate(
           serverReplica,
           op.field(),
           kind,
           (state, dot) -> {
             Mutation<? extends Crdt<?>> m =
-                DocumentEdit.mutation(op, state, dot, serverReplica, clock);
+                RecordedEdit.mutation(op, state, dot, serverReplica, clock);
             return new Mutation<>(kind.cast(m.state()), kind.cast(m.delta()));
           });
     }
@@ -1194,7 +1198,7 @@ public final class DefaultHub implements Hub, AutoCloseable {
         }
         if (hooked) {
           // Reported once the retry carrying them is durable.
-          List<DocumentHooks.Change> pending = r.allChanges();
+          List<LatticeExtension.Change> pending = r.allChanges();
           if (!pending.isEmpty()) {
             unsavedChanges = pending;
           }
@@ -1246,8 +1250,8 @@ public final class DefaultHub implements Hub, AutoCloseable {
 
     /** Hands the round's durable changes and its append to the hooks, which return at once. */
     private void tellHooks(Round r, DocumentDelta durable) {
-      List<DocumentHooks.Change> changes = r.allChanges();
-      for (DocumentHooks.Change c : changes) {
+      List<LatticeExtension.Change> changes = r.allChanges();
+      for (LatticeExtension.Change c : changes) {
         try {
           hooks.changed(c);
         } catch (RuntimeException e) {
@@ -2010,12 +2014,12 @@ public final class DefaultHub implements Hub, AutoCloseable {
     /**
      * The hooks' record of the round's new updates, in merge order; null while none (or no hooks).
      */
-    List<DocumentHooks.Change> changes;
+    List<LatticeExtension.Change> changes;
 
     /** The changes of failed rounds this one appends again; null if none. */
-    List<DocumentHooks.Change> carried;
+    List<LatticeExtension.Change> carried;
 
-    void change(DocumentHooks.Change change) {
+    void change(LatticeExtension.Change change) {
       if (changes == null) {
         changes = new ArrayList<>(2);
       }
@@ -2023,11 +2027,11 @@ public final class DefaultHub implements Hub, AutoCloseable {
     }
 
     /** The carried changes, then the round's own. */
-    List<DocumentHooks.Change> allChanges() {
+    List<LatticeExtension.Change> allChanges() {
       if (carried == null) {
         return changes == null ? List.of() : changes;
       }
-      List<DocumentHooks.Change> all = new ArrayList<>(carried);
+      List<LatticeExtension.Change> all = new ArrayList<>(carried);
       if (changes != null) {
         all.addAll(changes);
       }

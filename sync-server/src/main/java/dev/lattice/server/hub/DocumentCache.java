@@ -1,6 +1,6 @@
 package dev.lattice.server.hub;
 
-import dev.lattice.server.store.StoredDocument;
+import dev.lattice.server.spi.StoredDocument;
 import java.util.Optional;
 
 /**

@@ -1,11 +1,9 @@
 package dev.lattice.server.hub;
 
 import dev.lattice.crdt.DocumentDelta;
-import dev.lattice.crdt.ReplicaId;
-import dev.lattice.server.auth.Principal;
+import dev.lattice.server.spi.DocumentEdit;
+import dev.lattice.server.spi.LatticeExtension.Change;
 import java.util.List;
-import java.util.Objects;
-import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.function.Consumer;
@@ -14,7 +12,7 @@ import java.util.function.Consumer;
  * What a {@link DefaultHub} tells the server's extensions about its documents: a document being
  * made live (which may seed a new one), each change once it is durable, each append, and a document
  * leaving memory. The server's extension runner implements it; the hub only hands it immutable
- * values.
+ * values, the extensions' own {@link Change} among them.
  *
  * <p>Every method is called from a document's serial executor (or, for {@link #loading}, from the
  * thread that completed the load), so implementations must return at once and hand real work to
@@ -58,34 +56,4 @@ public interface DocumentHooks {
    * nothing was in flight. It may still sit in the idle cache.
    */
   default void unloaded(String documentId) {}
-
-  /** Where a change came from. */
-  enum Source {
-    /** An UPDATE of a client connection. */
-    CLIENT,
-    /** A server-side edit ({@link Hub#edit}). */
-    EDIT,
-    /** The seed of a new document, from {@link #loading}. */
-    SEED
-  }
-
-  /**
-   * One durable change: the document, the delta merged, the replica that made it (the server's for
-   * an edit or a seed) and the principal of the connection that sent it (empty for the server).
-   * Immutable.
-   */
-  record Change(
-      String documentId,
-      DocumentDelta delta,
-      ReplicaId replica,
-      Optional<Principal> principal,
-      Source source) {
-    public Change {
-      Objects.requireNonNull(documentId, "documentId");
-      Objects.requireNonNull(delta, "delta");
-      Objects.requireNonNull(replica, "replica");
-      Objects.requireNonNull(principal, "principal");
-      Objects.requireNonNull(source, "source");
-    }
-  }
 }

@@ -3,6 +3,7 @@ package dev.lattice.server.hub;
 import dev.lattice.crdt.DocumentDelta;
 import dev.lattice.crdt.Value;
 import dev.lattice.crdt.VersionVector;
+import dev.lattice.server.spi.DocumentEdit;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;

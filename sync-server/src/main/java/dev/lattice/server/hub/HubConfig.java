@@ -2,7 +2,8 @@ package dev.lattice.server.hub;
 
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.hlc.HybridLogicalClock;
-import dev.lattice.server.store.DocumentStore;
+import dev.lattice.server.spi.DocumentStore;
+import dev.lattice.server.spi.Replicator;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.Optional;

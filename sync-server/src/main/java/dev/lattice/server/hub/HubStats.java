@@ -1,5 +1,7 @@
 package dev.lattice.server.hub;
 
+import dev.lattice.server.spi.Replicator;
+
 /**
  * Counters of a {@link DefaultHub}, for metrics. Counts are since the hub was created; {@code
  * documentsLive} and {@code subscriptions} are current values. A snapshot: the fields are read one

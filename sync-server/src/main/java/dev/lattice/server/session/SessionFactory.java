@@ -2,11 +2,13 @@ package dev.lattice.server.session;
 
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.hlc.HybridLogicalClock;
-import dev.lattice.server.auth.AuthResult;
-import dev.lattice.server.auth.Authenticator;
-import dev.lattice.server.auth.Authorizer;
 import dev.lattice.server.auth.ReplicaOwners;
 import dev.lattice.server.hub.Hub;
+import dev.lattice.server.spi.AuthResult;
+import dev.lattice.server.spi.Authenticator;
+import dev.lattice.server.spi.Authorizer;
+import dev.lattice.server.spi.Principal;
+import dev.lattice.server.spi.SessionConfig;
 import java.time.Clock;
 import java.util.Collections;
 import java.util.Objects;
@@ -99,8 +101,22 @@ public final class SessionFactory {
       SessionTransport transport,
       Optional<String> upgradeToken,
       CompletionStage<AuthResult> upgradeAuth) {
+    return open(transport, upgradeToken, upgradeAuth, null);
+  }
+
+  /**
+   * {@link #open(SessionTransport, Optional, CompletionStage)} for a connection whose upgrade
+   * showed {@code handshake}, which the {@link SessionHooks} get at HELLO; null when unknown.
+   */
+  public ServerSession open(
+      SessionTransport transport,
+      Optional<String> upgradeToken,
+      CompletionStage<AuthResult> upgradeAuth,
+      Handshake handshake) {
     Objects.requireNonNull(transport, "transport");
     Objects.requireNonNull(upgradeToken, "upgradeToken");
+    SessionHooks sessionHooks =
+        handshake == null || hooks == SessionHooks.NONE ? hooks : withHandshake(hooks, handshake);
     ServerSession session =
         new ServerSession(
             nextId.getAndIncrement(),
@@ -113,7 +129,7 @@ public final class SessionFactory {
             wallClock,
             upgradeAuth,
             upgradeToken.isPresent() ? upgradeToken : null,
-            hooks,
+            sessionHooks,
             clock,
             serverId,
             nanoTime,
@@ -122,6 +138,28 @@ public final class SessionFactory {
             welcomeLimits);
     session.start();
     return session;
+  }
+
+  /** {@code hooks} with this connection's handshake added to its connect hook. */
+  private static SessionHooks withHandshake(SessionHooks hooks, Handshake handshake) {
+    return new SessionHooks() {
+      @Override
+      public CompletionStage<Void> connecting(String connectionId, ReplicaId replica, int version) {
+        return hooks.connecting(connectionId, replica, version, handshake);
+      }
+
+      @Override
+      public CompletionStage<AuthResult> authenticated(
+          String connectionId, ReplicaId replica, Optional<String> token, Principal principal) {
+        return hooks.authenticated(connectionId, replica, token, principal);
+      }
+
+      @Override
+      public void disconnected(
+          String connectionId, ReplicaId replica, Principal principal, int code, String reason) {
+        hooks.disconnected(connectionId, replica, principal, code, reason);
+      }
+    };
   }
 
   private static <T> T required(T value, String name) {

@@ -1,15 +1,15 @@
 package dev.lattice.server.session;
 
 import dev.lattice.crdt.ReplicaId;
-import dev.lattice.server.auth.AuthResult;
-import dev.lattice.server.auth.Principal;
+import dev.lattice.server.spi.AuthResult;
+import dev.lattice.server.spi.Principal;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 
 /**
  * What a {@link ServerSession} tells the server's extensions about its connection: HELLO arrived
- * (the connection may be refused), the {@link dev.lattice.server.auth.Authenticator} granted a
+ * (the connection may be refused), the {@link dev.lattice.server.spi.Authenticator} granted a
  * principal (which may be refused or replaced), and the connection ended, with its close code. The
  * server's extension runner implements it.
  *
@@ -27,6 +27,15 @@ public interface SessionHooks {
    */
   default CompletionStage<Void> connecting(String connectionId, ReplicaId replica, int version) {
     return CompletableFuture.completedFuture(null);
+  }
+
+  /**
+   * {@link #connecting(String, ReplicaId, int)} for a connection whose WebSocket upgrade showed
+   * {@code handshake}; by default the handshake is ignored.
+   */
+  default CompletionStage<Void> connecting(
+      String connectionId, ReplicaId replica, int version, Handshake handshake) {
+    return connecting(connectionId, replica, version);
   }
 
   /**

@@ -1,5 +1,7 @@
 package dev.lattice.server.session;
 
+import dev.lattice.server.spi.SessionConfig;
+
 /**
  * Where a {@link ServerSession} puts its output: the one WebSocket connection it serves. The
  * transport adapter implements it.

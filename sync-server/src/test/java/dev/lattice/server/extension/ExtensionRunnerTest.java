@@ -6,9 +6,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
 import dev.lattice.crdt.ReplicaId;
-import dev.lattice.server.auth.AuthResult;
-import dev.lattice.server.auth.Principal;
-import dev.lattice.server.hub.DocumentHooks;
+import dev.lattice.server.spi.AuthResult;
+import dev.lattice.server.spi.LatticeExtension;
+import dev.lattice.server.spi.Principal;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Duration;
 import java.util.List;
@@ -43,10 +43,10 @@ class ExtensionRunnerTest {
     return runner;
   }
 
-  private static DocumentHooks.Change change(String documentId, String field) {
+  private static LatticeExtension.Change change(String documentId, String field) {
     DocumentDelta delta = Document.create(documentId).incrementGCounter(REPLICA, field, 1);
-    return new DocumentHooks.Change(
-        documentId, delta, REPLICA, Optional.empty(), DocumentHooks.Source.CLIENT);
+    return new LatticeExtension.Change(
+        documentId, delta, REPLICA, Optional.empty(), LatticeExtension.Source.CLIENT);
   }
 
   /** Records the changes it is told, as "extension:document:n". */
@@ -272,7 +272,7 @@ class ExtensionRunnerTest {
         };
     runner(Duration.ofMinutes(5), stalling, recorder("after", seen));
 
-    DocumentHooks.Change change = change("d", "n");
+    LatticeExtension.Change change = change("d", "n");
     for (int i = 0; i < ExtensionRunner.MAX_PENDING_NOTIFICATIONS + 3; i++) {
       runner.changed(change);
     }

@@ -2,12 +2,12 @@ package dev.lattice.server.hub;
 
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
-import dev.lattice.server.store.Appended;
-import dev.lattice.server.store.DocumentStore;
-import dev.lattice.server.store.StoreCursor;
-import dev.lattice.server.store.StoreException;
-import dev.lattice.server.store.StoreStats;
-import dev.lattice.server.store.StoredDocument;
+import dev.lattice.server.spi.Appended;
+import dev.lattice.server.spi.DocumentStore;
+import dev.lattice.server.spi.StoreCursor;
+import dev.lattice.server.spi.StoreException;
+import dev.lattice.server.spi.StoreStats;
+import dev.lattice.server.spi.StoredDocument;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;

@@ -9,7 +9,11 @@ import dev.lattice.crdt.Value;
 import dev.lattice.crdt.VersionVector;
 import dev.lattice.hlc.HybridLogicalClock;
 import dev.lattice.protocol.ErrorCode;
-import dev.lattice.server.auth.Principal;
+import dev.lattice.server.spi.DocumentEdit;
+import dev.lattice.server.spi.LatticeExtension;
+import dev.lattice.server.spi.LatticeExtension.Change;
+import dev.lattice.server.spi.Principal;
+import dev.lattice.server.spi.Replicator;
 import dev.lattice.server.store.InMemoryDocumentStore;
 import java.time.Duration;
 import java.util.List;
@@ -95,12 +99,12 @@ class DefaultHubHooksTest {
 
     assertThat(hooks.changes)
         .containsExactly(
-            new DocumentHooks.Change(
+            new LatticeExtension.Change(
                 DOC,
                 delta,
                 alice.replicaId(),
                 Optional.of(Principal.of("alice")),
-                DocumentHooks.Source.CLIENT));
+                LatticeExtension.Source.CLIENT));
     assertThat(hooks.stores).containsExactly(DOC + " x1");
 
     join(hub.update(alice, DOC, delta)); // a resend: nothing new is durable
@@ -116,11 +120,11 @@ class DefaultHubHooksTest {
     CompletableFuture<DocumentDelta> edit = hub.edit(DOC, e -> e.set("title", Value.of("Q3")));
     store.completeAppend(0);
 
-    DocumentHooks.Change change = hooks.changes.get(0);
+    LatticeExtension.Change change = hooks.changes.get(0);
     assertThat(change.delta()).isEqualTo(join(edit));
-    assertThat(change.replica()).isEqualTo(SERVER);
+    assertThat(change.replicaId()).isEqualTo(SERVER);
     assertThat(change.principal()).isEmpty();
-    assertThat(change.source()).isEqualTo(DocumentHooks.Source.EDIT);
+    assertThat(change.source()).isEqualTo(LatticeExtension.Source.EDIT);
   }
 
   @Test
@@ -159,8 +163,8 @@ class DefaultHubHooksTest {
     assertThat(hooks.loads).containsExactly(DOC + " new");
     assertThat(hooks.changes)
         .singleElement()
-        .extracting(DocumentHooks.Change::source)
-        .isEqualTo(DocumentHooks.Source.SEED);
+        .extracting(LatticeExtension.Change::source)
+        .isEqualTo(LatticeExtension.Source.SEED);
 
     hub.unsubscribe(alice, DOC);
     assertThat(hooks.unloads).containsExactly(DOC);

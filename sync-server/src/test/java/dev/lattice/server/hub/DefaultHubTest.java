@@ -13,7 +13,7 @@ import dev.lattice.hlc.HybridLogicalClock;
 import dev.lattice.protocol.ErrorCode;
 import dev.lattice.protocol.Presence;
 import dev.lattice.protocol.Update;
-import dev.lattice.server.store.DocumentStore;
+import dev.lattice.server.spi.DocumentStore;
 import dev.lattice.server.store.InMemoryDocumentStore;
 import java.time.Duration;
 import java.util.ArrayList;

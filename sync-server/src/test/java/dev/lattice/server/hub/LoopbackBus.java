@@ -2,7 +2,9 @@ package dev.lattice.server.hub;
 
 import dev.lattice.crdt.DocumentDelta;
 import dev.lattice.protocol.Presence;
-import dev.lattice.server.store.Appended;
+import dev.lattice.server.spi.Appended;
+import dev.lattice.server.spi.ReplicationSink;
+import dev.lattice.server.spi.Replicator;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;

@@ -4,7 +4,7 @@ import dev.lattice.crdt.ReplicaId;
 import dev.lattice.protocol.Message;
 import dev.lattice.protocol.Presence;
 import dev.lattice.protocol.Update;
-import dev.lattice.server.auth.Principal;
+import dev.lattice.server.spi.Principal;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;

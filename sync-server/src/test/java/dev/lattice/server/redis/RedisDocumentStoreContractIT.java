@@ -3,7 +3,7 @@ package dev.lattice.server.redis;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.lattice.crdt.ReplicaId;
-import dev.lattice.server.store.DocumentStore;
+import dev.lattice.server.spi.DocumentStore;
 import dev.lattice.server.store.DocumentStoreContractTest;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;

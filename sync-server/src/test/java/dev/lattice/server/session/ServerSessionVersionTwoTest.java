@@ -23,6 +23,7 @@ import dev.lattice.protocol.Update;
 import dev.lattice.protocol.Welcome;
 import dev.lattice.server.hub.Hub;
 import dev.lattice.server.hub.HubException;
+import dev.lattice.server.spi.SessionConfig;
 import java.time.Duration;
 import java.util.HexFormat;
 import java.util.List;

@@ -1,5 +1,6 @@
 package dev.lattice.server.store;
 
+import dev.lattice.server.spi.DocumentStore;
 import java.nio.file.Path;
 
 class InMemoryDocumentStoreTest extends DocumentStoreContractTest {
