@@ -81,6 +81,11 @@ final class ClientJvm {
     child.send("set " + m + " " + id + " " + field + " " + value);
   }
 
+  /** Member {@code m}'s wall clock jumps to {@code offsetMillis} from the system clock. */
+  void clock(int m, long offsetMillis) {
+    child.send("clock " + m + " " + offsetMillis);
+  }
+
   /** Completes when every member's flush did. */
   CompletableFuture<String> flush() {
     return request("flush");

@@ -12,12 +12,16 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Run by {@link RedisFaultsEndToEndIT} in a child JVM: several {@link LatticeClient}s, each with
@@ -35,6 +39,8 @@ import java.util.concurrent.TimeUnit;
  *   <li>{@code set <client> <attempt> <field> <value>}: sets a register to the string value; prints
  *       {@code did}, then {@code stamp <attempt> <packed HLC>} (the write's timestamp as the writer
  *       reads it back), then {@code ack} or {@code fail};
+ *   <li>{@code clock <client> <offsetMillis>}: the client's wall clock jumps to that offset from
+ *       the system clock;
  *   <li>{@code flush <request>}: prints {@code flushed <request>} once every client's flush
  *       completed, or {@code flushfail <request> <why>};
  *   <li>{@code snap <request>}: prints {@code snap <request> <base64>,<base64>,...}, the encoded
@@ -59,9 +65,12 @@ public final class FaultClientChild {
         .schedule(() -> Runtime.getRuntime().halt(4), lifetimeSeconds, TimeUnit.SECONDS);
     PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
     List<LatticeDocument> docs = new ArrayList<>();
+    List<AtomicLong> offsets = new ArrayList<>();
     for (int i = 2; i < args.length; i++) {
       String[] spec = args[i].split(",", 4);
-      Clock clock = Clock.offset(Clock.systemUTC(), Duration.ofMillis(Long.parseLong(spec[3])));
+      AtomicLong offset = new AtomicLong(Long.parseLong(spec[3]));
+      offsets.add(offset);
+      Clock clock = new OffsetClock(offset);
       LatticeClient client =
           LatticeClient.builder()
               .serverUri(URI.create("ws://127.0.0.1:" + spec[1] + "/v1/sync"))
@@ -108,6 +117,7 @@ public final class FaultClientChild {
                               ? "ack " + attempt
                               : "fail " + attempt + " " + oneLine(error)));
         }
+        case "clock" -> offsets.get(Integer.parseInt(c[1])).set(Long.parseLong(c[2]));
         case "flush" -> {
           String request = c[1];
           CompletableFuture.allOf(
@@ -131,6 +141,35 @@ public final class FaultClientChild {
     }
     // The parent is gone.
     Runtime.getRuntime().halt(3);
+  }
+
+  /** The system clock plus an offset that can jump, as a machine's clock stepped by NTP. */
+  private static final class OffsetClock extends Clock {
+    private final AtomicLong offset;
+
+    OffsetClock(AtomicLong offset) {
+      this.offset = offset;
+    }
+
+    @Override
+    public ZoneId getZone() {
+      return ZoneOffset.UTC;
+    }
+
+    @Override
+    public Clock withZone(ZoneId zone) {
+      throw new UnsupportedOperationException("UTC only");
+    }
+
+    @Override
+    public Instant instant() {
+      return Instant.ofEpochMilli(millis());
+    }
+
+    @Override
+    public long millis() {
+      return System.currentTimeMillis() + offset.get();
+    }
   }
 
   private static String oneLine(Throwable error) {

@@ -5,8 +5,13 @@ import dev.lattice.crdt.codec.CrdtCodecs;
 import dev.lattice.server.redis.RedisDocumentStore;
 import dev.lattice.server.redis.RedisServerProcess;
 import dev.lattice.server.redis.RedisStoreConfig;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -28,8 +33,9 @@ import net.jqwik.api.Example;
  * {@code kill -9} and started again; Redis killed with {@code kill -9} and started again on its
  * AOF; the link between a server and Redis frozen or cut; a client's link cut or frozen; a client
  * JVM killed with {@code kill -9} and started again over its state directories, with one client's
- * directory backed up first, or replaced by that backup (a restored backup). A CI run strikes each
- * kind once, in a seeded order. The test JVM records every attempt before sending it and every
+ * directory backed up first, or replaced by that backup (a restored backup); a client JVM's clock
+ * jumping 1 to 3 s ahead, beyond the drift bound until the clock sync follows. A CI run strikes
+ * each kind once, in a seeded order. The test JVM records every attempt before sending it and every
  * acknowledgement the children report; after healing, every replica, a fresh reader's and what
  * Redis holds must be byte-identical, and the history must pass {@link History#check}. On failure
  * the history and a report stay in {@code target/faults-it/redis-seed-<seed>-<time>/}.
@@ -45,7 +51,7 @@ class RedisFaultsEndToEndIT {
   private static final int CLIENTS_PER_JVM = 5;
   private static final long DEFAULT_SEED = 20_261_206L;
   private static final long FLUSH_SECONDS = 60;
-  private static final int FAULT_KINDS = 9;
+  private static final int FAULT_KINDS = 10;
 
   /** One server JVM with its proxy to Redis. */
   private record Server(ChildJvm jvm, FaultProxy toRedis) {}
@@ -191,6 +197,7 @@ class RedisFaultsEndToEndIT {
             history.check(reader.open(DOC).snapshot(), List.of("hits", "balance"), "last"));
       }
       history.write(dir, seed, problems);
+      long clockDriftRefusals = clockDriftRefusals(ports);
       if (!problems.isEmpty()) {
         throw new AssertionError(
             "seed "
@@ -216,7 +223,9 @@ class RedisFaultsEndToEndIT {
               + history.attempts().size()
               + " edits, "
               + history.acknowledged()
-              + " acknowledged\n  "
+              + " acknowledged, "
+              + clockDriftRefusals
+              + " updates refused with CLOCK_DRIFT by the servers' last lives\n  "
               + (events.size() <= 40 ? String.join("\n  ", events) : "(events listed up to 40)"));
       passed = true;
     } catch (Exception | AssertionError e) {
@@ -312,6 +321,15 @@ class RedisFaultsEndToEndIT {
             at + "clients-" + backedUp.number + " killed, c" + member.index() + " backed up");
         backedUp.start();
       }
+      case 9 -> {
+        // The machine's clock steps ahead, beyond the server's drift bound, for every client on
+        // it; stamps run ahead until each client's clock sync follows.
+        long offset = 1000 + random.nextInt(2001);
+        for (int m = 0; m < CLIENTS_PER_JVM; m++) {
+          jvm.clock(m, offset);
+        }
+        history.event(at + "clients-" + jvm.number + "'s clock jumps to " + offset + " ms ahead");
+      }
       default -> {
         backedUp.kill();
         if (Files.exists(backup)) {
@@ -329,5 +347,26 @@ class RedisFaultsEndToEndIT {
         backedUp.start();
       }
     }
+  }
+
+  /** The sum of {@code lattice_errors_total{code="CLOCK_DRIFT"}} over the servers' /metrics. */
+  private static long clockDriftRefusals(int[] ports) throws Exception {
+    HttpClient http = HttpClient.newHttpClient();
+    double sum = 0;
+    for (int port : ports) {
+      String metrics =
+          http.send(
+                  HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/metrics"))
+                      .timeout(Duration.ofSeconds(10))
+                      .build(),
+                  HttpResponse.BodyHandlers.ofString())
+              .body();
+      for (String line : metrics.split("\n")) {
+        if (line.startsWith("lattice_errors_total") && line.contains("code=\"CLOCK_DRIFT\"")) {
+          sum += Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+        }
+      }
+    }
+    return (long) sum;
   }
 }
