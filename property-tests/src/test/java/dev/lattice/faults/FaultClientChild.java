@@ -86,57 +86,63 @@ public final class FaultClientChild {
     String line;
     while ((line = in.readLine()) != null) {
       String[] c = line.split(" ");
-      switch (c[0]) {
-        case "g", "pn", "set" -> {
-          LatticeDocument doc = docs.get(Integer.parseInt(c[1]));
-          String attempt = c[2];
-          String field = c[3];
-          if (c[0].equals("g")) {
-            doc.counter(field).increment(Long.parseLong(c[4]));
-          } else if (c[0].equals("pn")) {
-            doc.pnCounter(field).increment(Long.parseLong(c[4]));
-          } else {
-            Value value = Value.of(c[4]);
-            doc.register(field).set(value);
-            out.println("did " + attempt);
-            // The write's stamp, read back unless a later remote write already beat it.
-            Document now = doc.snapshot();
-            if (value.equals(now.registerValue(field).orElse(null))) {
-              now.registerTimestamp(field)
-                  .ifPresent(t -> out.println("stamp " + attempt + " " + t.toLong()));
+      try {
+        switch (c[0]) {
+          case "g", "pn", "set" -> {
+            LatticeDocument doc = docs.get(Integer.parseInt(c[1]));
+            String attempt = c[2];
+            String field = c[3];
+            if (c[0].equals("g")) {
+              doc.counter(field).increment(Long.parseLong(c[4]));
+            } else if (c[0].equals("pn")) {
+              doc.pnCounter(field).increment(Long.parseLong(c[4]));
+            } else {
+              Value value = Value.of(c[4]);
+              doc.register(field).set(value);
+              out.println("did " + attempt);
+              // The write's stamp, read back unless a later remote write already beat it.
+              Document now = doc.snapshot();
+              if (value.equals(now.registerValue(field).orElse(null))) {
+                now.registerTimestamp(field)
+                    .ifPresent(t -> out.println("stamp " + attempt + " " + t.toLong()));
+              }
             }
+            if (!c[0].equals("set")) {
+              out.println("did " + attempt);
+            }
+            doc.flush()
+                .whenComplete(
+                    (ok, error) ->
+                        out.println(
+                            error == null
+                                ? "ack " + attempt
+                                : "fail " + attempt + " " + oneLine(error)));
           }
-          if (!c[0].equals("set")) {
-            out.println("did " + attempt);
+          case "clock" -> offsets.get(Integer.parseInt(c[1])).set(Long.parseLong(c[2]));
+          case "flush" -> {
+            String request = c[1];
+            CompletableFuture.allOf(
+                    docs.stream().map(LatticeDocument::flush).toArray(CompletableFuture[]::new))
+                .whenComplete(
+                    (ok, error) ->
+                        out.println(
+                            error == null
+                                ? "flushed " + request
+                                : "flushfail " + request + " " + oneLine(error)));
           }
-          doc.flush()
-              .whenComplete(
-                  (ok, error) ->
-                      out.println(
-                          error == null
-                              ? "ack " + attempt
-                              : "fail " + attempt + " " + oneLine(error)));
-        }
-        case "clock" -> offsets.get(Integer.parseInt(c[1])).set(Long.parseLong(c[2]));
-        case "flush" -> {
-          String request = c[1];
-          CompletableFuture.allOf(
-                  docs.stream().map(LatticeDocument::flush).toArray(CompletableFuture[]::new))
-              .whenComplete(
-                  (ok, error) ->
-                      out.println(
-                          error == null
-                              ? "flushed " + request
-                              : "flushfail " + request + " " + oneLine(error)));
-        }
-        case "snap" -> {
-          List<String> states = new ArrayList<>();
-          for (LatticeDocument doc : docs) {
-            states.add(Base64.getEncoder().encodeToString(Converge.encode(doc.snapshot())));
+          case "snap" -> {
+            List<String> states = new ArrayList<>();
+            for (LatticeDocument doc : docs) {
+              states.add(Base64.getEncoder().encodeToString(Converge.encode(doc.snapshot())));
+            }
+            out.println("snap " + c[1] + " " + String.join(",", states));
           }
-          out.println("snap " + c[1] + " " + String.join(",", states));
+          default -> out.println("unknown " + line);
         }
-        default -> out.println("unknown " + line);
+      } catch (RuntimeException e) {
+        // An edit refused loudly (or a bad command): reported, never silently dropped.
+        boolean edit = c[0].equals("g") || c[0].equals("pn") || c[0].equals("set");
+        out.println((edit ? "fail " + c[2] : "flushfail " + c[1]) + " threw " + oneLine(e));
       }
     }
     // The parent is gone.
