@@ -204,18 +204,7 @@ class FaultsEndToEndIT {
         }
         problems.addAll(history.check(fresh.snapshot(), List.of("hits", "balance"), "last"));
       }
-      history.write(dir, seed, problems);
-      if (!problems.isEmpty()) {
-        throw new AssertionError(
-            "seed "
-                + seed
-                + " (replay with -Dlattice.faults.seed="
-                + seed
-                + "); history and report in "
-                + dir.toAbsolutePath()
-                + ":\n  "
-                + String.join("\n  ", problems));
-      }
+      history.writeAndAssert(dir, seed, problems);
       List<String> events = history.events();
       System.out.println(
           "faults IT, seed "

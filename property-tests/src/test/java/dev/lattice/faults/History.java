@@ -159,6 +159,25 @@ final class History {
     Files.write(dir.resolve("history.txt"), h, StandardCharsets.UTF_8);
   }
 
+  /**
+   * {@link #write}, then fails naming the seed to replay, the report's directory and the problems,
+   * if there are any.
+   */
+  void writeAndAssert(Path dir, long seed, List<String> problems) throws IOException {
+    write(dir, seed, problems);
+    if (!problems.isEmpty()) {
+      throw new AssertionError(
+          "seed "
+              + seed
+              + " (replay with -Dlattice.faults.seed="
+              + seed
+              + "); history and report in "
+              + dir.toAbsolutePath()
+              + ":\n  "
+              + String.join("\n  ", problems));
+    }
+  }
+
   /** How many attempts the test saw acknowledged. */
   long acknowledged() {
     return attempts().stream().filter(Attempt::acknowledged).count();

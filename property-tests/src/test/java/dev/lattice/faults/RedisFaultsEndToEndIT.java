@@ -162,7 +162,13 @@ class RedisFaultsEndToEndIT {
         s.toRedis().pause(false);
       }
       for (ClientJvm jvm : jvms) {
-        jvm.flush().get(FLUSH_SECONDS, TimeUnit.SECONDS);
+        try {
+          jvm.flush().get(FLUSH_SECONDS, TimeUnit.SECONDS);
+        } catch (TimeoutException e) {
+          throw new AssertionError(
+              "clients-" + jvm.number + " did not flush within " + FLUSH_SECONDS + " s of healing",
+              e);
+        }
       }
       List<String> problems = new ArrayList<>();
       try (LatticeClient reader = Converge.freshReader(ports[0], DOC, FLUSH_SECONDS);
@@ -196,19 +202,8 @@ class RedisFaultsEndToEndIT {
         problems.addAll(
             history.check(reader.open(DOC).snapshot(), List.of("hits", "balance"), "last"));
       }
-      history.write(dir, seed, problems);
+      history.writeAndAssert(dir, seed, problems);
       long clockDriftRefusals = clockDriftRefusals(ports);
-      if (!problems.isEmpty()) {
-        throw new AssertionError(
-            "seed "
-                + seed
-                + " (replay with -Dlattice.faults.seed="
-                + seed
-                + "); history and report in "
-                + dir.toAbsolutePath()
-                + ":\n  "
-                + String.join("\n  ", problems));
-      }
       List<String> events = history.events();
       System.out.println(
           "Redis faults IT, seed "
