@@ -11,10 +11,12 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Run by {@link FaultsEndToEndIT} in a child JVM: a durable {@link LatticeServer} on 127.0.0.1, an
- * ephemeral port and the RocksDB data directory {@code args[0]}, which prints {@code port <n>}. The
- * parent ends it with {@code kill -9}; it also halts when its stdin closes (the parent died) or
- * after {@code args[1]} seconds, so it is never left behind.
+ * Run by the fault ITs in a child JVM: a durable {@link LatticeServer} on 127.0.0.1 and an
+ * ephemeral port, which prints {@code port <n>}. Its store is the RocksDB data directory {@code
+ * args[0]}, or, if {@code args[0]} is a {@code redis://} URI, that Redis (Redis mode: the store and
+ * the bus shared with the other servers on it). The parent ends it with {@code kill -9}; it also
+ * halts when its stdin closes (the parent died) or after {@code args[1]} seconds, so it is never
+ * left behind.
  */
 public final class FaultServerChild {
 
@@ -31,11 +33,14 @@ public final class FaultServerChild {
               return t;
             });
     cap.schedule(() -> Runtime.getRuntime().halt(4), lifetimeSeconds, TimeUnit.SECONDS);
+    LatticeServer.Builder builder = LatticeServer.builder().bindAddress("127.0.0.1").port(0);
+    if (args[0].startsWith("redis://")) {
+      builder.redis(args[0]);
+    } else {
+      builder.dataDirectory(Path.of(args[0]));
+    }
     LatticeServer server =
-        LatticeServer.builder()
-            .bindAddress("127.0.0.1")
-            .port(0)
-            .dataDirectory(Path.of(args[0]))
+        builder
             // The rate limit is not under test: clients catching up must not be refused for speed.
             .sessionConfig(
                 SessionConfig.builder().updatesPerSecond(1_000_000).updateBurst(1_000_000).build())
