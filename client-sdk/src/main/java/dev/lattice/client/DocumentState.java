@@ -50,6 +50,9 @@ final class DocumentState {
   /** Rough bytes of an UPDATE frame around a one-field delta, besides the field's own content. */
   static final int UPDATE_OVERHEAD_BYTES = 96;
 
+  private static final dev.lattice.crdt.codec.Codec<DocumentDelta> DELTA_CODEC =
+      dev.lattice.crdt.codec.CrdtCodecs.defaults().documentDelta();
+
   final String id;
 
   /** The replica this document's edits are made by; changes only when a replica id is retired. */
@@ -281,12 +284,38 @@ final class DocumentState {
    * @throws LocalStateException if the outbox cannot store the edit (the edit is then undone)
    */
   synchronized void edit(String field, Function<Document, DocumentDelta> mutation) {
+    edit(field, mutation, 0, null);
+  }
+
+  /**
+   * {@link #edit}, refused (undone, nothing stored) with {@code refusal}'s exception, given the
+   * frame's estimated bytes, if the edit's UPDATE would be larger than {@code maxFrameBytes}, when
+   * that is positive. Costs an encoding of the delta.
+   *
+   * @throws IllegalArgumentException from {@code refusal}
+   */
+  synchronized void edit(
+      String field,
+      Function<Document, DocumentDelta> mutation,
+      int maxFrameBytes,
+      java.util.function.LongFunction<IllegalArgumentException> refusal) {
     if (closed) {
       throw new IllegalStateException(
           "document '" + id + "' is closed (or its Lattice client is); open it again to edit");
     }
     Optional<Crdt<?>> was = replica.field(field).map(FieldState::state);
     DocumentDelta delta = mutation.apply(replica);
+    if (maxFrameBytes > 0) {
+      long frame =
+          (long) DELTA_CODEC.encode(delta).length
+              + id.getBytes(java.nio.charset.StandardCharsets.UTF_8).length
+              + UPDATE_OVERHEAD_BYTES;
+      if (frame > maxFrameBytes) {
+        // Not stored, so not seen by anyone: undo it, as a failed store is undone below.
+        rebuildReplica();
+        throw refusal.apply(frame);
+      }
+    }
     OutboxEntry entry = new OutboxEntry(lastEntryId + 1, delta);
     try {
       localState.appendOutbox(id, entry);
