@@ -290,7 +290,7 @@ final class DocumentState {
   /**
    * {@link #edit}, refused (undone, nothing stored) with {@code refusal}'s exception, given the
    * frame's estimated bytes, if the edit's UPDATE would be larger than {@code maxFrameBytes}, when
-   * that is positive. Costs an encoding of the delta.
+   * that is positive, or if no codec could encode it. Costs an encoding of the delta.
    *
    * @throws IllegalArgumentException from {@code refusal}
    */
@@ -306,10 +306,17 @@ final class DocumentState {
     Optional<Crdt<?>> was = replica.field(field).map(FieldState::state);
     DocumentDelta delta = mutation.apply(replica);
     if (maxFrameBytes > 0) {
-      long frame =
-          (long) DELTA_CODEC.encode(delta).length
-              + id.getBytes(java.nio.charset.StandardCharsets.UTF_8).length
-              + UPDATE_OVERHEAD_BYTES;
+      long frame;
+      try {
+        frame =
+            (long) DELTA_CODEC.encode(delta).length
+                + id.getBytes(java.nio.charset.StandardCharsets.UTF_8).length
+                + UPDATE_OVERHEAD_BYTES;
+      } catch (IllegalArgumentException e) {
+        // Past a codec limit (collection size, depth): no server could take it either.
+        rebuildReplica();
+        throw e;
+      }
       if (frame > maxFrameBytes) {
         // Not stored, so not seen by anyone: undo it, as a failed store is undone below.
         rebuildReplica();
