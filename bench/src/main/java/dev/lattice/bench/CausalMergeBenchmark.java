@@ -57,6 +57,12 @@ public class CausalMergeBenchmark {
   private final ORMap[] mapDeltas = new ORMap[DELTAS];
   private int next;
 
+  /**
+   * How many of the pre-built deltas are cycled through; fewer keeps their trie paths in cache
+   * ({@link CausalMergeCpuTime} uses that to tell the work of a join from its cache misses).
+   */
+  int cycle = DELTAS;
+
   @Setup
   public void build() {
     CrdtKind<GCounter> counter = CrdtKind.of(GCounter.class);
@@ -91,7 +97,7 @@ public class CausalMergeBenchmark {
   @Benchmark
   public Object merge() {
     int i = next;
-    next = (i + 1) % DELTAS;
+    next = (i + 1) % cycle;
     return structure.equals("set") ? set.merge(setDeltas[i]) : map.merge(mapDeltas[i]);
   }
 }

@@ -50,6 +50,9 @@ final class DocumentState {
   /** Rough bytes of an UPDATE frame around a one-field delta, besides the field's own content. */
   static final int UPDATE_OVERHEAD_BYTES = 96;
 
+  private static final dev.lattice.crdt.codec.Codec<DocumentDelta> DELTA_CODEC =
+      dev.lattice.crdt.codec.CrdtCodecs.defaults().documentDelta();
+
   final String id;
 
   /** The replica this document's edits are made by; changes only when a replica id is retired. */
@@ -281,12 +284,45 @@ final class DocumentState {
    * @throws LocalStateException if the outbox cannot store the edit (the edit is then undone)
    */
   synchronized void edit(String field, Function<Document, DocumentDelta> mutation) {
+    edit(field, mutation, 0, null);
+  }
+
+  /**
+   * {@link #edit}, refused (undone, nothing stored) with {@code refusal}'s exception, given the
+   * frame's estimated bytes, if the edit's UPDATE would be larger than {@code maxFrameBytes}, when
+   * that is positive, or if no codec could encode it. Costs an encoding of the delta.
+   *
+   * @throws IllegalArgumentException from {@code refusal}
+   */
+  synchronized void edit(
+      String field,
+      Function<Document, DocumentDelta> mutation,
+      int maxFrameBytes,
+      java.util.function.LongFunction<IllegalArgumentException> refusal) {
     if (closed) {
       throw new IllegalStateException(
           "document '" + id + "' is closed (or its Lattice client is); open it again to edit");
     }
     Optional<Crdt<?>> was = replica.field(field).map(FieldState::state);
     DocumentDelta delta = mutation.apply(replica);
+    if (maxFrameBytes > 0) {
+      long frame;
+      try {
+        frame =
+            (long) DELTA_CODEC.encode(delta).length
+                + id.getBytes(java.nio.charset.StandardCharsets.UTF_8).length
+                + UPDATE_OVERHEAD_BYTES;
+      } catch (IllegalArgumentException e) {
+        // Past a codec limit (collection size, depth): no server could take it either.
+        rebuildReplica();
+        throw e;
+      }
+      if (frame > maxFrameBytes) {
+        // Not stored, so not seen by anyone: undo it, as a failed store is undone below.
+        rebuildReplica();
+        throw refusal.apply(frame);
+      }
+    }
     OutboxEntry entry = new OutboxEntry(lastEntryId + 1, delta);
     try {
       localState.appendOutbox(id, entry);
@@ -636,14 +672,15 @@ final class DocumentState {
   /**
    * Re-issues under {@link #me} the outbox entries made by {@code old}: each such edit is made
    * again as the same operation (a counter's amount, a register's value and timestamp, a set's adds
-   * and removes, an MV-Register's write; not an OR-Map's edits, which are dropped) by the current
-   * replica, in the entry's place (same entry id, so flush futures keep their meaning). The current
-   * replica's own entries after the first of them are made again too: they were never sent (a
-   * connection bound to {@code old} carries none of them), and their sequence numbers must follow
-   * the re-issued ones, since the server takes a replica's new dots only in order. Entries left
-   * with nothing to do (an empty change) are dropped. The stored outbox is rewritten in one atomic
-   * step, so a crash leaves either the old entries (delivered, and refused and re-issued, again
-   * after the restart) or the new ones.
+   * and removes, an MV-Register's write, an OR-Map's removals of keys and the same operations on
+   * the values inside it, nested maps included) by the current replica, in the entry's place (same
+   * entry id, so flush futures keep their meaning). The current replica's own entries after the
+   * first of them are made again too: they were never sent (a connection bound to {@code old}
+   * carries none of them), and their sequence numbers must follow the re-issued ones, since the
+   * server takes a replica's new dots only in order. Entries left with nothing to do (an empty
+   * change) are dropped. The stored outbox is rewritten in one atomic step, so a crash leaves
+   * either the old entries (delivered, and refused and re-issued, again after the restart) or the
+   * new ones.
    */
   private void reissueStale(ReplicaId old, Set<Long> only) {
     boolean any = false;
@@ -696,9 +733,15 @@ final class DocumentState {
             before = join(before, done);
           }
         }
-        previous.put(key, field.state());
+        // An OR-Map delta holds one key's entry, not the writer's whole part of the map: the
+        // writer's part so far is the join of its deltas.
+        dev.lattice.crdt.Crdt<?> upTo =
+            field.state() instanceof dev.lattice.crdt.ORMap
+                ? join(before, field.state())
+                : field.state();
+        previous.put(key, upTo);
         if (stale) {
-          accounted.put(key, field.state());
+          accounted.put(key, upTo);
         }
         if (!again) {
           continue;
@@ -815,10 +858,186 @@ final class DocumentState {
       }
       return out;
     }
+    if (after instanceof dev.lattice.crdt.ORMap map) {
+      return redoMap(scratch, name, List.of(), (dev.lattice.crdt.ORMap) before, map);
+    }
     LOG.log(
         Level.INFO,
         "document '" + id + "': an edit of " + after.type() + " '" + name + "' is not re-issued");
     return DocumentDelta.empty();
+  }
+
+  private static final CrdtKind<dev.lattice.crdt.ORMap> MAP =
+      CrdtKind.of(dev.lattice.crdt.ORMap.class);
+
+  /**
+   * The edits by me that take the map at {@code keys} in {@code name} from {@code before} to {@code
+   * after}, as far as they are the retired writer's: {@code after}'s entries whose value differs
+   * from that writer's value of the key in {@code before} are made again value by value ({@link
+   * #redoValue}); a key whose entries {@code after}'s context retracts (live in {@code before}, or
+   * not seen by it) and that {@code after} does not hold is removed again, as far as the key of
+   * such a dot is known (from {@code before}, or the map the base or the scratch holds at {@code
+   * keys}).
+   */
+  private DocumentDelta redoMap(
+      Document scratch,
+      String name,
+      List<String> keys,
+      dev.lattice.crdt.ORMap before,
+      dev.lattice.crdt.ORMap after) {
+    DocumentDelta out = DocumentDelta.empty();
+    Set<String> live = new java.util.TreeSet<>();
+    for (Map.Entry<String, dev.lattice.crdt.Crdt<?>> e : after.values().entrySet()) {
+      String key = e.getKey();
+      dev.lattice.crdt.Crdt<?> value = e.getValue();
+      live.add(key);
+      dev.lattice.crdt.Crdt<?> was = before.get(key).orElse(null);
+      if (was == null || was.type() != value.type()) {
+        was = value.type().empty();
+      }
+      if (!was.equals(value)) {
+        out = out.join(redoValue(scratch, name, FieldPaths.append(keys, key), was, value));
+      }
+    }
+    Set<String> removed = new java.util.TreeSet<>();
+    for (dev.lattice.crdt.DotRange range : after.context().ranges()) {
+      for (long seq = range.first(); seq <= range.last() && seq - range.first() < 4096; seq++) {
+        dev.lattice.crdt.Dot dot = new dev.lattice.crdt.Dot(range.replica(), seq);
+        String key = keyOf(before, dot);
+        if (key == null && before.context().contains(dot)) {
+          continue; // retracted before this edit
+        }
+        if (key == null) {
+          key = keyOf(base.stateAt(name, keys, MAP).orElse(null), dot);
+        }
+        if (key == null) {
+          key = keyOf(scratch.stateAt(name, keys, MAP).orElse(null), dot);
+        }
+        if (key != null && !live.contains(key)) {
+          removed.add(key);
+        }
+      }
+    }
+    for (String key : removed) {
+      out = out.join(scratch.mutateAt(me, name, keys, MAP, (m, dot) -> m.remove(dot, key)));
+    }
+    return out;
+  }
+
+  private static String keyOf(dev.lattice.crdt.ORMap map, dev.lattice.crdt.Dot dot) {
+    if (map == null) {
+      return null;
+    }
+    Map.Entry<String, dev.lattice.crdt.Crdt<?>> entry = map.entries().get(dot);
+    return entry == null ? null : entry.getKey();
+  }
+
+  /**
+   * The edits by me that take the value at {@code keys} (inside a map) from the retired writer's
+   * part {@code before} to its part {@code after}, of one type: a counter's difference, a
+   * register's write, a set's new adds and its removals, an MV-Register's write, a map's edits.
+   */
+  private DocumentDelta redoValue(
+      Document scratch,
+      String name,
+      List<String> keys,
+      dev.lattice.crdt.Crdt<?> before,
+      dev.lattice.crdt.Crdt<?> after) {
+    if (after instanceof dev.lattice.crdt.GCounter g) {
+      long amount = g.value() - ((dev.lattice.crdt.GCounter) before).value();
+      return amount > 0
+          ? scratch.mutateAt(
+              me,
+              name,
+              keys,
+              CrdtKind.of(dev.lattice.crdt.GCounter.class),
+              (c, dot) -> c.increment(me, amount))
+          : DocumentDelta.empty();
+    }
+    if (after instanceof dev.lattice.crdt.PNCounter pn) {
+      dev.lattice.crdt.PNCounter was = (dev.lattice.crdt.PNCounter) before;
+      long up = pn.increments().value() - was.increments().value();
+      long down = pn.decrements().value() - was.decrements().value();
+      CrdtKind<dev.lattice.crdt.PNCounter> kind = CrdtKind.of(dev.lattice.crdt.PNCounter.class);
+      DocumentDelta out = DocumentDelta.empty();
+      if (up > 0) {
+        out = out.join(scratch.mutateAt(me, name, keys, kind, (c, dot) -> c.add(me, up)));
+      }
+      if (down > 0) {
+        out = out.join(scratch.mutateAt(me, name, keys, kind, (c, dot) -> c.add(me, -down)));
+      }
+      return out;
+    }
+    if (after instanceof dev.lattice.crdt.LWWRegister register
+        && register.value().isPresent()
+        && register.timestamp().isPresent()) {
+      Value value = register.value().get();
+      HlcTimestamp at = register.timestamp().get();
+      return scratch.mutateAt(
+          me,
+          name,
+          keys,
+          CrdtKind.of(dev.lattice.crdt.LWWRegister.class),
+          (r, dot) -> r.set(value, at, me));
+    }
+    if (after instanceof dev.lattice.crdt.ORSet set) {
+      dev.lattice.crdt.ORSet was = (dev.lattice.crdt.ORSet) before;
+      CrdtKind<dev.lattice.crdt.ORSet> kind = CrdtKind.of(dev.lattice.crdt.ORSet.class);
+      DocumentDelta out = DocumentDelta.empty();
+      for (Map.Entry<Value, List<dev.lattice.crdt.Dot>> e : set.entries().entrySet()) {
+        if (!e.getValue().stream().allMatch(was.context()::contains)) {
+          Value element = e.getKey();
+          out = out.join(scratch.mutateAt(me, name, keys, kind, (s, dot) -> s.add(dot, element)));
+        }
+      }
+      Set<Value> removed = new java.util.TreeSet<>();
+      for (dev.lattice.crdt.DotRange range : set.context().ranges()) {
+        for (long seq = range.first(); seq <= range.last() && seq - range.first() < 4096; seq++) {
+          dev.lattice.crdt.Dot dot = new dev.lattice.crdt.Dot(range.replica(), seq);
+          Value element = elementOf(was, dot);
+          if (element == null && was.context().contains(dot)) {
+            continue; // retracted before this edit
+          }
+          if (element == null) {
+            element = elementOf(base.stateAt(name, keys, kind).orElse(null), dot);
+          }
+          if (element == null) {
+            element = elementOf(scratch.stateAt(name, keys, kind).orElse(null), dot);
+          }
+          if (element != null && !set.contains(element)) {
+            removed.add(element);
+          }
+        }
+      }
+      for (Value element : removed) {
+        out = out.join(scratch.mutateAt(me, name, keys, kind, (s, dot) -> s.remove(dot, element)));
+      }
+      return out;
+    }
+    if (after instanceof dev.lattice.crdt.MVRegister register) {
+      CrdtKind<dev.lattice.crdt.MVRegister> kind = CrdtKind.of(dev.lattice.crdt.MVRegister.class);
+      DocumentDelta out = DocumentDelta.empty();
+      for (Value value : register.values()) {
+        out = out.join(scratch.mutateAt(me, name, keys, kind, (r, dot) -> r.write(dot, value)));
+      }
+      return out;
+    }
+    if (after instanceof dev.lattice.crdt.ORMap map) {
+      return redoMap(scratch, name, keys, (dev.lattice.crdt.ORMap) before, map);
+    }
+    return DocumentDelta.empty();
+  }
+
+  private static Value elementOf(dev.lattice.crdt.ORSet set, dev.lattice.crdt.Dot dot) {
+    if (set == null) {
+      return null;
+    }
+    for (Map.Entry<Value, List<dev.lattice.crdt.Dot>> e : set.entries().entrySet()) {
+      if (e.getValue().contains(dot)) {
+        return e.getKey();
+      }
+    }
+    return null;
   }
 
   /** Dot to element of the retired ids' OR-Set adds in the outbox, for {@link #redo}. */

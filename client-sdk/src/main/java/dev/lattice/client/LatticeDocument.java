@@ -211,6 +211,15 @@ public final class LatticeDocument {
    */
   void edit(
       String field, CrdtType type, int payloadBytes, Function<Document, DocumentDelta> mutation) {
+    edit(field, List.of(), type, payloadBytes, mutation);
+  }
+
+  private void edit(
+      String field,
+      List<String> keys,
+      CrdtType type,
+      int payloadBytes,
+      Function<Document, DocumentDelta> mutation) {
     long frame =
         (long) payloadBytes
             + field.getBytes(StandardCharsets.UTF_8).length
@@ -218,21 +227,35 @@ public final class LatticeDocument {
             + DocumentState.UPDATE_OVERHEAD_BYTES;
     int limit = client.maxFrameBytes();
     if (frame > limit) {
-      throw new IllegalArgumentException(
-          "a change of "
-              + type
-              + " field '"
-              + field
-              + "' of document '"
-              + state.id
-              + "' would take about "
-              + frame
-              + " bytes on the wire, over the server's limit of "
-              + limit
-              + " (maxFrameBytes); nothing was applied");
+      throw tooLarge(type, FieldPaths.describe(field, keys), frame, limit);
     }
-    state.edit(field, mutation);
+    if (keys.isEmpty()) {
+      state.edit(field, mutation);
+    } else {
+      // A value inside a map travels as its writer's whole part of the key's value (all its adds
+      // to a nested set, say), so the change's size says little: the delta itself is measured.
+      state.edit(
+          field,
+          mutation,
+          limit,
+          bytes -> tooLarge(type, FieldPaths.describe(field, keys), bytes, limit));
+    }
     client.kick();
+  }
+
+  private IllegalArgumentException tooLarge(CrdtType type, String path, long frame, int limit) {
+    return new IllegalArgumentException(
+        "a change of "
+            + type
+            + " field '"
+            + path
+            + "' of document '"
+            + state.id
+            + "' would take about "
+            + frame
+            + " bytes on the wire, over the server's limit of "
+            + limit
+            + " (maxFrameBytes); nothing was applied");
   }
 
   /**
@@ -251,6 +274,7 @@ public final class LatticeDocument {
     }
     edit(
         field,
+        keys,
         kind.type(),
         payloadBytes + keyBytes,
         (Document d) -> d.mutateAt(me(), field, keys, kind, mutator));

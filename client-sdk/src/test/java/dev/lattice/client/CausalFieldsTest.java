@@ -41,6 +41,33 @@ class CausalFieldsTest {
         .build();
   }
 
+  /**
+   * A value inside a map travels as its writer's whole part of the key's value (all its adds to a
+   * nested set), not as the one change: an edit whose delta cannot fit the server's largest frame
+   * (here the protocol's default, 1 MiB) is refused like a top-level edit that cannot, with nothing
+   * applied; before, it was applied and stuck in the outbox, an UPDATE no server would take.
+   */
+  @Test
+  void aMapEditWhoseDeltaCannotFitAFrameIsRefusedWithNothingApplied() throws Exception {
+    try (LatticeClient client = offline(nowhere(), stateDir)) {
+      LatticeDocument doc = client.open("card");
+      SetField files = doc.map("meta").set("files");
+      String chunk = "x".repeat(250_000);
+      for (int i = 0; i < 4; i++) {
+        files.add(Value.of(chunk + i));
+      }
+      int pending = doc.pendingChanges();
+      assertThatThrownBy(() -> files.add(Value.of(chunk + 4)))
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("maxFrameBytes")
+          .hasMessageContaining("meta.files");
+      assertThat(files.size()).isEqualTo(4);
+      assertThat(doc.pendingChanges()).isEqualTo(pending);
+      doc.map("meta").counter("n").increment();
+      assertThat(doc.map("meta").counter("n").value()).isEqualTo(1);
+    }
+  }
+
   @Test
   void handlesReadTheirEditsAndEventsSayWhatChanged() throws Exception {
     URI uri = nowhere();

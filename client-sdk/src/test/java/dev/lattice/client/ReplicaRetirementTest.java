@@ -3,9 +3,14 @@ package dev.lattice.client;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.lattice.client.LocalState.OutboxEntry;
+import dev.lattice.crdt.CrdtKind;
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
 import dev.lattice.crdt.DotRange;
+import dev.lattice.crdt.GCounter;
+import dev.lattice.crdt.LWWRegister;
+import dev.lattice.crdt.ORMap;
+import dev.lattice.crdt.ORSet;
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.Value;
 import dev.lattice.crdt.VersionVector;
@@ -244,6 +249,86 @@ class ReplicaRetirementTest {
       assertThat(
               ((dev.lattice.crdt.MVRegister) server.field("status").orElseThrow().state()).values())
           .containsExactly(Value.of("open"));
+    }
+  }
+
+  /**
+   * OR-Map edits are re-issued under the fresh id too, nested values of every kind and removals of
+   * keys included (they were dropped before: the map lost the retired id's edits).
+   */
+  @Test
+  void retirementRedoesMapEdits() throws Exception {
+    CrdtKind<GCounter> counter = CrdtKind.of(GCounter.class);
+    CrdtKind<ORSet> set = CrdtKind.of(ORSet.class);
+    CrdtKind<LWWRegister> register = CrdtKind.of(LWWRegister.class);
+    try (FileLocalState local = FileLocalState.open(dir)) {
+      ReplicaId old = local.replicaId();
+      DocumentState doc = new DocumentState("d", old, local, clock, callbacks);
+      doc.edit(
+          "m", d -> d.mutateAt(old, "m", List.of("n"), counter, (g, dot) -> g.increment(old, 2)));
+      doc.edit(
+          "m", d -> d.mutateAt(old, "m", List.of("n"), counter, (g, dot) -> g.increment(old, 3)));
+      doc.edit(
+          "m",
+          d -> d.mutateAt(old, "m", List.of("tags"), set, (s, dot) -> s.add(dot, Value.of("a"))));
+      doc.edit(
+          "m",
+          d -> d.mutateAt(old, "m", List.of("tags"), set, (s, dot) -> s.add(dot, Value.of("b"))));
+      doc.edit(
+          "m",
+          d ->
+              d.mutateAt(old, "m", List.of("tags"), set, (s, dot) -> s.remove(dot, Value.of("a"))));
+      doc.edit(
+          "m",
+          d -> d.mutateAt(old, "m", List.of("gone"), counter, (g, dot) -> g.increment(old, 1)));
+      doc.edit("m", d -> d.removeFromMap(old, "m", "gone"));
+      HlcTimestamp at = clock.now();
+      doc.edit(
+          "m",
+          d ->
+              d.mutateAt(
+                  old,
+                  "m",
+                  List.of("inner", "title"),
+                  register,
+                  (r, dot) -> r.set(Value.of("hello"), at, old)));
+      ClientSession session = session(local);
+      session.open(doc);
+      session.start();
+      handshake(session, VersionVector.of(Map.of(old, 20L)));
+      List<Update> resend = transport.drain(Update.class);
+      session.onMessage(
+          gen(),
+          new ErrorMessage(
+              OptionalLong.of(resend.get(0).requestId().getAsLong()),
+              ErrorCode.STALE_REPLICA.code(),
+              "held with other content"));
+      ReplicaId fresh = local.replicaId();
+      assertThat(fresh).isNotEqualTo(old);
+      assertThat(doc.pendingChanges()).isPositive();
+
+      scheduler.advanceMillis(2_000);
+      handshake(session, VersionVector.empty());
+      Document server = Document.create("d");
+      for (Update update : transport.drain(Update.class)) {
+        assertThat(server.checkOwnDelta(fresh, update.delta()).verdict().accepted()).isTrue();
+        server.merge(update.delta());
+        session.onMessage(gen(), new dev.lattice.protocol.Ack(update.requestId().getAsLong(), "d"));
+      }
+      assertThat(server.stateAt("m", List.of("n"), counter).map(GCounter::value)).contains(5L);
+      assertThat(server.stateAt("m", List.of("tags"), set).map(ORSet::elements).orElseThrow())
+          .containsExactly(Value.of("b"));
+      assertThat(
+              server
+                  .stateAt("m", List.of(), CrdtKind.of(ORMap.class))
+                  .orElseThrow()
+                  .values()
+                  .keySet())
+          .containsExactly("inner", "n", "tags");
+      assertThat(
+              server.stateAt("m", List.of("inner", "title"), register).flatMap(LWWRegister::value))
+          .contains(Value.of("hello"));
+      assertThat(server.versionVector().get(old)).isZero();
     }
   }
 

@@ -174,13 +174,17 @@ final class DotStore<K extends Comparable<? super K>, V> {
     DotStore<K, V> small = base == this ? other : this;
     PMap<Dot, V> e = base.entries;
     PMap<K, List<Dot>> k = base.byKey;
-    // Entries of the base that the small side has seen and no longer holds.
+    // Entries of the base that the small side has seen and no longer holds, with their values:
+    // each lookup in a large state is a walk down cold trie nodes, so it is made once.
     List<Dot> removed = new ArrayList<>();
+    List<V> removedValues = new ArrayList<>();
     if (small.context.dotCount() <= base.entries.size()) {
       small.context.forEachDot(
           d -> {
-            if (base.entries.containsKey(d) && !small.entries.containsKey(d)) {
+            V held = base.entries.get(d);
+            if (held != null && !small.entries.containsKey(d)) {
               removed.add(d);
+              removedValues.add(held);
             }
           });
     } else {
@@ -188,11 +192,13 @@ final class DotStore<K extends Comparable<? super K>, V> {
         Dot d = entry.getKey();
         if (small.context.contains(d) && !small.entries.containsKey(d)) {
           removed.add(d);
+          removedValues.add(entry.getValue());
         }
       }
     }
-    for (Dot d : removed) {
-      k = removeDot(k, keyOf.apply(e.get(d)), d);
+    for (int i = 0; i < removed.size(); i++) {
+      Dot d = removed.get(i);
+      k = removeDot(k, keyOf.apply(removedValues.get(i)), d);
       e = e.remove(d);
     }
     // Entries of the small side that the base has not seen.

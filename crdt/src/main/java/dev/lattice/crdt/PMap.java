@@ -111,6 +111,15 @@ final class PMap<K, V> implements Iterable<Map.Entry<K, V>> {
     return h ^ (h >>> 16);
   }
 
+  /**
+   * Key (or value) equality, identity first: a join looks keys up with the very objects the state
+   * holds (an entry's element is its index's key), and comparing those by {@code equals} would load
+   * their contents, a cache miss or more per lookup in a large state.
+   */
+  private static boolean same(Object a, Object b) {
+    return a == b || a.equals(b);
+  }
+
   private static int bit(int hash, int shift) {
     return 1 << ((hash >>> shift) & 31);
   }
@@ -135,14 +144,14 @@ final class PMap<K, V> implements Iterable<Map.Entry<K, V>> {
       }
       Object slot = node.slots[Integer.bitCount(node.bitmap & (bit - 1))];
       if (slot instanceof Leaf leaf) {
-        return leaf.hash == h && leaf.key.equals(key) ? (V) leaf.value : null;
+        return leaf.hash == h && same(leaf.key, key) ? (V) leaf.value : null;
       }
       if (slot instanceof Collision c) {
         if (c.hash != h) {
           return null;
         }
         for (Leaf leaf : c.leaves) {
-          if (leaf.key.equals(key)) {
+          if (same(leaf.key, key)) {
             return (V) leaf.value;
           }
         }
@@ -199,8 +208,8 @@ final class PMap<K, V> implements Iterable<Map.Entry<K, V>> {
     Object slot = node.slots[idx];
     Object replaced;
     if (slot instanceof Leaf old) {
-      if (old.hash == leaf.hash && old.key.equals(leaf.key)) {
-        if (old.value.equals(leaf.value)) {
+      if (old.hash == leaf.hash && same(old.key, leaf.key)) {
+        if (same(old.value, leaf.value)) {
           return node;
         }
         replaced = leaf;
@@ -276,7 +285,7 @@ final class PMap<K, V> implements Iterable<Map.Entry<K, V>> {
     Object slot = node.slots[idx];
     Object replaced;
     if (slot instanceof Leaf leaf) {
-      if (leaf.hash != hash || !leaf.key.equals(key)) {
+      if (leaf.hash != hash || !same(leaf.key, key)) {
         return node;
       }
       replaced = null;
@@ -286,7 +295,7 @@ final class PMap<K, V> implements Iterable<Map.Entry<K, V>> {
       }
       int at = -1;
       for (int i = 0; i < c.leaves.length; i++) {
-        if (c.leaves[i].key.equals(key)) {
+        if (same(c.leaves[i].key, key)) {
           at = i;
         }
       }
@@ -338,6 +347,9 @@ final class PMap<K, V> implements Iterable<Map.Entry<K, V>> {
   /** The entries, in an order fixed by the keys' hashes. */
   @Override
   public Iterator<Map.Entry<K, V>> iterator() {
+    if (size == 0) {
+      return java.util.Collections.emptyIterator();
+    }
     ArrayDeque<Object> stack = new ArrayDeque<>();
     pushSlots(stack, root);
     return new Iterator<>() {
