@@ -99,7 +99,7 @@ class RedisFaultsEndToEndIT {
           int g = j * CLIENTS_PER_JVM + k;
           FaultProxy proxy = new FaultProxy(ports[g % SERVERS]);
           clientProxies.add(proxy);
-          // Up to 3 s either way; about a third beyond the server's 500 ms drift bound.
+          // Up to 3 s either way; about two in five ahead by more than the 500 ms drift bound.
           long offset = random.nextInt(6001) - 3000;
           offsets.add("c" + g + " " + offset + " ms");
           members.add(new ClientJvm.Member(g, dir.resolve("client-" + g), proxy, offset));
