@@ -1,5 +1,6 @@
 package dev.lattice.client;
 
+import dev.lattice.client.internal.ClientScheduler;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;

@@ -3,7 +3,9 @@ package dev.lattice.client;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.lattice.client.LocalState.OutboxEntry;
+import dev.lattice.client.internal.LocalState;
+import dev.lattice.client.internal.LocalState.OutboxEntry;
+import dev.lattice.client.internal.MemoryLocalState;
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
 import dev.lattice.crdt.ReplicaId;

@@ -1,5 +1,6 @@
 package dev.lattice.client;
 
+import dev.lattice.client.internal.ClientTransport;
 import dev.lattice.protocol.Message;
 import java.util.ArrayList;
 import java.util.List;

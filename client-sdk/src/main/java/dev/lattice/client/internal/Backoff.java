@@ -1,4 +1,4 @@
-package dev.lattice.client;
+package dev.lattice.client.internal;
 
 import java.time.Duration;
 import java.util.Objects;
@@ -12,13 +12,13 @@ import java.util.random.RandomGenerator;
  *
  * <p>Immutable apart from the random source; thread-safe if the random source is.
  */
-final class Backoff {
+public final class Backoff {
 
   private final long baseMillis;
   private final long capMillis;
   private final RandomGenerator random;
 
-  Backoff(Duration base, Duration cap, RandomGenerator random) {
+  public Backoff(Duration base, Duration cap, RandomGenerator random) {
     this.baseMillis = base.toMillis();
     this.capMillis = cap.toMillis();
     this.random = Objects.requireNonNull(random, "random");
@@ -32,7 +32,7 @@ final class Backoff {
   }
 
   /** The upper bound of the delay before retry {@code attempt}: {@code min(cap, base * 2^n)}. */
-  long ceilingMillis(int attempt) {
+  public long ceilingMillis(int attempt) {
     if (attempt < 0) {
       throw new IllegalArgumentException("attempt must be >= 0, was " + attempt);
     }
@@ -45,7 +45,7 @@ final class Backoff {
   }
 
   /** A delay for retry {@code attempt}, uniform in {@code [0, ceilingMillis(attempt)]}. */
-  long delayMillis(int attempt) {
+  public long delayMillis(int attempt) {
     return random.nextLong(ceilingMillis(attempt) + 1);
   }
 
@@ -54,7 +54,7 @@ final class Backoff {
    * least four times the base, plus the jittered delay, within the cap. Full jitter alone may draw
    * a delay near zero, which would hit an overloaded server again at once.
    */
-  long laterDelayMillis(int attempt) {
+  public long laterDelayMillis(int attempt) {
     return Math.min(capMillis, ceilingMillis(2) + delayMillis(attempt));
   }
 }

@@ -1,6 +1,11 @@
-package dev.lattice.client;
+package dev.lattice.client.internal;
 
-import dev.lattice.client.LocalState.OutboxEntry;
+import dev.lattice.client.ChangeEvent;
+import dev.lattice.client.FieldChange;
+import dev.lattice.client.LocalStateException;
+import dev.lattice.client.PresenceEvent;
+import dev.lattice.client.UpdateRejectedException;
+import dev.lattice.client.internal.LocalState.OutboxEntry;
 import dev.lattice.crdt.Crdt;
 import dev.lattice.crdt.CrdtKind;
 import dev.lattice.crdt.Document;
@@ -43,17 +48,17 @@ import java.util.function.Function;
  * merges, acks and refusals from the session thread. Listener calls are handed to {@link Callbacks}
  * while the lock is held, so events reach the callback executor in the order the changes applied.
  */
-final class DocumentState {
+public final class DocumentState {
 
   private static final Logger LOG = System.getLogger(DocumentState.class.getName());
 
   /** Rough bytes of an UPDATE frame around a one-field delta, besides the field's own content. */
-  static final int UPDATE_OVERHEAD_BYTES = 96;
+  public static final int UPDATE_OVERHEAD_BYTES = 96;
 
   private static final dev.lattice.crdt.codec.Codec<DocumentDelta> DELTA_CODEC =
       dev.lattice.crdt.codec.CrdtCodecs.defaults().documentDelta();
 
-  final String id;
+  public final String id;
 
   /** The replica this document's edits are made by; changes only when a replica id is retired. */
   private ReplicaId me;
@@ -86,7 +91,7 @@ final class DocumentState {
   private final Set<Long> uncheckpointed = new HashSet<>();
 
   /** Acknowledged entries that trigger a checkpoint while the outbox is still busy. */
-  static final int CHECKPOINT_EVERY = 256;
+  public static final int CHECKPOINT_EVERY = 256;
 
   /**
    * Received deltas that brought something new, not yet checkpointed. Received state is
@@ -99,7 +104,7 @@ final class DocumentState {
   private boolean receivedCheckpointScheduled;
 
   /** Received deltas that trigger a checkpoint at once rather than at the timer. */
-  static final int RECEIVED_CHECKPOINT_EVERY = 256;
+  public static final int RECEIVED_CHECKPOINT_EVERY = 256;
 
   /** How long a received change may wait for its checkpoint, at most (while the client runs). */
   static final long RECEIVED_CHECKPOINT_MILLIS = 1_000;
@@ -109,11 +114,11 @@ final class DocumentState {
   private Optional<Value> myPresence = Optional.empty();
   private final Map<ReplicaId, Value> others = new ConcurrentHashMap<>();
 
-  final ListenerList<ChangeEvent> changeListeners = new ListenerList<>();
-  final ListenerList<PresenceEvent> presenceListeners = new ListenerList<>();
-  final ListenerList<UpdateRejectedException> rejectedListeners = new ListenerList<>();
+  public final ListenerList<ChangeEvent> changeListeners = new ListenerList<>();
+  public final ListenerList<PresenceEvent> presenceListeners = new ListenerList<>();
+  public final ListenerList<UpdateRejectedException> rejectedListeners = new ListenerList<>();
 
-  DocumentState(
+  public DocumentState(
       String id,
       ReplicaId me,
       LocalState localState,
@@ -149,24 +154,24 @@ final class DocumentState {
 
   // ------------------------------------------------------------------ reads (app threads)
 
-  synchronized long counterValue(String field) {
+  public synchronized long counterValue(String field) {
     return replica.counterValue(field);
   }
 
-  synchronized Optional<Value> registerValue(String field) {
+  public synchronized Optional<Value> registerValue(String field) {
     return replica.registerValue(field);
   }
 
-  synchronized <T extends Crdt<T>> Optional<T> stateAt(
+  public synchronized <T extends Crdt<T>> Optional<T> stateAt(
       String field, List<String> keys, CrdtKind<T> kind) {
     return replica.stateAt(field, keys, kind);
   }
 
-  synchronized Document snapshot() {
+  public synchronized Document snapshot() {
     return replica.copy();
   }
 
-  synchronized int pendingChanges() {
+  public synchronized int pendingChanges() {
     return outbox.size();
   }
 
@@ -180,7 +185,7 @@ final class DocumentState {
   }
 
   /** The replica the next edit is made by. */
-  synchronized ReplicaId me() {
+  public synchronized ReplicaId me() {
     return me;
   }
 
@@ -203,7 +208,7 @@ final class DocumentState {
    * their first entry: edits of an earlier process (or of a retired id) still to be delivered, each
    * on a connection bound to its own id.
    */
-  synchronized List<ReplicaId> earlierWriters() {
+  public synchronized List<ReplicaId> earlierWriters() {
     Set<ReplicaId> out = new java.util.LinkedHashSet<>();
     for (OutboxEntry entry : outbox.values()) {
       ReplicaId writer = writerOf(entry.delta());
@@ -260,7 +265,7 @@ final class DocumentState {
    * Makes this document's new edits by {@code fresh} from now on. Entries of earlier ids stay as
    * they are (see {@link #reissue}).
    */
-  synchronized void adopt(ReplicaId fresh) {
+  public synchronized void adopt(ReplicaId fresh) {
     me = fresh;
   }
 
@@ -283,7 +288,7 @@ final class DocumentState {
    * @throws IllegalStateException if the client is closed
    * @throws LocalStateException if the outbox cannot store the edit (the edit is then undone)
    */
-  synchronized void edit(String field, Function<Document, DocumentDelta> mutation) {
+  public synchronized void edit(String field, Function<Document, DocumentDelta> mutation) {
     edit(field, mutation, 0, null);
   }
 
@@ -294,7 +299,7 @@ final class DocumentState {
    *
    * @throws IllegalArgumentException from {@code refusal}
    */
-  synchronized void edit(
+  public synchronized void edit(
       String field,
       Function<Document, DocumentDelta> mutation,
       int maxFrameBytes,
@@ -336,7 +341,7 @@ final class DocumentState {
     if (!changeListeners.snapshot().isEmpty()) {
       // Only with a listener to tell: the comparison costs the size of the field.
       FieldChange change =
-          FieldChange.between(field, was, replica.field(field).map(FieldState::state));
+          FieldChanges.between(field, was, replica.field(field).map(FieldState::state));
       callbacks.deliver(
           changeListeners.snapshot(),
           new ChangeEvent(id, Set.of(field), ChangeEvent.Origin.LOCAL, Map.of(field, change)));
@@ -344,7 +349,7 @@ final class DocumentState {
   }
 
   /** A view of the first-sync future the application cannot complete itself. */
-  CompletableFuture<Void> synced() {
+  public CompletableFuture<Void> synced() {
     return synced.copy();
   }
 
@@ -365,7 +370,7 @@ final class DocumentState {
     }
   }
 
-  synchronized CompletableFuture<Void> flush() {
+  public synchronized CompletableFuture<Void> flush() {
     CompletableFuture<Void> future = new CompletableFuture<>();
     if (closed) {
       future.completeExceptionally(
@@ -404,12 +409,12 @@ final class DocumentState {
    * replica's part: the server takes dots of a connection's own replica only, and every other
    * replica sends its own.
    */
-  synchronized DocumentDelta catchUp(dev.lattice.crdt.VersionVector serverVector) {
+  public synchronized DocumentDelta catchUp(dev.lattice.crdt.VersionVector serverVector) {
     return catchUp(serverVector, me);
   }
 
   /** What the server lacks of {@code replica}'s acknowledged edits, given its vector. */
-  synchronized DocumentDelta catchUp(
+  public synchronized DocumentDelta catchUp(
       dev.lattice.crdt.VersionVector serverVector, ReplicaId replica) {
     return ownPart(base.deltaSince(serverVector), replica);
   }
@@ -439,7 +444,7 @@ final class DocumentState {
     return DocumentDelta.of(DotSet.of(mine), fields);
   }
 
-  synchronized dev.lattice.crdt.VersionVector versionVector() {
+  public synchronized dev.lattice.crdt.VersionVector versionVector() {
     return replica.versionVector();
   }
 
@@ -452,7 +457,7 @@ final class DocumentState {
    * @return whether the caller must schedule {@link #checkpointReceived()} in {@link
    *     #RECEIVED_CHECKPOINT_MILLIS}: true once per batch of received changes
    */
-  synchronized boolean mergeRemote(DocumentDelta delta) {
+  public synchronized boolean mergeRemote(DocumentDelta delta) {
     delta.maxTimestamp().ifPresent(this::see);
     boolean news = !base.containsAll(delta.context());
     mergeServerWins(base, delta);
@@ -492,7 +497,7 @@ final class DocumentState {
   }
 
   /** The timer asked for by {@link #mergeRemote} is due: checkpoint what was received since. */
-  synchronized void checkpointReceived() {
+  public synchronized void checkpointReceived() {
     receivedCheckpointScheduled = false;
     if (!closed) {
       checkpointNow();
@@ -500,7 +505,7 @@ final class DocumentState {
   }
 
   /** The server acknowledged these entries: they join the base and leave the outbox. */
-  synchronized void acknowledged(List<Long> entryIds) {
+  public synchronized void acknowledged(List<Long> entryIds) {
     Set<Long> done = new HashSet<>();
     for (Long entryId : entryIds) {
       OutboxEntry entry = outbox.remove(entryId);
@@ -575,7 +580,7 @@ final class DocumentState {
     for (String field : fields) {
       out.put(
           field,
-          FieldChange.between(
+          FieldChanges.between(
               field,
               was.getOrDefault(field, Optional.empty()),
               replica.field(field).map(FieldState::state)));
@@ -594,11 +599,11 @@ final class DocumentState {
     return myPresence;
   }
 
-  synchronized void setMyPresence(Optional<Value> value) {
+  public synchronized void setMyPresence(Optional<Value> value) {
     myPresence = value;
   }
 
-  Map<ReplicaId, Value> others() {
+  public Map<ReplicaId, Value> others() {
     return Map.copyOf(others);
   }
 
@@ -636,7 +641,7 @@ final class DocumentState {
   }
 
   /** The client is closing: fail the flushes still waiting. */
-  synchronized void close() {
+  public synchronized void close() {
     if (!closed) {
       checkpointNow();
     }
