@@ -32,7 +32,7 @@ public final class Backoff {
   }
 
   /** The upper bound of the delay before retry {@code attempt}: {@code min(cap, base * 2^n)}. */
-  public long ceilingMillis(int attempt) {
+  long ceilingMillis(int attempt) {
     if (attempt < 0) {
       throw new IllegalArgumentException("attempt must be >= 0, was " + attempt);
     }
@@ -45,7 +45,7 @@ public final class Backoff {
   }
 
   /** A delay for retry {@code attempt}, uniform in {@code [0, ceilingMillis(attempt)]}. */
-  public long delayMillis(int attempt) {
+  long delayMillis(int attempt) {
     return random.nextLong(ceilingMillis(attempt) + 1);
   }
 
@@ -54,7 +54,7 @@ public final class Backoff {
    * least four times the base, plus the jittered delay, within the cap. Full jitter alone may draw
    * a delay near zero, which would hit an overloaded server again at once.
    */
-  public long laterDelayMillis(int attempt) {
+  long laterDelayMillis(int attempt) {
     return Math.min(capMillis, ceilingMillis(2) + delayMillis(attempt));
   }
 }

@@ -180,7 +180,7 @@ public final class ClientSession {
   }
 
   /** The longest wait a refused upgrade's Retry-After may impose: 10 minutes. */
-  public static final long MAX_RETRY_AFTER_MILLIS = 600_000;
+  static final long MAX_RETRY_AFTER_MILLIS = 600_000;
 
   private final Config config;
 
@@ -468,7 +468,7 @@ public final class ClientSession {
    * retrying cannot change (a wrong path, missing or refused credentials) stops the client with
    * {@link State#FAILED}; overload and gateway statuses are retried like a lost connection.
    */
-  public void onHandshakeRefused(long gen, int httpStatus, String uri) {
+  void onHandshakeRefused(long gen, int httpStatus, String uri) {
     onHandshakeRefused(gen, httpStatus, uri, Optional.empty());
   }
 
@@ -477,8 +477,7 @@ public final class ClientSession {
    * on 429 and 503 a value in seconds sets the least delay before the next attempt (at most {@link
    * #MAX_RETRY_AFTER_MILLIS}); the jittered backoff still applies when it is longer.
    */
-  public void onHandshakeRefused(
-      long gen, int httpStatus, String uri, Optional<String> retryAfter) {
+  void onHandshakeRefused(long gen, int httpStatus, String uri, Optional<String> retryAfter) {
     if (gen != generation || phase != Phase.CONNECTING) {
       return;
     }
@@ -509,7 +508,7 @@ public final class ClientSession {
    * malformed value), capped at {@link #MAX_RETRY_AFTER_MILLIS} so that a wrong header cannot park
    * the client for hours. 0 for none.
    */
-  public static long retryAfterMillis(int httpStatus, Optional<String> retryAfter) {
+  static long retryAfterMillis(int httpStatus, Optional<String> retryAfter) {
     if ((httpStatus != 429 && httpStatus != 503) || retryAfter.isEmpty()) {
       return 0;
     }
@@ -521,7 +520,7 @@ public final class ClientSession {
   }
 
   /** Statuses that say "later" (overload, a gateway between us and a restarting server). */
-  public static boolean httpStatusIsRetryable(int status) {
+  static boolean httpStatusIsRetryable(int status) {
     return status == 408 || status == 429 || status >= 500;
   }
 

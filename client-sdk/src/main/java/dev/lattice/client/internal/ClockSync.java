@@ -53,7 +53,7 @@ public final class ClockSync {
     return Math.max(0, wallClock.millis() + offsetMillis);
   }
 
-  public long offsetMillis() {
+  long offsetMillis() {
     return offsetMillis;
   }
 

@@ -91,7 +91,7 @@ public final class DocumentState {
   private final Set<Long> uncheckpointed = new HashSet<>();
 
   /** Acknowledged entries that trigger a checkpoint while the outbox is still busy. */
-  public static final int CHECKPOINT_EVERY = 256;
+  static final int CHECKPOINT_EVERY = 256;
 
   /**
    * Received deltas that brought something new, not yet checkpointed. Received state is
@@ -104,7 +104,7 @@ public final class DocumentState {
   private boolean receivedCheckpointScheduled;
 
   /** Received deltas that trigger a checkpoint at once rather than at the timer. */
-  public static final int RECEIVED_CHECKPOINT_EVERY = 256;
+  static final int RECEIVED_CHECKPOINT_EVERY = 256;
 
   /** How long a received change may wait for its checkpoint, at most (while the client runs). */
   static final long RECEIVED_CHECKPOINT_MILLIS = 1_000;
@@ -208,7 +208,7 @@ public final class DocumentState {
    * their first entry: edits of an earlier process (or of a retired id) still to be delivered, each
    * on a connection bound to its own id.
    */
-  public synchronized List<ReplicaId> earlierWriters() {
+  synchronized List<ReplicaId> earlierWriters() {
     Set<ReplicaId> out = new java.util.LinkedHashSet<>();
     for (OutboxEntry entry : outbox.values()) {
       ReplicaId writer = writerOf(entry.delta());
@@ -265,7 +265,7 @@ public final class DocumentState {
    * Makes this document's new edits by {@code fresh} from now on. Entries of earlier ids stay as
    * they are (see {@link #reissue}).
    */
-  public synchronized void adopt(ReplicaId fresh) {
+  synchronized void adopt(ReplicaId fresh) {
     me = fresh;
   }
 
@@ -409,12 +409,12 @@ public final class DocumentState {
    * replica's part: the server takes dots of a connection's own replica only, and every other
    * replica sends its own.
    */
-  public synchronized DocumentDelta catchUp(dev.lattice.crdt.VersionVector serverVector) {
+  synchronized DocumentDelta catchUp(dev.lattice.crdt.VersionVector serverVector) {
     return catchUp(serverVector, me);
   }
 
   /** What the server lacks of {@code replica}'s acknowledged edits, given its vector. */
-  public synchronized DocumentDelta catchUp(
+  synchronized DocumentDelta catchUp(
       dev.lattice.crdt.VersionVector serverVector, ReplicaId replica) {
     return ownPart(base.deltaSince(serverVector), replica);
   }
@@ -444,7 +444,7 @@ public final class DocumentState {
     return DocumentDelta.of(DotSet.of(mine), fields);
   }
 
-  public synchronized dev.lattice.crdt.VersionVector versionVector() {
+  synchronized dev.lattice.crdt.VersionVector versionVector() {
     return replica.versionVector();
   }
 
@@ -457,7 +457,7 @@ public final class DocumentState {
    * @return whether the caller must schedule {@link #checkpointReceived()} in {@link
    *     #RECEIVED_CHECKPOINT_MILLIS}: true once per batch of received changes
    */
-  public synchronized boolean mergeRemote(DocumentDelta delta) {
+  synchronized boolean mergeRemote(DocumentDelta delta) {
     delta.maxTimestamp().ifPresent(this::see);
     boolean news = !base.containsAll(delta.context());
     mergeServerWins(base, delta);
@@ -497,7 +497,7 @@ public final class DocumentState {
   }
 
   /** The timer asked for by {@link #mergeRemote} is due: checkpoint what was received since. */
-  public synchronized void checkpointReceived() {
+  synchronized void checkpointReceived() {
     receivedCheckpointScheduled = false;
     if (!closed) {
       checkpointNow();
@@ -505,7 +505,7 @@ public final class DocumentState {
   }
 
   /** The server acknowledged these entries: they join the base and leave the outbox. */
-  public synchronized void acknowledged(List<Long> entryIds) {
+  synchronized void acknowledged(List<Long> entryIds) {
     Set<Long> done = new HashSet<>();
     for (Long entryId : entryIds) {
       OutboxEntry entry = outbox.remove(entryId);

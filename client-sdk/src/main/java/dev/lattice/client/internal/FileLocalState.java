@@ -491,7 +491,7 @@ public final class FileLocalState implements LocalState {
   }
 
   /** The UTF-8 bytes of a document id; refuses ids that UTF-8 cannot carry unchanged. */
-  public static byte[] utf8(String documentId) {
+  static byte[] utf8(String documentId) {
     if (documentId.isEmpty()) {
       throw new IllegalArgumentException("document id must not be empty");
     }

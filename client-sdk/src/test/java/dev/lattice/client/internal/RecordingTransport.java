@@ -1,6 +1,5 @@
-package dev.lattice.client;
+package dev.lattice.client.internal;
 
-import dev.lattice.client.internal.ClientTransport;
 import dev.lattice.protocol.Message;
 import java.util.ArrayList;
 import java.util.List;

@@ -1,16 +1,8 @@
-package dev.lattice.client;
+package dev.lattice.client.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.lattice.client.internal.Backoff;
-import dev.lattice.client.internal.Callbacks;
-import dev.lattice.client.internal.ClientSession;
-import dev.lattice.client.internal.ClockSync;
-import dev.lattice.client.internal.DocumentState;
-import dev.lattice.client.internal.FileLocalState;
-import dev.lattice.client.internal.LocalState;
 import dev.lattice.client.internal.LocalState.OutboxEntry;
-import dev.lattice.client.internal.MemoryLocalState;
 import dev.lattice.crdt.CrdtKind;
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;

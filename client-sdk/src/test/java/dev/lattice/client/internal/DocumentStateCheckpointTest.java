@@ -1,11 +1,7 @@
-package dev.lattice.client;
+package dev.lattice.client.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.lattice.client.internal.Callbacks;
-import dev.lattice.client.internal.DocumentState;
-import dev.lattice.client.internal.LocalState;
-import dev.lattice.client.internal.MemoryLocalState;
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
 import dev.lattice.crdt.ReplicaId;

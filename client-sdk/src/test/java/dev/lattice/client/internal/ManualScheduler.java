@@ -1,6 +1,5 @@
-package dev.lattice.client;
+package dev.lattice.client.internal;
 
-import dev.lattice.client.internal.ClientScheduler;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;

@@ -1,9 +1,8 @@
-package dev.lattice.client;
+package dev.lattice.client.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.lattice.client.internal.Backoff;
 import java.time.Duration;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
