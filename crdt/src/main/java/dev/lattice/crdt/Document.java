@@ -432,6 +432,22 @@ public final class Document {
   }
 
   /**
+   * {@code delta} without the fields to which this document gives another type, so that {@link
+   * #merge} takes it; the same delta when there are none. Its context is kept whole (see {@link
+   * DocumentDelta#withoutTypeConflicts}): the rule by which every reader of one ordered history (a
+   * store's log that two servers appended to at once) ends with the same document, the type written
+   * first winning.
+   */
+  public DocumentDelta withoutTypeConflicts(DocumentDelta delta) {
+    return DocumentDelta.withoutFieldsTypedOtherwise(
+        delta,
+        name -> {
+          FieldState mine = fields.get(name);
+          return mine == null ? null : mine.type();
+        });
+  }
+
+  /**
    * Joins a delta from any replica into this one. Nothing changes if the delta gives an existing
    * field another type.
    *

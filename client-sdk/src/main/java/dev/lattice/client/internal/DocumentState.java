@@ -742,6 +742,7 @@ public final class DocumentState {
         // writer's part so far is the join of its deltas.
         dev.lattice.crdt.Crdt<?> upTo =
             field.state() instanceof dev.lattice.crdt.ORMap
+                    && before instanceof dev.lattice.crdt.ORMap
                 ? join(before, field.state())
                 : field.state();
         previous.put(key, upTo);

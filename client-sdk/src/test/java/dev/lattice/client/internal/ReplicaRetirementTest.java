@@ -333,6 +333,54 @@ class ReplicaRetirementTest {
   }
 
   /**
+   * A retired id's removal of a map key that another replica wrote (known from the checkpoint, not
+   * from the outbox) is made again under the fresh id, and so is its change of that replica's
+   * nested set.
+   */
+  @Test
+  void retirementRedoesRemovalsOfWhatOthersWroteInAMap() {
+    ReplicaId other = ReplicaId.of(5);
+    CrdtKind<GCounter> counter = CrdtKind.of(GCounter.class);
+    CrdtKind<ORSet> set = CrdtKind.of(ORSet.class);
+    Document seeded = Document.create("d");
+    seeded.mutateAt(other, "m", List.of("theirs"), counter, (g, dot) -> g.increment(other, 4));
+    seeded.mutateAt(other, "m", List.of("tags"), set, (t, dot) -> t.add(dot, Value.of("x")));
+    MemoryLocalState local = new MemoryLocalState(ME);
+    local.checkpoint("d", seeded, java.util.Set.of());
+    DocumentState doc = new DocumentState("d", ME, local, clock, callbacks);
+    doc.edit("m", d -> d.removeFromMap(ME, "m", "theirs"));
+    doc.edit(
+        "m",
+        d -> d.mutateAt(ME, "m", List.of("tags"), set, (t, dot) -> t.remove(dot, Value.of("x"))));
+    ClientSession session = session(local);
+    session.open(doc);
+    session.start();
+    handshake(session, VersionVector.of(Map.of(ME, 10L, other, 2L)));
+    List<Update> resend = transport.drain(Update.class);
+    session.onMessage(
+        gen(),
+        new ErrorMessage(
+            OptionalLong.of(resend.get(0).requestId().getAsLong()),
+            ErrorCode.STALE_REPLICA.code(),
+            "held with other content"));
+    ReplicaId fresh = local.replicaId();
+    assertThat(fresh).isNotEqualTo(ME);
+
+    scheduler.advanceMillis(2_000);
+    handshake(session, VersionVector.of(Map.of(other, 2L)));
+    Document server = seeded.copy();
+    for (Update update : transport.drain(Update.class)) {
+      assertThat(server.checkOwnDelta(fresh, update.delta()).verdict().accepted()).isTrue();
+      server.merge(update.delta());
+      session.onMessage(gen(), new dev.lattice.protocol.Ack(update.requestId().getAsLong(), "d"));
+    }
+    ORMap map = server.stateAt("m", List.of(), CrdtKind.of(ORMap.class)).orElseThrow();
+    assertThat(map.containsKey("theirs")).isFalse();
+    assertThat(server.stateAt("m", List.of("tags"), set).map(ORSet::elements).orElseThrow())
+        .isEmpty();
+  }
+
+  /**
    * A restored copy whose outbox held edits that the lost history delivered after all: the server
    * acknowledges them as the duplicates they are, and only then is the id retired, so nothing is
    * made twice.

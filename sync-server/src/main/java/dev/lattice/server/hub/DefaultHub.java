@@ -1441,8 +1441,9 @@ public final class DefaultHub implements Hub, AutoCloseable {
      * Merges what the store or another server holds and fans out to the subscribers here what was
      * new: a delivered delta as it came (it is small), a repair's read (up to the whole document)
      * as the part this document lacked. A field that two servers created with different types at
-     * once cannot merge; that conflict is logged and the delta dropped here (its arbitration
-     * belongs to the type system).
+     * once cannot merge: it is left out of the delta here (logged), the rest merges; this server
+     * keeps its own type for it until it reads the document again from the store, whose log keeps
+     * the type appended first.
      */
     private void mergeRemote(DocumentDelta delta, boolean repair) {
       Optional<HlcTimestamp> max = delta.maxTimestamp();
@@ -1456,15 +1457,19 @@ public final class DefaultHub implements Hub, AutoCloseable {
       }
       boolean newDots = !doc.containsAll(delta.context());
       VersionVector before = repair ? doc.versionVector() : null;
-      Set<String> changed;
-      try {
-        changed = doc.merge(delta);
-      } catch (FieldTypeMismatchException e) {
+      DocumentDelta typed = doc.withoutTypeConflicts(delta);
+      if (typed != delta) {
+        // Two servers created a field with different types at once. The rest of the delta still
+        // merges: dropping it whole would leave this server without the other fields for good.
         LOG.log(
             System.Logger.Level.WARNING,
-            "document '" + id + "': another server stored a field with another type: " + e);
-        return;
+            "document '"
+                + id
+                + "': another server stored fields with other types than this one holds; those"
+                + " fields of its delta are left out here (the store's log keeps the first type)");
+        delta = typed;
       }
+      Set<String> changed = doc.merge(delta);
       if (appendFailed) {
         // A failed round was merged here but fanned out to nobody, so the subscribers may lack
         // parts of the document that this hub holds; what comes back from the store or another

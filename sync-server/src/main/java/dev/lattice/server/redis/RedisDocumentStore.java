@@ -768,7 +768,9 @@ public final class RedisDocumentStore implements DocumentStore {
     DocumentDelta joined = DocumentDelta.empty();
     for (Entry e : entries) {
       try {
-        joined = joined.join(codecs.documentDelta().decode(e.delta));
+        DocumentDelta delta = codecs.documentDelta().decode(e.delta);
+        joined =
+            joined.join(firstTypeWins(documentId, e, joined.withoutTypeConflicts(delta), delta));
       } catch (RuntimeException ex) {
         throw new StoreCorruptedException(
             "delta "
@@ -781,6 +783,30 @@ public final class RedisDocumentStore implements DocumentStore {
       }
     }
     return new StoredChanges(joined, head);
+  }
+
+  /**
+   * Two servers can append deltas that give one field different types at once (each checked its own
+   * document, not the other's). Read in log order, the type appended first wins: the later delta's
+   * field is left out, the same for every reader, instead of the log becoming unreadable.
+   */
+  private static DocumentDelta firstTypeWins(
+      String documentId, Entry e, DocumentDelta kept, DocumentDelta delta) {
+    if (kept != delta) {
+      java.util.Set<String> dropped = new java.util.TreeSet<>(delta.fields().keySet());
+      dropped.removeAll(kept.fields().keySet());
+      LOG.log(
+          System.Logger.Level.WARNING,
+          "document '"
+              + documentId
+              + "': log entry "
+              + e.id
+              + " gives "
+              + dropped
+              + " another type than an earlier entry (two servers created them at once); the"
+              + " earlier type wins and these fields of the entry are left out");
+    }
+    return kept;
   }
 
   private List<Entry> entries(String documentId, Object raw) {
@@ -829,7 +855,8 @@ public final class RedisDocumentStore implements DocumentStore {
     }
     for (Entry e : entries) {
       try {
-        doc.merge(codecs.documentDelta().decode(e.delta));
+        DocumentDelta delta = codecs.documentDelta().decode(e.delta);
+        doc.merge(firstTypeWins(documentId, e, doc.withoutTypeConflicts(delta), delta));
       } catch (RuntimeException ex) {
         throw new StoreCorruptedException(
             "delta "

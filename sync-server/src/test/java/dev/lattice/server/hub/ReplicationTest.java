@@ -7,6 +7,7 @@ import dev.lattice.crdt.DocumentDelta;
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.Value;
 import dev.lattice.crdt.VersionVector;
+import dev.lattice.hlc.HlcTimestamp;
 import dev.lattice.hlc.HybridLogicalClock;
 import dev.lattice.protocol.Presence;
 import dev.lattice.protocol.Update;
@@ -194,6 +195,41 @@ class ReplicationTest {
 
     assertThat(bob.updates()).hasSize(1);
     assertThat(hubB.stats().remoteDeltas()).isEqualTo(1);
+  }
+
+  @Test
+  void aRemoteDeltaThatGivesAFieldAnotherTypeStillBringsItsOtherFields() {
+    // Hub C stores apart, so that both creations of "x" become durable, as two servers' appends
+    // to Redis do when they race.
+    LoopbackBus.Node nodeC = bus.replicator();
+    DefaultHub hubC = hubOn(new InMemoryDocumentStore(), nodeC, 3);
+    join(hubA.subscribe(alice, DOC, VersionVector.empty()));
+    Hub.SyncResult carolSync = join(hubC.subscribe(carol, DOC, VersionVector.empty()));
+    bus.holdDeltas();
+    Document aliceLocal = Document.create(DOC);
+    hubA.update(
+            alice,
+            DOC,
+            aliceLocal
+                .incrementGCounter(alice.replicaId(), "x", 1)
+                .join(aliceLocal.incrementGCounter(alice.replicaId(), "y", 4)))
+        .join();
+    hubC.update(
+            carol,
+            DOC,
+            Document.create(DOC)
+                .setRegister(carol.replicaId(), "x", Value.of("t"), HlcTimestamp.of(NOW_MILLIS, 0)))
+        .join();
+    LoopbackBus.Message fromA = nodeA.announced.get(nodeA.announced.size() - 1);
+
+    // As Redis would number it: the entry after hub C's own.
+    nodeC.sink().deliver(DOC, fromA.delta(), new Appended(StoreCursor.of(1), StoreCursor.of(2)));
+
+    // Before, the whole delta was dropped: "y" never reached hub C or Carol.
+    assertThat(view(carolSync, carol).counterValue("y")).isEqualTo(4);
+    // Hub C keeps its own type for "x": the fan-out does not hand Carol a counter "x".
+    assertThat(carol.updates())
+        .allSatisfy(u -> assertThat(u.delta().fields()).doesNotContainKey("x"));
   }
 
   @Test
