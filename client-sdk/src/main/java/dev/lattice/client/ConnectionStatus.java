@@ -52,20 +52,4 @@ public record ConnectionStatus(
     Objects.requireNonNull(closeCode, "closeCode");
     Objects.requireNonNull(httpStatus, "httpStatus");
   }
-
-  static ConnectionStatus of(State state, String reason, int closeCode) {
-    return new ConnectionStatus(
-        state,
-        Optional.ofNullable(reason).filter(r -> !r.isEmpty()),
-        closeCode == 0 ? OptionalInt.empty() : OptionalInt.of(closeCode),
-        OptionalInt.empty());
-  }
-
-  static ConnectionStatus ofHttp(State state, String reason, int httpStatus) {
-    return new ConnectionStatus(
-        state,
-        Optional.ofNullable(reason).filter(r -> !r.isEmpty()),
-        OptionalInt.empty(),
-        OptionalInt.of(httpStatus));
-  }
 }

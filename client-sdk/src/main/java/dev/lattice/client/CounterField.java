@@ -1,5 +1,6 @@
 package dev.lattice.client;
 
+import dev.lattice.client.internal.FieldPaths;
 import dev.lattice.crdt.CrdtKind;
 import dev.lattice.crdt.CrdtType;
 import dev.lattice.crdt.Document;

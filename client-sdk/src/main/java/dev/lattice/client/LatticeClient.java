@@ -1,5 +1,17 @@
 package dev.lattice.client;
 
+import dev.lattice.client.internal.Backoff;
+import dev.lattice.client.internal.Callbacks;
+import dev.lattice.client.internal.ClientScheduler;
+import dev.lattice.client.internal.ClientSession;
+import dev.lattice.client.internal.ClockSync;
+import dev.lattice.client.internal.ConnectionStatuses;
+import dev.lattice.client.internal.DocumentState;
+import dev.lattice.client.internal.FileLocalState;
+import dev.lattice.client.internal.JdkWebSocketTransport;
+import dev.lattice.client.internal.ListenerList;
+import dev.lattice.client.internal.LocalState;
+import dev.lattice.client.internal.MemoryLocalState;
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.hlc.HybridLogicalClock;
 import dev.lattice.protocol.MessageCodec;
@@ -79,7 +91,7 @@ public final class LatticeClient implements AutoCloseable {
   private final AtomicBoolean kickPending = new AtomicBoolean();
   private final AtomicBoolean closed = new AtomicBoolean();
   private volatile ConnectionStatus status =
-      ConnectionStatus.of(ConnectionStatus.State.CONNECTING, null, 0);
+      ConnectionStatuses.of(ConnectionStatus.State.CONNECTING, null, 0);
 
   private LatticeClient(Builder b, LocalState localState) {
     this.localState = localState;

@@ -1,5 +1,7 @@
 package dev.lattice.client;
 
+import dev.lattice.client.internal.DocumentState;
+import dev.lattice.client.internal.FieldPaths;
 import dev.lattice.crdt.Crdt;
 import dev.lattice.crdt.CrdtKind;
 import dev.lattice.crdt.CrdtType;

@@ -1,7 +1,8 @@
 package dev.lattice.client;
 
-import dev.lattice.client.LocalState.OutboxEntry;
-import dev.lattice.client.LocalState.StoredDocument;
+import dev.lattice.client.internal.FileLocalState;
+import dev.lattice.client.internal.LocalState.OutboxEntry;
+import dev.lattice.client.internal.LocalState.StoredDocument;
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
 import dev.lattice.crdt.ReplicaId;

@@ -3,8 +3,9 @@ package dev.lattice.client;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.lattice.client.LocalState.OutboxEntry;
-import dev.lattice.client.LocalState.StoredDocument;
+import dev.lattice.client.internal.FileLocalState;
+import dev.lattice.client.internal.LocalState.OutboxEntry;
+import dev.lattice.client.internal.LocalState.StoredDocument;
 import dev.lattice.crdt.Dot;
 import dev.lattice.crdt.ReplicaId;
 import java.nio.file.Path;

@@ -4,6 +4,7 @@ import static dev.lattice.client.Awaits.awaitValue;
 import static dev.lattice.client.Awaits.get;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.lattice.client.internal.FileLocalState;
 import dev.lattice.server.LatticeServer;
 import java.io.IOException;
 import java.nio.file.Files;

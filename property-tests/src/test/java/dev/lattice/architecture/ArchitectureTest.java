@@ -6,6 +6,8 @@ import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
 import com.tngtech.archunit.core.domain.JavaClasses;
 import com.tngtech.archunit.core.importer.ClassFileImporter;
 import com.tngtech.archunit.core.importer.ImportOption;
+import java.net.URISyntaxException;
+import java.nio.file.Path;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -154,5 +156,25 @@ class ArchitectureTest {
         .resideInAnyPackage(
             "dev.lattice.protocol..", "dev.lattice.server..", "dev.lattice.client..")
         .check(lattice);
+  }
+
+  @Test
+  void propertyTestsStayOutOfTheSdksPackages() throws URISyntaxException {
+    // Issue 13: the protocol simulation once lived in dev.lattice.client to reach package-private
+    // SDK classes. It now uses the unexported dev.lattice.client.internal through imports; a test
+    // class placed in the SDK's packages again would be a split package on the module path and
+    // would silently widen what the simulation can touch.
+    Path propertyTests =
+        Path.of(ArchitectureTest.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+    JavaClasses ours = new ClassFileImporter().importPath(propertyTests);
+    classes().should().resideOutsideOfPackage("dev.lattice.client..").check(ours);
+    // Only the protocol simulation drives the SDK's internals; the other tests use its API.
+    noClasses()
+        .that()
+        .resideOutsideOfPackage("dev.lattice.properties.protocol..")
+        .should()
+        .dependOnClassesThat()
+        .resideInAPackage("dev.lattice.client.internal..")
+        .check(ours);
   }
 }

@@ -1,4 +1,4 @@
-package dev.lattice.client;
+package dev.lattice.client.internal;
 
 /**
  * Timers of the {@link ClientSession}: tasks run on the session's thread after a delay. Production
@@ -6,7 +6,7 @@ package dev.lattice.client;
  *
  * <p>Implementations are thread-safe.
  */
-interface ClientScheduler {
+public interface ClientScheduler {
 
   /** Runs {@code task} on the session's thread after {@code delayMillis}. */
   Cancellable schedule(Runnable task, long delayMillis);

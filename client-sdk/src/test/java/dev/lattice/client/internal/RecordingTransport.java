@@ -1,4 +1,4 @@
-package dev.lattice.client;
+package dev.lattice.client.internal;
 
 import dev.lattice.protocol.Message;
 import java.util.ArrayList;

@@ -1,6 +1,11 @@
-package dev.lattice.client;
+package dev.lattice.client.internal;
 
-import dev.lattice.client.LocalState.OutboxEntry;
+import dev.lattice.client.ChangeEvent;
+import dev.lattice.client.FieldChange;
+import dev.lattice.client.LocalStateException;
+import dev.lattice.client.PresenceEvent;
+import dev.lattice.client.UpdateRejectedException;
+import dev.lattice.client.internal.LocalState.OutboxEntry;
 import dev.lattice.crdt.Crdt;
 import dev.lattice.crdt.CrdtKind;
 import dev.lattice.crdt.Document;
@@ -43,17 +48,17 @@ import java.util.function.Function;
  * merges, acks and refusals from the session thread. Listener calls are handed to {@link Callbacks}
  * while the lock is held, so events reach the callback executor in the order the changes applied.
  */
-final class DocumentState {
+public final class DocumentState {
 
   private static final Logger LOG = System.getLogger(DocumentState.class.getName());
 
   /** Rough bytes of an UPDATE frame around a one-field delta, besides the field's own content. */
-  static final int UPDATE_OVERHEAD_BYTES = 96;
+  public static final int UPDATE_OVERHEAD_BYTES = 96;
 
   private static final dev.lattice.crdt.codec.Codec<DocumentDelta> DELTA_CODEC =
       dev.lattice.crdt.codec.CrdtCodecs.defaults().documentDelta();
 
-  final String id;
+  public final String id;
 
   /** The replica this document's edits are made by; changes only when a replica id is retired. */
   private ReplicaId me;
@@ -109,11 +114,11 @@ final class DocumentState {
   private Optional<Value> myPresence = Optional.empty();
   private final Map<ReplicaId, Value> others = new ConcurrentHashMap<>();
 
-  final ListenerList<ChangeEvent> changeListeners = new ListenerList<>();
-  final ListenerList<PresenceEvent> presenceListeners = new ListenerList<>();
-  final ListenerList<UpdateRejectedException> rejectedListeners = new ListenerList<>();
+  public final ListenerList<ChangeEvent> changeListeners = new ListenerList<>();
+  public final ListenerList<PresenceEvent> presenceListeners = new ListenerList<>();
+  public final ListenerList<UpdateRejectedException> rejectedListeners = new ListenerList<>();
 
-  DocumentState(
+  public DocumentState(
       String id,
       ReplicaId me,
       LocalState localState,
@@ -149,24 +154,24 @@ final class DocumentState {
 
   // ------------------------------------------------------------------ reads (app threads)
 
-  synchronized long counterValue(String field) {
+  public synchronized long counterValue(String field) {
     return replica.counterValue(field);
   }
 
-  synchronized Optional<Value> registerValue(String field) {
+  public synchronized Optional<Value> registerValue(String field) {
     return replica.registerValue(field);
   }
 
-  synchronized <T extends Crdt<T>> Optional<T> stateAt(
+  public synchronized <T extends Crdt<T>> Optional<T> stateAt(
       String field, List<String> keys, CrdtKind<T> kind) {
     return replica.stateAt(field, keys, kind);
   }
 
-  synchronized Document snapshot() {
+  public synchronized Document snapshot() {
     return replica.copy();
   }
 
-  synchronized int pendingChanges() {
+  public synchronized int pendingChanges() {
     return outbox.size();
   }
 
@@ -180,7 +185,7 @@ final class DocumentState {
   }
 
   /** The replica the next edit is made by. */
-  synchronized ReplicaId me() {
+  public synchronized ReplicaId me() {
     return me;
   }
 
@@ -283,7 +288,7 @@ final class DocumentState {
    * @throws IllegalStateException if the client is closed
    * @throws LocalStateException if the outbox cannot store the edit (the edit is then undone)
    */
-  synchronized void edit(String field, Function<Document, DocumentDelta> mutation) {
+  public synchronized void edit(String field, Function<Document, DocumentDelta> mutation) {
     edit(field, mutation, 0, null);
   }
 
@@ -294,7 +299,7 @@ final class DocumentState {
    *
    * @throws IllegalArgumentException from {@code refusal}
    */
-  synchronized void edit(
+  public synchronized void edit(
       String field,
       Function<Document, DocumentDelta> mutation,
       int maxFrameBytes,
@@ -336,7 +341,7 @@ final class DocumentState {
     if (!changeListeners.snapshot().isEmpty()) {
       // Only with a listener to tell: the comparison costs the size of the field.
       FieldChange change =
-          FieldChange.between(field, was, replica.field(field).map(FieldState::state));
+          FieldChanges.between(field, was, replica.field(field).map(FieldState::state));
       callbacks.deliver(
           changeListeners.snapshot(),
           new ChangeEvent(id, Set.of(field), ChangeEvent.Origin.LOCAL, Map.of(field, change)));
@@ -344,7 +349,7 @@ final class DocumentState {
   }
 
   /** A view of the first-sync future the application cannot complete itself. */
-  CompletableFuture<Void> synced() {
+  public CompletableFuture<Void> synced() {
     return synced.copy();
   }
 
@@ -365,7 +370,7 @@ final class DocumentState {
     }
   }
 
-  synchronized CompletableFuture<Void> flush() {
+  public synchronized CompletableFuture<Void> flush() {
     CompletableFuture<Void> future = new CompletableFuture<>();
     if (closed) {
       future.completeExceptionally(
@@ -575,7 +580,7 @@ final class DocumentState {
     for (String field : fields) {
       out.put(
           field,
-          FieldChange.between(
+          FieldChanges.between(
               field,
               was.getOrDefault(field, Optional.empty()),
               replica.field(field).map(FieldState::state)));
@@ -594,11 +599,11 @@ final class DocumentState {
     return myPresence;
   }
 
-  synchronized void setMyPresence(Optional<Value> value) {
+  public synchronized void setMyPresence(Optional<Value> value) {
     myPresence = value;
   }
 
-  Map<ReplicaId, Value> others() {
+  public Map<ReplicaId, Value> others() {
     return Map.copyOf(others);
   }
 
@@ -636,7 +641,7 @@ final class DocumentState {
   }
 
   /** The client is closing: fail the flushes still waiting. */
-  synchronized void close() {
+  public synchronized void close() {
     if (!closed) {
       checkpointNow();
     }

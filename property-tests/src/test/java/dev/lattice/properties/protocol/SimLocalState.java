@@ -1,5 +1,7 @@
-package dev.lattice.client;
+package dev.lattice.properties.protocol;
 
+import dev.lattice.client.internal.LocalState;
+import dev.lattice.client.internal.MemoryLocalState;
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
 import dev.lattice.crdt.ReplicaId;

@@ -1,5 +1,6 @@
-package dev.lattice.client;
+package dev.lattice.client.internal;
 
+import dev.lattice.client.LocalStateException;
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
 import dev.lattice.crdt.ReplicaId;
@@ -19,18 +20,18 @@ import java.util.Set;
  * <p>Thread-safe: every method synchronizes on the instance. Stored documents are copies, so the
  * caller may keep mutating the replica it passed in.
  */
-final class MemoryLocalState implements LocalState {
+public final class MemoryLocalState implements LocalState {
 
   private ReplicaId replicaId;
   private final Map<String, Document> replicas = new HashMap<>();
   private final Map<String, List<OutboxEntry>> outboxes = new HashMap<>();
   private boolean closed;
 
-  MemoryLocalState() {
+  public MemoryLocalState() {
     this(ReplicaId.random());
   }
 
-  MemoryLocalState(ReplicaId replicaId) {
+  public MemoryLocalState(ReplicaId replicaId) {
     this.replicaId = replicaId;
   }
 

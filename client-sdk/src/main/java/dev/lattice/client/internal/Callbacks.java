@@ -1,4 +1,4 @@
-package dev.lattice.client;
+package dev.lattice.client.internal;
 
 import java.lang.System.Logger;
 import java.lang.System.Logger.Level;
@@ -14,18 +14,18 @@ import java.util.function.Consumer;
  *
  * <p>Thread-safe: {@link #deliver} may be called from any thread.
  */
-final class Callbacks {
+public final class Callbacks {
 
   private static final Logger LOG = System.getLogger(Callbacks.class.getName());
 
   private final Executor executor;
 
-  Callbacks(Executor executor) {
+  public Callbacks(Executor executor) {
     this.executor = executor;
   }
 
   /** Calls every listener of {@code listeners} (a snapshot) with {@code event}, on the executor. */
-  <E> void deliver(List<? extends Consumer<? super E>> listeners, E event) {
+  public <E> void deliver(List<? extends Consumer<? super E>> listeners, E event) {
     if (listeners.isEmpty()) {
       return;
     }

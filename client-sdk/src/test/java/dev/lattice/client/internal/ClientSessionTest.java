@@ -1,9 +1,13 @@
-package dev.lattice.client;
+package dev.lattice.client.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.lattice.client.ChangeEvent;
+import dev.lattice.client.ConnectionStatus;
 import dev.lattice.client.ConnectionStatus.State;
+import dev.lattice.client.PresenceEvent;
+import dev.lattice.client.UpdateRejectedException;
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
 import dev.lattice.crdt.ReplicaId;

@@ -1,4 +1,4 @@
-package dev.lattice.client;
+package dev.lattice.client.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

@@ -1,4 +1,4 @@
-package dev.lattice.client;
+package dev.lattice.client.internal;
 
 import java.time.Duration;
 import java.util.Objects;
@@ -12,13 +12,13 @@ import java.util.random.RandomGenerator;
  *
  * <p>Immutable apart from the random source; thread-safe if the random source is.
  */
-final class Backoff {
+public final class Backoff {
 
   private final long baseMillis;
   private final long capMillis;
   private final RandomGenerator random;
 
-  Backoff(Duration base, Duration cap, RandomGenerator random) {
+  public Backoff(Duration base, Duration cap, RandomGenerator random) {
     this.baseMillis = base.toMillis();
     this.capMillis = cap.toMillis();
     this.random = Objects.requireNonNull(random, "random");

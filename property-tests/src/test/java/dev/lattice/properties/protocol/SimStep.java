@@ -1,4 +1,4 @@
-package dev.lattice.client;
+package dev.lattice.properties.protocol;
 
 /**
  * One step of a {@link SyncSimulation} schedule, as jqwik generates and shrinks it. Indices are

@@ -1,4 +1,4 @@
-package dev.lattice.client;
+package dev.lattice.client.internal;
 
 import java.time.Clock;
 import java.util.ArrayDeque;
@@ -13,7 +13,7 @@ import java.util.function.LongConsumer;
  *
  * <p>Thread-safe: {@link #sample} is synchronized, {@link #correctedMillis()} reads a volatile.
  */
-final class ClockSync {
+public final class ClockSync {
 
   /** Samples kept: old enough ones age out, so a drifting wall clock is followed. */
   static final int WINDOW = 8;
@@ -27,7 +27,7 @@ final class ClockSync {
   private volatile long offsetMillis;
   private long savedMillis;
 
-  ClockSync(Clock wallClock) {
+  public ClockSync(Clock wallClock) {
     this(wallClock, 0, offset -> {});
   }
 
@@ -36,7 +36,7 @@ final class ClockSync {
    *     client that starts offline still corrects its timestamps)
    * @param save told a new estimate once it moved more than a second from the last one told
    */
-  ClockSync(Clock wallClock, long initialOffsetMillis, LongConsumer save) {
+  public ClockSync(Clock wallClock, long initialOffsetMillis, LongConsumer save) {
     this.wallClock = wallClock;
     this.save = save;
     this.offsetMillis = initialOffsetMillis;
@@ -49,7 +49,7 @@ final class ClockSync {
   }
 
   /** The wall clock corrected by the estimated offset: what the HLC uses as physical time. */
-  long correctedMillis() {
+  public long correctedMillis() {
     return Math.max(0, wallClock.millis() + offsetMillis);
   }
 

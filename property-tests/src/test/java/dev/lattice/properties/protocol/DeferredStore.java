@@ -1,4 +1,4 @@
-package dev.lattice.client;
+package dev.lattice.properties.protocol;
 
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;

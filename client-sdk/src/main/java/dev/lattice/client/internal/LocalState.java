@@ -1,5 +1,6 @@
-package dev.lattice.client;
+package dev.lattice.client.internal;
 
+import dev.lattice.client.LocalStateException;
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
 import dev.lattice.crdt.FieldTypeMismatchException;
@@ -26,7 +27,7 @@ import java.util.Set;
  * <p>Implementations are thread-safe; the client calls them from its own threads, never from a
  * listener.
  */
-interface LocalState extends AutoCloseable {
+public interface LocalState extends AutoCloseable {
 
   /** This client's replica id: the stored one, or a fresh one when there is no stored state. */
   ReplicaId replicaId();

@@ -1,7 +1,9 @@
-package dev.lattice.client;
+package dev.lattice.client.internal;
 
+import dev.lattice.client.ConnectionStatus;
 import dev.lattice.client.ConnectionStatus.State;
-import dev.lattice.client.LocalState.OutboxEntry;
+import dev.lattice.client.UpdateRejectedException;
+import dev.lattice.client.internal.LocalState.OutboxEntry;
 import dev.lattice.crdt.DocumentDelta;
 import dev.lattice.crdt.DotSet;
 import dev.lattice.crdt.ReplicaId;
@@ -65,15 +67,15 @@ import java.util.function.Supplier;
  * <p>Not thread-safe: confined to one serial thread (the session thread). Every method, including
  * the timer tasks it schedules, runs there.
  */
-final class ClientSession {
+public final class ClientSession {
 
   private static final Logger LOG = System.getLogger(ClientSession.class.getName());
 
   /** Close code used locally when a connection failed at the network level. */
-  static final int ABNORMAL = 1006;
+  public static final int ABNORMAL = 1006;
 
   /** Settings of the session. */
-  record Config(
+  public record Config(
       Supplier<String> credentials,
       String clientName,
       Backoff backoff,
@@ -84,7 +86,7 @@ final class ClientSession {
       int maxProtocolVersion) {
 
     /** Settings offering every protocol version this build speaks. */
-    Config(
+    public Config(
         Supplier<String> credentials,
         String clientName,
         Backoff backoff,
@@ -246,7 +248,7 @@ final class ClientSession {
   private ClientScheduler.Cancellable presenceTimer;
   private ClientScheduler.Cancellable pumpTimer;
 
-  ClientSession(
+  public ClientSession(
       Config config,
       ReplicaId me,
       ClientTransport transport,
@@ -267,7 +269,7 @@ final class ClientSession {
         statusSink);
   }
 
-  ClientSession(
+  public ClientSession(
       Config config,
       ReplicaId me,
       Supplier<ReplicaId> retireReplica,
@@ -291,21 +293,21 @@ final class ClientSession {
   }
 
   /** The largest frame the server accepts, as last advertised (or the protocol default). */
-  int maxFrameBytes() {
+  public int maxFrameBytes() {
     return maxFrameBytes;
   }
 
   // ------------------------------------------------------------------ commands
 
   /** Starts the first connection attempt. */
-  void start() {
+  public void start() {
     if (phase == Phase.WAITING) {
       connect();
     }
   }
 
   /** Starts following a document. */
-  void open(DocumentState state) {
+  public void open(DocumentState state) {
     // A document opened while the replica was being retired must not edit under the old id.
     state.adopt(me);
     SessionDoc doc = docs.computeIfAbsent(state.id, id -> new SessionDoc(state));
@@ -326,7 +328,7 @@ final class ClientSession {
    * (their acks change nothing; unacknowledged entries stay in the stored outbox and go out again
    * when the document is reopened).
    */
-  void closeDocument(String documentId) {
+  public void closeDocument(String documentId) {
     SessionDoc doc = docs.remove(documentId);
     undeliverable.remove(documentId);
     if (doc == null) {
@@ -341,12 +343,12 @@ final class ClientSession {
   }
 
   /** Something may be ready to send: a local edit, a presence change. */
-  void kick() {
+  public void kick() {
     pump();
   }
 
   /** Sends the document's presence now if online (after a local change of it). */
-  void presenceChanged(String documentId) {
+  public void presenceChanged(String documentId) {
     SessionDoc doc = docs.get(documentId);
     if (doc != null && phase == Phase.ONLINE && doc.phase == DocPhase.SYNCED) {
       sendPresence(doc, true);
@@ -354,7 +356,7 @@ final class ClientSession {
   }
 
   /** Stops for good: sends nothing more and closes the connection with 1000. */
-  void close() {
+  public void close() {
     if (phase == Phase.CLOSED) {
       return;
     }
@@ -369,12 +371,12 @@ final class ClientSession {
       transport.close(generation, CloseCodes.NORMAL, "client closed");
     }
     forgetConnection();
-    statusSink.accept(ConnectionStatus.of(State.OFFLINE, "client closed", 0));
+    statusSink.accept(ConnectionStatuses.of(State.OFFLINE, "client closed", 0));
   }
 
   // ------------------------------------------------------------------ connection events
 
-  void onOpen(long gen) {
+  public void onOpen(long gen) {
     if (gen != generation || phase != Phase.CONNECTING) {
       return;
     }
@@ -408,7 +410,7 @@ final class ClientSession {
             timeout);
   }
 
-  void onClosed(long gen, int code, String reason) {
+  public void onClosed(long gen, int code, String reason) {
     if (gen != generation
         || phase == Phase.CLOSED
         || phase == Phase.OFFLINE
@@ -433,7 +435,7 @@ final class ClientSession {
     if (!freshReplica && !CloseCodes.shouldReconnect(code)) {
       phase = Phase.OFFLINE;
       LOG.log(Level.WARNING, "Lattice server closed the connection for good: " + text);
-      statusSink.accept(ConnectionStatus.of(State.FAILED, text, code));
+      statusSink.accept(ConnectionStatuses.of(State.FAILED, text, code));
       return;
     }
     phase = Phase.WAITING;
@@ -454,7 +456,7 @@ final class ClientSession {
         wasOnline ? Level.INFO : Level.DEBUG,
         "Lattice connection lost (" + text + "); reconnecting in " + delay + " ms");
     statusSink.accept(
-        ConnectionStatus.of(
+        ConnectionStatuses.of(
             State.CONNECTING,
             plainWords(code, neverOpened) + ", retrying " + inPlainWords(delay) + " (" + text + ")",
             code));
@@ -497,7 +499,7 @@ final class ClientSession {
     phase = Phase.OFFLINE;
     String reason = "the server refused the WebSocket upgrade with " + text + "; not retrying";
     LOG.log(Level.WARNING, "Lattice: " + reason);
-    statusSink.accept(ConnectionStatus.ofHttp(State.FAILED, reason, httpStatus));
+    statusSink.accept(ConnectionStatuses.ofHttp(State.FAILED, reason, httpStatus));
   }
 
   /**
@@ -535,7 +537,7 @@ final class ClientSession {
     };
   }
 
-  void onMessage(long gen, Message message) {
+  public void onMessage(long gen, Message message) {
     if (gen != generation || (phase != Phase.HANDSHAKE && phase != Phase.ONLINE)) {
       return;
     }
@@ -580,7 +582,7 @@ final class ClientSession {
   private void connect() {
     phase = Phase.CONNECTING;
     generation++;
-    statusSink.accept(ConnectionStatus.of(State.CONNECTING, null, 0));
+    statusSink.accept(ConnectionStatuses.of(State.CONNECTING, null, 0));
     // Asked once per connection: the same token goes in the upgrade and in HELLO.
     try {
       connectCredentials = config.credentials().get();
@@ -631,7 +633,7 @@ final class ClientSession {
     attempt = 0;
     retryAttempt = 0;
     holding = false;
-    statusSink.accept(ConnectionStatus.of(State.ONLINE, "session " + welcome.sessionId(), 0));
+    statusSink.accept(ConnectionStatuses.of(State.ONLINE, "session " + welcome.sessionId(), 0));
     schedulePing(Math.max(1, pingEvery));
     schedulePresenceRenewal();
     for (SessionDoc doc : docs.values()) {

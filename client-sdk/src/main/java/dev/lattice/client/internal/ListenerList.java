@@ -1,5 +1,6 @@
-package dev.lattice.client;
+package dev.lattice.client.internal;
 
+import dev.lattice.client.Registration;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -9,11 +10,11 @@ import java.util.function.Consumer;
  * Registered listeners of one kind. Thread-safe (copy on write: listeners change rarely, events are
  * frequent).
  */
-final class ListenerList<E> {
+public final class ListenerList<E> {
 
   private final CopyOnWriteArrayList<Consumer<? super E>> listeners = new CopyOnWriteArrayList<>();
 
-  Registration add(Consumer<? super E> listener) {
+  public Registration add(Consumer<? super E> listener) {
     Objects.requireNonNull(listener, "listener");
     // A wrapper per registration, so that registering one lambda twice gives two registrations.
     Consumer<? super E> entry = listener::accept;
@@ -21,7 +22,7 @@ final class ListenerList<E> {
     return () -> listeners.remove(entry);
   }
 
-  List<Consumer<? super E>> snapshot() {
+  public List<Consumer<? super E>> snapshot() {
     return listeners;
   }
 }

@@ -1,5 +1,15 @@
-package dev.lattice.client;
+package dev.lattice.properties.protocol;
 
+import dev.lattice.client.ConnectionStatus;
+import dev.lattice.client.LatticeClient;
+import dev.lattice.client.internal.Backoff;
+import dev.lattice.client.internal.Callbacks;
+import dev.lattice.client.internal.ClientScheduler;
+import dev.lattice.client.internal.ClientSession;
+import dev.lattice.client.internal.ClientTransport;
+import dev.lattice.client.internal.ClockSync;
+import dev.lattice.client.internal.DocumentState;
+import dev.lattice.client.internal.MemoryLocalState;
 import dev.lattice.crdt.CrdtKind;
 import dev.lattice.crdt.CrdtType;
 import dev.lattice.crdt.Document;

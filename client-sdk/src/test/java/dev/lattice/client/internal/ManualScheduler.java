@@ -1,4 +1,4 @@
-package dev.lattice.client;
+package dev.lattice.client.internal;
 
 import java.util.ArrayList;
 import java.util.Comparator;

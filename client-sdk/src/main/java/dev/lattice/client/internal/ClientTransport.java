@@ -1,4 +1,4 @@
-package dev.lattice.client;
+package dev.lattice.client.internal;
 
 import dev.lattice.protocol.Message;
 
@@ -10,7 +10,7 @@ import dev.lattice.protocol.Message;
  *
  * <p>Called only from the session's thread.
  */
-interface ClientTransport {
+public interface ClientTransport {
 
   /** Opens connection {@code generation}; reports its opening, or its failure as a close. */
   void connect(long generation);

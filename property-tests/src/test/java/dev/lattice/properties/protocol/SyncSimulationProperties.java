@@ -1,8 +1,9 @@
-package dev.lattice.client;
+package dev.lattice.properties.protocol;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.lattice.client.SimStep.RestartKind;
+import dev.lattice.client.internal.ClientSession;
+import dev.lattice.properties.protocol.SimStep.RestartKind;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;

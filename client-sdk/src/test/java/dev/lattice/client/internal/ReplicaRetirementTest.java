@@ -1,8 +1,8 @@
-package dev.lattice.client;
+package dev.lattice.client.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.lattice.client.LocalState.OutboxEntry;
+import dev.lattice.client.internal.LocalState.OutboxEntry;
 import dev.lattice.crdt.CrdtKind;
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;

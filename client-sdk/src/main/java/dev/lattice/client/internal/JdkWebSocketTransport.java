@@ -1,4 +1,4 @@
-package dev.lattice.client;
+package dev.lattice.client.internal;
 
 import dev.lattice.protocol.Message;
 import dev.lattice.protocol.MessageCodec;
@@ -27,7 +27,7 @@ import java.util.concurrent.TimeUnit;
  * <p>Thread-safe in the sense the session needs: its methods are called on the session thread;
  * WebSocket callbacks arrive on the HTTP client's threads and only post to the session thread.
  */
-final class JdkWebSocketTransport implements ClientTransport {
+public final class JdkWebSocketTransport implements ClientTransport {
 
   private static final Logger LOG = System.getLogger(JdkWebSocketTransport.class.getName());
   private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
@@ -45,14 +45,15 @@ final class JdkWebSocketTransport implements ClientTransport {
   private WebSocket current;
   private CompletableFuture<?> sendChain = CompletableFuture.completedFuture(null);
 
-  JdkWebSocketTransport(URI uri, HttpClient http, MessageCodec codec, Executor sessionThread) {
+  public JdkWebSocketTransport(
+      URI uri, HttpClient http, MessageCodec codec, Executor sessionThread) {
     this.uri = uri;
     this.http = http;
     this.codec = codec;
     this.sessionThread = sessionThread;
   }
 
-  void bind(ClientSession session) {
+  public void bind(ClientSession session) {
     this.session = session;
   }
 

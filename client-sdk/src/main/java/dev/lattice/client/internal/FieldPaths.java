@@ -1,17 +1,17 @@
-package dev.lattice.client;
+package dev.lattice.client.internal;
 
 import java.util.List;
 
 /** Names of values inside maps, for messages. Stateless. */
-final class FieldPaths {
+public final class FieldPaths {
 
   private FieldPaths() {}
 
-  static String describe(String field, List<String> keys) {
+  public static String describe(String field, List<String> keys) {
     return keys.isEmpty() ? field : field + "." + String.join(".", keys);
   }
 
-  static List<String> append(List<String> keys, String key) {
+  public static List<String> append(List<String> keys, String key) {
     java.util.ArrayList<String> out = new java.util.ArrayList<>(keys.size() + 1);
     out.addAll(keys);
     out.add(key);

@@ -1,10 +1,11 @@
-package dev.lattice.client;
+package dev.lattice.client.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.lattice.client.LocalState.OutboxEntry;
-import dev.lattice.client.LocalState.StoredDocument;
+import dev.lattice.client.LocalStateException;
+import dev.lattice.client.internal.LocalState.OutboxEntry;
+import dev.lattice.client.internal.LocalState.StoredDocument;
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
 import dev.lattice.crdt.ReplicaId;

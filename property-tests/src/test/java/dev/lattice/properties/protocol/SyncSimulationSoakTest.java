@@ -1,6 +1,6 @@
-package dev.lattice.client;
+package dev.lattice.properties.protocol;
 
-import dev.lattice.client.SimStep.RestartKind;
+import dev.lattice.properties.protocol.SimStep.RestartKind;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;

@@ -1,4 +1,4 @@
-package dev.lattice.client;
+package dev.lattice.properties.protocol;
 
 import java.util.Comparator;
 import java.util.PriorityQueue;

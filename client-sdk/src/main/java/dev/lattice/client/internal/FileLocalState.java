@@ -1,5 +1,6 @@
-package dev.lattice.client;
+package dev.lattice.client.internal;
 
+import dev.lattice.client.LocalStateException;
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
 import dev.lattice.crdt.DotSet;
@@ -87,9 +88,9 @@ import java.util.zip.CRC32C;
  * <p>Thread-safe: operations on one document are serialized by a lock per document; operations on
  * different documents run in parallel.
  */
-final class FileLocalState implements LocalState {
+public final class FileLocalState implements LocalState {
 
-  static final String LOCK_FILE = "lock";
+  public static final String LOCK_FILE = "lock";
   private static final System.Logger LOG = System.getLogger(FileLocalState.class.getName());
 
   static final String REPLICA_ID_FILE = "replica-id";
@@ -97,8 +98,8 @@ final class FileLocalState implements LocalState {
   /** The last measured offset of the server's clock, in milliseconds, as decimal text. */
   static final String CLOCK_OFFSET_FILE = "clock-offset";
 
-  static final String DOCUMENTS_DIR = "documents";
-  static final String SNAPSHOT_SUFFIX = ".snapshot";
+  public static final String DOCUMENTS_DIR = "documents";
+  public static final String SNAPSHOT_SUFFIX = ".snapshot";
   static final String OUTBOX_SUFFIX = ".outbox";
   static final String TEMP_SUFFIX = ".tmp";
 
@@ -149,7 +150,7 @@ final class FileLocalState implements LocalState {
    * @throws LocalStateException if another client holds the directory, if the replica id is missing
    *     while document state exists or cannot be read, or on an I/O error
    */
-  static FileLocalState open(Path directory) {
+  public static FileLocalState open(Path directory) {
     Objects.requireNonNull(directory, "directory");
     Path dir;
     try {
@@ -510,7 +511,7 @@ final class FileLocalState implements LocalState {
   }
 
   /** The file name stem of a document: the SHA-256 of its id's UTF-8 bytes, in lower-case hex. */
-  static String fileStem(byte[] documentIdUtf8) {
+  public static String fileStem(byte[] documentIdUtf8) {
     try {
       return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(documentIdUtf8));
     } catch (NoSuchAlgorithmException e) {
