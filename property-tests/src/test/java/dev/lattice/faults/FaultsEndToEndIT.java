@@ -218,7 +218,7 @@ class FaultsEndToEndIT {
               + " edits, "
               + history.acknowledged()
               + " acknowledged before healing's flush\n  "
-              + (events.size() <= 40 ? String.join("\n  ", events) : "(events listed up to 40)"));
+              + History.firstEvents(events));
       passed = true;
     } catch (Exception | AssertionError e) {
       history.write(dir, seed, List.of("failed: " + e));

@@ -182,4 +182,13 @@ final class History {
   long acknowledged() {
     return attempts().stream().filter(Attempt::acknowledged).count();
   }
+
+  /** The first 40 of a run's fault events, one a line, and how many more a soak had. */
+  static String firstEvents(List<String> events) {
+    int shown = Math.min(40, events.size());
+    String listed = String.join("\n  ", events.subList(0, shown));
+    return shown == events.size()
+        ? listed
+        : listed + "\n  ... and " + (events.size() - shown) + " more";
+  }
 }

@@ -221,7 +221,7 @@ class RedisFaultsEndToEndIT {
               + " acknowledged, "
               + clockDriftRefusals
               + " updates refused with CLOCK_DRIFT by the servers' last lives\n  "
-              + (events.size() <= 40 ? String.join("\n  ", events) : "(events listed up to 40)"));
+              + History.firstEvents(events));
       passed = true;
     } catch (Exception | AssertionError e) {
       history.write(dir, seed, List.of("failed: " + e));
