@@ -439,12 +439,7 @@ public final class Document {
    * first winning.
    */
   public DocumentDelta withoutTypeConflicts(DocumentDelta delta) {
-    return DocumentDelta.withoutFieldsTypedOtherwise(
-        delta,
-        name -> {
-          FieldState mine = fields.get(name);
-          return mine == null ? null : mine.type();
-        });
+    return DocumentDelta.withoutFieldsTypedOtherwise(fields, delta);
   }
 
   /**

@@ -124,15 +124,16 @@ public final class DocumentDelta {
    * wins.
    */
   public DocumentDelta withoutTypeConflicts(DocumentDelta other) {
-    return withoutFieldsTypedOtherwise(other, name -> typeOf(fields.get(name)));
+    return withoutFieldsTypedOtherwise(fields, other);
   }
 
+  /** {@code other} without the fields that {@code held} holds with another type. */
   static DocumentDelta withoutFieldsTypedOtherwise(
-      DocumentDelta other, java.util.function.Function<String, CrdtType> heldType) {
+      Map<String, FieldState> held, DocumentDelta other) {
     TreeMap<String, FieldState> kept = null;
     for (Map.Entry<String, FieldState> e : other.fields.entrySet()) {
-      CrdtType held = heldType.apply(e.getKey());
-      if (held != null && held != e.getValue().type()) {
+      FieldState mine = held.get(e.getKey());
+      if (mine != null && mine.type() != e.getValue().type()) {
         if (kept == null) {
           kept = new TreeMap<>(other.fields);
         }
@@ -142,10 +143,6 @@ public final class DocumentDelta {
     return kept == null
         ? other
         : new DocumentDelta(other.context, Collections.unmodifiableSortedMap(kept));
-  }
-
-  private static CrdtType typeOf(FieldState field) {
-    return field == null ? null : field.type();
   }
 
   /**
