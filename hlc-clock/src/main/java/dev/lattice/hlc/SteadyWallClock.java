@@ -44,8 +44,12 @@ public final class SteadyWallClock implements LongSupplier {
       throw new IllegalArgumentException("slack must not be negative, was " + slack);
     }
     this.slackMillis = slack.toMillis();
-    this.anchorMillis = startMillis;
+    long wall = wallMillis.getAsLong();
+    this.anchorMillis = Math.max(startMillis, wall);
     this.anchorNanos = nanoTime.getAsLong();
+    // Started ahead of the wall by more than the slack: the caller knows why and says so (a
+    // server names its store's time); the first reading need not warn again.
+    this.ignoringWall = anchorMillis - wall > slackMillis;
   }
 
   /**
@@ -53,7 +57,7 @@ public final class SteadyWallClock implements LongSupplier {
    * measuring elapsed time with {@code nanoTime} otherwise.
    */
   public static SteadyWallClock of(LongSupplier wallMillis, LongSupplier nanoTime, Duration slack) {
-    return new SteadyWallClock(wallMillis, nanoTime, slack, wallMillis.getAsLong());
+    return new SteadyWallClock(wallMillis, nanoTime, slack, Long.MIN_VALUE);
   }
 
   /**
@@ -62,8 +66,7 @@ public final class SteadyWallClock implements LongSupplier {
    */
   public static SteadyWallClock startingAt(
       long startMillis, LongSupplier wallMillis, LongSupplier nanoTime, Duration slack) {
-    return new SteadyWallClock(
-        wallMillis, nanoTime, slack, Math.max(startMillis, wallMillis.getAsLong()));
+    return new SteadyWallClock(wallMillis, nanoTime, slack, startMillis);
   }
 
   @Override
