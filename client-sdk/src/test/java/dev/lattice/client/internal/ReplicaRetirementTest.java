@@ -90,6 +90,28 @@ class ReplicaRetirementTest {
   }
 
   /** HELLO (returned), WELCOME, SUBSCRIBE answered by a SYNC with {@code vector}. */
+  /** The server's answer to a resend of a dot it holds with other content. */
+  private void refuseAsStale(ClientSession session, Update resend) {
+    session.onMessage(
+        gen(),
+        new ErrorMessage(
+            OptionalLong.of(resend.requestId().getAsLong()),
+            ErrorCode.STALE_REPLICA.code(),
+            "held with other content"));
+  }
+
+  /**
+   * Opens {@code doc}, connects to a server holding {@code held}, and refuses the first UPDATE the
+   * session resends as stale: the replica id must then be retired.
+   */
+  private void openAndRefuseTheFirstResend(
+      ClientSession session, DocumentState doc, VersionVector held) {
+    session.open(doc);
+    session.start();
+    handshake(session, held);
+    refuseAsStale(session, transport.drain(Update.class).get(0));
+  }
+
   private Hello handshake(ClientSession session, VersionVector vector) {
     session.onOpen(gen());
     Hello hello = transport.drain(Hello.class).get(0);
@@ -122,12 +144,7 @@ class ReplicaRetirementTest {
       List<Update> resend = transport.drain(Update.class);
       assertThat(resend).hasSize(1);
       assertThat(transport.closes).isEmpty();
-      session.onMessage(
-          gen(),
-          new ErrorMessage(
-              OptionalLong.of(resend.get(0).requestId().getAsLong()),
-              ErrorCode.STALE_REPLICA.code(),
-              "held with other content"));
+      refuseAsStale(session, resend.get(0));
       assertThat(transport.closes).containsExactly(CloseCodes.GOING_AWAY);
 
       ReplicaId fresh = local.replicaId();
@@ -223,16 +240,7 @@ class ReplicaRetirementTest {
       doc.edit("tags", d -> d.removeFromSet(old, "tags", Value.of("a")));
       doc.edit("status", d -> d.writeMVRegister(old, "status", Value.of("open")));
       ClientSession session = session(local);
-      session.open(doc);
-      session.start();
-      handshake(session, VersionVector.of(Map.of(old, 10L)));
-      List<Update> resend = transport.drain(Update.class);
-      session.onMessage(
-          gen(),
-          new ErrorMessage(
-              OptionalLong.of(resend.get(0).requestId().getAsLong()),
-              ErrorCode.STALE_REPLICA.code(),
-              "held with other content"));
+      openAndRefuseTheFirstResend(session, doc, VersionVector.of(Map.of(old, 10L)));
       ReplicaId fresh = local.replicaId();
       assertThat(fresh).isNotEqualTo(old);
 
@@ -293,16 +301,7 @@ class ReplicaRetirementTest {
                   register,
                   (r, dot) -> r.set(Value.of("hello"), at, old)));
       ClientSession session = session(local);
-      session.open(doc);
-      session.start();
-      handshake(session, VersionVector.of(Map.of(old, 20L)));
-      List<Update> resend = transport.drain(Update.class);
-      session.onMessage(
-          gen(),
-          new ErrorMessage(
-              OptionalLong.of(resend.get(0).requestId().getAsLong()),
-              ErrorCode.STALE_REPLICA.code(),
-              "held with other content"));
+      openAndRefuseTheFirstResend(session, doc, VersionVector.of(Map.of(old, 20L)));
       ReplicaId fresh = local.replicaId();
       assertThat(fresh).isNotEqualTo(old);
       assertThat(doc.pendingChanges()).isPositive();
@@ -353,16 +352,7 @@ class ReplicaRetirementTest {
         "m",
         d -> d.mutateAt(ME, "m", List.of("tags"), set, (t, dot) -> t.remove(dot, Value.of("x"))));
     ClientSession session = session(local);
-    session.open(doc);
-    session.start();
-    handshake(session, VersionVector.of(Map.of(ME, 10L, other, 2L)));
-    List<Update> resend = transport.drain(Update.class);
-    session.onMessage(
-        gen(),
-        new ErrorMessage(
-            OptionalLong.of(resend.get(0).requestId().getAsLong()),
-            ErrorCode.STALE_REPLICA.code(),
-            "held with other content"));
+    openAndRefuseTheFirstResend(session, doc, VersionVector.of(Map.of(ME, 10L, other, 2L)));
     ReplicaId fresh = local.replicaId();
     assertThat(fresh).isNotEqualTo(ME);
 
@@ -416,17 +406,8 @@ class ReplicaRetirementTest {
     doc.edit("n", d -> d.incrementGCounter(ME, "n", 1));
     doc.edit("n", d -> d.incrementGCounter(ME, "n", 1));
     ClientSession session = session(local);
-    session.open(doc);
-    session.start();
     // The server holds both sequences (a lost ACK, or another history): this is a resend.
-    handshake(session, VersionVector.of(Map.of(ME, 2L)));
-    Update resend = transport.drain(Update.class).get(0);
-    session.onMessage(
-        gen(),
-        new ErrorMessage(
-            OptionalLong.of(resend.requestId().getAsLong()),
-            ErrorCode.STALE_REPLICA.code(),
-            "held with other content"));
+    openAndRefuseTheFirstResend(session, doc, VersionVector.of(Map.of(ME, 2L)));
     assertThat(local.replicaId()).isNotEqualTo(ME);
     assertThat(doc.me()).isEqualTo(local.replicaId());
     assertThat(transport.closes).containsExactly(CloseCodes.GOING_AWAY);
@@ -461,12 +442,7 @@ class ReplicaRetirementTest {
     assertThat(resend).hasSize(1);
     assertThat(resend.get(0).delta().context().ranges())
         .containsExactly(new DotRange(earlier, 1, 2));
-    session.onMessage(
-        gen(),
-        new ErrorMessage(
-            OptionalLong.of(resend.get(0).requestId().getAsLong()),
-            ErrorCode.STALE_REPLICA.code(),
-            "held with other content"));
+    refuseAsStale(session, resend.get(0));
     // Some of them might be held as they are: each goes again alone, and only those refused alone
     // are made again.
     List<Update> alone = transport.drain(Update.class);
@@ -474,12 +450,7 @@ class ReplicaRetirementTest {
     assertThat(transport.closes).isEmpty();
     for (Update update : alone) {
       assertThat(update.delta().context().ranges()).hasSize(1);
-      session.onMessage(
-          gen(),
-          new ErrorMessage(
-              OptionalLong.of(update.requestId().getAsLong()),
-              ErrorCode.STALE_REPLICA.code(),
-              "held with other content"));
+      refuseAsStale(session, update);
     }
     assertThat(local.replicaId()).as("the current id is not retired").isEqualTo(ME);
     assertThat(doc.earlierWriters()).isEmpty();
