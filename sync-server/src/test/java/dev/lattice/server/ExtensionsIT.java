@@ -418,9 +418,11 @@ class ExtensionsIT {
     assertThat(poll(recorder.changes).principal()).contains(Principal.of("alice-verified"));
   }
 
-  @Test
-  void aWebhookPostsTheChangedFieldsAsGetRendersThem() throws Exception {
-    BlockingQueue<String> bodies = new LinkedBlockingQueue<>();
+  /**
+   * A local HTTP endpoint that answers 204 and queues every body it receives; stopped after the
+   * test. Returns its URL.
+   */
+  private java.net.URI webhookReceiver(BlockingQueue<String> bodies) throws java.io.IOException {
     com.sun.net.httpserver.HttpServer receiver =
         com.sun.net.httpserver.HttpServer.create(new java.net.InetSocketAddress("127.0.0.1", 0), 0);
     receiver.createContext(
@@ -435,8 +437,13 @@ class ExtensionsIT {
         });
     receiver.start();
     open.add(() -> receiver.stop(0));
-    java.net.URI url =
-        java.net.URI.create("http://127.0.0.1:" + receiver.getAddress().getPort() + "/hook");
+    return java.net.URI.create("http://127.0.0.1:" + receiver.getAddress().getPort() + "/hook");
+  }
+
+  @Test
+  void aWebhookPostsTheChangedFieldsAsGetRendersThem() throws Exception {
+    BlockingQueue<String> bodies = new LinkedBlockingQueue<>();
+    java.net.URI url = webhookReceiver(bodies);
     LatticeServer server =
         start(
             LatticeServer.builder()
@@ -467,22 +474,7 @@ class ExtensionsIT {
   @Test
   void aWebhookSendsItsOpenWindowWhenTheServerCloses(@TempDir Path data) throws Exception {
     BlockingQueue<String> bodies = new LinkedBlockingQueue<>();
-    com.sun.net.httpserver.HttpServer receiver =
-        com.sun.net.httpserver.HttpServer.create(new java.net.InetSocketAddress("127.0.0.1", 0), 0);
-    receiver.createContext(
-        "/hook",
-        exchange -> {
-          bodies.add(
-              new String(
-                  exchange.getRequestBody().readAllBytes(),
-                  java.nio.charset.StandardCharsets.UTF_8));
-          exchange.sendResponseHeaders(204, -1);
-          exchange.close();
-        });
-    receiver.start();
-    open.add(() -> receiver.stop(0));
-    java.net.URI url =
-        java.net.URI.create("http://127.0.0.1:" + receiver.getAddress().getPort() + "/hook");
+    java.net.URI url = webhookReceiver(bodies);
     LatticeServer server =
         start(
             LatticeServer.builder()
