@@ -7,6 +7,7 @@ import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.Value;
 import dev.lattice.crdt.VersionVector;
 import dev.lattice.hlc.HybridLogicalClock;
+import dev.lattice.properties.sim.SimTime;
 import dev.lattice.protocol.Message;
 import dev.lattice.protocol.Update;
 import dev.lattice.server.hub.Connection;
@@ -36,8 +37,8 @@ import java.util.concurrent.CompletableFuture;
  * by a {@link LossyBus}, with clients that edit counters and registers, move between servers and
  * resend what was not acknowledged, as the SDK does. Everything runs on one thread in virtual time:
  * each server's executor is a queue the schedule runs one task of at a time, each server's timers
- * are on the one {@link VirtualTime}, and every choice comes from one {@code Random(seed)}, so a
- * {@link Setup} replays exactly.
+ * are on the one {@link SimTime}, and every choice comes from one {@code Random(seed)}, so a {@link
+ * Setup} replays exactly.
  *
  * <p>Faults: announcements dropped, duplicated, delayed and reordered; subscriptions that fail or
  * answer late; the replicator's connection dropping (what was in flight is lost, every followed
@@ -123,7 +124,7 @@ final class MultiServerSimulation {
 
   private final Setup setup;
   private final Random random;
-  private final VirtualTime time = new VirtualTime();
+  private final SimTime time = new SimTime();
   private final RedisModel redis;
   private final LossyBus bus;
   private final List<Server> servers = new ArrayList<>();
@@ -365,8 +366,8 @@ final class MultiServerSimulation {
               if (!alive) {
                 return () -> {};
               }
-              VirtualTime.Timer t = time.schedule(Server.this, delay.toNanos(), task);
-              return () -> t.cancelled = true;
+              SimTime.Timer t = time.schedule(Server.this, delay.toNanos(), task);
+              return t::cancel;
             }
 
             @Override

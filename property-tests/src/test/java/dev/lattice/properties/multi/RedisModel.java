@@ -3,6 +3,7 @@ package dev.lattice.properties.multi;
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
 import dev.lattice.crdt.VersionVector;
+import dev.lattice.properties.sim.SimTime;
 import dev.lattice.server.spi.Appended;
 import dev.lattice.server.spi.StoreCursor;
 import dev.lattice.server.spi.StoredChanges;
@@ -55,7 +56,7 @@ final class RedisModel {
     }
   }
 
-  private final VirtualTime time;
+  private final SimTime time;
   private final boolean staleCursors;
   private final Map<String, Doc> docs = new TreeMap<>();
   private StoreCursor lastIssued = StoreCursor.ORIGIN;
@@ -66,7 +67,7 @@ final class RedisModel {
    *     {@link StoreCursor#ORIGIN}; without it such a cursor reads the log after it, which looks
    *     like any other answer
    */
-  RedisModel(VirtualTime time, boolean staleCursors) {
+  RedisModel(SimTime time, boolean staleCursors) {
     this.time = time;
     this.staleCursors = staleCursors;
   }

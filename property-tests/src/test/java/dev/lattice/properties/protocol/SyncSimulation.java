@@ -22,6 +22,7 @@ import dev.lattice.crdt.Value;
 import dev.lattice.faults.CounterCheck;
 import dev.lattice.hlc.HlcTimestamp;
 import dev.lattice.hlc.HybridLogicalClock;
+import dev.lattice.properties.sim.SimTime;
 import dev.lattice.protocol.Ack;
 import dev.lattice.protocol.CloseCodes;
 import dev.lattice.protocol.ErrorCode;
