@@ -679,13 +679,15 @@ public final class DocumentState {
    * again as the same operation (a counter's amount, a register's value and timestamp, a set's adds
    * and removes, an MV-Register's write, an OR-Map's removals of keys and the same operations on
    * the values inside it, nested maps included) by the current replica, in the entry's place (same
-   * entry id, so flush futures keep their meaning). The current replica's own entries after the
-   * first of them are made again too: they were never sent (a connection bound to {@code old}
-   * carries none of them), and their sequence numbers must follow the re-issued ones, since the
-   * server takes a replica's new dots only in order. Entries left with nothing to do (an empty
-   * change) are dropped. The stored outbox is rewritten in one atomic step, so a crash leaves
-   * either the old entries (delivered, and refused and re-issued, again after the restart) or the
-   * new ones.
+   * entry id, so flush futures keep their meaning). A causal edit keeps what it had observed: its
+   * adds and writes get fresh dots, and its removals retract the tags, writes and entries the
+   * original retracted (under their new dots where this pass made them again), never what the
+   * replica received since. The current replica's own entries after the first of them are made
+   * again too: they were never sent (a connection bound to {@code old} carries none of them), and
+   * their sequence numbers must follow the re-issued ones, since the server takes a replica's new
+   * dots only in order. Entries left with nothing to do (an empty change) are dropped. The stored
+   * outbox is rewritten in one atomic step, so a crash leaves either the old entries (delivered,
+   * and refused and re-issued, again after the restart) or the new ones.
    */
   private void reissueStale(ReplicaId old, Set<Long> only) {
     boolean any = false;
@@ -699,14 +701,7 @@ public final class DocumentState {
       return;
     }
     Document scratch = base.copy();
-    retiredAdds.clear();
-    for (OutboxEntry entry : outbox.values()) {
-      for (FieldState field : entry.delta().fields().values()) {
-        if (field.state() instanceof dev.lattice.crdt.ORSet set) {
-          set.entries().forEach((element, dots) -> dots.forEach(d -> retiredAdds.put(d, element)));
-        }
-      }
-    }
+    reissuedFrom.clear();
     // Per field and writer, its contribution before the entry at hand.
     Map<String, dev.lattice.crdt.Crdt<?>> previous = new HashMap<>();
     Map<Long, DocumentDelta> replaced = new HashMap<>();
@@ -833,36 +828,12 @@ public final class DocumentState {
       return scratch.setRegister(me, name, register.value().get(), register.timestamp().get());
     }
     if (after instanceof dev.lattice.crdt.ORSet set) {
-      // Adds are made again; a removal is made again for each element whose dot it retracted,
-      // as far as those dots are known (the base's entries, or the retired id's own adds).
-      DocumentDelta out = DocumentDelta.empty();
-      for (Value element : set.elements()) {
-        out = out.join(scratch.addToSet(me, name, element));
-      }
-      Set<Value> removed = new java.util.TreeSet<>();
-      for (dev.lattice.crdt.DotRange range : set.context().ranges()) {
-        for (long seq = range.first(); seq <= range.last() && seq - range.first() < 4096; seq++) {
-          dev.lattice.crdt.Dot dot = new dev.lattice.crdt.Dot(range.replica(), seq);
-          Value element = retiredAdds.get(dot);
-          if (element == null) {
-            element = elementOf(base, name, dot);
-          }
-          if (element != null && !set.contains(element)) {
-            removed.add(element);
-          }
-        }
-      }
-      for (Value element : removed) {
-        out = out.join(scratch.removeFromSet(me, name, element));
-      }
-      return out;
+      // The entry's delta: every live dot in it is one of its adds.
+      return redoSet(scratch, name, List.of(), dev.lattice.crdt.ORSet.empty(), set);
     }
     if (after instanceof dev.lattice.crdt.MVRegister register) {
-      DocumentDelta out = DocumentDelta.empty();
-      for (Value value : register.values()) {
-        out = out.join(scratch.writeMVRegister(me, name, value));
-      }
-      return out;
+      return redoMVRegister(
+          scratch, name, List.of(), dev.lattice.crdt.MVRegister.empty(), register);
     }
     if (after instanceof dev.lattice.crdt.ORMap map) {
       return redoMap(scratch, name, List.of(), (dev.lattice.crdt.ORMap) before, map);
@@ -924,8 +895,45 @@ public final class DocumentState {
         }
       }
     }
-    for (String key : removed) {
-      out = out.join(scratch.mutateAt(me, name, keys, MAP, (m, dot) -> m.remove(dot, key)));
+    if (removed.isEmpty()) {
+      return out;
+    }
+    // Retract the key's entries the original removal had observed (and the entries this replica
+    // made again for the writer's own earlier updates of it), not every entry held now: an update
+    // of the key received after the original removal must keep the key, as it would have.
+    Set<dev.lattice.crdt.Dot> liveDots = after.entries().keySet();
+    List<dev.lattice.crdt.Dot> retract = new ArrayList<>();
+    scratch
+        .stateAt(name, keys, MAP)
+        .ifPresent(
+            held ->
+                held.entries()
+                    .forEach(
+                        (t, entry) -> {
+                          if (removed.contains(entry.getKey())
+                              && (t.replica().equals(me)
+                                  || observedRemoved(
+                                      t,
+                                      before.context(),
+                                      before.entries().keySet(),
+                                      after.context(),
+                                      liveDots))) {
+                            retract.add(t);
+                          }
+                        }));
+    if (!retract.isEmpty()) {
+      out =
+          out.join(
+              scratch.mutateAt(
+                  me,
+                  name,
+                  keys,
+                  MAP,
+                  (m, dot) -> {
+                    dev.lattice.crdt.ORMap delta =
+                        dev.lattice.crdt.ORMap.of(Map.of(), dotsWith(dot, retract));
+                    return new dev.lattice.crdt.Mutation<>(m.merge(delta), delta);
+                  }));
     }
     return out;
   }
@@ -987,46 +995,10 @@ public final class DocumentState {
           (r, dot) -> r.set(value, at, me));
     }
     if (after instanceof dev.lattice.crdt.ORSet set) {
-      dev.lattice.crdt.ORSet was = (dev.lattice.crdt.ORSet) before;
-      CrdtKind<dev.lattice.crdt.ORSet> kind = CrdtKind.of(dev.lattice.crdt.ORSet.class);
-      DocumentDelta out = DocumentDelta.empty();
-      for (Map.Entry<Value, List<dev.lattice.crdt.Dot>> e : set.entries().entrySet()) {
-        if (!e.getValue().stream().allMatch(was.context()::contains)) {
-          Value element = e.getKey();
-          out = out.join(scratch.mutateAt(me, name, keys, kind, (s, dot) -> s.add(dot, element)));
-        }
-      }
-      Set<Value> removed = new java.util.TreeSet<>();
-      for (dev.lattice.crdt.DotRange range : set.context().ranges()) {
-        for (long seq = range.first(); seq <= range.last() && seq - range.first() < 4096; seq++) {
-          dev.lattice.crdt.Dot dot = new dev.lattice.crdt.Dot(range.replica(), seq);
-          Value element = elementOf(was, dot);
-          if (element == null && was.context().contains(dot)) {
-            continue; // retracted before this edit
-          }
-          if (element == null) {
-            element = elementOf(base.stateAt(name, keys, kind).orElse(null), dot);
-          }
-          if (element == null) {
-            element = elementOf(scratch.stateAt(name, keys, kind).orElse(null), dot);
-          }
-          if (element != null && !set.contains(element)) {
-            removed.add(element);
-          }
-        }
-      }
-      for (Value element : removed) {
-        out = out.join(scratch.mutateAt(me, name, keys, kind, (s, dot) -> s.remove(dot, element)));
-      }
-      return out;
+      return redoSet(scratch, name, keys, (dev.lattice.crdt.ORSet) before, set);
     }
     if (after instanceof dev.lattice.crdt.MVRegister register) {
-      CrdtKind<dev.lattice.crdt.MVRegister> kind = CrdtKind.of(dev.lattice.crdt.MVRegister.class);
-      DocumentDelta out = DocumentDelta.empty();
-      for (Value value : register.values()) {
-        out = out.join(scratch.mutateAt(me, name, keys, kind, (r, dot) -> r.write(dot, value)));
-      }
-      return out;
+      return redoMVRegister(scratch, name, keys, (dev.lattice.crdt.MVRegister) before, register);
     }
     if (after instanceof dev.lattice.crdt.ORMap map) {
       return redoMap(scratch, name, keys, (dev.lattice.crdt.ORMap) before, map);
@@ -1034,32 +1006,176 @@ public final class DocumentState {
     return DocumentDelta.empty();
   }
 
-  private static Value elementOf(dev.lattice.crdt.ORSet set, dev.lattice.crdt.Dot dot) {
-    if (set == null) {
-      return null;
-    }
+  /**
+   * The retired writer's set edits from its part {@code was} to {@code set} (at {@code keys}; the
+   * field itself with none), made again by me as a translation, not as new operations on what the
+   * replica holds now: each new add gets a fresh dot of mine, and the removal retracts exactly the
+   * tags the original had observed ({@code set}'s context), under their new dots where this pass
+   * re-issued them. Made again as {@code remove(element)}, a removal would also retract adds the
+   * replica received after the original edit, which that edit never saw.
+   */
+  private DocumentDelta redoSet(
+      Document scratch,
+      String name,
+      List<String> keys,
+      dev.lattice.crdt.ORSet was,
+      dev.lattice.crdt.ORSet set) {
+    CrdtKind<dev.lattice.crdt.ORSet> kind = CrdtKind.of(dev.lattice.crdt.ORSet.class);
+    DocumentDelta out = DocumentDelta.empty();
+    Set<dev.lattice.crdt.Dot> wasLive = new HashSet<>();
+    was.entries().values().forEach(wasLive::addAll);
+    Set<dev.lattice.crdt.Dot> live = new HashSet<>();
     for (Map.Entry<Value, List<dev.lattice.crdt.Dot>> e : set.entries().entrySet()) {
-      if (e.getValue().contains(dot)) {
-        return e.getKey();
+      live.addAll(e.getValue());
+      List<dev.lattice.crdt.Dot> added =
+          e.getValue().stream().filter(d -> !was.context().contains(d)).toList();
+      if (added.isEmpty()) {
+        continue;
       }
+      Value element = e.getKey();
+      dev.lattice.crdt.Dot[] made = new dev.lattice.crdt.Dot[1];
+      out =
+          out.join(
+              scratch.mutateAt(
+                  me,
+                  name,
+                  keys,
+                  kind,
+                  (s, dot) -> {
+                    made[0] = dot;
+                    dev.lattice.crdt.ORSet delta =
+                        dev.lattice.crdt.ORSet.of(
+                            Map.of(element, List.of(dot)), dev.lattice.crdt.DotSet.of(dot));
+                    return new dev.lattice.crdt.Mutation<>(s.merge(delta), delta);
+                  }));
+      reissuedFrom.put(made[0], added);
     }
-    return null;
+    List<dev.lattice.crdt.Dot> retract = new ArrayList<>();
+    scratch
+        .stateAt(name, keys, kind)
+        .ifPresent(
+            held ->
+                held.entries()
+                    .values()
+                    .forEach(
+                        tags ->
+                            tags.forEach(
+                                t -> {
+                                  if (observedRemoved(
+                                      t, was.context(), wasLive, set.context(), live)) {
+                                    retract.add(t);
+                                  }
+                                })));
+    if (!retract.isEmpty()) {
+      out =
+          out.join(
+              scratch.mutateAt(
+                  me,
+                  name,
+                  keys,
+                  kind,
+                  (s, dot) -> {
+                    dev.lattice.crdt.ORSet delta =
+                        dev.lattice.crdt.ORSet.of(Map.of(), dotsWith(dot, retract));
+                    return new dev.lattice.crdt.Mutation<>(s.merge(delta), delta);
+                  }));
+    }
+    return out;
   }
 
-  /** Dot to element of the retired ids' OR-Set adds in the outbox, for {@link #redo}. */
-  private final Map<dev.lattice.crdt.Dot, Value> retiredAdds = new HashMap<>();
-
-  private static Value elementOf(Document doc, String name, dev.lattice.crdt.Dot dot) {
-    Optional<FieldState> field = doc.field(name);
-    if (field.isPresent() && field.get().state() instanceof dev.lattice.crdt.ORSet set) {
-      for (Map.Entry<Value, List<dev.lattice.crdt.Dot>> e : set.entries().entrySet()) {
-        if (e.getValue().contains(dot)) {
-          return e.getKey();
-        }
+  /**
+   * The retired writer's MV-Register write from {@code was} to {@code register}, made again by me
+   * as {@link #redoSet} makes set edits: the new write under a fresh dot, replacing exactly the
+   * writes the original had observed.
+   */
+  private DocumentDelta redoMVRegister(
+      Document scratch,
+      String name,
+      List<String> keys,
+      dev.lattice.crdt.MVRegister was,
+      dev.lattice.crdt.MVRegister register) {
+    CrdtKind<dev.lattice.crdt.MVRegister> kind = CrdtKind.of(dev.lattice.crdt.MVRegister.class);
+    Set<dev.lattice.crdt.Dot> live = register.writes().keySet();
+    List<dev.lattice.crdt.Dot> retract = new ArrayList<>();
+    scratch
+        .stateAt(name, keys, kind)
+        .ifPresent(
+            held ->
+                held.writes()
+                    .keySet()
+                    .forEach(
+                        t -> {
+                          if (observedRemoved(
+                              t, was.context(), was.writes().keySet(), register.context(), live)) {
+                            retract.add(t);
+                          }
+                        }));
+    DocumentDelta out = DocumentDelta.empty();
+    for (Map.Entry<dev.lattice.crdt.Dot, Value> w : register.writes().entrySet()) {
+      if (was.context().contains(w.getKey())) {
+        continue;
       }
+      Value value = w.getValue();
+      dev.lattice.crdt.Dot[] made = new dev.lattice.crdt.Dot[1];
+      out =
+          out.join(
+              scratch.mutateAt(
+                  me,
+                  name,
+                  keys,
+                  kind,
+                  (r, dot) -> {
+                    made[0] = dot;
+                    dev.lattice.crdt.MVRegister delta =
+                        dev.lattice.crdt.MVRegister.of(Map.of(dot, value), dotsWith(dot, retract));
+                    return new dev.lattice.crdt.Mutation<>(r.merge(delta), delta);
+                  }));
+      reissuedFrom.put(made[0], List.of(w.getKey()));
+      retract.clear();
     }
-    return null;
+    return out;
   }
+
+  /**
+   * Whether the held tag {@code t} is one the original edit retracted: its own dot, or one of the
+   * dots this pass re-issued it from, is in the edit's context {@code seen}, is live in the
+   * writer's earlier part {@code before} or was never seen by it (so this edit, not an earlier one,
+   * retracted it), and none of them is one of the edit's live dots {@code live}.
+   */
+  private boolean observedRemoved(
+      dev.lattice.crdt.Dot t,
+      dev.lattice.crdt.DotSet before,
+      Set<dev.lattice.crdt.Dot> beforeLive,
+      dev.lattice.crdt.DotSet seen,
+      Set<dev.lattice.crdt.Dot> live) {
+    List<dev.lattice.crdt.Dot> origins = reissuedFrom.getOrDefault(t, List.of(t));
+    boolean retracted = false;
+    for (dev.lattice.crdt.Dot origin : origins) {
+      if (live.contains(origin)) {
+        return false;
+      }
+      retracted |=
+          seen.contains(origin) && (beforeLive.contains(origin) || !before.contains(origin));
+    }
+    return retracted;
+  }
+
+  private static dev.lattice.crdt.DotSet dotsWith(
+      dev.lattice.crdt.Dot dot, List<dev.lattice.crdt.Dot> more) {
+    List<dev.lattice.crdt.DotRange> ranges = new ArrayList<>();
+    ranges.add(new dev.lattice.crdt.DotRange(dot.replica(), dot.sequence(), dot.sequence()));
+    for (dev.lattice.crdt.Dot d : more) {
+      ranges.add(new dev.lattice.crdt.DotRange(d.replica(), d.sequence(), d.sequence()));
+    }
+    return dev.lattice.crdt.DotSet.of(ranges);
+  }
+
+  /**
+   * For the dots a re-issue pass gave the retired writer's adds and writes, the dots they were made
+   * from: a later removal of the same pass that had observed an old dot retracts the new one.
+   */
+  private final Map<dev.lattice.crdt.Dot, List<dev.lattice.crdt.Dot>> reissuedFrom =
+      new HashMap<>();
 
   private static void mergeQuietly(Document doc, DocumentDelta delta) {
     try {
