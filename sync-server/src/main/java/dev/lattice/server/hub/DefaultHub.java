@@ -559,6 +559,9 @@ public final class DefaultHub implements Hub, AutoCloseable {
     /** The round the store refused while {@link #reloading}; null otherwise. */
     Round refused;
 
+    /** The fields the store refused {@link #refused} for, with the types it holds. */
+    Map<String, CrdtType> refusedTypes = Map.of();
+
     /** Remote deltas delivered while {@link #reloading}; merged once the document is read. */
     List<RemoteDelta> arrivedWhileReloading;
 
@@ -659,7 +662,8 @@ public final class DefaultHub implements Hub, AutoCloseable {
       // client may send only its own replica's dots, so a lost server edit would stay on that
       // client alone). A failed round fails the subscribe with INTERNAL, which the client retries.
       Round pending = open != null ? open : inFlight;
-      if (pending == null && unsaved != null) {
+      if (pending == null && (unsaved != null || reloading)) {
+        // While reloading, the document may hold a refused round: the subscribe retries.
         open = new Round();
         pending = open;
       }
@@ -1298,6 +1302,7 @@ public final class DefaultHub implements Hub, AutoCloseable {
               + conflict.heldTypes()
               + " durable first with these types; the updates that gave them others are refused");
       refused = r;
+      refusedTypes = conflict.heldTypes();
       reloading = true;
       startReload();
     }
@@ -1327,13 +1332,27 @@ public final class DefaultHub implements Hub, AutoCloseable {
         }
         return;
       }
-      Document fresh = stored.map(StoredDocument::document).orElseGet(() -> Document.create(id));
+      Document fresh;
+      boolean lost = false;
+      if (stored.isPresent()) {
+        fresh = stored.get().document();
+      } else if (storeHeldIt()) {
+        // The store lost the document meanwhile: this hub's is the copy left, less the fields it
+        // just lost the race for; written back whole, as after any loss.
+        Map<String, FieldState> kept = new HashMap<>(doc.fields());
+        kept.keySet().removeAll(refusedTypes.keySet());
+        fresh = Document.restore(id, doc.context(), kept);
+        lost = true;
+      } else {
+        fresh = Document.create(id);
+      }
       // The store's document, all of it durable: what the subscribers here lack of it (the
       // winning fields, which this hub kept out while it held the losing types) goes to them all.
       DocumentDelta durable = fresh.deltaSince(VersionVector.empty());
       Round r = refused;
       Round pending = open;
       refused = null;
+      refusedTypes = Map.of();
       open = null;
       doc = fresh;
       // Appends that failed before and rode in the refused round: their updates were answered
@@ -1374,6 +1393,9 @@ public final class DefaultHub implements Hub, AutoCloseable {
         sendToAll(new FanOut(Update.fanOut(id, durable)));
       }
       reloading = false;
+      if (lost) {
+        storeLost();
+      }
       followChain();
       List<RemoteDelta> early = arrivedWhileReloading;
       arrivedWhileReloading = null;
@@ -1648,9 +1670,10 @@ public final class DefaultHub implements Hub, AutoCloseable {
      * Merges what the store or another server holds and fans out to the subscribers here what was
      * new: a delivered delta as it came (it is small), a repair's read (up to the whole document)
      * as the part this document lacked. A field that two servers created with different types at
-     * once cannot merge: it is left out of the delta here (logged), the rest merges; this server
-     * keeps its own type for it until it reads the document again from the store, whose log keeps
-     * the type appended first.
+     * once cannot merge: it is left out of the delta here (logged), the rest merges. The other
+     * server's type is the durable one (the store refuses a second type), so this server's round
+     * holding its own type is refused and it then reads the document again ({@link #typeConflict});
+     * a log written before the store arbitrated keeps the type appended first.
      */
     private void mergeRemote(DocumentDelta delta, boolean repair) {
       Optional<HlcTimestamp> max = delta.maxTimestamp();

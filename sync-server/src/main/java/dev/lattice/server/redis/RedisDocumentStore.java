@@ -86,16 +86,24 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * CrdtCodecs.documentDelta()} in field {@code d}, ids chosen by {@code XADD *}), {@code h} the id
  * of the last append (the head, {@code major-minor}, which the replicator reads), {@code f} the id
  * of the last delta folded into the snapshot, {@code b} the id of the append that created the
- * document (again, after a Redis that lost it). A stream entry id is the append's {@link
- * StoreCursor}.
+ * document (again, after a Redis that lost it), {@code t} a hash of the type of every field made
+ * durable ({@code f:<name>} to the {@code CrdtType} name, {@code #} once filled). A stream entry id
+ * is the append's {@link StoreCursor}.
  *
  * <h2>Appends</h2>
  *
  * An append is one Lua script: it reads {@code h}, XADDs the delta, sets {@code h} and returns both
  * ids, so {@link Appended#previous()} is atomic with the append ({@link StoreCursor#ORIGIN} for a
- * document's first append). Appends of one document are sent one script at a time, in call order;
- * those that queue meanwhile go together in the next script. So they become durable in call order
- * even across a reconnect, and appends of different documents run concurrently.
+ * document's first append). The script also arbitrates field types (see {@link DocumentStore},
+ * "Types"): each delta comes with its fields' type names, and one that gives a field another type
+ * than {@code t} holds is refused ({@link FieldTypeConflictException}, nothing of it stored); a
+ * taken delta's new fields join {@code t}. A document written before {@code t} existed (a head, no
+ * hash) makes the script answer "seed": the store reads the document (the type appended first wins,
+ * as for every read) and runs the script again with its types and the head it read them at, which
+ * the script takes only if the head is still that. An append that finds no head starts {@code t}
+ * afresh, with the document's history. Appends of one document are sent one script at a time, in
+ * call order; those that queue meanwhile go together in the next script. So they become durable in
+ * call order even across a reconnect, and appends of different documents run concurrently.
  *
  * <h2>Durability</h2>
  *
@@ -125,8 +133,10 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * in later reads, and a retry is harmless since merging is idempotent. An append queued behind an
  * earlier one of its document fails if it could not be sent within the command timeout. The client
  * reconnects on its own (retrying within a second); {@link #available()} is false from a connection
- * failure until Redis answers again. Undecodable stored bytes, and deltas that give a field two
- * types, make reads fail with a {@link StoreCorruptedException}, never return less.
+ * failure until Redis answers again. Undecodable stored bytes make reads fail with a {@link
+ * StoreCorruptedException}, never return less. A log written before the type hash may give one
+ * field two types: read in log order, the type appended first wins and the later entries' fields of
+ * another type are left out (logged), the same for every reader.
  *
  * <h2>Compaction</h2>
  *

@@ -297,6 +297,42 @@ class ReplicationTest {
   }
 
   @Test
+  void aFailedAppendRetriedIntoAFieldTypedFirstElsewhereDropsThatFieldInsteadOfLooping() {
+    FlakyStore flaky = new FlakyStore(store);
+    LoopbackBus.Node nodeC = bus.replicator();
+    DefaultHub hubC = hubOn(flaky, nodeC, 3);
+    join(hubA.subscribe(alice, DOC, VersionVector.empty()));
+    Hub.SyncResult carolSync = join(hubC.subscribe(carol, DOC, VersionVector.empty()));
+    bus.holdDeltas();
+    flaky.failNextAppends(1, false);
+    Document carolLocal = Document.create(DOC);
+    CompletableFuture<Void> carols =
+        hubC.update(
+            carol,
+            DOC,
+            carolLocal
+                .setRegister(carol.replicaId(), "x", Value.of("t"), HlcTimestamp.of(NOW_MILLIS, 0))
+                .join(carolLocal.incrementGCounter(carol.replicaId(), "y", 1)));
+    assertThat(carols).isCompletedExceptionally();
+    hubA.update(alice, DOC, Document.create(DOC).incrementGCounter(alice.replicaId(), "x", 5))
+        .join();
+
+    // The retry of the failed round meets alice's durable counter.
+    scheduler.advance(Duration.ofSeconds(10));
+
+    // Before, the store's refusal was one more failed append: retried with "x" for ever.
+    assertThat(hubC.stats().typeConflicts()).isEqualTo(1);
+    assertThat(hubC.stats().appendFailures()).isEqualTo(1);
+    Document stored = store.load(DOC).orElseThrow();
+    assertThat(stored.counterValue("x")).isEqualTo(5);
+    assertThat(stored.counterValue("y")).isEqualTo(1);
+    assertThat(view(carolSync, carol).counterValue("x")).isEqualTo(5);
+    scheduler.advance(Duration.ofSeconds(60));
+    assertThat(hubC.stats().typeConflicts()).isEqualTo(1);
+    assertThat(hubC.stats().appendFailures()).isEqualTo(1);
+  }
+
+  @Test
   void writesOnBothHubsConvergeEverywhere() {
     Hub.SyncResult aliceSync = join(hubA.subscribe(alice, DOC, VersionVector.empty()));
     Hub.SyncResult bobSync = join(hubB.subscribe(bob, DOC, VersionVector.empty()));
