@@ -31,8 +31,12 @@ import java.util.function.UnaryOperator;
  *
  * <p>Should concurrent updates give one key different types, the key's value is the join of the
  * entries of the first type in {@link CrdtType} declaration order; the next update through this map
- * supersedes the writer's own entries only. Nesting depth is not bounded here but by the codec
- * ({@link dev.lattice.crdt.codec.CodecLimits#maxCrdtDepth()}).
+ * supersedes the writer's own entries only. A server refuses a key given another type than it holds
+ * ({@link #keyTypeConflict}), but servers sharing a store do not arbitrate keys where they become
+ * durable as they do fields: a key's type is that of its live entries, which removes and superseded
+ * entries change, so a store could only check it by mirroring this map's dot store; there this
+ * order decides (docs/ARCHITECTURE.md, "Field types across servers"). Nesting depth is not bounded
+ * here but by the codec ({@link dev.lattice.crdt.codec.CodecLimits#maxCrdtDepth()}).
  *
  * <p>A causal CRDT ({@link CausalCrdt}): no causal delivery needed. Merging a small delta costs
  * {@code O(d log n)} for a delta of {@code d} entries into a map of {@code n} keys; an update's

@@ -47,9 +47,9 @@ import java.util.function.ToDoubleFunction;
  * a disallowed origin, 429 and 503 for the connection and handshake limits, 503 while stopping),
  * {@code lattice_merge_seconds}, {@code lattice_fanout_seconds}, {@code
  * lattice_store_commit_seconds} (histograms), {@code lattice_store_*}, {@code
- * lattice_document_loads_total}, {@code lattice_replication_*} (deltas received, repairs, reseeds;
- * in Redis mode also messages published and received, publish failures, reconnects, head checks and
- * the lag histogram {@code lattice_replication_lag_seconds}), Lettuce's {@code
+ * lattice_document_loads_total}, {@code lattice_replication_*} (deltas received, repairs, reseeds,
+ * type conflicts; in Redis mode also messages published and received, publish failures, reconnects,
+ * head checks and the lag histogram {@code lattice_replication_lag_seconds}), Lettuce's {@code
  * lettuce_command_completion_seconds} in Redis mode, the Caffeine cache meters ({@code
  * cache_*{cache="documents"}}) and the JVM's.
  *
@@ -147,6 +147,11 @@ final class ServerMetrics implements HubObserver, SessionObserver {
         .register(registry);
     FunctionCounter.builder("lattice.replication.reseeds", hub, h -> h.stats().reseeds())
         .description("documents written back whole to a store that had lost them")
+        .register(registry);
+    FunctionCounter.builder(
+            "lattice.replication.type.conflicts", hub, h -> h.stats().typeConflicts())
+        .description(
+            "rounds the store refused: another server made a field durable first with another type")
         .register(registry);
     FunctionCounter.builder("lattice.store.append.failures", hub, h -> h.stats().appendFailures())
         .description("appends the store failed")

@@ -23,6 +23,7 @@ import dev.lattice.protocol.Update;
 import dev.lattice.server.spi.Appended;
 import dev.lattice.server.spi.DocumentEdit;
 import dev.lattice.server.spi.DocumentStore;
+import dev.lattice.server.spi.FieldTypeConflictException;
 import dev.lattice.server.spi.LatticeExtension;
 import dev.lattice.server.spi.ReplicationSink;
 import dev.lattice.server.spi.Replicator;
@@ -219,6 +220,7 @@ public final class DefaultHub implements Hub, AutoCloseable {
   private final AtomicLong repairs = new AtomicLong();
   private final AtomicLong reseeds = new AtomicLong();
   private final AtomicLong gaps = new AtomicLong();
+  private final AtomicLong typeConflicts = new AtomicLong();
 
   /** A hub with {@code config}; creates the default executor and scheduler where none is given. */
   public DefaultHub(HubConfig config) {
@@ -389,7 +391,8 @@ public final class DefaultHub implements Hub, AutoCloseable {
         remoteDeltas.get(),
         repairs.get(),
         reseeds.get(),
-        gaps.get());
+        gaps.get(),
+        typeConflicts.get());
   }
 
   /**
@@ -546,6 +549,25 @@ public final class DefaultHub implements Hub, AutoCloseable {
     /** Failed appends in a row, for the retry's back-off. */
     int failuresInARow;
 
+    /**
+     * The store refused {@link #refused}'s append for a field another server made durable first
+     * with another type: the document is being read again from the store, and no round closes until
+     * it is (see {@link #typeConflict}).
+     */
+    boolean reloading;
+
+    /** The round the store refused while {@link #reloading}; null otherwise. */
+    Round refused;
+
+    /** The fields the store refused {@link #refused} for, with the types it holds. */
+    Map<String, CrdtType> refusedTypes = Map.of();
+
+    /** Remote deltas delivered while {@link #reloading}; merged once the document is read. */
+    List<RemoteDelta> arrivedWhileReloading;
+
+    /** A repair was asked for while {@link #reloading}; it runs once the document is read. */
+    boolean repairAfterReload;
+
     /** Work waiting for the load under way; null when no load is. */
     List<LoadWaiter> waitingForLoad;
 
@@ -640,7 +662,8 @@ public final class DefaultHub implements Hub, AutoCloseable {
       // client may send only its own replica's dots, so a lost server edit would stay on that
       // client alone). A failed round fails the subscribe with INTERNAL, which the client retries.
       Round pending = open != null ? open : inFlight;
-      if (pending == null && unsaved != null) {
+      if (pending == null && (unsaved != null || reloading)) {
+        // While reloading, the document may hold a refused round: the subscribe retries.
         open = new Round();
         pending = open;
       }
@@ -918,15 +941,22 @@ public final class DefaultHub implements Hub, AutoCloseable {
       if (open == null) {
         open = new Round();
       }
-      open.add(sender, duplicate ? null : delta, new Waiter<>(result, value, duplicate, received));
-      if (hooked && !duplicate) {
-        open.change(
-            new LatticeExtension.Change(
-                id,
-                delta,
-                sender == null ? serverReplica : sender.replicaId(),
-                sender == null ? Optional.empty() : Optional.ofNullable(sender.principal()),
-                source));
+      LatticeExtension.Change change =
+          hooked && !duplicate
+              ? new LatticeExtension.Change(
+                  id,
+                  delta,
+                  sender == null ? serverReplica : sender.replicaId(),
+                  sender == null ? Optional.empty() : Optional.ofNullable(sender.principal()),
+                  source)
+              : null;
+      open.add(
+          sender,
+          duplicate ? null : delta,
+          new Waiter<>(
+              result, value, duplicate, received, sender, duplicate ? null : delta, change));
+      if (change != null) {
+        open.change(change);
       }
       maybeCloseRound();
     }
@@ -1116,7 +1146,7 @@ public final class DefaultHub implements Hub, AutoCloseable {
      * fan-out frame.
      */
     private void maybeCloseRound() {
-      if (open != null && inFlight == null && !closeQueued) {
+      if (open != null && inFlight == null && !closeQueued && !reloading) {
         closeQueued = true;
         long wait =
             minRoundIntervalNanos == 0 || !roundStarted
@@ -1142,7 +1172,7 @@ public final class DefaultHub implements Hub, AutoCloseable {
     private void closeRound() {
       closeQueued = false;
       Round r = open;
-      if (r == null || inFlight != null) {
+      if (r == null || inFlight != null || reloading) {
         return;
       }
       open = null;
@@ -1182,6 +1212,10 @@ public final class DefaultHub implements Hub, AutoCloseable {
      */
     private void roundDone(Round r, Appended where, Throwable failure) {
       inFlight = null;
+      if (failure != null && unwrap(failure) instanceof FieldTypeConflictException conflict) {
+        typeConflict(r, conflict);
+        return;
+      }
       if (failure != null) {
         appendFailures.incrementAndGet();
         // Merged here, maybe shown to a newcomer in its catch-up, but not durable: appended again
@@ -1246,6 +1280,194 @@ public final class DefaultHub implements Hub, AutoCloseable {
       }
       maybeCloseRound();
       maybeRelease();
+    }
+
+    /**
+     * The store refused round {@code r}: another server made some of its fields durable first with
+     * other types. This hub merged the round already, so its document holds the losing types and
+     * the refused updates' dots, which the store does not: it reads the document from the store
+     * again and, once it has it ({@link #reloaded}), sorts the round's updates (and those merged
+     * since) as it would have had it held the store's types then: an update giving a field another
+     * type fails with {@code FIELD_TYPE_MISMATCH}, as on a single server, one whose dots no longer
+     * continue its replica's with {@code STALE_REPLICA}, and the rest is merged again and appended.
+     * No round closes meanwhile, so nothing is acknowledged that the store may not hold.
+     */
+    private void typeConflict(Round r, FieldTypeConflictException conflict) {
+      typeConflicts.incrementAndGet();
+      LOG.log(
+          System.Logger.Level.INFO,
+          "document '"
+              + id
+              + "': another server made "
+              + conflict.heldTypes()
+              + " durable first with these types; the updates that gave them others are refused");
+      refused = r;
+      refusedTypes = conflict.heldTypes();
+      reloading = true;
+      startReload();
+    }
+
+    private void startReload() {
+      CompletableFuture<Optional<StoredDocument>> read;
+      try {
+        read = store.loadAsync(id);
+      } catch (RuntimeException e) {
+        read = CompletableFuture.failedFuture(e);
+      }
+      read.whenComplete((stored, failure) -> executeQuietly(this, () -> reloaded(stored, failure)));
+    }
+
+    private void reloaded(Optional<StoredDocument> stored, Throwable failure) {
+      if (failure != null) {
+        LOG.log(
+            System.Logger.Level.WARNING,
+            "cannot read document '" + id + "' after a type conflict; trying again",
+            unwrap(failure));
+        try {
+          scheduler.schedule(
+              () -> executeQuietly(this, this::startReload),
+              Duration.ofNanos(Math.max(repairDelay.toNanos(), MIN_RETRY_DELAY.toNanos())));
+        } catch (RejectedExecutionException e) {
+          failPending(new HubException(ErrorCode.INTERNAL, "the hub is shutting down", e));
+        }
+        return;
+      }
+      Document fresh;
+      boolean lost = false;
+      if (stored.isPresent()) {
+        fresh = stored.get().document();
+      } else if (storeHeldIt()) {
+        // The store lost the document meanwhile: this hub's is the copy left, less the fields it
+        // just lost the race for; written back whole, as after any loss.
+        Map<String, FieldState> kept = new HashMap<>(doc.fields());
+        kept.keySet().removeAll(refusedTypes.keySet());
+        fresh = Document.restore(id, doc.context(), kept);
+        lost = true;
+      } else {
+        fresh = Document.create(id);
+      }
+      // The store's document, all of it durable: what the subscribers here lack of it (the
+      // winning fields, which this hub kept out while it held the losing types) goes to them all.
+      DocumentDelta durable = fresh.deltaSince(VersionVector.empty());
+      Round r = refused;
+      Round pending = open;
+      refused = null;
+      refusedTypes = Map.of();
+      open = null;
+      doc = fresh;
+      // Appends that failed before and rode in the refused round: their updates were answered
+      // already; what of them does not conflict is appended again, the rest is dropped for good.
+      DocumentDelta retried = withoutConflicts(r.retried);
+      if (retried != null) {
+        doc.merge(retried);
+        unsaved = unsaved == null ? retried : unsaved.join(retried);
+        appendFailed = true;
+      }
+      if (r.carried != null) {
+        List<LatticeExtension.Change> kept = new ArrayList<>();
+        for (LatticeExtension.Change c : r.carried) {
+          if (doc.withoutTypeConflicts(c.delta()) == c.delta()) {
+            kept.add(c);
+          }
+        }
+        if (!kept.isEmpty()) {
+          unsavedChanges = kept;
+        }
+      }
+      if (r.rewritten != null) {
+        rewrite = true;
+      }
+      Round next = new Round();
+      resort(r, next);
+      if (pending != null) {
+        resort(pending, next);
+      }
+      if (!next.waiters.isEmpty() || unsaved != null || rewrite) {
+        open = next;
+      }
+      if (stored.isPresent()) {
+        position = StoreCursor.max(position, stored.get().position());
+        seen = StoreCursor.max(seen, position);
+      }
+      if (!durable.isEmpty()) {
+        sendToAll(new FanOut(Update.fanOut(id, durable)));
+      }
+      reloading = false;
+      if (lost) {
+        storeLost();
+      }
+      followChain();
+      List<RemoteDelta> early = arrivedWhileReloading;
+      arrivedWhileReloading = null;
+      if (early != null) {
+        for (RemoteDelta d : early) {
+          remote(d.delta, d.appended);
+        }
+      }
+      if (repairAfterReload) {
+        repairAfterReload = false;
+        repair();
+      }
+      maybeCloseRound();
+      maybeRelease();
+    }
+
+    /** {@code delta} without the fields the document holds with other types; null if empty. */
+    private DocumentDelta withoutConflicts(DocumentDelta delta) {
+      if (delta == null) {
+        return null;
+      }
+      DocumentDelta kept = doc.withoutTypeConflicts(delta);
+      return kept.isEmpty() ? null : kept;
+    }
+
+    /**
+     * Checks each update of {@code from} again against the document as the store holds it, as
+     * {@link #update} would have: a refused one fails, the rest merges and goes into {@code into}.
+     * Subscribes and duplicates that waited for the round fail with {@code INTERNAL}, which the
+     * client retries: their answers were made from the document this hub no longer holds.
+     */
+    private void resort(Round from, Round into) {
+      for (Waiter<?> w : from.waiters) {
+        if (w.duplicate || w.delta == null) {
+          w.result.completeExceptionally(
+              new HubException(
+                  ErrorCode.INTERNAL,
+                  "document '" + id + "' was read again after a type conflict; retry"));
+          continue;
+        }
+        HubException refusal = w.from == null ? null : identityRefusal(w.from.replicaId(), w.delta);
+        if (refusal == null) {
+          refusal = fieldRefusal(w.delta.fields(), FieldState::type);
+        }
+        if (refusal == null) {
+          refusal = doc.keyTypeConflict(w.delta).map(DefaultHub::typeMismatch).orElse(null);
+        }
+        if (refusal == null) {
+          refusal = counterRefusal(w.delta);
+        }
+        if (refusal != null) {
+          refuse(w.result, refusal);
+          continue;
+        }
+        doc.merge(w.delta);
+        into.add(w.from, w.delta, w);
+        if (w.change != null) {
+          into.change(w.change);
+        }
+      }
+    }
+
+    private void failPending(HubException e) {
+      reloading = false;
+      if (refused != null) {
+        refused.failAll(e);
+        refused = null;
+      }
+      if (open != null) {
+        open.failAll(e);
+        open = null;
+      }
     }
 
     /** Hands the round's durable changes and its append to the hooks, which return at once. */
@@ -1425,6 +1647,13 @@ public final class DefaultHub implements Hub, AutoCloseable {
         }
         return;
       }
+      if (reloading) {
+        if (arrivedWhileReloading == null) {
+          arrivedWhileReloading = new ArrayList<>(2);
+        }
+        arrivedWhileReloading.add(new RemoteDelta(delta, appended));
+        return;
+      }
       if (!appended.position().isAfter(position)
           || (ahead != null && ahead.containsValue(appended.position()))) {
         // Already held: a duplicate, or a delivery the last repair overtook; it may still show
@@ -1441,9 +1670,10 @@ public final class DefaultHub implements Hub, AutoCloseable {
      * Merges what the store or another server holds and fans out to the subscribers here what was
      * new: a delivered delta as it came (it is small), a repair's read (up to the whole document)
      * as the part this document lacked. A field that two servers created with different types at
-     * once cannot merge: it is left out of the delta here (logged), the rest merges; this server
-     * keeps its own type for it until it reads the document again from the store, whose log keeps
-     * the type appended first.
+     * once cannot merge: it is left out of the delta here (logged), the rest merges. The other
+     * server's type is the durable one (the store refuses a second type), so this server's round
+     * holding its own type is refused and it then reads the document again ({@link #typeConflict});
+     * a log written before the store arbitrated keeps the type appended first.
      */
     private void mergeRemote(DocumentDelta delta, boolean repair) {
       Optional<HlcTimestamp> max = delta.maxTimestamp();
@@ -1592,6 +1822,10 @@ public final class DefaultHub implements Hub, AutoCloseable {
       if (released || doc == null) {
         return;
       }
+      if (reloading) {
+        repairAfterReload = true;
+        return;
+      }
       if (repairing) {
         repairAgain = true;
         return;
@@ -1635,6 +1869,11 @@ public final class DefaultHub implements Hub, AutoCloseable {
         Throwable failure) {
       repairing = false;
       if (released || doc == null) {
+        return;
+      }
+      if (reloading) {
+        // Read from the document being replaced: read again once the new one is in place.
+        repairAfterReload = true;
         return;
       }
       if (failure != null) {
@@ -1859,6 +2098,7 @@ public final class DefaultHub implements Hub, AutoCloseable {
           && inFlight == null
           && unsaved == null
           && !rewrite
+          && !reloading
           && waitingForLoad == null) {
         released = true;
         // After a failed append the live state may be ahead of the store; only the store's
@@ -2063,8 +2303,24 @@ public final class DefaultHub implements Hub, AutoCloseable {
     }
   }
 
-  /** One update of a round: its future, the value it completes with, and when it arrived. */
-  private record Waiter<T>(CompletableFuture<T> result, T value, boolean duplicate, long received) {
+  /**
+   * One update of a round: its future, the value it completes with, and when it arrived; for a new
+   * delta also who sent it (null for a server edit), the delta and the hooks' record of it (null
+   * when none), so that a round the store refuses can be sorted again update by update.
+   */
+  private record Waiter<T>(
+      CompletableFuture<T> result,
+      T value,
+      boolean duplicate,
+      long received,
+      Connection from,
+      DocumentDelta delta,
+      LatticeExtension.Change change) {
+
+    Waiter(CompletableFuture<T> result, T value, boolean duplicate, long received) {
+      this(result, value, duplicate, received, null, null, null);
+    }
+
     void complete() {
       result.complete(value);
     }

@@ -42,7 +42,10 @@ public interface Hub {
    * @return completes when the delta is durable: only then may the caller acknowledge it; fails
    *     with {@link HubException} carrying the protocol error code when the delta is refused (not
    *     subscribed, a field of another type, too many fields, a counter past 2^63-1) or cannot be
-   *     made durable. A refused delta changes nothing.
+   *     made durable. A refused delta changes nothing. With a store several servers share, a field
+   *     another server made durable first with another type is found only when the store refuses
+   *     the append: the delta then fails with {@code FIELD_TYPE_MISMATCH} after it was merged, and
+   *     the hub reads the document back from the store, so it changes nothing either.
    */
   CompletableFuture<Void> update(Connection connection, String documentId, DocumentDelta delta);
 

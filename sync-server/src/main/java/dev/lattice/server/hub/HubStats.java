@@ -24,6 +24,8 @@ import dev.lattice.server.spi.Replicator;
  * @param reseeds documents written back whole to a store that had lost them
  * @param gaps breaks in a document's chain of appends (or a store head ahead of it) still there
  *     after the repair delay: replication messages lost, each answered by a repair
+ * @param typeConflicts rounds the store refused because another server made one of their fields
+ *     durable first with another type (Redis mode); each is read again from the store
  */
 public record HubStats(
     int documentsLive,
@@ -39,4 +41,5 @@ public record HubStats(
     long remoteDeltas,
     long repairs,
     long reseeds,
-    long gaps) {}
+    long gaps,
+    long typeConflicts) {}

@@ -8,6 +8,7 @@ import dev.lattice.crdt.codec.CrdtCodecs;
 import dev.lattice.hlc.HlcTimestamp;
 import dev.lattice.server.spi.Appended;
 import dev.lattice.server.spi.DocumentStore;
+import dev.lattice.server.spi.FieldTypeConflictException;
 import dev.lattice.server.spi.StoreCorruptedException;
 import dev.lattice.server.spi.StoreCursor;
 import dev.lattice.server.spi.StoreException;
@@ -85,16 +86,24 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * CrdtCodecs.documentDelta()} in field {@code d}, ids chosen by {@code XADD *}), {@code h} the id
  * of the last append (the head, {@code major-minor}, which the replicator reads), {@code f} the id
  * of the last delta folded into the snapshot, {@code b} the id of the append that created the
- * document (again, after a Redis that lost it). A stream entry id is the append's {@link
- * StoreCursor}.
+ * document (again, after a Redis that lost it), {@code t} a hash of the type of every field made
+ * durable ({@code f:<name>} to the {@code CrdtType} name, {@code #} once filled). A stream entry id
+ * is the append's {@link StoreCursor}.
  *
  * <h2>Appends</h2>
  *
  * An append is one Lua script: it reads {@code h}, XADDs the delta, sets {@code h} and returns both
  * ids, so {@link Appended#previous()} is atomic with the append ({@link StoreCursor#ORIGIN} for a
- * document's first append). Appends of one document are sent one script at a time, in call order;
- * those that queue meanwhile go together in the next script. So they become durable in call order
- * even across a reconnect, and appends of different documents run concurrently.
+ * document's first append). The script also arbitrates field types (see {@link DocumentStore},
+ * "Types"): each delta comes with its fields' type names, and one that gives a field another type
+ * than {@code t} holds is refused ({@link FieldTypeConflictException}, nothing of it stored); a
+ * taken delta's new fields join {@code t}. A document written before {@code t} existed (a head, no
+ * hash) makes the script answer "seed": the store reads the document (the type appended first wins,
+ * as for every read) and runs the script again with its types and the head it read them at, which
+ * the script takes only if the head is still that. An append that finds no head starts {@code t}
+ * afresh, with the document's history. Appends of one document are sent one script at a time, in
+ * call order; those that queue meanwhile go together in the next script. So they become durable in
+ * call order even across a reconnect, and appends of different documents run concurrently.
  *
  * <h2>Durability</h2>
  *
@@ -124,8 +133,10 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * in later reads, and a retry is harmless since merging is idempotent. An append queued behind an
  * earlier one of its document fails if it could not be sent within the command timeout. The client
  * reconnects on its own (retrying within a second); {@link #available()} is false from a connection
- * failure until Redis answers again. Undecodable stored bytes, and deltas that give a field two
- * types, make reads fail with a {@link StoreCorruptedException}, never return less.
+ * failure until Redis answers again. Undecodable stored bytes make reads fail with a {@link
+ * StoreCorruptedException}, never return less. A log written before the type hash may give one
+ * field two types: read in log order, the type appended first wins and the later entries' fields of
+ * another type are left out (logged), the same for every reader.
  *
  * <h2>Compaction</h2>
  *
@@ -166,22 +177,73 @@ public final class RedisDocumentStore implements DocumentStore {
       """;
 
   /**
-   * KEYS h l b; ARGV deltas. Returns previous head (or nil), one id per delta, the log length. The
-   * first append of a document (no head) also records where its history starts.
+   * KEYS h l b t; ARGV the seed's head (or ""), the seed's field count k, k pairs field and type
+   * name, then per delta its bytes, its field count n and n pairs field and type name. Returns
+   * {{"seed", head}} for a document written before the type hash existed (no hash under a head)
+   * unless the seed was read at that head (then it fills the hash from it); else the previous head
+   * (or nil), per delta its id or, for a delta refused because the hash holds one of its fields
+   * with another type, the list of those fields and their held types; then the log length. The
+   * first append of a document (no head) also records where its history starts and starts the hash
+   * afresh.
    */
   private static final Script APPEND =
       new Script(
           """
-          local out = {redis.call('GET', KEYS[1]) or false}
-          for i = 1, #ARGV do
-            out[i + 1] = redis.call('XADD', KEYS[2], '*', 'd', ARGV[i])
+          local head = redis.call('GET', KEYS[1])
+          local k = tonumber(ARGV[2])
+          if not head then
+            redis.call('DEL', KEYS[4])
+          elseif redis.call('EXISTS', KEYS[4]) == 0 then
+            if ARGV[1] ~= head then return {{'seed', head}} end
+            redis.call('HSET', KEYS[4], '#', '1')
+            for j = 0, k - 1 do
+              redis.call('HSET', KEYS[4], 'f:' .. ARGV[3 + 2 * j], ARGV[4 + 2 * j])
+            end
           end
-          if not out[1] then redis.call('SET', KEYS[3], out[2]) end
-          redis.call('SET', KEYS[1], out[#ARGV + 1])
-          out[#ARGV + 2] = redis.call('XLEN', KEYS[2])
+          local out = {head or false}
+          local i = 3 + 2 * k
+          local d = 0
+          local first = false
+          local last = false
+          while i <= #ARGV do
+            local n = tonumber(ARGV[i + 1])
+            local p = i + 2
+            local conflict = {}
+            for j = 0, n - 1 do
+              local held = redis.call('HGET', KEYS[4], 'f:' .. ARGV[p + 2 * j])
+              if held and held ~= ARGV[p + 2 * j + 1] then
+                conflict[#conflict + 1] = ARGV[p + 2 * j]
+                conflict[#conflict + 1] = held
+              end
+            end
+            d = d + 1
+            if #conflict > 0 then
+              out[d + 1] = conflict
+            else
+              local id = redis.call('XADD', KEYS[2], '*', 'd', ARGV[i])
+              first = first or id
+              last = id
+              redis.call('HSET', KEYS[4], '#', '1')
+              for j = 0, n - 1 do
+                redis.call('HSETNX', KEYS[4], 'f:' .. ARGV[p + 2 * j], ARGV[p + 2 * j + 1])
+              end
+              out[d + 1] = id
+            end
+            i = p + 2 * n
+          end
+          if last then
+            if not head then redis.call('SET', KEYS[3], first) end
+            redis.call('SET', KEYS[1], last)
+          end
+          out[d + 2] = redis.call('XLEN', KEYS[2])
           return out
           """,
           ScriptOutputType.MULTI);
+
+  /** Times an append reads the document's types to fill a missing type hash before it fails. */
+  private static final int SEED_ATTEMPTS = 5;
+
+  private static final byte[] SEED = {'s', 'e', 'e', 'd'};
 
   /** KEYS s l h f. Returns head, snapshot, folded (each or nil), every log entry. */
   /**
@@ -285,7 +347,16 @@ public final class RedisDocumentStore implements DocumentStore {
 
   /** One append waiting for its document's turn. */
   private record PendingAppend(
-      byte[] delta, long maxTimestamp, CompletableFuture<Appended> done, long queuedAt) {}
+      byte[] delta,
+      byte[][] types,
+      long maxTimestamp,
+      CompletableFuture<Appended> done,
+      long queuedAt) {}
+
+  /** A document's field types as the append script takes them: the head they were read at. */
+  private record TypeSeed(byte[] head, byte[][] types) {
+    static final TypeSeed NONE = new TypeSeed(new byte[0], new byte[0][]);
+  }
 
   /** The greatest timestamp this store has seen Redis take into the max-timestamp key. */
   private final AtomicLong raisedMaxTimestamp = new AtomicLong(-1);
@@ -397,6 +468,7 @@ public final class RedisDocumentStore implements DocumentStore {
     checkId(documentId);
     Objects.requireNonNull(delta, "delta");
     byte[] bytes = codecs.documentDelta().encode(delta);
+    byte[][] types = typePairs(delta.fields());
     long max = delta.maxTimestamp().map(HlcTimestamp::toLong).orElse(-1L);
     CompletableFuture<Appended> done = new CompletableFuture<>();
     boolean start;
@@ -413,7 +485,7 @@ public final class RedisDocumentStore implements DocumentStore {
             // An absent queue means no script of this document is in flight.
             first[0] = q == null;
             DocumentQueue queue = q == null ? new DocumentQueue() : q;
-            queue.waiting.add(new PendingAppend(bytes, max, done, System.nanoTime()));
+            queue.waiting.add(new PendingAppend(bytes, types, max, done, System.nanoTime()));
             return queue;
           });
       start = first[0];
@@ -474,7 +546,7 @@ public final class RedisDocumentStore implements DocumentStore {
       }
       CompletableFuture<List<Object>> sent;
       try {
-        sent = sendAppends(documentId, live);
+        sent = sendAppends(documentId, live, TypeSeed.NONE, SEED_ATTEMPTS);
       } catch (RuntimeException e) {
         sent = CompletableFuture.failedFuture(e);
       }
@@ -491,19 +563,85 @@ public final class RedisDocumentStore implements DocumentStore {
     }
   }
 
+  /** Each field's name and type name, as the append script compares them with the type hash. */
+  private static byte[][] typePairs(java.util.Map<String, dev.lattice.crdt.FieldState> fields) {
+    byte[][] out = new byte[fields.size() * 2][];
+    int i = 0;
+    for (java.util.Map.Entry<String, dev.lattice.crdt.FieldState> f : fields.entrySet()) {
+      out[i++] = f.getKey().getBytes(StandardCharsets.UTF_8);
+      out[i++] = ascii(f.getValue().type().name());
+    }
+    return out;
+  }
+
+  /**
+   * Runs the append script; if it asks for the document's types (a document written before the type
+   * hash existed), reads the document and runs it again with them, up to {@code attempts} times
+   * (another server's append between the read and the script makes the read stale).
+   */
   private CompletableFuture<List<Object>> sendAppends(
-      String documentId, List<PendingAppend> batch) {
+      String documentId, List<PendingAppend> batch, TypeSeed seed, int attempts) {
+    return sendAppendScript(documentId, batch, seed)
+        .thenCompose(
+            reply -> {
+              if (!isSeedRequest(reply)) {
+                return CompletableFuture.completedFuture(reply);
+              }
+              if (attempts <= 1) {
+                return CompletableFuture.failedFuture(
+                    new StoreException(
+                        "document '"
+                            + documentId
+                            + "' kept changing while its field types were read to fill its"
+                            + " type hash; retry"));
+              }
+              return readTypes(documentId)
+                  .thenCompose(read -> sendAppends(documentId, batch, read, attempts - 1));
+            });
+  }
+
+  private static boolean isSeedRequest(List<Object> reply) {
+    return reply != null
+        && reply.size() == 1
+        && reply.get(0) instanceof List<?> l
+        && l.size() == 2
+        && java.util.Arrays.equals(SEED, (byte[]) l.get(0));
+  }
+
+  /** The document's field types as its log reads (the type appended first wins), and its head. */
+  private CompletableFuture<TypeSeed> readTypes(String documentId) {
+    return LOAD.<List<Object>>run(redis.writes(), documentKeys(documentId), new byte[0][])
+        .thenApplyAsync(
+            reply -> {
+              byte[] head = (byte[]) reply.get(0);
+              Optional<StoredDocument> stored = decodeLoad(documentId, reply);
+              java.util.Map<String, dev.lattice.crdt.FieldState> fields =
+                  stored.map(d -> d.document().fields()).orElse(new java.util.TreeMap<>());
+              return new TypeSeed(head == null ? new byte[0] : head, typePairs(fields));
+            },
+            completer);
+  }
+
+  private CompletableFuture<List<Object>> sendAppendScript(
+      String documentId, List<PendingAppend> batch, TypeSeed seed) {
     byte[][] scriptKeys = {
       RedisKeys.bytes(keys.head(documentId)),
       RedisKeys.bytes(keys.log(documentId)),
-      RedisKeys.bytes(keys.born(documentId))
+      RedisKeys.bytes(keys.born(documentId)),
+      RedisKeys.bytes(keys.types(documentId))
     };
-    byte[][] args = new byte[batch.size()][];
+    List<byte[]> argList = new ArrayList<>();
+    argList.add(seed.head());
+    argList.add(ascii(Integer.toString(seed.types().length / 2)));
+    argList.addAll(java.util.Arrays.asList(seed.types()));
     long batchMax = -1;
-    for (int i = 0; i < args.length; i++) {
-      args[i] = batch.get(i).delta;
-      batchMax = Math.max(batchMax, batch.get(i).maxTimestamp);
+    for (PendingAppend p : batch) {
+      argList.add(p.delta);
+      argList.add(ascii(Integer.toString(p.types.length / 2)));
+      argList.addAll(java.util.Arrays.asList(p.types));
+      batchMax = Math.max(batchMax, p.maxTimestamp);
     }
+    byte[][] args = argList.toArray(new byte[0][]);
     CompletableFuture<List<Object>> appended = appendScript(documentId, scriptKeys, args, batch);
     if (batchMax <= raisedMaxTimestamp.get()) {
       return appended;
@@ -570,13 +708,19 @@ public final class RedisDocumentStore implements DocumentStore {
       String documentId, List<PendingAppend> batch, List<Object> reply, Throwable failure) {
     if (failure == null) {
       try {
-        List<Appended> where = positions(documentId, reply, batch.size());
+        List<Object> where = positions(documentId, reply, batch.size());
         reachable();
         commits.incrementAndGet();
-        appended.addAndGet(batch.size());
         largestBatch.accumulateAndGet(batch.size(), Math::max);
         for (int i = 0; i < batch.size(); i++) {
-          finish(batch.get(i), where.get(i), null);
+          if (where.get(i) instanceof Appended a) {
+            appended.incrementAndGet();
+            finish(batch.get(i), a, null);
+          } else {
+            FieldTypeConflictException refused = (FieldTypeConflictException) where.get(i);
+            LOG.log(System.Logger.Level.INFO, refused.getMessage());
+            finish(batch.get(i), null, refused);
+          }
         }
         maybeCompact(documentId, asLong(reply.get(reply.size() - 1)));
         return;
@@ -597,7 +741,8 @@ public final class RedisDocumentStore implements DocumentStore {
     }
   }
 
-  private List<Appended> positions(String documentId, List<Object> reply, int n) {
+  /** Per delta its {@link Appended}, or the {@link FieldTypeConflictException} refusing it. */
+  private List<Object> positions(String documentId, List<Object> reply, int n) {
     if (reply == null || reply.size() != n + 2) {
       throw new StoreException(
           "the append script answered " + reply + " for " + n + " deltas of '" + documentId + "'");
@@ -612,8 +757,12 @@ public final class RedisDocumentStore implements DocumentStore {
         previous = null;
       }
     }
-    List<Appended> out = new ArrayList<>(n);
+    List<Object> out = new ArrayList<>(n);
     for (int i = 1; i <= n; i++) {
+      if (reply.get(i) instanceof List<?> conflict) {
+        out.add(conflictOf(documentId, conflict));
+        continue;
+      }
       StoreCursor position = StoreCursor.parse(text(reply.get(i)));
       if (previous != null && !position.isAfter(previous)) {
         previous = null; // a head set by hand ahead of the stream: unknown, not an error
@@ -622,6 +771,21 @@ public final class RedisDocumentStore implements DocumentStore {
       previous = position;
     }
     return out;
+  }
+
+  private static FieldTypeConflictException conflictOf(String documentId, List<?> pairs) {
+    java.util.Map<String, dev.lattice.crdt.CrdtType> held = new java.util.TreeMap<>();
+    for (int j = 0; j + 1 < pairs.size(); j += 2) {
+      String field = text(pairs.get(j));
+      String type = text(pairs.get(j + 1));
+      try {
+        held.put(field, dev.lattice.crdt.CrdtType.valueOf(type));
+      } catch (IllegalArgumentException e) {
+        throw new StoreCorruptedException(
+            "document '" + documentId + "' holds field '" + field + "' as unknown type " + type, e);
+      }
+    }
+    return new FieldTypeConflictException(documentId, held);
   }
 
   private void finish(PendingAppend p, Appended where, Throwable failure) {

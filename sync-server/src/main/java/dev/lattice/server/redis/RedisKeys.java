@@ -12,9 +12,10 @@ import java.nio.charset.StandardCharsets;
  * <p>Suffixes: {@code s} snapshot, {@code l} the log of deltas since it (a stream), {@code h} the
  * head (the position of the last append), {@code f} the position of the last delta folded into the
  * snapshot, {@code b} the position of the append that created the document's current history,
- * {@code c} the pub/sub channel. A document exists when its head does, so {@link #headPattern}
- * finds every document (SCAN it on every master of a cluster: the names have no index outside their
- * own slot).
+ * {@code t} the type of each field made durable (a hash the append script keeps, see {@link
+ * RedisDocumentStore}), {@code c} the pub/sub channel. A document exists when its head does, so
+ * {@link #headPattern} finds every document (SCAN it on every master of a cluster: the names have
+ * no index outside their own slot).
  *
  * <p>Immutable and thread-safe.
  */
@@ -112,6 +113,15 @@ public final class RedisKeys {
    */
   public String born(String documentId) {
     return name(documentId, "b");
+  }
+
+  /**
+   * The hash of the document's durable field types: {@code f:<field>} to the type's name, and
+   * {@code #} once it is complete (the append script fills it from the document the first time it
+   * finds it missing on a document written before it existed).
+   */
+  public String types(String documentId) {
+    return name(documentId, "t");
   }
 
   /** The key holding the position of the last delta folded into the snapshot. */

@@ -31,6 +31,15 @@ import java.util.concurrent.CompletableFuture;
  *       position. Several server processes sharing one store (Redis) rely on this to repair a
  *       document after a lost message; a store that only one process writes may answer {@link
  *       #readSince} with the whole document.
+ *   <li><b>Types.</b> A field's type is the first one made durable. A store that several writers
+ *       share (Redis; one in-memory store shared by several hubs in tests) refuses an append whose
+ *       delta gives a field another type than the document holds durably: the future fails with
+ *       {@link FieldTypeConflictException} naming the fields and their held types, and nothing of
+ *       that delta is stored (other appends, batched with it or not, are unaffected). Without this
+ *       a writer whose own copy lacked the field would be acknowledged and its field then dropped
+ *       by every reader. A store only one process writes may leave the check to its hub, which
+ *       checks every update against the document before appending it. Nested OR-Map keys are not
+ *       arbitrated here (docs/ARCHITECTURE.md, "Field types across servers").
  * </ul>
  *
  * <p>Implementations are thread-safe. Futures may complete on the store's own committer thread:
@@ -42,8 +51,9 @@ public interface DocumentStore extends AutoCloseable {
    * Appends {@code delta} to the document {@code documentId}, creating the document if it is new.
    *
    * @return a future that completes, with where the delta landed, once it is durable, or fails with
-   *     a {@link StoreException} if it could not be made durable (or with {@link
-   *     IllegalStateException} if the store is closed)
+   *     a {@link StoreException} if it could not be made durable, with {@link
+   *     FieldTypeConflictException} if the store refuses it for giving a field another type than it
+   *     holds (see "Types" above), or with {@link IllegalStateException} if the store is closed
    */
   CompletableFuture<Appended> append(String documentId, DocumentDelta delta);
 

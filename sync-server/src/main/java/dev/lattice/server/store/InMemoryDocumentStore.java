@@ -1,20 +1,25 @@
 package dev.lattice.server.store;
 
+import dev.lattice.crdt.CrdtType;
 import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
+import dev.lattice.crdt.FieldState;
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.VersionVector;
 import dev.lattice.hlc.HlcTimestamp;
 import dev.lattice.server.spi.Appended;
 import dev.lattice.server.spi.DocumentStore;
+import dev.lattice.server.spi.FieldTypeConflictException;
 import dev.lattice.server.spi.StoreCursor;
 import dev.lattice.server.spi.StoreException;
 import dev.lattice.server.spi.StoreStats;
 import dev.lattice.server.spi.StoredChanges;
 import dev.lattice.server.spi.StoredDocument;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
@@ -24,7 +29,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * process. Each document is kept merged, so {@link #compact} has nothing to do; futures are
  * complete when {@link #append} returns. Appends of a document are numbered 1, 2, ... and {@link
  * #readSince} answers with the whole document (it keeps no history), so several hubs in one process
- * may share one store as servers share Redis.
+ * may share one store as servers share Redis. Like Redis, it refuses a delta that gives a field
+ * another type than it holds ({@link FieldTypeConflictException}), so that two hubs sharing it
+ * arbitrate a field both create at once as two servers sharing Redis do.
  *
  * <p>Thread-safe: each document is updated under its own lock; {@link #load} returns a copy.
  */
@@ -63,10 +70,16 @@ public final class InMemoryDocumentStore implements DocumentStore {
           documentId,
           (id, entry) -> {
             Entry e = entry == null ? new Entry(Document.create(id)) : entry;
+            Map<String, CrdtType> held = conflicts(e.document, delta);
+            if (!held.isEmpty()) {
+              throw new FieldTypeConflictException(id, held);
+            }
             e.document.merge(delta);
             position[0] = ++e.appends;
             return e;
           });
+    } catch (FieldTypeConflictException e) {
+      return CompletableFuture.failedFuture(e);
     } catch (RuntimeException e) {
       return CompletableFuture.failedFuture(
           new StoreException("cannot append to document '" + documentId + "'", e));
@@ -75,6 +88,21 @@ public final class InMemoryDocumentStore implements DocumentStore {
     delta.maxTimestamp().ifPresent(t -> maxTimestamp.accumulateAndGet(t.toLong(), Math::max));
     return CompletableFuture.completedFuture(
         new Appended(StoreCursor.of(position[0] - 1), StoreCursor.of(position[0])));
+  }
+
+  /** The fields {@code delta} gives another type than {@code held} has, with {@code held}'s. */
+  private static Map<String, CrdtType> conflicts(Document held, DocumentDelta delta) {
+    Map<String, CrdtType> out = Map.of();
+    for (Map.Entry<String, FieldState> f : delta.fields().entrySet()) {
+      Optional<CrdtType> type = held.typeOf(f.getKey());
+      if (type.isPresent() && type.get() != f.getValue().type()) {
+        if (out.isEmpty()) {
+          out = new TreeMap<>();
+        }
+        out.put(f.getKey(), type.get());
+      }
+    }
+    return out;
   }
 
   /** Kept as deltas are appended: one read. */

@@ -233,6 +233,106 @@ class ReplicationTest {
   }
 
   @Test
+  void aRoundTheStoreRefusesForAFieldTypedFirstElsewhereFailsOnlyTheUpdatesCarryingIt() {
+    // Hub C shares the store but has not heard of hub A's "x" (its announcement is held), as a
+    // server racing another over Redis; its rounds gather what arrives within a second.
+    LoopbackBus.Node nodeC = bus.replicator();
+    DefaultHub hubC =
+        new DefaultHub(
+            HubConfig.builder(store, ReplicaId.of(3))
+                .executor(Runnable::run)
+                .scheduler(scheduler)
+                .clock(new HybridLogicalClock(() -> NOW_MILLIS, Duration.ofSeconds(60)))
+                .replicator(nodeC)
+                .repairDelay(REPAIR_DELAY)
+                .minRoundInterval(Duration.ofSeconds(1))
+                .build());
+    TestConnection dave = new TestConnection("dave", 0xD);
+    join(hubA.subscribe(alice, DOC, VersionVector.empty()));
+    Hub.SyncResult carolSync = join(hubC.subscribe(carol, DOC, VersionVector.empty()));
+    join(hubC.subscribe(dave, DOC, VersionVector.empty()));
+    Document daveLocal = Document.create(DOC);
+    hubC.update(dave, DOC, daveLocal.incrementGCounter(dave.replicaId(), "w", 1)).join();
+    bus.holdDeltas();
+    hubA.update(alice, DOC, Document.create(DOC).incrementGCounter(alice.replicaId(), "x", 5))
+        .join();
+
+    CompletableFuture<Void> carols =
+        hubC.update(
+            carol,
+            DOC,
+            Document.create(DOC)
+                .setRegister(carol.replicaId(), "x", Value.of("t"), HlcTimestamp.of(NOW_MILLIS, 0))
+                .join(Document.create(DOC).incrementGCounter(carol.replicaId(), "y", 1)));
+    CompletableFuture<Void> daves =
+        hubC.update(dave, DOC, daveLocal.incrementGCounter(dave.replicaId(), "z", 2));
+    scheduler.advance(Duration.ofSeconds(1));
+
+    // Before, the store's refusal was taken for a failed append: both got INTERNAL, and the
+    // round was tried again for ever.
+    assertThat(carols)
+        .failsWithin(Duration.ofSeconds(10))
+        .withThrowableOfType(java.util.concurrent.ExecutionException.class)
+        .havingCause()
+        .isInstanceOfSatisfying(
+            HubException.class,
+            e ->
+                assertThat(e.code()).isEqualTo(dev.lattice.protocol.ErrorCode.FIELD_TYPE_MISMATCH));
+    scheduler.advance(Duration.ofSeconds(1));
+    daves.orTimeout(10, TimeUnit.SECONDS).join();
+    assertThat(hubC.stats().typeConflicts()).isEqualTo(1);
+    Document stored = store.load(DOC).orElseThrow();
+    assertThat(stored.counterValue("x")).isEqualTo(5);
+    assertThat(stored.counterValue("z")).isEqualTo(2);
+    assertThat(stored.field("y")).as("a refused update is refused whole").isEmpty();
+    assertThat(stored.contains(new dev.lattice.crdt.Dot(carol.replicaId(), 1))).isFalse();
+    // Carol's view holds the winning counter: hub C sent what it had kept out.
+    assertThat(view(carolSync, carol).counterValue("x")).isEqualTo(5);
+    // Her next update, as a counter, goes through.
+    CompletableFuture<Void> again =
+        hubC.update(carol, DOC, Document.create(DOC).incrementGCounter(carol.replicaId(), "x", 1));
+    scheduler.advance(Duration.ofSeconds(1));
+    again.orTimeout(10, TimeUnit.SECONDS).join();
+    assertThat(store.load(DOC).orElseThrow().counterValue("x")).isEqualTo(6);
+  }
+
+  @Test
+  void aFailedAppendRetriedIntoAFieldTypedFirstElsewhereDropsThatFieldInsteadOfLooping() {
+    FlakyStore flaky = new FlakyStore(store);
+    LoopbackBus.Node nodeC = bus.replicator();
+    DefaultHub hubC = hubOn(flaky, nodeC, 3);
+    join(hubA.subscribe(alice, DOC, VersionVector.empty()));
+    Hub.SyncResult carolSync = join(hubC.subscribe(carol, DOC, VersionVector.empty()));
+    bus.holdDeltas();
+    flaky.failNextAppends(1, false);
+    Document carolLocal = Document.create(DOC);
+    CompletableFuture<Void> carols =
+        hubC.update(
+            carol,
+            DOC,
+            carolLocal
+                .setRegister(carol.replicaId(), "x", Value.of("t"), HlcTimestamp.of(NOW_MILLIS, 0))
+                .join(carolLocal.incrementGCounter(carol.replicaId(), "y", 1)));
+    assertThat(carols).isCompletedExceptionally();
+    hubA.update(alice, DOC, Document.create(DOC).incrementGCounter(alice.replicaId(), "x", 5))
+        .join();
+
+    // The retry of the failed round meets alice's durable counter.
+    scheduler.advance(Duration.ofSeconds(10));
+
+    // Before, the store's refusal was one more failed append: retried with "x" for ever.
+    assertThat(hubC.stats().typeConflicts()).isEqualTo(1);
+    assertThat(hubC.stats().appendFailures()).isEqualTo(1);
+    Document stored = store.load(DOC).orElseThrow();
+    assertThat(stored.counterValue("x")).isEqualTo(5);
+    assertThat(stored.counterValue("y")).isEqualTo(1);
+    assertThat(view(carolSync, carol).counterValue("x")).isEqualTo(5);
+    scheduler.advance(Duration.ofSeconds(60));
+    assertThat(hubC.stats().typeConflicts()).isEqualTo(1);
+    assertThat(hubC.stats().appendFailures()).isEqualTo(1);
+  }
+
+  @Test
   void writesOnBothHubsConvergeEverywhere() {
     Hub.SyncResult aliceSync = join(hubA.subscribe(alice, DOC, VersionVector.empty()));
     Hub.SyncResult bobSync = join(hubB.subscribe(bob, DOC, VersionVector.empty()));

@@ -10,6 +10,7 @@ import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.Value;
 import dev.lattice.hlc.HlcTimestamp;
 import dev.lattice.server.spi.Appended;
+import dev.lattice.server.spi.FieldTypeConflictException;
 import dev.lattice.server.spi.StoreCorruptedException;
 import dev.lattice.server.spi.StoreCursor;
 import dev.lattice.server.spi.StoreException;
@@ -214,10 +215,13 @@ class RedisDocumentStoreIT {
   }
 
   @Test
-  void aFieldTwoServersCreatedWithDifferentTypesKeepsTheTypeAppendedFirst() throws Exception {
-    // Each server checked its own document, not the other's: both appends reach the log.
+  void aLogWrittenBeforeTheTypeHashWithTwoTypesForAFieldKeepsTheTypeAppendedFirst()
+      throws Exception {
+    // Servers before the type hash each checked their own document, not the other's: both
+    // appends reached the log. Written here by hand, as those servers did.
     RedisDocumentStore first = store();
     RedisDocumentStore second = store();
+    RedisKeys keys = new RedisKeys(RedisKeys.DEFAULT_PREFIX);
     DocumentDelta counter = Document.create("doc").incrementGCounter(ALICE, "x", 5);
     Document bobs = Document.create("doc");
     DocumentDelta register = bobs.setRegister(BOB, "x", Value.of("text"), HlcTimestamp.of(10, 0));
@@ -225,9 +229,19 @@ class RedisDocumentStoreIT {
     Appended before =
         join(first.append("doc", Document.create("doc").incrementGCounter(ALICE, "z", 1)));
     join(first.append("doc", counter));
-    join(second.append("doc", register.join(other)));
+    Object id =
+        redis.call(
+            "XADD".getBytes(java.nio.charset.StandardCharsets.US_ASCII),
+            RedisKeys.bytes(keys.log("doc")),
+            "*".getBytes(),
+            "d".getBytes(),
+            dev.lattice.crdt.codec.CrdtCodecs.defaults()
+                .documentDelta()
+                .encode(register.join(other)));
+    redis.call("SET", keys.head("doc"), (String) id);
+    redis.call("DEL", keys.types("doc"));
 
-    // Before, the log could no longer be read at all (StoreCorruptedException, for good).
+    // Before 7e9d1f5, the log could no longer be read at all (StoreCorruptedException).
     Document loaded = second.load("doc").orElseThrow();
     assertThat(loaded.counterValue("x")).isEqualTo(5);
     assertThat(loaded.counterValue("y")).isEqualTo(2);
@@ -235,6 +249,83 @@ class RedisDocumentStoreIT {
     StoredChanges since = join(second.readSince("doc", before.position()));
     assertThat(since.delta().fields().get("x").type()).isEqualTo(counter.fields().get("x").type());
     assertThat(since.delta().fields()).containsKey("y");
+    // The first append since fills the type hash from that reading: the first type stays.
+    assertThat(failureOf(second.append("doc", register)))
+        .isInstanceOf(FieldTypeConflictException.class);
+    join(second.append("doc", Document.create("doc").incrementGCounter(BOB, "x", 1)));
+    assertThat(redis.call("HGET", keys.types("doc"), "f:x")).isEqualTo("G_COUNTER");
+  }
+
+  @Test
+  void anAppendGivingAFieldAnotherTypeThanTheStoreHoldsIsRefusedWhole() throws Exception {
+    // Two servers, each checking its own document only: the second's append is refused.
+    RedisDocumentStore first = store();
+    RedisDocumentStore second = store();
+    Appended counter =
+        join(first.append("doc", Document.create("doc").incrementGCounter(ALICE, "x", 5)));
+    Document bobs = Document.create("doc");
+    DocumentDelta register = bobs.setRegister(BOB, "x", Value.of("text"), HlcTimestamp.of(10, 0));
+    DocumentDelta other = bobs.incrementGCounter(BOB, "y", 2);
+
+    Throwable refused = failureOf(second.append("doc", register.join(other)));
+
+    // Before, the append was acknowledged and its "x" then dropped by every reader.
+    assertThat(refused).isInstanceOf(FieldTypeConflictException.class);
+    assertThat(((FieldTypeConflictException) refused).heldTypes())
+        .containsExactly(java.util.Map.entry("x", dev.lattice.crdt.CrdtType.G_COUNTER));
+    StoredDocument loaded = join(second.loadAsync("doc")).orElseThrow();
+    assertThat(loaded.position()).as("nothing of it was stored").isEqualTo(counter.position());
+    assertThat(loaded.document().contains(new Dot(BOB, 1))).isFalse();
+    assertThat(loaded.document().fields()).containsOnlyKeys("x");
+    // The rest of the delta, without the conflicting field, is taken.
+    Appended rest =
+        join(second.append("doc", Document.create("doc").incrementGCounter(BOB, "y", 2)));
+    assertThat(rest.previous()).isEqualTo(counter.position());
+    assertThat(second.load("doc").orElseThrow().counterValue("y")).isEqualTo(2);
+  }
+
+  @Test
+  void aRefusedAppendLeavesTheOthersOfItsBatchChained() throws Exception {
+    RedisDocumentStore store = store();
+    join(store.append("doc", Document.create("doc").incrementGCounter(ALICE, "x", 1)));
+    List<CompletableFuture<Appended>> sent = new ArrayList<>();
+    List<DocumentDelta> bobs = increments("doc", BOB, 4);
+    for (int i = 0; i < 4; i++) {
+      sent.add(store.append("doc", bobs.get(i)));
+      // Queued behind the others, maybe in their script: each delta is checked on its own.
+      sent.add(
+          store.append(
+              "doc",
+              Document.create("doc")
+                  .setRegister(ReplicaId.of(100 + i), "x", Value.of(i), HlcTimestamp.of(10, i))));
+    }
+    Appended previous = null;
+    for (int i = 0; i < sent.size(); i += 2) {
+      Appended a = join(sent.get(i));
+      if (previous != null) {
+        assertThat(a.previous()).isEqualTo(previous.position());
+      }
+      previous = a;
+      assertThat(failureOf(sent.get(i + 1))).isInstanceOf(FieldTypeConflictException.class);
+    }
+    Document loaded = store.load("doc").orElseThrow();
+    assertThat(loaded.typeOf("x")).contains(dev.lattice.crdt.CrdtType.G_COUNTER);
+  }
+
+  @Test
+  void theTypesOutliveCompactionAndStartAfreshWithTheDocumentsHistory() throws Exception {
+    RedisDocumentStore store = store();
+    RedisKeys keys = new RedisKeys(RedisKeys.DEFAULT_PREFIX);
+    join(store.append("doc", Document.create("doc").incrementGCounter(ALICE, "x", 1)));
+    store.compact("doc");
+    DocumentDelta register =
+        Document.create("doc").setRegister(BOB, "x", Value.of("t"), HlcTimestamp.of(10, 0));
+    assertThat(failureOf(store.append("doc", register)))
+        .isInstanceOf(FieldTypeConflictException.class);
+    // A Redis that lost the document (its head with it) takes any type again.
+    redis.call("DEL", keys.head("doc"), keys.log("doc"), keys.snapshot("doc"), keys.folded("doc"));
+    join(store.append("doc", register));
+    assertThat(store.load("doc").orElseThrow().registerValue("x")).contains(Value.of("t"));
   }
 
   @Test
