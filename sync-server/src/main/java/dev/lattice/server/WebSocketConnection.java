@@ -233,6 +233,11 @@ final class WebSocketConnection extends AbstractConnection
     return queuedBytes;
   }
 
+  /** Whether a read buffer is held; for tests, from the thread that reads. */
+  boolean holdsReadBuffer() {
+    return in != null;
+  }
+
   @Override
   public InvocationType getInvocationType() {
     // Both the reads (Jetty asks the connection) and the write completions (this is their callback)
