@@ -88,11 +88,12 @@ import org.eclipse.jetty.util.thread.QueuedThreadPool;
  * }
  * }</pre>
  *
- * <p><b>Frame size.</b> Jetty's maximum binary message and frame size are set to the session's
- * {@code maxFrameBytes} (advertised in WELCOME): a larger frame is refused by Jetty, which closes
- * the connection with 1009 (TOO_BIG) before the session sees it. Text frames close with 4000.
+ * <p><b>Frame size.</b> The WebSocket transport ({@link WebSocketConnection}, our own RFC 6455
+ * server side on Jetty's core I/O) bounds frames and joined messages by the session's {@code
+ * maxFrameBytes} (advertised in WELCOME): a larger one closes the connection with 1009 (TOO_BIG)
+ * before the session sees it. Text frames close with 4000.
  *
- * <p><b>Slow consumers.</b> Each connection counts the bytes handed to Jetty and not yet written;
+ * <p><b>Slow consumers.</b> Each connection counts the bytes it queued and has not yet written;
  * when another frame would take that past {@link Builder#maxOutgoingBytesPerConnection} while
  * frames are still waiting, the connection is closed with 4003 (SLOW_CONSUMER) rather than buffered
  * without bound. The close frame queues behind the frames already queued, so a peer that does not
@@ -949,7 +950,7 @@ public final class LatticeServer implements AutoCloseable {
     }
 
     /**
-     * The limits every session enforces; also sets Jetty's frame size limit.
+     * The limits every session enforces; also the WebSocket transport's frame size limit.
      *
      * @throws IllegalArgumentException if its {@code maxFrameBytes} cannot hold the server's
      *     WELCOME, with the limits this server advertises beside the session's own
