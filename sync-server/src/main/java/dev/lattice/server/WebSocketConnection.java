@@ -628,8 +628,8 @@ final class WebSocketConnection extends AbstractConnection
       code = NO_STATUS;
       reason = "";
     } else {
-      code = ((payload[0] & 0xFF) << 8) | (payload[1 % payload.length] & 0xFF);
-      if (payload.length == 1 || !validCloseCode(code)) {
+      code = payload.length < 2 ? 0 : ((payload[0] & 0xFF) << 8) | (payload[1] & 0xFF);
+      if (!validCloseCode(code)) {
         inputDone = true;
         fail(PROTOCOL_ERROR, "invalid close frame");
         return;

@@ -265,9 +265,13 @@ class WebSocketFramingIT {
   }
 
   @Test
-  void anInvalidCloseCodeClosesWith1002() throws Exception {
+  void anInvalidOrTruncatedCloseCodeClosesWith1002() throws Exception {
     try (Peer peer = Peer.open()) {
       peer.write(frame(true, 0x8, closePayload(1005, ""), true));
+      assertThat(peer.readClose()).isEqualTo(1002);
+    }
+    try (Peer peer = Peer.open()) {
+      peer.write(frame(true, 0x8, new byte[] {0x03}, true)); // a code needs two bytes
       assertThat(peer.readClose()).isEqualTo(1002);
     }
   }
