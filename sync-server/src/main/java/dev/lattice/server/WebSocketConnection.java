@@ -298,7 +298,10 @@ final class WebSocketConnection extends AbstractConnection
         if (buffer != null && buffer.hasRemaining()) {
           int frameBytes = parse(buffer.getByteBuffer());
           if (frameBytes >= 0) {
-            if (inputDone || !readOn(frameBytes)) {
+            if (inputDone) {
+              break; // a close frame: the buffer goes back below
+            }
+            if (!readOn(frameBytes)) {
               return;
             }
             continue;

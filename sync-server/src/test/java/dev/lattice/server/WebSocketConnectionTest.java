@@ -272,6 +272,7 @@ class WebSocketConnectionTest {
 
     assertThat(written(c)).containsExactly(new byte[] {0x8, 0x03, (byte) 0xE8});
     assertThat(endPoint(c).isOpen()).isFalse();
+    assertThat(c.holdsReadBuffer()).as("the read buffer went back to the pool").isFalse();
     c.onClose(null); // Jetty's report of the closed socket, which ByteArrayEndPoint leaves to us
     c.onClose(null);
     assertThat(c.ended()).isDone();
