@@ -16,7 +16,6 @@ module dev.lattice.server {
   requires transitive micrometer.core;
   requires micrometer.registry.prometheus;
   requires org.eclipse.jetty.server;
-  requires org.eclipse.jetty.websocket.core.server;
   requires com.github.benmanes.caffeine;
   requires lettuce.core;
   requires io.netty.common;

@@ -63,6 +63,7 @@ import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.HttpStatus;
 import org.eclipse.jetty.http.UriCompliance;
 import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.server.ConnectionMetaData;
 import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.Request;
@@ -73,9 +74,6 @@ import org.eclipse.jetty.server.SslConnectionFactory;
 import org.eclipse.jetty.server.handler.ErrorHandler;
 import org.eclipse.jetty.util.ssl.SslContextFactory;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
-import org.eclipse.jetty.websocket.core.Configuration;
-import org.eclipse.jetty.websocket.core.server.WebSocketServerComponents;
-import org.eclipse.jetty.websocket.core.server.WebSocketUpgradeHandler;
 
 /**
  * The Lattice sync server: a Jetty 12 WebSocket endpoint at {@code /v1/sync} (docs/PROTOCOL.md)
@@ -90,11 +88,12 @@ import org.eclipse.jetty.websocket.core.server.WebSocketUpgradeHandler;
  * }
  * }</pre>
  *
- * <p><b>Frame size.</b> Jetty's maximum binary message and frame size are set to the session's
- * {@code maxFrameBytes} (advertised in WELCOME): a larger frame is refused by Jetty, which closes
- * the connection with 1009 (TOO_BIG) before the session sees it. Text frames close with 4000.
+ * <p><b>Frame size.</b> The WebSocket transport ({@link WebSocketConnection}, our own RFC 6455
+ * server side on Jetty's core I/O) bounds frames and joined messages by the session's {@code
+ * maxFrameBytes} (advertised in WELCOME): a larger one closes the connection with 1009 (TOO_BIG)
+ * before the session sees it. Text frames close with 4000.
  *
- * <p><b>Slow consumers.</b> Each connection counts the bytes handed to Jetty and not yet written;
+ * <p><b>Slow consumers.</b> Each connection counts the bytes it queued and has not yet written;
  * when another frame would take that past {@link Builder#maxOutgoingBytesPerConnection} while
  * frames are still waiting, the connection is closed with 4003 (SLOW_CONSUMER) rather than buffered
  * without bound. The close frame queues behind the frames already queued, so a peer that does not
@@ -398,109 +397,104 @@ public final class LatticeServer implements AutoCloseable {
     connector.setPort(requestedPort);
     server.addConnector(connector);
     long maxFrame = sessionConfig.protocolLimits().maxFrameBytes();
-    WebSocketUpgradeHandler websocket =
-        new WebSocketUpgradeHandler(
-            WebSocketServerComponents.ensureWebSocketComponents(server),
-            upgrades -> {
-              Configuration limits = upgrades.getConfiguration();
-              limits.setMaxBinaryMessageSize(maxFrame);
-              limits.setMaxFrameSize(maxFrame);
-              limits.setMaxTextMessageSize(maxFrame);
-              // No Jetty idle timeout: every WebSocket has a session whose idle timer (PING, then
-              // 4004) closes it, and a close the peer never answers is cut after
-              // WebSocketConnection's grace. Jetty's timeout was a second timer per connection
-              // (a scheduled task each, re-armed every timeout) that never fired first.
-              limits.setIdleTimeout(Duration.ZERO);
-              upgrades.addMapping(
-                  SYNC_PATH,
-                  (request, response, callback) -> {
-                    if (!accepting) {
-                      metrics.upgradeRefused(HttpStatus.SERVICE_UNAVAILABLE_503);
-                      Response.writeError(
-                          request,
-                          response,
-                          callback,
-                          HttpStatus.SERVICE_UNAVAILABLE_503,
-                          "server shutting down");
-                      return null;
-                    }
-                    if (!RequestCredentials.originAllowed(request, allowedOrigins)) {
-                      metrics.upgradeRefused(HttpStatus.FORBIDDEN_403);
-                      Response.writeError(
-                          request,
-                          response,
-                          callback,
-                          HttpStatus.FORBIDDEN_403,
-                          "origin not allowed");
-                      return null;
-                    }
-                    // The gate comes before any token is checked, so a flood of handshakes
-                    // costs no signature verification.
-                    String address = Request.getRemoteAddr(request);
-                    UpgradeGate.Refusal refusal = gate.admit(address);
-                    if (refusal != null) {
-                      metrics.upgradeRefused(refusal.status());
-                      response.setStatus(refusal.status());
-                      response
-                          .getHeaders()
-                          .put(HttpHeader.RETRY_AFTER, String.valueOf(refusal.retryAfterSeconds()));
-                      Content.Sink.write(response, true, refusal.reason(), callback);
-                      return null;
-                    }
-                    if (request.hasSubProtocol(RequestCredentials.SUBPROTOCOL)) {
-                      response.setAcceptedSubProtocol(RequestCredentials.SUBPROTOCOL);
-                    }
-                    Optional<String> token =
-                        RequestCredentials.upgradeToken(request, request.getSubProtocols());
-                    CompletionStage<AuthResult> upgradeAuth = null;
-                    if (token.isPresent()) {
-                      upgradeAuth = authenticateQuietly(token);
-                      CompletableFuture<AuthResult> now = upgradeAuth.toCompletableFuture();
-                      // A decided refusal is a 401 before any WebSocket exists; a pending check is
-                      // awaited by the session, which answers nothing until it completes.
-                      if (now.isDone()) {
-                        AuthResult result = now.isCompletedExceptionally() ? null : now.join();
-                        if (!(result instanceof AuthResult.Granted)) {
-                          gate.release(address);
-                          metrics.upgradeRefused(HttpStatus.UNAUTHORIZED_401);
-                          RequestCredentials.unauthorized(
-                              request,
-                              response,
-                              callback,
-                              true,
-                              result instanceof AuthResult.Refused r
-                                  ? "credentials refused: " + r.reason()
-                                  : "credentials refused");
-                          return null;
-                        }
-                      }
-                    }
-                    WebSocketConnection connection =
-                        new WebSocketConnection(
-                            sessions,
-                            handshake(request),
-                            token,
-                            upgradeAuth,
-                            maxOutgoingBytesPerConnection,
-                            (int) maxFrame,
-                            connections,
-                            timer,
-                            metrics,
-                            closeGrace.toMillis(),
-                            sessionConfig.bytesInPerSecond(),
-                            Math.max(sessionConfig.bytesInPerSecond(), 2 * maxFrame));
-                    // An upgrade that fails after this point ends the connection too (an error or
-                    // a close event), which gives the address its slot back.
-                    // Interned: the release keeps the address until the end, and thousands of
-                    // connections from one address then share one string.
-                    String slot = address.intern();
-                    connection.onEnd(() -> gate.release(slot));
-                    return connection;
-                  });
-            });
-    websocket.setHandler(
-        new HttpEndpoints(
-            this::isReady, this::document, metrics::scrape, this::authenticateQuietly, authorizer));
+    WebSocketConnection.Shared shared =
+        new WebSocketConnection.Shared(
+            sessions,
+            maxOutgoingBytesPerConnection,
+            (int) maxFrame,
+            connections,
+            timer,
+            metrics,
+            closeGrace.toMillis(),
+            sessionConfig.bytesInPerSecond(),
+            Math.max(sessionConfig.bytesInPerSecond(), 2 * maxFrame),
+            connector.getByteBufferPool());
+    WebSocketUpgrade websocket =
+        new WebSocketUpgrade(
+            SYNC_PATH,
+            (request, response, callback, subprotocols) -> {
+              if (!accepting) {
+                metrics.upgradeRefused(HttpStatus.SERVICE_UNAVAILABLE_503);
+                Response.writeError(
+                    request,
+                    response,
+                    callback,
+                    HttpStatus.SERVICE_UNAVAILABLE_503,
+                    "server shutting down");
+                return null;
+              }
+              if (!RequestCredentials.originAllowed(request, allowedOrigins)) {
+                metrics.upgradeRefused(HttpStatus.FORBIDDEN_403);
+                Response.writeError(
+                    request, response, callback, HttpStatus.FORBIDDEN_403, "origin not allowed");
+                return null;
+              }
+              // The gate comes before any token is checked, so a flood of handshakes costs no
+              // signature verification.
+              String address = Request.getRemoteAddr(request);
+              UpgradeGate.Refusal refusal = gate.admit(address);
+              if (refusal != null) {
+                metrics.upgradeRefused(refusal.status());
+                response.setStatus(refusal.status());
+                response
+                    .getHeaders()
+                    .put(HttpHeader.RETRY_AFTER, String.valueOf(refusal.retryAfterSeconds()));
+                Content.Sink.write(response, true, refusal.reason(), callback);
+                return null;
+              }
+              Optional<String> token = RequestCredentials.upgradeToken(request, subprotocols);
+              CompletionStage<AuthResult> upgradeAuth = null;
+              if (token.isPresent()) {
+                upgradeAuth = authenticateQuietly(token);
+                CompletableFuture<AuthResult> now = upgradeAuth.toCompletableFuture();
+                // A decided refusal is a 401 before any WebSocket exists; a pending check is
+                // awaited by the session, which answers nothing until it completes.
+                if (now.isDone()) {
+                  AuthResult result = now.isCompletedExceptionally() ? null : now.join();
+                  if (!(result instanceof AuthResult.Granted)) {
+                    gate.release(address);
+                    metrics.upgradeRefused(HttpStatus.UNAUTHORIZED_401);
+                    RequestCredentials.unauthorized(
+                        request,
+                        response,
+                        callback,
+                        true,
+                        result instanceof AuthResult.Refused r
+                            ? "credentials refused: " + r.reason()
+                            : "credentials refused");
+                    return null;
+                  }
+                }
+              }
+              if (subprotocols.contains(RequestCredentials.SUBPROTOCOL)) {
+                // Browsers refuse a handshake that selects none of the subprotocols they offered.
+                response
+                    .getHeaders()
+                    .put(HttpHeader.SEC_WEBSOCKET_SUBPROTOCOL, RequestCredentials.SUBPROTOCOL);
+              }
+              ConnectionMetaData meta = request.getConnectionMetaData();
+              WebSocketConnection connection =
+                  new WebSocketConnection(
+                      meta.getConnection().getEndPoint(),
+                      meta.getConnector().getExecutor(),
+                      shared,
+                      handshake(request),
+                      token,
+                      upgradeAuth);
+              // The connection's end, however it comes (a failed 101 write included, which closes
+              // the socket), gives the address its slot back. Interned: the release keeps the
+              // address until the end, and thousands of connections from one address then share
+              // one string.
+              String slot = address.intern();
+              connection.onEnd(() -> gate.release(slot));
+              return connection;
+            },
+            new HttpEndpoints(
+                this::isReady,
+                this::document,
+                metrics::scrape,
+                this::authenticateQuietly,
+                authorizer));
     server.setHandler(websocket);
     return server;
   }
@@ -956,7 +950,7 @@ public final class LatticeServer implements AutoCloseable {
     }
 
     /**
-     * The limits every session enforces; also sets Jetty's frame size limit.
+     * The limits every session enforces; also the WebSocket transport's frame size limit.
      *
      * @throws IllegalArgumentException if its {@code maxFrameBytes} cannot hold the server's
      *     WELCOME, with the limits this server advertises beside the session's own

@@ -1,14 +1,11 @@
 package dev.lattice.server;
 
+import static dev.lattice.server.WebSocketFramingIT.frame;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.lattice.crdt.ReplicaId;
-import dev.lattice.hlc.HlcTimestamp;
 import dev.lattice.hlc.HybridLogicalClock;
 import dev.lattice.protocol.CloseCodes;
-import dev.lattice.protocol.Hello;
-import dev.lattice.protocol.MessageCodec;
-import dev.lattice.protocol.Pong;
 import dev.lattice.server.hub.DefaultHub;
 import dev.lattice.server.hub.HubConfig;
 import dev.lattice.server.hub.WriteBatch;
@@ -17,34 +14,35 @@ import dev.lattice.server.session.SessionFactory;
 import dev.lattice.server.session.SessionObserver;
 import dev.lattice.server.session.SessionScheduler;
 import dev.lattice.server.store.InMemoryDocumentStore;
-import java.lang.reflect.Proxy;
+import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
-import org.eclipse.jetty.util.Callback;
-import org.eclipse.jetty.websocket.core.CloseStatus;
-import org.eclipse.jetty.websocket.core.CoreSession;
-import org.eclipse.jetty.websocket.core.Frame;
-import org.eclipse.jetty.websocket.core.OpCode;
-import org.eclipse.jetty.websocket.core.exception.MessageTooLargeException;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import org.eclipse.jetty.io.ArrayByteBufferPool;
+import org.eclipse.jetty.io.ByteArrayEndPoint;
+import org.eclipse.jetty.util.BufferUtil;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
-/** The adapter against a recording Jetty core session that never writes. */
+/**
+ * The connection against Jetty's in-memory {@link ByteArrayEndPoint}: input is handed to it in
+ * chosen pieces on the test thread, output read back as bytes, and timers (byte rate, close grace)
+ * run by the test from the timer's queue rather than waited for.
+ */
 class WebSocketConnectionTest {
 
   private static final long MAX_QUEUED = 100;
   private static final int MAX_MESSAGE = 1 << 16;
 
-  private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor();
+  // Its delayed tasks (a byte-rate wait, a close grace) are far off: the test takes them off the
+  // queue and runs them itself.
+  private final ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1);
+  private final ScheduledThreadPoolExecutor sessionTimer = new ScheduledThreadPoolExecutor(1);
   private final DefaultHub hub =
       new DefaultHub(
           HubConfig.builder(new InMemoryDocumentStore(), ReplicaId.of(0x5e))
@@ -55,57 +53,11 @@ class WebSocketConnectionTest {
           .hub(hub)
           .clock(new HybridLogicalClock())
           .serverId(ReplicaId.of(0x5e))
-          .scheduler(SessionScheduler.of(timer))
+          .scheduler(SessionScheduler.of(sessionTimer))
           .build();
   private final Set<WebSocketConnection> open = ConcurrentHashMap.newKeySet();
-  private final List<Callback> pendingSends = new ArrayList<>();
-  private final List<Frame> sentFrames = new ArrayList<>();
-  private final List<Boolean> batched = new ArrayList<>();
-  private final List<Integer> closes = new ArrayList<>();
-  private int demands;
-  private int flushes;
-
-  private final CoreSession socket =
-      (CoreSession)
-          Proxy.newProxyInstance(
-              CoreSession.class.getClassLoader(),
-              new Class<?>[] {CoreSession.class},
-              (proxy, method, args) -> {
-                switch (method.getName()) {
-                  case "sendFrame" -> {
-                    sentFrames.add((Frame) args[0]);
-                    pendingSends.add((Callback) args[1]);
-                    batched.add((Boolean) args[2]);
-                  }
-                  case "flush" -> flushes++;
-                  case "close" -> {
-                    if (args != null && args.length == 3) {
-                      closes.add((Integer) args[0]);
-                    }
-                  }
-                  case "demand" -> demands++;
-                  case "isOutputOpen", "isInputOpen" -> {
-                    return true;
-                  }
-                  case "isClosed" -> {
-                    return false;
-                  }
-                  case "hashCode" -> {
-                    return System.identityHashCode(proxy);
-                  }
-                  case "equals" -> {
-                    return proxy == args[0];
-                  }
-                  case "toString" -> {
-                    return "RecordingSession";
-                  }
-                  default -> {}
-                }
-                return null;
-              });
-
   private final List<Integer> counted = new CopyOnWriteArrayList<>();
-  private final CompletableFuture<Integer> cut = new CompletableFuture<>();
+  private final List<Integer> cuts = new CopyOnWriteArrayList<>();
   private final SessionObserver observer =
       new SessionObserver() {
         @Override
@@ -115,290 +67,241 @@ class WebSocketConnectionTest {
 
         @Override
         public void closeCut(int closeCode) {
-          cut.complete(closeCode);
+          cuts.add(closeCode);
         }
       };
-
-  private final WebSocketConnection connection =
-      new WebSocketConnection(
-          sessions,
-          Handshake.NONE,
-          Optional.empty(),
-          null,
-          MAX_QUEUED,
-          MAX_MESSAGE,
-          open,
-          timer,
-          observer,
-          5_000,
-          1L << 30,
-          1L << 30);
+  private final ArrayByteBufferPool buffers = new ArrayByteBufferPool();
+  private final List<ByteArrayEndPoint> endPoints = new ArrayList<>();
 
   @AfterEach
   void stop() {
+    endPoints.forEach(ByteArrayEndPoint::close);
     timer.shutdownNow();
+    sessionTimer.shutdownNow();
     hub.close();
   }
 
-  @Test
-  void demandsOneFrameAtOpenAndOneAfterEachFrame() {
-    connection.onOpen(socket, Callback.NOOP);
-    assertThat(demands).isEqualTo(1);
-    assertThat(open).containsExactly(connection);
-
-    connection.onFrame(binary(new byte[] {(byte) 0xc1}), Callback.NOOP);
-    assertThat(demands).isEqualTo(2);
-    assertThat(closes).containsExactly(CloseCodes.MALFORMED_FRAME);
+  /** Runs the timer's delayed tasks now, each once. */
+  private void runTimers() {
+    for (Runnable task : new ArrayList<>(timer.getQueue())) {
+      if (timer.remove(task)) {
+        task.run();
+      }
+    }
   }
 
-  private static Frame binary(byte[] message) {
-    return new Frame(OpCode.BINARY).setPayload(ByteBuffer.wrap(message));
-  }
-
-  private static byte[] hello() {
-    return MessageCodec.defaults().encode(Hello.of(ReplicaId.of(7), null, "test"));
-  }
-
-  @Test
-  void aPausedConnectionDemandsNoFrameUntilItIsResumedAndThenExactlyOne() {
-    connection.onOpen(socket, Callback.NOOP);
-    connection.pauseReading();
-
-    connection.onFrame(binary(hello()), Callback.NOOP);
-    assertThat(demands).isEqualTo(1);
-
-    connection.resumeReading();
-    assertThat(demands).isEqualTo(2);
-    connection.resumeReading();
-    assertThat(demands).isEqualTo(2);
-
-    connection.onFrame(
-        binary(MessageCodec.defaults().encode(new Pong(1, HlcTimestamp.of(1, 0)))), Callback.NOOP);
-    assertThat(demands).isEqualTo(3);
-    assertThat(closes).isEmpty();
-  }
-
-  @Test
-  void closesWithSlowConsumerWhenQueuedBytesPassTheBound() {
-    connection.onOpen(socket, Callback.NOOP);
-
-    connection.sendFrame(new byte[60]);
-    assertThat(connection.queuedBytes()).isEqualTo(60);
-    connection.sendFrame(new byte[60]);
-
-    assertThat(pendingSends).hasSize(1);
-    assertThat(closes).containsExactly(CloseCodes.SLOW_CONSUMER);
-    assertThat(connection.queuedBytes()).isEqualTo(60);
-
-    pendingSends.get(0).succeeded();
-    assertThat(connection.queuedBytes()).isZero();
-    connection.sendFrame(new byte[10]);
-    assertThat(pendingSends).as("nothing is sent after the close").hasSize(1);
-  }
-
-  @Test
-  void aSlowConsumerCloseIsCountedAndACloseThePeerNeverReadsIsCutAndCounted() throws Exception {
-    WebSocketConnection quick =
-        new WebSocketConnection(
+  private WebSocketConnection open(long bytesPerSecond, long burst, int outputBytes) {
+    ByteArrayEndPoint endPoint =
+        new ByteArrayEndPoint(null, 0, null, BufferUtil.allocate(outputBytes));
+    endPoints.add(endPoint);
+    WebSocketConnection.Shared shared =
+        new WebSocketConnection.Shared(
             sessions,
-            Handshake.NONE,
-            Optional.empty(),
-            null,
             MAX_QUEUED,
             MAX_MESSAGE,
             open,
             timer,
             observer,
-            50,
-            1L << 30,
-            1L << 30);
-    quick.onOpen(socket, Callback.NOOP);
+            5_000,
+            bytesPerSecond,
+            burst,
+            buffers);
+    WebSocketConnection connection =
+        new WebSocketConnection(
+            endPoint, Runnable::run, shared, Handshake.NONE, Optional.empty(), null);
+    endPoint.setConnection(connection);
+    connection.onOpen();
+    return connection;
+  }
 
-    quick.sendFrame(new byte[60]);
-    quick.sendFrame(new byte[60]);
+  private WebSocketConnection open() {
+    return open(1L << 30, 1L << 30, 1 << 16);
+  }
 
-    assertThat(closes).containsExactly(CloseCodes.SLOW_CONSUMER);
-    assertThat(counted).containsExactly(CloseCodes.SLOW_CONSUMER);
-    // The peer never reads up to the close frame (the recording socket writes nothing).
-    assertThat(cut.get(10, TimeUnit.SECONDS)).isEqualTo(CloseCodes.SLOW_CONSUMER);
-    assertThat(counted).as("one close, counted once").hasSize(1);
+  private static ByteArrayEndPoint endPoint(WebSocketConnection c) {
+    return (ByteArrayEndPoint) c.getEndPoint();
+  }
+
+  private static byte[] ping(int... payload) {
+    byte[] p = new byte[payload.length];
+    for (int i = 0; i < p.length; i++) {
+      p[i] = (byte) payload[i];
+    }
+    return frame(true, 0x9, p, true);
+  }
+
+  private static byte[] concat(byte[]... parts) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    for (byte[] p : parts) {
+      out.writeBytes(p);
+    }
+    return out.toByteArray();
+  }
+
+  /** The server frames written so far, as {opcode, payload...} arrays. */
+  private static List<byte[]> written(WebSocketConnection c) {
+    ByteBuffer out = endPoint(c).takeOutput();
+    List<byte[]> frames = new ArrayList<>();
+    while (out.hasRemaining()) {
+      int opcode = out.get() & 0x0F;
+      int length = out.get() & 0x7F;
+      if (length == 126) {
+        length = out.getShort() & 0xFFFF;
+      } else if (length == 127) {
+        length = (int) out.getLong();
+      }
+      byte[] frame = new byte[1 + length];
+      frame[0] = (byte) opcode;
+      out.get(frame, 1, length);
+      frames.add(frame);
+    }
+    return frames;
+  }
+
+  @Test
+  void anIdleConnectionHoldsNoReadBufferAndAHalfHeaderIsKeptUntilWhole() {
+    WebSocketConnection c = open();
+    assertThat(c.holdsReadBuffer()).isFalse();
+
+    byte[] ping = ping(1, 2);
+    endPoint(c).addInput(ByteBuffer.wrap(ping, 0, 1));
+    assertThat(c.holdsReadBuffer()).as("a header byte waits for the rest").isTrue();
+    endPoint(c).addInput(ByteBuffer.wrap(ping, 1, 4));
+    endPoint(c).addInput(ByteBuffer.wrap(ping, 5, ping.length - 5));
+
+    assertThat(written(c)).containsExactly(new byte[] {0xA, 1, 2});
+    assertThat(c.holdsReadBuffer()).isFalse();
+  }
+
+  @Test
+  void aPausedConnectionParsesNoFurtherFrameUntilResumed() {
+    WebSocketConnection c = open();
+    c.pauseReading();
+
+    // The frame already being read still arrives; the next waits for the resume.
+    endPoint(c).addInput(ByteBuffer.wrap(concat(ping(1), ping(2))));
+    assertThat(written(c)).containsExactly(new byte[] {0xA, 1});
+
+    c.resumeReading();
+    assertThat(written(c)).containsExactly(new byte[] {0xA, 2});
+    c.resumeReading();
+    endPoint(c).addInput(ByteBuffer.wrap(ping(3)));
+    assertThat(written(c)).containsExactly(new byte[] {0xA, 3});
+  }
+
+  @Test
+  void aConnectionOverItsByteRateIsReadAgainOnlyOnceTheTimerFires() {
+    // 25 bytes over the burst at 1 B/s: 25 s of debt, unless the test runs the timer.
+    WebSocketConnection c = open(1, 100, 1 << 16);
+
+    endPoint(c).addInput(ByteBuffer.wrap(concat(ping(new int[125]), ping(7))));
+    assertThat(written(c)).hasSize(1);
+    assertThat(timer.getQueue()).as("a read after the debt is paid").hasSize(1);
+
+    runTimers();
+    assertThat(written(c)).containsExactly(new byte[] {0xA, 7});
   }
 
   @Test
   void byteRateDebtDelaysTheNextReadByExactlyItsTime() {
-    WebSocketConnection.ByteRate rate = new WebSocketConnection.ByteRate(1_000, 2_000, 0);
+    WebSocketConnection c = open(1_000, 2_000, 1 << 16);
+    long t = System.nanoTime();
 
-    assertThat(rate.take(1_500, 0)).isZero();
-    assertThat(rate.take(1_000, 0)).isEqualTo(500_000_000L); // 500 bytes owed at 1000/s
-    // Half a second later the debt is paid; a full second more refills 1000 bytes.
-    assertThat(rate.take(0, 500_000_000L)).isZero();
-    assertThat(rate.take(1_000, 1_500_000_000L)).isZero();
-    assertThat(rate.take(1, 1_500_000_000L)).isEqualTo(1_000_000L);
+    assertThat(c.takeRate(1_500, t)).isZero();
+    assertThat(c.takeRate(1_000, t)).isEqualTo(500_000_000L); // 500 bytes owed at 1000/s
+    assertThat(c.takeRate(0, t + 500_000_000L)).isZero();
+    assertThat(c.takeRate(1_000, t + 1_500_000_000L)).isZero();
+    assertThat(c.takeRate(1, t + 1_500_000_000L)).isEqualTo(1_000_000L);
     // A long silence refills only up to the burst.
-    assertThat(rate.take(2_000, 3_600_000_000_000L)).isZero();
-    assertThat(rate.take(1, 3_600_000_000_000L)).isEqualTo(1_000_000L);
+    assertThat(c.takeRate(2_000, t + 3_600_000_000_000L)).isZero();
+    assertThat(c.takeRate(1, t + 3_600_000_000_000L)).isEqualTo(1_000_000L);
   }
 
   @Test
-  void aConnectionOverItsByteRateIsReadAgainOnlyOnceTheRateAllows() throws Exception {
-    CompletableFuture<Void> secondDemand = new CompletableFuture<>();
-    WebSocketConnection throttled =
-        new WebSocketConnection(
-            sessions,
-            Handshake.NONE,
-            Optional.empty(),
-            null,
-            MAX_QUEUED,
-            MAX_MESSAGE,
-            open,
-            timer,
-            observer,
-            5_000,
-            1_024,
-            1_024);
-    CoreSession counting =
-        (CoreSession)
-            Proxy.newProxyInstance(
-                CoreSession.class.getClassLoader(),
-                new Class<?>[] {CoreSession.class},
-                (proxy, method, args) -> {
-                  if (method.getName().equals("demand") && ++demands == 2) {
-                    secondDemand.complete(null);
-                  }
-                  return method.getName().startsWith("is") ? Boolean.FALSE : null;
-                });
-    throttled.onOpen(counting, Callback.NOOP);
-
-    // About 1.5 KiB against 1 KiB/s with a 1 KiB burst: about half a second of debt.
-    byte[] hello =
-        MessageCodec.defaults().encode(Hello.of(ReplicaId.of(7), null, "x".repeat(1_536)));
-    throttled.onFrame(binary(hello), Callback.NOOP);
-    assertThat(demands).as("no demand while the debt is unpaid").isEqualTo(1);
-    secondDemand.get(10, TimeUnit.SECONDS);
-    assertThat(demands).isEqualTo(2);
+  void insideAWriteBatchFramesAreQueuedUnwrittenAndWrittenTogetherAtItsEnd() {
+    WebSocketConnection c = open();
+    WriteBatch.open();
+    try {
+      c.sendFrame(new byte[] {1});
+      c.sendFrame(new byte[] {2});
+      assertThat(endPoint(c).getOutput().remaining()).isZero();
+      assertThat(c.queuedBytes()).isEqualTo(2);
+    } finally {
+      WriteBatch.close();
+    }
+    assertThat(written(c)).containsExactly(new byte[] {0x2, 1}, new byte[] {0x2, 2});
+    assertThat(c.queuedBytes()).isZero();
   }
 
   @Test
-  void aServerShutdownCloseIsCounted() {
-    connection.onOpen(socket, Callback.NOOP);
-    connection.shutDown();
+  void closesWithSlowConsumerWhenQueuedBytesPassTheBoundAndCutsAPeerThatNeverReads() {
+    // 10 bytes of room: a 60-byte frame stays queued.
+    WebSocketConnection c = open(1L << 30, 1L << 30, 10);
+    c.sendFrame(new byte[60]);
+    assertThat(c.queuedBytes()).isEqualTo(60);
 
-    assertThat(closes).containsExactly(CloseCodes.GOING_AWAY);
-    assertThat(counted).containsExactly(CloseCodes.GOING_AWAY);
-    assertThat(cut).isNotDone();
-  }
+    c.sendFrame(new byte[60]);
+    assertThat(counted).containsExactly(CloseCodes.SLOW_CONSUMER);
+    assertThat(c.queuedBytes()).isEqualTo(60);
+    c.sendFrame(new byte[1]);
+    assertThat(c.queuedBytes()).as("nothing is queued after the close").isEqualTo(60);
 
-  @Test
-  void completedSendsFreeTheirBytesWhetherTheySucceedOrFail() {
-    connection.onOpen(socket, Callback.NOOP);
-
-    connection.sendFrame(new byte[60]);
-    pendingSends.get(0).succeeded();
-    connection.sendFrame(new byte[60]);
-    pendingSends.get(1).failed(new RuntimeException("write failed"));
-    connection.sendFrame(new byte[90]);
-
-    assertThat(pendingSends).hasSize(3);
-    assertThat(closes).isEmpty();
-    assertThat(connection.queuedBytes()).isEqualTo(90);
+    // The close grace passes without the peer reading: the connection is cut, and counted.
+    runTimers();
+    assertThat(cuts).containsExactly(CloseCodes.SLOW_CONSUMER);
+    assertThat(endPoint(c).isOpen()).isFalse();
+    c.onClose(null); // Jetty's report of the closed socket, which ByteArrayEndPoint leaves to us
+    assertThat(c.ended()).isDone();
+    assertThat(open).isEmpty();
+    assertThat(counted).as("one close, counted once").hasSize(1);
   }
 
   @Test
   void aSingleFrameLargerThanTheBoundIsSentWhenNothingIsQueued() {
-    connection.onOpen(socket, Callback.NOOP);
-
-    connection.sendFrame(new byte[500]);
-
-    assertThat(pendingSends).hasSize(1);
-    assertThat(closes).isEmpty();
+    WebSocketConnection c = open();
+    c.sendFrame(new byte[500]);
+    assertThat(counted).isEmpty();
+    assertThat(written(c)).hasSize(1);
   }
 
   @Test
-  void theEndOfTheConnectionLeavesTheOpenSet() {
-    connection.onOpen(socket, Callback.NOOP);
-    connection.onClosed(new CloseStatus(1000, "bye"), Callback.NOOP);
+  void aPeersCloseIsAnsweredAndEndsTheConnectionOnce() {
+    WebSocketConnection c = open();
+    assertThat(open).containsExactly(c);
+    endPoint(c).addInput(ByteBuffer.wrap(frame(true, 0x8, new byte[] {0x03, (byte) 0xE8}, true)));
+
+    assertThat(written(c)).containsExactly(new byte[] {0x8, 0x03, (byte) 0xE8});
+    assertThat(endPoint(c).isOpen()).isFalse();
+    assertThat(c.holdsReadBuffer()).as("the read buffer went back to the pool").isFalse();
+    c.onClose(null); // Jetty's report of the closed socket, which ByteArrayEndPoint leaves to us
+    c.onClose(null);
+    assertThat(c.ended()).isDone();
     assertThat(open).isEmpty();
-    assertThat(connection.ended()).isDone();
+    assertThat(counted).isEmpty();
   }
 
   @Test
-  void aPingIsAnsweredWithItsPayloadAndTheNextFrameDemanded() {
-    connection.onOpen(socket, Callback.NOOP);
+  void aServerShutdownCloseIsCountedAndCompletedByThePeersAnswer() {
+    WebSocketConnection c = open();
+    c.shutDown();
+    assertThat(counted).containsExactly(CloseCodes.GOING_AWAY);
+    assertThat(written(c).get(0)[0]).isEqualTo((byte) 0x8);
+    assertThat(endPoint(c).isOpen()).as("waits for the answer").isTrue();
 
-    connection.onFrame(
-        new Frame(OpCode.PING).setPayload(ByteBuffer.wrap(new byte[] {1, 2, 3})), Callback.NOOP);
-
-    assertThat(sentFrames).hasSize(1);
-    assertThat(sentFrames.get(0).getOpCode()).isEqualTo(OpCode.PONG);
-    assertThat(bytes(sentFrames.get(0).getPayload())).containsExactly(1, 2, 3);
-    assertThat(demands).isEqualTo(2);
+    c.pauseReading(); // a paused connection still reads the answer to its close
+    endPoint(c).addInput(ByteBuffer.wrap(frame(true, 0x8, new byte[] {0x03, (byte) 0xE9}, true)));
+    assertThat(endPoint(c).isOpen()).isFalse();
+    assertThat(cuts).isEmpty();
   }
 
   @Test
-  void aFragmentedMessageReachesTheSessionWhole() {
-    connection.onOpen(socket, Callback.NOOP);
-    byte[] hello = hello();
-    int half = hello.length / 2;
-
-    connection.onFrame(
-        new Frame(OpCode.BINARY, false, ByteBuffer.wrap(hello, 0, half).slice()), Callback.NOOP);
-    assertThat(sentFrames).as("nothing answered before the last fragment").isEmpty();
-    connection.onFrame(
-        new Frame(OpCode.CONTINUATION, true, ByteBuffer.wrap(hello, half, hello.length - half)),
-        Callback.NOOP);
-
-    assertThat(closes).as("the joined HELLO is well formed").isEmpty();
-    assertThat(sentFrames).as("WELCOME").hasSize(1);
-    assertThat(demands).isEqualTo(3);
-  }
-
-  @Test
-  void fragmentsAddingUpPastTheMessageBoundFailTheFrame() {
-    WebSocketConnection small =
-        new WebSocketConnection(
-            sessions,
-            Handshake.NONE,
-            Optional.empty(),
-            null,
-            MAX_QUEUED,
-            100,
-            open,
-            timer,
-            observer,
-            5_000,
-            1L << 30,
-            1L << 30);
-    small.onOpen(socket, Callback.NOOP);
-    small.onFrame(new Frame(OpCode.BINARY, false, ByteBuffer.allocate(60)), Callback.NOOP);
-    CompletableFuture<Throwable> failed = new CompletableFuture<>();
-    small.onFrame(
-        new Frame(OpCode.CONTINUATION, true, ByteBuffer.allocate(60)),
-        Callback.from(() -> failed.complete(null), failed::complete));
-
-    assertThat(failed).isCompletedWithValueMatching(e -> e instanceof MessageTooLargeException);
-  }
-
-  @Test
-  void insideAWriteBatchFramesAreQueuedUnflushedAndFlushedOnceAtItsEnd() {
-    connection.onOpen(socket, Callback.NOOP);
-
-    WriteBatch.open();
-    try {
-      connection.sendFrame(new byte[10]);
-      connection.sendFrame(new byte[10]);
-      assertThat(flushes).isZero();
-    } finally {
-      WriteBatch.close();
-    }
-    connection.sendFrame(new byte[10]);
-
-    assertThat(batched).containsExactly(true, true, false);
-    assertThat(flushes).isEqualTo(1);
-  }
-
-  private static byte[] bytes(ByteBuffer buffer) {
-    byte[] out = new byte[buffer.remaining()];
-    buffer.duplicate().get(out);
-    return out;
+  void aFragmentedMessageOverTheBoundClosesWith1009() {
+    WebSocketConnection c = open();
+    byte[] half = new byte[MAX_MESSAGE / 2 + 1];
+    endPoint(c).addInput(ByteBuffer.wrap(concat(frame(false, 0x2, half, true))));
+    endPoint(c).addInput(ByteBuffer.wrap(concat(frame(true, 0x0, half, true))));
+    byte[] close = written(c).get(0);
+    assertThat(close[0]).isEqualTo((byte) 0x8);
+    assertThat(((close[1] & 0xFF) << 8) | (close[2] & 0xFF)).isEqualTo(CloseCodes.TOO_BIG);
   }
 }
