@@ -1646,7 +1646,10 @@ public final class RedisDocumentStore implements DocumentStore {
 
     @Override
     public CompletableFuture<Void> pingAll() {
-      return reads.async().ping().toCompletableFuture().thenApply(pong -> null);
+      // Both connections: each reconnects on its own, and the store is not available for appends
+      // while the writing one is still down.
+      return CompletableFuture.allOf(
+          writes.async().ping().toCompletableFuture(), reads.async().ping().toCompletableFuture());
     }
 
     @Override

@@ -616,7 +616,11 @@ class RedisDocumentStoreIT {
         .isInstanceOf(StoreException.class);
 
     redis.restart();
-    await("the store to reconnect", () -> store.available() && tryRead(store));
+    // The store's two connections reconnect each on its own: a read answering says nothing of the
+    // connection appends go on, so wait until an append to another document succeeds.
+    await(
+        "the store to reconnect",
+        () -> store.available() && tryAppend(store, "probe") && tryRead(store));
     join(store.append("doc", deltas.get(2)));
     Document loaded = store.load("doc").orElseThrow();
     assertThat(loaded.contains(new Dot(ALICE, 1))).isTrue();
