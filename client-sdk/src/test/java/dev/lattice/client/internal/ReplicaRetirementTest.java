@@ -707,4 +707,36 @@ class ReplicaRetirementTest {
     assertThat(((ORSet) server.get("b").field("tags").orElseThrow().state()).elements()).isEmpty();
     assertThat(server.get("a").counterValue("n")).isEqualTo(1);
   }
+
+  /**
+   * A document opened on a connection bound to an earlier id, holding an older id's edits before
+   * that id's: the connection ends, and the next is bound to the older id.
+   */
+  @Test
+  void aDocumentOpenedWithAnOlderIdsEditsBeforeTheBoundIdsRebinds() {
+    ReplicaId older = ReplicaId.of(5);
+    ReplicaId newer = ReplicaId.of(6);
+    Value x = Value.of("x");
+    MemoryLocalState local = new MemoryLocalState(ME);
+    DocumentState first = new DocumentState("a", newer, local, clock, callbacks);
+    first.edit("n", d -> d.incrementGCounter(newer, "n", 1));
+    DocumentState second = new DocumentState("b", older, local, clock, callbacks);
+    second.edit("tags", d -> d.addToSet(older, "tags", x));
+    second.adopt(newer);
+    second.edit("tags", d -> d.removeFromSet(newer, "tags", x));
+    ClientSession session = session(local);
+    session.open(first);
+    session.start();
+    session.onOpen(gen());
+    assertThat(transport.drain(Hello.class).get(0).replicaId()).isEqualTo(newer);
+    session.onMessage(gen(), Welcome.of(1, SERVER, HlcTimestamp.of(1, 0), limits(), "s"));
+    transport.drain(Subscribe.class);
+
+    session.open(second);
+    assertThat(transport.closes).containsExactly(CloseCodes.GOING_AWAY);
+    assertThat(transport.drain(Update.class)).isEmpty();
+    scheduler.advanceMillis(2_000);
+    session.onOpen(gen());
+    assertThat(transport.drain(Hello.class).get(0).replicaId()).isEqualTo(older);
+  }
 }
