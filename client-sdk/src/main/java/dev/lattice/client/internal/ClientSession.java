@@ -311,11 +311,12 @@ public final class ClientSession {
     // A document opened while the replica was being retired must not edit under the old id.
     state.adopt(me);
     SessionDoc doc = docs.computeIfAbsent(state.id, id -> new SessionDoc(state));
+    List<ReplicaId> earlier = state.earlierWriters();
     if ((phase == Phase.ONLINE || phase == Phase.HANDSHAKE)
-        && bound.equals(me)
-        && !state.earlierWriters().isEmpty()) {
-      // Edits of an earlier id wait in this document: they go on a connection bound to that id.
-      rebind("document '" + state.id + "' holds edits of " + state.earlierWriters().get(0));
+        && (bound.equals(me) ? !earlier.isEmpty() : earlier.indexOf(bound) > 0)) {
+      // Edits of an earlier id wait in this document, made before those of the id the connection
+      // is bound to (which may have observed them): they go first, on a connection of their own.
+      rebind("document '" + state.id + "' holds edits of " + earlier.get(0));
       return;
     }
     if (phase == Phase.ONLINE && doc.phase == DocPhase.UNSUBSCRIBED) {
@@ -1027,20 +1028,29 @@ public final class ClientSession {
   }
 
   /**
-   * The replica the next connection is bound to: the first earlier id with edits still to deliver
-   * in an open document, else {@link #me}.
+   * The replica the next connection is bound to: an earlier id with edits still to deliver in an
+   * open document, one whose entries follow no other earlier id's in any of them; else {@link #me}.
+   * An edit may observe the dots of an earlier process's edits still in the outbox (a removal of
+   * what it added), and the server refuses an UPDATE naming dots it does not hold: the processes'
+   * edits go in the order they were made, which each outbox keeps.
    */
   private ReplicaId binding() {
+    List<List<ReplicaId>> orders = new ArrayList<>();
     for (SessionDoc doc : docs.values()) {
-      if (undeliverable.contains(doc.state.id)) {
-        continue;
-      }
-      List<ReplicaId> earlier = doc.state.earlierWriters();
-      if (!earlier.isEmpty()) {
-        return earlier.get(0);
+      if (!undeliverable.contains(doc.state.id)) {
+        List<ReplicaId> earlier = doc.state.earlierWriters();
+        if (!earlier.isEmpty()) {
+          orders.add(earlier);
+        }
       }
     }
-    return me;
+    for (List<ReplicaId> order : orders) {
+      if (orders.stream().allMatch(o -> o.indexOf(order.get(0)) <= 0)) {
+        return order.get(0);
+      }
+    }
+    // No order fits every outbox (processes do not overlap, so none should): the first id found.
+    return orders.isEmpty() ? me : orders.get(0).get(0);
   }
 
   /**

@@ -622,4 +622,121 @@ class ReplicaRetirementTest {
     assertThat(server.stateAt("m", List.of("k"), counter).map(GCounter::value)).contains(1L);
     assertThat(doc.pendingChanges()).isZero();
   }
+
+  /**
+   * Two earlier processes' edits wait, the older's in the second document only: the newer's edit
+   * there observed the older's, so the newer id's connection must wait until the older's edits are
+   * delivered, even though the first document names the newer id first. Otherwise the server
+   * refuses that edit with REPLICA_MISMATCH and it is made again under the current id for nothing.
+   */
+  @Test
+  void anEarlierIdWhoseEditsAnotherEarlierIdObservedIsBoundFirst() {
+    ReplicaId older = ReplicaId.of(5);
+    ReplicaId newer = ReplicaId.of(6);
+    Value x = Value.of("x");
+    MemoryLocalState local = new MemoryLocalState(ME);
+    DocumentState first = new DocumentState("a", newer, local, clock, callbacks);
+    first.edit("n", d -> d.incrementGCounter(newer, "n", 1));
+    DocumentState second = new DocumentState("b", older, local, clock, callbacks);
+    second.edit("tags", d -> d.addToSet(older, "tags", x));
+    second.adopt(newer);
+    second.edit("tags", d -> d.removeFromSet(newer, "tags", x));
+    ClientSession session = session(local);
+    session.open(first);
+    session.open(second);
+    session.start();
+
+    Map<String, Document> server = Map.of("a", Document.create("a"), "b", Document.create("b"));
+    List<ReplicaId> bindings = new java.util.ArrayList<>();
+    List<String> refusals = new java.util.ArrayList<>();
+    for (int connection = 0;
+        connection < 6 && first.pendingChanges() + second.pendingChanges() > 0;
+        connection++) {
+      if (connection > 0) {
+        scheduler.advanceMillis(2_000);
+      }
+      long gen = gen();
+      session.onOpen(gen);
+      ReplicaId bound = null;
+      boolean progress = true;
+      while (progress) {
+        List<dev.lattice.protocol.Message> sent = new java.util.ArrayList<>(transport.sent);
+        transport.sent.clear();
+        progress = !sent.isEmpty();
+        for (dev.lattice.protocol.Message message : sent) {
+          if (message instanceof Hello hello) {
+            bound = hello.replicaId();
+            bindings.add(bound);
+            session.onMessage(gen, Welcome.of(1, SERVER, HlcTimestamp.of(1, 0), limits(), "s"));
+          } else if (message instanceof Subscribe subscribe) {
+            Document doc = server.get(subscribe.documentId());
+            session.onMessage(
+                gen,
+                new Sync(
+                    subscribe.requestId(),
+                    subscribe.documentId(),
+                    DocumentDelta.empty(),
+                    doc.versionVector()));
+          } else if (message instanceof Update update) {
+            Document doc = server.get(update.documentId());
+            var check = doc.checkOwnDelta(bound, update.delta());
+            long requestId = update.requestId().getAsLong();
+            if (check.verdict().accepted()) {
+              doc.merge(update.delta());
+              session.onMessage(gen, new dev.lattice.protocol.Ack(requestId, update.documentId()));
+            } else {
+              refusals.add(check.reason());
+              session.onMessage(
+                  gen,
+                  new ErrorMessage(
+                      OptionalLong.of(requestId),
+                      ErrorCode.REPLICA_MISMATCH.code(),
+                      check.reason()));
+            }
+          }
+        }
+      }
+    }
+
+    assertThat(refusals).isEmpty();
+    assertThat(bindings).containsExactly(older, newer);
+    assertThat(local.replicaId()).isEqualTo(ME);
+    assertThat(first.pendingChanges() + second.pendingChanges()).isZero();
+    assertThat(server.get("b").versionVector())
+        .isEqualTo(VersionVector.of(Map.of(older, 1L, newer, 1L)));
+    assertThat(((ORSet) server.get("b").field("tags").orElseThrow().state()).elements()).isEmpty();
+    assertThat(server.get("a").counterValue("n")).isEqualTo(1);
+  }
+
+  /**
+   * A document opened on a connection bound to an earlier id, holding an older id's edits before
+   * that id's: the connection ends, and the next is bound to the older id.
+   */
+  @Test
+  void aDocumentOpenedWithAnOlderIdsEditsBeforeTheBoundIdsRebinds() {
+    ReplicaId older = ReplicaId.of(5);
+    ReplicaId newer = ReplicaId.of(6);
+    Value x = Value.of("x");
+    MemoryLocalState local = new MemoryLocalState(ME);
+    DocumentState first = new DocumentState("a", newer, local, clock, callbacks);
+    first.edit("n", d -> d.incrementGCounter(newer, "n", 1));
+    DocumentState second = new DocumentState("b", older, local, clock, callbacks);
+    second.edit("tags", d -> d.addToSet(older, "tags", x));
+    second.adopt(newer);
+    second.edit("tags", d -> d.removeFromSet(newer, "tags", x));
+    ClientSession session = session(local);
+    session.open(first);
+    session.start();
+    session.onOpen(gen());
+    assertThat(transport.drain(Hello.class).get(0).replicaId()).isEqualTo(newer);
+    session.onMessage(gen(), Welcome.of(1, SERVER, HlcTimestamp.of(1, 0), limits(), "s"));
+    transport.drain(Subscribe.class);
+
+    session.open(second);
+    assertThat(transport.closes).containsExactly(CloseCodes.GOING_AWAY);
+    assertThat(transport.drain(Update.class)).isEmpty();
+    scheduler.advanceMillis(2_000);
+    session.onOpen(gen());
+    assertThat(transport.drain(Hello.class).get(0).replicaId()).isEqualTo(older);
+  }
 }
