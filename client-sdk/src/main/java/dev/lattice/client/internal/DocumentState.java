@@ -901,7 +901,6 @@ public final class DocumentState {
     // Retract the key's entries the original removal had observed (and the entries this replica
     // made again for the writer's own earlier updates of it), not every entry held now: an update
     // of the key received after the original removal must keep the key, as it would have.
-    Set<dev.lattice.crdt.Dot> liveDots = after.entries().keySet();
     List<dev.lattice.crdt.Dot> retract = new ArrayList<>();
     scratch
         .stateAt(name, keys, MAP)
@@ -910,30 +909,28 @@ public final class DocumentState {
                 held.entries()
                     .forEach(
                         (t, entry) -> {
-                          if (removed.contains(entry.getKey())
-                              && (t.replica().equals(me)
-                                  || observedRemoved(
-                                      t,
-                                      before.context(),
-                                      before.entries().keySet(),
-                                      after.context(),
-                                      liveDots))) {
+                          if (removed.contains(entry.getKey())) {
                             retract.add(t);
                           }
                         }));
+    retract.removeIf(
+        t ->
+            !t.replica().equals(me)
+                && !observedRemoved(
+                    t,
+                    before.context(),
+                    before.entries().keySet(),
+                    after.context(),
+                    after.entries().keySet()));
     if (!retract.isEmpty()) {
       out =
           out.join(
-              scratch.mutateAt(
-                  me,
+              joinMine(
+                  scratch,
                   name,
                   keys,
                   MAP,
-                  (m, dot) -> {
-                    dev.lattice.crdt.ORMap delta =
-                        dev.lattice.crdt.ORMap.of(Map.of(), dotsWith(dot, retract));
-                    return new dev.lattice.crdt.Mutation<>(m.merge(delta), delta);
-                  }));
+                  dot -> dev.lattice.crdt.ORMap.of(Map.of(), dotsWith(dot, retract))));
     }
     return out;
   }
@@ -1022,65 +1019,48 @@ public final class DocumentState {
       dev.lattice.crdt.ORSet set) {
     CrdtKind<dev.lattice.crdt.ORSet> kind = CrdtKind.of(dev.lattice.crdt.ORSet.class);
     DocumentDelta out = DocumentDelta.empty();
-    Set<dev.lattice.crdt.Dot> wasLive = new HashSet<>();
-    was.entries().values().forEach(wasLive::addAll);
-    Set<dev.lattice.crdt.Dot> live = new HashSet<>();
     for (Map.Entry<Value, List<dev.lattice.crdt.Dot>> e : set.entries().entrySet()) {
-      live.addAll(e.getValue());
       List<dev.lattice.crdt.Dot> added =
           e.getValue().stream().filter(d -> !was.context().contains(d)).toList();
-      if (added.isEmpty()) {
-        continue;
+      if (!added.isEmpty()) {
+        Value element = e.getKey();
+        DocumentDelta add =
+            joinMine(
+                scratch,
+                name,
+                keys,
+                kind,
+                dot ->
+                    dev.lattice.crdt.ORSet.of(
+                        Map.of(element, List.of(dot)), dev.lattice.crdt.DotSet.of(dot)));
+        reissuedFrom.put(add.context().singleDot().orElseThrow(), added);
+        out = out.join(add);
       }
-      Value element = e.getKey();
-      dev.lattice.crdt.Dot[] made = new dev.lattice.crdt.Dot[1];
-      out =
-          out.join(
-              scratch.mutateAt(
-                  me,
-                  name,
-                  keys,
-                  kind,
-                  (s, dot) -> {
-                    made[0] = dot;
-                    dev.lattice.crdt.ORSet delta =
-                        dev.lattice.crdt.ORSet.of(
-                            Map.of(element, List.of(dot)), dev.lattice.crdt.DotSet.of(dot));
-                    return new dev.lattice.crdt.Mutation<>(s.merge(delta), delta);
-                  }));
-      reissuedFrom.put(made[0], added);
     }
-    List<dev.lattice.crdt.Dot> retract = new ArrayList<>();
-    scratch
-        .stateAt(name, keys, kind)
-        .ifPresent(
-            held ->
-                held.entries()
-                    .values()
-                    .forEach(
-                        tags ->
-                            tags.forEach(
-                                t -> {
-                                  if (observedRemoved(
-                                      t, was.context(), wasLive, set.context(), live)) {
-                                    retract.add(t);
-                                  }
-                                })));
+    List<dev.lattice.crdt.Dot> retract =
+        observedRemoved(
+            scratch.stateAt(name, keys, kind).map(held -> dotsOf(held.entries())).orElse(Set.of()),
+            was.context(),
+            dotsOf(was.entries()),
+            set.context(),
+            dotsOf(set.entries()));
     if (!retract.isEmpty()) {
       out =
           out.join(
-              scratch.mutateAt(
-                  me,
+              joinMine(
+                  scratch,
                   name,
                   keys,
                   kind,
-                  (s, dot) -> {
-                    dev.lattice.crdt.ORSet delta =
-                        dev.lattice.crdt.ORSet.of(Map.of(), dotsWith(dot, retract));
-                    return new dev.lattice.crdt.Mutation<>(s.merge(delta), delta);
-                  }));
+                  dot -> dev.lattice.crdt.ORSet.of(Map.of(), dotsWith(dot, retract))));
     }
     return out;
+  }
+
+  private static Set<dev.lattice.crdt.Dot> dotsOf(Map<Value, List<dev.lattice.crdt.Dot>> entries) {
+    Set<dev.lattice.crdt.Dot> dots = new HashSet<>();
+    entries.values().forEach(dots::addAll);
+    return dots;
   }
 
   /**
@@ -1095,43 +1075,66 @@ public final class DocumentState {
       dev.lattice.crdt.MVRegister was,
       dev.lattice.crdt.MVRegister register) {
     CrdtKind<dev.lattice.crdt.MVRegister> kind = CrdtKind.of(dev.lattice.crdt.MVRegister.class);
-    Set<dev.lattice.crdt.Dot> live = register.writes().keySet();
-    List<dev.lattice.crdt.Dot> retract = new ArrayList<>();
-    scratch
-        .stateAt(name, keys, kind)
-        .ifPresent(
-            held ->
-                held.writes()
-                    .keySet()
-                    .forEach(
-                        t -> {
-                          if (observedRemoved(
-                              t, was.context(), was.writes().keySet(), register.context(), live)) {
-                            retract.add(t);
-                          }
-                        }));
+    List<dev.lattice.crdt.Dot> retract =
+        observedRemoved(
+            scratch.stateAt(name, keys, kind).map(held -> held.writes().keySet()).orElse(Set.of()),
+            was.context(),
+            was.writes().keySet(),
+            register.context(),
+            register.writes().keySet());
     DocumentDelta out = DocumentDelta.empty();
     for (Map.Entry<dev.lattice.crdt.Dot, Value> w : register.writes().entrySet()) {
-      if (was.context().contains(w.getKey())) {
-        continue;
+      if (!was.context().contains(w.getKey())) {
+        // One live write per writer's part: the retractions go with it.
+        Value value = w.getValue();
+        DocumentDelta write =
+            joinMine(
+                scratch,
+                name,
+                keys,
+                kind,
+                dot -> dev.lattice.crdt.MVRegister.of(Map.of(dot, value), dotsWith(dot, retract)));
+        reissuedFrom.put(write.context().singleDot().orElseThrow(), List.of(w.getKey()));
+        out = out.join(write);
+        retract.clear();
       }
-      Value value = w.getValue();
-      dev.lattice.crdt.Dot[] made = new dev.lattice.crdt.Dot[1];
-      out =
-          out.join(
-              scratch.mutateAt(
-                  me,
-                  name,
-                  keys,
-                  kind,
-                  (r, dot) -> {
-                    made[0] = dot;
-                    dev.lattice.crdt.MVRegister delta =
-                        dev.lattice.crdt.MVRegister.of(Map.of(dot, value), dotsWith(dot, retract));
-                    return new dev.lattice.crdt.Mutation<>(r.merge(delta), delta);
-                  }));
-      reissuedFrom.put(made[0], List.of(w.getKey()));
-      retract.clear();
+    }
+    return out;
+  }
+
+  /**
+   * The edit by me at {@code keys} in {@code name} whose delta is {@code delta} of my fresh dot: a
+   * translated edit, given as the delta it must send rather than as an operation on the state.
+   */
+  private <T extends dev.lattice.crdt.Crdt<T>> DocumentDelta joinMine(
+      Document scratch,
+      String name,
+      List<String> keys,
+      CrdtKind<T> kind,
+      Function<dev.lattice.crdt.Dot, T> delta) {
+    return scratch.mutateAt(
+        me,
+        name,
+        keys,
+        kind,
+        (state, dot) -> {
+          T d = delta.apply(dot);
+          return new dev.lattice.crdt.Mutation<>(state.merge(d), d);
+        });
+  }
+
+  /** The dots of {@code held} that {@link #observedRemoved} says the original edit retracted. */
+  private List<dev.lattice.crdt.Dot> observedRemoved(
+      java.util.Collection<dev.lattice.crdt.Dot> held,
+      dev.lattice.crdt.DotSet before,
+      Set<dev.lattice.crdt.Dot> beforeLive,
+      dev.lattice.crdt.DotSet seen,
+      Set<dev.lattice.crdt.Dot> live) {
+    List<dev.lattice.crdt.Dot> out = new ArrayList<>();
+    for (dev.lattice.crdt.Dot t : held) {
+      if (observedRemoved(t, before, beforeLive, seen, live)) {
+        out.add(t);
+      }
     }
     return out;
   }
