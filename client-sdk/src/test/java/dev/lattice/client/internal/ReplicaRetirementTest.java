@@ -112,6 +112,18 @@ class ReplicaRetirementTest {
     refuseAsStale(session, transport.drain(Update.class).get(0));
   }
 
+  /**
+   * The server's side for document "d": every UPDATE sent so far must pass its identity check as
+   * {@code writer}'s, is merged into {@code server} and acknowledged.
+   */
+  private void acceptUpdates(ClientSession session, Document server, ReplicaId writer) {
+    for (Update update : transport.drain(Update.class)) {
+      assertThat(server.checkOwnDelta(writer, update.delta()).verdict().accepted()).isTrue();
+      server.merge(update.delta());
+      session.onMessage(gen(), new dev.lattice.protocol.Ack(update.requestId().getAsLong(), "d"));
+    }
+  }
+
   private Hello handshake(ClientSession session, VersionVector vector) {
     session.onOpen(gen());
     Hello hello = transport.drain(Hello.class).get(0);
@@ -166,11 +178,7 @@ class ReplicaRetirementTest {
       Hello second = handshake(session, VersionVector.empty());
       assertThat(second.replicaId()).isEqualTo(fresh);
       Document server = Document.create("d");
-      for (Update update : transport.drain(Update.class)) {
-        assertThat(server.checkOwnDelta(fresh, update.delta()).verdict().accepted()).isTrue();
-        server.merge(update.delta());
-        session.onMessage(gen(), new dev.lattice.protocol.Ack(update.requestId().getAsLong(), "d"));
-      }
+      acceptUpdates(session, server, fresh);
       assertThat(server.counterValue("n")).isEqualTo(6);
       assertThat(server.registerValue("t")).contains(Value.of("typed"));
       assertThat(server.versionVector()).isEqualTo(VersionVector.of(Map.of(fresh, 4L)));
@@ -216,11 +224,7 @@ class ReplicaRetirementTest {
     Hello second = handshake(session, VersionVector.empty());
     assertThat(second.replicaId()).isEqualTo(fresh);
     Document server = Document.create("d");
-    for (Update update : transport.drain(Update.class)) {
-      assertThat(server.checkOwnDelta(fresh, update.delta()).verdict().accepted()).isTrue();
-      server.merge(update.delta());
-      session.onMessage(gen(), new dev.lattice.protocol.Ack(update.requestId().getAsLong(), "d"));
-    }
+    acceptUpdates(session, server, fresh);
     assertThat(server.counterValue("n")).isEqualTo(5);
     assertThat(server.versionVector().get(ME)).isZero();
     assertThat(flushed).isCompleted();
@@ -247,11 +251,7 @@ class ReplicaRetirementTest {
       scheduler.advanceMillis(2_000);
       handshake(session, VersionVector.empty());
       Document server = Document.create("d");
-      for (Update update : transport.drain(Update.class)) {
-        assertThat(server.checkOwnDelta(fresh, update.delta()).verdict().accepted()).isTrue();
-        server.merge(update.delta());
-        session.onMessage(gen(), new dev.lattice.protocol.Ack(update.requestId().getAsLong(), "d"));
-      }
+      acceptUpdates(session, server, fresh);
       assertThat(((dev.lattice.crdt.ORSet) server.field("tags").orElseThrow().state()).elements())
           .containsExactly(Value.of("b"));
       assertThat(
@@ -309,11 +309,7 @@ class ReplicaRetirementTest {
       scheduler.advanceMillis(2_000);
       handshake(session, VersionVector.empty());
       Document server = Document.create("d");
-      for (Update update : transport.drain(Update.class)) {
-        assertThat(server.checkOwnDelta(fresh, update.delta()).verdict().accepted()).isTrue();
-        server.merge(update.delta());
-        session.onMessage(gen(), new dev.lattice.protocol.Ack(update.requestId().getAsLong(), "d"));
-      }
+      acceptUpdates(session, server, fresh);
       assertThat(server.stateAt("m", List.of("n"), counter).map(GCounter::value)).contains(5L);
       assertThat(server.stateAt("m", List.of("tags"), set).map(ORSet::elements).orElseThrow())
           .containsExactly(Value.of("b"));
@@ -359,11 +355,7 @@ class ReplicaRetirementTest {
     scheduler.advanceMillis(2_000);
     handshake(session, VersionVector.of(Map.of(other, 2L)));
     Document server = seeded.copy();
-    for (Update update : transport.drain(Update.class)) {
-      assertThat(server.checkOwnDelta(fresh, update.delta()).verdict().accepted()).isTrue();
-      server.merge(update.delta());
-      session.onMessage(gen(), new dev.lattice.protocol.Ack(update.requestId().getAsLong(), "d"));
-    }
+    acceptUpdates(session, server, fresh);
     ORMap map = server.stateAt("m", List.of(), CrdtKind.of(ORMap.class)).orElseThrow();
     assertThat(map.containsKey("theirs")).isFalse();
     assertThat(server.stateAt("m", List.of("tags"), set).map(ORSet::elements).orElseThrow())
@@ -461,11 +453,7 @@ class ReplicaRetirementTest {
     Hello second = handshake(session, VersionVector.of(Map.of(earlier, 2L)));
     assertThat(second.replicaId()).isEqualTo(ME);
     Document server = Document.create("d");
-    for (Update update : transport.drain(Update.class)) {
-      assertThat(server.checkOwnDelta(ME, update.delta()).verdict().accepted()).isTrue();
-      server.merge(update.delta());
-      session.onMessage(gen(), new dev.lattice.protocol.Ack(update.requestId().getAsLong(), "d"));
-    }
+    acceptUpdates(session, server, ME);
     assertThat(server.counterValue("n")).isEqualTo(7);
     assertThat(flushed).isCompleted();
   }
@@ -608,11 +596,7 @@ class ReplicaRetirementTest {
     scheduler.advanceMillis(2_000);
     handshake(session, held);
     Document server = thirds.copy();
-    for (Update update : transport.drain(Update.class)) {
-      assertThat(server.checkOwnDelta(fresh, update.delta()).verdict().accepted()).isTrue();
-      server.merge(update.delta());
-      session.onMessage(gen(), new dev.lattice.protocol.Ack(update.requestId().getAsLong(), "d"));
-    }
+    acceptUpdates(session, server, fresh);
     assertThat(((ORSet) server.field("tags").orElseThrow().state()).elements()).containsExactly(x);
     assertThat(
             ((dev.lattice.crdt.MVRegister) server.field("status").orElseThrow().state()).values())
