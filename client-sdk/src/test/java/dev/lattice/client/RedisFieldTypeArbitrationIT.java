@@ -43,28 +43,15 @@ class RedisFieldTypeArbitrationIT {
   private static final long TIMEOUT_SECONDS = 60;
   private static final String DOC = "doc";
 
-  private final List<AutoCloseable> open = new ArrayList<>();
+  private final Closer closer = new Closer();
 
   @AfterEach
   void closeAll() throws Exception {
-    Exception first = null;
-    for (int i = open.size() - 1; i >= 0; i--) {
-      try {
-        open.get(i).close();
-      } catch (Exception e) {
-        if (first == null) {
-          first = e;
-        }
-      }
-    }
-    if (first != null) {
-      throw first;
-    }
+    closer.closeAll();
   }
 
   private <T extends AutoCloseable> T closeLater(T resource) {
-    open.add(resource);
-    return resource;
+    return closer.add(resource);
   }
 
   private LatticeServer server(RedisServerProcess redis, long replica, Replicator replicator) {
