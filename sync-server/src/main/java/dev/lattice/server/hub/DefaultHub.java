@@ -1249,6 +1249,13 @@ public final class DefaultHub implements Hub, AutoCloseable {
           // took every failed delta with it).
           appendFailed = false;
         }
+        DocumentDelta durable = r.toAppend;
+        // Before the waiters complete: whoever closes the server once its update or edit is done
+        // must find the change already queued for the extensions, which drain their queues at
+        // close (a webhook would otherwise lose the last change before a shutdown).
+        if (hooked) {
+          tellHooks(r, durable);
+        }
         for (Waiter<?> w : r.waiters) {
           if (w.duplicate && appendFailed) {
             // An append ahead of this resend failed: acking now would claim durability we do not
@@ -1260,10 +1267,6 @@ public final class DefaultHub implements Hub, AutoCloseable {
           } else {
             w.complete();
           }
-        }
-        DocumentDelta durable = r.toAppend;
-        if (hooked) {
-          tellHooks(r, durable);
         }
         if (durable != null) {
           DocumentDelta news = r.newDeltas();

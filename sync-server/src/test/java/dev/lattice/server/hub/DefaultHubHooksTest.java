@@ -113,6 +113,30 @@ class DefaultHubHooksTest {
   }
 
   @Test
+  void aChangeIsHandedToTheHooksBeforeItsUpdateOrEditCompletes() {
+    // A caller that closes the server as soon as its edit completes must not race the hooks: the
+    // extensions drain what was handed to them at close, and nothing handed later.
+    ControllableStore store = new ControllableStore();
+    DefaultHub hub = hub(store);
+    join(hub.subscribe(alice, DOC, VersionVector.empty()));
+    DocumentDelta delta = Document.create(DOC).incrementGCounter(alice.replicaId(), "n", 1);
+    List<Integer> seenAtAck = new CopyOnWriteArrayList<>();
+    List<Integer> seenAtEdit = new CopyOnWriteArrayList<>();
+
+    CompletableFuture<Void> acked = hub.update(alice, DOC, delta);
+    acked.thenRun(() -> seenAtAck.add(hooks.changes.size()));
+    store.completeAppend(0);
+    CompletableFuture<DocumentDelta> edit = hub.edit(DOC, e -> e.set("title", Value.of("Q3")));
+    edit.thenRun(() -> seenAtEdit.add(hooks.changes.size()));
+    store.completeAppend(1);
+    join(acked);
+    join(edit);
+
+    assertThat(seenAtAck).containsExactly(1);
+    assertThat(seenAtEdit).containsExactly(2);
+  }
+
+  @Test
   void aServerEditIsReportedAsTheServerReplicaWithoutPrincipal() {
     ControllableStore store = new ControllableStore();
     DefaultHub hub = hub(store);
