@@ -113,6 +113,21 @@ final class DotStore<K extends Comparable<? super K>, V> {
     return value == null ? delta : delta.with(dot, value, keyOf);
   }
 
+  /**
+   * The delta of a mutation with the fresh dot {@code dot}: the entry {@code dot -> value} if
+   * {@code value} is not null, over {@code context}, which holds {@code dot} and the dots the
+   * mutation retracts.
+   */
+  static <K extends Comparable<? super K>, V> DotStore<K, V> delta(
+      Dot dot, V value, DotSet context, Function<V, K> keyOf) {
+    if (!context.contains(dot)) {
+      throw new IllegalArgumentException("the context " + context + " lacks the dot " + dot);
+    }
+    DotStore<K, V> delta =
+        new DotStore<K, V>(PMap.<Dot, V>empty(), PMap.<K, List<Dot>>empty(), context);
+    return value == null ? delta : delta.with(dot, value, keyOf);
+  }
+
   /** This store with {@code extra} dots added to its context. */
   DotStore<K, V> withContext(DotSet extra) {
     return context.containsAll(extra) ? this : new DotStore<>(entries, byKey, context.union(extra));
@@ -162,15 +177,44 @@ final class DotStore<K extends Comparable<? super K>, V> {
     return byKey.put(key, List.copyOf(copy));
   }
 
+  /**
+   * What a {@link #join(DotStore, Function, Changes)} changed, relative to the side it built the
+   * result from (its base, the larger): the base's entries it dropped and the other side's entries
+   * it added. A state that keeps an index derived from its entries (an OR-Map's values by key)
+   * updates the base's index with these, at the cost of the change, not of the state. Filled by one
+   * join; confined to its caller.
+   */
+  static final class Changes<V> {
+    boolean baseIsThis = true;
+    final List<Dot> removedDots = new ArrayList<>();
+    final List<V> removedValues = new ArrayList<>();
+    final List<Dot> addedDots = new ArrayList<>();
+    final List<V> addedValues = new ArrayList<>();
+  }
+
   /** The join; returns one of the two when it is the result (by identity). */
   DotStore<K, V> join(DotStore<K, V> other, Function<V, K> keyOf) {
+    return join(other, keyOf, null);
+  }
+
+  /**
+   * The join, as {@link #join(DotStore, Function)}, reporting into {@code changes} (if not null)
+   * which side it started from and what it removed from and added to that side.
+   */
+  DotStore<K, V> join(DotStore<K, V> other, Function<V, K> keyOf, Changes<V> changes) {
     if (other == this || other.isEmpty()) {
       return this;
     }
     if (isEmpty()) {
+      if (changes != null) {
+        changes.baseIsThis = false;
+      }
       return other;
     }
     DotStore<K, V> base = entries.size() >= other.entries.size() ? this : other;
+    if (changes != null) {
+      changes.baseIsThis = base == this;
+    }
     DotStore<K, V> small = base == this ? other : this;
     PMap<Dot, V> e = base.entries;
     PMap<K, List<Dot>> k = base.byKey;
@@ -209,7 +253,15 @@ final class DotStore<K extends Comparable<? super K>, V> {
       if (!base.context.contains(d)) {
         e = e.put(d, entry.getValue());
         k = addDot(k, keyOf.apply(entry.getValue()), d);
+        if (changes != null) {
+          changes.addedDots.add(d);
+          changes.addedValues.add(entry.getValue());
+        }
       }
+    }
+    if (changes != null) {
+      changes.removedDots.addAll(removed);
+      changes.removedValues.addAll(removedValues);
     }
     DotSet c =
         base.context.containsAll(small.context) ? base.context : base.context.union(small.context);
@@ -246,6 +298,25 @@ final class DotStore<K extends Comparable<? super K>, V> {
     }
     others.sort(null);
     return new DotStore<>(e, k, context.minus(others));
+  }
+
+  /**
+   * This state without the entries at {@code sortedDots} and without those dots in its context: as
+   * if the mutations that made them had never been seen. Costs {@code O(d log n)} plus the
+   * context's ranges.
+   */
+  DotStore<K, V> without(List<Dot> sortedDots, Function<V, K> keyOf) {
+    PMap<Dot, V> e = entries;
+    PMap<K, List<Dot>> k = byKey;
+    for (Dot d : sortedDots) {
+      V held = e.get(d);
+      if (held != null) {
+        k = removeDot(k, keyOf.apply(held), d);
+        e = e.remove(d);
+      }
+    }
+    DotSet c = context.minus(sortedDots);
+    return c.isEmpty() ? empty() : new DotStore<>(e, k, c);
   }
 
   /** This state with every entry's value mapped; keys must not change. */
