@@ -13,33 +13,48 @@ import java.util.function.Predicate;
 
 /**
  * An observed-remove map from string keys to nested CRDTs of any {@link CrdtType}, OR-Maps
- * included. Each update of a key is an entry tagged with the update's dot that holds its writer's
- * own part of the key's nested state ({@link Crdt#contributionsOf} of the writer: its counter
- * share, its register write, its set entries and the removals it observed), and supersedes that
- * writer's earlier entries of the key; other replicas' entries stay live. The value of a key is the
- * join of its live entries, so concurrent updates merge as their type merges, and a delta carries
- * one writer's part only: any number of replicas can write one key, each sending what is its own
- * (as a server's identity check demands), and a removal inside a nested causal value travels in the
- * remover's entry's context.
+ * included. Each update of a key is an entry tagged with the update's dot; the value of a key is
+ * the join of its live entries, so concurrent updates merge as their type merges.
+ *
+ * <p>What an entry holds depends on the nested type. For a causal one ({@link CausalCrdt}: OR-Set,
+ * MV-Register, OR-Map) it is a <em>single leaf</em>: the nested delta's one live entry, at the
+ * update's own dot, over the nested context of that dot alone (one element, one register write, or
+ * a nested map with one such entry, recursively); the nested delta's context goes into the map's.
+ * Every nested leaf's dot is then its map entry's dot, so a nested removal (of an element, of the
+ * writes a register write replaces, of a nested key) retracts map entries through the map's own
+ * context, and an add sends one element however large the nested set is. For a counter or an LWW
+ * register the entry holds its writer's own part ({@link Crdt#contributionsOf}) and supersedes that
+ * writer's earlier entries of the key, whose part is O(1) anyway. Every delta carries one writer's
+ * entries only, as a server's identity check demands.
  *
  * <p>A remove of a key retracts the entries its writer had seen. A key updated concurrently with
- * its removal therefore stays, holding the concurrent updater's own part of the value, its earlier
- * contributions included (the paper's ORMap, Almeida et al. §7, keeps only the concurrent update's
- * effects; with one writer's part per entry this map also serves nested types that are not causal,
- * counters and LWW registers, as Akka's ORMap does).
+ * its removal therefore stays, holding only the concurrent update's effects for a causal nested
+ * type (the paper's ORMap, Almeida et al. §7), and the concurrent updater's whole own part for a
+ * counter or register (as Akka's ORMap). Removing a nested set's last element, or a nested map's
+ * last key, leaves the key no entry: the key goes.
+ *
+ * <p>Entries in any other form (those of builds that held a causal value as its writer's whole
+ * part, or a hostile client's) decode and join like any others: the join is the generic dot-store
+ * join, so replicas converge. An update of a key that holds such an entry writes that earlier form
+ * (the writer's own part, superseding its entries), whose removals travel in the nested context,
+ * where a single-leaf removal could not reach an element held inside another entry.
  *
  * <p>Should concurrent updates give one key different types, the key's value is the join of the
- * entries of the first type in {@link CrdtType} declaration order; the next update through this map
- * supersedes the writer's own entries only. A server refuses a key given another type than it holds
- * ({@link #keyTypeConflict}), but servers sharing a store do not arbitrate keys where they become
- * durable as they do fields: a key's type is that of its live entries, which removes and superseded
- * entries change, so a store could only check it by mirroring this map's dot store; there this
- * order decides (docs/ARCHITECTURE.md, "Field types across servers"). Nesting depth is not bounded
- * here but by the codec ({@link dev.lattice.crdt.codec.CodecLimits#maxCrdtDepth()}).
+ * entries of the first type in {@link CrdtType} declaration order. A server refuses a key given
+ * another type than it holds ({@link #keyTypeConflict}), but servers sharing a store do not
+ * arbitrate keys where they become durable as they do fields: a key's type is that of its live
+ * entries, which removes and superseded entries change, so a store could only check it by mirroring
+ * this map's dot store; there this order decides (docs/ARCHITECTURE.md, "Field types across
+ * servers"). Nesting depth is not bounded here but by the codec ({@link
+ * dev.lattice.crdt.codec.CodecLimits#maxCrdtDepth()}).
  *
- * <p>A causal CRDT ({@link CausalCrdt}): no causal delivery needed. Merging a small delta costs
- * {@code O(d log n)} for a delta of {@code d} entries into a map of {@code n} keys; an update's
- * delta grows with its writer's part of the nested value. Immutable and thread-safe.
+ * <p>Each key's value is kept with the map (not part of its equality), updated by what each join or
+ * mutation added and removed: a leaf in or out is joined into or taken out of the value by dot, any
+ * other change of a key joins its entries again. Reading a key is a lookup, and merging a small
+ * delta costs {@code O(d log n)} for a delta of {@code d} entries into a map of {@code n} entries
+ * (plus, as for every causal type, the ranges of the contexts it touches).
+ *
+ * <p>A causal CRDT ({@link CausalCrdt}): no causal delivery needed. Immutable and thread-safe.
  */
 public final class ORMap implements CausalCrdt<ORMap> {
 
