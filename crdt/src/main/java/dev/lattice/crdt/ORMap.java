@@ -93,7 +93,7 @@ public final class ORMap implements CausalCrdt<ORMap> {
       return EMPTY;
     }
     PMap<String, View> views = PMap.empty();
-    for (Map.Entry<String, List<Dot>> e : store.byKey()) {
+    for (Map.Entry<String, DotStore.Dots> e : store.byKey()) {
       views = views.put(e.getKey(), join(store, e.getKey()));
     }
     return new ORMap(store, views);
@@ -345,7 +345,7 @@ public final class ORMap implements CausalCrdt<ORMap> {
     addedByKey.keySet().forEach(k -> touched.put(k, true));
     PMap<String, View> out = views;
     for (String key : touched.keySet()) {
-      if (result.dotsOf(key).isEmpty()) {
+      if (!result.hasKey(key)) {
         out = out.remove(key);
         continue;
       }

@@ -104,7 +104,7 @@ public final class ORSet implements CausalCrdt<ORSet> {
   /** The elements, in {@link Value} order. Costs the size of the set. */
   public SortedSet<Value> elements() {
     TreeSet<Value> out = new TreeSet<>();
-    for (Map.Entry<Value, List<Dot>> e : store.byKey()) {
+    for (Map.Entry<Value, DotStore.Dots> e : store.byKey()) {
       out.add(e.getKey());
     }
     return Collections.unmodifiableSortedSet(out);
@@ -113,8 +113,8 @@ public final class ORSet implements CausalCrdt<ORSet> {
   /** The elements with their live dots, in {@link Value} order. Costs the size of the set. */
   public SortedMap<Value, List<Dot>> entries() {
     TreeMap<Value, List<Dot>> out = new TreeMap<>();
-    for (Map.Entry<Value, List<Dot>> e : store.byKey()) {
-      out.put(e.getKey(), e.getValue());
+    for (Map.Entry<Value, DotStore.Dots> e : store.byKey()) {
+      out.put(e.getKey(), e.getValue().list());
     }
     return Collections.unmodifiableSortedMap(out);
   }
@@ -206,8 +206,8 @@ public final class ORSet implements CausalCrdt<ORSet> {
   @Override
   public String toString() {
     List<String> parts = new ArrayList<>();
-    for (Map.Entry<Value, List<Dot>> e : store.byKey()) {
-      parts.add(e.getKey() + "@" + e.getValue());
+    for (Map.Entry<Value, DotStore.Dots> e : store.byKey()) {
+      parts.add(e.getKey() + "@" + e.getValue().list());
     }
     return "ORSet" + parts + " / " + store.context();
   }
