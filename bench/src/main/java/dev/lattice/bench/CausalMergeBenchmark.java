@@ -74,7 +74,7 @@ public class CausalMergeBenchmark {
       if (isSet) {
         s = s.add(dot, Value.of("e" + i)).state();
       } else {
-        m = m.update(dot, "k" + i, counter, g -> g.increment(SEEDER, 1).state()).state();
+        m = m.update(dot, "k" + i, counter, g -> g.increment(SEEDER, 1)).state();
       }
     }
     set = s;
@@ -84,8 +84,7 @@ public class CausalMergeBenchmark {
       int existing = (int) ((i * 7_919L) % size);
       if (op.equals("add")) {
         setDeltas[i] = set.add(dot, Value.of("new" + i)).delta();
-        mapDeltas[i] =
-            map.update(dot, "new" + i, counter, g -> g.increment(WRITER, 1).state()).delta();
+        mapDeltas[i] = map.update(dot, "new" + i, counter, g -> g.increment(WRITER, 1)).delta();
       } else {
         setDeltas[i] = set.remove(dot, Value.of("e" + existing)).delta();
         mapDeltas[i] = map.remove(dot, "k" + existing).delta();

@@ -42,26 +42,27 @@ class CausalFieldsTest {
   }
 
   /**
-   * A value inside a map travels as its writer's whole part of the key's value (all its adds to a
-   * nested set), not as the one change: an edit whose delta cannot fit the server's largest frame
-   * (here the protocol's default, 1 MiB) is refused like a top-level edit that cannot, with nothing
-   * applied; before, it was applied and stuck in the outbox, an UPDATE no server would take.
+   * An add to a set inside a map travels as that one element (a single-leaf entry), not as its
+   * writer's whole part of the set: adds whose elements sum past the server's largest frame (here
+   * the protocol's default, 1 MiB) are all taken. An edit whose own delta cannot fit a frame is
+   * still refused like a top-level edit that cannot, with nothing applied.
    */
   @Test
-  void aMapEditWhoseDeltaCannotFitAFrameIsRefusedWithNothingApplied() throws Exception {
+  void aMapEditSendsItsOwnElementAndOneThatCannotFitAFrameIsRefused() throws Exception {
     try (LatticeClient client = offline(nowhere(), stateDir)) {
       LatticeDocument doc = client.open("card");
       SetField files = doc.map("meta").set("files");
       String chunk = "x".repeat(250_000);
-      for (int i = 0; i < 4; i++) {
+      for (int i = 0; i < 6; i++) {
         files.add(Value.of(chunk + i));
       }
+      assertThat(files.size()).isEqualTo(6);
       int pending = doc.pendingChanges();
-      assertThatThrownBy(() -> files.add(Value.of(chunk + 4)))
+      assertThatThrownBy(() -> files.add(Value.of("y".repeat(1_048_570))))
           .isInstanceOf(IllegalArgumentException.class)
           .hasMessageContaining("maxFrameBytes")
           .hasMessageContaining("meta.files");
-      assertThat(files.size()).isEqualTo(4);
+      assertThat(files.size()).isEqualTo(6);
       assertThat(doc.pendingChanges()).isEqualTo(pending);
       doc.map("meta").counter("n").increment();
       assertThat(doc.map("meta").counter("n").value()).isEqualTo(1);

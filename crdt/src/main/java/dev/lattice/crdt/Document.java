@@ -262,13 +262,17 @@ public final class Document {
 
   /**
    * Changes the value of {@code key}, of {@code kind}, in the OR-Map {@code field}, creating the
-   * field if absent: {@code change} gets the key's state and this mutation's dot (for a nested
-   * causal mutation) and returns the new state.
+   * field if absent: {@code change} gets the key's state and this mutation's dot (which a nested
+   * causal mutation must use) and returns the nested mutation (see {@link ORMap#update}).
    *
    * @throws FieldTypeMismatchException if the field or the key exists with another type
    */
   public <T extends Crdt<T>> DocumentDelta updateMap(
-      ReplicaId writer, String field, String key, CrdtKind<T> kind, BiFunction<T, Dot, T> change) {
+      ReplicaId writer,
+      String field,
+      String key,
+      CrdtKind<T> kind,
+      BiFunction<T, Dot, Mutation<T>> change) {
     ORMap current = stateFor(field, ORMapKind.INSTANCE);
     return apply(writer, field, dot -> current.update(dot, key, kind, s -> change.apply(s, dot)));
   }
@@ -332,13 +336,13 @@ public final class Document {
       Dot dot) {
     String key = keys.get(depth);
     if (depth + 1 == keys.size()) {
-      return map.update(dot, key, kind, value -> mutator.apply(value, dot).state());
+      return map.update(dot, key, kind, value -> mutator.apply(value, dot));
     }
     return map.update(
         dot,
         key,
         ORMapKind.INSTANCE,
-        nested -> updateAt(nested, keys, depth + 1, kind, mutator, dot).state());
+        nested -> updateAt(nested, keys, depth + 1, kind, mutator, dot));
   }
 
   /**

@@ -31,10 +31,10 @@ final class DotStore<K extends Comparable<? super K>, V> {
   private static final DotStore EMPTY = new DotStore(PMap.empty(), PMap.empty(), DotSet.empty());
 
   private final PMap<Dot, V> entries;
-  private final PMap<K, List<Dot>> byKey;
+  private final PMap<K, Dots> byKey;
   private final DotSet context;
 
-  private DotStore(PMap<Dot, V> entries, PMap<K, List<Dot>> byKey, DotSet context) {
+  private DotStore(PMap<Dot, V> entries, PMap<K, Dots> byKey, DotSet context) {
     this.entries = entries;
     this.byKey = byKey;
     this.context = context;
@@ -52,8 +52,7 @@ final class DotStore<K extends Comparable<? super K>, V> {
    */
   static <K extends Comparable<? super K>, V> DotStore<K, V> of(
       Map<Dot, V> entries, DotSet context, Function<V, K> keyOf) {
-    DotStore<K, V> store =
-        new DotStore<K, V>(PMap.<Dot, V>empty(), PMap.<K, List<Dot>>empty(), context);
+    DotStore<K, V> store = new DotStore<K, V>(PMap.<Dot, V>empty(), PMap.<K, Dots>empty(), context);
     for (Map.Entry<Dot, V> e : entries.entrySet()) {
       if (!context.contains(e.getKey())) {
         throw new IllegalArgumentException(
@@ -84,12 +83,17 @@ final class DotStore<K extends Comparable<? super K>, V> {
 
   /** The live dots of {@code key}, ascending; empty if none. */
   List<Dot> dotsOf(K key) {
-    List<Dot> dots = byKey.get(key);
-    return dots == null ? List.of() : dots;
+    Dots dots = byKey.get(key);
+    return dots == null ? List.of() : dots.list();
+  }
+
+  /** Whether {@code key} has a live dot. */
+  boolean hasKey(K key) {
+    return byKey.containsKey(key);
   }
 
   /** The keys with a live dot, with their dots, in no particular order. */
-  PMap<K, List<Dot>> byKey() {
+  PMap<K, Dots> byKey() {
     return byKey;
   }
 
@@ -109,7 +113,21 @@ final class DotStore<K extends Comparable<? super K>, V> {
       ranges.add(new DotRange(d.replica(), d.sequence(), d.sequence()));
     }
     DotStore<K, V> delta =
-        new DotStore<K, V>(PMap.<Dot, V>empty(), PMap.<K, List<Dot>>empty(), DotSet.of(ranges));
+        new DotStore<K, V>(PMap.<Dot, V>empty(), PMap.<K, Dots>empty(), DotSet.of(ranges));
+    return value == null ? delta : delta.with(dot, value, keyOf);
+  }
+
+  /**
+   * The delta of a mutation with the fresh dot {@code dot}: the entry {@code dot -> value} if
+   * {@code value} is not null, over {@code context}, which holds {@code dot} and the dots the
+   * mutation retracts.
+   */
+  static <K extends Comparable<? super K>, V> DotStore<K, V> delta(
+      Dot dot, V value, DotSet context, Function<V, K> keyOf) {
+    if (!context.contains(dot)) {
+      throw new IllegalArgumentException("the context " + context + " lacks the dot " + dot);
+    }
+    DotStore<K, V> delta = new DotStore<K, V>(PMap.<Dot, V>empty(), PMap.<K, Dots>empty(), context);
     return value == null ? delta : delta.with(dot, value, keyOf);
   }
 
@@ -130,50 +148,161 @@ final class DotStore<K extends Comparable<? super K>, V> {
     return new DotStore<>(entries.put(dot, value), addDot(byKey, keyOf.apply(value), dot), context);
   }
 
-  private static <K extends Comparable<? super K>> PMap<K, List<Dot>> addDot(
-      PMap<K, List<Dot>> byKey, K key, Dot dot) {
-    List<Dot> dots = byKey.get(key);
-    if (dots == null) {
-      return byKey.put(key, List.of(dot));
-    }
-    ArrayList<Dot> copy = new ArrayList<>(dots.size() + 1);
-    int i = 0;
-    while (i < dots.size() && dots.get(i).compareTo(dot) < 0) {
-      copy.add(dots.get(i++));
-    }
-    copy.add(dot);
-    while (i < dots.size()) {
-      copy.add(dots.get(i++));
-    }
-    return byKey.put(key, List.copyOf(copy));
+  private static <K extends Comparable<? super K>> PMap<K, Dots> addDot(
+      PMap<K, Dots> byKey, K key, Dot dot) {
+    Dots dots = byKey.get(key);
+    return byKey.put(key, dots == null ? Dots.of(dot) : dots.with(dot));
   }
 
-  private static <K extends Comparable<? super K>> PMap<K, List<Dot>> removeDot(
-      PMap<K, List<Dot>> byKey, K key, Dot dot) {
-    List<Dot> dots = byKey.get(key);
+  private static <K extends Comparable<? super K>> PMap<K, Dots> removeDot(
+      PMap<K, Dots> byKey, K key, Dot dot) {
+    Dots dots = byKey.get(key);
     if (dots == null) {
       return byKey;
     }
-    if (dots.size() == 1) {
-      return dots.get(0).equals(dot) ? byKey.remove(key) : byKey;
+    Dots rest = dots.without(dot);
+    if (rest == dots) {
+      return byKey;
     }
-    ArrayList<Dot> copy = new ArrayList<>(dots);
-    copy.remove(dot);
-    return byKey.put(key, List.copyOf(copy));
+    return rest == null ? byKey.remove(key) : byKey.put(key, rest);
+  }
+
+  /**
+   * The live dots of one key: an ascending list while they are few (an element's dots, one per
+   * concurrent add), a persistent set once they are many (an OR-Map key of single-leaf entries has
+   * one per nested element), so that adding or removing one costs {@code O(log n)}, not a copy.
+   * Immutable and thread-safe.
+   */
+  static final class Dots {
+    private static final int SMALL = 16;
+
+    private final List<Dot> small;
+    private final PMap<Dot, Dot> large;
+
+    private Dots(List<Dot> small, PMap<Dot, Dot> large) {
+      this.small = small;
+      this.large = large;
+    }
+
+    static Dots of(Dot dot) {
+      return new Dots(List.of(dot), null);
+    }
+
+    int size() {
+      return small != null ? small.size() : large.size();
+    }
+
+    /** The dots, ascending; costs a sort of them once they are many. */
+    List<Dot> list() {
+      if (small != null) {
+        return small;
+      }
+      ArrayList<Dot> out = new ArrayList<>(large.size());
+      for (Map.Entry<Dot, Dot> e : large) {
+        out.add(e.getKey());
+      }
+      out.sort(null);
+      return List.copyOf(out);
+    }
+
+    Dots with(Dot dot) {
+      if (small == null) {
+        PMap<Dot, Dot> grown = large.put(dot, dot);
+        return grown == large ? this : new Dots(null, grown);
+      }
+      if (small.size() >= SMALL) {
+        PMap<Dot, Dot> set = PMap.empty();
+        for (Dot d : small) {
+          set = set.put(d, d);
+        }
+        return new Dots(null, set.put(dot, dot));
+      }
+      ArrayList<Dot> copy = new ArrayList<>(small.size() + 1);
+      int i = 0;
+      while (i < small.size() && small.get(i).compareTo(dot) < 0) {
+        copy.add(small.get(i++));
+      }
+      if (i < small.size() && small.get(i).equals(dot)) {
+        return this;
+      }
+      copy.add(dot);
+      while (i < small.size()) {
+        copy.add(small.get(i++));
+      }
+      return new Dots(List.copyOf(copy), null);
+    }
+
+    /** These dots less {@code dot}: this if absent, null if none is left. */
+    Dots without(Dot dot) {
+      if (small == null) {
+        if (!large.containsKey(dot)) {
+          return this;
+        }
+        PMap<Dot, Dot> rest = large.remove(dot);
+        if (rest.size() > SMALL / 2) {
+          return new Dots(null, rest);
+        }
+        ArrayList<Dot> few = new ArrayList<>(rest.size());
+        for (Map.Entry<Dot, Dot> e : rest) {
+          few.add(e.getKey());
+        }
+        few.sort(null);
+        return new Dots(List.copyOf(few), null);
+      }
+      int at = small.indexOf(dot);
+      if (at < 0) {
+        return this;
+      }
+      if (small.size() == 1) {
+        return null;
+      }
+      ArrayList<Dot> copy = new ArrayList<>(small);
+      copy.remove(at);
+      return new Dots(List.copyOf(copy), null);
+    }
+  }
+
+  /**
+   * What a {@link #join(DotStore, Function, Changes)} changed, relative to the side it built the
+   * result from (its base, the larger): the base's entries it dropped and the other side's entries
+   * it added. A state that keeps an index derived from its entries (an OR-Map's values by key)
+   * updates the base's index with these, at the cost of the change, not of the state. Filled by one
+   * join; confined to its caller.
+   */
+  static final class Changes<V> {
+    boolean baseIsThis = true;
+    final List<Dot> removedDots = new ArrayList<>();
+    final List<V> removedValues = new ArrayList<>();
+    final List<Dot> addedDots = new ArrayList<>();
+    final List<V> addedValues = new ArrayList<>();
   }
 
   /** The join; returns one of the two when it is the result (by identity). */
   DotStore<K, V> join(DotStore<K, V> other, Function<V, K> keyOf) {
+    return join(other, keyOf, null);
+  }
+
+  /**
+   * The join, as {@link #join(DotStore, Function)}, reporting into {@code changes} (if not null)
+   * which side it started from and what it removed from and added to that side.
+   */
+  DotStore<K, V> join(DotStore<K, V> other, Function<V, K> keyOf, Changes<V> changes) {
     if (other == this || other.isEmpty()) {
       return this;
     }
     if (isEmpty()) {
+      if (changes != null) {
+        changes.baseIsThis = false;
+      }
       return other;
     }
     DotStore<K, V> base = entries.size() >= other.entries.size() ? this : other;
+    if (changes != null) {
+      changes.baseIsThis = base == this;
+    }
     DotStore<K, V> small = base == this ? other : this;
     PMap<Dot, V> e = base.entries;
-    PMap<K, List<Dot>> k = base.byKey;
+    PMap<K, Dots> k = base.byKey;
     // Entries of the base that the small side has seen and no longer holds, with their values.
     // Each lookup in a large state is a walk down cold trie nodes, a few cache misses, so it is
     // made once, and not at all for a dot the base has not seen (its entries' dots are all in its
@@ -209,7 +338,15 @@ final class DotStore<K extends Comparable<? super K>, V> {
       if (!base.context.contains(d)) {
         e = e.put(d, entry.getValue());
         k = addDot(k, keyOf.apply(entry.getValue()), d);
+        if (changes != null) {
+          changes.addedDots.add(d);
+          changes.addedValues.add(entry.getValue());
+        }
       }
+    }
+    if (changes != null) {
+      changes.removedDots.addAll(removed);
+      changes.removedValues.addAll(removedValues);
     }
     DotSet c =
         base.context.containsAll(small.context) ? base.context : base.context.union(small.context);
@@ -231,7 +368,7 @@ final class DotStore<K extends Comparable<? super K>, V> {
     }
     List<Dot> others = new ArrayList<>();
     PMap<Dot, V> e = PMap.<Dot, V>empty();
-    PMap<K, List<Dot>> k = PMap.<K, List<Dot>>empty();
+    PMap<K, Dots> k = PMap.<K, Dots>empty();
     for (Map.Entry<Dot, V> entry : entries) {
       Dot d = entry.getKey();
       if (replicas.test(d.replica())) {
@@ -246,6 +383,25 @@ final class DotStore<K extends Comparable<? super K>, V> {
     }
     others.sort(null);
     return new DotStore<>(e, k, context.minus(others));
+  }
+
+  /**
+   * This state without the entries at {@code sortedDots} and without those dots in its context: as
+   * if the mutations that made them had never been seen. Costs {@code O(d log n)} plus the
+   * context's ranges.
+   */
+  DotStore<K, V> without(List<Dot> sortedDots, Function<V, K> keyOf) {
+    PMap<Dot, V> e = entries;
+    PMap<K, Dots> k = byKey;
+    for (Dot d : sortedDots) {
+      V held = e.get(d);
+      if (held != null) {
+        k = removeDot(k, keyOf.apply(held), d);
+        e = e.remove(d);
+      }
+    }
+    DotSet c = context.minus(sortedDots);
+    return c.isEmpty() ? empty() : new DotStore<>(e, k, c);
   }
 
   /** This state with every entry's value mapped; keys must not change. */

@@ -81,6 +81,35 @@ public final class MVRegister implements CausalCrdt<MVRegister> {
     return Collections.unmodifiableSortedMap(out);
   }
 
+  /**
+   * Whether this state is one leaf made at {@code dot}: its one live entry and its whole context
+   * are {@code dot} (the form an OR-Map entry holds, see {@link ORMap}).
+   */
+  boolean singleLeafAt(Dot dot) {
+    return store.entries().size() == 1
+        && store.entries().containsKey(dot)
+        && store.context().dotCount() == 1;
+  }
+
+  /** The number of live dots. */
+  int liveCount() {
+    return store.entries().size();
+  }
+
+  /** The live entry at {@code dot} alone over the context {@code dot}; null if none. */
+  MVRegister leafAt(Dot dot) {
+    Value value = store.entries().get(dot);
+    return value == null ? null : new MVRegister(DotStore.delta(dot, value, List.of(), KEY));
+  }
+
+  /**
+   * This state as if the mutations of {@code sortedDots} had never been seen: their entries and
+   * their context dots gone. On a join of single leaves this gives the join of the other leaves.
+   */
+  MVRegister withoutDots(List<Dot> sortedDots) {
+    return wrap(store.without(sortedDots, KEY));
+  }
+
   @Override
   public DotSet context() {
     return store.context();

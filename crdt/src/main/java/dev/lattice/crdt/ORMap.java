@@ -10,37 +10,51 @@ import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.function.Function;
 import java.util.function.Predicate;
-import java.util.function.UnaryOperator;
 
 /**
  * An observed-remove map from string keys to nested CRDTs of any {@link CrdtType}, OR-Maps
- * included. Each update of a key is an entry tagged with the update's dot that holds its writer's
- * own part of the key's nested state ({@link Crdt#contributionsOf} of the writer: its counter
- * share, its register write, its set entries and the removals it observed), and supersedes that
- * writer's earlier entries of the key; other replicas' entries stay live. The value of a key is the
- * join of its live entries, so concurrent updates merge as their type merges, and a delta carries
- * one writer's part only: any number of replicas can write one key, each sending what is its own
- * (as a server's identity check demands), and a removal inside a nested causal value travels in the
- * remover's entry's context.
+ * included. Each update of a key is an entry tagged with the update's dot; the value of a key is
+ * the join of its live entries, so concurrent updates merge as their type merges.
+ *
+ * <p>What an entry holds depends on the nested type. For a causal one ({@link CausalCrdt}: OR-Set,
+ * MV-Register, OR-Map) it is a <em>single leaf</em>: the nested delta's one live entry, at the
+ * update's own dot, over the nested context of that dot alone (one element, one register write, or
+ * a nested map with one such entry, recursively); the nested delta's context goes into the map's.
+ * Every nested leaf's dot is then its map entry's dot, so a nested removal (of an element, of the
+ * writes a register write replaces, of a nested key) retracts map entries through the map's own
+ * context, and an add sends one element however large the nested set is. For a counter or an LWW
+ * register the entry holds its writer's own part ({@link Crdt#contributionsOf}) and supersedes that
+ * writer's earlier entries of the key, whose part is O(1) anyway. Every delta carries one writer's
+ * entries only, as a server's identity check demands.
  *
  * <p>A remove of a key retracts the entries its writer had seen. A key updated concurrently with
- * its removal therefore stays, holding the concurrent updater's own part of the value, its earlier
- * contributions included (the paper's ORMap, Almeida et al. §7, keeps only the concurrent update's
- * effects; with one writer's part per entry this map also serves nested types that are not causal,
- * counters and LWW registers, as Akka's ORMap does).
+ * its removal therefore stays, holding only the concurrent update's effects for a causal nested
+ * type (the paper's ORMap, Almeida et al. §7), and the concurrent updater's whole own part for a
+ * counter or register (as Akka's ORMap). Removing a nested set's last element, or a nested map's
+ * last key, leaves the key no entry: the key goes.
+ *
+ * <p>Entries in any other form (those of builds that held a causal value as its writer's whole
+ * part, or a hostile client's) decode and join like any others: the join is the generic dot-store
+ * join, so replicas converge. An update of a key that holds such an entry writes that earlier form
+ * (the writer's own part, superseding its entries), whose removals travel in the nested context,
+ * where a single-leaf removal could not reach an element held inside another entry.
  *
  * <p>Should concurrent updates give one key different types, the key's value is the join of the
- * entries of the first type in {@link CrdtType} declaration order; the next update through this map
- * supersedes the writer's own entries only. A server refuses a key given another type than it holds
- * ({@link #keyTypeConflict}), but servers sharing a store do not arbitrate keys where they become
- * durable as they do fields: a key's type is that of its live entries, which removes and superseded
- * entries change, so a store could only check it by mirroring this map's dot store; there this
- * order decides (docs/ARCHITECTURE.md, "Field types across servers"). Nesting depth is not bounded
- * here but by the codec ({@link dev.lattice.crdt.codec.CodecLimits#maxCrdtDepth()}).
+ * entries of the first type in {@link CrdtType} declaration order. A server refuses a key given
+ * another type than it holds ({@link #keyTypeConflict}), but servers sharing a store do not
+ * arbitrate keys where they become durable as they do fields: a key's type is that of its live
+ * entries, which removes and superseded entries change, so a store could only check it by mirroring
+ * this map's dot store; there this order decides (docs/ARCHITECTURE.md, "Field types across
+ * servers"). Nesting depth is not bounded here but by the codec ({@link
+ * dev.lattice.crdt.codec.CodecLimits#maxCrdtDepth()}).
  *
- * <p>A causal CRDT ({@link CausalCrdt}): no causal delivery needed. Merging a small delta costs
- * {@code O(d log n)} for a delta of {@code d} entries into a map of {@code n} keys; an update's
- * delta grows with its writer's part of the nested value. Immutable and thread-safe.
+ * <p>Each key's value is kept with the map (not part of its equality), updated by what each join or
+ * mutation added and removed: a leaf in or out is joined into or taken out of the value by dot, any
+ * other change of a key joins its entries again. Reading a key is a lookup, and merging a small
+ * delta costs {@code O(d log n)} for a delta of {@code d} entries into a map of {@code n} entries
+ * (plus, as for every causal type, the ranges of the contexts it touches).
+ *
+ * <p>A causal CRDT ({@link CausalCrdt}): no causal delivery needed. Immutable and thread-safe.
  */
 public final class ORMap implements CausalCrdt<ORMap> {
 
@@ -52,17 +66,37 @@ public final class ORMap implements CausalCrdt<ORMap> {
     }
   }
 
+  /**
+   * A key's value, the join of its live entries, and whether every one of them is a single leaf of
+   * one causal type at its own dot (then entries in and out are joined into and taken out of the
+   * value by dot; otherwise the value is joined again from the key's entries).
+   */
+  private record View(Crdt<?> value, boolean leaves) {}
+
   private static final Function<Entry, String> KEY = Entry::key;
-  private static final ORMap EMPTY = new ORMap(DotStore.empty());
+  private static final ORMap EMPTY = new ORMap(DotStore.empty(), PMap.empty());
 
   private final DotStore<String, Entry> store;
+  // Derived from the store (never part of equality): each key's value, kept up to date by the
+  // change a join or a mutation made, so that reading a key does not join its entries, one per
+  // element of a nested set.
+  private final PMap<String, View> views;
 
-  private ORMap(DotStore<String, Entry> store) {
+  private ORMap(DotStore<String, Entry> store, PMap<String, View> views) {
     this.store = store;
+    this.views = views;
   }
 
+  /** The map of {@code store}, its values joined from scratch: costs the entries. */
   private static ORMap wrap(DotStore<String, Entry> store) {
-    return store.isEmpty() ? EMPTY : new ORMap(store);
+    if (store.isEmpty()) {
+      return EMPTY;
+    }
+    PMap<String, View> views = PMap.empty();
+    for (Map.Entry<String, DotStore.Dots> e : store.byKey()) {
+      views = views.put(e.getKey(), join(store, e.getKey()));
+    }
+    return new ORMap(store, views);
   }
 
   /** The empty map that has seen nothing. */
@@ -72,7 +106,8 @@ public final class ORMap implements CausalCrdt<ORMap> {
 
   /**
    * The map with these live entries (dot to key and nested state) and this context, as a codec
-   * reads it back.
+   * reads it back. Entries in any form are taken (those of earlier builds too; see the class
+   * comment).
    *
    * @throws IllegalArgumentException if an entry's dot is not in the context
    */
@@ -84,23 +119,43 @@ public final class ORMap implements CausalCrdt<ORMap> {
 
   /**
    * Changes the value of {@code key}, of type {@code kind}, with the fresh dot {@code dot}: {@code
-   * change} gets the key's current state (the empty state if the key is absent) and returns the new
-   * one. A nested causal mutation should use {@code dot} too. The new entry holds the part of the
-   * new state that is {@code dot}'s replica's own, and supersedes that replica's entries of the
-   * key.
+   * change} gets the key's current state (the empty state if the key is absent) and returns its
+   * mutation, which must use {@code dot} for a causal kind.
+   *
+   * <p>For a causal kind (OR-Set, MV-Register, OR-Map) the new entry is the nested delta's live
+   * entry at {@code dot} alone, over the nested context {@code dot} (none if the nested delta has
+   * no live entry, as for a nested remove), and the nested delta's context becomes the map delta's:
+   * since every nested leaf's dot is its map entry's dot, what the nested mutation retracts are map
+   * entries. The delta's size does not depend on the nested value's. For a key whose entries are
+   * not all single leaves (written by an earlier build), and for the other kinds, the new entry
+   * holds the part of the new state that is {@code dot}'s replica's own and supersedes that
+   * replica's entries of the key.
    *
    * @throws FieldTypeMismatchException if the key holds another type
+   * @throws IllegalArgumentException if a causal nested delta holds live entries of another dot
    */
   public <T extends Crdt<T>> Mutation<ORMap> update(
-      Dot dot, String key, CrdtKind<T> kind, UnaryOperator<T> change) {
+      Dot dot, String key, CrdtKind<T> kind, Function<? super T, Mutation<T>> change) {
     Objects.requireNonNull(key, "key");
     store.requireFresh(dot, "OR-Map");
-    Optional<Crdt<?>> current = get(key);
-    if (current.isPresent() && current.get().type() != kind.type()) {
-      throw new FieldTypeMismatchException(key, current.get().type(), kind.type());
+    View view = views.get(key);
+    if (view != null && view.value().type() != kind.type()) {
+      throw new FieldTypeMismatchException(key, view.value().type(), kind.type());
     }
-    T before = current.isPresent() ? kind.cast(current.get()) : kind.empty();
-    T after = Objects.requireNonNull(change.apply(before), "changed state");
+    T before = view != null ? kind.cast(view.value()) : kind.empty();
+    Mutation<T> mutation = Objects.requireNonNull(change.apply(before), "mutation");
+    if (before instanceof CausalCrdt<?> && (view == null || view.leaves())) {
+      CausalCrdt<?> nested = (CausalCrdt<?>) mutation.delta();
+      int live = liveCount(nested);
+      Crdt<?> leaf = leafAt(nested, dot);
+      if (live > (leaf == null ? 0 : 1)) {
+        throw new IllegalArgumentException(
+            "a nested " + kind.type() + " delta must hold live entries of dot " + dot + " only");
+      }
+      DotSet context = nested.context().union(DotSet.of(dot));
+      return apply(DotStore.delta(dot, leaf == null ? null : new Entry(key, leaf), context, KEY));
+    }
+    T after = Objects.requireNonNull(mutation.state(), "changed state");
     ReplicaId writer = dot.replica();
     T own = after.contributionsOf(writer::equals);
     List<Dot> superseded = new ArrayList<>();
@@ -123,7 +178,8 @@ public final class ORMap implements CausalCrdt<ORMap> {
   }
 
   private Mutation<ORMap> apply(DotStore<String, Entry> delta) {
-    return new Mutation<>(wrap(store.join(delta, KEY)), wrap(delta));
+    ORMap d = wrap(delta);
+    return new Mutation<>(merge(d), d);
   }
 
   /**
@@ -160,36 +216,19 @@ public final class ORMap implements CausalCrdt<ORMap> {
     return store.byKey().containsKey(key);
   }
 
-  /** The value of {@code key}: the join of its live entries (see the class comment). */
+  /**
+   * The value of {@code key}: the join of its live entries (see the class comment), kept with the
+   * map, so reading it costs a lookup.
+   */
   public Optional<Crdt<?>> get(String key) {
-    List<Dot> dots = store.dotsOf(key);
-    if (dots.isEmpty()) {
-      return Optional.empty();
-    }
-    if (dots.size() == 1) {
-      return Optional.of(store.entries().get(dots.get(0)).state());
-    }
-    CrdtType type = null;
-    for (Dot d : dots) {
-      CrdtType t = store.entries().get(d).state().type();
-      if (type == null || t.ordinal() < type.ordinal()) {
-        type = t;
-      }
-    }
-    Crdt<?> value = null;
-    for (Dot d : dots) {
-      Crdt<?> s = store.entries().get(d).state();
-      if (s.type() == type) {
-        value = value == null ? s : CrdtType.mergeStates(value, s);
-      }
-    }
-    return Optional.of(value);
+    View view = views.get(key);
+    return view == null ? Optional.empty() : Optional.of(view.value());
   }
 
-  /** The keys with their values, in key order. Costs the size of the map. */
+  /** The keys with their values, in key order. Costs the number of keys. */
   public SortedMap<String, Crdt<?>> values() {
     TreeMap<String, Crdt<?>> out = new TreeMap<>();
-    store.byKey().forEach((key, dots) -> out.put(key, get(key).orElseThrow()));
+    views.forEach((key, view) -> out.put(key, view.value()));
     return Collections.unmodifiableSortedMap(out);
   }
 
@@ -198,6 +237,17 @@ public final class ORMap implements CausalCrdt<ORMap> {
     TreeMap<Dot, Map.Entry<String, Crdt<?>>> out = new TreeMap<>();
     store.entries().forEach((dot, e) -> out.put(dot, Map.entry(e.key(), e.state())));
     return Collections.unmodifiableSortedMap(out);
+  }
+
+  /**
+   * Whether the live entry at {@code dot} is a single leaf: its nested state is causal, holds one
+   * live entry, at {@code dot}, over the nested context {@code dot} (nested maps recursively), as
+   * every update of a causal kind through this build makes it. False if there is no entry at {@code
+   * dot}.
+   */
+  public boolean isSingleLeaf(Dot dot) {
+    Entry entry = store.entries().get(dot);
+    return entry != null && singleLeaf(dot, entry.state());
   }
 
   /** The number of keys. */
@@ -227,11 +277,194 @@ public final class ORMap implements CausalCrdt<ORMap> {
 
   @Override
   public ORMap merge(ORMap other) {
-    DotStore<String, Entry> joined = store.join(other.store, KEY);
+    DotStore.Changes<Entry> changes = new DotStore.Changes<>();
+    DotStore<String, Entry> joined = store.join(other.store, KEY, changes);
     if (joined == store) {
       return this;
     }
-    return joined == other.store ? other : new ORMap(joined);
+    if (joined == other.store) {
+      return other;
+    }
+    ORMap base = changes.baseIsThis ? this : other;
+    return new ORMap(
+        joined,
+        refresh(
+            base.views,
+            joined,
+            changes.removedDots,
+            changes.removedValues,
+            changes.addedDots,
+            changes.addedValues));
+  }
+
+  /**
+   * This map as if the updates of {@code sortedDots} had never been seen: their entries and their
+   * context dots gone, the values of their keys updated to match.
+   */
+  ORMap withoutDots(List<Dot> sortedDots) {
+    List<Dot> removedDots = new ArrayList<>();
+    List<Entry> removedValues = new ArrayList<>();
+    for (Dot d : sortedDots) {
+      Entry held = store.entries().get(d);
+      if (held != null) {
+        removedDots.add(d);
+        removedValues.add(held);
+      }
+    }
+    DotStore<String, Entry> rest = store.without(sortedDots, KEY);
+    if (rest.isEmpty()) {
+      return EMPTY;
+    }
+    return new ORMap(rest, refresh(views, rest, removedDots, removedValues, List.of(), List.of()));
+  }
+
+  /**
+   * {@code views}, the values of a store, updated to those of {@code result}, which is that store
+   * less the removed and plus the added entries: a key of single leaves takes leaves out by dot and
+   * joins new ones in; any other key changed is joined again from its entries.
+   */
+  private static PMap<String, View> refresh(
+      PMap<String, View> views,
+      DotStore<String, Entry> result,
+      List<Dot> removedDots,
+      List<Entry> removedValues,
+      List<Dot> addedDots,
+      List<Entry> addedValues) {
+    TreeMap<String, List<Dot>> removedByKey = new TreeMap<>();
+    for (int i = 0; i < removedDots.size(); i++) {
+      removedByKey
+          .computeIfAbsent(removedValues.get(i).key(), k -> new ArrayList<>())
+          .add(removedDots.get(i));
+    }
+    TreeMap<String, List<Integer>> addedByKey = new TreeMap<>();
+    for (int i = 0; i < addedDots.size(); i++) {
+      addedByKey.computeIfAbsent(addedValues.get(i).key(), k -> new ArrayList<>()).add(i);
+    }
+    TreeMap<String, Boolean> touched = new TreeMap<>();
+    removedByKey.keySet().forEach(k -> touched.put(k, true));
+    addedByKey.keySet().forEach(k -> touched.put(k, true));
+    PMap<String, View> out = views;
+    for (String key : touched.keySet()) {
+      if (!result.hasKey(key)) {
+        out = out.remove(key);
+        continue;
+      }
+      View view = views.get(key);
+      View next = null;
+      if (view == null || view.leaves()) {
+        Crdt<?> value = view == null ? null : view.value();
+        List<Dot> gone = removedByKey.getOrDefault(key, List.of());
+        if (value != null && !gone.isEmpty()) {
+          gone.sort(null);
+          value = withoutDots(value, gone);
+        }
+        boolean leaves = true;
+        for (int i : addedByKey.getOrDefault(key, List.of())) {
+          Crdt<?> leaf = addedValues.get(i).state();
+          if (!singleLeaf(addedDots.get(i), leaf)
+              || (value != null && value.type() != leaf.type())) {
+            leaves = false;
+            break;
+          }
+          value = value == null ? leaf : CrdtType.mergeStates(value, leaf);
+        }
+        if (leaves && value != null) {
+          next = new View(value, true);
+        }
+      }
+      out = out.put(key, next != null ? next : join(result, key));
+    }
+    return out;
+  }
+
+  /** The value of {@code key} in {@code store}, joined from its live entries (which it has). */
+  private static View join(DotStore<String, Entry> store, String key) {
+    List<Dot> dots = store.dotsOf(key);
+    CrdtType type = null;
+    boolean leaves = true;
+    for (Dot d : dots) {
+      Crdt<?> s = store.entries().get(d).state();
+      CrdtType t = s.type();
+      if (type != null && t != type) {
+        leaves = false;
+      }
+      if (type == null || t.ordinal() < type.ordinal()) {
+        type = t;
+      }
+      leaves &= singleLeaf(d, s);
+    }
+    Crdt<?> value = null;
+    for (Dot d : dots) {
+      Crdt<?> s = store.entries().get(d).state();
+      if (s.type() == type) {
+        value = value == null ? s : CrdtType.mergeStates(value, s);
+      }
+    }
+    return new View(value, leaves);
+  }
+
+  /**
+   * Whether {@code state}, held at {@code dot}, is one causal leaf made at {@code dot}: an OR-Set
+   * element or an MV-Register write with that one dot as live entry and context, or an OR-Map whose
+   * one entry and context are {@code dot} and whose entry holds a non-causal state or a single leaf
+   * at {@code dot}. Costs the nesting depth.
+   */
+  static boolean singleLeaf(Dot dot, Crdt<?> state) {
+    if (state instanceof ORSet set) {
+      return set.singleLeafAt(dot);
+    }
+    if (state instanceof MVRegister register) {
+      return register.singleLeafAt(dot);
+    }
+    if (state instanceof ORMap map) {
+      Entry entry = map.store.entries().get(dot);
+      return entry != null
+          && map.store.entries().size() == 1
+          && map.store.context().dotCount() == 1
+          && (!(entry.state() instanceof CausalCrdt<?>) || singleLeaf(dot, entry.state()));
+    }
+    return false;
+  }
+
+  private static int liveCount(CausalCrdt<?> state) {
+    if (state instanceof ORSet set) {
+      return set.liveCount();
+    }
+    if (state instanceof MVRegister register) {
+      return register.liveCount();
+    }
+    if (state instanceof ORMap map) {
+      return map.store.entries().size();
+    }
+    throw new IllegalArgumentException("not a causal nested type: " + state.type());
+  }
+
+  /** The live entry of {@code state} at {@code dot} alone, over the context {@code dot}. */
+  private static Crdt<?> leafAt(CausalCrdt<?> state, Dot dot) {
+    if (state instanceof ORSet set) {
+      return set.leafAt(dot);
+    }
+    if (state instanceof MVRegister register) {
+      return register.leafAt(dot);
+    }
+    if (state instanceof ORMap map) {
+      Entry entry = map.store.entries().get(dot);
+      return entry == null ? null : wrap(DotStore.delta(dot, entry, List.of(), KEY));
+    }
+    throw new IllegalArgumentException("not a causal nested type: " + state.type());
+  }
+
+  private static Crdt<?> withoutDots(Crdt<?> state, List<Dot> sortedDots) {
+    if (state instanceof ORSet set) {
+      return set.withoutDots(sortedDots);
+    }
+    if (state instanceof MVRegister register) {
+      return register.withoutDots(sortedDots);
+    }
+    if (state instanceof ORMap map) {
+      return map.withoutDots(sortedDots);
+    }
+    throw new IllegalArgumentException("not a causal nested type: " + state.type());
   }
 
   @Override

@@ -35,6 +35,13 @@ final class ORMapKind extends CrdtKind<ORMap> {
       Crdt<?> nested = e.getValue().getValue();
       bytes += 128 + 2L * e.getValue().getKey().length() + nested.type().kind().weighAny(nested);
     }
+    // A causal key's value is kept joined next to its single-leaf entries: a second index of its
+    // elements, which the entries above do not count.
+    for (Crdt<?> value : state.values().values()) {
+      if (value.type().kind().isCausal()) {
+        bytes += value.type().kind().weighAny(value);
+      }
+    }
     return bytes;
   }
 

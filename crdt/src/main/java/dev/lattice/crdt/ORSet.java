@@ -104,7 +104,7 @@ public final class ORSet implements CausalCrdt<ORSet> {
   /** The elements, in {@link Value} order. Costs the size of the set. */
   public SortedSet<Value> elements() {
     TreeSet<Value> out = new TreeSet<>();
-    for (Map.Entry<Value, List<Dot>> e : store.byKey()) {
+    for (Map.Entry<Value, DotStore.Dots> e : store.byKey()) {
       out.add(e.getKey());
     }
     return Collections.unmodifiableSortedSet(out);
@@ -113,8 +113,8 @@ public final class ORSet implements CausalCrdt<ORSet> {
   /** The elements with their live dots, in {@link Value} order. Costs the size of the set. */
   public SortedMap<Value, List<Dot>> entries() {
     TreeMap<Value, List<Dot>> out = new TreeMap<>();
-    for (Map.Entry<Value, List<Dot>> e : store.byKey()) {
-      out.put(e.getKey(), e.getValue());
+    for (Map.Entry<Value, DotStore.Dots> e : store.byKey()) {
+      out.put(e.getKey(), e.getValue().list());
     }
     return Collections.unmodifiableSortedMap(out);
   }
@@ -127,6 +127,35 @@ public final class ORSet implements CausalCrdt<ORSet> {
   /** The number of live dots (one per element, more after concurrent adds). */
   public int dotCount() {
     return store.entries().size();
+  }
+
+  /**
+   * Whether this state is one leaf made at {@code dot}: its one live entry and its whole context
+   * are {@code dot} (the form an OR-Map entry holds, see {@link ORMap}).
+   */
+  boolean singleLeafAt(Dot dot) {
+    return store.entries().size() == 1
+        && store.entries().containsKey(dot)
+        && store.context().dotCount() == 1;
+  }
+
+  /** The number of live dots. */
+  int liveCount() {
+    return store.entries().size();
+  }
+
+  /** The live entry at {@code dot} alone over the context {@code dot}; null if none. */
+  ORSet leafAt(Dot dot) {
+    Value value = store.entries().get(dot);
+    return value == null ? null : new ORSet(DotStore.delta(dot, value, List.of(), KEY));
+  }
+
+  /**
+   * This state as if the mutations of {@code sortedDots} had never been seen: their entries and
+   * their context dots gone. On a join of single leaves this gives the join of the other leaves.
+   */
+  ORSet withoutDots(List<Dot> sortedDots) {
+    return wrap(store.without(sortedDots, KEY));
   }
 
   @Override
@@ -177,8 +206,8 @@ public final class ORSet implements CausalCrdt<ORSet> {
   @Override
   public String toString() {
     List<String> parts = new ArrayList<>();
-    for (Map.Entry<Value, List<Dot>> e : store.byKey()) {
-      parts.add(e.getKey() + "@" + e.getValue());
+    for (Map.Entry<Value, DotStore.Dots> e : store.byKey()) {
+      parts.add(e.getKey() + "@" + e.getValue().list());
     }
     return "ORSet" + parts + " / " + store.context();
   }

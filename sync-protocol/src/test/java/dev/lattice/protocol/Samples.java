@@ -146,7 +146,7 @@ final class Samples {
                         "cfg",
                         "n",
                         CrdtKind.of(GCounter.class),
-                        (counter, dot) -> counter.increment(A, 2).state())),
+                        (counter, dot) -> counter.increment(A, 2))),
             "94 05 06 a164 97 08 01 0a 01 a3636667 0c 92 93 0a 01 01 94 0a 01 a16e 92 02 81 0a 02"));
     // Protocol version 2 (docs/PROTOCOL.md, "What changed in version 2").
     g.put(

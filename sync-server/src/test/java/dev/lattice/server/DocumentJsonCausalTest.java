@@ -25,10 +25,9 @@ class DocumentJsonCausalTest {
     // b writes without having seen a's write: both stay.
     Document fresh = Document.create("d");
     doc.merge(fresh.writeMVRegister(b, "who", Value.of("bob")));
+    doc.updateMap(a, "cfg", "n", CrdtKind.of(GCounter.class), (g, dot) -> g.increment(a, 2));
     doc.updateMap(
-        a, "cfg", "n", CrdtKind.of(GCounter.class), (g, dot) -> g.increment(a, 2).state());
-    doc.updateMap(
-        a, "cfg", "labels", CrdtKind.of(ORSet.class), (s, dot) -> s.add(dot, Value.of(1L)).state());
+        a, "cfg", "labels", CrdtKind.of(ORSet.class), (s, dot) -> s.add(dot, Value.of(1L)));
 
     assertThat(DocumentJson.render(doc))
         .isEqualTo(

@@ -895,12 +895,19 @@ public final class DocumentState {
         }
       }
     }
-    if (removed.isEmpty()) {
-      return out;
+    // A key is removed as a whole only if none of the writer's own entries of it survives the
+    // edit: with single-leaf entries, a nested remove of one element also retracts map entries.
+    for (Map.Entry<dev.lattice.crdt.Dot, Map.Entry<String, dev.lattice.crdt.Crdt<?>>> e :
+        before.entries().entrySet()) {
+      if (!after.context().contains(e.getKey())) {
+        removed.remove(e.getValue().getKey());
+      }
     }
-    // Retract the key's entries the original removal had observed (and the entries this replica
-    // made again for the writer's own earlier updates of it), not every entry held now: an update
-    // of the key received after the original removal must keep the key, as it would have.
+    // Retract exactly the single-leaf entries the original edit had observed (a nested remove or
+    // write retracts those, under their new dots where this pass made them again), and of a key
+    // removed as a whole also the other entries this replica made again for the writer's own
+    // earlier updates of it; not every entry held now: an update received after the original
+    // edit must stay, as it would have.
     List<dev.lattice.crdt.Dot> retract = new ArrayList<>();
     scratch
         .stateAt(name, keys, MAP)
@@ -909,19 +916,24 @@ public final class DocumentState {
                 held.entries()
                     .forEach(
                         (t, entry) -> {
-                          if (removed.contains(entry.getKey())) {
+                          boolean observed =
+                              observedRemoved(
+                                  t,
+                                  before.context(),
+                                  before.entries().keySet(),
+                                  after.context(),
+                                  after.entries().keySet());
+                          boolean whole =
+                              removed.contains(entry.getKey())
+                                  && t.replica().equals(me)
+                                  && !reissuedFrom.containsKey(t);
+                          if (held.isSingleLeaf(t)
+                              ? observed || whole
+                              : removed.contains(entry.getKey())
+                                  && (observed || t.replica().equals(me))) {
                             retract.add(t);
                           }
                         }));
-    retract.removeIf(
-        t ->
-            !t.replica().equals(me)
-                && !observedRemoved(
-                    t,
-                    before.context(),
-                    before.entries().keySet(),
-                    after.context(),
-                    after.entries().keySet()));
     if (!retract.isEmpty()) {
       out =
           out.join(

@@ -358,8 +358,9 @@ class ReplicaRetirementTest {
     acceptUpdates(session, server, fresh);
     ORMap map = server.stateAt("m", List.of(), CrdtKind.of(ORMap.class)).orElseThrow();
     assertThat(map.containsKey("theirs")).isFalse();
-    assertThat(server.stateAt("m", List.of("tags"), set).map(ORSet::elements).orElseThrow())
-        .isEmpty();
+    // With single-leaf entries, removing a nested set's last element retracts the key's last
+    // entry: the key goes.
+    assertThat(server.stateAt("m", List.of("tags"), set).map(ORSet::isEmpty).orElse(true)).isTrue();
   }
 
   /**

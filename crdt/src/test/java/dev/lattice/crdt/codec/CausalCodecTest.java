@@ -63,8 +63,7 @@ class CausalCodecTest {
   void orMapUpdateDeltaNestsTheKeysState() {
     DocumentDelta delta =
         Document.create("d")
-            .updateMap(
-                A, "cfg", "n", CrdtKind.of(GCounter.class), (g, dot) -> g.increment(A, 2).state());
+            .updateMap(A, "cfg", "n", CrdtKind.of(GCounter.class), (g, dot) -> g.increment(A, 2));
     // [8, 1, 0x0a, 1, "cfg", 12, [[0x0a, 1, 1], [0x0a, 1, "n", [2, {0x0a: 2}]]]]
     assertGolden(delta, "97 08 01 0a 01 a3636667 0c 92 93 0a0101 94 0a 01 a16e 92 02 810a02");
   }
@@ -81,9 +80,7 @@ class CausalCodecTest {
         "cfg",
         "nested",
         CrdtKind.of(ORMap.class),
-        (m, dot) ->
-            m.update(dot, "tags", CrdtKind.of(ORSet.class), s -> s.add(dot, Value.of(1L)).state())
-                .state());
+        (m, dot) -> m.update(dot, "tags", CrdtKind.of(ORSet.class), s -> s.add(dot, Value.of(1L))));
     doc.removeFromMap(A, "cfg", "gone");
     assertThat(CODECS.document().decode(CODECS.document().encode(doc))).isEqualTo(doc);
     DocumentDelta all = doc.deltaSince(VersionVector.empty());
@@ -98,9 +95,7 @@ class CausalCodecTest {
         "m",
         "k",
         CrdtKind.of(ORMap.class),
-        (m, dot) ->
-            m.update(dot, "k", CrdtKind.of(GCounter.class), g -> g.increment(A, 1).state())
-                .state());
+        (m, dot) -> m.update(dot, "k", CrdtKind.of(GCounter.class), g -> g.increment(A, 1)));
     CrdtCodecs shallow = CrdtCodecs.create(CodecLimits.builder().maxCrdtDepth(1).build());
     assertThatThrownBy(() -> shallow.document().encode(doc))
         .isInstanceOf(IllegalArgumentException.class)

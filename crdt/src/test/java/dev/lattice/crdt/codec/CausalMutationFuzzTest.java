@@ -75,22 +75,16 @@ class CausalMutationFuzzTest {
             "inner",
             CrdtKind.of(ORMap.class),
             (m, dot) ->
-                m.update(
-                        dot,
-                        "set",
-                        CrdtKind.of(ORSet.class),
-                        s -> s.add(dot, Value.of(true)).state())
-                    .state()));
+                m.update(dot, "set", CrdtKind.of(ORSet.class), s -> s.add(dot, Value.of(true)))));
     deltas.add(
-        doc.updateMap(
-            A, "cfg", "n", CrdtKind.of(PNCounter.class), (c, dot) -> c.add(A, -4).state()));
+        doc.updateMap(A, "cfg", "n", CrdtKind.of(PNCounter.class), (c, dot) -> c.add(A, -4)));
     deltas.add(
         doc.updateMap(
             TOP,
             "cfg",
             "mv",
             CrdtKind.of(MVRegister.class),
-            (m, dot) -> m.write(dot, Value.of("v")).state()));
+            (m, dot) -> m.write(dot, Value.of("v"))));
     deltas.add(doc.removeFromMap(A, "cfg", "n"));
     List<Map.Entry<Codec<?>, byte[]>> out = new ArrayList<>();
     for (DocumentDelta d : deltas) {

@@ -58,11 +58,7 @@ class ORMapProperties implements CrdtLaws<ORMap> {
       @ForAll("states") ORMap base, @ForAll("amounts") long amount) {
     ORMap removed = base.remove(base.nextDot(A), "count").state();
     ORMap updated =
-        base.update(
-                base.nextDot(B),
-                "count",
-                CrdtKind.of(PNCounter.class),
-                c -> c.add(B, amount).state())
+        base.update(base.nextDot(B), "count", CrdtKind.of(PNCounter.class), c -> c.add(B, amount))
             .state();
     assertThat(removed.containsKey("count")).isFalse();
     ORMap merged = removed.merge(updated);
@@ -91,14 +87,14 @@ class ORMapProperties implements CrdtLaws<ORMap> {
                 base.nextDot(A),
                 "tags",
                 CrdtKind.of(ORSet.class),
-                s -> s.add(base.nextDot(A), Value.of("from-a")).state())
+                s -> s.add(base.nextDot(A), Value.of("from-a")))
             .state();
     ORMap byB =
         base.update(
                 base.nextDot(B),
                 "tags",
                 CrdtKind.of(ORSet.class),
-                s -> s.add(base.nextDot(B), Value.of("from-b")).state())
+                s -> s.add(base.nextDot(B), Value.of("from-b")))
             .state();
     ORSet tags = (ORSet) byA.merge(byB).get("tags").orElseThrow();
     assertThat(tags.elements()).contains(Value.of("from-a"), Value.of("from-b"));
@@ -108,7 +104,7 @@ class ORMapProperties implements CrdtLaws<ORMap> {
                 byA.merge(byB).nextDot(A),
                 "counter",
                 CrdtKind.of(GCounter.class),
-                g -> g.increment(A, 2).state())
+                g -> g.increment(A, 2))
             .state();
     assertThat(((GCounter) next.get("counter").orElseThrow()).value()).isEqualTo(2);
   }
@@ -120,7 +116,7 @@ class ORMapProperties implements CrdtLaws<ORMap> {
                 base.nextDot(A),
                 "tags",
                 CrdtKind.of(ORSet.class),
-                s -> s.add(base.nextDot(A), Value.of("mine")).state())
+                s -> s.add(base.nextDot(A), Value.of("mine")))
             .delta();
     assertThat(delta.liveOnlyFrom(A)).isTrue();
   }
@@ -132,7 +128,7 @@ class ORMapProperties implements CrdtLaws<ORMap> {
                 base.nextDot(B),
                 "tags",
                 CrdtKind.of(ORSet.class),
-                s -> s.add(base.nextDot(B), Value.of("b1")).state())
+                s -> s.add(base.nextDot(B), Value.of("b1")))
             .state();
     ORMap withB2 =
         withB
@@ -140,7 +136,7 @@ class ORMapProperties implements CrdtLaws<ORMap> {
                 withB.nextDot(B),
                 "tags",
                 CrdtKind.of(ORSet.class),
-                s -> s.add(withB.nextDot(B), Value.of("b2")).state())
+                s -> s.add(withB.nextDot(B), Value.of("b2")))
             .state();
     // A has seen both of B's adds and removes b2; B concurrently adds b3.
     ORMap removedByA =
@@ -149,7 +145,7 @@ class ORMapProperties implements CrdtLaws<ORMap> {
                 withB2.nextDot(A),
                 "tags",
                 CrdtKind.of(ORSet.class),
-                s -> s.remove(withB2.nextDot(A), Value.of("b2")).state())
+                s -> s.remove(withB2.nextDot(A), Value.of("b2")))
             .delta();
     ORMap addedByB =
         withB2
@@ -157,7 +153,7 @@ class ORMapProperties implements CrdtLaws<ORMap> {
                 withB2.nextDot(B),
                 "tags",
                 CrdtKind.of(ORSet.class),
-                s -> s.add(withB2.nextDot(B), Value.of("b3")).state())
+                s -> s.add(withB2.nextDot(B), Value.of("b3")))
             .delta();
     for (ORMap merged :
         List.of(

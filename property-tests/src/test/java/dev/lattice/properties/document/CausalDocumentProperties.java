@@ -97,19 +97,14 @@ class CausalDocumentProperties {
               "cfg",
               "count",
               CrdtKind.of(PNCounter.class),
-              (c, dot) -> c.add(me, r.nextInt(5) - 2).state());
+              (c, dot) -> c.add(me, r.nextInt(5) - 2));
       case 5 ->
-          doc.updateMap(
-              me, "cfg", "tags", CrdtKind.of(ORSet.class), (s, dot) -> s.add(dot, e).state());
+          doc.updateMap(me, "cfg", "tags", CrdtKind.of(ORSet.class), (s, dot) -> s.add(dot, e));
       default ->
           r.nextBoolean()
               ? doc.removeFromMap(me, "cfg", r.nextBoolean() ? "count" : "tags")
               : doc.updateMap(
-                  me,
-                  "cfg",
-                  "who",
-                  CrdtKind.of(MVRegister.class),
-                  (m, dot) -> m.write(dot, e).state());
+                  me, "cfg", "who", CrdtKind.of(MVRegister.class), (m, dot) -> m.write(dot, e));
     };
   }
 }

@@ -330,11 +330,7 @@ class DocumentProperties {
       case MV_REGISTER -> doc.writeMVRegister(writer, field, Value.of("x"));
       case OR_MAP ->
           doc.updateMap(
-              writer,
-              field,
-              "k",
-              CrdtKind.of(GCounter.class),
-              (g, dot) -> g.increment(writer, 1).state());
+              writer, field, "k", CrdtKind.of(GCounter.class), (g, dot) -> g.increment(writer, 1));
     };
   }
 

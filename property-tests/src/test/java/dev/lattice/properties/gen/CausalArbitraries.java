@@ -64,11 +64,8 @@ public final class CausalArbitraries {
     return switch (key) {
       case "count" ->
           map.update(
-              dot,
-              key,
-              CrdtKind.of(PNCounter.class),
-              c -> c.add(dot.replica(), r.nextInt(7) - 3).state());
-      case "tags" -> map.update(dot, key, CrdtKind.of(ORSet.class), s -> setOp(r, s, dot).state());
+              dot, key, CrdtKind.of(PNCounter.class), c -> c.add(dot.replica(), r.nextInt(7) - 3));
+      case "tags" -> map.update(dot, key, CrdtKind.of(ORSet.class), s -> setOp(r, s, dot));
       case "nested" ->
           map.update(
               dot,
@@ -77,14 +74,12 @@ public final class CausalArbitraries {
               m ->
                   r.nextBoolean()
                       ? m.update(
-                              dot,
-                              "inner",
-                              CrdtKind.of(GCounter.class),
-                              g -> g.increment(dot.replica(), 1).state())
-                          .state()
-                      : m.remove(dot, "inner").state());
-      default ->
-          map.update(dot, key, CrdtKind.of(MVRegister.class), m -> registerOp(r, m, dot).state());
+                          dot,
+                          "inner",
+                          CrdtKind.of(GCounter.class),
+                          g -> g.increment(dot.replica(), 1))
+                      : m.remove(dot, "inner"));
+      default -> map.update(dot, key, CrdtKind.of(MVRegister.class), m -> registerOp(r, m, dot));
     };
   }
 

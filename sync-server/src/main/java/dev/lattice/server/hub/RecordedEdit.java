@@ -260,6 +260,11 @@ final class RecordedEdit implements DocumentEdit {
         dot,
         key,
         kind,
-        nested -> kind.cast(at(path, depth + 1, leaf, nested, dot, server, clock).state()));
+        nested -> castMutation(kind, at(path, depth + 1, leaf, nested, dot, server, clock)));
+  }
+
+  private static <T extends Crdt<T>> Mutation<T> castMutation(
+      CrdtKind<T> kind, Mutation<? extends Crdt<?>> mutation) {
+    return new Mutation<>(kind.cast(mutation.state()), kind.cast(mutation.delta()));
   }
 }

@@ -103,7 +103,7 @@ class DefaultHubCausalTypesTest {
             "card",
             "tags",
             CrdtKind.of(ORSet.class),
-            (set, dot) -> set.add(dot, Value.of("x")).state());
+            (set, dot) -> set.add(dot, Value.of("x")));
     join(hub.update(alice, DOC, aliceAddsX));
     bobLocal.merge(aliceAddsX);
     DocumentDelta bobAddsY =
@@ -112,7 +112,7 @@ class DefaultHubCausalTypesTest {
             "card",
             "tags",
             CrdtKind.of(ORSet.class),
-            (set, dot) -> set.add(dot, Value.of("y")).state());
+            (set, dot) -> set.add(dot, Value.of("y")));
     join(hub.update(bob, DOC, bobAddsY));
     aliceLocal.merge(bobAddsY);
     // Alice removes Bob's y while Bob, not having seen it, adds z: both after seeing the other.
@@ -122,14 +122,14 @@ class DefaultHubCausalTypesTest {
             "card",
             "tags",
             CrdtKind.of(ORSet.class),
-            (set, dot) -> set.remove(dot, Value.of("y")).state());
+            (set, dot) -> set.remove(dot, Value.of("y")));
     DocumentDelta bobAddsZ =
         bobLocal.updateMap(
             bob.replicaId(),
             "card",
             "tags",
             CrdtKind.of(ORSet.class),
-            (set, dot) -> set.add(dot, Value.of("z")).state());
+            (set, dot) -> set.add(dot, Value.of("z")));
     join(hub.update(alice, DOC, aliceRemovesY));
     join(hub.update(bob, DOC, bobAddsZ));
     aliceLocal.merge(bobAddsZ);
@@ -164,7 +164,7 @@ class DefaultHubCausalTypesTest {
                 "card",
                 "k",
                 CrdtKind.of(ORSet.class),
-                (set, dot) -> set.add(dot, Value.of("x")).state());
+                (set, dot) -> set.add(dot, Value.of("x")));
     DocumentDelta bobCounter =
         Document.create(DOC)
             .updateMap(
@@ -172,7 +172,7 @@ class DefaultHubCausalTypesTest {
                 "card",
                 "k",
                 CrdtKind.of(GCounter.class),
-                (counter, dot) -> counter.increment(bob.replicaId(), 1).state());
+                (counter, dot) -> counter.increment(bob.replicaId(), 1));
     join(hub.update(alice, DOC, aliceSet));
     assertThat(hub.update(bob, DOC, bobCounter))
         .failsWithin(Duration.ofSeconds(TIMEOUT_SECONDS))

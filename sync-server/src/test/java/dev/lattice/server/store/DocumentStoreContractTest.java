@@ -91,7 +91,7 @@ public abstract class DocumentStoreContractTest {
             "card",
             "labels",
             CrdtKind.of(ORSet.class),
-            (set, dot) -> set.add(dot, Value.of("a")).state()));
+            (set, dot) -> set.add(dot, Value.of("a"))));
     deltas.forEach(bob::merge);
     deltas.add(bob.removeFromSet(BOB, "tags", Value.of("red")));
     deltas.add(
@@ -100,7 +100,7 @@ public abstract class DocumentStoreContractTest {
             "card",
             "labels",
             CrdtKind.of(ORSet.class),
-            (set, dot) -> set.remove(dot, Value.of("a")).state()));
+            (set, dot) -> set.remove(dot, Value.of("a"))));
     deltas.add(
         bob.updateMap(
             BOB,
@@ -109,11 +109,10 @@ public abstract class DocumentStoreContractTest {
             CrdtKind.of(ORMap.class),
             (map, dot) ->
                 map.update(
-                        dot,
-                        "votes",
-                        CrdtKind.of(GCounter.class),
-                        counter -> counter.increment(BOB, 3).state())
-                    .state()));
+                    dot,
+                    "votes",
+                    CrdtKind.of(GCounter.class),
+                    counter -> counter.increment(BOB, 3))));
     deltas.add(bob.removeFromMap(BOB, "card", "nothing"));
     return deltas;
   }
