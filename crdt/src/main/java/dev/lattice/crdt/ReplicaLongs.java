@@ -99,18 +99,21 @@ final class ReplicaLongs {
 
   /** From a map whose values are already validated as >= 0; zero values are dropped. */
   static Object of(Map<ReplicaId, Long> entries) {
-    TreeMap<ReplicaId, Long> sorted = new TreeMap<>();
-    entries.forEach(
-        (replica, value) -> {
-          if (value > 0) {
-            sorted.put(replica, value);
-          }
-        });
-    long[] pairs = new long[2 * sorted.size()];
-    int i = 0;
-    for (Map.Entry<ReplicaId, Long> e : sorted.entrySet()) {
-      pairs[i++] = e.getKey().value();
-      pairs[i++] = e.getValue();
+    // Sort the ids alone, flipped so that a signed sort gives the unsigned order, then look the
+    // values up: cheaper than a TreeMap of boxed entries for the thousands a server's vector has.
+    long[] keys = new long[entries.size()];
+    int n = 0;
+    for (Map.Entry<ReplicaId, Long> e : entries.entrySet()) {
+      if (e.getValue() > 0) {
+        keys[n++] = e.getKey().value() ^ Long.MIN_VALUE;
+      }
+    }
+    Arrays.sort(keys, 0, n);
+    long[] pairs = new long[2 * n];
+    for (int i = 0; i < n; i++) {
+      long replica = keys[i] ^ Long.MIN_VALUE;
+      pairs[2 * i] = replica;
+      pairs[2 * i + 1] = entries.get(ReplicaId.of(replica));
     }
     return build(pairs);
   }
@@ -142,7 +145,11 @@ final class ReplicaLongs {
       }
       level = up;
     } while (level.length > 1);
-    return level[0];
+    Node root = (Node) level[0];
+    // The pairs are at hand: keep them for walks and lookups (see get) until the next raise
+    // makes a new root.
+    root.flat = pairs;
+    return root;
   }
 
   static boolean isEmpty(Object map) {
@@ -233,6 +240,10 @@ final class ReplicaLongs {
   }
 
   private static long get(Object map, long replica) {
+    if (map instanceof Node root && root.flat != null) {
+      // One binary search over contiguous pairs beats a descent through the nodes.
+      map = root.flat;
+    }
     Object at = map;
     while (at instanceof Node n) {
       at = n.kids[childFor(n, replica)];
