@@ -240,43 +240,57 @@ final class ReplicaLongs {
   }
 
   private static long get(Object map, long replica) {
-    if (map instanceof Node root && root.flat != null) {
-      // One binary search over contiguous pairs beats a descent through the nodes.
-      map = root.flat;
-    }
-    Object at = map;
-    while (at instanceof Node n) {
-      at = n.kids[childFor(n, replica)];
-    }
-    long[] pairs = (long[]) at;
+    long[] pairs = map instanceof long[] flat ? flat : leafFor((Node) map, replica);
     int i = indexOf(pairs, replica);
     return i >= 0 ? pairs[2 * i + 1] : 0;
   }
 
+  /** The pairs among which {@code replica} is, if anywhere in the tree. */
+  private static long[] leafFor(Node root, long replica) {
+    long[] f = root.flat;
+    if (f != null) {
+      // One binary search over contiguous pairs beats a descent through the nodes.
+      return f;
+    }
+    Object at = root;
+    while (at instanceof Node n) {
+      at = n.kids[childFor(n, replica)];
+    }
+    return (long[]) at;
+  }
+
   /** The map with {@code replica} raised to at least {@code value}; {@code map} if unchanged. */
   static Object withMax(Object map, long replica, long value) {
-    if (map instanceof long[] pairs) {
-      // The common small map: one search, one copy.
-      int i = indexOf(pairs, replica);
-      if (i >= 0) {
-        if (pairs[2 * i + 1] >= value) {
-          return pairs;
-        }
-        long[] copy = pairs.clone();
-        copy[2 * i + 1] = value;
-        return copy;
-      }
-      if (value <= 0) {
+    // Two small methods rather than one large one, so that the JIT inlines the flat path.
+    return map instanceof long[] pairs
+        ? flatWithMax(pairs, replica, value)
+        : treeWithMax(map, replica, value);
+  }
+
+  /** The common small map: one search, one copy. */
+  private static Object flatWithMax(long[] pairs, long replica, long value) {
+    int i = indexOf(pairs, replica);
+    if (i >= 0) {
+      if (pairs[2 * i + 1] >= value) {
         return pairs;
       }
-      int at = 2 * -(i + 1);
-      long[] out = new long[pairs.length + 2];
-      System.arraycopy(pairs, 0, out, 0, at);
-      out[at] = replica;
-      out[at + 1] = value;
-      System.arraycopy(pairs, at, out, at + 2, pairs.length - at);
-      return build(out);
+      long[] copy = pairs.clone();
+      copy[2 * i + 1] = value;
+      return copy;
     }
+    if (value <= 0) {
+      return pairs;
+    }
+    int at = 2 * -(i + 1);
+    long[] out = new long[pairs.length + 2];
+    System.arraycopy(pairs, 0, out, 0, at);
+    out[at] = replica;
+    out[at + 1] = value;
+    System.arraycopy(pairs, at, out, at + 2, pairs.length - at);
+    return build(out);
+  }
+
+  private static Object treeWithMax(Object map, long replica, long value) {
     long old = get(map, replica);
     if (old >= value) {
       // Also covers value <= 0 for an absent replica: zero entries are never stored.
@@ -340,14 +354,24 @@ final class ReplicaLongs {
 
   /** The pointwise maximum; returns {@code a} or {@code b} itself when one dominates. */
   static Object merge(Object a, Object b) {
-    if (a == b || isEmpty(b)) {
+    if (a == b) {
       return a;
     }
+    if (b instanceof long[] pb) {
+      if (pb.length == 0) {
+        return a;
+      }
+      // A one-increment delta: the per-update case. (Into an empty map, b itself is the answer.)
+      if (pb.length == 2 && !isEmpty(a)) {
+        return withMax(a, pb[0], pb[1]);
+      }
+    }
+    return mergeMany(a, b);
+  }
+
+  private static Object mergeMany(Object a, Object b) {
     if (isEmpty(a)) {
       return b;
-    }
-    if (b instanceof long[] pb && pb.length == 2) {
-      return withMax(a, pb[0], pb[1]);
     }
     int sa = size(a);
     int sb = size(b);
