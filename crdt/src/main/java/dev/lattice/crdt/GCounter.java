@@ -1,7 +1,6 @@
 package dev.lattice.crdt;
 
 import java.math.BigInteger;
-import java.util.Arrays;
 import java.util.Map;
 import java.util.Objects;
 import java.util.SortedMap;
@@ -22,17 +21,17 @@ public final class GCounter implements Crdt<GCounter> {
 
   private static final GCounter EMPTY = new GCounter(ReplicaLongs.EMPTY);
 
-  /** Interleaved (replica, count) pairs sorted by replica; see {@link ReplicaLongs}. */
-  private final long[] counts;
+  /** Per-replica counts in one of {@link ReplicaLongs}'s representations. */
+  private final Object counts;
 
   private volatile SortedMap<ReplicaId, Long> view;
 
-  private GCounter(long[] counts) {
+  private GCounter(Object counts) {
     this.counts = counts;
   }
 
-  private static GCounter wrap(long[] counts) {
-    return counts.length == 0 ? EMPTY : new GCounter(counts);
+  private static GCounter wrap(Object counts) {
+    return ReplicaLongs.isEmpty(counts) ? EMPTY : new GCounter(counts);
   }
 
   /** The counter at zero. */
@@ -134,7 +133,7 @@ public final class GCounter implements Crdt<GCounter> {
 
   @Override
   public GCounter merge(GCounter other) {
-    long[] merged = ReplicaLongs.merge(counts, other.counts);
+    Object merged = ReplicaLongs.merge(counts, other.counts);
     if (merged == counts) {
       return this;
     }
@@ -143,12 +142,12 @@ public final class GCounter implements Crdt<GCounter> {
 
   @Override
   public boolean isEmpty() {
-    return counts.length == 0;
+    return ReplicaLongs.isEmpty(counts);
   }
 
   @Override
   public GCounter contributionsOf(Predicate<ReplicaId> replicas) {
-    long[] kept = ReplicaLongs.filter(counts, replicas);
+    Object kept = ReplicaLongs.filter(counts, replicas);
     return kept == counts ? this : wrap(kept);
   }
 
@@ -159,12 +158,12 @@ public final class GCounter implements Crdt<GCounter> {
 
   @Override
   public boolean equals(Object o) {
-    return o instanceof GCounter other && Arrays.equals(other.counts, counts);
+    return o instanceof GCounter other && ReplicaLongs.equal(other.counts, counts);
   }
 
   @Override
   public int hashCode() {
-    return Arrays.hashCode(counts);
+    return ReplicaLongs.hash(counts);
   }
 
   @Override

@@ -1,7 +1,6 @@
 package dev.lattice.crdt;
 
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -20,17 +19,17 @@ public final class VersionVector {
 
   private static final VersionVector EMPTY = new VersionVector(ReplicaLongs.EMPTY);
 
-  /** Interleaved (replica, sequence) pairs sorted by replica; see {@link ReplicaLongs}. */
-  private final long[] entries;
+  /** Per-replica sequences in one of {@link ReplicaLongs}'s representations. */
+  private final Object entries;
 
   private volatile SortedMap<ReplicaId, Long> view;
 
-  private VersionVector(long[] entries) {
+  private VersionVector(Object entries) {
     this.entries = entries;
   }
 
-  private static VersionVector wrap(long[] entries) {
-    return entries.length == 0 ? EMPTY : new VersionVector(entries);
+  private static VersionVector wrap(Object entries) {
+    return ReplicaLongs.isEmpty(entries) ? EMPTY : new VersionVector(entries);
   }
 
   /** The vector of a replica that has seen nothing. */
@@ -92,18 +91,18 @@ public final class VersionVector {
 
   /** Whether no replica has an entry. */
   public boolean isEmpty() {
-    return entries.length == 0;
+    return ReplicaLongs.isEmpty(entries);
   }
 
   /** This vector with {@code replica}'s entry raised to at least {@code sequence}. */
   public VersionVector with(ReplicaId replica, long sequence) {
-    long[] raised = ReplicaLongs.withMax(entries, replica.value(), sequence);
+    Object raised = ReplicaLongs.withMax(entries, replica.value(), sequence);
     return raised == entries ? this : new VersionVector(raised);
   }
 
   /** The pointwise maximum: the vector of a state that has seen what either has seen. */
   public VersionVector merge(VersionVector other) {
-    long[] merged = ReplicaLongs.merge(entries, other.entries);
+    Object merged = ReplicaLongs.merge(entries, other.entries);
     if (merged == entries) {
       return this;
     }
@@ -117,7 +116,7 @@ public final class VersionVector {
 
   /** The entries of the replicas {@code keep} accepts. */
   public VersionVector filter(Predicate<ReplicaId> keep) {
-    long[] kept = ReplicaLongs.filter(entries, keep);
+    Object kept = ReplicaLongs.filter(entries, keep);
     return kept == entries ? this : wrap(kept);
   }
 
@@ -140,12 +139,12 @@ public final class VersionVector {
 
   @Override
   public boolean equals(Object o) {
-    return o instanceof VersionVector other && Arrays.equals(other.entries, entries);
+    return o instanceof VersionVector other && ReplicaLongs.equal(other.entries, entries);
   }
 
   @Override
   public int hashCode() {
-    return Arrays.hashCode(entries);
+    return ReplicaLongs.hash(entries);
   }
 
   /** For example {@code [00000000000000a1:3, 00000000000000b2:7]}. */
