@@ -261,18 +261,26 @@ public final class RedisServerProcess implements AutoCloseable {
     }
   }
 
+  /**
+   * A free loopback port below Linux's ephemeral range (32768 and up by default). A port from that
+   * range can be handed to an outgoing connection while the server is stopped: a client that keeps
+   * reconnecting to it may then connect to itself (TCP simultaneous open, the port being its own
+   * local port) and hold it, and the restart fails with "port taken".
+   */
   private static int freePort() {
-    for (int i = 0; i < 20; i++) {
-      try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-        int p = s.getLocalPort();
-        if (p != FORBIDDEN_PORT) {
-          return p;
-        }
-      } catch (IOException e) {
-        throw new UncheckedIOException(e);
+    for (int i = 0; i < 100; i++) {
+      int p = 20_000 + java.util.concurrent.ThreadLocalRandom.current().nextInt(12_000);
+      if (p == FORBIDDEN_PORT) {
+        continue;
+      }
+      try (ServerSocket s = new ServerSocket()) {
+        s.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), p), 1);
+        return p;
+      } catch (IOException taken) {
+        // in use: try another
       }
     }
-    throw new IllegalStateException("no free port");
+    throw new IllegalStateException("no free port between 20000 and 31999");
   }
 
   /** {@code redis://127.0.0.1:<port>}. */
