@@ -131,6 +131,20 @@ final class DotStore<K extends Comparable<? super K>, V> {
     return value == null ? delta : delta.with(dot, value, keyOf);
   }
 
+  /**
+   * Whether this store is one leaf made at {@code dot}: its one live entry and its whole context
+   * are {@code dot} (the form an OR-Map entry of a causal type holds, see {@link ORMap}).
+   */
+  boolean isLeafAt(Dot dot) {
+    return entries.size() == 1 && entries.containsKey(dot) && context.dotCount() == 1;
+  }
+
+  /** The live entry at {@code dot} alone, over the context {@code dot}; null if there is none. */
+  DotStore<K, V> leafAt(Dot dot, Function<V, K> keyOf) {
+    V value = entries.get(dot);
+    return value == null ? null : delta(dot, value, List.of(), keyOf);
+  }
+
   /** This store with {@code extra} dots added to its context. */
   DotStore<K, V> withContext(DotSet extra) {
     return context.containsAll(extra) ? this : new DotStore<>(entries, byKey, context.union(extra));

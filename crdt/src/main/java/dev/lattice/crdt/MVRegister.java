@@ -86,9 +86,7 @@ public final class MVRegister implements CausalCrdt<MVRegister> {
    * are {@code dot} (the form an OR-Map entry holds, see {@link ORMap}).
    */
   boolean singleLeafAt(Dot dot) {
-    return store.entries().size() == 1
-        && store.entries().containsKey(dot)
-        && store.context().dotCount() == 1;
+    return store.isLeafAt(dot);
   }
 
   /** The number of live dots. */
@@ -98,8 +96,8 @@ public final class MVRegister implements CausalCrdt<MVRegister> {
 
   /** The live entry at {@code dot} alone over the context {@code dot}; null if none. */
   MVRegister leafAt(Dot dot) {
-    Value value = store.entries().get(dot);
-    return value == null ? null : new MVRegister(DotStore.delta(dot, value, List.of(), KEY));
+    DotStore<Value, Value> leaf = store.leafAt(dot, KEY);
+    return leaf == null ? null : new MVRegister(leaf);
   }
 
   /**

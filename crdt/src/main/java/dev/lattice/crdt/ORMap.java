@@ -417,18 +417,18 @@ public final class ORMap implements CausalCrdt<ORMap> {
       return register.singleLeafAt(dot);
     }
     if (state instanceof ORMap map) {
-      Entry entry = map.store.entries().get(dot);
-      return entry != null
-          && map.store.entries().size() == 1
-          && map.store.context().dotCount() == 1
-          && (!(entry.state() instanceof CausalCrdt<?>) || singleLeaf(dot, entry.state()));
+      if (!map.store.isLeafAt(dot)) {
+        return false;
+      }
+      Crdt<?> nested = map.store.entries().get(dot).state();
+      return !(nested instanceof CausalCrdt<?>) || singleLeaf(dot, nested);
     }
     return false;
   }
 
   private static int liveCount(CausalCrdt<?> state) {
     if (state instanceof ORSet set) {
-      return set.liveCount();
+      return set.dotCount();
     }
     if (state instanceof MVRegister register) {
       return register.liveCount();
@@ -448,8 +448,8 @@ public final class ORMap implements CausalCrdt<ORMap> {
       return register.leafAt(dot);
     }
     if (state instanceof ORMap map) {
-      Entry entry = map.store.entries().get(dot);
-      return entry == null ? null : wrap(DotStore.delta(dot, entry, List.of(), KEY));
+      DotStore<String, Entry> leaf = map.store.leafAt(dot, KEY);
+      return leaf == null ? null : wrap(leaf);
     }
     throw new IllegalArgumentException("not a causal nested type: " + state.type());
   }

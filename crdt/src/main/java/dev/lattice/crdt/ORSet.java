@@ -134,20 +134,13 @@ public final class ORSet implements CausalCrdt<ORSet> {
    * are {@code dot} (the form an OR-Map entry holds, see {@link ORMap}).
    */
   boolean singleLeafAt(Dot dot) {
-    return store.entries().size() == 1
-        && store.entries().containsKey(dot)
-        && store.context().dotCount() == 1;
-  }
-
-  /** The number of live dots. */
-  int liveCount() {
-    return store.entries().size();
+    return store.isLeafAt(dot);
   }
 
   /** The live entry at {@code dot} alone over the context {@code dot}; null if none. */
   ORSet leafAt(Dot dot) {
-    Value value = store.entries().get(dot);
-    return value == null ? null : new ORSet(DotStore.delta(dot, value, List.of(), KEY));
+    DotStore<Value, Value> leaf = store.leafAt(dot, KEY);
+    return leaf == null ? null : new ORSet(leaf);
   }
 
   /**

@@ -271,15 +271,20 @@ final class ReplicaLongs {
   private static Object flatWithMax(long[] pairs, long replica, long value) {
     int i = indexOf(pairs, replica);
     if (i >= 0) {
-      if (pairs[2 * i + 1] >= value) {
-        return pairs;
-      }
+      return pairs[2 * i + 1] >= value ? pairs : withPair(pairs, i, replica, value);
+    }
+    return value <= 0 ? pairs : build(withPair(pairs, i, replica, value));
+  }
+
+  /**
+   * A copy of the sorted {@code pairs} with {@code replica} set to {@code value}, where {@code i}
+   * is {@link #indexOf} of the replica: its value replaced, or the pair inserted in order.
+   */
+  private static long[] withPair(long[] pairs, int i, long replica, long value) {
+    if (i >= 0) {
       long[] copy = pairs.clone();
       copy[2 * i + 1] = value;
       return copy;
-    }
-    if (value <= 0) {
-      return pairs;
     }
     int at = 2 * -(i + 1);
     long[] out = new long[pairs.length + 2];
@@ -287,7 +292,7 @@ final class ReplicaLongs {
     out[at] = replica;
     out[at + 1] = value;
     System.arraycopy(pairs, at, out, at + 2, pairs.length - at);
-    return build(out);
+    return out;
   }
 
   private static Object treeWithMax(Object map, long replica, long value) {
@@ -310,18 +315,8 @@ final class ReplicaLongs {
   private static Object put(Object tree, long replica, long value, boolean added, long delta) {
     if (tree instanceof long[] pairs) {
       int i = indexOf(pairs, replica);
-      if (i >= 0) {
-        long[] copy = pairs.clone();
-        copy[2 * i + 1] = value;
-        return copy;
-      }
-      int at = 2 * -(i + 1);
-      long[] out = new long[pairs.length + 2];
-      System.arraycopy(pairs, 0, out, 0, at);
-      out[at] = replica;
-      out[at + 1] = value;
-      System.arraycopy(pairs, at, out, at + 2, pairs.length - at);
-      if (out.length <= 2 * LEAF_MAX) {
+      long[] out = withPair(pairs, i, replica, value);
+      if (i >= 0 || out.length <= 2 * LEAF_MAX) {
         return out;
       }
       int half = 2 * ((out.length >> 1) / 2);
