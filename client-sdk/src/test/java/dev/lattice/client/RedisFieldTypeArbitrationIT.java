@@ -10,6 +10,7 @@ import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.Value;
 import dev.lattice.protocol.ErrorCode;
 import dev.lattice.protocol.Presence;
+import dev.lattice.server.Closer;
 import dev.lattice.server.LatticeServer;
 import dev.lattice.server.redis.RedisDocumentStore;
 import dev.lattice.server.redis.RedisReplicator;

@@ -8,6 +8,7 @@ import dev.lattice.crdt.Document;
 import dev.lattice.crdt.DocumentDelta;
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.Value;
+import dev.lattice.server.Closer;
 import dev.lattice.server.LatticeServer;
 import dev.lattice.server.redis.RedisClusterProcesses;
 import dev.lattice.server.redis.RedisDocumentStore;

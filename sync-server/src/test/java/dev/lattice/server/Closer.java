@@ -5,19 +5,20 @@ import java.util.Deque;
 
 /**
  * Closes what a test opened, last opened first, even when one close fails (the first failure is
- * thrown with the others suppressed). Not thread-safe: one per test, used by the test thread.
+ * thrown with the others suppressed). Public for the other modules' tests, which get it through
+ * this module's test jar. Not thread-safe: one per test, used by the test thread.
  */
-final class Closer {
+public final class Closer {
 
   private final Deque<AutoCloseable> open = new ArrayDeque<>();
 
-  <T extends AutoCloseable> T add(T closeable) {
+  public <T extends AutoCloseable> T add(T closeable) {
     open.push(closeable);
     return closeable;
   }
 
   /** Closes everything added, last first. */
-  void closeAll() throws Exception {
+  public void closeAll() throws Exception {
     Exception failure = null;
     while (!open.isEmpty()) {
       try {

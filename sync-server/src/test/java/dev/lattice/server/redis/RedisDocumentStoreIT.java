@@ -9,6 +9,7 @@ import dev.lattice.crdt.Dot;
 import dev.lattice.crdt.ReplicaId;
 import dev.lattice.crdt.Value;
 import dev.lattice.hlc.HlcTimestamp;
+import dev.lattice.server.Closer;
 import dev.lattice.server.spi.Appended;
 import dev.lattice.server.spi.FieldTypeConflictException;
 import dev.lattice.server.spi.StoreCorruptedException;
@@ -19,9 +20,7 @@ import dev.lattice.server.spi.StoredDocument;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.time.Duration;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Deque;
 import java.util.List;
 import java.util.Random;
 import java.util.Set;
@@ -50,7 +49,7 @@ class RedisDocumentStoreIT {
   private static final ReplicaId ALICE = ReplicaId.of(0xA11CEL);
   private static final ReplicaId BOB = ReplicaId.of(0xB0B);
 
-  private final Deque<AutoCloseable> opened = new ArrayDeque<>();
+  private final Closer closer = new Closer();
   private RedisServerProcess redis;
 
   @BeforeEach
@@ -60,26 +59,11 @@ class RedisDocumentStoreIT {
 
   @AfterEach
   void closeEverything() throws Exception {
-    Exception failure = null;
-    while (!opened.isEmpty()) {
-      try {
-        opened.pop().close();
-      } catch (Exception e) {
-        if (failure == null) {
-          failure = e;
-        } else {
-          failure.addSuppressed(e);
-        }
-      }
-    }
-    if (failure != null) {
-      throw failure;
-    }
+    closer.closeAll();
   }
 
   private <T extends AutoCloseable> T open(T closeable) {
-    opened.push(closeable);
-    return closeable;
+    return closer.add(closeable);
   }
 
   private RedisDocumentStore store(RedisStoreConfig.Builder config) {
