@@ -4,7 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /** The kind of {@link MVRegister}. Stateless; thread-safe. */
-final class MVRegisterKind extends CrdtKind<MVRegister> {
+final class MVRegisterKind extends CausalKind<MVRegister> {
 
   static final MVRegisterKind INSTANCE = new MVRegisterKind();
 
@@ -23,8 +23,23 @@ final class MVRegisterKind extends CrdtKind<MVRegister> {
   }
 
   @Override
-  public boolean isCausal() {
-    return true;
+  boolean isSingleLeafAt(MVRegister state, Dot dot) {
+    return state.singleLeafAt(dot);
+  }
+
+  @Override
+  int liveCount(MVRegister state) {
+    return state.liveCount();
+  }
+
+  @Override
+  MVRegister leafAt(MVRegister state, Dot dot) {
+    return state.leafAt(dot);
+  }
+
+  @Override
+  MVRegister withoutDots(MVRegister state, List<Dot> sortedDots) {
+    return state.withoutDots(sortedDots);
   }
 
   @Override

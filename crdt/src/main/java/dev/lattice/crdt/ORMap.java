@@ -144,10 +144,11 @@ public final class ORMap implements CausalCrdt<ORMap> {
     }
     T before = view != null ? kind.cast(view.value()) : kind.empty();
     Mutation<T> mutation = Objects.requireNonNull(change.apply(before), "mutation");
-    if (before instanceof CausalCrdt<?> && (view == null || view.leaves())) {
+    CausalKind<?> causal = CausalKind.of(before);
+    if (causal != null && (view == null || view.leaves())) {
       CausalCrdt<?> nested = (CausalCrdt<?>) mutation.delta();
-      int live = liveCount(nested);
-      Crdt<?> leaf = leafAt(nested, dot);
+      int live = causal.liveCountAny(nested);
+      Crdt<?> leaf = causal.leafAtAny(nested, dot);
       if (live > (leaf == null ? 0 : 1)) {
         throw new IllegalArgumentException(
             "a nested " + kind.type() + " delta must hold live entries of dot " + dot + " only");
@@ -356,7 +357,7 @@ public final class ORMap implements CausalCrdt<ORMap> {
         List<Dot> gone = removedByKey.getOrDefault(key, List.of());
         if (value != null && !gone.isEmpty()) {
           gone.sort(null);
-          value = withoutDots(value, gone);
+          value = CausalKind.of(value).withoutDotsAny(value, gone);
         }
         boolean leaves = true;
         for (int i : addedByKey.getOrDefault(key, List.of())) {
@@ -404,67 +405,35 @@ public final class ORMap implements CausalCrdt<ORMap> {
   }
 
   /**
-   * Whether {@code state}, held at {@code dot}, is one causal leaf made at {@code dot}: an OR-Set
-   * element or an MV-Register write with that one dot as live entry and context, or an OR-Map whose
-   * one entry and context are {@code dot} and whose entry holds a non-causal state or a single leaf
-   * at {@code dot}. Costs the nesting depth.
+   * Whether {@code state}, held at {@code dot}, is one causal leaf made at {@code dot} (its kind's
+   * {@link CausalKind#isSingleLeafAt}); false for a non-causal state. Costs the nesting depth.
    */
   static boolean singleLeaf(Dot dot, Crdt<?> state) {
-    if (state instanceof ORSet set) {
-      return set.singleLeafAt(dot);
-    }
-    if (state instanceof MVRegister register) {
-      return register.singleLeafAt(dot);
-    }
-    if (state instanceof ORMap map) {
-      if (!map.store.isLeafAt(dot)) {
-        return false;
-      }
-      Crdt<?> nested = map.store.entries().get(dot).state();
-      return !(nested instanceof CausalCrdt<?>) || singleLeaf(dot, nested);
-    }
-    return false;
+    CausalKind<?> kind = CausalKind.of(state);
+    return kind != null && kind.isSingleLeafAtAny(state, dot);
   }
 
-  private static int liveCount(CausalCrdt<?> state) {
-    if (state instanceof ORSet set) {
-      return set.dotCount();
+  /**
+   * Whether this map is one leaf made at {@code dot}: its one entry and its context are {@code
+   * dot}, and the entry holds a non-causal state or a single leaf at {@code dot}.
+   */
+  boolean singleLeafAt(Dot dot) {
+    if (!store.isLeafAt(dot)) {
+      return false;
     }
-    if (state instanceof MVRegister register) {
-      return register.liveCount();
-    }
-    if (state instanceof ORMap map) {
-      return map.store.entries().size();
-    }
-    throw new IllegalArgumentException("not a causal nested type: " + state.type());
+    Crdt<?> nested = store.entries().get(dot).state();
+    return CausalKind.of(nested) == null || singleLeaf(dot, nested);
   }
 
-  /** The live entry of {@code state} at {@code dot} alone, over the context {@code dot}. */
-  private static Crdt<?> leafAt(CausalCrdt<?> state, Dot dot) {
-    if (state instanceof ORSet set) {
-      return set.leafAt(dot);
-    }
-    if (state instanceof MVRegister register) {
-      return register.leafAt(dot);
-    }
-    if (state instanceof ORMap map) {
-      DotStore<String, Entry> leaf = map.store.leafAt(dot, KEY);
-      return leaf == null ? null : wrap(leaf);
-    }
-    throw new IllegalArgumentException("not a causal nested type: " + state.type());
+  /** The number of live entries. */
+  int liveCount() {
+    return store.entries().size();
   }
 
-  private static Crdt<?> withoutDots(Crdt<?> state, List<Dot> sortedDots) {
-    if (state instanceof ORSet set) {
-      return set.withoutDots(sortedDots);
-    }
-    if (state instanceof MVRegister register) {
-      return register.withoutDots(sortedDots);
-    }
-    if (state instanceof ORMap map) {
-      return map.withoutDots(sortedDots);
-    }
-    throw new IllegalArgumentException("not a causal nested type: " + state.type());
+  /** The live entry at {@code dot} alone over the context {@code dot}; null if none. */
+  ORMap leafAt(Dot dot) {
+    DotStore<String, Entry> leaf = store.leafAt(dot, KEY);
+    return leaf == null ? null : wrap(leaf);
   }
 
   @Override

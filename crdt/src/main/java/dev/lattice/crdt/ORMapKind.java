@@ -1,11 +1,12 @@
 package dev.lattice.crdt;
 
 import java.util.Collections;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
 /** The kind of {@link ORMap}. Stateless; thread-safe. */
-final class ORMapKind extends CrdtKind<ORMap> {
+final class ORMapKind extends CausalKind<ORMap> {
 
   static final ORMapKind INSTANCE = new ORMapKind();
 
@@ -24,8 +25,23 @@ final class ORMapKind extends CrdtKind<ORMap> {
   }
 
   @Override
-  public boolean isCausal() {
-    return true;
+  boolean isSingleLeafAt(ORMap state, Dot dot) {
+    return state.singleLeafAt(dot);
+  }
+
+  @Override
+  int liveCount(ORMap state) {
+    return state.liveCount();
+  }
+
+  @Override
+  ORMap leafAt(ORMap state, Dot dot) {
+    return state.leafAt(dot);
+  }
+
+  @Override
+  ORMap withoutDots(ORMap state, List<Dot> sortedDots) {
+    return state.withoutDots(sortedDots);
   }
 
   @Override

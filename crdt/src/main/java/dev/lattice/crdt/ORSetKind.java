@@ -4,7 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /** The kind of {@link ORSet}. Stateless; thread-safe. */
-final class ORSetKind extends CrdtKind<ORSet> {
+final class ORSetKind extends CausalKind<ORSet> {
 
   static final ORSetKind INSTANCE = new ORSetKind();
 
@@ -23,8 +23,23 @@ final class ORSetKind extends CrdtKind<ORSet> {
   }
 
   @Override
-  public boolean isCausal() {
-    return true;
+  boolean isSingleLeafAt(ORSet state, Dot dot) {
+    return state.singleLeafAt(dot);
+  }
+
+  @Override
+  int liveCount(ORSet state) {
+    return state.dotCount();
+  }
+
+  @Override
+  ORSet leafAt(ORSet state, Dot dot) {
+    return state.leafAt(dot);
+  }
+
+  @Override
+  ORSet withoutDots(ORSet state, List<Dot> sortedDots) {
+    return state.withoutDots(sortedDots);
   }
 
   @Override
