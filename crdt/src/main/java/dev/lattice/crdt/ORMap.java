@@ -331,51 +331,92 @@ public final class ORMap implements CausalCrdt<ORMap> {
       List<Entry> removedValues,
       List<Dot> addedDots,
       List<Entry> addedValues) {
+    String only = onlyKey(removedValues, addedValues);
+    if (only != null) {
+      // The common delta, one update or removal of one key: no grouping by key.
+      return refreshKey(views, result, only, new ArrayList<>(removedDots), addedDots, addedValues);
+    }
     TreeMap<String, List<Dot>> removedByKey = new TreeMap<>();
     for (int i = 0; i < removedDots.size(); i++) {
       removedByKey
           .computeIfAbsent(removedValues.get(i).key(), k -> new ArrayList<>())
           .add(removedDots.get(i));
     }
-    TreeMap<String, List<Integer>> addedByKey = new TreeMap<>();
+    TreeMap<String, List<Dot>> addedDotsByKey = new TreeMap<>();
+    TreeMap<String, List<Entry>> addedByKey = new TreeMap<>();
     for (int i = 0; i < addedDots.size(); i++) {
-      addedByKey.computeIfAbsent(addedValues.get(i).key(), k -> new ArrayList<>()).add(i);
+      String key = addedValues.get(i).key();
+      addedDotsByKey.computeIfAbsent(key, k -> new ArrayList<>()).add(addedDots.get(i));
+      addedByKey.computeIfAbsent(key, k -> new ArrayList<>()).add(addedValues.get(i));
     }
     TreeMap<String, Boolean> touched = new TreeMap<>();
     removedByKey.keySet().forEach(k -> touched.put(k, true));
     addedByKey.keySet().forEach(k -> touched.put(k, true));
     PMap<String, View> out = views;
     for (String key : touched.keySet()) {
-      if (!result.hasKey(key)) {
-        out = out.remove(key);
-        continue;
-      }
-      View view = views.get(key);
-      View next = null;
-      if (view == null || view.leaves()) {
-        Crdt<?> value = view == null ? null : view.value();
-        List<Dot> gone = removedByKey.getOrDefault(key, List.of());
-        if (value != null && !gone.isEmpty()) {
-          gone.sort(null);
-          value = CausalKind.of(value).withoutDotsAny(value, gone);
-        }
-        boolean leaves = true;
-        for (int i : addedByKey.getOrDefault(key, List.of())) {
-          Crdt<?> leaf = addedValues.get(i).state();
-          if (!singleLeaf(addedDots.get(i), leaf)
-              || (value != null && value.type() != leaf.type())) {
-            leaves = false;
-            break;
-          }
-          value = value == null ? leaf : CrdtType.mergeStates(value, leaf);
-        }
-        if (leaves && value != null) {
-          next = new View(value, true);
-        }
-      }
-      out = out.put(key, next != null ? next : join(result, key));
+      out =
+          refreshKey(
+              out,
+              result,
+              key,
+              removedByKey.getOrDefault(key, List.of()),
+              addedDotsByKey.getOrDefault(key, List.of()),
+              addedByKey.getOrDefault(key, List.of()));
     }
     return out;
+  }
+
+  /** The one key all of these entries have; null if they have none or several. */
+  private static String onlyKey(List<Entry> removed, List<Entry> added) {
+    String key = null;
+    for (List<Entry> entries : List.of(removed, added)) {
+      for (Entry e : entries) {
+        if (key == null) {
+          key = e.key();
+        } else if (!key.equals(e.key())) {
+          return null;
+        }
+      }
+    }
+    return key;
+  }
+
+  /**
+   * {@code views} with the value of {@code key} updated to {@code result}'s, given the dots of its
+   * entries that went ({@code gone}, a list this may sort) and those that came with their entries.
+   */
+  private static PMap<String, View> refreshKey(
+      PMap<String, View> views,
+      DotStore<String, Entry> result,
+      String key,
+      List<Dot> gone,
+      List<Dot> addedDots,
+      List<Entry> addedValues) {
+    if (!result.hasKey(key)) {
+      return views.remove(key);
+    }
+    View view = views.get(key);
+    View next = null;
+    if (view == null || view.leaves()) {
+      Crdt<?> value = view == null ? null : view.value();
+      if (value != null && !gone.isEmpty()) {
+        gone.sort(null);
+        value = CausalKind.of(value).withoutDotsAny(value, gone);
+      }
+      boolean leaves = true;
+      for (int i = 0; i < addedDots.size(); i++) {
+        Crdt<?> leaf = addedValues.get(i).state();
+        if (!singleLeaf(addedDots.get(i), leaf) || (value != null && value.type() != leaf.type())) {
+          leaves = false;
+          break;
+        }
+        value = value == null ? leaf : CrdtType.mergeStates(value, leaf);
+      }
+      if (leaves && value != null) {
+        next = new View(value, true);
+      }
+    }
+    return views.put(key, next != null ? next : join(result, key));
   }
 
   /** The value of {@code key} in {@code store}, joined from its live entries (which it has). */
