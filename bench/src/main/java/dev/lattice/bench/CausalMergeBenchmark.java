@@ -26,6 +26,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * into the same state: each join is a real change, built from scratch on persistent trees. Deltas
  * are pre-built and cycled: adds of new elements (new keys) by another replica, and removes of
  * existing ones, striding over the state so the large case pays its cache misses.
+ *
+ * <p>{@code java -jar bench/target/benchmarks.jar CausalMergeBenchmark -p cycle=4096,16}
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
@@ -58,9 +60,11 @@ public class CausalMergeBenchmark {
   private int next;
 
   /**
-   * How many of the pre-built deltas are cycled through; fewer keeps their trie paths in cache
-   * ({@link CausalMergeCpuTime} uses that to tell the work of a join from its cache misses).
+   * How many of the pre-built deltas are cycled through (at most 4,096): fewer keeps their trie
+   * paths in cache, which tells the work of a join from its cache misses ({@code -p cycle=16}, and
+   * {@link CausalMergeCpuTime}'s {@code -hot} cases).
    */
+  @Param({"4096"})
   int cycle = DELTAS;
 
   @Setup
