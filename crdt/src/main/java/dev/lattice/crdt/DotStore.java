@@ -97,6 +97,29 @@ final class DotStore<K extends Comparable<? super K>, V> {
     return byKey;
   }
 
+  /**
+   * What the state type keeps with {@code key} ({@link Dots#attachment()}); null if the key has no
+   * live dot or nothing is kept.
+   */
+  Object attachment(K key) {
+    Dots dots = byKey.get(key);
+    return dots == null ? null : dots.attachment;
+  }
+
+  /**
+   * This store with {@code attachment} kept with {@code key}, which has a live dot. Not part of
+   * equality; see {@link Dots#attachment()}.
+   */
+  DotStore<K, V> withAttachment(K key, Object attachment) {
+    Dots dots = byKey.get(key);
+    if (dots == null) {
+      throw new IllegalArgumentException("no live dot of " + key);
+    }
+    return dots.attachment == attachment
+        ? this
+        : new DotStore<>(entries, byKey.put(key, dots.withAttachment(attachment)), context);
+  }
+
   boolean isEmpty() {
     return context.isEmpty();
   }
@@ -192,14 +215,32 @@ final class DotStore<K extends Comparable<? super K>, V> {
 
     private final List<Dot> small;
     private final PMap<Dot, Dot> large;
+    private final Object attachment;
 
-    private Dots(List<Dot> small, PMap<Dot, Dot> large) {
+    private Dots(List<Dot> small, PMap<Dot, Dot> large, Object attachment) {
       this.small = small;
       this.large = large;
+      this.attachment = attachment;
     }
 
     static Dots of(Dot dot) {
-      return new Dots(List.of(dot), null);
+      return new Dots(List.of(dot), null, null);
+    }
+
+    /**
+     * What the state type keeps with the key, derived from its entries (an OR-Map's joined value of
+     * the key), or null. Kept here, not in a map of its own, so that a join that changes a key
+     * walks one index to it, not two: in a large state each walk is a few cache misses. The dot
+     * store carries it along unchanged when the key's dots change; the state type that keeps it
+     * must update it for every key a join or a removal touched. Stores built from entries ({@link
+     * #of}, {@link #delta}, a part taken by {@link #contributionsOf}) have none.
+     */
+    Object attachment() {
+      return attachment;
+    }
+
+    Dots withAttachment(Object attachment) {
+      return new Dots(small, large, attachment);
     }
 
     int size() {
@@ -222,14 +263,14 @@ final class DotStore<K extends Comparable<? super K>, V> {
     Dots with(Dot dot) {
       if (small == null) {
         PMap<Dot, Dot> grown = large.put(dot, dot);
-        return grown == large ? this : new Dots(null, grown);
+        return grown == large ? this : new Dots(null, grown, attachment);
       }
       if (small.size() >= SMALL) {
         PMap<Dot, Dot> set = PMap.empty();
         for (Dot d : small) {
           set = set.put(d, d);
         }
-        return new Dots(null, set.put(dot, dot));
+        return new Dots(null, set.put(dot, dot), attachment);
       }
       ArrayList<Dot> copy = new ArrayList<>(small.size() + 1);
       int i = 0;
@@ -243,7 +284,7 @@ final class DotStore<K extends Comparable<? super K>, V> {
       while (i < small.size()) {
         copy.add(small.get(i++));
       }
-      return new Dots(List.copyOf(copy), null);
+      return new Dots(List.copyOf(copy), null, attachment);
     }
 
     /** These dots less {@code dot}: this if absent, null if none is left. */
@@ -254,14 +295,14 @@ final class DotStore<K extends Comparable<? super K>, V> {
         }
         PMap<Dot, Dot> rest = large.remove(dot);
         if (rest.size() > SMALL / 2) {
-          return new Dots(null, rest);
+          return new Dots(null, rest, attachment);
         }
         ArrayList<Dot> few = new ArrayList<>(rest.size());
         for (Map.Entry<Dot, Dot> e : rest) {
           few.add(e.getKey());
         }
         few.sort(null);
-        return new Dots(List.copyOf(few), null);
+        return new Dots(List.copyOf(few), null, attachment);
       }
       int at = small.indexOf(dot);
       if (at < 0) {
@@ -272,7 +313,7 @@ final class DotStore<K extends Comparable<? super K>, V> {
       }
       ArrayList<Dot> copy = new ArrayList<>(small);
       copy.remove(at);
-      return new Dots(List.copyOf(copy), null);
+      return new Dots(List.copyOf(copy), null, attachment);
     }
   }
 

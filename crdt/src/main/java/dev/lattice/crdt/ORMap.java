@@ -74,17 +74,15 @@ public final class ORMap implements CausalCrdt<ORMap> {
   private record View(Crdt<?> value, boolean leaves) {}
 
   private static final Function<Entry, String> KEY = Entry::key;
-  private static final ORMap EMPTY = new ORMap(DotStore.empty(), PMap.empty());
+  private static final ORMap EMPTY = new ORMap(DotStore.empty());
 
+  // Each key's value is kept as its attachment in the store's key index (never part of equality),
+  // updated by the change a join or a mutation made, so that reading a key does not join its
+  // entries, one per element of a nested set, and a join walks one index to a key, not two.
   private final DotStore<String, Entry> store;
-  // Derived from the store (never part of equality): each key's value, kept up to date by the
-  // change a join or a mutation made, so that reading a key does not join its entries, one per
-  // element of a nested set.
-  private final PMap<String, View> views;
 
-  private ORMap(DotStore<String, Entry> store, PMap<String, View> views) {
+  private ORMap(DotStore<String, Entry> store) {
     this.store = store;
-    this.views = views;
   }
 
   /** The map of {@code store}, its values joined from scratch: costs the entries. */
@@ -92,11 +90,16 @@ public final class ORMap implements CausalCrdt<ORMap> {
     if (store.isEmpty()) {
       return EMPTY;
     }
-    PMap<String, View> views = PMap.empty();
+    DotStore<String, Entry> out = store;
     for (Map.Entry<String, DotStore.Dots> e : store.byKey()) {
-      views = views.put(e.getKey(), join(store, e.getKey()));
+      out = out.withAttachment(e.getKey(), join(store, e.getKey()));
     }
-    return new ORMap(store, views);
+    return new ORMap(out);
+  }
+
+  /** The kept value of {@code key} in {@code store}; null if the key has no live entry. */
+  private static View view(DotStore<String, Entry> store, String key) {
+    return (View) store.attachment(key);
   }
 
   /** The empty map that has seen nothing. */
@@ -138,7 +141,7 @@ public final class ORMap implements CausalCrdt<ORMap> {
       Dot dot, String key, CrdtKind<T> kind, Function<? super T, Mutation<T>> change) {
     Objects.requireNonNull(key, "key");
     store.requireFresh(dot, "OR-Map");
-    View view = views.get(key);
+    View view = view(store, key);
     if (view != null && view.value().type() != kind.type()) {
       throw new FieldTypeMismatchException(key, view.value().type(), kind.type());
     }
@@ -222,14 +225,14 @@ public final class ORMap implements CausalCrdt<ORMap> {
    * map, so reading it costs a lookup.
    */
   public Optional<Crdt<?>> get(String key) {
-    View view = views.get(key);
+    View view = view(store, key);
     return view == null ? Optional.empty() : Optional.of(view.value());
   }
 
   /** The keys with their values, in key order. Costs the number of keys. */
   public SortedMap<String, Crdt<?>> values() {
     TreeMap<String, Crdt<?>> out = new TreeMap<>();
-    views.forEach((key, view) -> out.put(key, view.value()));
+    store.byKey().forEach((key, dots) -> out.put(key, ((View) dots.attachment()).value()));
     return Collections.unmodifiableSortedMap(out);
   }
 
@@ -286,11 +289,10 @@ public final class ORMap implements CausalCrdt<ORMap> {
     if (joined == other.store) {
       return other;
     }
-    ORMap base = changes.baseIsThis ? this : other;
+    // The joined store's key index is its base's, so each changed key still holds the base's
+    // value, which refresh brings up to date.
     return new ORMap(
-        joined,
         refresh(
-            base.views,
             joined,
             changes.removedDots,
             changes.removedValues,
@@ -316,16 +318,15 @@ public final class ORMap implements CausalCrdt<ORMap> {
     if (rest.isEmpty()) {
       return EMPTY;
     }
-    return new ORMap(rest, refresh(views, rest, removedDots, removedValues, List.of(), List.of()));
+    return new ORMap(refresh(rest, removedDots, removedValues, List.of(), List.of()));
   }
 
   /**
-   * {@code views}, the values of a store, updated to those of {@code result}, which is that store
-   * less the removed and plus the added entries: a key of single leaves takes leaves out by dot and
+   * {@code result}, a store less the removed and plus the added entries whose keys still hold that
+   * store's values, with those values updated: a key of single leaves takes leaves out by dot and
    * joins new ones in; any other key changed is joined again from its entries.
    */
-  private static PMap<String, View> refresh(
-      PMap<String, View> views,
+  private static DotStore<String, Entry> refresh(
       DotStore<String, Entry> result,
       List<Dot> removedDots,
       List<Entry> removedValues,
@@ -334,7 +335,7 @@ public final class ORMap implements CausalCrdt<ORMap> {
     String only = onlyKey(removedValues, addedValues);
     if (only != null) {
       // The common delta, one update or removal of one key: no grouping by key.
-      return refreshKey(views, result, only, new ArrayList<>(removedDots), addedDots, addedValues);
+      return refreshKey(result, only, new ArrayList<>(removedDots), addedDots, addedValues);
     }
     TreeMap<String, List<Dot>> removedByKey = new TreeMap<>();
     for (int i = 0; i < removedDots.size(); i++) {
@@ -352,12 +353,11 @@ public final class ORMap implements CausalCrdt<ORMap> {
     TreeMap<String, Boolean> touched = new TreeMap<>();
     removedByKey.keySet().forEach(k -> touched.put(k, true));
     addedByKey.keySet().forEach(k -> touched.put(k, true));
-    PMap<String, View> out = views;
+    DotStore<String, Entry> out = result;
     for (String key : touched.keySet()) {
       out =
           refreshKey(
               out,
-              result,
               key,
               removedByKey.getOrDefault(key, List.of()),
               addedDotsByKey.getOrDefault(key, List.of()),
@@ -382,20 +382,20 @@ public final class ORMap implements CausalCrdt<ORMap> {
   }
 
   /**
-   * {@code views} with the value of {@code key} updated to {@code result}'s, given the dots of its
-   * entries that went ({@code gone}, a list this may sort) and those that came with their entries.
+   * {@code result} with the value of {@code key} brought up to date, given the dots of its entries
+   * that went ({@code gone}, a list this may sort) and those that came with their entries.
    */
-  private static PMap<String, View> refreshKey(
-      PMap<String, View> views,
+  private static DotStore<String, Entry> refreshKey(
       DotStore<String, Entry> result,
       String key,
       List<Dot> gone,
       List<Dot> addedDots,
       List<Entry> addedValues) {
-    if (!result.hasKey(key)) {
-      return views.remove(key);
+    DotStore.Dots dots = result.byKey().get(key);
+    if (dots == null) {
+      return result; // its value went with its last dot
     }
-    View view = views.get(key);
+    View view = (View) dots.attachment();
     View next = null;
     if (view == null || view.leaves()) {
       Crdt<?> value = view == null ? null : view.value();
@@ -416,7 +416,7 @@ public final class ORMap implements CausalCrdt<ORMap> {
         next = new View(value, true);
       }
     }
-    return views.put(key, next != null ? next : join(result, key));
+    return result.withAttachment(key, next != null ? next : join(result, key));
   }
 
   /** The value of {@code key} in {@code store}, joined from its live entries (which it has). */
