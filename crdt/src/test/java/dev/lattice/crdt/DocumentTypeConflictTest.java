@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.lattice.hlc.HlcTimestamp;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /** The rule for one ordered history in which two writers gave a field different types. */
@@ -49,6 +50,39 @@ class DocumentTypeConflictTest {
     DocumentDelta joined = counter.join(counter.withoutTypeConflicts(register));
     assertThat(joined.fields().get("x").type()).isEqualTo(CrdtType.G_COUNTER);
     assertThat(joined.context().contains(new Dot(BOB, 1))).isTrue();
+  }
+
+  /**
+   * Two replicas give one map key different kinds before either hears of the other, as two clients
+   * on two servers can (docs/ARCHITECTURE.md, "Field types across servers"): both converge on the
+   * first kind in {@link CrdtType} order, the other writer learns of it at its next edit of the
+   * key, and a removal of the key, which observes both entries, frees it for any kind.
+   */
+  @Test
+  void aMapKeyGivenTwoKindsConvergesOnTheFirstKindAndItsOtherWriterIsToldAtItsNextEdit() {
+    CrdtKind<ORSet> set = CrdtKind.of(ORSet.class);
+    CrdtKind<GCounter> counter = CrdtKind.of(GCounter.class);
+    Document alice = Document.create("d");
+    Document bob = Document.create("d");
+    DocumentDelta tags =
+        alice.updateMap(ALICE, "card", "k", set, (s, dot) -> s.add(dot, Value.of("a")));
+    DocumentDelta votes = bob.updateMap(BOB, "card", "k", counter, (c, dot) -> c.increment(BOB, 2));
+    assertThat(alice.keyTypeConflict(votes)).isPresent(); // what one server would refuse
+    alice.merge(votes);
+    bob.merge(tags);
+
+    assertThat(alice).isEqualTo(bob);
+    assertThat(CrdtType.G_COUNTER.ordinal()).isLessThan(CrdtType.OR_SET.ordinal());
+    assertThat(alice.stateAt("card", List.of("k"), counter).orElseThrow().value()).isEqualTo(2L);
+    assertThatThrownBy(
+            () -> alice.updateMap(ALICE, "card", "k", set, (s, dot) -> s.add(dot, Value.of("b"))))
+        .isInstanceOf(FieldTypeMismatchException.class)
+        .hasMessageContaining("k");
+
+    bob.merge(alice.removeFromMap(ALICE, "card", "k"));
+    bob.updateMap(BOB, "card", "k", set, (s, dot) -> s.add(dot, Value.of("c")));
+    assertThat(bob.stateAt("card", List.of("k"), set).orElseThrow().elements())
+        .containsExactly(Value.of("c"));
   }
 
   private static Document copyOf(Document doc) {
