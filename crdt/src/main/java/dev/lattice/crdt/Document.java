@@ -535,7 +535,7 @@ public final class Document {
     fields.forEach(
         (name, field) -> {
           VersionVector touched = field.touched();
-          VersionVector unseen = touched.filter(r -> touched.get(r) > vector.get(r));
+          VersionVector unseen = touched.above(vector);
           if (unseen.isEmpty()) {
             return;
           }
@@ -548,7 +548,7 @@ public final class Document {
           // holding the same dots are equal, and encode equally.
           out.put(name, new FieldState(part, unseen));
         });
-    return DocumentDelta.ofTrusted(context().notIn(vector), out);
+    return DocumentDelta.ofTrusted(DotSet.notIn(context, vector), out);
   }
 
   /** An independent copy of this replica. */

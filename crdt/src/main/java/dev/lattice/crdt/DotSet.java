@@ -4,7 +4,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
 import java.util.Collections;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -274,15 +273,40 @@ public final class DotSet {
 
   /** The gap-free prefix of each replica's ranges, as a version vector. */
   static VersionVector prefixes(Map<ReplicaId, SeqRanges> ranges) {
-    Map<ReplicaId, Long> entries = new HashMap<>();
+    // Straight to the vector's sorted pairs: ids sorted alone, flipped so that a signed sort gives
+    // the unsigned order (a document's context can name tens of thousands of replicas, and this
+    // runs per SUBSCRIBE).
+    long[] keys = new long[ranges.size()];
+    int n = 0;
+    for (Map.Entry<ReplicaId, SeqRanges> e : ranges.entrySet()) {
+      if (e.getValue().contiguousPrefix() > 0) {
+        keys[n++] = e.getKey().value() ^ Long.MIN_VALUE;
+      }
+    }
+    Arrays.sort(keys, 0, n);
+    long[] pairs = new long[2 * n];
+    for (int i = 0; i < n; i++) {
+      long replica = keys[i] ^ Long.MIN_VALUE;
+      pairs[2 * i] = replica;
+      pairs[2 * i + 1] = ranges.get(ReplicaId.of(replica)).contiguousPrefix();
+    }
+    return VersionVector.ofSortedPairs(pairs);
+  }
+
+  /**
+   * The dots of {@code ranges} (a replica's held sequences by replica) that {@code vector} has not
+   * seen: {@code ofRanges(ranges).notIn(vector)} without building the whole set first.
+   */
+  static DotSet notIn(Map<ReplicaId, SeqRanges> ranges, VersionVector vector) {
+    TreeMap<ReplicaId, SeqRanges> map = new TreeMap<>();
     ranges.forEach(
         (replica, seqs) -> {
-          long prefix = seqs.contiguousPrefix();
-          if (prefix > 0) {
-            entries.put(replica, prefix);
+          SeqRanges rest = seqs.above(vector.get(replica));
+          if (!rest.isEmpty()) {
+            map.put(replica, rest);
           }
         });
-    return VersionVector.of(entries);
+    return map.isEmpty() ? EMPTY : new DotSet(Collections.unmodifiableSortedMap(map));
   }
 
   @Override

@@ -471,6 +471,43 @@ final class ReplicaLongs {
     return bAhead ? Causality.BEFORE : Causality.EQUAL;
   }
 
+  /**
+   * The pairs of {@code map} whose value exceeds {@code other}'s for their replica; {@code map}
+   * itself if all do. Walks both maps in step, or looks each pair up in {@code other} when {@code
+   * map} is much the smaller: no id is boxed either way.
+   */
+  static Object above(Object map, Object other) {
+    long[] a = flat(map);
+    long[] out = null;
+    int n = 0;
+    boolean walk = size(map) * 16 >= size(other);
+    long[] b = walk ? flat(other) : null;
+    int j = 0;
+    for (int i = 0; i < a.length; i += 2) {
+      long replica = a[i];
+      long floor;
+      if (walk) {
+        while (j < b.length && Long.compareUnsigned(b[j], replica) < 0) {
+          j += 2;
+        }
+        floor = j < b.length && b[j] == replica ? b[j + 1] : 0;
+      } else {
+        floor = get(other, replica);
+      }
+      if (a[i + 1] > floor) {
+        if (out == null) {
+          out = new long[a.length];
+        }
+        out[n++] = replica;
+        out[n++] = a[i + 1];
+      }
+    }
+    if (n == a.length) {
+      return map;
+    }
+    return n == 0 ? EMPTY : build(Arrays.copyOf(out, n));
+  }
+
   /** The pairs whose replica {@code keep} accepts; {@code map} itself if all are kept. */
   static Object filter(Object map, Predicate<ReplicaId> keep) {
     long[] pairs = flat(map);

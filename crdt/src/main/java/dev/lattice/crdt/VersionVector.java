@@ -114,6 +114,20 @@ public final class VersionVector {
     return ReplicaLongs.compare(entries, other.entries);
   }
 
+  /** The entries that exceed {@code other}'s: what this vector has seen and {@code other} lacks. */
+  VersionVector above(VersionVector other) {
+    Object kept = ReplicaLongs.above(entries, other.entries);
+    return kept == entries ? this : wrap(kept);
+  }
+
+  /**
+   * The vector of these pairs (replica id, sequence), sorted by unsigned replica id, sequences
+   * positive; the array is kept, not copied.
+   */
+  static VersionVector ofSortedPairs(long[] pairs) {
+    return wrap(ReplicaLongs.build(pairs));
+  }
+
   /** The entries of the replicas {@code keep} accepts. */
   public VersionVector filter(Predicate<ReplicaId> keep) {
     Object kept = ReplicaLongs.filter(entries, keep);

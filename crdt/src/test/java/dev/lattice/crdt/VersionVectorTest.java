@@ -63,4 +63,41 @@ class VersionVectorTest {
         .containsExactly(new DotRange(A, 6, 6));
     assertThat(set.union(DotSet.of(new Dot(A, 4))).ranges()).containsExactly(new DotRange(A, 1, 6));
   }
+
+  /**
+   * {@code above} against its definition, for flat and tree-shaped vectors on both sides, so both
+   * of its ways (a walk in step, lookups when one side is much the smaller) are taken, with ids on
+   * both sides of the unsigned order's sign bit.
+   */
+  @Test
+  void aboveKeepsExactlyTheEntriesThatExceedTheOthers() {
+    java.util.Random random = new java.util.Random(20261207);
+    int[] sizes = {0, 1, 5, 33, 100, 1_000, 3_000};
+    for (int sizeA : sizes) {
+      for (int sizeB : sizes) {
+        // Ids drawn from a pool a little larger than both, so the vectors overlap in part.
+        long[] pool = new long[sizeA + sizeB + 10];
+        for (int i = 0; i < pool.length; i++) {
+          pool[i] = random.nextLong();
+        }
+        VersionVector a = randomVector(random, pool, sizeA);
+        VersionVector b = randomVector(random, pool, sizeB);
+        VersionVector expected = a.filter(r -> a.get(r) > b.get(r));
+        VersionVector actual = a.above(b);
+        assertThat(actual).as("|a| = %d, |b| = %d", sizeA, sizeB).isEqualTo(expected);
+        assertThat(actual.entries()).isEqualTo(expected.entries());
+        if (expected.size() == a.size()) {
+          assertThat(actual).isSameAs(a);
+        }
+      }
+    }
+  }
+
+  private static VersionVector randomVector(java.util.Random random, long[] pool, int size) {
+    Map<ReplicaId, Long> entries = new java.util.HashMap<>();
+    while (entries.size() < size) {
+      entries.put(ReplicaId.of(pool[random.nextInt(pool.length)]), 1L + random.nextInt(4));
+    }
+    return VersionVector.of(entries);
+  }
 }
