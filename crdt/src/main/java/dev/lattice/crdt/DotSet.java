@@ -230,15 +230,7 @@ public final class DotSet {
 
   /** The dots of this set that {@code vector} has not seen. */
   public DotSet notIn(VersionVector vector) {
-    TreeMap<ReplicaId, SeqRanges> map = new TreeMap<>();
-    byReplica.forEach(
-        (replica, seqs) -> {
-          SeqRanges rest = seqs.above(vector.get(replica));
-          if (!rest.isEmpty()) {
-            map.put(replica, rest);
-          }
-        });
-    return map.isEmpty() ? EMPTY : new DotSet(Collections.unmodifiableSortedMap(map));
+    return notIn(byReplica, vector);
   }
 
   /** The ranges of this set, sorted by replica then sequence, disjoint and non-adjacent. */
@@ -294,8 +286,8 @@ public final class DotSet {
   }
 
   /**
-   * The dots of {@code ranges} (a replica's held sequences by replica) that {@code vector} has not
-   * seen: {@code ofRanges(ranges).notIn(vector)} without building the whole set first.
+   * The dots of {@code ranges} (held sequences by replica) that {@code vector} has not seen: {@code
+   * ofRanges(ranges).notIn(vector)} without building the whole set first.
    */
   static DotSet notIn(Map<ReplicaId, SeqRanges> ranges, VersionVector vector) {
     TreeMap<ReplicaId, SeqRanges> map = new TreeMap<>();
