@@ -265,24 +265,9 @@ public final class DotSet {
 
   /** The gap-free prefix of each replica's ranges, as a version vector. */
   static VersionVector prefixes(Map<ReplicaId, SeqRanges> ranges) {
-    // Straight to the vector's sorted pairs: ids sorted alone, flipped so that a signed sort gives
-    // the unsigned order (a document's context can name tens of thousands of replicas, and this
-    // runs per SUBSCRIBE).
-    long[] keys = new long[ranges.size()];
-    int n = 0;
-    for (Map.Entry<ReplicaId, SeqRanges> e : ranges.entrySet()) {
-      if (e.getValue().contiguousPrefix() > 0) {
-        keys[n++] = e.getKey().value() ^ Long.MIN_VALUE;
-      }
-    }
-    Arrays.sort(keys, 0, n);
-    long[] pairs = new long[2 * n];
-    for (int i = 0; i < n; i++) {
-      long replica = keys[i] ^ Long.MIN_VALUE;
-      pairs[2 * i] = replica;
-      pairs[2 * i + 1] = ranges.get(ReplicaId.of(replica)).contiguousPrefix();
-    }
-    return VersionVector.ofSortedPairs(pairs);
+    // No map of boxed prefixes in between: a document's context can name tens of thousands of
+    // replicas, and this runs per SUBSCRIBE.
+    return VersionVector.of(ranges, SeqRanges::contiguousPrefix);
   }
 
   /**

@@ -7,6 +7,7 @@ import java.util.Map;
 import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.function.Predicate;
+import java.util.function.ToLongFunction;
 
 /**
  * Operations on an immutable map from replica to a positive long whose join is the pointwise
@@ -99,12 +100,20 @@ final class ReplicaLongs {
 
   /** From a map whose values are already validated as >= 0; zero values are dropped. */
   static Object of(Map<ReplicaId, Long> entries) {
+    return of(entries, Long::longValue);
+  }
+
+  /**
+   * From a map of any values, each read as a long by {@code valueOf} (which must not give a
+   * negative one); zero values are dropped.
+   */
+  static <V> Object of(Map<ReplicaId, V> entries, ToLongFunction<? super V> valueOf) {
     // Sort the ids alone, flipped so that a signed sort gives the unsigned order, then look the
     // values up: cheaper than a TreeMap of boxed entries for the thousands a server's vector has.
     long[] keys = new long[entries.size()];
     int n = 0;
-    for (Map.Entry<ReplicaId, Long> e : entries.entrySet()) {
-      if (e.getValue() > 0) {
+    for (Map.Entry<ReplicaId, V> e : entries.entrySet()) {
+      if (valueOf.applyAsLong(e.getValue()) > 0) {
         keys[n++] = e.getKey().value() ^ Long.MIN_VALUE;
       }
     }
@@ -113,7 +122,7 @@ final class ReplicaLongs {
     for (int i = 0; i < n; i++) {
       long replica = keys[i] ^ Long.MIN_VALUE;
       pairs[2 * i] = replica;
-      pairs[2 * i + 1] = entries.get(ReplicaId.of(replica));
+      pairs[2 * i + 1] = valueOf.applyAsLong(entries.get(ReplicaId.of(replica)));
     }
     return build(pairs);
   }

@@ -6,6 +6,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.SortedMap;
 import java.util.function.Predicate;
+import java.util.function.ToLongFunction;
 
 /**
  * A version vector (causal context in its compact form): for each replica, the highest sequence
@@ -121,11 +122,11 @@ public final class VersionVector {
   }
 
   /**
-   * The vector of these pairs (replica id, sequence), sorted by unsigned replica id, sequences
-   * positive; the array is kept, not copied.
+   * The vector of {@code entries}, each value read as a sequence by {@code sequenceOf}, which must
+   * not give a negative one; zero entries are dropped. Builds no map of boxed sequences.
    */
-  static VersionVector ofSortedPairs(long[] pairs) {
-    return wrap(ReplicaLongs.build(pairs));
+  static <V> VersionVector of(Map<ReplicaId, V> entries, ToLongFunction<? super V> sequenceOf) {
+    return wrap(ReplicaLongs.of(entries, sequenceOf));
   }
 
   /** The entries of the replicas {@code keep} accepts. */
