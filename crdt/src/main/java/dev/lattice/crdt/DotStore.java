@@ -87,11 +87,6 @@ final class DotStore<K extends Comparable<? super K>, V> {
     return dots == null ? List.of() : dots.list();
   }
 
-  /** Whether {@code key} has a live dot. */
-  boolean hasKey(K key) {
-    return byKey.containsKey(key);
-  }
-
   /** The keys with a live dot, with their dots, in no particular order. */
   PMap<K, Dots> byKey() {
     return byKey;
@@ -107,14 +102,12 @@ final class DotStore<K extends Comparable<? super K>, V> {
   }
 
   /**
-   * This store with {@code attachment} kept with {@code key}, which has a live dot. Not part of
+   * This store with {@code attachment} kept with {@code key}, whose dots in this store are {@code
+   * dots} (as the caller just read them from {@link #byKey()}: not looked up again). Not part of
    * equality; see {@link Dots#attachment()}.
    */
-  DotStore<K, V> withAttachment(K key, Object attachment) {
-    Dots dots = byKey.get(key);
-    if (dots == null) {
-      throw new IllegalArgumentException("no live dot of " + key);
-    }
+  DotStore<K, V> withAttachment(K key, Dots dots, Object attachment) {
+    assert byKey.get(key) == dots : "not the dots of " + key;
     return dots.attachment == attachment
         ? this
         : new DotStore<>(entries, byKey.put(key, dots.withAttachment(attachment)), context);

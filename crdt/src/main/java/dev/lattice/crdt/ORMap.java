@@ -8,6 +8,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.SortedMap;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.function.Function;
 import java.util.function.Predicate;
 
@@ -92,7 +93,7 @@ public final class ORMap implements CausalCrdt<ORMap> {
     }
     DotStore<String, Entry> out = store;
     for (Map.Entry<String, DotStore.Dots> e : store.byKey()) {
-      out = out.withAttachment(e.getKey(), join(store, e.getKey()));
+      out = out.withAttachment(e.getKey(), e.getValue(), join(store, e.getKey()));
     }
     return new ORMap(out);
   }
@@ -350,11 +351,10 @@ public final class ORMap implements CausalCrdt<ORMap> {
       addedDotsByKey.computeIfAbsent(key, k -> new ArrayList<>()).add(addedDots.get(i));
       addedByKey.computeIfAbsent(key, k -> new ArrayList<>()).add(addedValues.get(i));
     }
-    TreeMap<String, Boolean> touched = new TreeMap<>();
-    removedByKey.keySet().forEach(k -> touched.put(k, true));
-    addedByKey.keySet().forEach(k -> touched.put(k, true));
+    TreeSet<String> touched = new TreeSet<>(removedByKey.keySet());
+    touched.addAll(addedByKey.keySet());
     DotStore<String, Entry> out = result;
-    for (String key : touched.keySet()) {
+    for (String key : touched) {
       out =
           refreshKey(
               out,
@@ -416,7 +416,7 @@ public final class ORMap implements CausalCrdt<ORMap> {
         next = new View(value, true);
       }
     }
-    return result.withAttachment(key, next != null ? next : join(result, key));
+    return result.withAttachment(key, dots, next != null ? next : join(result, key));
   }
 
   /** The value of {@code key} in {@code store}, joined from its live entries (which it has). */
