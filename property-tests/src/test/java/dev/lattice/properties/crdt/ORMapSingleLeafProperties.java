@@ -177,18 +177,27 @@ class ORMapSingleLeafProperties {
     assertThat(map.values()).isEmpty();
   }
 
-  @Property(tries = 200)
-  void aKeyRemovedConcurrentlyWithANestedAddKeepsOnlyThatAdd(@ForAll long seed) {
-    Random r = new Random(seed);
-    ReplicaId a = REPLICAS.get(0);
-    ReplicaId b = REPLICAS.get(1);
+  /**
+   * A map whose key "tags" got at least {@code atLeast} adds (up to five more) of random elements
+   * by random writers. The bound is drawn again at each step, as {@code r} dictates.
+   */
+  private static ORMap randomAdds(Random r, int atLeast) {
     ORMap base = ORMap.empty();
-    for (int i = 0; i < 1 + r.nextInt(6); i++) {
+    for (int i = 0; i < atLeast + r.nextInt(6); i++) {
       ReplicaId w = REPLICAS.get(r.nextInt(REPLICAS.size()));
       Dot dot = base.nextDot(w);
       Value e = ELEMENTS.get(r.nextInt(ELEMENTS.size()));
       base = base.update(dot, "tags", SET, s -> s.add(dot, e)).state();
     }
+    return base;
+  }
+
+  @Property(tries = 200)
+  void aKeyRemovedConcurrentlyWithANestedAddKeepsOnlyThatAdd(@ForAll long seed) {
+    Random r = new Random(seed);
+    ReplicaId a = REPLICAS.get(0);
+    ReplicaId b = REPLICAS.get(1);
+    ORMap base = randomAdds(r, 1);
     ORMap removed = base.remove(base.nextDot(a), "tags").state();
     Dot dot = base.nextDot(b);
     Value added = Value.of("concurrent");
@@ -203,13 +212,7 @@ class ORMapSingleLeafProperties {
     Random r = new Random(seed);
     ReplicaId a = REPLICAS.get(0);
     ReplicaId b = REPLICAS.get(1);
-    ORMap base = ORMap.empty();
-    for (int i = 0; i < r.nextInt(6); i++) {
-      ReplicaId w = REPLICAS.get(r.nextInt(REPLICAS.size()));
-      Dot dot = base.nextDot(w);
-      Value e = ELEMENTS.get(r.nextInt(ELEMENTS.size()));
-      base = base.update(dot, "tags", SET, s -> s.add(dot, e)).state();
-    }
+    ORMap base = randomAdds(r, 0);
     Value e = ELEMENTS.get(r.nextInt(ELEMENTS.size()));
     Dot removeDot = base.nextDot(a);
     ORMap removed = base.update(removeDot, "tags", SET, s -> s.remove(removeDot, e)).state();
